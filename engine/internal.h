@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Internal helpers shared across the library (not installed). */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include "stopgate.h"
+
+/* Always-on invariant check: aborts with a message, even with NDEBUG. */
+#define sg_require(x) \
+	((x) ? (void)0 : sg__require_fail(#x, __FILE__, __LINE__))
+_Noreturn void sg__require_fail(const char *expr, const char *file, int line);
+
+#define SG_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Copy a string into a fixed buffer, truncating; always NUL-terminates.
+ * Returns the length of src (>= size means truncated). */
+size_t sg__strlcpy(char *dst, const char *src, size_t size);
+
+/* Constant-time comparison of two buffers of possibly different lengths:
+ * true when equal. */
+bool sg__ct_equal(const void *a, size_t alen, const void *b, size_t blen);
+
+/* Validate UTF-8 (no overlongs, no surrogates, <= U+10FFFF). Returns the
+ * number of code points, or -1 when invalid. */
+long sg__utf8_count(const char *s, size_t len);

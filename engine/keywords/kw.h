@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The keyword engine: the single place that decides what an inbound text means.
+ * Internal interface used by engine.c/classify.c; the public entry point is
+ * sg_classify() in include/stopgate.h. */
+#pragma once
+#include <stddef.h>
+#include "stopgate.h"
+#include "campaign.h"
+
+typedef struct sg__kw_set sg__kw_set;
+
+/* Load every *.kw file of dir (see keywords/README.md), compile and JIT the
+ * patterns. On failure returns SG_EKEYWORDS (or -errno) and writes a
+ * human-readable reason (file:line: message) into err. */
+int sg__kw_load(const char *dir, sg__kw_set **ret, char *err, size_t errlen);
+void sg__kw_free(sg__kw_set *set);
+
+/* Classify text (UTF-8, len bytes) with the set and optional campaign (its
+ * extra keywords count, its messages are the replies). Fills out completely,
+ * including out->reply. Returns 0, SG_EUTF8 or SG_ETOOLONG. Thread-safe:
+ * match data is per thread. */
+int sg__kw_classify(const sg__kw_set *set, sg__campaign *campaign, const char *text, size_t len,
+		    sg_classification *out);
+
+/* Release what sg__kw_classify cached in campaign->kw_private. */
+void sg__kw_campaign_free(sg__campaign *campaign);

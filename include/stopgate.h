@@ -1,0 +1,486 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * stopgate: opt-out and consent enforcement for business text messaging.
+ *
+ * One sg_engine is opened on a data directory holding an LMDB environment.
+ * A process opens it either read-write (exactly one process at a time: the
+ * daemon, or a CLI command while no daemon runs) or read-only (any number of
+ * processes, e.g. SMS gateways that link libstopgate and check before every
+ * send while the daemon records opt-outs).
+ *
+ * Conventions (as in lmdb.h):
+ *  - Every function returning int returns 0 on success or a negative code:
+ *    -errno values or SG_E* below. sg_strerror() describes both.
+ *  - Out-parameters are written only on success unless stated otherwise.
+ *  - Strings are NUL-terminated UTF-8 unless a length is passed.
+ *  - "Key" means the canonical identity of a sender or recipient as produced
+ *    by sg_number_normalize(): "+<E.164>", "sc:<CC>:<digits>",
+ *    "aid:<lowercase>" or "raw:<input>" (quarantine).
+ *
+ * Thread-safety: an sg_engine may be shared by any number of threads for
+ * sg_check*, sg_classify and the read functions. Write functions
+ * (sg_record, sg_*_put, sg_import_*) may be called from any thread; they are
+ * serialised by LMDB's writer lock and block while another write runs.
+ * sg_engine_close() must not race with any other call on the same engine.
+ */
+#ifndef STOPGATE_H
+#define STOPGATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define SG_EXPORT __attribute__((visibility("default")))
+#else
+#define SG_EXPORT
+#endif
+
+#define SG_VERSION "0.1.0"
+
+/* ---- errors ------------------------------------------------------------ */
+
+enum sg_error {
+	SG_OK = 0,
+	SG_ERROR_MIN = -1000,
+	SG_ENUMBER = SG_ERROR_MIN, /* input is not a usable number / sender ID */
+	SG_ENOCOUNTRY,   /* national number but no default country known */
+	SG_EUTF8,        /* invalid UTF-8 */
+	SG_ETOOLONG,     /* text or field longer than allowed */
+	SG_ESTORE,       /* LMDB reported an unexpected error */
+	SG_ECORRUPT,     /* data in the store is not what stopgate wrote */
+	SG_ERDONLY,      /* write attempted on a read-only engine */
+	SG_ELOCKED,      /* another process holds the data directory for writing */
+	SG_ENOTFOUND,    /* no such campaign / sender / event */
+	SG_EJSON,        /* malformed JSON or a field of the wrong type */
+	SG_ECONFIG,      /* invalid configuration value */
+	SG_EKEYWORDS,    /* a keyword file does not load or a pattern does not compile */
+	SG_EBADSIG,      /* webhook signature missing, malformed or wrong */
+	SG_ECHAIN,       /* the event log hash chain does not verify */
+	SG_EVERSION,     /* data directory written by an incompatible version */
+	SG_ERROR_MAX
+};
+
+/* Describe an error code. Never returns NULL; the string is static. */
+SG_EXPORT const char *sg_strerror(int err);
+
+/* ---- identities -------------------------------------------------------- */
+
+/* Longest canonical key, including the terminating NUL. */
+#define SG_KEY_MAX 80
+
+/* What a field may hold, which decides how letters are read. */
+typedef enum sg_field {
+	SG_FIELD_ANY = 0,     /* a phone number; letters are an error */
+	SG_FIELD_ADDRESS = 1, /* a sender address: numbers, short codes, alphanumeric IDs */
+	SG_FIELD_NUMBER = 2,  /* number-only: digits-first letters are keypad vanity letters */
+} sg_field;
+
+typedef enum sg_channel {
+	SG_CHANNEL_SMS = 0,
+	SG_CHANNEL_WHATSAPP = 1,
+	SG_CHANNEL_RCS = 2,
+} sg_channel;
+
+/* Key classes, as the first bytes of a key tell. */
+typedef enum sg_key_class {
+	SG_KEY_E164 = 1,  /* "+14155552671" */
+	SG_KEY_SHORT = 2, /* "sc:US:72345" */
+	SG_KEY_ALPHA = 3, /* "aid:mybrand" */
+	SG_KEY_RAW = 4,   /* "raw:..." quarantine, never produced by sg_number_normalize */
+} sg_key_class;
+
+/*
+ * Reduce one sender or recipient to its canonical key.
+ * in/len: UTF-8 input (need not be NUL-terminated). default_country: ISO
+ * 3166 alpha-2 code ("US", "GB") or NULL/"" for none; choose it from the
+ * receiving number (sg_number_country()), never from one global setting when
+ * a better one is known. out receives the key (NUL-terminated, at most
+ * SG_KEY_MAX bytes). channel (may be NULL) receives the channel named by a
+ * scheme prefix such as "whatsapp:".
+ * Returns SG_ENUMBER or SG_ENOCOUNTRY when no key can be made; never guesses.
+ * Thread-safe, no allocation.
+ */
+SG_EXPORT int sg_number_normalize(const char *in, size_t len, const char *default_country,
+				  sg_field field, char out[SG_KEY_MAX], sg_channel *channel);
+
+/*
+ * The ISO country of a canonical key, for use as the default country of the
+ * other party's number: "+1..." -> "US" (NANP), "+44..." -> "GB",
+ * "sc:CA:..." -> "CA". Writes 2 letters and a NUL into cc.
+ * Returns SG_ENOCOUNTRY when the key carries no country stopgate knows.
+ */
+SG_EXPORT int sg_number_country(const char *key, char cc[3]);
+
+/* Build the quarantine key "raw:<input>" (control and format characters
+ * dropped, truncated to fit). Always succeeds. */
+SG_EXPORT void sg_number_quarantine(const char *in, size_t len, char out[SG_KEY_MAX]);
+
+/* ---- engine ------------------------------------------------------------ */
+
+typedef struct sg_engine sg_engine;
+
+/* Where an opt-out is recorded (and, for the check, every enclosing level). */
+typedef enum sg_scope_kind {
+	SG_SCOPE_DEFAULT = 0,  /* per policy: the campaign when registered, else the sender */
+	SG_SCOPE_SENDER = 1,   /* one sending number / short code / sender ID */
+	SG_SCOPE_GROUP = 2,    /* sender group: messaging service, profile, pool */
+	SG_SCOPE_CAMPAIGN = 3, /* TCR campaign */
+	SG_SCOPE_BRAND = 4,    /* TCR brand */
+	SG_SCOPE_GLOBAL = 5,   /* recipient-wide block, set by an operator */
+} sg_scope_kind;
+
+/* How a probable (not certain) revocation is treated. */
+typedef enum sg_probable_mode {
+	SG_PROBABLE_OPT_OUT = 0, /* default: a missed opt-out costs far more than a false one */
+	SG_PROBABLE_REVIEW = 1,  /* recorded as an event for review; consent unchanged */
+} sg_probable_mode;
+
+typedef struct sg_policy {
+	sg_scope_kind optout_scope;  /* SG_SCOPE_DEFAULT unless overridden */
+	bool require_registered;     /* deny senders without an ACTIVE campaign */
+	bool require_optin;          /* deny when the campaign requires opt-in and none is recorded */
+	sg_probable_mode probable;
+	int64_t confirm_window_us;   /* one confirmation/HELP reply window; default 5 min */
+	int64_t dedup_ttl_us;        /* webhook de-duplication window; default and minimum 48 h */
+} sg_policy;
+
+/* Fill a policy with the defaults described above. */
+SG_EXPORT void sg_policy_default(sg_policy *policy);
+
+#define SG_OPEN_RDONLY 0x1u /* read-only: any number of processes */
+
+typedef struct sg_options {
+	const char *data_dir;        /* required; created (0700) when opened read-write */
+	unsigned flags;              /* SG_OPEN_* */
+	const char *keywords_dir;    /* NULL: the installed default keyword set */
+	const char *default_country; /* last-resort default country for national numbers, or NULL */
+	sg_policy policy;            /* start from sg_policy_default() */
+	size_t initial_map_size;     /* 0: default (64 MiB); the map grows by itself */
+} sg_options;
+
+/* Defaults for everything but data_dir. */
+SG_EXPORT void sg_options_default(sg_options *opts);
+
+/*
+ * Open an engine. On success *ret is a new handle the caller frees with
+ * sg_engine_close(). Opening read-write takes an exclusive lock on the data
+ * directory (SG_ELOCKED if another process has it). Loads the keyword set.
+ */
+SG_EXPORT int sg_engine_open(const sg_options *opts, sg_engine **ret);
+
+/* Close and free. NULL is a no-op. */
+SG_EXPORT void sg_engine_close(sg_engine *engine);
+
+/* Reload the keyword set and campaign registry (e.g. on SIGHUP). On failure
+ * the previous set stays in force. Not to race with sg_classify. */
+SG_EXPORT int sg_engine_reload(sg_engine *engine);
+
+SG_EXPORT bool sg_engine_readonly(const sg_engine *engine);
+SG_EXPORT const sg_policy *sg_engine_policy(const sg_engine *engine);
+SG_EXPORT const char *sg_engine_default_country(const sg_engine *engine);
+
+/* ---- the check (hot path) ---------------------------------------------- */
+
+typedef enum sg_purpose {
+	SG_PURPOSE_MESSAGE = 0,      /* any ordinary message */
+	SG_PURPOSE_OPTOUT_CONFIRM = 1, /* the one opt-out confirmation after a STOP */
+	SG_PURPOSE_HELP_REPLY = 2,   /* the reply to a HELP */
+	SG_PURPOSE_OPTIN_CONFIRM = 3, /* confirmation after START (ordinary rules) */
+} sg_purpose;
+
+/* Why a check denied, in the order the check decides. */
+typedef enum sg_reason {
+	SG_REASON_NONE = 0,               /* allowed */
+	SG_REASON_INVALID_NUMBER = 1,
+	SG_REASON_SENDER_UNREGISTERED = 2,
+	SG_REASON_CAMPAIGN_INACTIVE = 3,
+	SG_REASON_NOT_SMS_CAPABLE = 4,    /* "recipient_not_sms_capable" */
+	SG_REASON_OPTED_OUT = 5,
+	SG_REASON_NO_CONSENT = 6,
+} sg_reason;
+
+typedef struct sg_verdict {
+	bool allow;
+	sg_reason reason;
+	sg_scope_kind scope;        /* the scope that decided (opted_out / no_consent), else 0 */
+	char scope_id[SG_KEY_MAX];  /* its id ("" for global) */
+	int64_t since_us;           /* when that state began (UTC µs), 0 if none */
+	uint64_t seq;               /* the event that set it, 0 if none */
+	bool confirmation;          /* allowed only as the one confirmation / HELP reply */
+} sg_verdict;
+
+/*
+ * May `from` send to `to` now? Both are raw inputs, normalized here (the
+ * default country of `to` is the country of `from`, else the engine's).
+ * An unparseable input is a deny with SG_REASON_INVALID_NUMBER, not an error.
+ * Errors are reserved for store failures. No allocation; lock-free for
+ * readers; safe from any number of threads and processes.
+ *
+ * With SG_PURPOSE_OPTOUT_CONFIRM / SG_PURPOSE_HELP_REPLY, a pair denied as
+ * opted out is allowed once within the policy window after the STOP / HELP
+ * that caused it. On a read-write engine the allowance is claimed (a small
+ * durable write) so a second call denies; a read-only engine reports it
+ * without claiming.
+ */
+SG_EXPORT int sg_check(sg_engine *engine, const char *from, const char *to, sg_purpose purpose,
+		       sg_verdict *verdict);
+
+/* One sender, n recipients, one snapshot: out[i] is the verdict for to[i]. */
+SG_EXPORT int sg_check_batch(sg_engine *engine, const char *from, const char *const *to, size_t n,
+			     sg_purpose purpose, sg_verdict *out);
+
+SG_EXPORT const char *sg_reason_name(sg_reason reason);   /* "opted_out", ...; NULL for NONE */
+SG_EXPORT const char *sg_scope_name(sg_scope_kind scope); /* "sender", "campaign", ... */
+SG_EXPORT int sg_scope_parse(const char *name, sg_scope_kind *ret);
+
+/* ---- classification ---------------------------------------------------- */
+
+typedef enum sg_intent {
+	SG_INTENT_NONE = 0,
+	SG_INTENT_OPT_OUT = 1,
+	SG_INTENT_OPT_IN = 2,
+	SG_INTENT_HELP = 3,
+} sg_intent;
+
+typedef enum sg_confidence {
+	SG_CONF_NONE = 0,
+	SG_CONF_EXACT = 1,    /* the whole normalized text is a keyword */
+	SG_CONF_PHRASE = 2,   /* a clear natural-language request (FCC reasonable person) */
+	SG_CONF_PROBABLE = 3, /* a keyword inside a longer text: policy decides */
+} sg_confidence;
+
+#define SG_TEXT_MAX_CHARS 1600
+#define SG_REPLY_MAX 640
+
+typedef struct sg_classification {
+	sg_intent intent;
+	sg_confidence confidence;
+	char lang[8];            /* "en", "es", ...; "" when none */
+	char rule[64];           /* id of the rule that matched; "" when none */
+	char reply[SG_REPLY_MAX]; /* reply to send back; "" when none */
+} sg_classification;
+
+/*
+ * Classify one inbound text. campaign_id may be NULL; when given, the
+ * campaign's own keywords (TCR optoutKeywords etc.) count and its messages
+ * are the replies. Returns SG_EUTF8 for invalid UTF-8, SG_ETOOLONG past
+ * SG_TEXT_MAX_CHARS characters. Thread-safe (per-thread pcre2 match data).
+ */
+SG_EXPORT int sg_classify(sg_engine *engine, const char *campaign_id, const char *text, size_t len,
+			  sg_classification *out);
+
+SG_EXPORT const char *sg_intent_name(sg_intent intent); /* "opt_out", "opt_in", "help", "none" */
+SG_EXPORT const char *sg_confidence_name(sg_confidence c);
+
+/* ---- events (the write path) ------------------------------------------- */
+
+typedef enum sg_action {
+	SG_ACTION_OPT_OUT = 1,
+	SG_ACTION_OPT_IN = 2,
+	SG_ACTION_HELP = 3,
+	SG_ACTION_FLAG_NOT_SMS_CAPABLE = 4,
+	SG_ACTION_CLEAR_NOT_SMS_CAPABLE = 5,
+	SG_ACTION_REVIEW = 6,         /* probable revocation held for review; consent unchanged */
+	SG_ACTION_REDACT = 7,         /* message bodies before a time were removed */
+	SG_ACTION_CONFIRM_SENT = 8,   /* the one confirmation / HELP reply was let through */
+	SG_ACTION_MAX
+} sg_action;
+
+typedef enum sg_source {
+	SG_SOURCE_KEYWORD = 1,
+	SG_SOURCE_PROVIDER_SIGNAL = 2,
+	SG_SOURCE_API = 3,
+	SG_SOURCE_IMPORT = 4,
+	SG_SOURCE_OPERATOR = 5,
+	SG_SOURCE_MAX
+} sg_source;
+
+SG_EXPORT const char *sg_action_name(sg_action a);
+SG_EXPORT int sg_action_parse(const char *name, sg_action *ret);
+SG_EXPORT const char *sg_source_name(sg_source s);
+SG_EXPORT int sg_source_parse(const char *name, sg_source *ret);
+
+/* One consent event to record. Strings may be NULL (= absent). */
+typedef struct sg_event_in {
+	sg_action action;
+	sg_source source;
+	const char *sender;          /* canonical key of our number, or NULL (global/operator) */
+	const char *recipient;       /* canonical key of the handset; required except REDACT */
+	sg_scope_kind scope;         /* SG_SCOPE_DEFAULT: decided by policy */
+	const char *scope_id;        /* with an explicit scope: its id; NULL: derived from sender */
+	const char *provider;        /* "twilio", "telnyx", ... */
+	const char *provider_msg_id; /* provider's message id */
+	const char *dedup_key;       /* NULL: none; else events with an equal key within the
+				      * dedup window are duplicates and change nothing */
+	const char *rule;            /* matched keyword rule / provider code */
+	const char *body;            /* raw message text (may hold NULs; body_len counts) */
+	size_t body_len;
+	const char *reply;           /* reply text sent back, if any */
+	const char *note;            /* operator note, import file name, ... */
+	int64_t event_time_us;       /* provider's event time (UTC µs); 0: receive time */
+} sg_event_in;
+
+typedef struct sg_event_out {
+	int status;        /* 0, or the error for this event alone (bad input) */
+	uint64_t seq;      /* sequence of the recorded event (or of the original for duplicates) */
+	bool duplicate;    /* dedup_key seen within the window: nothing changed */
+	bool applied;      /* consent state changed (false when older than the current state) */
+} sg_event_out;
+
+/*
+ * Record n events in one durable LMDB transaction (group commit): when this
+ * returns 0 every event in the batch with out[i].status == 0 is on disk
+ * (fsync'd) and in the consent state. Events are validated first; an invalid
+ * event gets its own status and does not fail the batch. A store failure
+ * (e.g. disk full) fails the whole batch with nothing written. out[] is
+ * filled even on whole-batch failure (status = the error).
+ */
+SG_EXPORT int sg_record(sg_engine *engine, const sg_event_in *events, size_t n, sg_event_out *out);
+
+/* A recorded event, as read back. Pointers are valid only inside the
+ * callback that receives it. */
+typedef struct sg_event {
+	uint64_t seq;
+	int64_t time_us;       /* when stopgate recorded it (UTC µs) */
+	int64_t event_time_us; /* provider's event time, or time_us */
+	sg_action action;
+	sg_source source;
+	sg_scope_kind scope;
+	const char *scope_id;
+	const char *sender, *recipient, *campaign, *brand;
+	const char *provider, *provider_msg_id, *rule, *reply, *note;
+	const char *body; /* NULL once redacted */
+	size_t body_len;
+	uint8_t body_sha256[32];
+	uint8_t prev_hash[32];
+	uint8_t hash[32];
+} sg_event;
+
+/* Return non-zero from the callback to stop early; that value is returned. */
+typedef int (*sg_event_cb)(const sg_event *ev, void *ctx);
+
+/*
+ * Read up to max events with seq >= from_seq, in order, in one snapshot.
+ * *next_seq (may be NULL) receives the seq to resume from. Constant memory.
+ */
+SG_EXPORT int sg_events_read(sg_engine *engine, uint64_t from_seq, size_t max, sg_event_cb cb,
+			     void *ctx, uint64_t *next_seq);
+
+/* Every event that concerns one recipient key, in order. */
+SG_EXPORT int sg_events_for_recipient(sg_engine *engine, const char *recipient_key, sg_event_cb cb,
+				      void *ctx);
+
+/* ---- consent state ----------------------------------------------------- */
+
+typedef enum sg_state {
+	SG_STATE_NONE = 0,
+	SG_STATE_OPTED_OUT = 1,
+	SG_STATE_OPTED_IN = 2,
+} sg_state;
+
+/* One scope's state for a recipient. */
+typedef struct sg_scope_state {
+	sg_scope_kind scope;
+	const char *scope_id;
+	sg_state state;
+	int64_t since_us;
+	int64_t event_time_us;
+	uint64_t seq;
+	sg_source source;
+} sg_scope_state;
+
+typedef int (*sg_scope_cb)(const sg_scope_state *st, void *ctx);
+
+/* Every scope with a recorded state for this recipient key. */
+SG_EXPORT int sg_consent_scopes(sg_engine *engine, const char *recipient_key, sg_scope_cb cb, void *ctx);
+
+/* Recipient flag: not SMS-capable (landline etc.). *flagged false if none. */
+typedef struct sg_recipient_flag {
+	bool not_sms_capable;
+	char code[16];      /* provider code that set it, e.g. "30006" */
+	char provider[16];
+	int64_t since_us;
+	uint64_t seq;
+} sg_recipient_flag;
+SG_EXPORT int sg_recipient_flag_get(sg_engine *engine, const char *recipient_key, sg_recipient_flag *out);
+
+/* ---- registry: campaigns and senders ----------------------------------- */
+
+/*
+ * Insert or replace one campaign from a JSON object with TCR field names
+ * (campaignId, brandId, status, usecase, subscriberOptin, subscriberOptout,
+ * subscriberHelp, optinKeywords, optoutKeywords, helpKeywords, optinMessage,
+ * optoutMessage, helpMessage; also brandName/displayName, helpContact,
+ * messageFrequency, and "stopgate": {"optoutScope", "probable"}).
+ * Durable on return. On SG_EJSON, *err_detail (may be NULL) points at a
+ * static description.
+ */
+SG_EXPORT int sg_campaign_put_json(sg_engine *engine, const char *json, size_t len,
+				   const char **err_detail);
+
+/* The stored campaign as a JSON text: caller frees with free(). */
+SG_EXPORT int sg_campaign_get_json(sg_engine *engine, const char *campaign_id, char **ret);
+
+/* Attach a sender (raw number, normalized here) to a campaign and optional
+ * sender group. campaign_id NULL or "" detaches. Durable on return. */
+SG_EXPORT int sg_sender_put(sg_engine *engine, const char *sender, const char *campaign_id,
+			    const char *group);
+
+typedef struct sg_sender_info {
+	char key[SG_KEY_MAX];
+	char campaign_id[64];
+	char group[64];
+	char brand_id[64];
+	bool campaign_known;
+	bool campaign_active;
+	bool subscriber_optin; /* campaign requires opt-in */
+} sg_sender_info;
+SG_EXPORT int sg_sender_get(sg_engine *engine, const char *sender_key, sg_sender_info *out);
+
+/* ---- store facts and audit --------------------------------------------- */
+
+typedef struct sg_stats {
+	uint64_t events;        /* last sequence number */
+	uint64_t recipients;    /* recipients with any recorded state */
+	uint64_t opted_out;     /* (scope, recipient) pairs currently opted out */
+	uint64_t senders, campaigns;
+	uint64_t dedup_keys;
+	size_t map_size, map_used;
+	uint8_t head_hash[32];
+} sg_stats;
+SG_EXPORT int sg_stats_get(sg_engine *engine, sg_stats *out);
+
+/* The head of the event log: last seq (0 when empty) and its hash. */
+SG_EXPORT int sg_head(sg_engine *engine, uint64_t *seq, uint8_t hash[32]);
+
+typedef struct sg_verify_result {
+	bool ok;
+	uint64_t count;        /* events checked */
+	uint64_t bad_seq;      /* first broken link, when !ok */
+	char reason[128];
+	uint8_t head_hash[32];
+} sg_verify_result;
+
+/* Walk the whole log in constant memory. Returns 0 when it could read the
+ * log, whatever it found; result->ok tells. */
+SG_EXPORT int sg_verify(sg_engine *engine, sg_verify_result *result);
+
+/* Lowercase hex of a 32-byte hash into out (65 bytes). */
+SG_EXPORT void sg_hex32(const uint8_t hash[32], char out[65]);
+
+/* Format UTC µs as RFC 3339 with microseconds ("2026-11-27T16:09:33.123456Z"). */
+SG_EXPORT void sg_time_format(int64_t us, char out[32]);
+/* Parse RFC 3339 (Z or offset, optional fraction), "YYYY-MM-DD HH:MM:SS" (UTC)
+ * or a bare date. */
+SG_EXPORT int sg_time_parse(const char *text, int64_t *ret_us);
+SG_EXPORT int64_t sg_now_us(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* STOPGATE_H */

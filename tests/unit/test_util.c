@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Time parsing/formatting, UTF-8 validation, constant-time compare, errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "internal.h"
+
+static void time_round_trip(void **state)
+{
+	(void)state;
+	int64_t us;
+	char buf[32];
+	assert_int_equal(sg_time_parse("2026-11-27T16:09:33.123456Z", &us), 0);
+	sg_time_format(us, buf);
+	assert_string_equal(buf, "2026-11-27T16:09:33.123456Z");
+	assert_int_equal(sg_time_parse("1970-01-01T00:00:00Z", &us), 0);
+	assert_int_equal(us, 0);
+	assert_int_equal(sg_time_parse("2019-01-23T18:10:02.574+00:00", &us), 0);
+	sg_time_format(us, buf);
+	assert_string_equal(buf, "2019-01-23T18:10:02.574000Z");
+	assert_int_equal(sg_time_parse("2013-11-21 15:27:30", &us), 0);
+	assert_int_equal(us / 1000000, 1385047650);
+	assert_int_equal(sg_time_parse("2020-01-01T01:00:00+01:00", &us), 0);
+	sg_time_format(us, buf);
+	assert_string_equal(buf, "2020-01-01T00:00:00.000000Z");
+	assert_int_equal(sg_time_parse("2024-02-29", &us), 0);
+	assert_int_not_equal(sg_time_parse("2024-13-01", &us), 0);
+	assert_int_not_equal(sg_time_parse("2024-01-01T25:00:00Z", &us), 0);
+	assert_int_not_equal(sg_time_parse("yesterday", &us), 0);
+	assert_int_not_equal(sg_time_parse("2024-01-01Tjunk", &us), 0);
+	sg_time_format(-1, buf);
+	assert_string_equal(buf, "1969-12-31T23:59:59.999999Z");
+}
+
+static void utf8_validation(void **state)
+{
+	(void)state;
+	assert_int_equal(sg__utf8_count("STOP", 4), 4);
+	assert_int_equal(sg__utf8_count("ARR\xc3\x8aT", 6), 5);
+	assert_int_equal(sg__utf8_count("\xf0\x9f\x9b\x91", 4), 1);
+	assert_int_equal(sg__utf8_count("\xc0\xaf", 2), -1);         /* overlong '/' */
+	assert_int_equal(sg__utf8_count("\xed\xa0\x80", 3), -1);     /* surrogate */
+	assert_int_equal(sg__utf8_count("\xf4\x90\x80\x80", 4), -1); /* > U+10FFFF */
+	assert_int_equal(sg__utf8_count("\xe2\x82", 2), -1);         /* truncated */
+	assert_int_equal(sg__utf8_count("\xff", 1), -1);
+}
+
+static void constant_time_equal(void **state)
+{
+	(void)state;
+	assert_true(sg__ct_equal("secret", 6, "secret", 6));
+	assert_false(sg__ct_equal("secret", 6, "secreT", 6));
+	assert_false(sg__ct_equal("secret", 6, "secret!", 7));
+	assert_false(sg__ct_equal("", 0, "a", 1));
+	assert_true(sg__ct_equal("", 0, "", 0));
+}
+
+static void error_strings(void **state)
+{
+	(void)state;
+	for (int e = SG_ERROR_MIN; e < SG_ERROR_MAX; e++)
+		assert_string_not_equal(sg_strerror(e), "unknown error");
+	assert_string_equal(sg_strerror(0), "success");
+	assert_non_null(sg_strerror(-2));
+	assert_string_equal(sg_strerror(12345), "unknown error");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(time_round_trip),
+		cmocka_unit_test(utf8_validation),
+		cmocka_unit_test(constant_time_equal),
+		cmocka_unit_test(error_strings),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
