@@ -1,1 +1,124 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* Opening and closing an engine; options and policy defaults. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "engine.h"
+#include "internal.h"
+
+void sg_policy_default(sg_policy *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->optout_scope = SG_SCOPE_DEFAULT;
+	p->probable = SG_PROBABLE_OPT_OUT;
+	p->confirm_window_us = 5 * 60 * (int64_t)1000000;
+	p->dedup_ttl_us = 48 * 3600 * (int64_t)1000000;
+}
+
+void sg_options_default(sg_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	sg_policy_default(&o->policy);
+}
+
+/* The keyword set: the one named, else the installed one, else the source
+ * tree's (an uninstalled build run from its checkout). */
+static const char *keywords_dir(const sg_options *o)
+{
+	if (o->keywords_dir && o->keywords_dir[0])
+		return o->keywords_dir;
+	if (access(SG_KEYWORDS_DIR_INSTALLED, R_OK) == 0)
+		return SG_KEYWORDS_DIR_INSTALLED;
+	return SG_KEYWORDS_DIR_SOURCE;
+}
+
+int sg_engine_open(const sg_options *opts, sg_engine **ret)
+{
+	if (!opts || !opts->data_dir || !opts->data_dir[0])
+		return -EINVAL;
+	if (opts->default_country && opts->default_country[0] && strlen(opts->default_country) != 2)
+		return SG_ECONFIG;
+	if (opts->policy.optout_scope == SG_SCOPE_GLOBAL || opts->policy.optout_scope > SG_SCOPE_GLOBAL)
+		return SG_ECONFIG;
+	sg_engine *e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	pthread_rwlock_init(&e->reg_lock, NULL);
+	e->rdonly = opts->flags & SG_OPEN_RDONLY;
+	e->policy = opts->policy;
+	if (e->policy.confirm_window_us <= 0)
+		e->policy.confirm_window_us = 5 * 60 * (int64_t)1000000;
+	if (e->policy.dedup_ttl_us < 48 * 3600 * (int64_t)1000000)
+		e->policy.dedup_ttl_us = 48 * 3600 * (int64_t)1000000; /* covers every provider's retries */
+	if (sg__strlcpy(e->data_dir, opts->data_dir, sizeof(e->data_dir)) >= sizeof(e->data_dir)) {
+		free(e);
+		return -ENAMETOOLONG;
+	}
+	sg__strlcpy(e->keywords_dir, keywords_dir(opts), sizeof(e->keywords_dir));
+	if (opts->default_country) {
+		e->default_country[0] = (char)(opts->default_country[0] & ~0x20);
+		e->default_country[1] = opts->default_country[0] ? (char)(opts->default_country[1] & ~0x20) : 0;
+		e->default_country[2] = '\0';
+	}
+	int rc = sg__store_open(&e->store, e->data_dir, e->rdonly, opts->initial_map_size);
+	e->store_open = true;
+	if (!rc) {
+		char err[256];
+		rc = sg__kw_load(e->keywords_dir, &e->kw, err, sizeof(err));
+	}
+	if (rc) {
+		sg_engine_close(e);
+		return rc;
+	}
+	*ret = e;
+	return 0;
+}
+
+void sg_engine_close(sg_engine *e)
+{
+	if (!e)
+		return;
+	if (e->store_open)
+		sg__store_close(&e->store);
+	sg__registry_clear(&e->reg);
+	sg__kw_free(e->kw);
+	pthread_rwlock_destroy(&e->reg_lock);
+	free(e);
+}
+
+int sg_engine_reload(sg_engine *e)
+{
+	sg__kw_set *fresh;
+	char err[256];
+	int rc = sg__kw_load(e->keywords_dir, &fresh, err, sizeof(err));
+	if (rc)
+		return rc;
+	pthread_rwlock_wrlock(&e->reg_lock);
+	sg__kw_set *old = e->kw;
+	e->kw = fresh;
+	e->reg.loaded = false; /* campaigns are re-read on next use */
+	for (size_t i = 0; i < e->reg.count; i++)
+		sg__kw_campaign_free(e->reg.items[i]); /* compiled against the old set */
+	pthread_rwlock_unlock(&e->reg_lock);
+	sg__kw_free(old);
+	return 0;
+}
+
+bool sg_engine_readonly(const sg_engine *e)
+{
+	return e->rdonly;
+}
+
+const sg_policy *sg_engine_policy(const sg_engine *e)
+{
+	return &e->policy;
+}
+
+const char *sg_engine_default_country(const sg_engine *e)
+{
+	return e->default_country;
+}

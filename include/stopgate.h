@@ -280,6 +280,8 @@ SG_EXPORT const char *sg_confidence_name(sg_confidence c);
 /* ---- events (the write path) ------------------------------------------- */
 
 typedef enum sg_action {
+	SG_ACTION_NONE = 0,           /* sg_record: store only the dedup_key (e.g. an
+				       * inbound message that meant nothing) */
 	SG_ACTION_OPT_OUT = 1,
 	SG_ACTION_OPT_IN = 2,
 	SG_ACTION_HELP = 3,

@@ -1,1 +1,272 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The JSON configuration file: parse, validate, apply over defaults. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/config.h"
+#include "internal.h"
+
+#define CONFIG_MAX_BYTES (1 << 20)
+
+void sg_config_init(sg_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	sg__strlcpy(cfg->data_dir, "./var", sizeof(cfg->data_dir));
+	sg__strlcpy(cfg->listen, "127.0.0.1:8080", sizeof(cfg->listen));
+	sg_policy_default(&cfg->policy);
+	cfg->log_level = SG_LOG_INFO;
+	cfg->limits = (sg_limits){
+		.max_header_bytes = 16 * 1024,
+		.max_body_bytes = 64 * 1024,
+		.max_batch_body_bytes = 1024 * 1024,
+		.max_connections = 4096,
+		.header_timeout_ms = 10000,
+		.body_timeout_ms = 10000,
+		.idle_timeout_ms = 60000,
+		.max_pipelined = 64,
+		.writer_queue = 8192,
+	};
+}
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (err && errlen)
+		vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int get_string(const cJSON *root, const char *name, char *out, size_t size, char *err, size_t errlen)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, name);
+	if (!it)
+		return 0;
+	if (!cJSON_IsString(it))
+		return fail(err, errlen, SG_ECONFIG, "%s: must be a string", name);
+	if (strlen(it->valuestring) >= size)
+		return fail(err, errlen, SG_ECONFIG, "%s: longer than %zu bytes", name, size - 1);
+	sg__strlcpy(out, it->valuestring, size);
+	return 0;
+}
+
+static int get_uint(const cJSON *obj, const char *name, double min, double max, double *out, char *err,
+		    size_t errlen)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+	if (!it)
+		return 0;
+	if (!cJSON_IsNumber(it) || it->valuedouble < min || it->valuedouble > max ||
+	    it->valuedouble != (double)(long long)it->valuedouble)
+		return fail(err, errlen, SG_ECONFIG, "%s: must be a whole number from %.0f to %.0f", name, min, max);
+	*out = it->valuedouble;
+	return 0;
+}
+
+static int get_bool(const cJSON *obj, const char *name, bool *out, char *err, size_t errlen)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+	if (!it)
+		return 0;
+	if (!cJSON_IsBool(it))
+		return fail(err, errlen, SG_ECONFIG, "%s: must be true or false", name);
+	*out = cJSON_IsTrue(it);
+	return 0;
+}
+
+static int parse_policy(sg_config *cfg, const cJSON *pol, char *err, size_t errlen)
+{
+	int rc;
+	if (!cJSON_IsObject(pol))
+		return fail(err, errlen, SG_ECONFIG, "policy: must be an object");
+	const cJSON *scope = cJSON_GetObjectItemCaseSensitive(pol, "optoutScope");
+	if (scope && (!cJSON_IsString(scope) || sg_scope_parse(scope->valuestring, &cfg->policy.optout_scope) ||
+		      cfg->policy.optout_scope == SG_SCOPE_GLOBAL))
+		return fail(err, errlen, SG_ECONFIG,
+			    "policy.optoutScope: one of default, sender, group, campaign, brand");
+	const cJSON *prob = cJSON_GetObjectItemCaseSensitive(pol, "probable");
+	if (prob) {
+		if (cJSON_IsString(prob) && !strcmp(prob->valuestring, "opt_out"))
+			cfg->policy.probable = SG_PROBABLE_OPT_OUT;
+		else if (cJSON_IsString(prob) && !strcmp(prob->valuestring, "review"))
+			cfg->policy.probable = SG_PROBABLE_REVIEW;
+		else
+			return fail(err, errlen, SG_ECONFIG, "policy.probable: \"opt_out\" or \"review\"");
+	}
+	if ((rc = get_bool(pol, "requireRegistered", &cfg->policy.require_registered, err, errlen)) ||
+	    (rc = get_bool(pol, "requireOptin", &cfg->policy.require_optin, err, errlen)))
+		return rc;
+	double v = (double)(cfg->policy.confirm_window_us / 1000000);
+	if ((rc = get_uint(pol, "confirmWindowSeconds", 1, 86400, &v, err, errlen)))
+		return rc;
+	cfg->policy.confirm_window_us = (int64_t)v * 1000000;
+	v = (double)(cfg->policy.dedup_ttl_us / 3600000000LL);
+	if ((rc = get_uint(pol, "dedupHours", 48, 24 * 365, &v, err, errlen)))
+		return rc;
+	cfg->policy.dedup_ttl_us = (int64_t)v * 3600000000LL;
+	return 0;
+}
+
+static int parse_limits(sg_limits *l, const cJSON *obj, char *err, size_t errlen)
+{
+	if (!cJSON_IsObject(obj))
+		return fail(err, errlen, SG_ECONFIG, "limits: must be an object");
+	struct {
+		const char *name;
+		double min, max;
+		size_t *sz;
+		unsigned *u;
+	} fields[] = {
+		{"maxHeaderBytes", 1024, 1 << 20, &l->max_header_bytes, NULL},
+		{"maxBodyBytes", 1024, 16 << 20, &l->max_body_bytes, NULL},
+		{"maxBatchBodyBytes", 1024, 64 << 20, &l->max_batch_body_bytes, NULL},
+		{"maxConnections", 1, 1000000, NULL, &l->max_connections},
+		{"headerTimeoutMs", 100, 600000, NULL, &l->header_timeout_ms},
+		{"bodyTimeoutMs", 100, 600000, NULL, &l->body_timeout_ms},
+		{"idleTimeoutMs", 100, 3600000, NULL, &l->idle_timeout_ms},
+		{"maxPipelined", 1, 10000, NULL, &l->max_pipelined},
+		{"writerQueue", 16, 10000000, NULL, &l->writer_queue},
+	};
+	for (size_t i = 0; i < SG_ARRAY_SIZE(fields); i++) {
+		double v = fields[i].sz ? (double)*fields[i].sz : (double)*fields[i].u;
+		int rc = get_uint(obj, fields[i].name, fields[i].min, fields[i].max, &v, err, errlen);
+		if (rc)
+			return rc;
+		if (fields[i].sz)
+			*fields[i].sz = (size_t)v;
+		else
+			*fields[i].u = (unsigned)v;
+	}
+	return 0;
+}
+
+int sg_config_parse(sg_config *cfg, const char *json, size_t len, char *err, size_t errlen)
+{
+	const char *end = NULL;
+	int rc;
+	cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+	if (!root)
+		return fail(err, errlen, SG_EJSON, "not valid JSON (at byte %td)", end ? end - json : (ptrdiff_t)0);
+	if (!cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		return fail(err, errlen, SG_ECONFIG, "the top level must be an object");
+	}
+	char level[16] = "";
+	if ((rc = get_string(root, "data", cfg->data_dir, sizeof(cfg->data_dir), err, errlen)) ||
+	    (rc = get_string(root, "keywords", cfg->keywords_dir, sizeof(cfg->keywords_dir), err, errlen)) ||
+	    (rc = get_string(root, "defaultCountry", cfg->default_country, sizeof(cfg->default_country), err,
+			     errlen)) ||
+	    (rc = get_string(root, "listen", cfg->listen, sizeof(cfg->listen), err, errlen)) ||
+	    (rc = get_string(root, "token", cfg->token, sizeof(cfg->token), err, errlen)) ||
+	    (rc = get_string(root, "publicBaseUrl", cfg->public_base_url, sizeof(cfg->public_base_url), err,
+			     errlen)) ||
+	    (rc = get_string(root, "logLevel", level, sizeof(level), err, errlen)) ||
+	    (rc = get_bool(root, "allowUnsignedWebhooks", &cfg->allow_unsigned_webhooks, err, errlen)))
+		goto out;
+	if (cfg->default_country[0] &&
+	    (strlen(cfg->default_country) != 2 || cfg->default_country[0] < 'A' || cfg->default_country[0] > 'Z' ||
+	     cfg->default_country[1] < 'A' || cfg->default_country[1] > 'Z')) {
+		rc = fail(err, errlen, SG_ECONFIG, "defaultCountry: an ISO 3166 code such as \"US\"");
+		goto out;
+	}
+	if (level[0] && (rc = sg_log_level_parse(level, &cfg->log_level))) {
+		rc = fail(err, errlen, SG_ECONFIG, "logLevel: error, warn, info or debug");
+		goto out;
+	}
+	const cJSON *pol = cJSON_GetObjectItemCaseSensitive(root, "policy");
+	if (pol && (rc = parse_policy(cfg, pol, err, errlen)))
+		goto out;
+	const cJSON *lim = cJSON_GetObjectItemCaseSensitive(root, "limits");
+	if (lim && (rc = parse_limits(&cfg->limits, lim, err, errlen)))
+		goto out;
+	const cJSON *ret = cJSON_GetObjectItemCaseSensitive(root, "retention");
+	if (ret) {
+		double days = 0;
+		if (!cJSON_IsObject(ret) ||
+		    (rc = get_uint(ret, "redactBodiesAfterDays", 0, 36500, &days, err, errlen))) {
+			rc = rc ? rc : fail(err, errlen, SG_ECONFIG, "retention: must be an object");
+			goto out;
+		}
+		cfg->redact_bodies_after_days = (int64_t)days;
+	}
+	cJSON *prov = cJSON_DetachItemFromObjectCaseSensitive(root, "providers");
+	if (prov && !cJSON_IsObject(prov)) {
+		cJSON_Delete(prov);
+		rc = fail(err, errlen, SG_ECONFIG, "providers: must be an object");
+		goto out;
+	}
+	cJSON_Delete(cfg->providers);
+	cfg->providers = prov;
+out:
+	cJSON_Delete(root);
+	return rc;
+}
+
+int sg_log_level_parse(const char *name, sg_log_level *ret)
+{
+	static const char *const names[] = {"error", "warn", "info", "debug"};
+	for (size_t i = 0; i < SG_ARRAY_SIZE(names); i++)
+		if (!strcmp(name, names[i])) {
+			*ret = (sg_log_level)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int sg_config_load(sg_config *cfg, const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(err, errlen, -errno, "%s: %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CONFIG_MAX_BYTES) {
+		close(fd);
+		return fail(err, errlen, SG_ECONFIG, "%s: not a regular file of at most 1 MiB", path);
+	}
+	char *buf = malloc((size_t)st.st_size + 1);
+	ssize_t n = buf ? read(fd, buf, (size_t)st.st_size) : -1;
+	close(fd);
+	if (n != st.st_size) {
+		free(buf);
+		return fail(err, errlen, -EIO, "%s: could not read", path);
+	}
+	char inner[384];
+	int rc = sg_config_parse(cfg, buf, (size_t)n, inner, sizeof(inner));
+	free(buf);
+	if (rc)
+		return fail(err, errlen, rc, "%s: %s", path, inner);
+	sg__strlcpy(cfg->path, path, sizeof(cfg->path));
+	return 0;
+}
+
+void sg_config_env(sg_config *cfg)
+{
+	const char *v = getenv("STOPGATE_TOKEN");
+	if (v && v[0])
+		sg__strlcpy(cfg->token, v, sizeof(cfg->token));
+	v = getenv("STOPGATE_DATA");
+	if (v && v[0])
+		sg__strlcpy(cfg->data_dir, v, sizeof(cfg->data_dir));
+}
+
+void sg_config_engine_options(const sg_config *cfg, sg_options *opts)
+{
+	sg_options_default(opts);
+	opts->data_dir = cfg->data_dir;
+	opts->keywords_dir = cfg->keywords_dir[0] ? cfg->keywords_dir : NULL;
+	opts->default_country = cfg->default_country[0] ? cfg->default_country : NULL;
+	opts->policy = cfg->policy;
+}
+
+void sg_config_free(sg_config *cfg)
+{
+	cJSON_Delete(cfg->providers);
+	cfg->providers = NULL;
+}

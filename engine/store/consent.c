@@ -1,1 +1,162 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The recipient record codec (see consent.h). */
+#include <string.h>
+
+#include "internal.h"
+#include "store/consent.h"
+#include "store/store.h"
+
+typedef struct cursor {
+	const uint8_t *p, *end;
+	bool bad;
+} cursor;
+
+static const uint8_t *take(cursor *c, size_t n)
+{
+	if (c->bad || (size_t)(c->end - c->p) < n) {
+		c->bad = true;
+		return NULL;
+	}
+	const uint8_t *at = c->p;
+	c->p += n;
+	return at;
+}
+
+static uint64_t take_u64(cursor *c)
+{
+	const uint8_t *b = take(c, 8);
+	return b ? sg__be64_get(b) : 0;
+}
+
+static void take_str(cursor *c, char *out, size_t size)
+{
+	const uint8_t *l = take(c, 1);
+	const uint8_t *s = l ? take(c, *l) : NULL;
+	if (!s || *l >= size) {
+		c->bad = true;
+		out[0] = '\0';
+		return;
+	}
+	memcpy(out, s, *l);
+	out[*l] = '\0';
+}
+
+int sg__rcpt_decode(const void *val, size_t len, sg__rcpt *r)
+{
+	cursor c = {val, (const uint8_t *)val + len, false};
+	const uint8_t *head = take(&c, 4);
+	if (!head || head[0] != 1)
+		return SG_ECORRUPT;
+	r->not_sms_capable = head[1] & 1;
+	r->count = (uint16_t)((head[2] << 8) | head[3]);
+	if (r->count > SG__RCPT_MAX_ENTRIES)
+		return SG_ECORRUPT;
+	if (r->not_sms_capable) {
+		r->flag_since_us = (int64_t)take_u64(&c);
+		r->flag_seq = take_u64(&c);
+		take_str(&c, r->flag_code, sizeof(r->flag_code));
+		take_str(&c, r->flag_provider, sizeof(r->flag_provider));
+	} else {
+		r->flag_since_us = 0;
+		r->flag_seq = 0;
+		r->flag_code[0] = r->flag_provider[0] = '\0';
+	}
+	for (unsigned i = 0; i < r->count; i++) {
+		sg__entry *e = &r->entries[i];
+		const uint8_t *k = take(&c, 5);
+		if (!k)
+			return SG_ECORRUPT;
+		e->type = k[0];
+		e->scope = k[1];
+		e->state = k[2];
+		e->source = k[3];
+		e->claimed = k[4];
+		e->since_us = (int64_t)take_u64(&c);
+		e->event_time_us = (int64_t)take_u64(&c);
+		e->seq = take_u64(&c);
+		take_str(&c, e->id, sizeof(e->id));
+	}
+	return c.bad || c.p != c.end ? SG_ECORRUPT : 0;
+}
+
+typedef struct out {
+	uint8_t *p, *end;
+	bool full;
+} out;
+
+static void put(out *o, const void *src, size_t n)
+{
+	if (o->full || (size_t)(o->end - o->p) < n) {
+		o->full = true;
+		return;
+	}
+	memcpy(o->p, src, n);
+	o->p += n;
+}
+
+static void put_u64(out *o, uint64_t v)
+{
+	uint8_t b[8];
+	sg__be64_put(b, v);
+	put(o, b, 8);
+}
+
+static void put_str(out *o, const char *s)
+{
+	size_t n = strlen(s);
+	if (n > 255) {
+		o->full = true;
+		return;
+	}
+	uint8_t l = (uint8_t)n;
+	put(o, &l, 1);
+	put(o, s, n);
+}
+
+long sg__rcpt_encode(const sg__rcpt *r, uint8_t *buf, size_t size)
+{
+	out o = {buf, buf + size, false};
+	uint8_t head[4] = {1, r->not_sms_capable ? 1 : 0, (uint8_t)(r->count >> 8), (uint8_t)r->count};
+	put(&o, head, 4);
+	if (r->not_sms_capable) {
+		put_u64(&o, (uint64_t)r->flag_since_us);
+		put_u64(&o, r->flag_seq);
+		put_str(&o, r->flag_code);
+		put_str(&o, r->flag_provider);
+	}
+	for (unsigned i = 0; i < r->count; i++) {
+		const sg__entry *e = &r->entries[i];
+		uint8_t k[5] = {e->type, e->scope, e->state, e->source, e->claimed};
+		put(&o, k, 5);
+		put_u64(&o, (uint64_t)e->since_us);
+		put_u64(&o, (uint64_t)e->event_time_us);
+		put_u64(&o, e->seq);
+		put_str(&o, e->id);
+	}
+	return o.full ? SG_ETOOLONG : (long)(o.p - buf);
+}
+
+sg__entry *sg__rcpt_find(sg__rcpt *r, uint8_t type, uint8_t scope, const char *id)
+{
+	for (unsigned i = 0; i < r->count; i++) {
+		sg__entry *e = &r->entries[i];
+		if (e->type == type && e->scope == scope && !strcmp(e->id, id))
+			return e;
+	}
+	return NULL;
+}
+
+sg__entry *sg__rcpt_upsert(sg__rcpt *r, uint8_t type, uint8_t scope, const char *id)
+{
+	sg__entry *e = sg__rcpt_find(r, type, scope, id);
+	if (e)
+		return e;
+	if (r->count >= SG__RCPT_MAX_ENTRIES)
+		return NULL;
+	e = &r->entries[r->count++];
+	memset(e, 0, sizeof(*e));
+	e->type = type;
+	e->scope = scope;
+	sg__strlcpy(e->id, id, sizeof(e->id));
+	return e;
+}

@@ -1,1 +1,154 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* Canonical event encoding and the SHA-256 hash chain. */
+#include <errno.h>
+#include <string.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "internal.h"
+#include "store/event.h"
+#include "store/store.h"
+
+void sg__sha256(const void *data, size_t len, uint8_t out[32])
+{
+	SHA256(data, len, out);
+}
+
+void sg__event_hash(const uint8_t *prev_and_canon, size_t len, uint8_t out[32])
+{
+	SHA256(prev_and_canon, len, out);
+}
+
+typedef struct writer {
+	uint8_t *p, *end;
+	int err;
+} writer;
+
+static void put(writer *w, const void *src, size_t n)
+{
+	if (w->err)
+		return;
+	if ((size_t)(w->end - w->p) < n) {
+		w->err = SG_ETOOLONG;
+		return;
+	}
+	memcpy(w->p, src, n);
+	w->p += n;
+}
+
+static void put_u64(writer *w, uint64_t v)
+{
+	uint8_t b[8];
+	sg__be64_put(b, v);
+	put(w, b, 8);
+}
+
+static void put_str(writer *w, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n > SG__EVENT_STR_MAX) {
+		w->err = SG_ETOOLONG;
+		return;
+	}
+	uint8_t b[2] = {(uint8_t)(n >> 8), (uint8_t)n};
+	put(w, b, 2);
+	put(w, s, n);
+}
+
+long sg__event_encode(const sg_event *ev, uint8_t *buf, size_t size)
+{
+	writer w = {buf, buf + size, 0};
+	uint8_t format = SG__EVENT_FORMAT;
+	put(&w, &format, 1);
+	put_u64(&w, ev->seq);
+	put_u64(&w, (uint64_t)ev->time_us);
+	put_u64(&w, (uint64_t)ev->event_time_us);
+	uint8_t kinds[3] = {(uint8_t)ev->action, (uint8_t)ev->source, (uint8_t)ev->scope};
+	put(&w, kinds, 3);
+	const char *strs[] = {ev->scope_id, ev->sender, ev->recipient, ev->campaign, ev->brand,
+			      ev->provider, ev->provider_msg_id, ev->rule, ev->reply, ev->note};
+	for (size_t i = 0; i < SG_ARRAY_SIZE(strs); i++)
+		put_str(&w, strs[i]);
+	uint32_t bl = (uint32_t)ev->body_len;
+	uint8_t blb[4] = {(uint8_t)(bl >> 24), (uint8_t)(bl >> 16), (uint8_t)(bl >> 8), (uint8_t)bl};
+	put(&w, blb, 4);
+	put(&w, ev->body_sha256, 32);
+	if (w.err)
+		return w.err;
+	return (long)(w.p - buf);
+}
+
+typedef struct reader {
+	const uint8_t *p, *end;
+	char *out, *out_end;
+	int err;
+} reader;
+
+static const uint8_t *take(reader *r, size_t n)
+{
+	if (r->err || (size_t)(r->end - r->p) < n) {
+		r->err = SG_ECORRUPT;
+		return NULL;
+	}
+	const uint8_t *at = r->p;
+	r->p += n;
+	return at;
+}
+
+static uint64_t take_u64(reader *r)
+{
+	const uint8_t *b = take(r, 8);
+	return b ? sg__be64_get(b) : 0;
+}
+
+static const char *take_str(reader *r)
+{
+	const uint8_t *l = take(r, 2);
+	if (!l)
+		return "";
+	size_t n = ((size_t)l[0] << 8) | l[1];
+	const uint8_t *s = take(r, n);
+	if (!s || (size_t)(r->out_end - r->out) < n + 1) {
+		r->err = SG_ECORRUPT;
+		return "";
+	}
+	char *dst = r->out;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+	r->out += n + 1;
+	return n ? dst : NULL;
+}
+
+int sg__event_decode(const void *val, size_t len, sg_event *ev, char *scratch, size_t scratch_size)
+{
+	memset(ev, 0, sizeof(*ev));
+	if (len < 64 + 1)
+		return SG_ECORRUPT;
+	const uint8_t *v = val;
+	memcpy(ev->hash, v, 32);
+	memcpy(ev->prev_hash, v + 32, 32);
+	reader r = {v + 64, v + len, scratch, scratch + scratch_size, 0};
+	const uint8_t *format = take(&r, 1);
+	if (!format || *format != SG__EVENT_FORMAT)
+		return SG_ECORRUPT;
+	ev->seq = take_u64(&r);
+	ev->time_us = (int64_t)take_u64(&r);
+	ev->event_time_us = (int64_t)take_u64(&r);
+	const uint8_t *k = take(&r, 3);
+	if (!k)
+		return SG_ECORRUPT;
+	ev->action = k[0];
+	ev->source = k[1];
+	ev->scope = k[2];
+	const char **strs[] = {&ev->scope_id, &ev->sender, &ev->recipient, &ev->campaign, &ev->brand,
+			       &ev->provider, &ev->provider_msg_id, &ev->rule, &ev->reply, &ev->note};
+	for (size_t i = 0; i < SG_ARRAY_SIZE(strs); i++)
+		*strs[i] = take_str(&r);
+	const uint8_t *bl = take(&r, 4);
+	const uint8_t *digest = take(&r, 32);
+	if (r.err || r.p != r.end)
+		return SG_ECORRUPT;
+	ev->body_len = ((size_t)bl[0] << 24) | ((size_t)bl[1] << 16) | ((size_t)bl[2] << 8) | bl[3];
+	memcpy(ev->body_sha256, digest, 32);
+	return 0;
+}

@@ -1,1 +1,393 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The write path: sg_record() applies a batch of consent events in one
+ * durable LMDB transaction (group commit) — dedup, event-time ordering,
+ * consent state, the hash-chained event log and the per-recipient index.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "internal.h"
+#include "store/consent.h"
+#include "store/event.h"
+
+#define DEDUP_SWEEP_PER_BATCH 64
+
+typedef struct record_ctx {
+	sg_engine *e;
+	const sg_event_in *in;
+	size_t n;
+	sg_event_out *out;
+	int64_t now_us;
+	uint8_t *enc;    /* hash[32] prev[32] canonical, SG__EVENT_ENC_MAX */
+	sg__rcpt *rcpt;  /* scratch record, large: heap */
+} record_ctx;
+
+static bool valid_key(const char *k)
+{
+	if (!k || !k[0] || strlen(k) >= SG_KEY_MAX)
+		return false;
+	return k[0] == '+' || !strncmp(k, "sc:", 3) || !strncmp(k, "aid:", 4) || !strncmp(k, "raw:", 4);
+}
+
+static int validate(const sg_event_in *ev)
+{
+	if (ev->action < 0 || ev->action >= SG_ACTION_MAX || ev->action == SG_ACTION_REDACT)
+		return -EINVAL;
+	if (ev->action != 0 && (ev->source < SG_SOURCE_KEYWORD || ev->source >= SG_SOURCE_MAX))
+		return -EINVAL;
+	if (ev->action != 0 && !valid_key(ev->recipient))
+		return SG_ENUMBER;
+	if (ev->sender && ev->sender[0] && !valid_key(ev->sender))
+		return SG_ENUMBER;
+	if (ev->scope < SG_SCOPE_DEFAULT || ev->scope > SG_SCOPE_GLOBAL)
+		return -EINVAL;
+	if (ev->scope == SG_SCOPE_DEFAULT && ev->action != 0 && !(ev->sender && ev->sender[0]))
+		return -EINVAL; /* no sender: the scope must be named */
+	const char *strs[] = {ev->scope_id, ev->provider, ev->provider_msg_id, ev->dedup_key,
+			      ev->rule, ev->reply, ev->note};
+	for (size_t i = 0; i < SG_ARRAY_SIZE(strs); i++)
+		if (strs[i] && strlen(strs[i]) > SG__EVENT_STR_MAX)
+			return SG_ETOOLONG;
+	if (ev->scope_id && strlen(ev->scope_id) >= SG_KEY_MAX)
+		return SG_ETOOLONG;
+	if (ev->dedup_key && strlen(ev->dedup_key) > 500)
+		return SG_ETOOLONG; /* LMDB's key limit is 511 bytes */
+	if (ev->body_len > 64 * 1024)
+		return SG_ETOOLONG;
+	return 0;
+}
+
+/* Dedup: returns 1 (and *seq) when key was seen and has not expired. */
+static int dedup_seen(record_ctx *c, MDB_txn *txn, const char *key, uint64_t *seq)
+{
+	MDB_val k = sg__val(key, strlen(key)), v;
+	int rc = mdb_get(txn, c->e->store.dedup, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return sg__store_err(rc);
+	if (v.mv_size != 16)
+		return SG_ECORRUPT;
+	if ((int64_t)sg__be64_get(v.mv_data) <= c->now_us)
+		return 0; /* expired: a new event */
+	*seq = sg__be64_get((const uint8_t *)v.mv_data + 8);
+	return 1;
+}
+
+static int dedup_put(record_ctx *c, MDB_txn *txn, const char *key, uint64_t seq)
+{
+	int64_t ttl = c->e->policy.dedup_ttl_us;
+	uint8_t buf[16];
+	sg__be64_put(buf, (uint64_t)(c->now_us + ttl));
+	sg__be64_put(buf + 8, seq);
+	MDB_val k = sg__val(key, strlen(key)), v = sg__val(buf, 16);
+	return sg__store_err(mdb_put(txn, c->e->store.dedup, &k, &v, 0));
+}
+
+/* Remove a few expired dedup keys, resuming where the last batch stopped. */
+static int dedup_sweep(record_ctx *c, MDB_txn *txn)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint64_t pos_len = 0;
+	char pos[512];
+	int rc = mdb_cursor_open(txn, c->e->store.dedup, &cur);
+	if (rc)
+		return sg__store_err(rc);
+	MDB_val mk = sg__val("sweep", 5), mv;
+	if (!mdb_get(txn, c->e->store.meta, &mk, &mv) && mv.mv_size < sizeof(pos)) {
+		pos_len = mv.mv_size;
+		memcpy(pos, mv.mv_data, pos_len);
+	}
+	k = sg__val(pos, pos_len);
+	rc = pos_len ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	for (int i = 0; i < DEDUP_SWEEP_PER_BATCH && !rc; i++) {
+		if (v.mv_size == 16 && (int64_t)sg__be64_get(v.mv_data) <= c->now_us)
+			rc = mdb_cursor_del(cur, 0);
+		if (!rc)
+			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	if (rc == MDB_NOTFOUND) {
+		rc = mdb_del(txn, c->e->store.meta, &mk, NULL);
+		rc = rc == MDB_NOTFOUND ? 0 : rc;
+	} else if (!rc && k.mv_size < sizeof(pos)) {
+		MDB_val nv = sg__val(k.mv_data, k.mv_size);
+		memcpy(pos, k.mv_data, k.mv_size);
+		nv.mv_data = pos;
+		rc = mdb_put(txn, c->e->store.meta, &mk, &nv, 0);
+	}
+	mdb_cursor_close(cur);
+	return sg__store_err(rc);
+}
+
+static int rcpt_load(record_ctx *c, MDB_txn *txn, const char *key)
+{
+	MDB_val k = sg__val(key, strlen(key)), v;
+	int rc = mdb_get(txn, c->e->store.recipients, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		c->rcpt->not_sms_capable = false;
+		c->rcpt->count = 0;
+		return 0;
+	}
+	return rc ? sg__store_err(rc) : sg__rcpt_decode(v.mv_data, v.mv_size, c->rcpt);
+}
+
+static int rcpt_save(record_ctx *c, MDB_txn *txn, const char *key)
+{
+	MDB_val k = sg__val(key, strlen(key));
+	if (!c->rcpt->not_sms_capable && c->rcpt->count == 0) {
+		int rc = mdb_del(txn, c->e->store.recipients, &k, NULL);
+		return rc == MDB_NOTFOUND ? 0 : sg__store_err(rc);
+	}
+	uint8_t *buf = c->enc; /* reuse: the event is encoded after the record is saved */
+	long n = sg__rcpt_encode(c->rcpt, buf, SG__EVENT_ENC_MAX + 64);
+	if (n < 0)
+		return (int)n;
+	MDB_val v = sg__val(buf, (size_t)n);
+	return sg__store_err(mdb_put(txn, c->e->store.recipients, &k, &v, 0));
+}
+
+/* Set one consent entry if the event is not older than what it holds.
+ * Returns 1 when the state changed, 0 when older, <0 on error. *delta
+ * tracks the number of opted-out pairs. */
+static int set_state(record_ctx *c, const sg_event_in *ev, int64_t etime, uint64_t seq, sg_scope_kind scope,
+		     const char *id, sg_state state, int64_t *delta)
+{
+	sg__entry *en = sg__rcpt_upsert(c->rcpt, SG__ENTRY_CONSENT, (uint8_t)scope, id);
+	if (!en)
+		return SG_ETOOLONG;
+	if (en->seq && etime < en->event_time_us)
+		return 0; /* a newer event already decided this scope */
+	if (en->state == SG_STATE_OPTED_OUT && state != SG_STATE_OPTED_OUT)
+		(*delta)--;
+	if (en->state != SG_STATE_OPTED_OUT && state == SG_STATE_OPTED_OUT)
+		(*delta)++;
+	en->state = (uint8_t)state;
+	en->source = (uint8_t)ev->source;
+	en->since_us = c->now_us;
+	en->event_time_us = etime;
+	en->seq = seq;
+	en->claimed = 0;
+	return 1;
+}
+
+/* Apply one event to c->rcpt; returns 1 if the state changed. */
+static int apply(record_ctx *c, const sg_event_in *ev, const sg__scopes *sc, sg_scope_kind scope,
+		 const char *scope_id, uint64_t seq, int64_t *delta)
+{
+	int64_t etime = ev->event_time_us ? ev->event_time_us : c->now_us;
+	int changed = 0, rc;
+	switch (ev->action) {
+	case SG_ACTION_OPT_OUT:
+		return set_state(c, ev, etime, seq, scope, scope_id, SG_STATE_OPTED_OUT, delta);
+	case SG_ACTION_OPT_IN:
+		rc = set_state(c, ev, etime, seq, scope, scope_id, SG_STATE_OPTED_IN, delta);
+		if (rc < 0)
+			return rc;
+		changed = rc;
+		/* START from the person lifts their own opt-outs at every enclosing
+		 * level of this sender; a global block is lifted only by name. */
+		for (sg_scope_kind k = SG_SCOPE_SENDER; k < SG_SCOPE_GLOBAL && sc->sender[0]; k++) {
+			const char *id = sg__scope_id(sc, k);
+			sg__entry *en = id[0] ? sg__rcpt_find(c->rcpt, SG__ENTRY_CONSENT, (uint8_t)k, id) : NULL;
+			if (en && en->state == SG_STATE_OPTED_OUT && !(k == scope && !strcmp(id, scope_id))) {
+				rc = set_state(c, ev, etime, seq, k, id, SG_STATE_OPTED_IN, delta);
+				if (rc < 0)
+					return rc;
+				changed |= rc;
+			}
+		}
+		return changed;
+	case SG_ACTION_HELP: {
+		sg__entry *en = sg__rcpt_upsert(c->rcpt, SG__ENTRY_HELP, SG_SCOPE_SENDER, sc->sender);
+		if (!en)
+			return SG_ETOOLONG;
+		en->since_us = c->now_us;
+		en->event_time_us = etime;
+		en->seq = seq;
+		en->claimed = 0;
+		en->source = (uint8_t)ev->source;
+		return 1;
+	}
+	case SG_ACTION_FLAG_NOT_SMS_CAPABLE:
+		c->rcpt->not_sms_capable = true;
+		c->rcpt->flag_since_us = c->now_us;
+		c->rcpt->flag_seq = seq;
+		sg__strlcpy(c->rcpt->flag_code, ev->rule ? ev->rule : "", sizeof(c->rcpt->flag_code));
+		sg__strlcpy(c->rcpt->flag_provider, ev->provider ? ev->provider : "",
+			    sizeof(c->rcpt->flag_provider));
+		return 1;
+	case SG_ACTION_CLEAR_NOT_SMS_CAPABLE:
+		changed = c->rcpt->not_sms_capable;
+		c->rcpt->not_sms_capable = false;
+		return changed;
+	case SG_ACTION_CONFIRM_SENT: {
+		/* Claim the one confirmation / HELP reply: rule names which. */
+		bool help = ev->rule && !strcmp(ev->rule, "help_reply");
+		sg__entry *en = help ? sg__rcpt_find(c->rcpt, SG__ENTRY_HELP, SG_SCOPE_SENDER, sc->sender)
+				     : sg__rcpt_find(c->rcpt, SG__ENTRY_CONSENT, (uint8_t)scope, scope_id);
+		if (!en || en->claimed || c->now_us - en->since_us > c->e->policy.confirm_window_us ||
+		    (!help && en->state != SG_STATE_OPTED_OUT))
+			return SG_ENOTFOUND;
+		en->claimed = 1;
+		return 1;
+	}
+	case SG_ACTION_REVIEW:
+	default:
+		return 0;
+	}
+}
+
+static int append_event(record_ctx *c, MDB_txn *txn, const sg_event_in *ev, const sg__scopes *sc,
+			sg_scope_kind scope, const char *scope_id, uint64_t seq, uint8_t head[32])
+{
+	sg_event e = {
+		.seq = seq,
+		.time_us = c->now_us,
+		.event_time_us = ev->event_time_us ? ev->event_time_us : c->now_us,
+		.action = ev->action,
+		.source = ev->source,
+		.scope = scope,
+		.scope_id = scope_id,
+		.sender = ev->sender,
+		.recipient = ev->recipient,
+		.campaign = sc->campaign,
+		.brand = sc->brand,
+		.provider = ev->provider,
+		.provider_msg_id = ev->provider_msg_id,
+		.rule = ev->rule,
+		.reply = ev->reply,
+		.note = ev->note,
+		.body_len = ev->body_len,
+	};
+	sg__sha256(ev->body ? ev->body : "", ev->body ? ev->body_len : 0, e.body_sha256);
+	long n = sg__event_encode(&e, c->enc + 64, SG__EVENT_ENC_MAX);
+	if (n < 0)
+		return (int)n;
+	memcpy(c->enc + 32, head, 32);
+	sg__event_hash(c->enc + 32, 32 + (size_t)n, c->enc);
+	memcpy(head, c->enc, 32);
+
+	uint8_t key[8];
+	sg__be64_put(key, seq);
+	MDB_val k = sg__val(key, 8), v = sg__val(c->enc, 64 + (size_t)n);
+	int rc = mdb_put(txn, c->e->store.events, &k, &v, MDB_APPEND);
+	if (!rc && ev->body && ev->body_len) {
+		MDB_val b = sg__val(ev->body, ev->body_len);
+		rc = mdb_put(txn, c->e->store.bodies, &k, &b, MDB_APPEND);
+	}
+	if (!rc && ev->recipient) {
+		MDB_val rk = sg__val(ev->recipient, strlen(ev->recipient)), rv = sg__val(key, 8);
+		rc = mdb_put(txn, c->e->store.byrcpt, &rk, &rv, 0);
+	}
+	return sg__store_err(rc);
+}
+
+static int record_txn(MDB_txn *txn, void *arg)
+{
+	record_ctx *c = arg;
+	sg__store *st = &c->e->store;
+	uint64_t seq, optouts;
+	uint8_t head[32] = {0};
+	int rc;
+	if ((rc = sg__meta_get_u64(st, txn, "seq", &seq)) || (rc = sg__meta_get_u64(st, txn, "optouts", &optouts)))
+		return rc;
+	MDB_val hk = sg__val("head", 4), hv;
+	rc = mdb_get(txn, st->meta, &hk, &hv);
+	if (!rc && hv.mv_size == 32)
+		memcpy(head, hv.mv_data, 32);
+	else if (rc != MDB_NOTFOUND)
+		return rc ? sg__store_err(rc) : SG_ECORRUPT;
+	uint64_t first = seq;
+	int64_t delta = 0;
+
+	for (size_t i = 0; i < c->n; i++) {
+		const sg_event_in *ev = &c->in[i];
+		sg_event_out *o = &c->out[i];
+		memset(o, 0, sizeof(*o));
+		if ((o->status = validate(ev)))
+			continue;
+		if (ev->dedup_key && ev->dedup_key[0]) {
+			rc = dedup_seen(c, txn, ev->dedup_key, &o->seq);
+			if (rc < 0)
+				return rc;
+			if (rc == 1) {
+				o->duplicate = true;
+				continue;
+			}
+			if (ev->action == 0) { /* a dedup marker only */
+				if ((rc = dedup_put(c, txn, ev->dedup_key, 0)))
+					return rc;
+				continue;
+			}
+		} else if (ev->action == 0) {
+			continue;
+		}
+		sg__scopes sc;
+		if ((rc = sg__scopes_resolve(c->e, txn, ev->sender, &sc)))
+			return rc;
+		sg_scope_kind scope = ev->scope ? ev->scope : sc.default_scope;
+		const char *scope_id = ev->scope_id ? ev->scope_id : sg__scope_id(&sc, scope);
+		if (scope != SG_SCOPE_GLOBAL && !scope_id[0]) {
+			o->status = -EINVAL; /* e.g. scope "group" for a sender without one */
+			continue;
+		}
+		if ((rc = rcpt_load(c, txn, ev->recipient)))
+			return rc;
+		if (ev->source == SG_SOURCE_IMPORT && ev->action == SG_ACTION_OPT_OUT) {
+			/* Imports are idempotent: an opt-out already in force at
+			 * this scope is not recorded again. */
+			sg__entry *en = sg__rcpt_find(c->rcpt, SG__ENTRY_CONSENT, (uint8_t)scope, scope_id);
+			if (en && en->state == SG_STATE_OPTED_OUT) {
+				o->duplicate = true;
+				o->seq = en->seq;
+				continue;
+			}
+		}
+		int64_t d = 0;
+		int applied = apply(c, ev, &sc, scope, scope_id, seq + 1, &d);
+		if (applied < 0) {
+			o->status = applied; /* this event only; nothing of it was written */
+			continue;
+		}
+		if (applied && (rc = rcpt_save(c, txn, ev->recipient)))
+			return rc;
+		delta += d;
+		seq++;
+		if ((rc = append_event(c, txn, ev, &sc, scope, scope_id, seq, head)))
+			return rc;
+		if (ev->dedup_key && ev->dedup_key[0] && (rc = dedup_put(c, txn, ev->dedup_key, seq)))
+			return rc;
+		o->seq = seq;
+		o->applied = applied > 0;
+	}
+	if (seq != first) {
+		MDB_val nv = sg__val(head, 32);
+		if ((rc = sg__meta_put_u64(st, txn, "seq", seq)) ||
+		    (rc = sg__meta_put_u64(st, txn, "optouts", (uint64_t)((int64_t)optouts + delta))) ||
+		    (rc = sg__store_err(mdb_put(txn, st->meta, &hk, &nv, 0))))
+			return rc;
+	}
+	return dedup_sweep(c, txn);
+}
+
+int sg_record(sg_engine *e, const sg_event_in *events, size_t n, sg_event_out *out)
+{
+	if (e->rdonly)
+		return SG_ERDONLY;
+	record_ctx c = {.e = e, .in = events, .n = n, .out = out, .now_us = sg_now_us()};
+	c.enc = malloc(SG__EVENT_ENC_MAX + 64);
+	c.rcpt = malloc(sizeof(*c.rcpt));
+	int rc = c.enc && c.rcpt ? sg__store_write(&e->store, record_txn, &c) : -ENOMEM;
+	free(c.enc);
+	free(c.rcpt);
+	if (rc)
+		for (size_t i = 0; i < n; i++) {
+			memset(&out[i], 0, sizeof(out[i]));
+			out[i].status = rc;
+		}
+	return rc;
+}

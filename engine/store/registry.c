@@ -1,1 +1,440 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The sender registry and TCR campaigns.
+ *   senders:   key -> campaign id NUL group NUL
+ *   campaigns: id  -> u8 format(1) u8 flags(1 active, 2 subscriberOptin)
+ *                     u8 optout scope, u8 brand length, brand, TCR JSON text
+ * The summary before the JSON lets the check read what it needs without
+ * parsing JSON.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <cjson/cJSON.h>
+
+#include "engine.h"
+#include "internal.h"
+
+static void copy_json_str(const cJSON *obj, const char *name, char *out, size_t size)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+	if (cJSON_IsString(it))
+		sg__strlcpy(out, it->valuestring, size);
+}
+
+static char *dup_json_str(const cJSON *obj, const char *name)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+	return cJSON_IsString(it) && it->valuestring[0] ? strdup(it->valuestring) : NULL;
+}
+
+static bool json_bool(const cJSON *obj, const char *name, bool def)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+	if (cJSON_IsBool(it))
+		return cJSON_IsTrue(it);
+	if (cJSON_IsString(it))
+		return !strcasecmp(it->valuestring, "true") || !strcmp(it->valuestring, "1");
+	return def;
+}
+
+void sg__campaign_free_fields(sg__campaign *c)
+{
+	if (!c)
+		return;
+	sg__kw_campaign_free(c);
+	char **fields[] = {&c->optin_keywords, &c->optout_keywords, &c->help_keywords, &c->optin_message,
+			   &c->optout_message, &c->help_message, &c->help_contact, &c->message_frequency};
+	for (size_t i = 0; i < SG_ARRAY_SIZE(fields); i++) {
+		free(*fields[i]);
+		*fields[i] = NULL;
+	}
+}
+
+int sg__campaign_from_json(const char *json, size_t len, sg__campaign *c, const char **detail)
+{
+	const char *dummy;
+	if (!detail)
+		detail = &dummy;
+	memset(c, 0, sizeof(*c));
+	cJSON *root = cJSON_ParseWithLengthOpts(json, len, NULL, 0);
+	if (!cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		*detail = "campaign must be a JSON object";
+		return SG_EJSON;
+	}
+	int rc = 0;
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "campaignId");
+	if (!cJSON_IsString(id) || !id->valuestring[0] || strlen(id->valuestring) >= sizeof(c->id)) {
+		*detail = "campaignId: required string of at most 63 characters";
+		rc = SG_EJSON;
+		goto out;
+	}
+	sg__strlcpy(c->id, id->valuestring, sizeof(c->id));
+	copy_json_str(root, "brandId", c->brand_id, sizeof(c->brand_id));
+	copy_json_str(root, "brand", c->brand_name, sizeof(c->brand_name));
+	copy_json_str(root, "displayName", c->brand_name, sizeof(c->brand_name));
+	copy_json_str(root, "brandName", c->brand_name, sizeof(c->brand_name));
+	copy_json_str(root, "status", c->status, sizeof(c->status));
+	copy_json_str(root, "usecase", c->usecase, sizeof(c->usecase));
+	c->active = !c->status[0] || !strcasecmp(c->status, "ACTIVE");
+	c->subscriber_optin = json_bool(root, "subscriberOptin", false);
+	c->subscriber_optout = json_bool(root, "subscriberOptout", true);
+	c->subscriber_help = json_bool(root, "subscriberHelp", true);
+	c->optin_keywords = dup_json_str(root, "optinKeywords");
+	c->optout_keywords = dup_json_str(root, "optoutKeywords");
+	c->help_keywords = dup_json_str(root, "helpKeywords");
+	c->optin_message = dup_json_str(root, "optinMessage");
+	c->optout_message = dup_json_str(root, "optoutMessage");
+	if (!c->optout_message)
+		c->optout_message = dup_json_str(root, "stopMessage"); /* Sinch spelling */
+	c->help_message = dup_json_str(root, "helpMessage");
+	c->help_contact = dup_json_str(root, "helpContact");
+	c->message_frequency = dup_json_str(root, "messageFrequency");
+	const cJSON *own = cJSON_GetObjectItemCaseSensitive(root, "stopgate");
+	if (cJSON_IsObject(own)) {
+		const cJSON *scope = cJSON_GetObjectItemCaseSensitive(own, "optoutScope");
+		if (scope && (!cJSON_IsString(scope) ||
+			      sg_scope_parse(scope->valuestring, &c->optout_scope) ||
+			      c->optout_scope == SG_SCOPE_GLOBAL)) {
+			*detail = "stopgate.optoutScope: one of sender, group, campaign, brand";
+			rc = SG_EJSON;
+			goto out;
+		}
+		const cJSON *prob = cJSON_GetObjectItemCaseSensitive(own, "probable");
+		if (prob) {
+			if (cJSON_IsString(prob) && !strcmp(prob->valuestring, "review"))
+				c->probable = SG_PROBABLE_REVIEW;
+			else if (cJSON_IsString(prob) && !strcmp(prob->valuestring, "opt_out"))
+				c->probable = SG_PROBABLE_OPT_OUT;
+			else {
+				*detail = "stopgate.probable: \"opt_out\" or \"review\"";
+				rc = SG_EJSON;
+				goto out;
+			}
+			c->probable_set = true;
+		}
+	}
+	const char *too_long = NULL;
+	if (c->optin_keywords && strlen(c->optin_keywords) > 255)
+		too_long = "optinKeywords: at most 255 characters";
+	if (c->optout_keywords && strlen(c->optout_keywords) > 255)
+		too_long = "optoutKeywords: at most 255 characters";
+	if (c->help_keywords && strlen(c->help_keywords) > 255)
+		too_long = "helpKeywords: at most 255 characters";
+	if (too_long) {
+		*detail = too_long;
+		rc = SG_EJSON;
+	}
+out:
+	cJSON_Delete(root);
+	if (rc)
+		sg__campaign_free_fields(c);
+	return rc;
+}
+
+typedef struct put_campaign_ctx {
+	sg_engine *e;
+	const sg__campaign *c;
+	const char *json;
+	size_t len;
+} put_campaign_ctx;
+
+static int put_campaign_txn(MDB_txn *txn, void *arg)
+{
+	put_campaign_ctx *ctx = arg;
+	sg__store *st = &ctx->e->store;
+	size_t blen = strlen(ctx->c->brand_id);
+	size_t n = 4 + blen + ctx->len;
+	uint8_t *buf = malloc(n);
+	if (!buf)
+		return -ENOMEM;
+	buf[0] = 1;
+	buf[1] = (ctx->c->active ? 1 : 0) | (ctx->c->subscriber_optin ? 2 : 0);
+	buf[2] = (uint8_t)ctx->c->optout_scope;
+	buf[3] = (uint8_t)blen;
+	memcpy(buf + 4, ctx->c->brand_id, blen);
+	memcpy(buf + 4 + blen, ctx->json, ctx->len);
+	MDB_val k = sg__val(ctx->c->id, strlen(ctx->c->id)), v = sg__val(buf, n);
+	int rc = sg__store_err(mdb_put(txn, st->campaigns, &k, &v, 0));
+	free(buf);
+	uint64_t gen;
+	if (!rc && !(rc = sg__meta_get_u64(st, txn, "reggen", &gen)))
+		rc = sg__meta_put_u64(st, txn, "reggen", gen + 1);
+	return rc;
+}
+
+int sg_campaign_put_json(sg_engine *e, const char *json, size_t len, const char **err_detail)
+{
+	if (e->rdonly)
+		return SG_ERDONLY;
+	sg__campaign c;
+	int rc = sg__campaign_from_json(json, len, &c, err_detail);
+	if (rc)
+		return rc;
+	/* Store the text as given (it parsed); keep it compact but complete. */
+	put_campaign_ctx ctx = {e, &c, json, len};
+	rc = sg__store_write(&e->store, put_campaign_txn, &ctx);
+	sg__campaign_free_fields(&c);
+	return rc;
+}
+
+static int campaign_raw(sg_engine *e, MDB_txn *txn, const char *id, MDB_val *v)
+{
+	MDB_val k = sg__val(id, strlen(id));
+	int rc = mdb_get(txn, e->store.campaigns, &k, v);
+	if (rc)
+		return sg__store_err(rc);
+	const uint8_t *b = v->mv_data;
+	if (v->mv_size < 4 || b[0] != 1 || v->mv_size < 4u + b[3])
+		return SG_ECORRUPT;
+	return 0;
+}
+
+int sg_campaign_get_json(sg_engine *e, const char *campaign_id, char **ret)
+{
+	MDB_txn *txn;
+	MDB_val v;
+	int rc = sg__rd_begin(&e->store, &txn);
+	if (rc)
+		return rc;
+	rc = campaign_raw(e, txn, campaign_id, &v);
+	if (!rc) {
+		const uint8_t *b = v.mv_data;
+		size_t off = 4u + b[3];
+		char *s = malloc(v.mv_size - off + 1);
+		if (!s) {
+			rc = -ENOMEM;
+		} else {
+			memcpy(s, b + off, v.mv_size - off);
+			s[v.mv_size - off] = '\0';
+			*ret = s;
+		}
+	}
+	sg__rd_end(&e->store, txn);
+	return rc;
+}
+
+typedef struct put_sender_ctx {
+	sg_engine *e;
+	const char *key, *campaign, *group;
+} put_sender_ctx;
+
+static int put_sender_txn(MDB_txn *txn, void *arg)
+{
+	put_sender_ctx *ctx = arg;
+	MDB_val k = sg__val(ctx->key, strlen(ctx->key));
+	size_t cl = strlen(ctx->campaign), gl = strlen(ctx->group);
+	if (!cl && !gl) {
+		int rc = mdb_del(txn, ctx->e->store.senders, &k, NULL);
+		return rc == MDB_NOTFOUND ? 0 : sg__store_err(rc);
+	}
+	char buf[160];
+	memcpy(buf, ctx->campaign, cl + 1);
+	memcpy(buf + cl + 1, ctx->group, gl + 1);
+	MDB_val v = sg__val(buf, cl + gl + 2);
+	return sg__store_err(mdb_put(txn, ctx->e->store.senders, &k, &v, 0));
+}
+
+int sg_sender_put(sg_engine *e, const char *sender, const char *campaign_id, const char *group)
+{
+	if (e->rdonly)
+		return SG_ERDONLY;
+	char key[SG_KEY_MAX];
+	int rc = sg_number_normalize(sender, strlen(sender), e->default_country, SG_FIELD_ADDRESS, key, NULL);
+	if (rc)
+		return rc;
+	campaign_id = campaign_id ? campaign_id : "";
+	group = group ? group : "";
+	if (strlen(campaign_id) >= 64 || strlen(group) >= 64)
+		return SG_ETOOLONG;
+	put_sender_ctx ctx = {e, key, campaign_id, group};
+	return sg__store_write(&e->store, put_sender_txn, &ctx);
+}
+
+const char *sg__scope_id(const sg__scopes *s, sg_scope_kind kind)
+{
+	switch (kind) {
+	case SG_SCOPE_SENDER:
+		return s->sender;
+	case SG_SCOPE_GROUP:
+		return s->group;
+	case SG_SCOPE_CAMPAIGN:
+		return s->campaign;
+	case SG_SCOPE_BRAND:
+		return s->brand;
+	case SG_SCOPE_GLOBAL:
+	default:
+		return "";
+	}
+}
+
+/* Where a sender's opt-outs are recorded: the campaign's override, else the
+ * engine policy; a level the sender does not have falls back to its
+ * campaign when registered, else to the sender itself. */
+static sg_scope_kind default_scope(const sg__scopes *s, sg_scope_kind want)
+{
+	sg_scope_kind fallback = s->registered ? SG_SCOPE_CAMPAIGN : SG_SCOPE_SENDER;
+	switch (want) {
+	case SG_SCOPE_SENDER:
+		return SG_SCOPE_SENDER;
+	case SG_SCOPE_GROUP:
+		return s->group[0] ? SG_SCOPE_GROUP : fallback;
+	case SG_SCOPE_BRAND:
+		return s->brand[0] ? SG_SCOPE_BRAND : fallback;
+	case SG_SCOPE_CAMPAIGN:
+	case SG_SCOPE_DEFAULT:
+	default:
+		return fallback;
+	}
+}
+
+int sg__scopes_resolve(sg_engine *e, MDB_txn *txn, const char *sender_key, sg__scopes *s)
+{
+	sg_scope_kind campaign_scope = SG_SCOPE_DEFAULT;
+	memset(s, 0, sizeof(*s));
+	sg__strlcpy(s->sender, sender_key ? sender_key : "", sizeof(s->sender));
+	if (sender_key && sender_key[0]) {
+		MDB_val k = sg__val(sender_key, strlen(sender_key)), v;
+		int rc = mdb_get(txn, e->store.senders, &k, &v);
+		if (rc && rc != MDB_NOTFOUND)
+			return sg__store_err(rc);
+		if (!rc) {
+			const char *p = v.mv_data, *end = p + v.mv_size;
+			const char *nul = memchr(p, '\0', v.mv_size);
+			if (!nul || nul + 1 >= end || end[-1] != '\0')
+				return SG_ECORRUPT;
+			sg__strlcpy(s->campaign, p, sizeof(s->campaign));
+			sg__strlcpy(s->group, nul + 1, sizeof(s->group));
+			s->registered = s->campaign[0] != '\0';
+		}
+	}
+	if (s->registered) {
+		MDB_val cv;
+		int rc = campaign_raw(e, txn, s->campaign, &cv);
+		if (rc && rc != SG_ENOTFOUND)
+			return rc;
+		if (!rc) {
+			const uint8_t *b = cv.mv_data;
+			s->campaign_known = true;
+			s->campaign_active = b[1] & 1;
+			s->subscriber_optin = b[1] & 2;
+			campaign_scope = b[2];
+			size_t bl = b[3] < sizeof(s->brand) ? b[3] : sizeof(s->brand) - 1;
+			memcpy(s->brand, b + 4, bl);
+			s->brand[bl] = '\0';
+		}
+	}
+	s->default_scope = default_scope(s, campaign_scope != SG_SCOPE_DEFAULT ? campaign_scope
+										: e->policy.optout_scope);
+	return 0;
+}
+
+int sg_sender_get(sg_engine *e, const char *sender_key, sg_sender_info *out)
+{
+	MDB_txn *txn;
+	sg__scopes s;
+	int rc = sg__rd_begin(&e->store, &txn);
+	if (rc)
+		return rc;
+	rc = sg__scopes_resolve(e, txn, sender_key, &s);
+	sg__rd_end(&e->store, txn);
+	if (rc)
+		return rc;
+	if (!s.registered && !s.group[0])
+		return SG_ENOTFOUND;
+	memset(out, 0, sizeof(*out));
+	sg__strlcpy(out->key, sender_key, sizeof(out->key));
+	sg__strlcpy(out->campaign_id, s.campaign, sizeof(out->campaign_id));
+	sg__strlcpy(out->group, s.group, sizeof(out->group));
+	sg__strlcpy(out->brand_id, s.brand, sizeof(out->brand_id));
+	out->campaign_known = s.campaign_known;
+	out->campaign_active = s.campaign_active;
+	out->subscriber_optin = s.subscriber_optin;
+	return 0;
+}
+
+/* ---- the in-memory campaign cache used by classification ---- */
+
+void sg__registry_clear(sg__registry *reg)
+{
+	for (size_t i = 0; i < reg->count; i++) {
+		sg__campaign_free_fields(reg->items[i]);
+		free(reg->items[i]);
+	}
+	free(reg->items);
+	memset(reg, 0, sizeof(*reg));
+}
+
+static int registry_load(sg_engine *e, MDB_txn *txn, sg__registry *reg)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(txn, e->store.campaigns, &cur);
+	if (rc)
+		return sg__store_err(rc);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		const uint8_t *b = v.mv_data;
+		if (v.mv_size < 4 || v.mv_size < 4u + b[3]) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		sg__campaign *c = malloc(sizeof(*c));
+		sg__campaign **items = realloc(reg->items, (reg->count + 1) * sizeof(*items));
+		if (!c || !items) {
+			free(c);
+			if (items)
+				reg->items = items;
+			mdb_cursor_close(cur);
+			return -ENOMEM;
+		}
+		reg->items = items;
+		size_t off = 4u + b[3];
+		if (sg__campaign_from_json((const char *)b + off, v.mv_size - off, c, NULL)) {
+			free(c); /* stored text always parsed once; skip rather than fail */
+			continue;
+		}
+		reg->items[reg->count++] = c;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : sg__store_err(rc);
+}
+
+int sg__registry_refresh(sg_engine *e)
+{
+	MDB_txn *txn;
+	uint64_t gen = 0;
+	int rc = sg__rd_begin(&e->store, &txn);
+	if (rc)
+		return rc;
+	rc = sg__meta_get_u64(&e->store, txn, "reggen", &gen);
+	pthread_rwlock_rdlock(&e->reg_lock);
+	bool stale = !e->reg.loaded || gen != e->reg.gen;
+	pthread_rwlock_unlock(&e->reg_lock);
+	if (!rc && stale) {
+		sg__registry fresh = {0};
+		rc = registry_load(e, txn, &fresh);
+		if (!rc) {
+			pthread_rwlock_wrlock(&e->reg_lock);
+			sg__registry old = e->reg;
+			e->reg = fresh;
+			e->reg.gen = gen;
+			e->reg.loaded = true;
+			pthread_rwlock_unlock(&e->reg_lock);
+			sg__registry_clear(&old);
+		} else {
+			sg__registry_clear(&fresh);
+		}
+	}
+	sg__rd_end(&e->store, txn);
+	return rc;
+}
+
+sg__campaign *sg__registry_find(sg_engine *e, const char *campaign_id)
+{
+	for (size_t i = 0; i < e->reg.count; i++)
+		if (!strcmp(e->reg.items[i]->id, campaign_id))
+			return e->reg.items[i];
+	return NULL;
+}

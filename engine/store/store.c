@@ -1,1 +1,309 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* The LMDB environment: opening, the writer lock, cached read txns, map
+ * growth and the durable write helper. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <limits.h>
+#include <stdio.h>
+
+#include "internal.h"
+#include "store/store.h"
+
+#define STORE_VERSION 1u
+#define DEFAULT_MAP (64u << 20)
+/* Read-only engines map a window this large so they never need to remap
+ * while the writer grows the file (address space only, no memory). */
+#define READER_MAP ((size_t)1 << 40)
+#define MAX_DBS 16
+
+/* One cached read txn of one thread. */
+typedef struct sg__rtxn {
+	MDB_txn *txn;
+	struct sg__rtxn *next;
+} sg__rtxn;
+
+int sg__store_err(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return 0;
+	case MDB_NOTFOUND:
+		return SG_ENOTFOUND;
+	case MDB_MAP_FULL:
+		return SG__EMAPFULL; /* grown and retried by sg__store_write() */
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INVALID:
+		return SG_ECORRUPT;
+	case MDB_VERSION_MISMATCH:
+		return SG_EVERSION;
+	case MDB_READERS_FULL:
+		return -EAGAIN;
+	default:
+		if (rc > 0 && rc < 4096)
+			return -rc; /* an errno from the system */
+		return SG_ESTORE;
+	}
+}
+
+static int open_dbs(sg__store *st)
+{
+	MDB_txn *txn;
+	unsigned flags = st->rdonly ? 0 : MDB_CREATE;
+	int rc = mdb_txn_begin(st->env, NULL, st->rdonly ? MDB_RDONLY : 0, &txn);
+	if (rc)
+		return sg__store_err(rc);
+	struct {
+		const char *name;
+		MDB_dbi *dbi;
+		unsigned extra;
+	} dbs[] = {
+		{"meta", &st->meta, 0},
+		{"events", &st->events, 0},
+		{"bodies", &st->bodies, 0},
+		{"byrcpt", &st->byrcpt, MDB_DUPSORT | MDB_DUPFIXED},
+		{"recipients", &st->recipients, 0},
+		{"senders", &st->senders, 0},
+		{"campaigns", &st->campaigns, 0},
+		{"dedup", &st->dedup, 0},
+	};
+	for (size_t i = 0; i < SG_ARRAY_SIZE(dbs) && !rc; i++)
+		rc = mdb_dbi_open(txn, dbs[i].name, flags | dbs[i].extra, dbs[i].dbi);
+	if (rc == MDB_NOTFOUND && st->rdonly) {
+		/* A directory no writer has initialised yet. */
+		mdb_txn_abort(txn);
+		return SG_ENOTFOUND;
+	}
+	if (!rc) {
+		MDB_val k = sg__val("version", 7), v;
+		int g = mdb_get(txn, st->meta, &k, &v);
+		if (g == MDB_NOTFOUND && !st->rdonly) {
+			uint32_t ver = STORE_VERSION;
+			MDB_val nv = sg__val(&ver, sizeof(ver));
+			rc = mdb_put(txn, st->meta, &k, &nv, 0);
+		} else if (g == 0) {
+			uint32_t ver;
+			if (v.mv_size != sizeof(ver))
+				rc = MDB_CORRUPTED;
+			else if (memcpy(&ver, v.mv_data, sizeof(ver)), ver != STORE_VERSION)
+				rc = MDB_VERSION_MISMATCH;
+		} else {
+			rc = g;
+		}
+	}
+	if (rc) {
+		mdb_txn_abort(txn);
+		return sg__store_err(rc);
+	}
+	rc = st->rdonly ? (mdb_txn_abort(txn), 0) : mdb_txn_commit(txn);
+	return sg__store_err(rc);
+}
+
+static int take_writer_lock(sg__store *st, const char *dir)
+{
+	char path[PATH_MAX];
+	if ((size_t)snprintf(path, sizeof(path), "%s/writer.lock", dir) >= sizeof(path))
+		return -ENAMETOOLONG;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int err = errno == EWOULDBLOCK ? SG_ELOCKED : -errno;
+		close(fd);
+		return err;
+	}
+	st->lock_fd = fd;
+	return 0;
+}
+
+int sg__store_open(sg__store *st, const char *dir, bool rdonly, size_t initial_map)
+{
+	int rc;
+	memset(st, 0, sizeof(*st));
+	st->lock_fd = -1;
+	st->rdonly = rdonly;
+	pthread_mutex_init(&st->txns_mutex, NULL);
+	pthread_rwlock_init(&st->map_lock, NULL);
+	if (pthread_key_create(&st->txn_key, NULL) != 0)
+		return -EAGAIN;
+	st->txn_key_made = true;
+
+	if (!rdonly) {
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		rc = take_writer_lock(st, dir);
+		if (rc)
+			return rc;
+	}
+	if ((rc = mdb_env_create(&st->env)))
+		return sg__store_err(rc);
+	long page = sysconf(_SC_PAGESIZE);
+	size_t map = rdonly ? READER_MAP : (initial_map ? initial_map : DEFAULT_MAP);
+	map = (map + (size_t)page - 1) / (size_t)page * (size_t)page;
+	st->map_size = map;
+	if ((rc = mdb_env_set_mapsize(st->env, map)) || (rc = mdb_env_set_maxdbs(st->env, MAX_DBS)) ||
+	    (rc = mdb_env_set_maxreaders(st->env, 1024)))
+		return sg__store_err(rc);
+	unsigned flags = MDB_NOTLS | (rdonly ? MDB_RDONLY : 0);
+	rc = mdb_env_open(st->env, dir, flags, 0600);
+	if (rc)
+		return rc == ENOENT ? -ENOENT : sg__store_err(rc);
+	MDB_envinfo info;
+	if (!mdb_env_info(st->env, &info) && info.me_mapsize > st->map_size)
+		st->map_size = info.me_mapsize; /* the file was grown by an earlier writer */
+	int dead = 0;
+	mdb_reader_check(st->env, &dead);
+	return open_dbs(st);
+}
+
+void sg__store_close(sg__store *st)
+{
+	if (!st)
+		return;
+	pthread_mutex_lock(&st->txns_mutex);
+	for (sg__rtxn *r = st->txns, *next; r; r = next) {
+		next = r->next;
+		mdb_txn_abort(r->txn);
+		free(r);
+	}
+	st->txns = NULL;
+	pthread_mutex_unlock(&st->txns_mutex);
+	if (st->env)
+		mdb_env_close(st->env);
+	st->env = NULL;
+	if (st->txn_key_made)
+		pthread_key_delete(st->txn_key);
+	st->txn_key_made = false;
+	if (st->lock_fd >= 0)
+		close(st->lock_fd);
+	st->lock_fd = -1;
+	pthread_rwlock_destroy(&st->map_lock);
+	pthread_mutex_destroy(&st->txns_mutex);
+}
+
+int sg__rd_begin(sg__store *st, MDB_txn **ret)
+{
+	sg__rtxn *r = pthread_getspecific(st->txn_key);
+	int rc;
+	if (!st->rdonly)
+		pthread_rwlock_rdlock(&st->map_lock);
+	if (r) {
+		rc = mdb_txn_renew(r->txn);
+		if (rc == MDB_READERS_FULL) {
+			int dead;
+			mdb_reader_check(st->env, &dead);
+			rc = mdb_txn_renew(r->txn);
+		}
+	} else {
+		r = calloc(1, sizeof(*r));
+		if (!r) {
+			rc = ENOMEM;
+			goto out;
+		}
+		rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &r->txn);
+		if (rc == MDB_READERS_FULL) {
+			int dead;
+			mdb_reader_check(st->env, &dead);
+			rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &r->txn);
+		}
+		if (rc) {
+			free(r);
+			goto out;
+		}
+		pthread_setspecific(st->txn_key, r);
+		pthread_mutex_lock(&st->txns_mutex);
+		r->next = st->txns;
+		st->txns = r;
+		pthread_mutex_unlock(&st->txns_mutex);
+	}
+out:
+	if (rc) {
+		if (!st->rdonly)
+			pthread_rwlock_unlock(&st->map_lock);
+		return sg__store_err(rc);
+	}
+	*ret = r->txn;
+	return 0;
+}
+
+void sg__rd_end(sg__store *st, MDB_txn *txn)
+{
+	mdb_txn_reset(txn);
+	if (!st->rdonly)
+		pthread_rwlock_unlock(&st->map_lock);
+}
+
+int sg__wr_begin(sg__store *st, MDB_txn **ret)
+{
+	if (st->rdonly)
+		return SG_ERDONLY;
+	return sg__store_err(mdb_txn_begin(st->env, NULL, 0, ret));
+}
+
+int sg__wr_commit(sg__store *st, MDB_txn *txn)
+{
+	(void)st;
+	return sg__store_err(mdb_txn_commit(txn));
+}
+
+int sg__store_grow(sg__store *st)
+{
+	size_t next = st->map_size * 2;
+	pthread_rwlock_wrlock(&st->map_lock);
+	int rc = mdb_env_set_mapsize(st->env, next);
+	if (!rc)
+		st->map_size = next;
+	pthread_rwlock_unlock(&st->map_lock);
+	return sg__store_err(rc);
+}
+
+int sg__store_write(sg__store *st, int (*fn)(MDB_txn *txn, void *ctx), void *ctx)
+{
+	for (int attempt = 0; attempt < 8; attempt++) {
+		MDB_txn *txn;
+		int rc = sg__wr_begin(st, &txn);
+		if (rc)
+			return rc;
+		rc = fn(txn, ctx);
+		if (rc) {
+			mdb_txn_abort(txn);
+		} else {
+			rc = sg__wr_commit(st, txn); /* fsync'd: no NOSYNC flags on this env */
+		}
+		if (rc != SG__EMAPFULL)
+			return rc; /* success, or a real error such as a full disk (-ENOSPC) */
+		/* The map is full: grow it with no txn open and redo the whole batch. */
+		if ((rc = sg__store_grow(st)))
+			return rc;
+	}
+	return -ENOSPC;
+}
+
+int sg__meta_get_u64(sg__store *st, MDB_txn *txn, const char *name, uint64_t *ret)
+{
+	MDB_val k = sg__val(name, strlen(name)), v;
+	int rc = mdb_get(txn, st->meta, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		*ret = 0;
+		return 0;
+	}
+	if (rc)
+		return sg__store_err(rc);
+	if (v.mv_size != 8)
+		return SG_ECORRUPT;
+	*ret = sg__be64_get(v.mv_data);
+	return 0;
+}
+
+int sg__meta_put_u64(sg__store *st, MDB_txn *txn, const char *name, uint64_t val)
+{
+	uint8_t buf[8];
+	sg__be64_put(buf, val);
+	MDB_val k = sg__val(name, strlen(name)), v = sg__val(buf, 8);
+	return sg__store_err(mdb_put(txn, st->meta, &k, &v, 0));
+}

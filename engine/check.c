@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The pre-send check: may this sender text this recipient now?
+ * One LMDB lookup of the recipient record answers the common case (no
+ * record: allow); only recipients with a record pay for scope resolution.
+ * Denials come in the documented order: invalid_number, sender_unregistered
+ * / campaign_inactive (policy), recipient_not_sms_capable, opted_out,
+ * no_consent (policy).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "engine.h"
+#include "internal.h"
+#include "store/consent.h"
+
+static void verdict_init(sg_verdict *v)
+{
+	v->allow = true;
+	v->reason = SG_REASON_NONE;
+	v->scope = SG_SCOPE_DEFAULT;
+	v->scope_id[0] = '\0';
+	v->since_us = 0;
+	v->seq = 0;
+	v->confirmation = false;
+}
+
+static void deny(sg_verdict *v, sg_reason reason)
+{
+	v->allow = false;
+	v->reason = reason;
+}
+
+/* Scopes of the sender, resolved at most once per call. */
+typedef struct sender_ctx {
+	const char *key;
+	sg__scopes scopes;
+	bool resolved;
+} sender_ctx;
+
+static int sender_scopes(sg_engine *e, MDB_txn *txn, sender_ctx *s)
+{
+	if (s->resolved)
+		return 0;
+	int rc = sg__scopes_resolve(e, txn, s->key, &s->scopes);
+	s->resolved = rc == 0;
+	return rc;
+}
+
+static bool encloses(const sg__scopes *sc, const sg__entry *en)
+{
+	if (en->scope == SG_SCOPE_GLOBAL)
+		return true;
+	const char *id = sg__scope_id(sc, en->scope);
+	return id[0] && !strcmp(id, en->id);
+}
+
+/* What to claim when a confirmation is let through. */
+typedef struct claim {
+	bool needed;
+	sg_scope_kind scope;
+	char id[SG_KEY_MAX];
+	bool help;
+} claim;
+
+/* Decide for one normalized recipient key inside a read txn. */
+static int decide(sg_engine *e, MDB_txn *txn, sender_ctx *s, const char *to, sg_purpose purpose, int64_t now,
+		  sg__rcpt *rcpt, sg_verdict *v, claim *cl)
+{
+	const sg_policy *pol = &e->policy;
+	int rc;
+	if (pol->require_registered) {
+		if ((rc = sender_scopes(e, txn, s)))
+			return rc;
+		if (!s->scopes.registered) {
+			deny(v, SG_REASON_SENDER_UNREGISTERED);
+			return 0;
+		}
+		if (!s->scopes.campaign_known || !s->scopes.campaign_active) {
+			deny(v, SG_REASON_CAMPAIGN_INACTIVE);
+			return 0;
+		}
+	}
+	MDB_val k = sg__val(to, strlen(to)), val;
+	rc = mdb_get(txn, e->store.recipients, &k, &val);
+	if (rc == MDB_NOTFOUND) {
+		if (pol->require_optin) {
+			if ((rc = sender_scopes(e, txn, s)))
+				return rc;
+			if (s->scopes.subscriber_optin)
+				deny(v, SG_REASON_NO_CONSENT);
+		}
+		return 0;
+	}
+	if (rc)
+		return sg__store_err(rc);
+	if ((rc = sg__rcpt_decode(val.mv_data, val.mv_size, rcpt)))
+		return rc;
+	if (rcpt->not_sms_capable) {
+		deny(v, SG_REASON_NOT_SMS_CAPABLE);
+		v->since_us = rcpt->flag_since_us;
+		v->seq = rcpt->flag_seq;
+		return 0;
+	}
+	if ((rc = sender_scopes(e, txn, s)))
+		return rc;
+	const sg__entry *out = NULL, *in = NULL;
+	for (unsigned i = 0; i < rcpt->count; i++) {
+		const sg__entry *en = &rcpt->entries[i];
+		if (en->type != SG__ENTRY_CONSENT || !encloses(&s->scopes, en))
+			continue;
+		if (en->state == SG_STATE_OPTED_OUT && (!out || en->since_us > out->since_us))
+			out = en;
+		if (en->state == SG_STATE_OPTED_IN)
+			in = en;
+	}
+	if (out) {
+		deny(v, SG_REASON_OPTED_OUT);
+		v->scope = out->scope;
+		sg__strlcpy(v->scope_id, out->id, sizeof(v->scope_id));
+		v->since_us = out->since_us;
+		v->seq = out->seq;
+		const sg__entry *grant = NULL;
+		if (purpose == SG_PURPOSE_OPTOUT_CONFIRM)
+			grant = out;
+		else if (purpose == SG_PURPOSE_HELP_REPLY)
+			grant = sg__rcpt_find(rcpt, SG__ENTRY_HELP, SG_SCOPE_SENDER, s->scopes.sender);
+		if (grant && !grant->claimed && now - grant->since_us <= pol->confirm_window_us &&
+		    now >= grant->since_us) {
+			v->allow = true;
+			v->confirmation = true;
+			cl->needed = true;
+			cl->scope = out->scope;
+			sg__strlcpy(cl->id, out->id, sizeof(cl->id));
+			cl->help = purpose == SG_PURPOSE_HELP_REPLY;
+		}
+		return 0;
+	}
+	if (pol->require_optin && s->scopes.subscriber_optin && !in)
+		deny(v, SG_REASON_NO_CONSENT);
+	return 0;
+}
+
+/* Claim the one confirmation durably; a lost race turns it into a deny. */
+static int claim_confirmation(sg_engine *e, const char *from, const char *to, const claim *cl, sg_verdict *v)
+{
+	sg_event_in ev = {
+		.action = SG_ACTION_CONFIRM_SENT,
+		.source = SG_SOURCE_API,
+		.sender = from,
+		.recipient = to,
+		.scope = cl->scope,
+		.scope_id = cl->id,
+		.rule = cl->help ? "help_reply" : "optout_confirm",
+	};
+	sg_event_out out;
+	int rc = sg_record(e, &ev, 1, &out);
+	if (rc)
+		return rc;
+	if (out.status) {
+		v->allow = false;
+		v->confirmation = false;
+	}
+	return 0;
+}
+
+static int normalize_pair(sg_engine *e, const char *from, char fkey[SG_KEY_MAX], char cc[3])
+{
+	int rc = sg_number_normalize(from, strlen(from), e->default_country, SG_FIELD_ADDRESS, fkey, NULL);
+	if (rc)
+		return rc;
+	if (sg_number_country(fkey, cc))
+		sg__strlcpy(cc, e->default_country, 3);
+	return 0;
+}
+
+int sg_check_batch(sg_engine *e, const char *from, const char *const *to, size_t n, sg_purpose purpose,
+		   sg_verdict *out)
+{
+	char fkey[SG_KEY_MAX], tkey[SG_KEY_MAX], cc[3];
+	sg__rcpt rcpt; /* ~14 KiB, decoded only for recipients with a record */
+	claim cl = {0};
+	bool from_ok = normalize_pair(e, from ? from : "", fkey, cc) == 0;
+	sender_ctx s = {.key = fkey};
+	MDB_txn *txn;
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		verdict_init(&out[i]);
+	if (!from_ok) {
+		for (size_t i = 0; i < n; i++)
+			deny(&out[i], SG_REASON_INVALID_NUMBER);
+		return 0;
+	}
+	if ((rc = sg__rd_begin(&e->store, &txn)))
+		return rc;
+	int64_t now = purpose == SG_PURPOSE_MESSAGE ? 0 : sg_now_us();
+	for (size_t i = 0; i < n && !rc; i++) {
+		const char *t = to[i] ? to[i] : "";
+		if (sg_number_normalize(t, strlen(t), cc[0] ? cc : NULL, SG_FIELD_ANY, tkey, NULL)) {
+			deny(&out[i], SG_REASON_INVALID_NUMBER);
+			continue;
+		}
+		claim one = {0};
+		rc = decide(e, txn, &s, tkey, purpose, now, &rcpt, &out[i], &one);
+		if (one.needed && n == 1) {
+			cl = one;
+		} else if (one.needed) {
+			/* A batch cannot claim one confirmation per recipient: deny. */
+			out[i].allow = false;
+			out[i].confirmation = false;
+		}
+	}
+	sg__rd_end(&e->store, txn);
+	if (rc)
+		return rc;
+	if (cl.needed && !e->rdonly) {
+		sg_number_normalize(to[0], strlen(to[0]), cc[0] ? cc : NULL, SG_FIELD_ANY, tkey, NULL);
+		rc = claim_confirmation(e, fkey, tkey, &cl, &out[0]);
+	}
+	return rc;
+}
+
+int sg_check(sg_engine *e, const char *from, const char *to, sg_purpose purpose, sg_verdict *verdict)
+{
+	return sg_check_batch(e, from, &to, 1, purpose, verdict);
+}

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* stopgate check / optout / optin */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "internal.h"
+
+cJSON *cli_verdict_json(const sg_verdict *v)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddBoolToObject(o, "allow", v->allow);
+	const char *reason = sg_reason_name(v->reason);
+	if (reason)
+		cJSON_AddStringToObject(o, "reason", reason);
+	else
+		cJSON_AddNullToObject(o, "reason");
+	if (v->scope) {
+		cJSON *s = cJSON_AddObjectToObject(o, "scope");
+		cJSON_AddStringToObject(s, "kind", sg_scope_name(v->scope));
+		cJSON_AddStringToObject(s, "id", v->scope_id);
+	} else {
+		cJSON_AddNullToObject(o, "scope");
+	}
+	if (v->since_us) {
+		char t[32];
+		sg_time_format(v->since_us, t);
+		cJSON_AddStringToObject(o, "since", t);
+		cJSON_AddNumberToObject(o, "event", (double)v->seq);
+	} else {
+		cJSON_AddNullToObject(o, "since");
+	}
+	if (v->confirmation)
+		cJSON_AddBoolToObject(o, "confirmation", true);
+	return o;
+}
+
+static int parse_purpose(const char *s, sg_purpose *ret)
+{
+	static const char *const names[] = {"message", "optout_confirm", "help_reply", "optin_confirm"};
+	for (size_t i = 0; i < SG_ARRAY_SIZE(names); i++)
+		if (!strcmp(s, names[i])) {
+			*ret = (sg_purpose)i;
+			return 0;
+		}
+	return -1;
+}
+
+static const char check_usage[] =
+	"usage: stopgate check [--purpose P] [--data DIR] [--country CC] FROM TO\n"
+	"\n"
+	"Prints the verdict as JSON: {\"allow\", \"reason\", \"scope\", \"since\"}.\n"
+	"Exit status: 0 allow, 1 deny, 2 error. Opens the store read-only, so it\n"
+	"runs beside a daemon. --purpose: message (default), optout_confirm,\n"
+	"help_reply, optin_confirm.\n";
+
+int cmd_check(int argc, char **argv)
+{
+	static const cli_flag flags[] = {{"purpose", true, NULL}, {NULL, false, NULL}};
+	cli c;
+	int rc = cli_parse(&c, argc, argv, flags, check_usage);
+	if (rc)
+		return rc > 0 ? CLI_OK : CLI_ERROR;
+	if (c.npositional != 2) {
+		fputs(check_usage, stderr);
+		return CLI_ERROR;
+	}
+	sg_purpose purpose = SG_PURPOSE_MESSAGE;
+	const char *p = cli_flag_value(&c, "purpose");
+	if (p && parse_purpose(p, &purpose))
+		return cli_error("check", "unknown --purpose '%s'", p);
+	sg_engine *e;
+	if (cli_open(&c, true, &e))
+		return CLI_ERROR;
+	sg_verdict v;
+	rc = sg_check(e, c.positional[0], c.positional[1], purpose, &v);
+	sg_engine_close(e);
+	sg_config_free(&c.cfg);
+	if (rc)
+		return cli_error("check", "%s", sg_strerror(rc));
+	cli_print_json(cli_verdict_json(&v));
+	return v.allow ? CLI_OK : CLI_DENY;
+}
+
+static const char consent_usage[] =
+	"usage: stopgate optout|optin [--scope S] [--note TEXT] [--data DIR] [--country CC] FROM TO\n"
+	"\n"
+	"Records an operator consent event (source \"operator\") and prints it as\n"
+	"JSON. FROM is our sending number; TO the person. --scope: default (the\n"
+	"policy's: the campaign when FROM is registered, else FROM itself),\n"
+	"sender, group, campaign, brand, or global (FROM may then be \"-\").\n";
+
+int cmd_consent(int argc, char **argv, sg_action action)
+{
+	static const cli_flag flags[] = {{"scope", true, NULL}, {"note", true, NULL}, {NULL, false, NULL}};
+	const char *name = action == SG_ACTION_OPT_OUT ? "optout" : "optin";
+	cli c;
+	int rc = cli_parse(&c, argc, argv, flags, consent_usage);
+	if (rc)
+		return rc > 0 ? CLI_OK : CLI_ERROR;
+	if (c.npositional != 2) {
+		fputs(consent_usage, stderr);
+		return CLI_ERROR;
+	}
+	sg_scope_kind scope = SG_SCOPE_DEFAULT;
+	const char *s = cli_flag_value(&c, "scope");
+	if (s && sg_scope_parse(s, &scope))
+		return cli_error(name, "unknown --scope '%s'", s);
+	char from[SG_KEY_MAX] = "", to[SG_KEY_MAX], cc[3] = "";
+	const char *dc = c.cfg.default_country[0] ? c.cfg.default_country : NULL;
+	bool no_sender = !strcmp(c.positional[0], "-");
+	if (no_sender && scope != SG_SCOPE_GLOBAL)
+		return cli_error(name, "FROM may be '-' only with --scope global");
+	if (!no_sender) {
+		rc = sg_number_normalize(c.positional[0], strlen(c.positional[0]), dc, SG_FIELD_ADDRESS, from, NULL);
+		if (rc)
+			return cli_error(name, "FROM '%s': %s", c.positional[0], sg_strerror(rc));
+		if (sg_number_country(from, cc) == 0)
+			dc = cc;
+	}
+	rc = sg_number_normalize(c.positional[1], strlen(c.positional[1]), dc, SG_FIELD_ANY, to, NULL);
+	if (rc)
+		return cli_error(name, "TO '%s': %s", c.positional[1], sg_strerror(rc));
+	sg_engine *e;
+	if (cli_open(&c, false, &e))
+		return CLI_ERROR;
+	sg_event_in ev = {
+		.action = action,
+		.source = SG_SOURCE_OPERATOR,
+		.sender = no_sender ? NULL : from,
+		.recipient = to,
+		.scope = scope,
+		.scope_id = scope == SG_SCOPE_GLOBAL ? "" : NULL,
+		.note = cli_flag_value(&c, "note"),
+	};
+	sg_event_out out;
+	rc = sg_record(e, &ev, 1, &out);
+	sg_engine_close(e);
+	sg_config_free(&c.cfg);
+	if (!rc)
+		rc = out.status;
+	if (rc)
+		return cli_error(name, "%s", sg_strerror(rc));
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "action", sg_action_name(action));
+	cJSON_AddStringToObject(o, "from", no_sender ? "" : from);
+	cJSON_AddStringToObject(o, "to", to);
+	cJSON_AddNumberToObject(o, "event", (double)out.seq);
+	cJSON_AddBoolToObject(o, "applied", out.applied);
+	cli_print_json(o);
+	return CLI_OK;
+}

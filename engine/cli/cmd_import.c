@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * stopgate import campaigns|senders|optouts FILE
+ *
+ * Opt-out lists from other platforms are recognised by their header row
+ * (case and punctuation ignored): the number column is one of phone,
+ * phonenumber, number, msisdn, recipient, to, optedoutnumber, e164,
+ * mobile; an optional sender column one of from, sender, originationnumber,
+ * sendernumber, messagingservice; an optional time column one of
+ * optedouttimestamp, optedoutat, timestamp, date, createdat. Without a
+ * recognised header the first column is the number (a plain list).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "csv.h"
+#include "internal.h"
+
+#define IMPORT_BATCH 1000
+
+static const char import_usage[] =
+	"usage: stopgate import campaigns FILE.json\n"
+	"       stopgate import senders FILE.csv        (number,campaignId[,group])\n"
+	"       stopgate import optouts [--from SENDER] [--scope S] FILE.csv\n"
+	"\n"
+	"campaigns: a TCR campaign object, an array of them, or {\"campaigns\": [...]}.\n"
+	"optouts: a plain list of numbers, or a platform export with a header row\n"
+	"(see README). Each opt-out is an event with source \"import\" and the file\n"
+	"name as its note; importing the same file again adds nothing. The scope is\n"
+	"--scope (default: the policy's for --from; 'global' needs no --from).\n";
+
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rbe");
+	if (!f)
+		return NULL;
+	size_t cap = 1 << 16, n = 0;
+	char *buf = malloc(cap + 1);
+	while (buf) {
+		size_t r = fread(buf + n, 1, cap - n, f);
+		n += r;
+		if (n < cap)
+			break;
+		char *grown = cap < (64u << 20) ? realloc(buf, cap * 2 + 1) : NULL;
+		if (!grown) {
+			free(buf);
+			buf = NULL;
+			errno = EFBIG;
+			break;
+		}
+		buf = grown;
+		cap *= 2;
+	}
+	fclose(f);
+	if (buf) {
+		buf[n] = '\0';
+		*len = n;
+	}
+	return buf;
+}
+
+static int import_campaigns(sg_engine *e, const char *path)
+{
+	size_t len;
+	char *text = read_file(path, &len);
+	if (!text)
+		return cli_error("import", "%s: %s", path, strerror(errno));
+	const char *end = NULL;
+	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	ptrdiff_t at = end ? end - text : 0;
+	free(text);
+	if (!root)
+		return cli_error("import", "%s: not valid JSON (at byte %td)", path, at);
+	cJSON *list = root;
+	if (cJSON_IsObject(root) && cJSON_GetObjectItemCaseSensitive(root, "campaigns"))
+		list = cJSON_GetObjectItemCaseSensitive(root, "campaigns");
+	int count = 0, rc = 0;
+	cJSON *one = NULL;
+	if (cJSON_IsObject(list) && list == root) {
+		one = list;
+	} else if (!cJSON_IsArray(list)) {
+		cJSON_Delete(root);
+		return cli_error("import", "%s: expected a campaign object or an array", path);
+	}
+	for (cJSON *it = one ? one : list->child; it; it = one ? NULL : it->next) {
+		char *s = cJSON_PrintUnformatted(it);
+		const char *detail = NULL;
+		rc = s ? sg_campaign_put_json(e, s, strlen(s), &detail) : -ENOMEM;
+		free(s);
+		if (rc) {
+			cli_error("import", "%s: campaign #%d: %s%s%s", path, count + 1, sg_strerror(rc),
+				  detail ? ": " : "", detail ? detail : "");
+			break;
+		}
+		count++;
+	}
+	cJSON_Delete(root);
+	if (rc)
+		return CLI_ERROR;
+	printf("{\"imported\":%d,\"kind\":\"campaigns\"}\n", count);
+	return CLI_OK;
+}
+
+static bool is_header_word(const char *f)
+{
+	for (; *f; f++)
+		if (isdigit((unsigned char)*f) || *f == '+')
+			return false;
+	return true;
+}
+
+static int import_senders(sg_engine *e, const char *path)
+{
+	FILE *f = fopen(path, "rbe");
+	if (!f)
+		return cli_error("import", "%s: %s", path, strerror(errno));
+	sg__csv csv;
+	sg__csv_init_file(&csv, f);
+	int rc, count = 0;
+	while ((rc = sg__csv_next(&csv)) == 1) {
+		if (csv.nfields == 1 && !csv.fields[0][0])
+			continue;
+		if (csv.line == 1 && is_header_word(csv.fields[0]))
+			continue;
+		if (csv.nfields < 2 || csv.nfields > 3) {
+			rc = cli_error("import", "%s:%lu: expected number,campaignId[,group]", path, csv.line);
+			break;
+		}
+		rc = sg_sender_put(e, csv.fields[0], csv.fields[1], csv.nfields > 2 ? csv.fields[2] : NULL);
+		if (rc) {
+			rc = cli_error("import", "%s:%lu: %s: %s", path, csv.line, csv.fields[0], sg_strerror(rc));
+			break;
+		}
+		count++;
+	}
+	fclose(f);
+	if (rc < 0)
+		return cli_error("import", "%s:%lu: %s", path, csv.line, rc == -EINVAL ? "malformed CSV" : sg_strerror(rc));
+	if (rc)
+		return CLI_ERROR;
+	printf("{\"imported\":%d,\"kind\":\"senders\"}\n", count);
+	return CLI_OK;
+}
+
+/* Header matching: lower-case letters and digits only. */
+static void squash(const char *in, char *out, size_t size)
+{
+	size_t n = 0;
+	for (; *in && n + 1 < size; in++)
+		if (isalnum((unsigned char)*in))
+			out[n++] = (char)tolower((unsigned char)*in);
+	out[n] = '\0';
+}
+
+static int find_column(const sg__csv *csv, const char *const *names)
+{
+	char h[64];
+	for (int i = 0; i < csv->nfields; i++) {
+		squash(csv->fields[i], h, sizeof(h));
+		for (const char *const *n = names; *n; n++)
+			if (!strcmp(h, *n))
+				return i;
+	}
+	return -1;
+}
+
+typedef struct optout_batch {
+	sg_event_in ev[IMPORT_BATCH];
+	char to[IMPORT_BATCH][SG_KEY_MAX];
+	char from[IMPORT_BATCH][SG_KEY_MAX];
+	size_t n;
+	long added, already, rejected;
+} optout_batch;
+
+static int flush(sg_engine *e, optout_batch *b, const char *path)
+{
+	sg_event_out out[IMPORT_BATCH];
+	if (!b->n)
+		return 0;
+	int rc = sg_record(e, b->ev, b->n, out);
+	if (rc)
+		return cli_error("import", "%s: %s (nothing of this batch was written)", path, sg_strerror(rc));
+	for (size_t i = 0; i < b->n; i++) {
+		if (out[i].status)
+			b->rejected++;
+		else if (out[i].duplicate)
+			b->already++;
+		else
+			b->added++;
+	}
+	b->n = 0;
+	return 0;
+}
+
+static int import_optouts(cli *c, sg_engine *e, const char *path)
+{
+	static const char *const number_cols[] = {"phone", "phonenumber", "number", "msisdn", "recipient", "to",
+						  "optedoutnumber", "e164", "mobile", "phone_number", NULL};
+	static const char *const sender_cols[] = {"from", "sender", "originationnumber", "sendernumber",
+						  "messagingservice", NULL};
+	static const char *const time_cols[] = {"optedouttimestamp", "optedoutat", "timestamp", "date",
+						"createdat", NULL};
+	sg_scope_kind scope = SG_SCOPE_DEFAULT;
+	const char *s = cli_flag_value(c, "scope"), *from_arg = cli_flag_value(c, "from");
+	if (s && sg_scope_parse(s, &scope))
+		return cli_error("import", "unknown --scope '%s'", s);
+	FILE *f = fopen(path, "rbe");
+	if (!f)
+		return cli_error("import", "%s: %s", path, strerror(errno));
+	optout_batch *b = calloc(1, sizeof(*b));
+	if (!b) {
+		fclose(f);
+		return cli_error("import", "out of memory");
+	}
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	const char *dc = c->cfg.default_country[0] ? c->cfg.default_country : NULL;
+	char from_key[SG_KEY_MAX] = "", cc[3] = "";
+	int rc = 0;
+	if (from_arg) {
+		rc = sg_number_normalize(from_arg, strlen(from_arg), dc, SG_FIELD_ADDRESS, from_key, NULL);
+		if (rc) {
+			free(b);
+			fclose(f);
+			return cli_error("import", "--from '%s': %s", from_arg, sg_strerror(rc));
+		}
+		if (!sg_number_country(from_key, cc))
+			dc = cc;
+	}
+	sg__csv csv;
+	sg__csv_init_file(&csv, f);
+	int ncol = 0, scol = -1, tcol = -1;
+	while ((rc = sg__csv_next(&csv)) == 1) {
+		if (csv.nfields == 1 && !csv.fields[0][0])
+			continue;
+		if (csv.line == 1 && is_header_word(csv.fields[0])) {
+			ncol = find_column(&csv, number_cols);
+			scol = find_column(&csv, sender_cols);
+			tcol = find_column(&csv, time_cols);
+			if (ncol < 0) {
+				rc = cli_error("import", "%s: header has no number column (phone, number, msisdn, ...)", path);
+				break;
+			}
+			continue;
+		}
+		if (ncol >= csv.nfields) {
+			b->rejected++;
+			fprintf(stderr, "stopgate import: %s:%lu: no number column\n", path, csv.line);
+			continue;
+		}
+		sg_event_in *ev = &b->ev[b->n];
+		memset(ev, 0, sizeof(*ev));
+		const char *sender = scol >= 0 && scol < csv.nfields && csv.fields[scol][0] ? csv.fields[scol] : NULL;
+		if (sender) {
+			if (sg_number_normalize(sender, strlen(sender), dc, SG_FIELD_ADDRESS, b->from[b->n], NULL)) {
+				b->rejected++;
+				fprintf(stderr, "stopgate import: %s:%lu: sender '%s' is not a number\n", path, csv.line, sender);
+				continue;
+			}
+			ev->sender = b->from[b->n];
+		} else {
+			ev->sender = from_key[0] ? from_key : NULL;
+		}
+		const char *num = csv.fields[ncol];
+		int nrc = sg_number_normalize(num, strlen(num), dc, SG_FIELD_ANY, b->to[b->n], NULL);
+		if (nrc) {
+			b->rejected++;
+			fprintf(stderr, "stopgate import: %s:%lu: '%s': %s\n", path, csv.line, num, sg_strerror(nrc));
+			continue;
+		}
+		if (!ev->sender && scope != SG_SCOPE_GLOBAL) {
+			rc = cli_error("import", "%s: no sender column: give --from SENDER or --scope global", path);
+			break;
+		}
+		ev->action = SG_ACTION_OPT_OUT;
+		ev->source = SG_SOURCE_IMPORT;
+		ev->recipient = b->to[b->n];
+		ev->scope = scope;
+		ev->scope_id = scope == SG_SCOPE_GLOBAL ? "" : NULL;
+		ev->note = base;
+		if (tcol >= 0 && tcol < csv.nfields && csv.fields[tcol][0] &&
+		    sg_time_parse(csv.fields[tcol], &ev->event_time_us))
+			ev->event_time_us = 0;
+		if (++b->n == IMPORT_BATCH && (rc = flush(e, b, path)))
+			break;
+	}
+	if (rc < 0)
+		rc = cli_error("import", "%s:%lu: %s", path, csv.line, rc == -EINVAL ? "malformed CSV" : sg_strerror(rc));
+	if (!rc)
+		rc = flush(e, b, path);
+	fclose(f);
+	if (!rc)
+		printf("{\"kind\":\"optouts\",\"added\":%ld,\"already\":%ld,\"rejected\":%ld}\n", b->added, b->already,
+		       b->rejected);
+	free(b);
+	return rc ? CLI_ERROR : CLI_OK;
+}
+
+int cmd_import(int argc, char **argv)
+{
+	static const cli_flag flags[] = {{"from", true, NULL}, {"scope", true, NULL}, {NULL, false, NULL}};
+	cli c;
+	int rc = cli_parse(&c, argc, argv, flags, import_usage);
+	if (rc)
+		return rc > 0 ? CLI_OK : CLI_ERROR;
+	if (c.npositional != 2) {
+		fputs(import_usage, stderr);
+		return CLI_ERROR;
+	}
+	const char *kind = c.positional[0], *path = c.positional[1];
+	if (strcmp(kind, "campaigns") && strcmp(kind, "senders") && strcmp(kind, "optouts"))
+		return cli_error("import", "unknown kind '%s' (campaigns, senders, optouts)", kind);
+	sg_engine *e;
+	if (cli_open(&c, false, &e))
+		return CLI_ERROR;
+	if (!strcmp(kind, "campaigns"))
+		rc = import_campaigns(e, path);
+	else if (!strcmp(kind, "senders"))
+		rc = import_senders(e, path);
+	else
+		rc = import_optouts(&c, e, path);
+	sg_engine_close(e);
+	sg_config_free(&c.cfg);
+	return rc;
+}

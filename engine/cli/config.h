@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The stopgate configuration file (JSON) and its defaults, shared by the CLI
+ * and the daemon. Flags override the file; the file overrides defaults;
+ * secrets may also come from the environment (STOPGATE_TOKEN,
+ * STOPGATE_<PROVIDER>_SECRET), never from the command line. */
+#pragma once
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <cjson/cJSON.h>
+#include "stopgate.h"
+
+typedef enum sg_log_level { SG_LOG_ERROR = 0, SG_LOG_WARN, SG_LOG_INFO, SG_LOG_DEBUG } sg_log_level;
+
+typedef struct sg_limits {
+	size_t max_header_bytes;    /* default 16 KiB */
+	size_t max_body_bytes;      /* default 64 KiB */
+	size_t max_batch_body_bytes; /* POST /v1/check: default 1 MiB */
+	unsigned max_connections;   /* default 4096 */
+	unsigned header_timeout_ms; /* default 10 s */
+	unsigned body_timeout_ms;   /* default 10 s */
+	unsigned idle_timeout_ms;   /* keep-alive idle, default 60 s */
+	unsigned max_pipelined;     /* requests queued per connection, default 64 */
+	unsigned writer_queue;      /* pending write requests before 503, default 8192 */
+} sg_limits;
+
+typedef struct sg_config {
+	char data_dir[PATH_MAX];
+	char keywords_dir[PATH_MAX];  /* "" = default */
+	char default_country[3];      /* "" = none */
+	sg_policy policy;
+	char listen[256];             /* "127.0.0.1:8080" */
+	char token[256];              /* bearer token, "" = none */
+	char public_base_url[512];    /* e.g. "https://optout.example.com", used for webhook signatures */
+	bool allow_unsigned_webhooks;
+	sg_log_level log_level;
+	sg_limits limits;
+	int64_t redact_bodies_after_days; /* retention: 0 = keep */
+	cJSON *providers;             /* the "providers" object as parsed (owned), or NULL */
+	char path[PATH_MAX];          /* the file it came from, "" if none */
+} sg_config;
+
+/* Defaults: data dir "./var", listen 127.0.0.1:8080, policy defaults. */
+void sg_config_init(sg_config *cfg);
+
+/* Read a JSON config file over cfg. On error returns SG_ECONFIG / SG_EJSON /
+ * -errno and writes "file: field: problem" into err. */
+int sg_config_load(sg_config *cfg, const char *path, char *err, size_t errlen);
+
+/* Same, from a buffer (used by tests and the fuzz target). */
+int sg_config_parse(sg_config *cfg, const char *json, size_t len, char *err, size_t errlen);
+
+/* Apply environment overrides (STOPGATE_TOKEN, STOPGATE_DATA). */
+void sg_config_env(sg_config *cfg);
+
+/* Fill engine options from the config (pointers into cfg). */
+void sg_config_engine_options(const sg_config *cfg, sg_options *opts);
+
+void sg_config_free(sg_config *cfg);
+
+/* "error", "warn", "info", "debug" */
+int sg_log_level_parse(const char *name, sg_log_level *ret);

@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Reading the event log back: streaming reads, a person's history, the
+ * head, store statistics and hash-chain verification. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "internal.h"
+#include "store/consent.h"
+#include "store/event.h"
+
+#define SCRATCH (SG__EVENT_ENC_MAX + 64)
+
+/* Decode one events value and attach its body (if not redacted). */
+static int load_event(sg_engine *e, MDB_txn *txn, MDB_val *k, MDB_val *v, sg_event *ev, char *scratch)
+{
+	int rc = sg__event_decode(v->mv_data, v->mv_size, ev, scratch, SCRATCH);
+	if (rc)
+		return rc;
+	if (k->mv_size != 8 || sg__be64_get(k->mv_data) != ev->seq)
+		return SG_ECORRUPT;
+	MDB_val b;
+	rc = mdb_get(txn, e->store.bodies, k, &b);
+	if (rc == MDB_NOTFOUND) {
+		ev->body = NULL; /* redacted, or there was none */
+		return 0;
+	}
+	if (rc)
+		return sg__store_err(rc);
+	ev->body = b.mv_data;
+	ev->body_len = b.mv_size;
+	return 0;
+}
+
+int sg_events_read(sg_engine *e, uint64_t from_seq, size_t max, sg_event_cb cb, void *ctx, uint64_t *next_seq)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur = NULL;
+	char *scratch = malloc(SCRATCH);
+	if (!scratch)
+		return -ENOMEM;
+	int rc = sg__rd_begin(&e->store, &txn);
+	if (rc) {
+		free(scratch);
+		return rc;
+	}
+	uint64_t next = from_seq ? from_seq : 1;
+	uint8_t key[8];
+	sg__be64_put(key, next);
+	MDB_val k = sg__val(key, 8), v;
+	rc = mdb_cursor_open(txn, e->store.events, &cur);
+	if (!rc)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	for (size_t i = 0; i < max && !rc; i++) {
+		sg_event ev;
+		if ((rc = load_event(e, txn, &k, &v, &ev, scratch)))
+			break;
+		next = ev.seq + 1;
+		if ((rc = cb(&ev, ctx)))
+			break;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	else if (rc > 0)
+		rc = sg__store_err(rc);
+	mdb_cursor_close(cur);
+	sg__rd_end(&e->store, txn);
+	free(scratch);
+	if (next_seq)
+		*next_seq = next;
+	return rc;
+}
+
+int sg_events_for_recipient(sg_engine *e, const char *recipient_key, sg_event_cb cb, void *ctx)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur = NULL;
+	char *scratch = malloc(SCRATCH);
+	if (!scratch)
+		return -ENOMEM;
+	int rc = sg__rd_begin(&e->store, &txn);
+	if (rc) {
+		free(scratch);
+		return rc;
+	}
+	MDB_val k = sg__val(recipient_key, strlen(recipient_key)), v;
+	rc = mdb_cursor_open(txn, e->store.byrcpt, &cur);
+	if (!rc)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+	while (!rc) {
+		MDB_val ek = v, ev_val;
+		sg_event ev;
+		rc = mdb_get(txn, e->store.events, &ek, &ev_val);
+		if (rc)
+			break;
+		if ((rc = load_event(e, txn, &ek, &ev_val, &ev, scratch)) || (rc = cb(&ev, ctx)))
+			break;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	else if (rc > 0)
+		rc = sg__store_err(rc);
+	mdb_cursor_close(cur);
+	sg__rd_end(&e->store, txn);
+	free(scratch);
+	return rc;
+}
+
+int sg_head(sg_engine *e, uint64_t *seq, uint8_t hash[32])
+{
+	MDB_txn *txn;
+	int rc = sg__rd_begin(&e->store, &txn);
+	if (rc)
+		return rc;
+	uint64_t s = 0;
+	rc = sg__meta_get_u64(&e->store, txn, "seq", &s);
+	MDB_val k = sg__val("head", 4), v;
+	uint8_t h[32] = {0};
+	if (!rc) {
+		int g = mdb_get(txn, e->store.meta, &k, &v);
+		if (!g && v.mv_size == 32)
+			memcpy(h, v.mv_data, 32);
+		else if (g != MDB_NOTFOUND)
+			rc = g ? sg__store_err(g) : SG_ECORRUPT;
+	}
+	sg__rd_end(&e->store, txn);
+	if (!rc) {
+		*seq = s;
+		memcpy(hash, h, 32);
+	}
+	return rc;
+}
+
+int sg_stats_get(sg_engine *e, sg_stats *out)
+{
+	MDB_txn *txn;
+	MDB_stat ms;
+	MDB_envinfo info;
+	sg_stats s = {0};
+	int rc = sg_head(e, &s.events, s.head_hash);
+	if (rc || (rc = sg__rd_begin(&e->store, &txn)))
+		return rc;
+	rc = sg__meta_get_u64(&e->store, txn, "optouts", &s.opted_out);
+	struct {
+		MDB_dbi dbi;
+		uint64_t *count;
+	} counts[] = {{e->store.recipients, &s.recipients}, {e->store.senders, &s.senders},
+		      {e->store.campaigns, &s.campaigns}, {e->store.dedup, &s.dedup_keys}};
+	for (size_t i = 0; i < SG_ARRAY_SIZE(counts) && !rc; i++) {
+		rc = sg__store_err(mdb_stat(txn, counts[i].dbi, &ms));
+		*counts[i].count = ms.ms_entries;
+	}
+	if (!rc && !(rc = sg__store_err(mdb_env_info(e->store.env, &info)))) {
+		mdb_env_stat(e->store.env, &ms);
+		s.map_size = e->store.rdonly ? info.me_mapsize : e->store.map_size;
+		s.map_used = (info.me_last_pgno + 1) * (size_t)ms.ms_psize;
+	}
+	sg__rd_end(&e->store, txn);
+	if (!rc)
+		*out = s;
+	return rc;
+}
+
+static void broken(sg_verify_result *r, uint64_t seq, const char *why)
+{
+	r->ok = false;
+	r->bad_seq = seq;
+	sg__strlcpy(r->reason, why, sizeof(r->reason));
+}
+
+int sg_verify(sg_engine *e, sg_verify_result *result)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur = NULL;
+	sg_verify_result r = {.ok = true};
+	uint8_t prev[32] = {0}, calc[32];
+	char *scratch = malloc(SCRATCH);
+	uint8_t *buf = malloc(SCRATCH);
+	if (!scratch || !buf) {
+		free(scratch);
+		free(buf);
+		return -ENOMEM;
+	}
+	int rc = sg__rd_begin(&e->store, &txn);
+	if (rc)
+		goto out_free;
+	MDB_val k, v;
+	rc = mdb_cursor_open(txn, e->store.events, &cur);
+	if (!rc)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	while (!rc && r.ok) {
+		uint64_t expect = r.count + 1;
+		uint64_t kseq = k.mv_size == 8 ? sg__be64_get(k.mv_data) : 0;
+		sg_event ev;
+		if (kseq != expect) {
+			broken(&r, expect, kseq > expect ? "event missing (sequence gap)" : "sequence out of order");
+		} else if (v.mv_size < 65 || sg__event_decode(v.mv_data, v.mv_size, &ev, scratch, SCRATCH)) {
+			broken(&r, expect, "event record does not decode");
+		} else if (ev.seq != expect) {
+			broken(&r, expect, "event's own sequence differs from its position");
+		} else if (memcmp(ev.prev_hash, prev, 32)) {
+			broken(&r, expect, "previous-hash link does not match the preceding event");
+		} else {
+			sg__event_hash((const uint8_t *)v.mv_data + 32, v.mv_size - 32, calc);
+			if (memcmp(calc, ev.hash, 32)) {
+				broken(&r, expect, "event content does not match its hash");
+			} else {
+				MDB_val b;
+				int g = mdb_get(txn, e->store.bodies, &k, &b);
+				if (!g) {
+					sg__sha256(b.mv_data, b.mv_size, calc);
+					if (b.mv_size != ev.body_len || memcmp(calc, ev.body_sha256, 32))
+						broken(&r, expect, "message body does not match its digest");
+				} else if (g != MDB_NOTFOUND) {
+					rc = g;
+					break;
+				}
+			}
+		}
+		if (!r.ok)
+			break;
+		memcpy(prev, ev.hash, 32);
+		r.count++;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	if (!rc && r.ok) {
+		uint64_t seq = 0;
+		MDB_val hk = sg__val("head", 4), hv;
+		rc = sg__meta_get_u64(&e->store, txn, "seq", &seq);
+		int g = mdb_get(txn, e->store.meta, &hk, &hv);
+		if (!rc && seq != r.count)
+			broken(&r, r.count + 1, "log ends before the recorded head (truncated tail)");
+		else if (!rc && r.count && (g || hv.mv_size != 32 || memcmp(hv.mv_data, prev, 32)))
+			broken(&r, r.count, "recorded head hash differs from the last event");
+	}
+	memcpy(r.head_hash, prev, 32);
+	mdb_cursor_close(cur);
+	sg__rd_end(&e->store, txn);
+	rc = rc > 0 ? sg__store_err(rc) : rc;
+out_free:
+	free(scratch);
+	free(buf);
+	if (!rc)
+		*result = r;
+	return rc;
+}
+
+int sg_recipient_flag_get(sg_engine *e, const char *recipient_key, sg_recipient_flag *out)
+{
+	MDB_txn *txn;
+	sg__rcpt *r = malloc(sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	int rc = sg__rd_begin(&e->store, &txn);
+	if (rc) {
+		free(r);
+		return rc;
+	}
+	MDB_val k = sg__val(recipient_key, strlen(recipient_key)), v;
+	memset(out, 0, sizeof(*out));
+	rc = mdb_get(txn, e->store.recipients, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		rc = 0;
+	} else if (!rc && !(rc = sg__rcpt_decode(v.mv_data, v.mv_size, r)) && r->not_sms_capable) {
+		out->not_sms_capable = true;
+		sg__strlcpy(out->code, r->flag_code, sizeof(out->code));
+		sg__strlcpy(out->provider, r->flag_provider, sizeof(out->provider));
+		out->since_us = r->flag_since_us;
+		out->seq = r->flag_seq;
+	} else if (rc > 0) {
+		rc = sg__store_err(rc);
+	}
+	sg__rd_end(&e->store, txn);
+	free(r);
+	return rc;
+}
+
+int sg_consent_scopes(sg_engine *e, const char *recipient_key, sg_scope_cb cb, void *ctx)
+{
+	MDB_txn *txn;
+	sg__rcpt *r = malloc(sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	int rc = sg__rd_begin(&e->store, &txn);
+	if (rc) {
+		free(r);
+		return rc;
+	}
+	MDB_val k = sg__val(recipient_key, strlen(recipient_key)), v;
+	rc = mdb_get(txn, e->store.recipients, &k, &v);
+	if (!rc)
+		rc = sg__rcpt_decode(v.mv_data, v.mv_size, r);
+	else
+		rc = rc == MDB_NOTFOUND ? (r->count = 0, 0) : sg__store_err(rc);
+	sg__rd_end(&e->store, txn); /* r is a copy: safe to use after */
+	for (unsigned i = 0; !rc && i < r->count; i++) {
+		const sg__entry *en = &r->entries[i];
+		if (en->type != SG__ENTRY_CONSENT)
+			continue;
+		sg_scope_state st = {.scope = en->scope, .scope_id = en->id, .state = en->state,
+				     .since_us = en->since_us, .event_time_us = en->event_time_us,
+				     .seq = en->seq, .source = en->source};
+		rc = cb(&st, ctx);
+	}
+	free(r);
+	return rc;
+}

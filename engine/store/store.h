@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The consent store: the only code that includes <lmdb.h>.
+ *
+ * Named databases in one environment (DIR/data.mdb):
+ *   meta        "version" u32, "seq" u64 last event, "head" 32-byte hash,
+ *               "optouts" u64 pairs opted out now, "reggen" u64 registry generation
+ *   events      seq (u64 big-endian) -> prev_hash[32] hash[32] canonical encoding
+ *   bodies      seq -> raw message body (removable by redaction; the chain
+ *               covers its SHA-256, not the bytes)
+ *   byrcpt      recipient key -> seq (DUPSORT, DUPFIXED): a person's history
+ *   recipients  recipient key -> recipient record (consent per scope, flags)
+ *   senders     sender key -> campaign id NUL group NUL
+ *   campaigns   campaign id -> summary header + TCR JSON
+ *   dedup       dedup key -> expires_us i64, seq u64
+ *
+ * Invariants:
+ *  - Consent data is durable: no MDB_NOSYNC/MAPASYNC/WRITEMAP, ever.
+ *  - Read txns are cached one per (engine, thread), reset after every use
+ *    and renewed on the next; no snapshot is held across calls.
+ *  - In a read-write engine the map may grow; growth takes map_lock for
+ *    writing, every read of the map in that process holds it for reading.
+ *    Read-only engines map a fixed large window and never remap.
+ */
+#pragma once
+#include <errno.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "stopgate.h"
+
+typedef struct sg__store {
+	MDB_env *env;
+	MDB_dbi meta, events, bodies, byrcpt, recipients, senders, campaigns, dedup;
+	bool rdonly;
+	size_t map_size;
+	pthread_rwlock_t map_lock;  /* RW engines only, see above */
+	pthread_key_t txn_key;      /* this thread's cached read txn */
+	bool txn_key_made;
+	pthread_mutex_t txns_mutex; /* guards the list of every cached read txn */
+	struct sg__rtxn *txns;
+	int lock_fd;                /* exclusive writer lock, -1 when read-only */
+} sg__store;
+
+/* Internal only: the map is full (never escapes sg__store_write, which
+ * grows the map and retries). */
+#define SG__EMAPFULL (-EFBIG)
+
+/* Translate an LMDB (or errno) code; nothing else compares against MDB_*. */
+int sg__store_err(int rc);
+
+int sg__store_open(sg__store *st, const char *dir, bool rdonly, size_t initial_map);
+void sg__store_close(sg__store *st);
+
+/* A read snapshot for this thread: sg__rd_begin() renews the cached txn
+ * (taking map_lock for reading in RW engines); sg__rd_end() resets it. */
+int sg__rd_begin(sg__store *st, MDB_txn **ret);
+void sg__rd_end(sg__store *st, MDB_txn *txn);
+
+/* Write transactions: begin, then commit with map growth handled by the
+ * caller retrying on -ENOSPC after sg__store_grow(). */
+int sg__wr_begin(sg__store *st, MDB_txn **ret);
+int sg__wr_commit(sg__store *st, MDB_txn *txn);
+int sg__store_grow(sg__store *st);
+
+/* Run fn in a write txn and commit durably, growing the map and retrying
+ * when it is full. fn must be re-runnable (it is called again after a
+ * growth); it returns 0 or an error that aborts the txn. */
+int sg__store_write(sg__store *st, int (*fn)(MDB_txn *txn, void *ctx), void *ctx);
+
+/* Small helpers over MDB_val. */
+static inline MDB_val sg__val(const void *p, size_t n)
+{
+	MDB_val v = {.mv_size = n, .mv_data = (void *)p};
+	return v;
+}
+static inline void sg__be64_put(uint8_t out[8], uint64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		out[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+static inline uint64_t sg__be64_get(const uint8_t in[8])
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | in[i];
+	return v;
+}
+
+int sg__meta_get_u64(sg__store *st, MDB_txn *txn, const char *name, uint64_t *ret);
+int sg__meta_put_u64(sg__store *st, MDB_txn *txn, const char *name, uint64_t v);

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Install what stopgate needs from Debian 12 (only what is missing), then
+# configure and build with meson into ./build. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(meson ninja-build pkg-config gcc python3 liblmdb-dev lmdb-utils libpcre2-dev libuv1-dev
+	libcjson-dev libssl-dev libcmocka-dev libhttp-parser-dev curl)
+if [ "${SG_WITH_BENCH_TOOLS:-0}" = 1 ]; then
+	packages+=(wrk nginx-light sqlite3 libsqlite3-dev)
+fi
+if [ "${SG_WITH_SANITIZERS:-0}" = 1 ]; then
+	packages+=(clang libclang-rt-14-dev valgrind)
+fi
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "setup: installing ${missing[*]}"
+	if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -f build/build.ninja ]; then
+	meson setup build --buildtype=debugoptimized >/dev/null
+fi
+ninja -C build >/dev/null
+echo "setup: built ./build/engine/stopgate"

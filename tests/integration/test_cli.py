@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""The stopgate CLI, run as a real binary on real temp data directories:
+optout/check (the foundation issue's acceptance example), optin, imports,
+classify, stats/head/verify, --help on every subcommand, error exits."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+BIN = os.environ.get("STOPGATE_BIN", "build/engine/stopgate")
+KW = os.environ.get("SG_KEYWORDS", "keywords")
+results = []
+
+
+def case(fn):
+    try:
+        fn()
+        results.append(True)
+        print(f"ok   {fn.__name__}")
+    except Exception as e:  # report and continue with the next case
+        results.append(False)
+        print(f"FAIL {fn.__name__}: {e!r}")
+    return fn
+
+
+def sg(data, *args, stdin=None, expect=None):
+    cmd = [BIN, *args[:1], "--data", data, "--keywords", KW, "--country", "US", *args[1:]]
+    p = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=60)
+    if expect is not None and p.returncode != expect:
+        raise AssertionError(f"{' '.join(args)}: exit {p.returncode}, want {expect}; stderr={p.stderr!r}")
+    return p
+
+
+def fresh():
+    return tempfile.mkdtemp(prefix="sg-cli-")
+
+
+@case
+def optout_then_check_national_number():
+    d = fresh()
+    p = sg(d, "optout", "+14155550100", "+14155552671", expect=0)
+    ev = json.loads(p.stdout)
+    assert ev["event"] == 1 and ev["applied"] is True, ev
+    p = sg(d, "check", "+14155550100", "4155552671", expect=1)
+    v = json.loads(p.stdout)
+    assert v["allow"] is False and v["reason"] == "opted_out", v
+    assert v["scope"] == {"kind": "sender", "id": "+14155550100"}, v
+    assert v["since"].endswith("Z"), v
+    p = sg(d, "check", "+14155550100", "+14155552672", expect=0)
+    assert json.loads(p.stdout) == {"allow": True, "reason": None, "scope": None, "since": None}
+    sg(d, "optin", "+14155550100", "+14155552671", expect=0)
+    sg(d, "check", "+14155550100", "4155552671", expect=0)
+
+
+@case
+def data_directory_is_private():
+    d = os.path.join(fresh(), "store")
+    sg(d, "optout", "+14155550100", "+14155552671", expect=0)
+    assert os.stat(d).st_mode & 0o777 == 0o700, oct(os.stat(d).st_mode)
+    assert os.stat(os.path.join(d, "data.mdb")).st_mode & 0o777 == 0o600
+
+
+@case
+def check_errors_and_invalid_numbers():
+    d = fresh()
+    p = sg(d, "check", "+14155550100", "hello", expect=1)
+    assert json.loads(p.stdout)["reason"] == "invalid_number"
+    p = sg(d, "check", "+14155550100", expect=2)
+    assert "usage" in p.stderr
+    p = sg(d, "check", "--purpose", "bogus", "+14155550100", "+14155552671", expect=2)
+    assert "purpose" in p.stderr
+    p = sg(d, "optout", "+14155550100", "07911123456", expect=2)  # GB number under US
+    assert "TO" in p.stderr
+    p = sg(d, "optout", "--bogus", "+14155550100", "+14155552671", expect=2)
+    assert "unknown option" in p.stderr
+
+
+@case
+def every_subcommand_has_help():
+    d = fresh()
+    for sub in ["check", "optout", "optin", "import", "stats", "head", "verify", "classify", "serve"]:
+        p = subprocess.run([BIN, sub, "--help"], capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, (sub, p.returncode, p.stderr)
+        assert "usage" in p.stdout.lower(), (sub, p.stdout)
+    p = subprocess.run([BIN, "frobnicate"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and "unknown command" in p.stderr
+
+
+@case
+def import_registry_and_campaign_scope():
+    d = fresh()
+    camp = os.path.join(d, "..", os.path.basename(d) + "-campaigns.json")
+    with open(camp, "w") as f:
+        json.dump({"campaigns": [
+            {"campaignId": "CX7Y2Z1", "brandId": "BABC123", "status": "ACTIVE", "usecase": "MARKETING",
+             "brandName": "Acme", "optoutKeywords": "STOP,ALTO", "optoutMessage": "Acme: unsubscribed."},
+            {"campaignId": "COLD", "brandId": "BABC123", "status": "EXPIRED"}]}, f)
+    p = sg(d, "import", "campaigns", camp, expect=0)
+    assert json.loads(p.stdout)["imported"] == 2
+    senders = camp + ".csv"
+    with open(senders, "w") as f:
+        f.write("number,campaignId,group\n+14155550100,CX7Y2Z1,MG1\n(415) 555-0101,CX7Y2Z1\n+14155550102,COLD\n")
+    p = sg(d, "import", "senders", senders, expect=0)
+    assert json.loads(p.stdout)["imported"] == 3
+    # an opt-out through one number of the campaign covers its other number
+    sg(d, "optout", "+14155550100", "+14155552671", expect=0)
+    v = json.loads(sg(d, "check", "+14155550101", "+14155552671", expect=1).stdout)
+    assert v["scope"] == {"kind": "campaign", "id": "CX7Y2Z1"}, v
+    s = json.loads(sg(d, "stats", expect=0).stdout)
+    assert s["campaigns"] == 2 and s["senders"] == 3 and s["opted_out"] == 1, s
+    bad = camp + ".bad.json"
+    with open(bad, "w") as f:
+        f.write('{"campaignId": 5}')
+    p = sg(d, "import", "campaigns", bad, expect=2)
+    assert "campaignId" in p.stderr
+    with open(bad, "w") as f:
+        f.write('{"campaignId": "X", ')
+    p = sg(d, "import", "campaigns", bad, expect=2)
+    assert "not valid JSON" in p.stderr
+
+
+@case
+def import_optouts_plain_and_platform_layouts():
+    d = fresh()
+    plain = d + "-plain.csv"
+    with open(plain, "w") as f:
+        f.write("+14155552671\n4155552672\n\nnot-a-number\n")
+    p = sg(d, "import", "optouts", "--scope", "global", plain, expect=0)
+    r = json.loads(p.stdout)
+    assert (r["added"], r["already"], r["rejected"]) == (2, 0, 1), r
+    p = sg(d, "import", "optouts", "--scope", "global", plain, expect=0)
+    r = json.loads(p.stdout)
+    assert (r["added"], r["already"]) == (0, 2), r  # idempotent
+    sg(d, "check", "+19998887777", "+14155552672", expect=1)  # global covers every sender
+    aws = d + "-aws.csv"
+    with open(aws, "w") as f:
+        f.write("OptedOutNumber,OptedOutTimestamp,EndUserOptedOut\n"
+                "+14155553000,2024-05-01T10:00:00Z,true\n\"+1 (415) 555-3001\",2024-05-02T10:00:00Z,true\n")
+    p = sg(d, "import", "optouts", "--from", "+14155550100", aws, expect=0)
+    assert json.loads(p.stdout)["added"] == 2
+    sg(d, "check", "+14155550100", "+14155553001", expect=1)
+    sg(d, "check", "+14155550199", "+14155553001", expect=0)  # per sender, not global
+    p = sg(d, "import", "optouts", aws, expect=2)  # no sender and no global scope
+    assert "--from" in p.stderr
+    out = sg(d, "verify", expect=0).stdout
+    assert out.startswith("ok: 4 events"), out
+
+
+@case
+def classify_one_and_stdin():
+    d = fresh()
+    p = sg(d, "classify", "STOP", expect=0)
+    r = json.loads(p.stdout)
+    assert r["intent"] == "opt_out" and r["rule"], r
+    assert r["reply"], r
+    p = sg(d, "classify", "--stdin", stdin="stop\nsee you at 5\nHELP\nSTART\n", expect=0)
+    intents = [line.split("\t")[0] for line in p.stdout.splitlines()]
+    assert intents == ["opt_out", "none", "help", "opt_in"], p.stdout
+
+
+@case
+def head_and_verify_detect_tampering():
+    d = fresh()
+    for i in range(5):
+        sg(d, "optout", "+14155550100", f"+1415555{2600 + i}", expect=0)
+    h = json.loads(sg(d, "head", expect=0).stdout)
+    assert h["seq"] == 5 and len(h["hash"]) == 64, h
+    out = sg(d, "verify", expect=0).stdout
+    assert out == f"ok: 5 events, head {h['hash']}\n", out
+    # flip one byte of a stored event's recipient with the real LMDB tools
+    dump = subprocess.run(["mdb_dump", "-s", "events", d], capture_output=True, text=True, check=True).stdout
+    assert "2b3134313535353532363032" in dump  # "+14155552602" in hex
+    tampered = dump.replace("2b3134313535353532363032", "2b3134313535353532363039", 1)
+    subprocess.run(["mdb_load", "-s", "events", d], input=tampered, text=True, check=True)
+    p = sg(d, "verify", expect=1)
+    assert p.stdout.startswith("broken at event 3:"), p.stdout
+
+
+@case
+def readers_do_not_block_the_writer_lock():
+    d = fresh()
+    sg(d, "optout", "+14155550100", "+14155552671", expect=0)
+    # a read-only command while another process holds the writer lock
+    holder = subprocess.Popen([BIN, "serve", "--data", d, "--keywords", KW, "--listen", "127.0.0.1:0"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        import time
+        time.sleep(0.5)
+        if holder.poll() is None:
+            sg(d, "check", "+14155550100", "+14155552671", expect=1)
+            p = sg(d, "optout", "+14155550100", "+14155552672", expect=2)
+            assert "in use" in p.stderr, p.stderr
+    finally:
+        holder.terminate()
+        holder.wait(timeout=30)
+
+
+print(f"cases: {sum(results)} passed, {len(results) - sum(results)} failed")
+sys.exit(0 if all(results) else 1)

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Shared helpers for the cmocka unit tests: temporary data directories and
+ * engines opened on them with the source tree's keyword set. */
+#pragma once
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "stopgate.h"
+
+static inline int tu_rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* A fresh directory under $TMPDIR; the caller removes it with tu_rmdir. */
+static inline char *tu_mkdtemp(void)
+{
+	const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	char *path = malloc(strlen(base) + 32);
+	assert_non_null(path);
+	sprintf(path, "%s/sg-test-XXXXXX", base);
+	assert_non_null(mkdtemp(path));
+	return path;
+}
+
+static inline void tu_rmdir(char *path)
+{
+	if (path)
+		nftw(path, tu_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(path);
+}
+
+static inline const char *tu_keywords(void)
+{
+	const char *k = getenv("SG_KEYWORDS");
+	return k ? k : SG_KEYWORDS_DIR_SOURCE;
+}
+
+/* Open an engine on dir with default options, US default country. */
+static inline sg_engine *tu_open(const char *dir, unsigned flags, const sg_policy *policy)
+{
+	sg_options o;
+	sg_options_default(&o);
+	o.data_dir = dir;
+	o.flags = flags;
+	o.keywords_dir = tu_keywords();
+	o.default_country = "US";
+	if (policy)
+		o.policy = *policy;
+	sg_engine *e = NULL;
+	int rc = sg_engine_open(&o, &e);
+	if (rc)
+		fprintf(stderr, "sg_engine_open(%s): %s\n", dir, sg_strerror(rc));
+	assert_int_equal(rc, 0);
+	return e;
+}
+
+/* Record one event and return its outcome. */
+static inline sg_event_out tu_record(sg_engine *e, sg_action action, sg_source source, const char *from,
+				     const char *to, sg_scope_kind scope, const char *scope_id)
+{
+	sg_event_in ev = {.action = action, .source = source, .sender = from, .recipient = to,
+			  .scope = scope, .scope_id = scope_id};
+	sg_event_out out;
+	assert_int_equal(sg_record(e, &ev, 1, &out), 0);
+	return out;
+}
