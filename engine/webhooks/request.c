@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Request helpers, JSON access and per-provider dispatch. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "wh_internal.h"
+
+static const char *const provider_names[SG__WH_PROVIDER_MAX] = {
+	[SG__WH_TWILIO] = "twilio",   [SG__WH_TELNYX] = "telnyx", [SG__WH_BANDWIDTH] = "bandwidth",
+	[SG__WH_PLIVO] = "plivo",     [SG__WH_VONAGE] = "vonage", [SG__WH_SINCH] = "sinch",
+	[SG__WH_AWS_SNS] = "aws-sns",
+};
+
+const char *sg__wh_provider_name(sg__wh_provider p)
+{
+	return p > 0 && p < SG__WH_PROVIDER_MAX ? provider_names[p] : NULL;
+}
+
+int sg__wh_provider_parse(const char *name, sg__wh_provider *ret)
+{
+	for (int p = 1; name && p < SG__WH_PROVIDER_MAX; p++) {
+		if (strcmp(name, provider_names[p]) == 0) {
+			*ret = (sg__wh_provider)p;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int sg__wh_parse(sg__wh_provider p, const sg__wh_request *req, sg__wh_parsed *out,
+		 const char **err_detail)
+{
+	static int (*const fn[SG__WH_PROVIDER_MAX])(const sg__wh_request *, sg__wh_parsed *,
+						    const char **) = {
+		[SG__WH_TWILIO] = sg__wh_parse_twilio,       [SG__WH_TELNYX] = sg__wh_parse_telnyx,
+		[SG__WH_BANDWIDTH] = sg__wh_parse_bandwidth, [SG__WH_PLIVO] = sg__wh_parse_plivo,
+		[SG__WH_VONAGE] = sg__wh_parse_vonage,       [SG__WH_SINCH] = sg__wh_parse_sinch,
+		[SG__WH_AWS_SNS] = sg__wh_parse_aws_sns,
+	};
+	if (!sg__wh_provider_name(p)) {
+		if (err_detail)
+			*err_detail = "unknown provider";
+		return -EINVAL;
+	}
+	return fn[p](req, out, err_detail);
+}
+
+int sg__wh_verify(sg__wh_provider p, const sg__wh_request *req, const sg__wh_provider_cfg *cfg)
+{
+	static int (*const fn[SG__WH_PROVIDER_MAX])(const sg__wh_request *,
+						    const sg__wh_provider_cfg *) = {
+		[SG__WH_TWILIO] = sg__wh_verify_twilio,       [SG__WH_TELNYX] = sg__wh_verify_telnyx,
+		[SG__WH_BANDWIDTH] = sg__wh_verify_bandwidth, [SG__WH_PLIVO] = sg__wh_verify_plivo,
+		[SG__WH_VONAGE] = sg__wh_verify_vonage,       [SG__WH_SINCH] = sg__wh_verify_sinch,
+		[SG__WH_AWS_SNS] = sg__wh_verify_aws_sns,
+	};
+	if (!sg__wh_provider_name(p))
+		return -EINVAL;
+	return fn[p](req, cfg);
+}
+
+/* ---- request ----------------------------------------------------------- */
+
+const char *sg__wh_header(const sg__wh_request *req, const char *name)
+{
+	return req->header ? req->header(req->header_ctx, name) : NULL;
+}
+
+bool sg__wh_is_get(const sg__wh_request *req)
+{
+	return req->method && strcasecmp(req->method, "GET") == 0;
+}
+
+bool sg__wh_is_json(const sg__wh_request *req)
+{
+	const char *ct = req->content_type;
+	if (!ct)
+		return false;
+	size_t n = strcspn(ct, ";");
+	while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+		n--;
+	if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+		return true;
+	return n >= 5 && strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+const char *sg__wh_query(const sg__wh_request *req, size_t *len)
+{
+	if (req->query) {
+		*len = req->query_len;
+		return req->query;
+	}
+	const char *q = req->public_url ? strchr(req->public_url, '?') : NULL;
+	if (!q) {
+		*len = 0;
+		return "";
+	}
+	q++;
+	*len = strcspn(q, "#");
+	return q;
+}
+
+int sg__wh_params(const sg__wh_request *req, bool fallback, sg__wh_form *out)
+{
+	size_t qlen;
+	const char *q = sg__wh_query(req, &qlen);
+	if (sg__wh_is_get(req) || (fallback && req->body_len == 0))
+		return sg__wh_form_decode(q, qlen, out);
+	return sg__wh_form_decode(req->body, req->body_len, out);
+}
+
+int sg__wh_unsigned(const sg__wh_provider_cfg *cfg)
+{
+	return cfg && cfg->allow_unsigned ? 0 : SG_EBADSIG;
+}
+
+bool sg__wh_fresh(const sg__wh_provider_cfg *cfg, int64_t now_s, const char *ts)
+{
+	int64_t window = cfg->max_skew_s > 0 ? cfg->max_skew_s : 300;
+	int64_t t = 0;
+	if (!ts || !*ts || strlen(ts) > 18)
+		return false;
+	for (const char *c = ts; *c; c++) {
+		if (*c < '0' || *c > '9')
+			return false;
+		t = t * 10 + (*c - '0');
+	}
+	int64_t d = now_s > t ? now_s - t : t - now_s;
+	return d <= window;
+}
+
+/* ---- JSON -------------------------------------------------------------- */
+
+int sg__wh_json_parse(const sg__wh_request *req, cJSON **ret, const char **err_detail)
+{
+	const char *end = NULL;
+	if (!req->body || req->body_len == 0) {
+		if (err_detail)
+			*err_detail = "empty body";
+		return SG_EJSON;
+	}
+	cJSON *j = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);
+	if (!j) {
+		if (err_detail)
+			*err_detail = "malformed JSON";
+		return SG_EJSON;
+	}
+	*ret = j;
+	return 0;
+}
+
+const cJSON *sg__wh_jget(const cJSON *obj, const char *name)
+{
+	if (!cJSON_IsObject(obj))
+		return NULL;
+	return cJSON_GetObjectItemCaseSensitive(obj, name);
+}
+
+const char *sg__wh_jtext(sg__wh_parsed *p, const cJSON *item, bool *bad)
+{
+	char num[32];
+	if (!item || cJSON_IsNull(item))
+		return "";
+	if (cJSON_IsString(item) && item->valuestring)
+		return sg__wh_dup(p, item->valuestring, strlen(item->valuestring));
+	if (cJSON_IsNumber(item)) {
+		double d = item->valuedouble;
+		if (d >= -1e15 && d <= 1e15 && d == (double)(int64_t)d)
+			snprintf(num, sizeof(num), "%" PRId64, (int64_t)d);
+		else
+			snprintf(num, sizeof(num), "%.17g", d);
+		return sg__wh_dup(p, num, strlen(num));
+	}
+	*bad = true;
+	return "";
+}
+
+const char *sg__wh_fdup(sg__wh_parsed *p, const sg__wh_form *f, const char *key, bool strict,
+			int *rc)
+{
+	size_t len;
+	const char *v = sg__wh_form_get(f, key, &len);
+	if (!v || *rc)
+		return "";
+	if (strict && !sg__wh_clean(v, len)) {
+		*rc = -EINVAL;
+		return "";
+	}
+	const char *d = sg__wh_dup(p, v, len);
+	if (!d) {
+		*rc = -ENOMEM;
+		return "";
+	}
+	return d;
+}
+
+bool sg__wh_url_split(const char *url, sg__wh_url *u)
+{
+	const char *sep = url ? strstr(url, "://") : NULL;
+	if (!sep || sep == url)
+		return false;
+	memset(u, 0, sizeof(*u));
+	u->scheme_len = (size_t)(sep - url);
+	u->host_at = u->scheme_len + 3;
+	u->auth_end = u->host_at + strcspn(url + u->host_at, "/?#");
+	u->path_end = u->auth_end + strcspn(url + u->auth_end, "?#");
+	/* A port is the digits after the last ':' past any userinfo '@' and any
+	 * IPv6 ']'. */
+	size_t from = u->host_at;
+	for (size_t i = u->host_at; i < u->auth_end; i++)
+		if (url[i] == '@' || url[i] == ']')
+			from = i + 1;
+	for (size_t i = u->auth_end; i > from; i--) {
+		if (url[i - 1] == ':') {
+			u->port_colon = i - 1;
+			break;
+		}
+		if (url[i - 1] < '0' || url[i - 1] > '9')
+			break;
+	}
+	if (u->scheme_len == 5 && strncasecmp(url, "https", 5) == 0)
+		u->default_port = 443;
+	else if (u->scheme_len == 4 && strncasecmp(url, "http", 4) == 0)
+		u->default_port = 80;
+	return u->auth_end > u->host_at;
+}

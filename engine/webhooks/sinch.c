@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Sinch SMS REST (XMS): mo_* inbound messages and per-recipient delivery
+ * reports (reference/webhooks.md §6). Auth: see sg__wh_verify_sinch(). */
+#include <errno.h>
+#include <string.h>
+
+#include "wh_internal.h"
+
+static int fill(sg__wh_parsed *p, sg__wh_message *m, const cJSON *root, const char **detail)
+{
+	const cJSON *type = sg__wh_jget(root, "type");
+	const char *t = cJSON_GetStringValue(type);
+	bool bad = false;
+
+	if (!t) {
+		*detail = "no type in a Sinch callback";
+		return SG_EJSON;
+	}
+	if (!(m->event_type = sg__wh_jtext(p, type, &bad)))
+		return -ENOMEM;
+	if (strcmp(t, "mo_text") == 0 || strcmp(t, "mo_binary") == 0 || strcmp(t, "mo_media") == 0) {
+		const cJSON *body = sg__wh_jget(root, "body");
+		m->kind = SG__WH_INBOUND;
+		m->msg_id = sg__wh_jtext(p, sg__wh_jget(root, "id"), &bad);
+		m->from = sg__wh_jtext(p, sg__wh_jget(root, "from"), &bad);
+		m->to = sg__wh_jtext(p, sg__wh_jget(root, "to"), &bad);
+		if (strcmp(t, "mo_text") == 0) {
+			m->text = sg__wh_jtext(p, body, &bad);
+		} else if (strcmp(t, "mo_media") == 0) {
+			m->text = sg__wh_jtext(p, sg__wh_jget(body, "message"), &bad);
+			m->num_media = (unsigned)cJSON_GetArraySize(sg__wh_jget(body, "media"));
+		} /* mo_binary: no text */
+		m->text_len = m->text ? strlen(m->text) : 0;
+		m->event_time_us = sg__wh_time(cJSON_GetStringValue(sg__wh_jget(root, "received_at")));
+	} else if (strcmp(t, "recipient_delivery_report_sms") == 0 ||
+		   strcmp(t, "recipient_delivery_report_mms") == 0) {
+		/* One batch id covers many recipients: the id is "batch/recipient". */
+		const char *batch = sg__wh_jtext(p, sg__wh_jget(root, "batch_id"), &bad);
+		m->kind = SG__WH_STATUS;
+		m->to = sg__wh_jtext(p, sg__wh_jget(root, "recipient"), &bad);
+		m->from = sg__wh_jtext(p, sg__wh_jget(root, "from"), &bad);
+		m->status = sg__wh_jtext(p, sg__wh_jget(root, "status"), &bad);
+		m->status_code = sg__wh_jtext(p, sg__wh_jget(root, "code"), &bad);
+		m->event_time_us = sg__wh_time(cJSON_GetStringValue(sg__wh_jget(root, "at")));
+		if (batch && m->to && *batch) {
+			sg__wh_buf id = {0};
+			sg__wh_buf_adds(&id, batch);
+			sg__wh_buf_add(&id, "/", 1);
+			sg__wh_buf_adds(&id, m->to);
+			m->msg_id = id.err ? NULL : sg__wh_dup(p, id.p, id.len);
+			sg__wh_buf_free(&id);
+		}
+	} else {
+		return 0; /* IGNORED, e.g. batch-level delivery_report_sms */
+	}
+	if (!m->msg_id || !m->from || !m->to || !m->text || !m->status || !m->status_code)
+		return -ENOMEM;
+	if (bad) {
+		*detail = "a Sinch field has the wrong type";
+		return SG_EJSON;
+	}
+	if (!*m->msg_id || !*(m->kind == SG__WH_INBOUND ? m->from : m->to)) {
+		*detail = !*m->msg_id ? "no id / batch_id" : "no sender / recipient";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int sg__wh_parse_sinch(const sg__wh_request *req, sg__wh_parsed *out, const char **err_detail)
+{
+	sg__wh_parsed p = {.provider = SG__WH_SINCH};
+	const char *detail = "out of memory";
+	cJSON *root = NULL;
+	int rc = sg__wh_json_parse(req, &root, &detail);
+	if (rc)
+		goto fail;
+	sg__wh_message *m = sg__wh_add(&p);
+	rc = m ? fill(&p, m, root, &detail) : -ENOMEM;
+	if (!rc)
+		rc = sg__wh_finish(&p, m);
+	if (rc)
+		goto fail;
+	cJSON_Delete(root);
+	*out = p;
+	return 0;
+fail:
+	cJSON_Delete(root);
+	sg__wh_parsed_free(&p);
+	if (err_detail)
+		*err_detail = detail;
+	return rc;
+}

@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Vonage SMS API: inbound messages (GET, form or JSON), delivery receipts and
+ * the signed `sig` parameter (reference/webhooks.md §5). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wh_internal.h"
+
+/* A flat JSON object as form pairs (strings, numbers, booleans, null as ""). */
+static int json_params(const sg__wh_request *req, sg__wh_form *out, const char **detail)
+{
+	cJSON *root = NULL;
+	sg__wh_parsed strings = {0};
+	int rc = sg__wh_json_parse(req, &root, detail);
+	if (rc)
+		return rc;
+	if (!cJSON_IsObject(root)) {
+		*detail = "a Vonage JSON callback is an object";
+		cJSON_Delete(root);
+		return SG_EJSON;
+	}
+	/* Render values first, then copy keys and values into one buffer. */
+	size_t n = (size_t)cJSON_GetArraySize(root), total = 0, i = 0;
+	const char **vals = calloc(n ? n : 1, sizeof(*vals));
+	const cJSON *it, *obj = vals ? root : NULL;
+	rc = vals ? 0 : -ENOMEM;
+	cJSON_ArrayForEach(it, obj)
+	{
+		bool bad = false;
+		vals[i] = cJSON_IsBool(it) ? (cJSON_IsTrue(it) ? "true" : "false")
+					   : sg__wh_jtext(&strings, it, &bad);
+		if (!vals[i])
+			rc = -ENOMEM;
+		else if (!bad && it->string)
+			total += strlen(it->string) + strlen(vals[i]) + 2;
+		else
+			vals[i] = NULL; /* nested objects and arrays carry nothing we use */
+		i++;
+	}
+	sg__wh_form f = {0};
+	if (!rc) {
+		f.pairs = calloc(n ? n : 1, sizeof(*f.pairs));
+		f.buf_ = malloc(total + 1);
+		rc = f.pairs && f.buf_ ? 0 : -ENOMEM;
+	}
+	char *w = f.buf_;
+	i = 0;
+	obj = rc ? NULL : root;
+	cJSON_ArrayForEach(it, obj)
+	{
+		if (vals[i]) {
+			sg__wh_pair *pr = &f.pairs[f.n++];
+			pr->key_len = strlen(it->string);
+			pr->key = memcpy(w, it->string, pr->key_len + 1);
+			w += pr->key_len + 1;
+			pr->val_len = strlen(vals[i]);
+			pr->val = memcpy(w, vals[i], pr->val_len + 1);
+			w += pr->val_len + 1;
+		}
+		i++;
+	}
+	free(vals);
+	sg__wh_parsed_free(&strings);
+	cJSON_Delete(root);
+	if (rc) {
+		sg__wh_form_free(&f);
+		*detail = "out of memory";
+		return rc;
+	}
+	*out = f;
+	return 0;
+}
+
+static int params(const sg__wh_request *req, sg__wh_form *out, const char **detail)
+{
+	if (!sg__wh_is_get(req) && req->body_len && sg__wh_is_json(req))
+		return json_params(req, out, detail);
+	*detail = "out of memory";
+	return sg__wh_params(req, true, out);
+}
+
+int sg__wh_parse_vonage(const sg__wh_request *req, sg__wh_parsed *out, const char **err_detail)
+{
+	sg__wh_parsed p = {.provider = SG__WH_VONAGE};
+	sg__wh_form f;
+	const char *detail = "out of memory";
+	int rc = params(req, &f, &detail);
+	if (rc)
+		goto fail_noform;
+
+	sg__wh_message *m = sg__wh_add(&p);
+	if (!m) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	const char *msisdn = sg__wh_fdup(&p, &f, "msisdn", true, &rc);
+	const char *to = sg__wh_fdup(&p, &f, "to", true, &rc);
+	bool is_dlr = sg__wh_form_get(&f, "err-code", NULL) || sg__wh_form_get(&f, "status", NULL);
+	m->msg_id = sg__wh_fdup(&p, &f, "messageId", true, &rc);
+	m->account = sg__wh_fdup(&p, &f, "api-key", true, &rc);
+	m->event_time_us = sg__wh_time(sg__wh_fdup(&p, &f, "message-timestamp", false, &rc));
+	if (rc)
+		goto bad_field;
+	if (!*msisdn && !*to) {
+		m->event_type = "url-check"; /* IGNORED: answer 200 */
+		goto done;
+	}
+	m->kind = is_dlr ? SG__WH_STATUS : SG__WH_INBOUND;
+	m->event_type = is_dlr ? "status" : "inbound";
+	if (is_dlr) {
+		/* A receipt's msisdn is the handset we sent to; `to` is our sender. */
+		m->to = msisdn;
+		m->from = to;
+		m->status = sg__wh_fdup(&p, &f, "status", true, &rc);
+		m->status_code = sg__wh_fdup(&p, &f, "err-code", true, &rc);
+	} else {
+		m->from = msisdn;
+		m->to = to;
+		m->text = sg__wh_fdup(&p, &f, "text", false, &rc);
+		sg__wh_form_get(&f, "text", &m->text_len);
+		m->concat_ref = sg__wh_fdup(&p, &f, "concat-ref", true, &rc);
+		m->concat_part = (unsigned)strtoul(sg__wh_fdup(&p, &f, "concat-part", false, &rc), NULL, 10);
+		m->concat_total = (unsigned)strtoul(sg__wh_fdup(&p, &f, "concat-total", false, &rc), NULL, 10);
+	}
+	if (rc)
+		goto bad_field;
+	if (!*m->msg_id || !*msisdn) {
+		rc = -EINVAL;
+		detail = !*m->msg_id ? "no messageId" : "no msisdn";
+		goto fail;
+	}
+done:
+	rc = sg__wh_finish(&p, m);
+	if (rc)
+		goto fail;
+	sg__wh_form_free(&f);
+	*out = p;
+	return 0;
+bad_field:
+	detail = rc == -EINVAL ? "NUL byte in a Vonage id or number" : "out of memory";
+fail:
+	sg__wh_form_free(&f);
+	sg__wh_parsed_free(&p);
+fail_noform:
+	if (err_detail)
+		*err_detail = detail;
+	return rc;
+}
+
+/* ---- sig --------------------------------------------------------------- */
+
+/* "&key=value" per key (sorted, sig left out), '&' and '=' in values -> '_'. */
+static void signed_string(sg__wh_form *f, sg__wh_buf *b)
+{
+	sg__wh_form_sort(f);
+	for (size_t i = 0; i < f->n; i++) {
+		const sg__wh_pair *a = &f->pairs[i];
+		if (i && a->key_len == f->pairs[i - 1].key_len &&
+		    memcmp(a->key, f->pairs[i - 1].key, a->key_len) == 0)
+			continue; /* a repeated key: the first (smallest) value only */
+		if (a->key_len == 3 && memcmp(a->key, "sig", 3) == 0)
+			continue;
+		sg__wh_buf_add(b, "&", 1);
+		sg__wh_buf_add(b, a->key, a->key_len);
+		sg__wh_buf_add(b, "=", 1);
+		for (size_t j = 0; j < a->val_len; j++)
+			sg__wh_buf_add(b, a->val[j] == '&' || a->val[j] == '=' ? "_" : &a->val[j], 1);
+	}
+}
+
+int sg__wh_verify_vonage(const sg__wh_request *req, const sg__wh_provider_cfg *cfg)
+{
+	static const char *const md_names[] = {
+		[SG__WH_ALG_DEFAULT] = "MD5",     [SG__WH_ALG_MD5HASH] = "MD5",
+		[SG__WH_ALG_HMAC_MD5] = "MD5",    [SG__WH_ALG_HMAC_SHA1] = "SHA1",
+		[SG__WH_ALG_HMAC_SHA256] = "SHA256", [SG__WH_ALG_HMAC_SHA512] = "SHA512",
+	};
+	const char *detail;
+	sg__wh_form f;
+	sg__wh_buf s = {0};
+
+	if (!cfg || !cfg->secret || !*cfg->secret)
+		return sg__wh_unsigned(cfg);
+	if ((unsigned)cfg->alg >= SG_ARRAY_SIZE(md_names))
+		return SG_ECONFIG;
+	int rc = params(req, &f, &detail);
+	if (rc)
+		return rc == -ENOMEM ? rc : SG_EBADSIG;
+	size_t siglen;
+	const char *sig = sg__wh_form_get(&f, "sig", &siglen);
+	const char *ts = sg__wh_form_get(&f, "timestamp", NULL);
+	if (!sig || !sg__wh_fresh(cfg, req->now_s, ts)) {
+		sg__wh_form_free(&f);
+		return SG_EBADSIG;
+	}
+	signed_string(&f, &s);
+	unsigned char md[SG__WH_MD_MAX];
+	char hex[2 * SG__WH_MD_MAX + 1];
+	size_t mlen = 0;
+	const char *name = md_names[cfg->alg];
+	rc = s.err;
+	if (!rc && (cfg->alg == SG__WH_ALG_DEFAULT || cfg->alg == SG__WH_ALG_MD5HASH)) {
+		sg__wh_buf_adds(&s, cfg->secret);
+		rc = s.err ? s.err : sg__wh_digest(name, s.p, s.len, md, &mlen);
+	} else if (!rc) {
+		rc = sg__wh_hmac(name, cfg->secret, strlen(cfg->secret), s.p, s.len, md, &mlen);
+	}
+	if (!rc) {
+		sg__wh_hex(md, mlen, hex);
+		rc = sg__wh_ct_equal_nocase(hex, 2 * mlen, sig, siglen) ? 0 : SG_EBADSIG;
+	}
+	sg__wh_buf_free(&s);
+	sg__wh_form_free(&f);
+	return rc;
+}

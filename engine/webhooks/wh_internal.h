@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Helpers shared by the provider files of engine/webhooks (not for callers). */
+#pragma once
+#include <cjson/cJSON.h>
+#include "internal.h"
+#include "webhook.h"
+
+/* ---- result building (result.c) ---------------------------------------- */
+
+/* Copy len bytes into memory owned by p, NUL-terminated; NULL on ENOMEM. */
+const char *sg__wh_dup(sg__wh_parsed *p, const char *s, size_t len);
+/* Append a message with every string "" and kind IGNORED; NULL on ENOMEM. */
+sg__wh_message *sg__wh_add(sg__wh_parsed *p);
+/* Fill handset / our_number and the dedup key from the other fields. */
+int sg__wh_finish(sg__wh_parsed *p, sg__wh_message *m);
+/* A field that may become a number or id: no NUL bytes allowed. */
+bool sg__wh_clean(const char *s, size_t len);
+/* Parse an event time with sg_time_parse(); 0 when absent or unparseable. */
+int64_t sg__wh_time(const char *text);
+
+/* Growable byte string with a sticky error (result.c). */
+typedef struct sg__wh_buf {
+	char *p;
+	size_t len, cap;
+	int err; /* -ENOMEM once an append failed; appends are then no-ops */
+} sg__wh_buf;
+void sg__wh_buf_add(sg__wh_buf *b, const void *s, size_t len);
+void sg__wh_buf_adds(sg__wh_buf *b, const char *s);
+void sg__wh_buf_free(sg__wh_buf *b);
+
+/* ---- request helpers (result.c) ----------------------------------------- */
+
+const char *sg__wh_header(const sg__wh_request *req, const char *name);
+bool sg__wh_is_get(const sg__wh_request *req);
+/* Content type is JSON (application/json or anything +json). */
+bool sg__wh_is_json(const sg__wh_request *req);
+/* The query part of req: req->query, else what follows '?' in public_url. */
+const char *sg__wh_query(const sg__wh_request *req, size_t *len);
+/* Parameters of a form provider: GET -> query, else the body (a POST with an
+ * empty body falls back to the query when fallback is set). */
+int sg__wh_params(const sg__wh_request *req, bool fallback, sg__wh_form *out);
+/* A form field copied into p: "" when absent. *rc becomes -ENOMEM, or
+ * -EINVAL for a NUL byte when strict (ids and numbers); sticky. */
+const char *sg__wh_fdup(sg__wh_parsed *p, const sg__wh_form *f, const char *key, bool strict,
+			int *rc);
+/* Split an absolute URL: scheme length, authority [host_at, auth_end), the
+ * port's ':' (or 0 when none). false when url is not scheme://authority. */
+typedef struct sg__wh_url {
+	size_t scheme_len, host_at, port_colon, auth_end, path_end;
+	int default_port; /* 443 for https, 80 for http, 0 otherwise */
+} sg__wh_url;
+bool sg__wh_url_split(const char *url, sg__wh_url *u);
+/* No credentials configured: allow_unsigned decides. */
+int sg__wh_unsigned(const sg__wh_provider_cfg *cfg);
+/* Check |now - ts| within cfg's window; ts as decimal text. */
+bool sg__wh_fresh(const sg__wh_provider_cfg *cfg, int64_t now_s, const char *ts);
+
+/* ---- JSON (result.c) ------------------------------------------------------- */
+
+int sg__wh_json_parse(const sg__wh_request *req, cJSON **ret, const char **err_detail);
+/* Object member by exact name, or NULL. */
+const cJSON *sg__wh_jget(const cJSON *obj, const char *name);
+/* A string or number member copied into p: "" when absent or null, NULL on
+ * ENOMEM; *bad is set when present with another type. */
+const char *sg__wh_jtext(sg__wh_parsed *p, const cJSON *item, bool *bad);
+
+/* ---- crypto (crypto.c) ------------------------------------------------------ */
+
+#define SG__WH_MD_MAX 64
+/* md: "MD5", "SHA1", "SHA256", "SHA512". out >= SG__WH_MD_MAX bytes. */
+int sg__wh_hmac(const char *md, const void *key, size_t klen, const void *msg, size_t mlen,
+		unsigned char *out, size_t *outlen);
+int sg__wh_digest(const char *md, const void *msg, size_t mlen, unsigned char *out, size_t *outlen);
+/* Standard base64 with padding; out needs 4 * ceil(n / 3) + 1 bytes. */
+size_t sg__wh_b64_encode(const unsigned char *in, size_t n, char *out);
+/* Strict standard base64 (padding required, no whitespace inside); surrounding
+ * whitespace ignored. Returns -EINVAL when malformed or longer than cap. */
+int sg__wh_b64_decode(const char *in, size_t len, unsigned char *out, size_t cap, size_t *outlen);
+/* Lowercase hex; out needs 2n + 1 bytes. */
+void sg__wh_hex(const unsigned char *in, size_t n, char *out);
+/* Constant-time, ASCII case-insensitive equality. */
+bool sg__wh_ct_equal_nocase(const char *a, size_t alen, const char *b, size_t blen);
+/* Ed25519 over msg: 0 valid, SG_EBADSIG invalid, SG_ECONFIG bad key. */
+int sg__wh_ed25519_verify(const unsigned char pub[32], const unsigned char sig[64],
+			  const void *msg, size_t mlen);
+/* HTTP Basic against user:pass, constant-time: 0 or SG_EBADSIG. */
+int sg__wh_basic_check(const sg__wh_request *req, const char *user, const char *pass);
