@@ -1,1 +1,275 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* stopgate serve: options, start-up checks, signals, orderly shutdown.
+ *
+ * Shutdown order (SIGTERM/SIGINT): close the listener; close idle
+ * connections; let busy ones finish (their last answer says Connection:
+ * close); when the last connection is gone, stop the writer (it commits
+ * everything queued first); when the writer's handle is closed, close the
+ * signal handles and the deadline timer; uv_run returns, uv_loop_close()
+ * must then return 0. A second signal, or the deadline, closes every
+ * connection at once.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "daemon.h"
+#include "internal.h"
+#include "serve.h"
+
+#define SHUTDOWN_GRACE_MS 30000
+
+typedef struct daemon_state {
+	sg__server srv;
+	uv_signal_t sigterm, sigint, sighup;
+	uv_timer_t deadline;
+	bool deadline_started;
+	bool stopping;
+	sg__wjob reload_job;
+	int exit_code;
+} daemon_state;
+
+static const char usage[] =
+	"usage: stopgate serve [options]\n"
+	"\n"
+	"Run the HTTP API (pre-send check, inbound feed, consent, audit, provider\n"
+	"webhooks) on one event loop, with one writer thread committing events in\n"
+	"durable group commits.\n"
+	"\n"
+	"  --data DIR          data directory (default ./var; env STOPGATE_DATA)\n"
+	"  --listen ADDR:PORT  listen address (default 127.0.0.1:8080; [::1]:8080 for IPv6)\n"
+	"  --config FILE       JSON configuration file\n"
+	"  --log-level LEVEL   error, warn, info (default) or debug\n"
+	"  --keywords DIR      keyword rules (default: the installed set)\n"
+	"  --country CC        default country for national numbers\n"
+	"  --help              this text\n"
+	"\n"
+	"The bearer token comes from the config (\"token\") or STOPGATE_TOKEN, never\n"
+	"from the command line. Without a token only loopback addresses are allowed.\n"
+	"Signals: TERM/INT stop gracefully, HUP reloads keywords and campaigns.\n";
+
+static daemon_state *state_of(uv_handle_t *h)
+{
+	return h->data;
+}
+
+static void close_cb_noop(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void close_process_handles(daemon_state *d)
+{
+	uv_close((uv_handle_t *)&d->sigterm, close_cb_noop);
+	uv_close((uv_handle_t *)&d->sigint, close_cb_noop);
+	uv_close((uv_handle_t *)&d->sighup, close_cb_noop);
+	uv_close((uv_handle_t *)&d->deadline, close_cb_noop);
+}
+
+static void on_writer_closed(void *arg)
+{
+	daemon_state *d = arg;
+	d->srv.writer = NULL;
+	close_process_handles(d);
+}
+
+static void on_drained(sg__server *srv)
+{
+	daemon_state *d = (daemon_state *)srv; /* srv is the first member */
+	srv->on_drained = NULL;
+	sg__info("daemon", "connections closed; committing what is queued");
+	uv_timer_stop(&d->deadline);
+	sg__writer_stop(srv->writer, on_writer_closed, d);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+	daemon_state *d = state_of((uv_handle_t *)t);
+	sg__warn("daemon", "shutdown deadline reached; closing connections connections=%u",
+		 d->srv.nconns);
+	sg__http_close_all(&d->srv);
+}
+
+static void on_stop_signal(uv_signal_t *s, int signum)
+{
+	daemon_state *d = state_of((uv_handle_t *)s);
+	if (d->stopping) {
+		sg__warn("daemon", "second signal: closing connections now signal=%d", signum);
+		sg__http_close_all(&d->srv);
+		return;
+	}
+	d->stopping = true;
+	sg__info("daemon", "stopping signal=%s connections=%u", signum == SIGTERM ? "TERM" : "INT",
+		 d->srv.nconns);
+	uv_timer_start(&d->deadline, on_deadline, SHUTDOWN_GRACE_MS, 0);
+	sg__http_drain(&d->srv); /* may call on_drained at once */
+}
+
+/* The writer reached the barrier and waits: the engine is ours alone. */
+static void on_reload_barrier(sg__wjob *job)
+{
+	daemon_state *d = job->ctx;
+	int64_t t0 = sg_now_us();
+	int rc = sg_engine_reload(d->srv.engine);
+	if (rc)
+		sg__err("daemon", "reload failed; previous keywords and campaigns stay error=\"%s\"",
+			sg_strerror(rc));
+	else
+		sg__info("daemon", "reloaded keywords and campaigns us=%lld",
+			 (long long)(sg_now_us() - t0));
+	d->srv.reloading = false;
+	sg__writer_release(d->srv.writer);
+}
+
+static void on_hup(uv_signal_t *s, int signum)
+{
+	daemon_state *d = state_of((uv_handle_t *)s);
+	(void)signum;
+	if (d->srv.reloading || d->stopping || !d->srv.writer)
+		return;
+	memset(&d->reload_job, 0, sizeof(d->reload_job));
+	d->reload_job.run = SG__WJOB_BARRIER;
+	d->reload_job.done = on_reload_barrier;
+	d->reload_job.ctx = d;
+	int rc = sg__writer_submit(d->srv.writer, &d->reload_job);
+	if (rc)
+		sg__err("daemon", "reload not started error=\"%s\"", sg_strerror(rc));
+	else
+		d->srv.reloading = true;
+}
+
+static void walk_open_handle(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	sg__err("daemon", "handle left open type=%s", uv_handle_type_name(uv_handle_get_type(h)));
+}
+
+/* Options to the config; returns 0, 1 for --help, or an exit code. */
+static int parse_options(cli *c, int argc, char **argv)
+{
+	static const cli_flag flags[] = {{"listen", true, NULL}, {"log-level", true, NULL}, {NULL, false, NULL}};
+	int rc = cli_parse(c, argc, argv, flags, usage);
+	if (rc)
+		return rc;
+	if (c->npositional) {
+		fprintf(stderr, "stopgate serve: unexpected argument '%s'\n%s", c->positional[0], usage);
+		return -1;
+	}
+	const char *listen = cli_flag_value(c, "listen");
+	if (listen) {
+		if (strlen(listen) >= sizeof(c->cfg.listen)) {
+			fprintf(stderr, "stopgate serve: --listen: address too long\n");
+			return -1;
+		}
+		sg__strlcpy(c->cfg.listen, listen, sizeof(c->cfg.listen));
+	}
+	const char *level = cli_flag_value(c, "log-level");
+	if (level && sg_log_level_parse(level, &c->cfg.log_level)) {
+		fprintf(stderr, "stopgate serve: --log-level: error, warn, info or debug\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int run(daemon_state *d, sg_config *cfg)
+{
+	sg__server *srv = &d->srv;
+	uv_loop_t loop;
+	int rc = uv_loop_init(&loop);
+	if (rc) {
+		sg__err("daemon", "cannot start the event loop error=%s", uv_strerror(rc));
+		return 2;
+	}
+	srv->loop = &loop;
+	srv->cfg = cfg;
+	srv->on_drained = on_drained;
+	d->exit_code = 0;
+
+	/* Every process handle is initialised before anything can fail, so
+	 * the failure path closes the same set as a normal shutdown. */
+	uv_signal_init(&loop, &d->sigterm);
+	uv_signal_init(&loop, &d->sigint);
+	uv_signal_init(&loop, &d->sighup);
+	uv_timer_init(&loop, &d->deadline);
+	d->sigterm.data = d->sigint.data = d->sighup.data = d->deadline.data = d;
+
+	rc = sg__writer_start(&loop, srv->engine, cfg->limits.writer_queue, &srv->writer);
+	if (rc) {
+		sg__err("daemon", "cannot start the writer thread error=%s", uv_strerror(rc));
+		d->exit_code = 2;
+		srv->writer = NULL;
+		close_process_handles(d);
+		goto out;
+	}
+	rc = sg__http_listen(srv, cfg->listen);
+	if (rc) {
+		sg__err("daemon", "cannot listen addr=%s error=\"%s\"", cfg->listen, uv_strerror(rc));
+		d->exit_code = 2;
+		d->stopping = true;
+		sg__http_drain(srv); /* closes the listener; no connections: stops the writer */
+		goto out;
+	}
+	uv_signal_start(&d->sigterm, on_stop_signal, SIGTERM);
+	uv_signal_start(&d->sigint, on_stop_signal, SIGINT);
+	uv_signal_start(&d->sighup, on_hup, SIGHUP);
+	sg__info("daemon", "listening addr=%s port=%d data=%s token=%s version=" SG_VERSION, cfg->listen,
+		 sg__http_bound_port(srv), cfg->data_dir, cfg->token[0] ? "set" : "none");
+out:
+	uv_run(&loop, UV_RUN_DEFAULT);
+	rc = uv_loop_close(&loop);
+	if (rc) {
+		uv_walk(&loop, walk_open_handle, NULL);
+		sg__err("daemon", "event loop did not close cleanly error=%s", uv_strerror(rc));
+		return 2;
+	}
+	return d->exit_code;
+}
+
+int sg_serve_main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	cli c;
+	int rc = parse_options(&c, argc > 0 ? argc - 1 : 0, argc > 0 ? argv + 1 : argv);
+	if (rc) {
+		sg_config_free(&c.cfg);
+		return rc == 1 ? 0 : 2;
+	}
+	sg_config *cfg = &c.cfg;
+	sg__log_set_level(cfg->log_level);
+	if (!cfg->token[0] && !sg__addr_is_loopback(cfg->listen)) {
+		sg__err("daemon", "refusing to listen on a non-loopback address without a token addr=%s "
+			"hint=\"set token in the config or STOPGATE_TOKEN\"", cfg->listen);
+		sg_config_free(cfg);
+		return 2;
+	}
+	sg_options opts;
+	sg_config_engine_options(cfg, &opts);
+	daemon_state *d = calloc(1, sizeof(*d));
+	if (!d) {
+		sg_config_free(cfg);
+		return 2;
+	}
+	rc = sg_engine_open(&opts, &d->srv.engine);
+	if (rc) {
+		if (rc == SG_ELOCKED)
+			sg__err("daemon", "data directory is in use by another stopgate (is a daemon already "
+				"running?) data=%s", cfg->data_dir);
+		else
+			sg__err("daemon", "cannot open the data directory data=%s error=\"%s\"", cfg->data_dir,
+				sg_strerror(rc));
+		free(d);
+		sg_config_free(cfg);
+		return 2;
+	}
+	if (cfg->allow_unsigned_webhooks)
+		sg__warn("daemon", "unsigned provider webhooks are ACCEPTED (allowUnsignedWebhooks)");
+	int code = run(d, cfg);
+	sg_engine_close(d->srv.engine);
+	sg__info("daemon", "stopped code=%d", code);
+	free(d);
+	sg_config_free(cfg);
+	return code;
+}

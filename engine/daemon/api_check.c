@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* GET /v1/check and POST /v1/check (batch): the pre-send gate.
+ *
+ * Ordinary checks run right here on the loop thread: sg_check is a
+ * lock-free LMDB read. The two purposes that may claim the one-time
+ * confirmation allowance (optout_confirm, help_reply) write, so they go
+ * through the writer like every other write.
+ *
+ * An unparseable number is a verdict (allow false, reason invalid_number),
+ * not an error, so that one bad recipient does not fail a batch.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "internal.h"
+
+#define BATCH_MAX 10000
+
+static int parse_purpose(const char *s, sg_purpose *ret)
+{
+	static const struct { const char *name; sg_purpose p; } names[] = {
+		{"message", SG_PURPOSE_MESSAGE},
+		{"optout_confirm", SG_PURPOSE_OPTOUT_CONFIRM},
+		{"help_reply", SG_PURPOSE_HELP_REPLY},
+		{"optin_confirm", SG_PURPOSE_OPTIN_CONFIRM},
+	};
+	for (size_t i = 0; i < SG_ARRAY_SIZE(names); i++) {
+		if (strcmp(s, names[i].name) == 0) {
+			*ret = names[i].p;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static bool claims(sg_purpose p)
+{
+	return p == SG_PURPOSE_OPTOUT_CONFIRM || p == SG_PURPOSE_HELP_REPLY;
+}
+
+#define FIELD_MAX 256
+
+typedef struct check {
+	sg_purpose purpose;
+	bool batch;
+	cJSON *json;            /* batch: owns from and the to strings */
+	const char *from;
+	const char **to;
+	size_t n;
+	sg_verdict *out;        /* n verdicts */
+	char qfrom[FIELD_MAX];  /* GET: decoded query values */
+	char qto[FIELD_MAX];
+	const char *one_to[1];
+	sg_verdict one_out[1];
+} check;
+
+static void check_free(check *c)
+{
+	if (!c)
+		return;
+	cJSON_Delete(c->json);
+	if (c->to != c->one_to)
+		free((void *)c->to);
+	if (c->out != c->one_out)
+		free(c->out);
+	free(c);
+}
+
+static int check_run(sg_engine *engine, void *ctx)
+{
+	check *c = ctx;
+	if (c->batch)
+		return sg_check_batch(engine, c->from, c->to, c->n, c->purpose, c->out);
+	return sg_check(engine, c->from, c->to[0], c->purpose, c->out);
+}
+
+static void check_answer(sg__req *req, int rc, void *ctx)
+{
+	check *c = ctx;
+	if (rc) {
+		sg__respond_engine_error(req, rc, "check");
+		check_free(c);
+		return;
+	}
+	sg__metrics *m = &req->srv->metrics;
+	sg__buf b = SG__BUF_INIT;
+	if (!c->batch) {
+		bool first = true;
+		sg__buf_addc(&b, '{');
+		sg__verdict_json(&b, &first, &c->out[0]);
+		sg__buf_adds(&b, "}\n");
+		sg__metrics_verdict(m, &c->out[0]);
+	} else {
+		sg__buf_reserve(&b, c->n * 160 + 32);
+		sg__buf_adds(&b, "{\"results\":[");
+		for (size_t i = 0; i < c->n; i++) {
+			bool first = true;
+			if (i)
+				sg__buf_addc(&b, ',');
+			sg__buf_addc(&b, '{');
+			sg__buf_json_key(&b, &first, "to");
+			sg__buf_json_cstr(&b, c->to[i]);
+			sg__verdict_json(&b, &first, &c->out[i]);
+			sg__buf_addc(&b, '}');
+			sg__metrics_verdict(m, &c->out[i]);
+		}
+		sg__buf_adds(&b, "]}\n");
+	}
+	check_free(c);
+	sg__respond_buf(req, 200, "application/json", &b);
+}
+
+static void dispatch(sg__req *req, check *c)
+{
+	if (claims(c->purpose)) {
+		int rc = sg__submit_run(req, check_run, check_answer, c);
+		if (rc) {
+			check_free(c);
+			sg__respond_submit_error(req, rc);
+		}
+		return;
+	}
+	check_answer(req, check_run(req->srv->engine, c), c);
+}
+
+/* A query parameter into out; answers 422 and returns false when missing
+ * (required) or malformed. */
+static bool query_param(sg__req *req, const char *name, bool required, char *out, size_t len)
+{
+	int rc = sg__req_query(req, name, out, len);
+	if (rc >= 0)
+		return true;
+	if (rc == -ENOENT && !required) {
+		out[0] = '\0';
+		return true;
+	}
+	if (rc == -ENOENT)
+		sg__respond_error(req, 422, "missing_field", "query parameter %s is required", name);
+	else
+		sg__respond_error(req, 422, "invalid_field", "query parameter %s: %s", name,
+				  rc == -E2BIG ? "too long" : "bad percent-encoding");
+	return false;
+}
+
+static void check_get(sg__req *req)
+{
+	check *c = calloc(1, sizeof(*c));
+	if (!c) {
+		sg__respond_error(req, 500, "out_of_memory", NULL);
+		return;
+	}
+	char purpose[32];
+	if (!query_param(req, "from", true, c->qfrom, sizeof(c->qfrom)) ||
+	    !query_param(req, "to", true, c->qto, sizeof(c->qto)) ||
+	    !query_param(req, "purpose", false, purpose, sizeof(purpose))) {
+		check_free(c);
+		return;
+	}
+	if (purpose[0] && parse_purpose(purpose, &c->purpose)) {
+		check_free(c);
+		sg__respond_error(req, 422, "invalid_field",
+				  "purpose: message, optout_confirm, help_reply or optin_confirm");
+		return;
+	}
+	c->from = c->qfrom;
+	c->one_to[0] = c->qto;
+	c->to = c->one_to;
+	c->n = 1;
+	c->out = c->one_out;
+	dispatch(req, c);
+}
+
+static void check_post(sg__req *req)
+{
+	cJSON *json = sg__parse_body_json(req);
+	if (!json)
+		return;
+	check *c = calloc(1, sizeof(*c));
+	if (!c) {
+		cJSON_Delete(json);
+		sg__respond_error(req, 500, "out_of_memory", NULL);
+		return;
+	}
+	c->json = json;
+	c->batch = true;
+	c->to = c->one_to;
+	c->out = c->one_out;
+	bool answered = false;
+	c->from = sg__json_str(req, json, "from", &answered);
+	const char *purpose = sg__json_str(req, json, "purpose", &answered);
+	if (answered)
+		goto fail;
+	if (!c->from) {
+		sg__respond_error(req, 422, "missing_field", "from is required");
+		goto fail;
+	}
+	if (purpose && parse_purpose(purpose, &c->purpose)) {
+		sg__respond_error(req, 422, "invalid_field",
+				  "purpose: message, optout_confirm, help_reply or optin_confirm");
+		goto fail;
+	}
+	const cJSON *to = cJSON_GetObjectItemCaseSensitive(json, "to");
+	if (!to) {
+		sg__respond_error(req, 422, "missing_field", "to is required (an array of numbers)");
+		goto fail;
+	}
+	if (!cJSON_IsArray(to)) {
+		sg__respond_error(req, 422, "invalid_field", "to: must be an array of strings");
+		goto fail;
+	}
+	size_t n = (size_t)cJSON_GetArraySize(to);
+	if (n > BATCH_MAX) {
+		sg__respond_error(req, 422, "too_many_recipients", "at most %d recipients per request; got %zu",
+				  BATCH_MAX, n);
+		goto fail;
+	}
+	if (n > 0) {
+		c->to = calloc(n, sizeof(*c->to));
+		c->out = calloc(n, sizeof(*c->out));
+		if (!c->to || !c->out) {
+			sg__respond_error(req, 500, "out_of_memory", NULL);
+			goto fail;
+		}
+	}
+	size_t i = 0;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, to) {
+		if (!cJSON_IsString(it)) {
+			sg__respond_error(req, 422, "invalid_field", "to[%zu]: must be a string", i);
+			goto fail;
+		}
+		c->to[i++] = it->valuestring;
+	}
+	c->n = n;
+	if (n == 0) {
+		check_answer(req, 0, c);
+		return;
+	}
+	dispatch(req, c);
+	return;
+fail:
+	check_free(c);
+}
+
+void sg__api_check(sg__req *req)
+{
+	if (req->method == HTTP_GET)
+		check_get(req);
+	else
+		check_post(req);
+}

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Growable buffer, JSON string and CSV cell escaping; see buf.h. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+void sg__buf_free(sg__buf *b)
+{
+	free(b->p);
+	*b = (sg__buf)SG__BUF_INIT;
+}
+
+void sg__buf_clear(sg__buf *b)
+{
+	b->len = 0;
+	b->failed = false;
+	if (b->p)
+		b->p[0] = '\0';
+}
+
+bool sg__buf_reserve(sg__buf *b, size_t n)
+{
+	if (b->failed)
+		return false;
+	if (b->cap - b->len > n)
+		return true; /* room for n bytes and the NUL */
+	size_t need = b->len + n + 1;
+	if (need < b->len) {
+		b->failed = true;
+		return false;
+	}
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < need) {
+		if (cap > SIZE_MAX / 2) {
+			cap = need;
+			break;
+		}
+		cap *= 2;
+	}
+	char *p = realloc(b->p, cap);
+	if (!p) {
+		b->failed = true;
+		return false;
+	}
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+void sg__buf_add(sg__buf *b, const void *data, size_t len)
+{
+	if (!sg__buf_reserve(b, len))
+		return;
+	if (len)
+		memcpy(b->p + b->len, data, len);
+	b->len += len;
+	b->p[b->len] = '\0';
+}
+
+void sg__buf_adds(sg__buf *b, const char *s)
+{
+	sg__buf_add(b, s, strlen(s));
+}
+
+void sg__buf_addc(sg__buf *b, char c)
+{
+	sg__buf_add(b, &c, 1);
+}
+
+void sg__buf_printf(sg__buf *b, const char *fmt, ...)
+{
+	char small[256];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->failed = true;
+		return;
+	}
+	if ((size_t)n < sizeof(small)) {
+		sg__buf_add(b, small, (size_t)n);
+		return;
+	}
+	if (!sg__buf_reserve(b, (size_t)n))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+char *sg__buf_steal(sg__buf *b, size_t *len)
+{
+	char *p = b->p;
+	if (len)
+		*len = b->len;
+	*b = (sg__buf)SG__BUF_INIT;
+	return p;
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t avail)
+{
+	unsigned c = s[0];
+	size_t n;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		n = 2;
+	else if (c >= 0xE0 && c <= 0xEF)
+		n = 3;
+	else if (c >= 0xF0 && c <= 0xF4)
+		n = 4;
+	else
+		return 0;
+	if (avail < n)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+	if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] >= 0xA0) || (c == 0xF0 && s[1] < 0x90) ||
+	    (c == 0xF4 && s[1] >= 0x90))
+		return 0;
+	return n;
+}
+
+void sg__buf_json_str(sg__buf *b, const char *str, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)str;
+	if (!str) {
+		sg__buf_add(b, "null", 4);
+		return;
+	}
+	if (!sg__buf_reserve(b, len + 2))
+		return;
+	sg__buf_addc(b, '"');
+	size_t i = 0, run = 0; /* bytes s[i-run, i) are pending verbatim */
+	while (i < len) {
+		unsigned c = s[i];
+		const char *esc = NULL;
+		char u[7];
+		size_t n = 1;
+		if (c >= 0x80) {
+			n = utf8_seq(s + i, len - i);
+			if (n) {
+				i += n;
+				run += n;
+				continue;
+			}
+			esc = "\\ufffd";
+			n = 1;
+		} else if (c == '"') {
+			esc = "\\\"";
+		} else if (c == '\\') {
+			esc = "\\\\";
+		} else if (c == '/' && i > 0 && s[i - 1] == '<') {
+			esc = "\\/";
+		} else if (c == '\n') {
+			esc = "\\n";
+		} else if (c == '\r') {
+			esc = "\\r";
+		} else if (c == '\t') {
+			esc = "\\t";
+		} else if (c < 0x20 || c == 0x7f) {
+			u[0] = '\\', u[1] = 'u', u[2] = '0', u[3] = '0';
+			u[4] = hex[c >> 4], u[5] = hex[c & 15], u[6] = '\0';
+			esc = u;
+		} else {
+			i++;
+			run++;
+			continue;
+		}
+		sg__buf_add(b, s + i - run, run);
+		run = 0;
+		sg__buf_adds(b, esc);
+		i += n;
+	}
+	sg__buf_add(b, s + i - run, run);
+	sg__buf_addc(b, '"');
+}
+
+void sg__buf_json_key(sg__buf *b, bool *first, const char *key)
+{
+	if (!*first)
+		sg__buf_addc(b, ',');
+	*first = false;
+	sg__buf_json_cstr(b, key);
+	sg__buf_addc(b, ':');
+}
+
+void sg__buf_csv_cell(sg__buf *b, const char *s, size_t len)
+{
+	if (!s || len == 0)
+		return;
+	bool formula = s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' ||
+		       s[0] == '\r';
+	bool quote = false;
+	for (size_t i = 0; i < len && !quote; i++)
+		if (s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n')
+			quote = true;
+	if (!quote) {
+		if (formula)
+			sg__buf_addc(b, '\'');
+		sg__buf_add(b, s, len);
+		return;
+	}
+	sg__buf_addc(b, '"');
+	if (formula)
+		sg__buf_addc(b, '\'');
+	size_t start = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '"') {
+			sg__buf_add(b, s + start, i + 1 - start);
+			sg__buf_addc(b, '"');
+			start = i + 1;
+		}
+	}
+	sg__buf_add(b, s + start, len - start);
+	sg__buf_addc(b, '"');
+}

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The daemon's shared state and the helpers API handlers share. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "cli/config.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "writer.h"
+
+struct sg__conn;
+
+/* One per process, owned by serve.c; lives on its stack for the whole run.
+ * Loop thread only, except the engine (shared with the writer, see
+ * stopgate.h) and the writer (its own locking). */
+struct sg__server {
+	uv_loop_t *loop;
+	sg_engine *engine;
+	const sg_config *cfg;
+	sg__writer *writer;
+	sg__metrics metrics;
+
+	uv_tcp_t listener;
+	bool listening;          /* listener initialised and not yet closed */
+	bool draining;           /* shutting down: accept nothing, close when answered */
+	bool reloading;          /* a SIGHUP reload is waiting for the writer */
+	struct sg__conn *conns;  /* every open connection (doubly linked) */
+	unsigned nconns;
+	unsigned long next_req_id;
+	unsigned long next_conn_id;
+	void (*on_drained)(sg__server *srv); /* draining and the last connection is gone */
+	char read_buf[64 * 1024];    /* shared: reads are parsed before the next one */
+	bool read_buf_busy;
+	char date[40];               /* cached "Date: ..." value */
+	int64_t date_sec;
+};
+
+/* ---- helpers for handlers (api_util.c) ---- */
+
+/* Parse a JSON request body. On failure answers 400 with the position and
+ * returns NULL; otherwise the caller owns the result (cJSON_Delete). */
+cJSON *sg__parse_body_json(sg__req *req);
+
+/* A string member, or NULL when absent/null. When present with another type,
+ * answers 422 and sets *answered. */
+const char *sg__json_str(sg__req *req, const cJSON *obj, const char *name, bool *answered);
+
+/* Normalize a number field; on failure answers 422 naming the field and
+ * returns the error. country may be NULL (engine default). */
+int sg__normalize(sg__req *req, const char *field_name, const char *in, const char *country,
+		  sg_field field, char out[SG_KEY_MAX]);
+
+/* Answer a failed writer submission (503 + Retry-After for -EAGAIN). */
+void sg__respond_submit_error(sg__req *req, int rc);
+/* Answer a library error: 422 for input errors, 503 for a full/locked
+ * store, 500 otherwise. */
+void sg__respond_engine_error(sg__req *req, int rc, const char *what);
+
+/* Append one event as a JSON object (no newline). */
+void sg__event_json(sg__buf *b, const sg_event *ev);
+/* The CSV header line and one event as a CSV record (with CRLF). */
+void sg__event_csv_header(sg__buf *b);
+void sg__event_csv(sg__buf *b, const sg_event *ev);
+/* Append a verdict's JSON members (no braces). */
+void sg__verdict_json(sg__buf *b, bool *first, const sg_verdict *v);
+void sg__time_json(sg__buf *b, int64_t us); /* RFC 3339 string, or null for 0 */
+
+/* ---- handlers ---- */
+void sg__api_check(sg__req *req);
+void sg__api_inbound(sg__req *req);
+void sg__api_consent(sg__req *req);
+void sg__api_audit(sg__req *req);
+void sg__api_campaign_put(sg__req *req);
+void sg__api_sender_put(sg__req *req);
+void sg__api_healthz(sg__req *req);
+void sg__api_metrics(sg__req *req);
+void sg__api_webhooks(sg__req *req);
+
+/* ---- hooks for provider webhooks (api_inbound.c, api_util.c) ---- */
+
+/* One inbound message as a provider delivered it. Strings must stay valid
+ * until the callback (point into req->body or into memory the caller
+ * frees in its callback). */
+typedef struct sg__inbound_msg {
+	const char *provider;      /* "twilio", ...; "api" for POST /v1/inbound */
+	const char *id;            /* provider message id (de-duplication), or NULL */
+	const char *from;          /* the handset, raw */
+	const char *to;            /* our number, raw */
+	const char *body;
+	size_t body_len;
+	int64_t event_time_us;     /* provider's time, 0 = now */
+	/* When the provider says it already treated the text as a keyword
+	 * (Twilio OptOutType, ...), that intent is recorded even if the
+	 * classifier disagrees. SG_INTENT_NONE: the classifier decides. */
+	sg_intent provider_intent;
+	const char *provider_rule; /* recorded as the rule with provider_intent */
+} sg__inbound_msg;
+
+typedef struct sg__inbound_result {
+	int status;                /* 0, or why nothing could be recorded */
+	const char *error;         /* with status: short error name for the answer */
+	sg_intent intent;
+	sg_confidence confidence;
+	sg_action action;          /* what was recorded; 0 when nothing */
+	const char *reply;         /* reply to send back, or NULL */
+	uint64_t seq;              /* recorded event (the original one for duplicates), or 0 */
+	bool duplicate;
+	bool quarantined;          /* the handset number did not parse: kept as raw: */
+	char sender[SG_KEY_MAX];   /* our number, canonical */
+	char recipient[SG_KEY_MAX]; /* the handset, canonical (or raw:) */
+} sg__inbound_result;
+
+/* Called on the loop thread once the event is durable (or on failure);
+ * res and its strings are valid only during the call. The callback must
+ * answer req. */
+typedef void (*sg__inbound_cb)(sg__req *req, const sg__inbound_result *res, void *ctx);
+
+/* Normalize, classify (with the sender's campaign), apply the policy,
+ * record durably (de-duplicated on "inbound:<provider>:<id>"), then call
+ * cb — possibly before returning. Never answers req itself. A full writer
+ * queue reports status -EAGAIN (answer 503 so that providers retry). */
+void sg__inbound_process(sg__req *req, const sg__inbound_msg *msg, sg__inbound_cb cb, void *ctx);
+
+/* Record events of a request durably (through the writer, group commit),
+ * then call cb on the loop thread with the batch status and one result per
+ * event. The event array is copied; the strings it points to must stay
+ * valid until cb. Returns 0, or -EAGAIN / -ESHUTDOWN / -ENOMEM without
+ * calling cb. */
+typedef void (*sg__events_cb)(sg__req *req, int status, const sg_event_out *out, size_t n,
+			      void *ctx);
+int sg__submit_events(sg__req *req, const sg_event_in *events, size_t n, sg__events_cb cb,
+		      void *ctx);
+
+/* Run fn(engine, ctx) on the writer thread (for other writes), then
+ * cb(req, status, ctx) on the loop thread. Same returns as above. */
+int sg__submit_run(sg__req *req, int (*fn)(sg_engine *engine, void *ctx),
+		   void (*cb)(sg__req *req, int status, void *ctx), void *ctx);

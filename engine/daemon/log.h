@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Daemon logging: one line per event on stderr,
+ *   2026-11-27T16:09:33.123456Z info  [http  ] listening addr=127.0.0.1:8080
+ * The message is fixed text; variable parts go in key=value pairs after it.
+ * Never pass a secret (token, provider secret, Authorization header). */
+#pragma once
+#include "cli/config.h"
+
+/* Set the threshold (messages above it are dropped). Not thread-safe; set it
+ * before starting threads. */
+void sg__log_set_level(sg_log_level level);
+bool sg__log_enabled(sg_log_level level);
+
+/* group: up to 6 characters ("http", "writer", "store"); fmt: printf format
+ * of the whole line after the group, e.g. "listening addr=%s". Values that
+ * may contain spaces or come from clients should go through sg__log_quote(). */
+void sg__log(sg_log_level level, const char *group, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Quote a client-supplied value for a log line: printable ASCII kept,
+ * everything else escaped, truncated to fit out. Returns out. */
+const char *sg__log_quote(const char *in, size_t len, char *out, size_t outlen);
+
+#define sg__err(group, ...) sg__log(SG_LOG_ERROR, group, __VA_ARGS__)
+#define sg__warn(group, ...) sg__log(SG_LOG_WARN, group, __VA_ARGS__)
+#define sg__info(group, ...) sg__log(SG_LOG_INFO, group, __VA_ARGS__)
+#define sg__debug(group, ...) \
+	do { if (sg__log_enabled(SG_LOG_DEBUG)) sg__log(SG_LOG_DEBUG, group, __VA_ARGS__); } while (0)

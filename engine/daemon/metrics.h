@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Counters for GET /metrics (loop thread only; the writer keeps its own
+ * commit statistics, see writer.h). */
+#pragma once
+#include <stdint.h>
+
+#include "buf.h"
+#include "stopgate.h"
+
+#define SG__METRIC_PAIRS 256
+
+typedef struct sg__metrics {
+	/* requests by endpoint and status: a small table of (name, status) */
+	struct {
+		const char *endpoint; /* static string (route name) */
+		int status;
+		uint64_t count;
+	} req[SG__METRIC_PAIRS];
+	unsigned nreq;
+	uint64_t verdicts[8];     /* by sg_reason; [0] = allowed */
+	uint64_t intents[4];      /* inbound by sg_intent */
+	uint64_t inbound_duplicates;
+	uint64_t connections_accepted, connections_refused;
+	unsigned connections_open;
+	uint64_t timeouts;
+	uint64_t limit_errors;    /* 413, 431 */
+} sg__metrics;
+
+void sg__metrics_request(sg__metrics *m, const char *endpoint, int status);
+static inline void sg__metrics_verdict(sg__metrics *m, const sg_verdict *v)
+{
+	unsigned r = v->allow ? 0 : (unsigned)v->reason;
+	if (r < 8)
+		m->verdicts[r]++;
+}
