@@ -182,8 +182,11 @@ int sg_check_batch(sg_engine *e, const char *from, const char *const *to, size_t
 	claim cl = {0};
 	bool from_ok = normalize_pair(e, from ? from : "", fkey, cc) == 0;
 	sender_ctx s = {.key = fkey};
-	MDB_txn *txn;
+	MDB_txn *txn = NULL;
 	int rc = 0;
+	/* Without registration or opt-in policies a recipient with no record
+	 * is allowed outright, so the filter alone can answer. */
+	bool filter_decides = !e->policy.require_registered && !e->policy.require_optin;
 
 	for (size_t i = 0; i < n; i++)
 		verdict_init(&out[i]);
@@ -192,8 +195,6 @@ int sg_check_batch(sg_engine *e, const char *from, const char *const *to, size_t
 			deny(&out[i], SG_REASON_INVALID_NUMBER);
 		return 0;
 	}
-	if ((rc = sg__rd_begin(&e->store, &txn)))
-		return rc;
 	int64_t now = purpose == SG_PURPOSE_MESSAGE ? 0 : sg_now_us();
 	for (size_t i = 0; i < n && !rc; i++) {
 		const char *t = to[i] ? to[i] : "";
@@ -201,6 +202,10 @@ int sg_check_batch(sg_engine *e, const char *from, const char *const *to, size_t
 			deny(&out[i], SG_REASON_INVALID_NUMBER);
 			continue;
 		}
+		if (filter_decides && !sg__filter_maybe(&e->store.filter, sg__filter_hash(tkey, strlen(tkey))))
+			continue; /* certainly no record: allow */
+		if (!txn && (rc = sg__rd_begin(&e->store, &txn)))
+			return rc;
 		claim one = {0};
 		rc = decide(e, txn, &s, tkey, purpose, now, &rcpt, &out[i], &one);
 		if (one.needed && n == 1) {
@@ -211,7 +216,8 @@ int sg_check_batch(sg_engine *e, const char *from, const char *const *to, size_t
 			out[i].confirmation = false;
 		}
 	}
-	sg__rd_end(&e->store, txn);
+	if (txn)
+		sg__rd_end(&e->store, txn);
 	if (rc)
 		return rc;
 	if (cl.needed && !e->rdonly) {

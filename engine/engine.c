@@ -64,7 +64,7 @@ int sg_engine_open(const sg_options *opts, sg_engine **ret)
 		e->default_country[1] = opts->default_country[0] ? (char)(opts->default_country[1] & ~0x20) : 0;
 		e->default_country[2] = '\0';
 	}
-	int rc = sg__store_open(&e->store, e->data_dir, e->rdonly, opts->initial_map_size);
+	int rc = sg__store_open(&e->store, e->data_dir, e->rdonly, opts->initial_map_size, opts->filter_capacity);
 	e->store_open = true;
 	if (!rc) {
 		char err[256];

@@ -161,6 +161,9 @@ typedef struct sg_options {
 	const char *default_country; /* last-resort default country for national numbers, or NULL */
 	sg_policy policy;            /* start from sg_policy_default() */
 	size_t initial_map_size;     /* 0: default (64 MiB); the map grows by itself */
+	size_t filter_capacity;      /* recipients the negative-lookup filter is sized for
+				      * at open; 0: default (1 million, or twice the
+				      * recipients stored). It grows by itself. */
 } sg_options;
 
 /* Defaults for everything but data_dir. */
@@ -411,6 +414,23 @@ typedef struct sg_recipient_flag {
 } sg_recipient_flag;
 SG_EXPORT int sg_recipient_flag_get(sg_engine *engine, const char *recipient_key, sg_recipient_flag *out);
 
+/* One (scope, recipient) pair currently opted out, for sg_optouts_foreach. */
+typedef int (*sg_optout_cb)(const char *recipient_key, const sg_scope_state *st, void *ctx);
+
+/*
+ * The suppression list: call cb for every (scope, recipient) pair whose
+ * state is SG_STATE_OPTED_OUT now, in recipient key order. campaign_id NULL
+ * lists every pair; otherwise only the pairs that block that campaign: its
+ * own campaign scope, its brand, global, and the sender and group scopes of
+ * the senders attached to it. Reads in short snapshots of a few hundred
+ * recipients (constant memory, no snapshot held while cb runs), so cb may
+ * call the engine, and a pair changed during the walk is reported as it was
+ * when its snapshot was taken. Pointers are valid only inside cb. A non-zero
+ * return from cb stops the walk and is returned; a store error part way
+ * returns the error after the callbacks already made.
+ */
+SG_EXPORT int sg_optouts_foreach(sg_engine *engine, const char *campaign_id, sg_optout_cb cb, void *ctx);
+
 /* ---- registry: campaigns and senders ----------------------------------- */
 
 /*
@@ -471,6 +491,19 @@ typedef struct sg_verify_result {
 /* Walk the whole log in constant memory. Returns 0 when it could read the
  * log, whatever it found; result->ok tells. */
 SG_EXPORT int sg_verify(sg_engine *engine, sg_verify_result *result);
+
+/*
+ * Retention: remove the message bodies of events recorded before before_us
+ * (UTC µs) from the store. Consent facts (who, when, what, how, each body's
+ * length and SHA-256) stay, so sg_verify still succeeds. When there is
+ * anything to remove, an SG_ACTION_REDACT event (source operator, rule
+ * "redact_bodies", note "before=<RFC 3339> bodies=<n>") is recorded first,
+ * then the bodies are deleted in durable transactions of a few thousand
+ * each; an interrupted run leaves the event and some bodies, and running it
+ * again finishes. *count (may be NULL) receives the number removed.
+ * before_us later than now is -EINVAL. Read-write engines only.
+ */
+SG_EXPORT int sg_redact(sg_engine *engine, int64_t before_us, uint64_t *count);
 
 /* Lowercase hex of a 32-byte hash into out (65 bytes). */
 SG_EXPORT void sg_hex32(const uint8_t hash[32], char out[65]);

@@ -23,6 +23,9 @@ typedef struct record_ctx {
 	int64_t now_us;
 	uint8_t *enc;    /* hash[32] prev[32] canonical, SG__EVENT_ENC_MAX */
 	sg__rcpt *rcpt;  /* scratch record, large: heap */
+	bool rcpt_new;   /* the loaded recipient had no record */
+	uint64_t *new_keys; /* filter hashes of recipients this batch created */
+	size_t nnew;
 } record_ctx;
 
 static bool valid_key(const char *k)
@@ -34,17 +37,20 @@ static bool valid_key(const char *k)
 
 static int validate(const sg_event_in *ev)
 {
-	if (ev->action < 0 || ev->action >= SG_ACTION_MAX || ev->action == SG_ACTION_REDACT)
+	if (ev->action < 0 || ev->action >= SG_ACTION_MAX)
 		return -EINVAL;
 	if (ev->action != 0 && (ev->source < SG_SOURCE_KEYWORD || ev->source >= SG_SOURCE_MAX))
 		return -EINVAL;
-	if (ev->action != 0 && !valid_key(ev->recipient))
+	if (ev->action == SG_ACTION_REDACT && (ev->recipient || (ev->scope && ev->scope != SG_SCOPE_GLOBAL)))
+		return -EINVAL; /* a redaction concerns no one person: scope global */
+	if (ev->action != 0 && ev->action != SG_ACTION_REDACT && !valid_key(ev->recipient))
 		return SG_ENUMBER;
 	if (ev->sender && ev->sender[0] && !valid_key(ev->sender))
 		return SG_ENUMBER;
 	if (ev->scope < SG_SCOPE_DEFAULT || ev->scope > SG_SCOPE_GLOBAL)
 		return -EINVAL;
-	if (ev->scope == SG_SCOPE_DEFAULT && ev->action != 0 && !(ev->sender && ev->sender[0]))
+	if (ev->scope == SG_SCOPE_DEFAULT && ev->action != 0 && ev->action != SG_ACTION_REDACT &&
+	    !(ev->sender && ev->sender[0]))
 		return -EINVAL; /* no sender: the scope must be named */
 	const char *strs[] = {ev->scope_id, ev->provider, ev->provider_msg_id, ev->dedup_key,
 			      ev->rule, ev->reply, ev->note};
@@ -127,6 +133,7 @@ static int rcpt_load(record_ctx *c, MDB_txn *txn, const char *key)
 {
 	MDB_val k = sg__val(key, strlen(key)), v;
 	int rc = mdb_get(txn, c->e->store.recipients, &k, &v);
+	c->rcpt_new = rc == MDB_NOTFOUND;
 	if (rc == MDB_NOTFOUND) {
 		c->rcpt->not_sms_capable = false;
 		c->rcpt->count = 0;
@@ -147,7 +154,12 @@ static int rcpt_save(record_ctx *c, MDB_txn *txn, const char *key)
 	if (n < 0)
 		return (int)n;
 	MDB_val v = sg__val(buf, (size_t)n);
-	return sg__store_err(mdb_put(txn, c->e->store.recipients, &k, &v, 0));
+	int rc = sg__store_err(mdb_put(txn, c->e->store.recipients, &k, &v, 0));
+	if (!rc && c->rcpt_new) {
+		c->new_keys[c->nnew++] = sg__filter_hash(key, strlen(key));
+		c->rcpt_new = false;
+	}
+	return rc;
 }
 
 /* Set one consent entry if the event is not older than what it holds.
@@ -303,6 +315,7 @@ static int record_txn(MDB_txn *txn, void *arg)
 		return rc ? sg__store_err(rc) : SG_ECORRUPT;
 	uint64_t first = seq;
 	int64_t delta = 0;
+	c->nnew = 0; /* this function may run again after the map grew */
 
 	for (size_t i = 0; i < c->n; i++) {
 		const sg_event_in *ev = &c->in[i];
@@ -329,6 +342,14 @@ static int record_txn(MDB_txn *txn, void *arg)
 		sg__scopes sc;
 		if ((rc = sg__scopes_resolve(c->e, txn, ev->sender, &sc)))
 			return rc;
+		if (ev->action == SG_ACTION_REDACT) {
+			/* Only the log records a redaction (sg_redact): no consent state. */
+			seq++;
+			if ((rc = append_event(c, txn, ev, &sc, SG_SCOPE_GLOBAL, "", seq, head)))
+				return rc;
+			o->seq = seq;
+			continue;
+		}
 		sg_scope_kind scope = ev->scope ? ev->scope : sc.default_scope;
 		const char *scope_id = ev->scope_id ? ev->scope_id : sg__scope_id(&sc, scope);
 		if (scope != SG_SCOPE_GLOBAL && !scope_id[0]) {
@@ -371,7 +392,11 @@ static int record_txn(MDB_txn *txn, void *arg)
 		    (rc = sg__store_err(mdb_put(txn, st->meta, &hk, &nv, 0))))
 			return rc;
 	}
-	return dedup_sweep(c, txn);
+	if ((rc = dedup_sweep(c, txn)))
+		return rc;
+	/* The new recipients' filter bits are durable before the commit that
+	 * creates their records (filter.h). */
+	return sg__filter_add(&st->filter, c->new_keys, c->nnew, st->env, st->recipients, txn);
 }
 
 int sg_record(sg_engine *e, const sg_event_in *events, size_t n, sg_event_out *out)
@@ -381,9 +406,11 @@ int sg_record(sg_engine *e, const sg_event_in *events, size_t n, sg_event_out *o
 	record_ctx c = {.e = e, .in = events, .n = n, .out = out, .now_us = sg_now_us()};
 	c.enc = malloc(SG__EVENT_ENC_MAX + 64);
 	c.rcpt = malloc(sizeof(*c.rcpt));
-	int rc = c.enc && c.rcpt ? sg__store_write(&e->store, record_txn, &c) : -ENOMEM;
+	c.new_keys = malloc((n ? n : 1) * sizeof(*c.new_keys));
+	int rc = c.enc && c.rcpt && c.new_keys ? sg__store_write(&e->store, record_txn, &c) : -ENOMEM;
 	free(c.enc);
 	free(c.rcpt);
+	free(c.new_keys);
 	if (rc)
 		for (size_t i = 0; i < n; i++) {
 			memset(&out[i], 0, sizeof(out[i]));

@@ -100,8 +100,8 @@ static int open_dbs(sg__store *st)
 		mdb_txn_abort(txn);
 		return sg__store_err(rc);
 	}
-	rc = st->rdonly ? (mdb_txn_abort(txn), 0) : mdb_txn_commit(txn);
-	return sg__store_err(rc);
+	/* Commit even a read-only txn: aborting would close the new handles. */
+	return sg__store_err(mdb_txn_commit(txn));
 }
 
 static int take_writer_lock(sg__store *st, const char *dir)
@@ -121,7 +121,7 @@ static int take_writer_lock(sg__store *st, const char *dir)
 	return 0;
 }
 
-int sg__store_open(sg__store *st, const char *dir, bool rdonly, size_t initial_map)
+int sg__store_open(sg__store *st, const char *dir, bool rdonly, size_t initial_map, size_t filter_capacity)
 {
 	int rc;
 	memset(st, 0, sizeof(*st));
@@ -158,7 +158,14 @@ int sg__store_open(sg__store *st, const char *dir, bool rdonly, size_t initial_m
 		st->map_size = info.me_mapsize; /* the file was grown by an earlier writer */
 	int dead = 0;
 	mdb_reader_check(st->env, &dead);
-	return open_dbs(st);
+	if ((rc = open_dbs(st)))
+		return rc;
+	if (rdonly)
+		sg__filter_open_reader(&st->filter, dir);
+	else if ((rc = sg__filter_open_writer(&st->filter, dir, st->env, st->recipients, filter_capacity)))
+		return rc;
+	st->filter_open = true;
+	return 0;
 }
 
 void sg__store_close(sg__store *st)
@@ -173,6 +180,9 @@ void sg__store_close(sg__store *st)
 	}
 	st->txns = NULL;
 	pthread_mutex_unlock(&st->txns_mutex);
+	if (st->filter_open)
+		sg__filter_close(&st->filter);
+	st->filter_open = false;
 	if (st->env)
 		mdb_env_close(st->env);
 	st->env = NULL;

@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "stopgate.h"
+#include "store/filter.h"
 
 typedef struct sg__store {
 	MDB_env *env;
@@ -41,6 +42,8 @@ typedef struct sg__store {
 	pthread_mutex_t txns_mutex; /* guards the list of every cached read txn */
 	struct sg__rtxn *txns;
 	int lock_fd;                /* exclusive writer lock, -1 when read-only */
+	sg__filter filter;          /* negative-lookup filter over recipient keys */
+	bool filter_open;
 } sg__store;
 
 /* Internal only: the map is full (never escapes sg__store_write, which
@@ -50,7 +53,7 @@ typedef struct sg__store {
 /* Translate an LMDB (or errno) code; nothing else compares against MDB_*. */
 int sg__store_err(int rc);
 
-int sg__store_open(sg__store *st, const char *dir, bool rdonly, size_t initial_map);
+int sg__store_open(sg__store *st, const char *dir, bool rdonly, size_t initial_map, size_t filter_capacity);
 void sg__store_close(sg__store *st);
 
 /* A read snapshot for this thread: sg__rd_begin() renews the cached txn

@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The shared negative-lookup filter (see filter.h for its invariants). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "store/filter.h"
+#include "store/store.h"
+
+#define FILTER_VERSION 1u
+#define BITS_PER_KEY 12          /* ~0.5 % false positives with 8 probes per 512-bit block */
+#define MIN_CAPACITY (1u << 20)
+
+_Static_assert(sizeof(sg__filter_hdr) == 64, "the header is one cache line");
+
+static inline uint64_t mix(uint64_t x)
+{
+	x ^= x >> 31;
+	x *= 0x7fb5d329728ea185ull;
+	x ^= x >> 27;
+	x *= 0x81dadef4bc2dd44dull;
+	x ^= x >> 33;
+	return x;
+}
+
+uint64_t sg__filter_hash(const char *key, size_t len)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ len;
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+		memcpy(&w, key + i, 8);
+		h = mix(h ^ w);
+	}
+	uint64_t tail = 0;
+	memcpy(&tail, key + i, len - i);
+	return mix(h ^ tail ^ ((uint64_t)(len - i) << 56));
+}
+
+/* The block of a key and the 8 bit positions inside its 512 bits. */
+static inline uint64_t *block_of(const sg__filter_map *m, uint64_t h)
+{
+	return m->blocks + ((h >> 32) & (m->hdr->nblocks - 1)) * 8;
+}
+
+static inline void positions(uint64_t h, unsigned pos[8])
+{
+	uint64_t a = mix(h), b = mix(h ^ 0x5851f42d4c957f2dull);
+	for (int i = 0; i < 4; i++) {
+		pos[i] = (unsigned)(a >> (16 * i)) & 511;
+		pos[i + 4] = (unsigned)(b >> (16 * i)) & 511;
+	}
+}
+
+static void unmap(sg__filter_map *m)
+{
+	if (!m)
+		return;
+	if (m->hdr)
+		munmap(m->hdr, m->len);
+	if (m->fd >= 0)
+		close(m->fd);
+	free(m);
+}
+
+static int map_file(const char *path, bool writable, sg__filter_map **ret)
+{
+	sg__filter_map *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	struct stat st;
+	if (m->fd < 0 || fstat(m->fd, &st) < 0 || (size_t)st.st_size < sizeof(sg__filter_hdr)) {
+		int err = m->fd < 0 ? -errno : SG_ECORRUPT;
+		unmap(m);
+		return err;
+	}
+	m->len = (size_t)st.st_size;
+	void *p = mmap(NULL, m->len, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, m->fd, 0);
+	if (p == MAP_FAILED) {
+		int err = -errno;
+		unmap(m);
+		return err;
+	}
+	m->hdr = p;
+	m->blocks = (uint64_t *)((char *)p + sizeof(sg__filter_hdr));
+	uint64_t nb = m->hdr->nblocks;
+	if (m->hdr->magic != SG__FILTER_MAGIC || m->hdr->version != FILTER_VERSION || !nb || (nb & (nb - 1)) ||
+	    m->len != sizeof(sg__filter_hdr) + nb * 64) {
+		unmap(m);
+		return SG_ECORRUPT;
+	}
+	*ret = m;
+	return 0;
+}
+
+static void set_bits(sg__filter_map *m, uint64_t h)
+{
+	uint64_t *blk = block_of(m, h);
+	unsigned pos[8];
+	positions(h, pos);
+	for (int i = 0; i < 8; i++)
+		__atomic_fetch_or(&blk[pos[i] >> 6], 1ull << (pos[i] & 63), __ATOMIC_RELEASE);
+}
+
+bool sg__filter_maybe(sg__filter *f, uint64_t h)
+{
+	sg__filter_map *m = atomic_load_explicit(&f->map, memory_order_acquire);
+	if (m && atomic_load_explicit(&m->hdr->retired, memory_order_acquire)) {
+		/* A newer file replaced this one: follow it. */
+		pthread_mutex_lock(&f->remap_mutex);
+		if (atomic_load_explicit(&f->map, memory_order_acquire) == m) {
+			sg__filter_map *fresh = NULL;
+			if (map_file(f->path, false, &fresh))
+				fresh = NULL; /* no usable file: fall back to LMDB */
+			if (f->nretired < SG_ARRAY_SIZE(f->retired))
+				f->retired[f->nretired++] = m;
+			atomic_store_explicit(&f->map, fresh, memory_order_release);
+		}
+		pthread_mutex_unlock(&f->remap_mutex);
+		m = atomic_load_explicit(&f->map, memory_order_acquire);
+	}
+	if (!m)
+		return true;
+	const uint64_t *blk = block_of(m, h);
+	unsigned pos[8];
+	positions(h, pos);
+	for (int i = 0; i < 8; i++)
+		if (!(__atomic_load_n(&blk[pos[i] >> 6], __ATOMIC_ACQUIRE) & (1ull << (pos[i] & 63))))
+			return false;
+	return true;
+}
+
+/* Build a file for capacity keys holding every recipient visible to txn,
+ * durable, and rename it into place. Returns the new map (writable). */
+static int build(sg__filter *f, uint64_t capacity, MDB_txn *txn, MDB_dbi recipients, sg__filter_map **ret)
+{
+	char tmp[sizeof(f->path) + 8];
+	snprintf(tmp, sizeof(tmp), "%s.new", f->path);
+	uint64_t nblocks = 1;
+	while (nblocks * 512 < capacity * BITS_PER_KEY)
+		nblocks <<= 1;
+	size_t len = sizeof(sg__filter_hdr) + nblocks * 64;
+	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)len) < 0) {
+		int err = -errno;
+		close(fd);
+		unlink(tmp);
+		return err;
+	}
+	close(fd);
+	sg__filter_map *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->fd = open(tmp, O_RDWR | O_CLOEXEC);
+	void *p = m->fd >= 0 ? mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd, 0) : MAP_FAILED;
+	if (p == MAP_FAILED) {
+		int err = -errno;
+		unmap(m);
+		unlink(tmp);
+		return err;
+	}
+	m->hdr = p;
+	m->len = len;
+	m->blocks = (uint64_t *)((char *)p + sizeof(sg__filter_hdr));
+	*m->hdr = (sg__filter_hdr){.magic = SG__FILTER_MAGIC, .version = FILTER_VERSION, .nblocks = nblocks,
+				   .capacity = capacity};
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint64_t count = 0;
+	int rc = mdb_cursor_open(txn, recipients, &cur);
+	if (!rc) {
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			set_bits(m, sg__filter_hash(k.mv_data, k.mv_size));
+			count++;
+		}
+		mdb_cursor_close(cur);
+	}
+	if (rc != MDB_NOTFOUND) {
+		unmap(m);
+		unlink(tmp);
+		return sg__store_err(rc);
+	}
+	atomic_store(&m->hdr->count, count);
+	if (msync(p, len, MS_SYNC) < 0 || fsync(m->fd) < 0 || rename(tmp, f->path) < 0) {
+		int err = -errno;
+		unmap(m);
+		unlink(tmp);
+		return err;
+	}
+	*ret = m;
+	return 0;
+}
+
+/* Replace the current map with one built for capacity keys. */
+static int rebuild(sg__filter *f, uint64_t capacity, MDB_txn *txn, MDB_dbi recipients)
+{
+	sg__filter_map *fresh, *old = atomic_load(&f->map);
+	int rc = build(f, capacity, txn, recipients, &fresh);
+	if (rc)
+		return rc;
+	atomic_store_explicit(&f->map, fresh, memory_order_release);
+	if (old) {
+		/* Readers of the old file move over on their next probe. */
+		atomic_store_explicit(&old->hdr->retired, 1, memory_order_release);
+		msync(old->hdr, sizeof(*old->hdr), MS_SYNC);
+		if (f->nretired < SG_ARRAY_SIZE(f->retired))
+			f->retired[f->nretired++] = old;
+		else
+			unmap(old); /* only this process could still use it: it is the writer's */
+	}
+	return 0;
+}
+
+static void init(sg__filter *f, const char *dir, bool writer)
+{
+	memset(f, 0, sizeof(*f));
+	pthread_mutex_init(&f->remap_mutex, NULL);
+	f->writer = writer;
+	snprintf(f->path, sizeof(f->path), "%s/filter.bits", dir);
+}
+
+int sg__filter_open_writer(sg__filter *f, const char *dir, MDB_env *env, MDB_dbi recipients,
+			   size_t min_capacity)
+{
+	init(f, dir, true);
+	/* An older file may be mapped by readers: retire it after the rebuild. */
+	sg__filter_map *old = NULL;
+	if (map_file(f->path, true, &old))
+		old = NULL;
+	atomic_store(&f->map, old);
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		return sg__store_err(rc);
+	MDB_stat ms;
+	rc = mdb_stat(txn, recipients, &ms);
+	uint64_t floor = min_capacity ? min_capacity : MIN_CAPACITY;
+	uint64_t cap = rc ? floor : ms.ms_entries * 2;
+	if (!rc)
+		rc = rebuild(f, cap < floor ? floor : cap, txn, recipients);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+void sg__filter_open_reader(sg__filter *f, const char *dir)
+{
+	init(f, dir, false);
+	sg__filter_map *m = NULL;
+	if (map_file(f->path, false, &m) || atomic_load(&m->hdr->retired)) {
+		unmap(m);
+		m = NULL;
+	}
+	atomic_store(&f->map, m);
+}
+
+void sg__filter_close(sg__filter *f)
+{
+	unmap(atomic_load(&f->map));
+	atomic_store(&f->map, NULL);
+	for (unsigned i = 0; i < f->nretired; i++)
+		unmap(f->retired[i]);
+	f->nretired = 0;
+	pthread_mutex_destroy(&f->remap_mutex);
+}
+
+int sg__filter_add(sg__filter *f, const uint64_t *hashes, size_t n, MDB_env *env, MDB_dbi recipients,
+		   MDB_txn *pending)
+{
+	(void)env;
+	sg__filter_map *m = atomic_load(&f->map);
+	if (!n)
+		return 0;
+	if (!m)
+		return SG_ESTORE; /* the writer always has a filter once open */
+	uint64_t count = atomic_load(&m->hdr->count) + n;
+	if (count > m->hdr->capacity) {
+		/* Full: a new file sized for growth, built from every record the
+		 * pending txn sees (which includes this batch's new ones). */
+		return rebuild(f, count * 4, pending, recipients);
+	}
+	for (size_t i = 0; i < n; i++)
+		set_bits(m, hashes[i]);
+	atomic_store(&m->hdr->count, count);
+	if (msync(m->hdr, m->len, MS_SYNC) < 0)
+		return -errno;
+	return 0;
+}
