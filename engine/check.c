@@ -196,34 +196,51 @@ int sg_check_batch(sg_engine *e, const char *from, const char *const *to, size_t
 		return 0;
 	}
 	int64_t now = purpose == SG_PURPOSE_MESSAGE ? 0 : sg_now_us();
-	for (size_t i = 0; i < n && !rc; i++) {
-		const char *t = to[i] ? to[i] : "";
-		if (sg_number_normalize(t, strlen(t), cc[0] ? cc : NULL, SG_FIELD_ANY, tkey, NULL)) {
-			deny(&out[i], SG_REASON_INVALID_NUMBER);
-			continue;
+	/* Recipients go in windows: normalize and hash a window, prefetch its
+	 * filter blocks, then probe, so the cache misses overlap. */
+	enum { WINDOW = 16 };
+	char keys[WINDOW][SG_KEY_MAX];
+	uint64_t hashes[WINDOW];
+	bool valid[WINDOW];
+	for (size_t base = 0; base < n && !rc; base += WINDOW) {
+		size_t w = n - base < WINDOW ? n - base : WINDOW;
+		for (size_t j = 0; j < w; j++) {
+			const char *t = to[base + j] ? to[base + j] : "";
+			valid[j] = !sg_number_normalize(t, strlen(t), cc[0] ? cc : NULL, SG_FIELD_ANY, keys[j], NULL);
+			if (valid[j] && filter_decides) {
+				hashes[j] = sg__filter_hash(keys[j], strlen(keys[j]));
+				if (w > 1)
+					sg__filter_prefetch(&e->store.filter, hashes[j]);
+			}
 		}
-		if (filter_decides && !sg__filter_maybe(&e->store.filter, sg__filter_hash(tkey, strlen(tkey))))
-			continue; /* certainly no record: allow */
-		if (!txn && (rc = sg__rd_begin(&e->store, &txn)))
-			return rc;
-		claim one = {0};
-		rc = decide(e, txn, &s, tkey, purpose, now, &rcpt, &out[i], &one);
-		if (one.needed && n == 1) {
-			cl = one;
-		} else if (one.needed) {
-			/* A batch cannot claim one confirmation per recipient: deny. */
-			out[i].allow = false;
-			out[i].confirmation = false;
+		for (size_t j = 0; j < w && !rc; j++) {
+			size_t i = base + j;
+			if (!valid[j]) {
+				deny(&out[i], SG_REASON_INVALID_NUMBER);
+				continue;
+			}
+			if (filter_decides && !sg__filter_maybe(&e->store.filter, hashes[j]))
+				continue; /* certainly no record: allow */
+			if (!txn && (rc = sg__rd_begin(&e->store, &txn)))
+				return rc;
+			claim one = {0};
+			rc = decide(e, txn, &s, keys[j], purpose, now, &rcpt, &out[i], &one);
+			if (one.needed && n == 1) {
+				cl = one;
+				sg__strlcpy(tkey, keys[j], sizeof(tkey));
+			} else if (one.needed) {
+				/* A batch cannot claim one confirmation per recipient: deny. */
+				out[i].allow = false;
+				out[i].confirmation = false;
+			}
 		}
 	}
 	if (txn)
 		sg__rd_end(&e->store, txn);
 	if (rc)
 		return rc;
-	if (cl.needed && !e->rdonly) {
-		sg_number_normalize(to[0], strlen(to[0]), cc[0] ? cc : NULL, SG_FIELD_ANY, tkey, NULL);
+	if (cl.needed && !e->rdonly)
 		rc = claim_confirmation(e, fkey, tkey, &cl, &out[0]);
-	}
 	return rc;
 }
 

@@ -109,6 +109,13 @@ static void set_bits(sg__filter_map *m, uint64_t h)
 		__atomic_fetch_or(&blk[pos[i] >> 6], 1ull << (pos[i] & 63), __ATOMIC_RELEASE);
 }
 
+void sg__filter_prefetch(sg__filter *f, uint64_t h)
+{
+	sg__filter_map *m = atomic_load_explicit(&f->map, memory_order_acquire);
+	if (m)
+		__builtin_prefetch(block_of(m, h));
+}
+
 bool sg__filter_maybe(sg__filter *f, uint64_t h)
 {
 	sg__filter_map *m = atomic_load_explicit(&f->map, memory_order_acquire);

@@ -64,6 +64,9 @@ int sg__filter_open_writer(sg__filter *f, const char *dir, MDB_env *env, MDB_dbi
 void sg__filter_open_reader(sg__filter *f, const char *dir);
 void sg__filter_close(sg__filter *f);
 
+/* Hint that hash will be probed soon (batch checks overlap cache misses). */
+void sg__filter_prefetch(sg__filter *f, uint64_t hash);
+
 /* true: the key may have a record; false: it certainly has none. */
 bool sg__filter_maybe(sg__filter *f, uint64_t hash);
 
