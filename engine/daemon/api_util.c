@@ -230,18 +230,26 @@ void sg__event_csv(sg__buf *b, const sg_event *ev)
 
 void sg__verdict_json(sg__buf *b, bool *first, const sg_verdict *v)
 {
+	/* The same shape as `stopgate check` prints. */
 	sg__buf_json_key(b, first, "allow");
 	sg__buf_adds(b, v->allow ? "true" : "false");
 	sg__buf_json_key(b, first, "reason");
 	sg__buf_json_cstr(b, v->allow ? NULL : sg_reason_name(v->reason));
-	bool scoped = !v->allow && (v->reason == SG_REASON_OPTED_OUT || v->reason == SG_REASON_NO_CONSENT);
 	sg__buf_json_key(b, first, "scope");
-	sg__buf_json_cstr(b, scoped ? sg_scope_name(v->scope) : NULL);
-	sg__buf_json_key(b, first, "scope_id");
-	sg__buf_json_cstr(b, scoped ? v->scope_id : NULL);
+	if (v->scope) {
+		bool f = true;
+		sg__buf_addc(b, '{');
+		sg__buf_json_key(b, &f, "kind");
+		sg__buf_json_cstr(b, sg_scope_name(v->scope));
+		sg__buf_json_key(b, &f, "id");
+		sg__buf_json_cstr(b, v->scope_id);
+		sg__buf_addc(b, '}');
+	} else {
+		sg__buf_adds(b, "null");
+	}
 	sg__buf_json_key(b, first, "since");
 	sg__time_json(b, v->since_us);
-	sg__buf_json_key(b, first, "seq");
+	sg__buf_json_key(b, first, "event");
 	if (v->seq)
 		sg__buf_printf(b, "%llu", (unsigned long long)v->seq);
 	else

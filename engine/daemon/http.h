@@ -174,6 +174,8 @@ const char *sg__http_reason(int status);
 int sg__http_listen(sg__server *srv, const char *addr);
 /* The port actually bound (for listen addresses with port 0). */
 int sg__http_bound_port(sg__server *srv);
+/* Is this a listen address we can parse ("ip:port", "[ip6]:port")? */
+bool sg__addr_valid(const char *addr);
 /* Is this listen address on the loopback (127/8, ::1)? */
 bool sg__addr_is_loopback(const char *addr);
 /* Stop accepting; finish what is in flight. Connections that are idle are

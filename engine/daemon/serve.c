@@ -239,6 +239,12 @@ int sg_serve_main(int argc, char **argv)
 	}
 	sg_config *cfg = &c.cfg;
 	sg__log_set_level(cfg->log_level);
+	if (!sg__addr_valid(cfg->listen)) {
+		sg__err("daemon", "cannot listen: not an address, expected IP:PORT or [IPv6]:PORT addr=%s",
+			cfg->listen);
+		sg_config_free(cfg);
+		return 2;
+	}
 	if (!cfg->token[0] && !sg__addr_is_loopback(cfg->listen)) {
 		sg__err("daemon", "refusing to listen on a non-loopback address without a token addr=%s "
 			"hint=\"set token in the config or STOPGATE_TOKEN\"", cfg->listen);

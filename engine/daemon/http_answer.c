@@ -1,0 +1,428 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Answers: building them (sg__respond*), and writing them strictly in
+ * request order, whole or streamed in chunked pieces. See http.h. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http_internal.h"
+#include "internal.h"
+
+static const char *http_date(sg__server *srv)
+{
+	int64_t now = sg_now_us() / 1000000;
+	if (now != srv->date_sec) {
+		static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+		static const char *const mons[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+						   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+		time_t t = (time_t)now;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		char tmp[96];
+		snprintf(tmp, sizeof(tmp), "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
+			 tm.tm_mday, mons[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+			 tm.tm_sec);
+		sg__strlcpy(srv->date, tmp, sizeof(srv->date));
+		srv->date_sec = now;
+	}
+	return srv->date;
+}
+
+/* ---- requests ---- */
+
+void sg__req_free(sg__req *r)
+{
+	if (!r)
+		return;
+	if (r->stream_free)
+		r->stream_free(r->stream_ctx);
+	sg__buf_free(&r->url);
+	sg__buf_free(&r->hbuf);
+	sg__buf_free(&r->bodybuf);
+	sg__buf_free(&r->extra);
+	sg__buf_free(&r->out_head);
+	sg__buf_free(&r->out_body);
+	free(r->hoff);
+	free(r->hdrs);
+	free(r);
+}
+
+sg__req *sg__req_new(sg__conn *c)
+{
+	sg__req *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->srv = c->srv;
+	r->conn = c;
+	r->id = ++c->srv->next_req_id;
+	r->start_us = sg_now_us();
+	r->path = r->query = r->arg = r->body = "";
+	r->keep_alive = true;
+	if (c->tail)
+		c->tail->next = r;
+	else
+		c->head = r;
+	c->tail = r;
+	c->nreqs++;
+	return r;
+}
+
+/* Drop the head of the queue. */
+void sg__req_pop(sg__conn *c)
+{
+	sg__req *r = c->head;
+	c->head = r->next;
+	if (!c->head)
+		c->tail = NULL;
+	c->nreqs--;
+	sg__req_free(r);
+}
+
+/* Build the status line and headers (all but Connection, added when the
+ * answer is written since it depends on what follows it). */
+static void build_head(sg__req *r, int status, const char *ctype, size_t len, bool chunked)
+{
+	sg__buf *h = &r->out_head;
+	sg__buf_clear(h);
+	sg__buf_printf(h, "HTTP/1.1 %d %s\r\nServer: stopgate/" SG_VERSION "\r\nDate: %s\r\n",
+		       status, sg__http_reason(status), http_date(r->srv));
+	if (ctype)
+		sg__buf_printf(h, "Content-Type: %s\r\n", ctype);
+	if (chunked)
+		sg__buf_adds(h, "Transfer-Encoding: chunked\r\n");
+	else
+		sg__buf_printf(h, "Content-Length: %zu\r\n", len);
+	sg__buf_adds(h, "Cache-Control: no-store\r\n");
+	if (r->extra.len)
+		sg__buf_add(h, r->extra.p, r->extra.len);
+}
+
+static void note_answer(sg__req *r, int status)
+{
+	r->status = status;
+	sg__metrics_request(&r->srv->metrics, r->route ? r->route->name : "other", status);
+	if (sg__log_enabled(SG_LOG_DEBUG)) {
+		char path[160];
+		sg__log_quote(r->path, strlen(r->path), path, sizeof(path));
+		sg__debug("http", "request id=%lu peer=%s method=%s path=%s status=%d us=%lld", r->id,
+			  r->conn->peer, http_method_str(r->method), path, status,
+			  (long long)(sg_now_us() - r->start_us));
+	}
+}
+
+/* A handler answered a request it held (or the request is dropped because
+ * its connection is gone): release the hold and continue in order. */
+static void release_hold(sg__req *r)
+{
+	sg__conn *c = r->conn;
+	if (r->orphan) {
+		sg__req_free(r);
+		c->refs--;
+		sg__conn_after_io(c);
+		return;
+	}
+	c->refs--;
+	sg__conn_flush(c);
+	sg__conn_after_io(c);
+}
+
+static bool answer_allowed(sg__req *r)
+{
+	/* Exactly once; READING is allowed for errors the HTTP layer raises. */
+	if (r->state == SG__REQ_READY || r->state == SG__REQ_STREAMING) {
+		sg__err("http", "request answered twice id=%lu", r->id);
+		return false;
+	}
+	return true;
+}
+
+void sg__respond_buf(sg__req *r, int status, const char *ctype, sg__buf *body)
+{
+	if (!answer_allowed(r)) {
+		sg__buf_free(body);
+		return;
+	}
+	bool held = r->state == SG__REQ_HANDLING;
+	if (r->orphan) {
+		sg__buf_free(body);
+		release_hold(r);
+		return;
+	}
+	sg__buf_free(&r->out_body);
+	r->out_body = *body;
+	*body = (sg__buf)SG__BUF_INIT;
+	if (sg__buf_failed(&r->out_body)) {
+		sg__buf_free(&r->out_body);
+		status = 500;
+		ctype = "application/json";
+		sg__buf_adds(&r->out_body, "{\"error\":\"out_of_memory\",\"detail\":null}\n");
+	}
+	build_head(r, status, ctype, r->out_body.len, false);
+	note_answer(r, status);
+	r->state = SG__REQ_READY;
+	/* Answered while READING (errors of the HTTP layer): the caller flushes. */
+	if (held)
+		release_hold(r);
+}
+
+void sg__respond(sg__req *r, int status, const char *ctype, const void *body, size_t len)
+{
+	sg__buf b = SG__BUF_INIT;
+	sg__buf_add(&b, body, len);
+	sg__respond_buf(r, status, ctype, &b);
+}
+
+void sg__respond_json(sg__req *r, int status, cJSON *json)
+{
+	char *text = json ? cJSON_PrintUnformatted(json) : NULL;
+	cJSON_Delete(json);
+	if (!text) {
+		sg__respond_error(r, 500, "out_of_memory", NULL);
+		return;
+	}
+	sg__buf b = SG__BUF_INIT;
+	sg__buf_adds(&b, text);
+	sg__buf_addc(&b, '\n');
+	free(text);
+	sg__respond_buf(r, status, "application/json", &b);
+}
+
+void sg__respond_error(sg__req *r, int status, const char *error, const char *fmt, ...)
+{
+	sg__buf b = SG__BUF_INIT;
+	sg__buf_adds(&b, "{\"error\":");
+	sg__buf_json_cstr(&b, error);
+	sg__buf_adds(&b, ",\"detail\":");
+	if (fmt) {
+		char detail[512];
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(detail, sizeof(detail), fmt, ap);
+		va_end(ap);
+		sg__buf_json_cstr(&b, detail);
+	} else {
+		sg__buf_adds(&b, "null");
+	}
+	sg__buf_adds(&b, "}\n");
+	if (status >= 500)
+		sg__warn("http", "answer id=%lu status=%d error=%s", r->id, status, error);
+	sg__respond_buf(r, status, "application/json", &b);
+}
+
+void sg__respond_stream(sg__req *r, int status, const char *ctype, sg__stream_fn fn, void *ctx,
+			void (*free_ctx)(void *ctx))
+{
+	if (!answer_allowed(r)) {
+		if (free_ctx)
+			free_ctx(ctx);
+		return;
+	}
+	bool held = r->state == SG__REQ_HANDLING;
+	r->stream = fn;
+	r->stream_ctx = ctx;
+	r->stream_free = free_ctx;
+	if (!r->orphan) {
+		build_head(r, status, ctype, 0, true);
+		note_answer(r, status);
+		r->state = SG__REQ_STREAMING;
+	}
+	if (held)
+		release_hold(r);
+}
+
+void sg__resp_header(sg__req *r, const char *name, const char *value)
+{
+	if (strpbrk(name, "\r\n") || strpbrk(value, "\r\n"))
+		return;
+	sg__buf_printf(&r->extra, "%s: %s\r\n", name, value);
+}
+/* ---- writing ---- */
+
+static void on_write(uv_write_t *w, int status)
+{
+	write_req *wr = (write_req *)w;
+	sg__conn *c = wr->c;
+	for (size_t i = 0; i < wr->nbufs; i++)
+		free(wr->bufs[i]);
+	c->writes--;
+	c->refs--;
+	if (wr->stream_req)
+		wr->stream_req->stream_writing = false;
+	free(wr);
+	if (status < 0 && !c->closing) {
+		sg__debug("http", "write failed conn=%lu error=%s", c->id, uv_strerror(status));
+		sg__conn_close(c);
+	}
+	if (!c->closing)
+		sg__conn_flush(c);
+	sg__conn_after_io(c);
+}
+
+/* Write up to three owned buffers (NULL entries skipped). */
+int sg__conn_write(sg__conn *c, char *b0, size_t l0, char *b1, size_t l1, char *b2, size_t l2,
+		      sg__req *stream_req)
+{
+	write_req *wr = calloc(1, sizeof(*wr));
+	if (!wr) {
+		free(b0), free(b1), free(b2);
+		return -ENOMEM;
+	}
+	uv_buf_t bufs[3];
+	unsigned n = 0;
+	char *ps[3] = {b0, b1, b2};
+	size_t ls[3] = {l0, l1, l2};
+	for (int i = 0; i < 3; i++) {
+		if (!ps[i])
+			continue;
+		wr->bufs[wr->nbufs++] = ps[i];
+		if (ls[i])
+			bufs[n++] = uv_buf_init(ps[i], (unsigned)ls[i]);
+	}
+	wr->c = c;
+	wr->stream_req = stream_req;
+	if (stream_req)
+		stream_req->stream_writing = true;
+	c->writes++;
+	c->refs++;
+	int rc = uv_write(&wr->w, (uv_stream_t *)&c->tcp, bufs, n, on_write);
+	if (rc) {
+		/* Failed synchronously: complete it ourselves. */
+		on_write(&wr->w, rc);
+		return rc;
+	}
+	return 0;
+}
+
+char *sg__memdup(const char *p, size_t n)
+{
+	char *d = malloc(n + 1);
+	if (d) {
+		memcpy(d, p, n);
+		d[n] = '\0';
+	}
+	return d;
+}
+
+/* Does this answer end the connection? */
+static bool answer_closes(sg__conn *c, sg__req *r)
+{
+	if (!r->keep_alive || r->force_close)
+		return true;
+	/* Input ended or draining: the last answer we owe closes it. */
+	return (c->close_after || c->srv->draining) && r->next == NULL && c->cur == NULL;
+}
+
+/* Start the answer of the head request: its head plus Connection. */
+static sg__buf head_with_connection(sg__conn *c, sg__req *r, bool *closes)
+{
+	sg__buf h = r->out_head;
+	r->out_head = (sg__buf)SG__BUF_INIT;
+	*closes = answer_closes(c, r);
+	if (*closes)
+		sg__buf_adds(&h, "Connection: close\r\n\r\n");
+	else if (r->conn->parser.http_major == 1 && r->conn->parser.http_minor == 0)
+		sg__buf_adds(&h, "Connection: keep-alive\r\n\r\n");
+	else
+		sg__buf_adds(&h, "\r\n");
+	return h;
+}
+
+static void conn_final_answer_queued(sg__conn *c)
+{
+	/* Nothing after this answer will be answered: drop input. */
+	c->close_after = true;
+	c->stop_input = true;
+	/* Later requests: the handler-held ones become orphans, the rest go. */
+	sg__req *r = c->head ? c->head->next : NULL;
+	c->head->next = NULL;
+	c->tail = c->head;
+	while (r) {
+		sg__req *next = r->next;
+		c->nreqs--;
+		if (r == c->cur)
+			c->cur = NULL;
+		if (r->state == SG__REQ_HANDLING) {
+			r->orphan = true;
+			r->next = NULL;
+		} else {
+			sg__req_free(r);
+		}
+		r = next;
+	}
+}
+
+void sg__conn_flush(sg__conn *c)
+{
+	while (c->head && !c->closing) {
+		sg__req *r = c->head;
+		if (r->state == SG__REQ_READY) {
+			bool closes;
+			sg__buf h = head_with_connection(c, r, &closes);
+			if (closes)
+				conn_final_answer_queued(c);
+			size_t hl, bl;
+			char *hp = sg__buf_steal(&h, &hl);
+			char *bp = sg__buf_steal(&r->out_body, &bl);
+			if (r->method == HTTP_HEAD) {
+				free(bp);
+				bp = NULL;
+				bl = 0;
+			}
+			sg__req_pop(c);
+			if (sg__conn_write(c, hp, hl, bp, bl, NULL, 0, NULL))
+				return;
+			continue;
+		}
+		if (r->state != SG__REQ_STREAMING || r->stream_writing)
+			return;
+		/* Streamed answer: head first, then one piece per write. */
+		char *hp = NULL;
+		size_t hl = 0;
+		if (r->out_head.len) {
+			bool closes;
+			sg__buf h = head_with_connection(c, r, &closes);
+			if (closes)
+				conn_final_answer_queued(c);
+			hp = sg__buf_steal(&h, &hl);
+		}
+		sg__buf piece = SG__BUF_INIT;
+		int more = r->stream_done ? 0 : r->stream(r, &piece, r->stream_ctx);
+		if (more < 0 || sg__buf_failed(&piece)) {
+			sg__warn("http", "stream failed id=%lu error=\"%s\"", r->id,
+				 more < 0 ? sg_strerror(more) : "out of memory");
+			sg__buf_free(&piece);
+			free(hp);
+			sg__conn_close(c); /* the client sees a truncated chunked body */
+			return;
+		}
+		sg__buf frame = SG__BUF_INIT;
+		if (piece.len)
+			sg__buf_printf(&frame, "%zx\r\n", piece.len);
+		if (piece.len)
+			sg__buf_add(&piece, "\r\n", 2);
+		if (!more)
+			sg__buf_add(&piece, "0\r\n\r\n", 5);
+		if (sg__buf_failed(&frame) || sg__buf_failed(&piece)) {
+			sg__buf_free(&frame);
+			sg__buf_free(&piece);
+			free(hp);
+			sg__conn_close(c);
+			return;
+		}
+		size_t fl, pl;
+		char *fp = sg__buf_steal(&frame, &fl);
+		char *pp = sg__buf_steal(&piece, &pl);
+		if (!more) {
+			sg__req_pop(c);
+			if (sg__conn_write(c, hp, hl, fp, fl, pp, pl, NULL))
+				return;
+			continue;
+		}
+		if (sg__conn_write(c, hp, hl, fp, fl, pp, pl, r))
+			return;
+		return; /* next piece when this one is written */
+	}
+}

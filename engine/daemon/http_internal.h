@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Inside the HTTP layer: the connection object and what its files
+ * (http_conn.c, http_answer.c, http_listen.c, http_util.c) share.
+ *
+ * Connection lifetime (libuv handle rules, as in knot-resolver session2):
+ * c->refs counts the unclosed handles (tcp, timer), pending uv_write and
+ * uv_shutdown requests, and requests handed to a handler that have not
+ * answered yet. sg__conn_close() stops reading, closes the timer, then the
+ * stream; the struct is freed when refs reaches 0, never earlier, so an
+ * answer arriving after the client left finds its request and drops it.
+ */
+#pragma once
+#include <uv.h>
+
+#include "daemon.h"
+
+#define MAX_HEADERS 100
+#define LINGER_MS 2000              /* read and drop input after a final answer */
+#define LINGER_MAX_BYTES (1u << 20) /* ... at most this much */
+
+enum timer_kind { T_NONE = 0, T_HEADER, T_BODY, T_IDLE, T_WRITE, T_LINGER };
+
+struct sg__conn {
+	sg__server *srv;
+	sg__conn *prev, *next; /* srv->conns */
+	unsigned long id;
+	uv_tcp_t tcp;
+	uv_timer_t timer;
+	uv_shutdown_t shutdown;
+	http_parser parser;
+	int refs;
+	enum timer_kind tkind;
+	bool closing;      /* handles are being closed */
+	bool reading;      /* uv_read_start is active */
+	bool paused;       /* too many requests queued: parser paused, input held */
+	bool stop_input;   /* no more requests will be parsed (error, close, EOF) */
+	bool close_after;  /* close once everything queued is written */
+	bool lingering;    /* final answer sent, draining the peer's input */
+	bool in_parse;
+	size_t linger_bytes;
+	sg__req *cur;      /* request being parsed */
+	sg__req *head, *tail;
+	unsigned nreqs;    /* queued (all states) */
+	char *held;        /* unparsed input kept while paused */
+	size_t held_len;
+	unsigned writes;   /* pending uv_write */
+	char peer[64];
+};
+
+typedef struct write_req {
+	uv_write_t w;
+	sg__conn *c;
+	sg__req *stream_req; /* a streamed piece: wake the stream when written */
+	char *bufs[3];
+	size_t nbufs;
+} write_req;
+
+/* http_conn.c */
+void sg__conn_close(sg__conn *c);
+/* Re-evaluate what the connection waits for (timers, resuming a paused
+ * parser, closing) after any I/O or answer. */
+void sg__conn_after_io(sg__conn *c);
+void sg__conn_stop_reading(sg__conn *c);
+void sg__conn_accept(uv_stream_t *server, int status);
+
+/* http_answer.c */
+sg__req *sg__req_new(sg__conn *c);
+void sg__req_free(sg__req *r);
+void sg__req_pop(sg__conn *c);
+/* Write what is ready at the head of the queue, in order. */
+void sg__conn_flush(sg__conn *c);
+/* Write up to three owned buffers (NULL entries skipped); a synchronous
+ * failure completes the write at once (and closes the connection). */
+int sg__conn_write(sg__conn *c, char *b0, size_t l0, char *b1, size_t l1, char *b2, size_t l2,
+		   sg__req *stream_req);
+char *sg__memdup(const char *p, size_t n);

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The listening socket, listen addresses, draining and closing every
+ * connection at shutdown. See http.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_internal.h"
+#include "internal.h"
+
+/* Parse "ip:port" / "[ip6]:port" / ":port" (all IPv4) into ss. */
+static int parse_addr(const char *addr, struct sockaddr_storage *ss)
+{
+	char host[128];
+	const char *colon;
+	if (addr[0] == '[') {
+		const char *end = strchr(addr, ']');
+		if (!end || end[1] != ':' || (size_t)(end - addr - 1) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, addr + 1, (size_t)(end - addr - 1));
+		host[end - addr - 1] = '\0';
+		colon = end + 1;
+	} else {
+		colon = strrchr(addr, ':');
+		if (!colon || (size_t)(colon - addr) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, addr, (size_t)(colon - addr));
+		host[colon - addr] = '\0';
+		if (!host[0])
+			sg__strlcpy(host, "0.0.0.0", sizeof(host));
+		if (strcmp(host, "localhost") == 0)
+			sg__strlcpy(host, "127.0.0.1", sizeof(host));
+	}
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (*end || colon[1] == '\0' || port < 0 || port > 65535)
+		return -EINVAL;
+	memset(ss, 0, sizeof(*ss));
+	if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ss) == 0)
+		return 0;
+	if (uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)ss) == 0)
+		return 0;
+	return -EINVAL;
+}
+
+bool sg__addr_valid(const char *addr)
+{
+	struct sockaddr_storage ss;
+	return parse_addr(addr, &ss) == 0;
+}
+
+bool sg__addr_is_loopback(const char *addr)
+{
+	struct sockaddr_storage ss;
+	if (parse_addr(addr, &ss))
+		return false;
+	if (ss.ss_family == AF_INET) {
+		const unsigned char *b = (const unsigned char *)&((struct sockaddr_in *)&ss)->sin_addr;
+		return b[0] == 127;
+	}
+	const struct in6_addr *a6 = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+	static const unsigned char lo6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+	static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	if (memcmp(a6, lo6, 16) == 0)
+		return true;
+	return memcmp(a6, v4mapped, 12) == 0 && ((const unsigned char *)a6)[12] == 127;
+}
+
+int sg__http_listen(sg__server *srv, const char *addr)
+{
+	struct sockaddr_storage ss;
+	if (parse_addr(addr, &ss))
+		return UV_EINVAL;
+	int rc = uv_tcp_init(srv->loop, &srv->listener);
+	if (rc)
+		return rc;
+	srv->listening = true;
+	srv->listener.data = srv;
+	rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&ss, 0);
+	if (!rc)
+		rc = uv_listen((uv_stream_t *)&srv->listener, 511, sg__conn_accept);
+	return rc;
+}
+
+int sg__http_bound_port(sg__server *srv)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	if (uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&ss, &len))
+		return -1;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+void sg__http_drain(sg__server *srv)
+{
+	srv->draining = true;
+	if (srv->listening) {
+		uv_close((uv_handle_t *)&srv->listener, NULL);
+		srv->listening = false;
+	}
+	/* Idle connections go now; busy ones after their last answer. */
+	sg__conn *c = srv->conns;
+	while (c) {
+		sg__conn *next = c->next;
+		if (!c->closing && !c->lingering) {
+			if (c->nreqs == 0 && !c->cur && c->writes == 0)
+				sg__conn_close(c);
+			else if (!c->cur) {
+				c->stop_input = true;
+				c->close_after = true;
+				sg__conn_stop_reading(c);
+				sg__conn_flush(c);
+				sg__conn_after_io(c);
+			}
+		}
+		c = next;
+	}
+	if (srv->nconns == 0 && srv->on_drained)
+		srv->on_drained(srv);
+}
+
+void sg__http_close_all(sg__server *srv)
+{
+	for (sg__conn *c = srv->conns; c; c = c->next)
+		sg__conn_close(c);
+}
