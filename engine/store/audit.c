@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/evp.h>
 
 #include "engine.h"
 #include "internal.h"
@@ -13,14 +14,23 @@
 
 #define SCRATCH (SG__EVENT_ENC_MAX + 64)
 
-/* Decode one events value and attach its body (if not redacted). */
-static int load_event(sg_engine *e, MDB_txn *txn, MDB_val *k, MDB_val *v, sg_event *ev, char *scratch)
+/* Decode one events value; body fields are left for the caller. */
+static int decode_event(MDB_val *k, MDB_val *v, sg_event *ev, char *scratch)
 {
 	int rc = sg__event_decode(v->mv_data, v->mv_size, ev, scratch, SCRATCH);
 	if (rc)
 		return rc;
 	if (k->mv_size != 8 || sg__be64_get(k->mv_data) != ev->seq)
 		return SG_ECORRUPT;
+	return 0;
+}
+
+/* Decode one events value and attach its body (if not redacted). */
+static int load_event(sg_engine *e, MDB_txn *txn, MDB_val *k, MDB_val *v, sg_event *ev, char *scratch)
+{
+	int rc = decode_event(k, v, ev, scratch);
+	if (rc)
+		return rc;
 	MDB_val b;
 	rc = mdb_get(txn, e->store.bodies, k, &b);
 	if (rc == MDB_NOTFOUND) {
@@ -34,14 +44,52 @@ static int load_event(sg_engine *e, MDB_txn *txn, MDB_val *k, MDB_val *v, sg_eve
 	return 0;
 }
 
+/* A cursor over the bodies DB kept in step with a walk over events in seq
+ * order: a body costs a cursor step instead of a tree lookup. rc is the
+ * cursor's state (0 positioned, MDB_NOTFOUND past the end). */
+typedef struct body_walk {
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+} body_walk;
+
+static int body_walk_open(sg_engine *e, MDB_txn *txn, uint64_t from_seq, body_walk *w)
+{
+	uint8_t key[8];
+	sg__be64_put(key, from_seq);
+	w->k = sg__val(key, 8);
+	w->rc = mdb_cursor_open(txn, e->store.bodies, &w->cur);
+	if (w->rc)
+		return sg__store_err(w->rc);
+	w->rc = mdb_cursor_get(w->cur, &w->k, &w->v, MDB_SET_RANGE);
+	return w->rc && w->rc != MDB_NOTFOUND ? sg__store_err(w->rc) : 0;
+}
+
+/* Attach the body of ev (seq ascending between calls). */
+static int body_walk_attach(body_walk *w, sg_event *ev)
+{
+	while (!w->rc && w->k.mv_size == 8 && sg__be64_get(w->k.mv_data) < ev->seq)
+		w->rc = mdb_cursor_get(w->cur, &w->k, &w->v, MDB_NEXT);
+	if (w->rc && w->rc != MDB_NOTFOUND)
+		return sg__store_err(w->rc);
+	if (w->rc || w->k.mv_size != 8 || sg__be64_get(w->k.mv_data) != ev->seq) {
+		ev->body = NULL; /* redacted, or there was none */
+		return 0;
+	}
+	ev->body = w->v.mv_data;
+	ev->body_len = w->v.mv_size;
+	return 0;
+}
+
 int sg_events_read(sg_engine *e, uint64_t from_seq, size_t max, sg_event_cb cb, void *ctx, uint64_t *next_seq)
 {
 	MDB_txn *txn;
 	MDB_cursor *cur = NULL;
+	body_walk bw = {0};
 	char *scratch = malloc(SCRATCH);
 	if (!scratch)
 		return -ENOMEM;
-	int rc = sg__rd_begin(&e->store, &txn);
+	int rc = sg__rd_begin(&e->store, &txn), cbrc = 0;
 	if (rc) {
 		free(scratch);
 		return rc;
@@ -50,15 +98,17 @@ int sg_events_read(sg_engine *e, uint64_t from_seq, size_t max, sg_event_cb cb, 
 	uint8_t key[8];
 	sg__be64_put(key, next);
 	MDB_val k = sg__val(key, 8), v;
-	rc = mdb_cursor_open(txn, e->store.events, &cur);
+	rc = body_walk_open(e, txn, next, &bw);
+	if (!rc)
+		rc = mdb_cursor_open(txn, e->store.events, &cur);
 	if (!rc)
 		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	for (size_t i = 0; i < max && !rc; i++) {
 		sg_event ev;
-		if ((rc = load_event(e, txn, &k, &v, &ev, scratch)))
+		if ((rc = decode_event(&k, &v, &ev, scratch)) || (rc = body_walk_attach(&bw, &ev)))
 			break;
 		next = ev.seq + 1;
-		if ((rc = cb(&ev, ctx)))
+		if ((cbrc = cb(&ev, ctx)))
 			break;
 		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 	}
@@ -67,11 +117,12 @@ int sg_events_read(sg_engine *e, uint64_t from_seq, size_t max, sg_event_cb cb, 
 	else if (rc > 0)
 		rc = sg__store_err(rc);
 	mdb_cursor_close(cur);
+	mdb_cursor_close(bw.cur);
 	sg__rd_end(&e->store, txn);
 	free(scratch);
 	if (next_seq)
 		*next_seq = next;
-	return rc;
+	return cbrc ? cbrc : rc;
 }
 
 int sg_events_for_recipient(sg_engine *e, const char *recipient_key, sg_event_cb cb, void *ctx)
@@ -81,7 +132,7 @@ int sg_events_for_recipient(sg_engine *e, const char *recipient_key, sg_event_cb
 	char *scratch = malloc(SCRATCH);
 	if (!scratch)
 		return -ENOMEM;
-	int rc = sg__rd_begin(&e->store, &txn);
+	int rc = sg__rd_begin(&e->store, &txn), cbrc = 0;
 	if (rc) {
 		free(scratch);
 		return rc;
@@ -96,7 +147,7 @@ int sg_events_for_recipient(sg_engine *e, const char *recipient_key, sg_event_cb
 		rc = mdb_get(txn, e->store.events, &ek, &ev_val);
 		if (rc)
 			break;
-		if ((rc = load_event(e, txn, &ek, &ev_val, &ev, scratch)) || (rc = cb(&ev, ctx)))
+		if ((rc = load_event(e, txn, &ek, &ev_val, &ev, scratch)) || (cbrc = cb(&ev, ctx)))
 			break;
 		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
 	}
@@ -107,7 +158,7 @@ int sg_events_for_recipient(sg_engine *e, const char *recipient_key, sg_event_cb
 	mdb_cursor_close(cur);
 	sg__rd_end(&e->store, txn);
 	free(scratch);
-	return rc;
+	return cbrc ? cbrc : rc; /* the callback's own value, untranslated */
 }
 
 int sg_head(sg_engine *e, uint64_t *seq, uint8_t hash[32])
@@ -172,29 +223,62 @@ static void broken(sg_verify_result *r, uint64_t seq, const char *why)
 	sg__strlcpy(r->reason, why, sizeof(r->reason));
 }
 
+/* One SHA-256 for a whole walk: SHA256() looks the algorithm up again on
+ * every call in OpenSSL 3, which costs more than hashing an event. */
+typedef struct hasher {
+	EVP_MD *md;
+	EVP_MD_CTX *ctx;
+} hasher;
+
+static int hasher_init(hasher *h)
+{
+	h->md = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+	h->ctx = EVP_MD_CTX_new();
+	return h->md && h->ctx ? 0 : -ENOMEM;
+}
+
+static void hasher_free(hasher *h)
+{
+	EVP_MD_CTX_free(h->ctx);
+	EVP_MD_free(h->md);
+}
+
+static void hash_into(hasher *h, const void *data, size_t len, uint8_t out[32])
+{
+	unsigned n = 32;
+	if (!EVP_DigestInit_ex2(h->ctx, h->md, NULL) || !EVP_DigestUpdate(h->ctx, data, len) ||
+	    !EVP_DigestFinal_ex(h->ctx, out, &n))
+		memset(out, 0, 32); /* cannot happen with a fetched SHA-256; fails the compare */
+}
+
+static uint64_t key_seq(const MDB_val *k)
+{
+	return k->mv_size == 8 ? sg__be64_get(k->mv_data) : 0;
+}
+
+/* Walk events and bodies side by side (both keyed by seq), so a body costs
+ * a cursor step instead of a tree lookup per event. */
 int sg_verify(sg_engine *e, sg_verify_result *result)
 {
 	MDB_txn *txn;
-	MDB_cursor *cur = NULL;
+	MDB_cursor *cur = NULL, *bcur = NULL;
 	sg_verify_result r = {.ok = true};
 	uint8_t prev[32] = {0}, calc[32];
+	hasher h = {0};
 	char *scratch = malloc(SCRATCH);
-	uint8_t *buf = malloc(SCRATCH);
-	if (!scratch || !buf) {
-		free(scratch);
-		free(buf);
-		return -ENOMEM;
-	}
-	int rc = sg__rd_begin(&e->store, &txn);
-	if (rc)
+	int rc = scratch ? hasher_init(&h) : -ENOMEM;
+	if (rc || (rc = sg__rd_begin(&e->store, &txn)))
 		goto out_free;
-	MDB_val k, v;
-	rc = mdb_cursor_open(txn, e->store.events, &cur);
+	MDB_val k, v, bk, bv;
+	int brc = mdb_cursor_open(txn, e->store.bodies, &bcur);
+	if (!brc)
+		brc = mdb_cursor_get(bcur, &bk, &bv, MDB_FIRST);
+	rc = brc && brc != MDB_NOTFOUND ? brc : mdb_cursor_open(txn, e->store.events, &cur);
 	if (!rc)
 		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
 	while (!rc && r.ok) {
 		uint64_t expect = r.count + 1;
-		uint64_t kseq = k.mv_size == 8 ? sg__be64_get(k.mv_data) : 0;
+		uint64_t kseq = key_seq(&k);
 		sg_event ev;
 		if (kseq != expect) {
 			broken(&r, expect, kseq > expect ? "event missing (sequence gap)" : "sequence out of order");
@@ -205,20 +289,20 @@ int sg_verify(sg_engine *e, sg_verify_result *result)
 		} else if (memcmp(ev.prev_hash, prev, 32)) {
 			broken(&r, expect, "previous-hash link does not match the preceding event");
 		} else {
-			sg__event_hash((const uint8_t *)v.mv_data + 32, v.mv_size - 32, calc);
-			if (memcmp(calc, ev.hash, 32)) {
+			hash_into(&h, (const uint8_t *)v.mv_data + 32, v.mv_size - 32, calc);
+			if (memcmp(calc, ev.hash, 32))
 				broken(&r, expect, "event content does not match its hash");
-			} else {
-				MDB_val b;
-				int g = mdb_get(txn, e->store.bodies, &k, &b);
-				if (!g) {
-					sg__sha256(b.mv_data, b.mv_size, calc);
-					if (b.mv_size != ev.body_len || memcmp(calc, ev.body_sha256, 32))
-						broken(&r, expect, "message body does not match its digest");
-				} else if (g != MDB_NOTFOUND) {
-					rc = g;
-					break;
-				}
+		}
+		if (r.ok && !brc && key_seq(&bk) < expect)
+			broken(&r, key_seq(&bk), "message body without its event");
+		if (r.ok && !brc && key_seq(&bk) == expect) {
+			hash_into(&h, bv.mv_data, bv.mv_size, calc);
+			if (bv.mv_size != ev.body_len || memcmp(calc, ev.body_sha256, 32))
+				broken(&r, expect, "message body does not match its digest");
+			brc = mdb_cursor_get(bcur, &bk, &bv, MDB_NEXT);
+			if (brc && brc != MDB_NOTFOUND) {
+				rc = brc;
+				break;
 			}
 		}
 		if (!r.ok)
@@ -239,13 +323,16 @@ int sg_verify(sg_engine *e, sg_verify_result *result)
 		else if (!rc && r.count && (g || hv.mv_size != 32 || memcmp(hv.mv_data, prev, 32)))
 			broken(&r, r.count, "recorded head hash differs from the last event");
 	}
+	if (!rc && r.ok && !brc)
+		broken(&r, key_seq(&bk), "message body without its event");
 	memcpy(r.head_hash, prev, 32);
 	mdb_cursor_close(cur);
+	mdb_cursor_close(bcur);
 	sg__rd_end(&e->store, txn);
 	rc = rc > 0 ? sg__store_err(rc) : rc;
 out_free:
+	hasher_free(&h);
 	free(scratch);
-	free(buf);
 	if (!rc)
 		*result = r;
 	return rc;

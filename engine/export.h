@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The audit export formats, shared by `stopgate export audit`, `stopgate
+ * proof` and the daemon's GET /v1/audit, so that every surface writes the
+ * same fields the same way.
+ *
+ * Fields, in this order (JSON member names = CSV header names):
+ *   seq, time, event_time, action, source, scope, scope_id, sender,
+ *   recipient, campaign, brand, provider, provider_msg_id, rule, body,
+ *   body_len, body_redacted, reply, note, body_sha256, prev_hash, hash
+ * Times are RFC 3339 UTC with microseconds; hashes lowercase hex. An absent
+ * string is JSON null / an empty CSV cell. body is null (empty cell) when the
+ * event had none or it was redacted; body_redacted tells which (body_len and
+ * body_sha256 still describe the removed text).
+ *
+ * JSONL: one object per line ("\n"). Invalid UTF-8 bytes become U+FFFD; the
+ * body digest proves the original bytes.
+ *
+ * CSV (RFC 4180): CRLF records; a cell is quoted when it holds a comma, a
+ * quote, CR or LF, with quotes doubled; UTF-8, invalid bytes and NUL become
+ * U+FFFD. Spreadsheet formula injection: a cell starting with = + - @ TAB or
+ * CR gets a leading single quote (') so a spreadsheet shows it as text,
+ * EXCEPT a cell that is exactly "+" followed by 1..20 digits (an E.164 key
+ * such as +14155552671), which no spreadsheet evaluates as a formula and
+ * which must stay importable as a phone number.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "stopgate.h"
+
+typedef enum sg__export_format {
+	SG__EXPORT_JSONL = 0,
+	SG__EXPORT_CSV = 1,
+} sg__export_format;
+
+/* "jsonl" / "csv" (also "json" for jsonl); -EINVAL otherwise. */
+int sg__export_format_parse(const char *name, sg__export_format *ret);
+
+/* Longest CSV header line, NUL included. */
+#define SG__EXPORT_HEADER_MAX 256
+
+/* The CSV header record (with CRLF) into out; "" for JSONL. Returns the
+ * length (NUL not counted). */
+size_t sg__export_header(char out[SG__EXPORT_HEADER_MAX], sg__export_format fmt);
+
+/* An upper bound of what sg__export_event() writes for ev, NUL included. */
+size_t sg__export_bound(const sg_event *ev, sg__export_format fmt);
+
+/* Format ev as one JSONL line or one CSV record, line end included, into
+ * out, which holds at least sg__export_bound(ev, fmt) bytes. NUL-terminates;
+ * returns the length without the NUL. No allocation. */
+size_t sg__export_event(char *out, const sg_event *ev, sg__export_format fmt);
+
+/* The cell and value writers the event formats use, for other exports
+ * (the suppression list, proofs) to match them. Each writes at p and
+ * returns the new end; the caller provides room: 3 * len + 3 bytes for a
+ * CSV cell, 6 * len + 2 for a JSON string, SG__EXPORT_TIME_LEN for a time.
+ * A NULL s writes an empty cell / null. */
+#define SG__EXPORT_TIME_LEN 27
+char *sg__export_csv_cell(char *p, const char *s, size_t len);
+char *sg__export_json_str(char *p, const char *s, size_t len);
+char *sg__export_time(char *p, int64_t us);
+
+/* A growable buffer for callers that batch lines. Sticky failure: after an
+ * allocation fails, appends are no-ops and failed is set. */
+typedef struct sg__exbuf {
+	char *p;     /* owned; free with sg__exbuf_free() */
+	size_t len, cap;
+	bool failed;
+} sg__exbuf;
+
+void sg__exbuf_free(sg__exbuf *b);
+/* Room for n more bytes at p + len: 0 or -ENOMEM. */
+int sg__exbuf_reserve(sg__exbuf *b, size_t n);
+/* Append one formatted event / the header. Returns 0 or -ENOMEM. */
+int sg__exbuf_event(sg__exbuf *b, const sg_event *ev, sg__export_format fmt);
+int sg__exbuf_header(sg__exbuf *b, sg__export_format fmt);
+
+/* Which events an export keeps. Zero-initialised: every event. */
+typedef struct sg__export_filter {
+	int64_t since_us;      /* keep time_us >= since_us; 0: no lower bound */
+	int64_t until_us;      /* keep time_us <  until_us; 0: no upper bound */
+	const char *sender;    /* canonical key, or NULL: any */
+	const char *recipient; /* canonical key, or NULL: any */
+	const char *campaign;  /* campaign id, or NULL: any */
+	uint32_t actions;      /* bit (1u << action) per action kept; 0: every action */
+} sg__export_filter;
+
+bool sg__export_match(const sg__export_filter *f, const sg_event *ev);
+
+/* Parse a comma-separated list of action names ("opt_out,opt_in") into a
+ * filter mask. -EINVAL (and *bad, if not NULL, at the unknown name's start)
+ * for an unknown name. */
+int sg__export_actions_parse(const char *list, uint32_t *mask, const char **bad);
