@@ -55,3 +55,6 @@ int cmd_stats(int argc, char **argv);
 int cmd_head(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
+int cmd_export(int argc, char **argv);  /* export audit / optouts */
+int cmd_proof(int argc, char **argv);
+int cmd_redact(int argc, char **argv);

@@ -24,6 +24,10 @@ static const char usage[] =
 	"  stats                   store statistics (JSON)\n"
 	"  head                    sequence and hash of the last event\n"
 	"  verify                  check the event log hash chain\n"
+	"  export audit            the event log, every field (JSONL or CSV), with filters\n"
+	"  export optouts          the current suppression list (CSV or JSONL)\n"
+	"  proof FROM TO           consent proof for one pair (JSON)\n"
+	"  redact [--before T]     remove message bodies older than T (retention)\n"
 	"\n"
 	"Common options: --data DIR (default ./var), --config FILE, --country CC,\n"
 	"--keywords DIR, --help. 'stopgate COMMAND --help' describes each command.\n";
@@ -207,6 +211,12 @@ int main(int argc, char **argv)
 		return cmd_verify(sub_argc, sub_argv);
 	if (!strcmp(cmd, "classify"))
 		return cmd_classify(sub_argc, sub_argv);
+	if (!strcmp(cmd, "export"))
+		return cmd_export(sub_argc, sub_argv);
+	if (!strcmp(cmd, "proof"))
+		return cmd_proof(sub_argc, sub_argv);
+	if (!strcmp(cmd, "redact"))
+		return cmd_redact(sub_argc, sub_argv);
 	fprintf(stderr, "stopgate: unknown command '%s'\n\n%s", cmd, usage);
 	return CLI_ERROR;
 }

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * stopgate export audit|optouts
+ *
+ * audit: the event log, every field (engine/export.h), streamed in constant
+ * memory: sg_events_read() in chunks of EXPORT_CHUNK events, each chunk its
+ * own short read snapshot, resumed by sequence number; output leaves in
+ * pieces of FLUSH_AT bytes. With --to the recipient index is walked
+ * instead of the whole log.
+ * optouts: the current suppression list, one row per (scope, recipient).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "export.h"
+#include "internal.h"
+
+#define EXPORT_CHUNK 4096
+#define FLUSH_AT (256 * 1024)
+
+static const char export_usage[] =
+	"usage: stopgate export audit [--since T] [--until T] [--from SENDER] [--to RECIPIENT]\n"
+	"                             [--campaign ID] [--action A[,A...]] [--format jsonl|csv]\n"
+	"                             [--output FILE]\n"
+	"       stopgate export optouts [--campaign ID] [--format csv|jsonl] [--output FILE]\n"
+	"\n"
+	"audit: every field of every event kept by the filters: --since (inclusive) and\n"
+	"--until (exclusive) on the time stopgate recorded the event (RFC 3339 or a\n"
+	"date), --from / --to numbers (normalized as for check), --campaign, --action\n"
+	"(opt_out, opt_in, help, flag_not_sms_capable, clear_not_sms_capable, review,\n"
+	"redact, confirmation_sent). Default format jsonl.\n"
+	"optouts: every (scope, recipient) pair opted out now, with the time and source;\n"
+	"--campaign keeps the pairs that block that campaign. Default format csv.\n"
+	"CSV is RFC 4180; a cell starting with = + - @ is prefixed with ' except a\n"
+	"plain +digits phone number. Opens the store read-only (runs beside a daemon).\n";
+
+typedef struct sink {
+	FILE *out;
+	sg__exbuf buf;
+	sg__export_format fmt;
+	sg__export_filter filter;
+	uint64_t seen, written;
+} sink;
+
+static int sink_flush(sink *s)
+{
+	if (s->buf.len && fwrite(s->buf.p, 1, s->buf.len, s->out) != s->buf.len)
+		return -EIO;
+	s->buf.len = 0;
+	return 0;
+}
+
+static int on_event(const sg_event *ev, void *ctx)
+{
+	sink *s = ctx;
+	s->seen++;
+	if (!sg__export_match(&s->filter, ev))
+		return 0;
+	if (sg__exbuf_event(&s->buf, ev, s->fmt))
+		return -ENOMEM;
+	s->written++;
+	return s->buf.len >= FLUSH_AT ? sink_flush(s) : 0;
+}
+
+/* Normalize --from / --to as sg_check() does: the recipient's default
+ * country is the sender's. */
+static int keys(cli *c, char from[SG_KEY_MAX], char to[SG_KEY_MAX], const char **f, const char **t)
+{
+	const char *dc = c->cfg.default_country[0] ? c->cfg.default_country : NULL;
+	const char *fa = cli_flag_value(c, "from"), *ta = cli_flag_value(c, "to");
+	char cc[3];
+	*f = *t = NULL;
+	if (fa) {
+		int rc = sg_number_normalize(fa, strlen(fa), dc, SG_FIELD_ADDRESS, from, NULL);
+		if (rc)
+			return cli_error("export", "--from '%s': %s", fa, sg_strerror(rc));
+		if (!sg_number_country(from, cc))
+			dc = cc;
+		*f = from;
+	}
+	if (ta) {
+		int rc = sg_number_normalize(ta, strlen(ta), dc, SG_FIELD_ANY, to, NULL);
+		if (rc)
+			return cli_error("export", "--to '%s': %s", ta, sg_strerror(rc));
+		*t = to;
+	}
+	return 0;
+}
+
+static int time_flag(cli *c, const char *name, int64_t *ret)
+{
+	const char *v = cli_flag_value(c, name);
+	if (v && sg_time_parse(v, ret))
+		return cli_error("export", "--%s '%s': expected RFC 3339 or YYYY-MM-DD", name, v);
+	return 0;
+}
+
+static int export_audit(cli *c, sg_engine *e, sink *s)
+{
+	char from[SG_KEY_MAX], to[SG_KEY_MAX];
+	const char *bad = NULL, *actions = cli_flag_value(c, "action");
+	if (keys(c, from, to, &s->filter.sender, &s->filter.recipient) ||
+	    time_flag(c, "since", &s->filter.since_us) || time_flag(c, "until", &s->filter.until_us))
+		return CLI_ERROR;
+	if (actions && sg__export_actions_parse(actions, &s->filter.actions, &bad))
+		return cli_error("export", "--action: unknown action at '%s'", bad);
+	s->filter.campaign = cli_flag_value(c, "campaign");
+	if (s->fmt == SG__EXPORT_CSV && sg__exbuf_header(&s->buf, s->fmt))
+		return cli_error("export", "out of memory");
+	int rc;
+	if (s->filter.recipient) {
+		rc = sg_events_for_recipient(e, s->filter.recipient, on_event, s);
+	} else {
+		uint64_t next = 1;
+		do {
+			uint64_t before = s->seen;
+			rc = sg_events_read(e, next, EXPORT_CHUNK, on_event, s, &next);
+			if (s->seen - before < EXPORT_CHUNK)
+				break;
+		} while (!rc);
+	}
+	if (!rc)
+		rc = sink_flush(s);
+	if (rc)
+		return cli_error("export", "%s", sg_strerror(rc));
+	fprintf(stderr, "stopgate export: %llu of %llu events\n", (unsigned long long)s->written,
+		(unsigned long long)s->seen);
+	return CLI_OK;
+}
+
+static char *lit(char *p, const char *s)
+{
+	size_t n = strlen(s);
+	memcpy(p, s, n);
+	return p + n;
+}
+
+static int on_optout(const char *rcpt, const sg_scope_state *st, void *ctx)
+{
+	sink *s = ctx;
+	/* keys and scope ids are shorter than SG_KEY_MAX: 2 KiB holds any row */
+	if (sg__exbuf_reserve(&s->buf, 2048))
+		return -ENOMEM;
+	char *p0 = s->buf.p + s->buf.len, *p = p0;
+	const char *scope = sg_scope_name(st->scope), *source = sg_source_name(st->source);
+	char seq[24];
+	snprintf(seq, sizeof(seq), "%llu", (unsigned long long)st->seq);
+	if (s->fmt == SG__EXPORT_CSV) {
+		const char *cells[] = {rcpt, scope, st->scope_id};
+		for (size_t i = 0; i < SG_ARRAY_SIZE(cells); i++) {
+			p = sg__export_csv_cell(p, cells[i], strlen(cells[i]));
+			*p++ = ',';
+		}
+		p = sg__export_time(p, st->event_time_us);
+		*p++ = ',';
+		p = sg__export_time(p, st->since_us);
+		*p++ = ',';
+		p = sg__export_csv_cell(p, source, strlen(source));
+		*p++ = ',';
+		p = lit(lit(p, seq), "\r\n");
+	} else {
+		p = lit(p, "{\"phone_number\":");
+		p = sg__export_json_str(p, rcpt, strlen(rcpt));
+		p = lit(lit(lit(p, ",\"scope\":\""), scope), "\",\"scope_id\":");
+		p = sg__export_json_str(p, st->scope_id, strlen(st->scope_id));
+		p = sg__export_time(lit(p, ",\"opted_out_at\":\""), st->event_time_us);
+		p = sg__export_time(lit(p, "\",\"recorded_at\":\""), st->since_us);
+		p = lit(lit(lit(p, "\",\"source\":\""), source), "\",\"seq\":");
+		p = lit(lit(p, seq), "}\n");
+	}
+	s->buf.len += (size_t)(p - p0);
+	s->written++;
+	return s->buf.len >= FLUSH_AT ? sink_flush(s) : 0;
+}
+
+static int export_optouts(cli *c, sg_engine *e, sink *s)
+{
+	static const char header[] = "phone_number,scope,scope_id,opted_out_at,recorded_at,source,seq\r\n";
+	if (cli_flag_set(c, "since") || cli_flag_set(c, "until") || cli_flag_set(c, "from") ||
+	    cli_flag_set(c, "to") || cli_flag_set(c, "action"))
+		return cli_error("export", "optouts takes only --campaign, --format and --output");
+	if (s->fmt == SG__EXPORT_CSV && fwrite(header, 1, sizeof(header) - 1, s->out) != sizeof(header) - 1)
+		return cli_error("export", "write failed");
+	int rc = sg_optouts_foreach(e, cli_flag_value(c, "campaign"), on_optout, s);
+	if (!rc)
+		rc = sink_flush(s);
+	if (rc)
+		return cli_error("export", "%s", sg_strerror(rc));
+	fprintf(stderr, "stopgate export: %llu opted-out pairs\n", (unsigned long long)s->written);
+	return CLI_OK;
+}
+
+int cmd_export(int argc, char **argv)
+{
+	static const cli_flag flags[] = {
+		{"since", true, NULL}, {"until", true, NULL},  {"from", true, NULL},
+		{"to", true, NULL},    {"campaign", true, NULL}, {"action", true, NULL},
+		{"format", true, NULL}, {"output", true, NULL}, {NULL, false, NULL}};
+	cli c;
+	int rc = cli_parse(&c, argc, argv, flags, export_usage);
+	if (rc)
+		return rc > 0 ? CLI_OK : CLI_ERROR;
+	if (c.npositional != 1 || (strcmp(c.positional[0], "audit") && strcmp(c.positional[0], "optouts"))) {
+		fputs(export_usage, stderr);
+		sg_config_free(&c.cfg);
+		return CLI_ERROR;
+	}
+	bool audit = !strcmp(c.positional[0], "audit");
+	sink s = {.out = stdout, .fmt = audit ? SG__EXPORT_JSONL : SG__EXPORT_CSV};
+	const char *fmt = cli_flag_value(&c, "format"), *path = cli_flag_value(&c, "output");
+	sg_engine *e = NULL;
+	if (fmt && sg__export_format_parse(fmt, &s.fmt))
+		rc = cli_error("export", "--format: jsonl or csv");
+	else if (path && !(s.out = fopen(path, "we")))
+		rc = cli_error("export", "%s: %s", path, strerror(errno));
+	else if (cli_open(&c, true, &e))
+		rc = CLI_ERROR;
+	else
+		rc = audit ? export_audit(&c, e, &s) : export_optouts(&c, e, &s);
+	sg_engine_close(e);
+	if (s.out && s.out != stdout && fclose(s.out) && !rc)
+		rc = cli_error("export", "%s: %s", path, strerror(errno));
+	else if (s.out == stdout && fflush(stdout) && !rc)
+		rc = cli_error("export", "write failed: %s", strerror(errno));
+	sg__exbuf_free(&s.buf);
+	sg_config_free(&c.cfg);
+	return rc;
+}
