@@ -7,8 +7,15 @@
  * phonenumber, number, msisdn, recipient, to, optedoutnumber, e164,
  * mobile; an optional sender column one of from, sender, originationnumber,
  * sendernumber, messagingservice; an optional time column one of
- * optedouttimestamp, optedoutat, timestamp, date, createdat. Without a
+ * optedouttimestamp, optedoutat, timestamp, date, createdat (RFC 3339, a
+ * date, or UNIX epoch seconds / milliseconds as AWS returns them); an
+ * optional keyword column (keyword, rule) kept as the event's rule; and
+ * the columns scope and scope_id, which `stopgate export optouts` writes,
+ * give each row its own scope unless --scope is given. Without a
  * recognised header the first column is the number (a plain list).
+ * Layouts known to work: AWS End User Messaging describe-opted-out-numbers
+ * (OptedOutNumber, OptedOutTimestamp), Telnyx GET /messaging_optouts
+ * (from, to, keyword, created_at), stopgate export optouts.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -105,6 +112,22 @@ static int import_campaigns(sg_engine *e, const char *path)
 	return CLI_OK;
 }
 
+/* RFC 3339 / a date, or UNIX epoch seconds (optionally with a fraction)
+ * or milliseconds (13 digits or more). */
+static int parse_time(const char *s, int64_t *ret)
+{
+	if (!sg_time_parse(s, ret))
+		return 0;
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || v <= 0 || v >= 1e13 * 1000)
+		return -EINVAL;
+	size_t digits = strspn(s, "0123456789");
+	*ret = digits >= 13 ? (int64_t)(v * 1000) : (int64_t)(v * 1e6);
+	return 0;
+}
+
 static bool is_header_word(const char *f)
 {
 	for (; *f; f++)
@@ -172,6 +195,8 @@ typedef struct optout_batch {
 	sg_event_in ev[IMPORT_BATCH];
 	char to[IMPORT_BATCH][SG_KEY_MAX];
 	char from[IMPORT_BATCH][SG_KEY_MAX];
+	char scope_id[IMPORT_BATCH][SG_KEY_MAX];
+	char rule[IMPORT_BATCH][64];
 	size_t n;
 	long added, already, rejected;
 } optout_batch;
@@ -204,6 +229,9 @@ static int import_optouts(cli *c, sg_engine *e, const char *path)
 						  "messagingservice", NULL};
 	static const char *const time_cols[] = {"optedouttimestamp", "optedoutat", "timestamp", "date",
 						"createdat", NULL};
+	static const char *const rule_cols[] = {"keyword", "rule", NULL};
+	static const char *const scope_cols[] = {"scope", NULL};
+	static const char *const scope_id_cols[] = {"scopeid", NULL};
 	sg_scope_kind scope = SG_SCOPE_DEFAULT;
 	const char *s = cli_flag_value(c, "scope"), *from_arg = cli_flag_value(c, "from");
 	if (s && sg_scope_parse(s, &scope))
@@ -232,7 +260,7 @@ static int import_optouts(cli *c, sg_engine *e, const char *path)
 	}
 	sg__csv csv;
 	sg__csv_init_file(&csv, f);
-	int ncol = 0, scol = -1, tcol = -1;
+	int ncol = 0, scol = -1, tcol = -1, rcol = -1, kcol = -1, icol = -1;
 	while ((rc = sg__csv_next(&csv)) == 1) {
 		if (csv.nfields == 1 && !csv.fields[0][0])
 			continue;
@@ -240,6 +268,9 @@ static int import_optouts(cli *c, sg_engine *e, const char *path)
 			ncol = find_column(&csv, number_cols);
 			scol = find_column(&csv, sender_cols);
 			tcol = find_column(&csv, time_cols);
+			rcol = find_column(&csv, rule_cols);
+			kcol = s ? -1 : find_column(&csv, scope_cols); /* --scope wins */
+			icol = kcol >= 0 ? find_column(&csv, scope_id_cols) : -1;
 			if (ncol < 0) {
 				rc = cli_error("import", "%s: header has no number column (phone, number, msisdn, ...)", path);
 				break;
@@ -271,18 +302,41 @@ static int import_optouts(cli *c, sg_engine *e, const char *path)
 			fprintf(stderr, "stopgate import: %s:%lu: '%s': %s\n", path, csv.line, num, sg_strerror(nrc));
 			continue;
 		}
-		if (!ev->sender && scope != SG_SCOPE_GLOBAL) {
+		sg_scope_kind row_scope = scope;
+		const char *row_id = NULL;
+		if (kcol >= 0 && (kcol >= csv.nfields || sg_scope_parse(csv.fields[kcol], &row_scope) ||
+				  (row_scope != SG_SCOPE_GLOBAL && row_scope != SG_SCOPE_DEFAULT &&
+				   (icol < 0 || icol >= csv.nfields || !csv.fields[icol][0])))) {
+			b->rejected++;
+			fprintf(stderr, "stopgate import: %s:%lu: bad scope / scope_id\n", path, csv.line);
+			continue;
+		}
+		if (kcol >= 0 && row_scope != SG_SCOPE_DEFAULT) {
+			row_id = row_scope == SG_SCOPE_GLOBAL ? "" : csv.fields[icol];
+			if (strlen(row_id) >= SG_KEY_MAX) {
+				b->rejected++;
+				fprintf(stderr, "stopgate import: %s:%lu: scope_id too long\n", path, csv.line);
+				continue;
+			}
+			sg__strlcpy(b->scope_id[b->n], row_id, SG_KEY_MAX);
+			row_id = b->scope_id[b->n];
+		}
+		if (!ev->sender && row_scope != SG_SCOPE_GLOBAL && !row_id) {
 			rc = cli_error("import", "%s: no sender column: give --from SENDER or --scope global", path);
 			break;
 		}
 		ev->action = SG_ACTION_OPT_OUT;
 		ev->source = SG_SOURCE_IMPORT;
 		ev->recipient = b->to[b->n];
-		ev->scope = scope;
-		ev->scope_id = scope == SG_SCOPE_GLOBAL ? "" : NULL;
+		ev->scope = row_scope;
+		ev->scope_id = row_id ? row_id : row_scope == SG_SCOPE_GLOBAL ? "" : NULL;
 		ev->note = base;
+		if (rcol >= 0 && rcol < csv.nfields && csv.fields[rcol][0] && strlen(csv.fields[rcol]) < 64) {
+			sg__strlcpy(b->rule[b->n], csv.fields[rcol], sizeof(b->rule[0]));
+			ev->rule = b->rule[b->n];
+		}
 		if (tcol >= 0 && tcol < csv.nfields && csv.fields[tcol][0] &&
-		    sg_time_parse(csv.fields[tcol], &ev->event_time_us))
+		    parse_time(csv.fields[tcol], &ev->event_time_us))
 			ev->event_time_us = 0;
 		if (++b->n == IMPORT_BATCH && (rc = flush(e, b, path)))
 			break;
