@@ -239,6 +239,9 @@ int sg_serve_main(int argc, char **argv)
 	}
 	sg_config *cfg = &c.cfg;
 	sg__log_set_level(cfg->log_level);
+	/* http-parser's own bound (a process global) above ours, so that ours
+	 * answers 431 first. */
+	http_parser_set_max_header_size((uint32_t)cfg->limits.max_header_bytes + 4096);
 	if (!sg__addr_valid(cfg->listen)) {
 		sg__err("daemon", "cannot listen: not an address, expected IP:PORT or [IPv6]:PORT addr=%s",
 			cfg->listen);
