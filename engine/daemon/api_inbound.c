@@ -163,7 +163,9 @@ void sg__inbound_process(sg__req *req, const sg__inbound_msg *msg, sg__inbound_c
 		return;
 	}
 	char cc[3];
-	const char *country = sg_number_country(res->sender, cc) == 0 ? cc : sg_engine_default_country(engine);
+	const char *country = msg->handset_country && msg->handset_country[0] ? msg->handset_country
+			      : sg_number_country(res->sender, cc) == 0 ? cc
+			      : sg_engine_default_country(engine);
 	rc = sg_number_normalize(msg->from, strlen(msg->from), country, SG_FIELD_ANY, res->recipient, NULL);
 	if (rc) {
 		/* Never lose a STOP: keep it under the quarantine class. */
@@ -220,7 +222,14 @@ void sg__inbound_process(sg__req *req, const sg__inbound_msg *msg, sg__inbound_c
 		break;
 	}
 
-	if (in->id[0]) {
+	if (msg->dedup_key && msg->dedup_key[0]) {
+		if (sg__strlcpy(in->dedup, msg->dedup_key, sizeof(in->dedup)) >= sizeof(in->dedup)) {
+			res->status = SG_ETOOLONG;
+			res->error = "invalid_field";
+			finish(in);
+			return;
+		}
+	} else if (in->id[0]) {
 		int n = snprintf(in->dedup, sizeof(in->dedup), "inbound:%s:%s", provider, in->id);
 		if (n < 0 || (size_t)n >= sizeof(in->dedup)) {
 			res->status = SG_ETOOLONG;

@@ -5,12 +5,15 @@
  * accepts GET and POST with any content type. To add a provider, write a
  * handler `void fn(sg__req *req)` and add it to `providers` below. A handler
  * has the raw body (req->body, req->body_len), the headers
- * (sg__req_header), the query (req->query, sg__req_query), req->srv->cfg
- * (providers config, public_base_url) and may:
+ * (sg__req_header), the query (req->query, sg__req_query), the signed URL
+ * (sg__req_public_url), req->srv->cfg (providers, allow_unsigned_webhooks)
+ * and may:
  *   - verify the signature and answer 403 (sg__respond_error);
  *   - feed inbound messages to sg__inbound_process() (same path as
- *     POST /v1/inbound: classify, policy, de-dup, durable record), and
- *     answer in the provider's terms from its callback;
+ *     POST /v1/inbound: classify, policy, de-dup, durable record; pass the
+ *     parser's dedup_key, provider_intent and handset_country), and answer
+ *     in the provider's terms from its callback (one call per message: a
+ *     Bandwidth array answers once every callback came back);
  *   - record status-callback signals with sg__submit_events();
  *   - answer 503 + Retry-After when a submission returns -EAGAIN
  *     (sg__respond_submit_error) so that the provider retries.

@@ -97,6 +97,13 @@ typedef struct sg__inbound_msg {
 	 * classifier disagrees. SG_INTENT_NONE: the classifier decides. */
 	sg_intent provider_intent;
 	const char *provider_rule; /* recorded as the rule with provider_intent */
+	/* Optional: the de-duplication key to use verbatim (e.g. the
+	 * webhook parser's "<provider>:<account>:in:<msg_id>"); NULL means
+	 * "inbound:<provider>:<id>" when id is set. */
+	const char *dedup_key;
+	/* Optional: the handset's country when the provider says (Twilio
+	 * FromCountry); NULL: our number's country, then the engine default. */
+	const char *handset_country;
 } sg__inbound_msg;
 
 typedef struct sg__inbound_result {

@@ -136,6 +136,12 @@ int sg__url_decode(const char *in, size_t len, bool plus_space, char *out, size_
 /* Is the request's Content-Type this media type (parameters ignored)? */
 bool sg__req_content_type_is(const sg__req *req, const char *media_type);
 
+/* The URL the client called, rebuilt from the configured public base URL
+ * (config "publicBaseUrl", e.g. "https://optout.example.com") plus the path
+ * and query exactly as received, into out. Webhook signatures (Twilio,
+ * Plivo) cover it. Returns -ENOENT when no public base URL is configured. */
+int sg__req_public_url(const sg__req *req, sg__buf *out);
+
 /* The peer address, "ip:port", for logs. */
 const char *sg__req_peer(const sg__req *req);
 

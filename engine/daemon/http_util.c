@@ -118,3 +118,20 @@ int sg__req_query(const sg__req *req, const char *name, char *out, size_t outlen
 	}
 	return -ENOENT;
 }
+
+int sg__req_public_url(const sg__req *req, sg__buf *out)
+{
+	const char *base = req->srv->cfg->public_base_url;
+	size_t n = strlen(base);
+	if (n == 0)
+		return -ENOENT;
+	while (n > 0 && base[n - 1] == '/')
+		n--;
+	sg__buf_add(out, base, n);
+	sg__buf_adds(out, req->path);
+	if (req->query[0]) {
+		sg__buf_addc(out, '?');
+		sg__buf_adds(out, req->query);
+	}
+	return sg__buf_failed(out) ? -ENOMEM : 0;
+}
