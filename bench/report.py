@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Assemble the benchmark figures into one table and one JSON file.
+
+Inputs (each optional except --check): bench_check's JSON, bench_classify's
+text output, the WRK_RESULT lines of the wrk runs and the daemon's /metrics
+text. Prints the table with every target of the benchmark issue and
+whether this run met it; writes the same figures as JSON. Never fails on a
+figure: a missing input is reported as "not run".
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import sys
+import time
+
+
+def read(path):
+    if not path or not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read()
+
+
+def wrk_result(path):
+    text = read(path)
+    if not text:
+        return None
+    m = re.search(r"^WRK_RESULT (.*)$", text, re.M)
+    if not m:
+        return None
+    out = {}
+    for kv in m.group(1).split():
+        k, v = kv.split("=", 1)
+        out[k] = float(v)
+    errors = out["err_connect"] + out["err_read"] + out["err_write"] + out["err_status"] + out["err_timeout"]
+    secs = out["duration_us"] / 1e6
+    out["ok_per_s"] = max(out["requests"] - out["err_status"], 0) / secs if secs else 0
+    out["errors"] = errors
+    return out
+
+
+def classify_rate(path):
+    text = read(path)
+    if not text:
+        return None
+    m = re.search(r"^classify: ([0-9.]+) msgs/s", text, re.M)
+    return float(m.group(1)) if m else None
+
+
+def metric_sum(text, name):
+    if not text:
+        return None
+    m = re.search(r"^%s ([0-9.eE+-]+)$" % re.escape(name), text, re.M)
+    return float(m.group(1)) if m else None
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def fmt_ns(v):
+    return "—" if v is None else ("%.0f ns" % v if v >= 100 else "%.1f ns" % v)
+
+
+def fmt_rate(v, unit="/s"):
+    if v is None:
+        return "—"
+    if v >= 1e6:
+        return "%.2f M%s" % (v / 1e6, unit)
+    if v >= 1e3:
+        return "%.1f k%s" % (v / 1e3, unit)
+    return "%.0f %s" % (v, unit)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--check", required=True)
+    ap.add_argument("--classify")
+    ap.add_argument("--wrk-check")
+    ap.add_argument("--wrk-nginx")
+    ap.add_argument("--wrk-nginx2")
+    ap.add_argument("--wrk-inbound")
+    ap.add_argument("--metrics-before")
+    ap.add_argument("--metrics-after")
+    ap.add_argument("--json-out", required=True)
+    ap.add_argument("--label", default="")
+    ap.add_argument("--elapsed", type=float)
+    a = ap.parse_args()
+
+    c = json.loads(read(a.check) or "{}")
+    g = c.get
+    wc, wn, wn2, wi = (wrk_result(p) for p in (a.wrk_check, a.wrk_nginx, a.wrk_nginx2, a.wrk_inbound))
+    cls_ext = classify_rate(a.classify)
+    cls_own = g("classify.per_s")
+    cls = cls_ext if cls_ext is not None else cls_own
+    mb, ma = read(a.metrics_before), read(a.metrics_after)
+    batch_mean = None
+    if ma:
+        s1, n1 = metric_sum(ma, "stopgate_commit_batch_size_sum"), metric_sum(ma, "stopgate_commit_batch_size_count")
+        s0 = metric_sum(mb, "stopgate_commit_batch_size_sum") or 0
+        n0 = metric_sum(mb, "stopgate_commit_batch_size_count") or 0
+        if s1 is not None and n1 and n1 > n0:
+            batch_mean = (s1 - s0) / (n1 - n0)
+
+    def ratio(x, y):
+        return x / y if x is not None and y else None
+
+    check = g("check.t1.ns_median")
+    r_mdb = ratio(check, g("floor_lmdb.t1.ns_median"))
+    r_sql = ratio(g("sqlite.t1.ns_median"), check)
+    r_hash = ratio(check, g("floor_hash.t1.ns_median"))
+    r_batch = ratio(g("batch.ns_per_recipient_median"), check)
+    r_http = ratio(wc and wc["ok_per_s"], wn and wn["ok_per_s"])
+    inbound = wi and wi["ok_per_s"]
+    pairs = int(g("store.pairs") or 0)
+
+    targets = [
+        ("check / raw mdb_get", r_mdb, "<= 1.3", lambda v: v <= 1.3, "%.2f x"),
+        ("SQLite / check", r_sql, ">= 20", lambda v: v >= 20, "%.1f x"),
+        ("check / in-memory hash (%s pairs)" % f"{pairs:,}", r_hash, "<= 3", lambda v: v <= 3, "%.2f x"),
+        ("batch per recipient / single check", r_batch, "<= 0.5", lambda v: v <= 0.5, "%.2f x"),
+        ("classification, one core", cls, ">= 1,000,000 msg/s", lambda v: v >= 1e6, None),
+        ("HTTP check / nginx return 200", r_http, ">= 0.8", lambda v: v >= 0.8, "%.2f x"),
+        ("durable inbound, 64 connections", inbound, ">= 10,000 events/s", lambda v: v >= 1e4, None),
+    ]
+
+    rows = []
+
+    def row(name, value, note=""):
+        rows.append((name, value, note))
+
+    row("store: pairs / recipients / senders",
+        "%s / %s / %s" % (f"{pairs:,}", f"{int(g('store.recipients') or 0):,}", int(g("store.senders") or 0)),
+        "built in %.1f s (%s pairs/s, sg_record x 10,000)" % (g("store.build_s") or 0,
+                                                               fmt_rate(g("store.build_pairs_per_s"), "")))
+    row("check, 1 thread", "%s median, %s p99" % (fmt_ns(check), fmt_ns(g("check.t1.ns_p99"))),
+        "%s; single calls p50 %s p99 %s" % (fmt_rate(g("check.t1.per_s")), fmt_ns(g("check.t1.call_ns_p50")),
+                                            fmt_ns(g("check.t1.call_ns_p99"))))
+    row("check, 2 threads", "%s median, %s p99" % (fmt_ns(g("check.t2.ns_median")), fmt_ns(g("check.t2.ns_p99"))),
+        "%s both threads" % fmt_rate(g("check.t2.per_s")))
+    row("check, read-only 2nd process",
+        "%s median, %s p99" % (fmt_ns(g("check.ro_process.ns_median")), fmt_ns(g("check.ro_process.ns_p99"))),
+        fmt_rate(g("check.ro_process.per_s")))
+    row("floor: raw LMDB mdb_get", "%s median, %s p99" % (fmt_ns(g("floor_lmdb.t1.ns_median")),
+                                                         fmt_ns(g("floor_lmdb.t1.ns_p99"))),
+        "%s; 2 threads %s" % (fmt_rate(g("floor_lmdb.t1.per_s")), fmt_rate(g("floor_lmdb.t2.per_s"))))
+    row("floor: in-memory hash table", "%s median, %s p99" % (fmt_ns(g("floor_hash.t1.ns_median")),
+                                                             fmt_ns(g("floor_hash.t1.ns_p99"))),
+        fmt_rate(g("floor_hash.t1.per_s")))
+    if g("sqlite.available"):
+        row("SQLite (WITHOUT ROWID, WAL, mmap)", "%s median, %s p99" % (fmt_ns(g("sqlite.t1.ns_median")),
+                                                                       fmt_ns(g("sqlite.t1.ns_p99"))),
+            fmt_rate(g("sqlite.t1.per_s")))
+    else:
+        row("SQLite", "skipped", "libsqlite3-dev not installed at build time")
+    row("batch check (1 sender, 10,000/call)", "%s / recipient" % fmt_ns(g("batch.ns_per_recipient_median")),
+        fmt_rate(g("batch.recipients_per_s"), " recipients/s"))
+    row("classification (bench_classify)", fmt_rate(cls_ext, " msg/s"), "keyword engine alone, one core")
+    row("classification (sg_classify via engine)", fmt_rate(cls_own, " msg/s"), "90 % ordinary / 10 % keywords")
+    if wc:
+        row("HTTP GET /v1/check (wrk -t2 -c50)", fmt_rate(wc["ok_per_s"], " req/s"),
+            "p50 %.0f µs p99 %.0f µs, errors %d" % (wc["lat_p50_us"], wc["lat_p99_us"], wc["errors"]))
+    else:
+        row("HTTP GET /v1/check", "not run", "")
+    if wn:
+        row("HTTP floor: nginx return 200 (1 worker)", fmt_rate(wn["ok_per_s"], " req/s"),
+            "p50 %.0f µs p99 %.0f µs, errors %d" % (wn["lat_p50_us"], wn["lat_p99_us"], wn["errors"]))
+    else:
+        row("HTTP floor: nginx", "not run", "nginx not installed")
+    if wn2:
+        row("  (nginx, 2 workers, for reference)", fmt_rate(wn2["ok_per_s"], " req/s"),
+            "p99 %.0f µs" % wn2["lat_p99_us"])
+    if wi:
+        row("durable inbound POST (wrk -t2 -c64)", fmt_rate(wi["ok_per_s"], " events/s"),
+            "p50 %.1f ms p99 %.1f ms, errors %d, mean commit batch %s" % (
+                wi["lat_p50_us"] / 1e3, wi["lat_p99_us"] / 1e3, wi["errors"],
+                "%.1f events" % batch_mean if batch_mean is not None else "—"))
+    else:
+        row("durable inbound", "not run", "")
+
+    bd = [("no-record pair (95 % path)", "breakdown.check_miss_ns"),
+          ("opted-out pair (5 % path)", "breakdown.check_hit_ns"),
+          ("known recipient, other sender", "breakdown.check_known_other_ns"),
+          ("  normalize sender only", "breakdown.normalize_from_ns"),
+          ("  normalize sender + country + recipient", "breakdown.normalize_both_ns"),
+          ("  filter hash + probe", "breakdown.filter_probe_ns"),
+          ("  LMDB read txn renew + reset", "breakdown.txn_renew_reset_ns"),
+          ("  mdb_get miss (txn held)", "breakdown.mdb_get_miss_ns"),
+          ("  mdb_get hit (txn held)", "breakdown.mdb_get_hit_ns")]
+
+    w1 = max(len(r[0]) for r in rows) + 2
+    w2 = max(len(r[1]) for r in rows) + 2
+    out = []
+    title = "stopgate benchmark%s — %s, %s CPUs, load %.1f → %.1f" % (
+        " (" + a.label + ")" if a.label else "", cpu_model(), int(g("machine.cpus") or os.cpu_count() or 0),
+        g("machine.loadavg_start") or -1, g("machine.loadavg_end") or -1)
+    out.append(title)
+    out.append("")
+    out.append("%-*s%-*s%s" % (w1, "measurement", w2, "figure", "notes"))
+    out.append("-" * (w1 + w2 + 40))
+    for name, value, note in rows:
+        out.append("%-*s%-*s%s" % (w1, name, w2, value, note))
+    out.append("")
+    out.append("where a check's time goes (single thread, medians):")
+    for label, key in bd:
+        if g(key) is not None:
+            out.append("  %-44s %s" % (label, fmt_ns(g(key))))
+    out.append("")
+    tw = max(len(t[0]) for t in targets) + 2
+    out.append("%-*s%-22s%-22s%s" % (tw, "target", "measured", "wanted", "met"))
+    out.append("-" * (tw + 50))
+    results = []
+    for name, value, want, ok, f in targets:
+        if value is None:
+            shown, met = "not run", None
+        else:
+            shown = (f % value) if f else fmt_rate(value, "/s")
+            met = bool(ok(value))
+        out.append("%-*s%-22s%-22s%s" % (tw, name, shown, want, "—" if met is None else ("met" if met else "NOT met")))
+        results.append({"target": name, "measured": value, "wanted": want, "met": met})
+    if a.elapsed:
+        out.append("")
+        out.append("suite ran in %.0f s" % a.elapsed)
+    text = "\n".join(out)
+    print(text)
+
+    doc = {
+        "label": a.label,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpu": cpu_model(), "cpus": g("machine.cpus"), "loadavg_start": g("machine.loadavg_start"),
+                    "loadavg_end": g("machine.loadavg_end"), "kernel": platform.release()},
+        "targets": results,
+        "ratios": {"check_over_mdb_get": r_mdb, "sqlite_over_check": r_sql, "check_over_hash": r_hash,
+                   "batch_over_single": r_batch, "http_check_over_nginx": r_http},
+        "in_process": c,
+        "classify": {"bench_classify_msgs_per_s": cls_ext, "sg_classify_msgs_per_s": cls_own},
+        "http_check": wc, "http_nginx": wn, "http_nginx_2_workers": wn2,
+        "inbound": dict(wi or {}, mean_commit_batch=batch_mean) if wi else None,
+        "elapsed_s": a.elapsed,
+        "table": text,
+    }
+    with open(a.json_out, "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

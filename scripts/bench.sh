@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The benchmark suite (bench/README.md): installs what it needs, builds a
+# release build in ./build-bench, then runs
+#   1. the check in process against raw LMDB, an in-memory hash and SQLite
+#      (bench_check: 1 and 2 threads, a read-only second process),
+#   2. the batch check, 3. classification (bench_classify),
+#   4. HTTP GET /v1/check with wrk, and nginx `return 200` as the floor,
+#   5. durable POST /v1/inbound with wrk (64 connections),
+# and prints ONE table with the ratios and the targets; the same figures go
+# to bench/results.json (or --json FILE). Nothing here fails on a figure.
+#
+# usage: scripts/bench.sh [--pairs N] [--quick] [--json FILE] [--duration S]
+#                         [--keep] [--label TEXT] [--no-install]
+#   --pairs N     opt-out pairs in the store (default 1000000; 10000000 for 10 M)
+#   --quick       small and short: 100,000 pairs, 3 s wrk runs (a smoke run)
+#   --duration S  seconds per wrk run (default 10)
+#   --keep        leave the work directory (store, logs) in /tmp
+# Everything it starts (the daemon, nginx) listens on 127.0.0.1 only and is
+# stopped before it exits, also on error or Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+t_start=$(date +%s)
+
+pairs=""
+quick=0
+json_out="$root/bench/results.json"
+duration=10
+keep=0
+label=""
+install=1
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--pairs) pairs="$2"; shift 2 ;;
+	--quick) quick=1; shift ;;
+	--json) json_out="$2"; shift 2 ;;
+	--duration) duration="$2"; shift 2 ;;
+	--keep) keep=1; shift ;;
+	--label) label="$2"; shift 2 ;;
+	--no-install) install=0; shift ;;
+	-h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "bench.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
+	esac
+done
+if [ "$quick" = 1 ]; then
+	pairs=${pairs:-100000}
+	[ "$duration" = 10 ] && duration=3
+fi
+pairs=${pairs:-1000000}
+warm=$(( duration >= 10 ? 2 : 1 ))
+
+# ---- what the suite needs (Debian 12 packages; only what is missing) ----
+need=(meson ninja-build pkg-config gcc python3 curl liblmdb-dev libpcre2-dev libuv1-dev libcjson-dev
+	libssl-dev libhttp-parser-dev wrk nginx-light sqlite3 libsqlite3-dev)
+if [ "$install" = 1 ]; then
+	missing=()
+	for p in "${need[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+	done
+	# any nginx flavour will do as the floor
+	if [[ " ${missing[*]} " == *" nginx-light "* ]] && command -v nginx >/dev/null; then
+		missing=("${missing[@]/nginx-light}")
+	fi
+	missing=($(printf '%s\n' "${missing[@]}" | grep . || true))
+	if [ ${#missing[@]} -gt 0 ]; then
+		echo "bench: installing ${missing[*]}"
+		if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
+		$SUDO apt-get update -qq
+		# nginx's package starts a system service on port 80; the suite runs its own
+		DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+	fi
+fi
+
+# ---- a release build of its own ----
+build=$root/build-bench
+if [ ! -f "$build/build.ninja" ]; then
+	meson setup "$build" --buildtype=release >/dev/null
+elif pkg-config --exists sqlite3 && ! grep -q BENCH_HAVE_SQLITE "$build/build.ninja"; then
+	meson setup --reconfigure "$build" >/dev/null # libsqlite3-dev arrived after the first setup
+fi
+echo "bench: building (release) in build-bench/"
+ninja -C "$build" >/dev/null
+
+# ---- the work directory and everything started in it ----
+work=$(mktemp -d /tmp/sg-bench.XXXXXX)
+daemon_pid=""
+nginx_pid=""
+stop_pid() { # pid, name: TERM, wait up to 30 s, then KILL
+	local pid=$1 i
+	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for i in $(seq 300); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "bench: $2 did not stop; killing it" >&2
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+	stop_pid "$daemon_pid" "stopgate serve"
+	daemon_pid=""
+	stop_pid "$nginx_pid" nginx
+	nginx_pid=""
+	if [ "$keep" = 1 ]; then
+		echo "bench: work directory kept: $work"
+	else
+		rm -rf "$work"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+wait_http() { # url, seconds
+	local i
+	for i in $(seq $(( $2 * 10 ))); do
+		curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+df_tmp=$(df -Pm /tmp | awk 'NR==2 {print $4}')
+echo "bench: $pairs pairs, wrk runs of ${duration} s; work dir $work (${df_tmp} MiB free in /tmp)"
+
+# ---- 1, 2 (and sg_classify): in process ----
+quick_arg=()
+[ "$quick" = 1 ] && quick_arg=(--quick)
+"$build/bench/bench_check" --pairs "$pairs" "${quick_arg[@]}" --dir "$work/data" --keep \
+	--json "$work/check.json" --wrk-dir "$work" --keywords "$root/keywords" \
+	--corpus "$root/tests/data/corpus"
+
+# ---- 3: classification (the keyword engine's own benchmark) ----
+echo "== classification (bench_classify)"
+if [ -x "$build/bench/bench_classify" ]; then
+	"$build/bench/bench_classify" --seconds "$([ "$quick" = 1 ] && echo 1 || echo 3)" \
+		--keywords "$root/keywords" | tee "$work/classify.txt" | sed 's/^/  /'
+else
+	echo "  bench_classify not built: the table uses sg_classify's figure"
+fi
+
+# ---- 4: HTTP check, stopgate and the nginx floor ----
+port=$(free_port)
+echo "== HTTP: stopgate serve on 127.0.0.1:$port (store of $pairs pairs)"
+"$build/engine/stopgate" serve --data "$work/data/store" --listen "127.0.0.1:$port" \
+	--keywords "$root/keywords" >"$work/daemon.log" 2>&1 &
+daemon_pid=$!
+if ! wait_http "http://127.0.0.1:$port/healthz" 120; then
+	echo "bench: the daemon did not come up; its log:" >&2
+	tail -20 "$work/daemon.log" >&2
+	exit 1
+fi
+url="http://127.0.0.1:$port"
+wrk_check=(wrk -t2 -c50 --timeout 5s -s "$root/bench/wrk_check.lua")
+"${wrk_check[@]}" -d"${warm}s" "$url" -- "$work/check_paths.txt" >/dev/null
+"${wrk_check[@]}" -d"${duration}s" "$url" -- "$work/check_paths.txt" >"$work/wrk_check.txt"
+grep WRK_RESULT "$work/wrk_check.txt" | sed 's/^/  stopgate: /'
+
+run_nginx() { # workers, output file
+	local nport conf
+	nport=$(free_port)
+	mkdir -p "$work/nginx/tmp"
+	conf="$work/nginx/nginx.conf"
+	cat >"$conf" <<-EOF
+	worker_processes $1;
+	pid $work/nginx/nginx.pid;
+	error_log $work/nginx/error.log warn;
+	events { worker_connections 4096; }
+	http {
+	    access_log off;
+	    client_body_temp_path $work/nginx/tmp/body;
+	    proxy_temp_path $work/nginx/tmp/proxy;
+	    fastcgi_temp_path $work/nginx/tmp/fastcgi;
+	    keepalive_requests 100000000;
+	    keepalive_timeout 60s;
+	    server {
+	        listen 127.0.0.1:$nport;
+	        default_type application/json;
+	        location / { return 200 '{"allow":true}\n'; }
+	    }
+	}
+	EOF
+	nginx -p "$work/nginx" -c "$conf" -g 'daemon off;' 2>>"$work/nginx/error.log" &
+	nginx_pid=$!
+	if ! wait_http "http://127.0.0.1:$nport/" 20; then
+		echo "  nginx did not come up: $(tail -3 "$work/nginx/error.log" 2>/dev/null)" >&2
+		stop_pid "$nginx_pid" nginx
+		nginx_pid=""
+		return 1
+	fi
+	"${wrk_check[@]}" -d"${warm}s" "http://127.0.0.1:$nport" -- "$work/check_paths.txt" >/dev/null
+	"${wrk_check[@]}" -d"${duration}s" "http://127.0.0.1:$nport" -- "$work/check_paths.txt" >"$2"
+	grep WRK_RESULT "$2" | sed "s/^/  nginx ($1 worker(s)): /"
+	stop_pid "$nginx_pid" nginx
+	nginx_pid=""
+}
+if command -v nginx >/dev/null; then
+	# The floor: one worker, as stopgate serves HTTP on one event loop.
+	# Two workers are measured for reference only.
+	run_nginx 1 "$work/wrk_nginx.txt" || true
+	[ "$quick" = 1 ] || run_nginx 2 "$work/wrk_nginx2.txt" || true
+else
+	echo "  nginx not installed: no HTTP floor"
+fi
+
+# ---- 5: durable inbound ----
+echo "== durable inbound: POST /v1/inbound, 64 connections"
+curl -fsS "$url/metrics" >"$work/metrics_before.txt"
+wrk -t2 -c64 --timeout 10s -d"${duration}s" -s "$root/bench/wrk_inbound.lua" "$url" -- \
+	"$work/inbound_pairs.txt" "run$(date +%s)" >"$work/wrk_inbound.txt"
+grep WRK_RESULT "$work/wrk_inbound.txt" | sed 's/^/  stopgate: /'
+curl -fsS "$url/metrics" >"$work/metrics_after.txt"
+stop_pid "$daemon_pid" "stopgate serve"
+daemon_pid=""
+
+# ---- the table ----
+echo
+python3 "$root/bench/report.py" --check "$work/check.json" --classify "$work/classify.txt" \
+	--wrk-check "$work/wrk_check.txt" --wrk-nginx "$work/wrk_nginx.txt" --wrk-nginx2 "$work/wrk_nginx2.txt" \
+	--wrk-inbound "$work/wrk_inbound.txt" --metrics-before "$work/metrics_before.txt" \
+	--metrics-after "$work/metrics_after.txt" --json-out "$json_out" --label "$label" \
+	--elapsed "$(( $(date +%s) - t_start ))"
+echo
+echo "bench: figures written to $json_out"
