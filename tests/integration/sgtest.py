@@ -198,6 +198,10 @@ class Daemon:
             self.logfile.close()
         except Exception:
             pass
+        keep = os.environ.get("SG_KEEP_LOGS")  # a directory to keep daemon logs in
+        if keep and os.path.exists(self.logpath):
+            os.makedirs(keep, exist_ok=True)
+            shutil.copy(self.logpath, os.path.join(keep, f"{os.path.basename(self.tmp)}.log"))
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     # ---- HTTP ----

@@ -266,6 +266,33 @@ def body(c, d):
     c.check("write of a client that left is still recorded", b'"gone-1"' in r.body)
     r = d.get("/healthz")
     c.eq("daemon fine after the client left", r.status, 200)
+    random_close(c, d)
+
+
+def random_close(c, d):
+    """Clients that vanish at random points: mid-headers, mid-body, with
+    writes queued, with answers unread. The daemon must stay healthy."""
+    import random
+    rnd = random.Random(4)
+    stream = b"".join([inbound_req(f"rc-{i}", frm=f"+1415559{i:04d}") + check_req() for i in range(8)])
+    for i in range(150):
+        s = d.raw()
+        cut = rnd.randrange(1, len(stream))
+        try:
+            s.sendall(stream[:cut])
+            if rnd.random() < 0.5:
+                time.sleep(rnd.random() * 0.02)
+            if rnd.random() < 0.3:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST
+        except OSError:
+            pass
+        s.close()
+    time.sleep(0.5)
+    r = d.get("/healthz")
+    c.eq("after 150 random disconnects: healthy", r.status, 200)
+    m = d.get("/metrics").body.decode()
+    open_line = [ln for ln in m.splitlines() if ln.startswith("stopgate_connections_open")]
+    c.check("after random disconnects: no connection leaked", open_line and int(open_line[0].split()[1]) <= 2, open_line)
 
 
 def small_daemons(c):
