@@ -265,8 +265,7 @@ int sg_verify(sg_engine *e, sg_verify_result *result)
 	sg_verify_result r = {.ok = true};
 	uint8_t prev[32] = {0}, calc[32];
 	hasher h = {0};
-	char *scratch = malloc(SCRATCH);
-	int rc = scratch ? hasher_init(&h) : -ENOMEM;
+	int rc = hasher_init(&h);
 	if (rc || (rc = sg__rd_begin(&e->store, &txn)))
 		goto out_free;
 	MDB_val k, v, bk, bv;
@@ -279,10 +278,10 @@ int sg_verify(sg_engine *e, sg_verify_result *result)
 	while (!rc && r.ok) {
 		uint64_t expect = r.count + 1;
 		uint64_t kseq = key_seq(&k);
-		sg_event ev;
+		sg__event_peek ev;
 		if (kseq != expect) {
 			broken(&r, expect, kseq > expect ? "event missing (sequence gap)" : "sequence out of order");
-		} else if (v.mv_size < 65 || sg__event_decode(v.mv_data, v.mv_size, &ev, scratch, SCRATCH)) {
+		} else if (sg__event_peek_value(v.mv_data, v.mv_size, &ev)) {
 			broken(&r, expect, "event record does not decode");
 		} else if (ev.seq != expect) {
 			broken(&r, expect, "event's own sequence differs from its position");
@@ -332,7 +331,6 @@ int sg_verify(sg_engine *e, sg_verify_result *result)
 	rc = rc > 0 ? sg__store_err(rc) : rc;
 out_free:
 	hasher_free(&h);
-	free(scratch);
 	if (!rc)
 		*result = r;
 	return rc;

@@ -152,3 +152,27 @@ int sg__event_decode(const void *val, size_t len, sg_event *ev, char *scratch, s
 	memcpy(ev->body_sha256, digest, 32);
 	return 0;
 }
+
+int sg__event_peek_value(const void *val, size_t len, sg__event_peek *out)
+{
+	const uint8_t *v = val, *end = v + len, *p = v + 64;
+	if (len < 64 + 1 + 24 + 3 || *p != SG__EVENT_FORMAT)
+		return SG_ECORRUPT;
+	out->hash = v;
+	out->prev_hash = v + 32;
+	out->seq = sg__be64_get(p + 1);
+	p += 1 + 24 + 3;
+	for (int i = 0; i < 10; i++) { /* the strings: u16 length + bytes */
+		if (end - p < 2)
+			return SG_ECORRUPT;
+		size_t n = ((size_t)p[0] << 8) | p[1];
+		if ((size_t)(end - p - 2) < n)
+			return SG_ECORRUPT;
+		p += 2 + n;
+	}
+	if (end - p != 4 + 32)
+		return SG_ECORRUPT;
+	out->body_len = ((size_t)p[0] << 24) | ((size_t)p[1] << 16) | ((size_t)p[2] << 8) | p[3];
+	out->body_sha256 = p + 4;
+	return 0;
+}

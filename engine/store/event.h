@@ -32,6 +32,15 @@ long sg__event_encode(const sg_event *ev, uint8_t *buf, size_t size);
  * length + 16). body fields are left empty. */
 int sg__event_decode(const void *val, size_t len, sg_event *ev, char *scratch, size_t scratch_size);
 
+/* What the hash chain needs from a stored events value, without copying
+ * the strings: checks the layout the way sg__event_decode() does. */
+typedef struct sg__event_peek {
+	uint64_t seq;
+	const uint8_t *hash, *prev_hash, *body_sha256; /* into the value */
+	size_t body_len;
+} sg__event_peek;
+int sg__event_peek_value(const void *val, size_t len, sg__event_peek *out);
+
 /* hash = SHA-256(prev || canonical), given as one contiguous buffer */
 void sg__event_hash(const uint8_t *prev_and_canon, size_t len, uint8_t out[32]);
 
