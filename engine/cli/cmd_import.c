@@ -27,7 +27,7 @@
 #include "csv.h"
 #include "internal.h"
 
-#define IMPORT_BATCH 1000
+#define IMPORT_BATCH 10000 /* events per durable transaction (one fsync) */
 
 static const char import_usage[] =
 	"usage: stopgate import campaigns FILE.json\n"
@@ -197,13 +197,14 @@ typedef struct optout_batch {
 	char from[IMPORT_BATCH][SG_KEY_MAX];
 	char scope_id[IMPORT_BATCH][SG_KEY_MAX];
 	char rule[IMPORT_BATCH][64];
+	sg_event_out out[IMPORT_BATCH];
 	size_t n;
 	long added, already, rejected;
 } optout_batch;
 
 static int flush(sg_engine *e, optout_batch *b, const char *path)
 {
-	sg_event_out out[IMPORT_BATCH];
+	sg_event_out *out = b->out;
 	if (!b->n)
 		return 0;
 	int rc = sg_record(e, b->ev, b->n, out);
