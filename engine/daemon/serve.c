@@ -21,12 +21,18 @@
 #include "serve.h"
 
 #define SHUTDOWN_GRACE_MS 30000
+#define RETENTION_FIRST_MS 60000          /* first retention run after start */
+#define RETENTION_PERIOD_MS 3600000       /* then hourly */
 
 typedef struct daemon_state {
 	sg__server srv;
 	uv_signal_t sigterm, sigint, sighup;
 	uv_timer_t deadline;
-	bool deadline_started;
+	uv_timer_t retention;   /* config retention.redactBodiesAfterDays */
+	sg__wjob retention_job;
+	bool retention_pending;
+	int64_t retention_before_us;
+	uint64_t retention_count;
 	bool stopping;
 	sg__wjob reload_job;
 	int exit_code;
@@ -67,6 +73,7 @@ static void close_process_handles(daemon_state *d)
 	uv_close((uv_handle_t *)&d->sigint, close_cb_noop);
 	uv_close((uv_handle_t *)&d->sighup, close_cb_noop);
 	uv_close((uv_handle_t *)&d->deadline, close_cb_noop);
+	uv_close((uv_handle_t *)&d->retention, close_cb_noop);
 }
 
 static void on_writer_closed(void *arg)
@@ -96,6 +103,7 @@ static void on_deadline(uv_timer_t *t)
 static void on_stop_signal(uv_signal_t *s, int signum)
 {
 	daemon_state *d = state_of((uv_handle_t *)s);
+	uv_timer_stop(&d->retention);
 	if (d->stopping) {
 		sg__warn("daemon", "second signal: closing connections now signal=%d", signum);
 		sg__http_close_all(&d->srv);
@@ -139,6 +147,39 @@ static void on_hup(uv_signal_t *s, int signum)
 		sg__err("daemon", "reload not started error=\"%s\"", sg_strerror(rc));
 	else
 		d->srv.reloading = true;
+}
+
+/* Retention runs on the writer (sg_redact writes), never on the loop. */
+static int retention_run(sg__wjob *job, sg_engine *engine)
+{
+	daemon_state *d = job->ctx;
+	return sg_redact(engine, d->retention_before_us, &d->retention_count);
+}
+
+static void retention_done(sg__wjob *job)
+{
+	daemon_state *d = job->ctx;
+	d->retention_pending = false;
+	if (job->status)
+		sg__err("daemon", "retention failed error=\"%s\"", sg_strerror(job->status));
+	else if (d->retention_count)
+		sg__info("daemon", "retention removed message bodies count=%llu us=%lld",
+			 (unsigned long long)d->retention_count, (long long)job->commit_us);
+}
+
+static void on_retention(uv_timer_t *t)
+{
+	daemon_state *d = state_of((uv_handle_t *)t);
+	if (d->retention_pending || d->stopping || !d->srv.writer)
+		return;
+	memset(&d->retention_job, 0, sizeof(d->retention_job));
+	d->retention_before_us = sg_now_us() - d->srv.cfg->redact_bodies_after_days * 86400 * INT64_C(1000000);
+	d->retention_count = 0;
+	d->retention_job.run = retention_run;
+	d->retention_job.done = retention_done;
+	d->retention_job.ctx = d;
+	if (sg__writer_submit(d->srv.writer, &d->retention_job) == 0)
+		d->retention_pending = true;
 }
 
 static void walk_open_handle(uv_handle_t *h, void *arg)
@@ -194,7 +235,8 @@ static int run(daemon_state *d, sg_config *cfg)
 	uv_signal_init(&loop, &d->sigint);
 	uv_signal_init(&loop, &d->sighup);
 	uv_timer_init(&loop, &d->deadline);
-	d->sigterm.data = d->sigint.data = d->sighup.data = d->deadline.data = d;
+	uv_timer_init(&loop, &d->retention);
+	d->sigterm.data = d->sigint.data = d->sighup.data = d->deadline.data = d->retention.data = d;
 
 	rc = sg__writer_start(&loop, srv->engine, cfg->limits.writer_queue, &srv->writer);
 	if (rc) {
@@ -215,6 +257,11 @@ static int run(daemon_state *d, sg_config *cfg)
 	uv_signal_start(&d->sigterm, on_stop_signal, SIGTERM);
 	uv_signal_start(&d->sigint, on_stop_signal, SIGINT);
 	uv_signal_start(&d->sighup, on_hup, SIGHUP);
+	if (cfg->redact_bodies_after_days > 0) {
+		uv_timer_start(&d->retention, on_retention, RETENTION_FIRST_MS, RETENTION_PERIOD_MS);
+		sg__info("daemon", "retention: message bodies older than %lld days are removed hourly",
+			 (long long)cfg->redact_bodies_after_days);
+	}
 	sg__info("daemon", "listening addr=%s port=%d data=%s token=%s version=" SG_VERSION, cfg->listen,
 		 sg__http_bound_port(srv), cfg->data_dir, cfg->token[0] ? "set" : "none");
 out:
