@@ -32,7 +32,8 @@ static void put(writer *w, const void *src, size_t n)
 		w->err = SG_ETOOLONG;
 		return;
 	}
-	memcpy(w->p, src, n);
+	if (n) /* src may be NULL for an absent string */
+		memcpy(w->p, src, n);
 	w->p += n;
 }
 
