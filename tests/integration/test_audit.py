@@ -325,21 +325,26 @@ def test_million(c, small):
     os.unlink(path)
     base = [BIN, "--data", d, "--keywords", KW]
     rc, secs, anon, filem = sample([BIN, "verify", *base[1:]], subprocess.DEVNULL)
-    c.eq("verify 1M: ok", rc, 0)
+    c.eq(f"verify {n}: ok", rc, 0)
     print(f"     verify: {secs:.2f} s, {n / secs:,.0f} events/s (process wall time, incl. start-up)", flush=True)
     peaks = {}
     for fmt in ("jsonl", "csv"):
         with open(os.devnull, "wb") as null:
             rc, secs, anon, filem = sample([BIN, "export", *base[1:], "audit", "--format", fmt], null)
-        c.eq(f"export {fmt} 1M: exit 0", rc, 0)
+        c.eq(f"export {fmt} {n}: exit 0", rc, 0)
         peaks[fmt] = anon
         print(f"     export {fmt}: {secs:.2f} s, {n / secs:,.0f} events/s, peak RssAnon {anon} KiB, "
               f"RssFile {filem} KiB (mapped store pages)", flush=True)
     with open(os.devnull, "wb") as null:
         _, _, small_anon, _ = sample([BIN, "export", "--data", small, "--keywords", KW, "audit"], null)
     print(f"     export of the {head(small)['seq']}-event store: peak RssAnon {small_anon} KiB", flush=True)
-    c.check("export 1M: own memory constant (RssAnon < 16 MiB and < small store + 4 MiB)",
-            all(a < 16384 and a < small_anon + 4096 for a in peaks.values()), (peaks, small_anon))
+    with open(BIN, "rb") as f:
+        sanitized = b"__asan_init" in f.read()
+    if sanitized:  # ASan's shadow of the mapped store grows with what is read: not the export's memory
+        print("     (AddressSanitizer build: the memory bound is not checked)", flush=True)
+    else:
+        c.check(f"export {n}: own memory constant (RssAnon < 16 MiB, within 4 MiB of a 9-event export)",
+                all(a < 16384 and a < small_anon + 4096 for a in peaks.values()), (peaks, small_anon))
     shutil.rmtree(d, ignore_errors=True)
 
 
