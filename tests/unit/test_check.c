@@ -262,26 +262,6 @@ static void confirmation_window_expires(void **state)
 	close_fixture(&f);
 }
 
-static void read_only_engine_reports_without_claiming(void **state)
-{
-	(void)state;
-	fixture f;
-	sg_engine *e = open_registered(&f, NULL);
-	tu_record(e, SG_ACTION_OPT_OUT, SG_SOURCE_KEYWORD, OURS, THEM, 0, NULL);
-	sg_options o;
-	sg_options_default(&o);
-	o.data_dir = f.dir;
-	o.flags = SG_OPEN_RDONLY;
-	o.keywords_dir = tu_keywords();
-	sg_engine *r;
-	assert_int_equal(sg_engine_open(&o, &r), 0);
-	assert_true(check(r, OURS, THEM, SG_PURPOSE_OPTOUT_CONFIRM).allow);
-	assert_true(check(r, OURS, THEM, SG_PURPOSE_OPTOUT_CONFIRM).allow);
-	assert_false(check(r, OURS, THEM, SG_PURPOSE_MESSAGE).allow);
-	sg_engine_close(r);
-	close_fixture(&f);
-}
-
 static void batch_equals_single(void **state)
 {
 	(void)state;
@@ -323,7 +303,6 @@ int main(void)
 		cmocka_unit_test(no_consent_policy),
 		cmocka_unit_test(one_confirmation_within_the_window),
 		cmocka_unit_test(confirmation_window_expires),
-		cmocka_unit_test(read_only_engine_reports_without_claiming),
 		cmocka_unit_test(batch_equals_single),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The consent store: every event kind, durability across reopen, map
- * growth, dedup, event-time ordering, the writer lock, a second process
- * reading while the first writes, and the hash chain. Real LMDB, temp dirs. */
+ * growth, dedup, event-time ordering and the hash chain. Real LMDB, temp
+ * dirs. Tests with several processes are in test_processes.c. */
 #include <errno.h>
-#include <sys/wait.h>
 
 #include "testutil.h"
 
@@ -271,74 +270,6 @@ static void import_is_idempotent(void **state)
 	tu_rmdir(dir);
 }
 
-static void one_writer_many_readers(void **state)
-{
-	(void)state;
-	char *dir = tu_mkdtemp();
-	sg_engine *w = tu_open(dir, 0, NULL);
-	sg_options o;
-	sg_options_default(&o);
-	o.data_dir = dir;
-	o.keywords_dir = tu_keywords();
-	sg_engine *second = NULL;
-	assert_int_equal(sg_engine_open(&o, &second), SG_ELOCKED);
-	o.flags = SG_OPEN_RDONLY;
-	sg_engine *r = NULL;
-	assert_int_equal(sg_engine_open(&o, &r), 0);
-	assert_int_equal(sg_record(r, &(sg_event_in){.action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_API,
-						       .sender = "+14155550100", .recipient = "+14155552671"},
-				   1, &(sg_event_out){0}),
-			 SG_ERDONLY);
-	sg_engine_close(r);
-	sg_engine_close(w);
-	tu_rmdir(dir);
-}
-
-/* A reader in another process sees an opt-out committed by the writer,
- * with no restart: the child polls its own read-only engine. */
-static void second_process_sees_writes(void **state)
-{
-	(void)state;
-	char *dir = tu_mkdtemp();
-	sg_engine *w = tu_open(dir, 0, NULL);
-	int ready[2], go[2];
-	assert_int_equal(pipe(ready), 0);
-	assert_int_equal(pipe(go), 0);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		/* child: its own read-only engine, opened after the fork */
-		sg_options o;
-		sg_options_default(&o);
-		o.data_dir = dir;
-		o.flags = SG_OPEN_RDONLY;
-		o.keywords_dir = tu_keywords();
-		sg_engine *r;
-		if (sg_engine_open(&o, &r))
-			_exit(10);
-		sg_verdict v;
-		if (sg_check(r, "+14155550100", "+14155552671", 0, &v) || !v.allow)
-			_exit(11); /* must allow before the opt-out */
-		char c = 'r';
-		if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1)
-			_exit(12);
-		if (sg_check(r, "+14155550100", "+14155552671", 0, &v) || v.allow || v.reason != SG_REASON_OPTED_OUT)
-			_exit(13); /* committed before 'go': must be seen at once */
-		sg_engine_close(r);
-		_exit(0);
-	}
-	char c;
-	assert_int_equal(read(ready[0], &c, 1), 1);
-	tu_record(w, SG_ACTION_OPT_OUT, SG_SOURCE_OPERATOR, "+14155550100", "+14155552671", 0, NULL);
-	assert_int_equal(write(go[1], "g", 1), 1);
-	int status;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
-	sg_engine_close(w);
-	tu_rmdir(dir);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -348,8 +279,6 @@ int main(void)
 		cmocka_unit_test(dedup_and_batch_semantics),
 		cmocka_unit_test(older_event_does_not_override_newer),
 		cmocka_unit_test(import_is_idempotent),
-		cmocka_unit_test(one_writer_many_readers),
-		cmocka_unit_test(second_process_sees_writes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

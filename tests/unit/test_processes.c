@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One writer, many reader processes. LMDB allows one open of an environment
+ * per process, so every read-only engine here lives in a forked child that
+ * opens it after the fork (as a gateway process would). Kept out of the
+ * valgrind setup: LMDB's process-shared robust mutexes stall under it.
+ */
+#include <sys/wait.h>
+
+#include "testutil.h"
+
+/* Run fn(dir) in a child with its own read-only engine; returns its exit code. */
+static int in_reader(const char *dir, int (*fn)(sg_engine *r, void *ctx), void *ctx)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		sg_options o;
+		sg_options_default(&o);
+		o.data_dir = dir;
+		o.flags = SG_OPEN_RDONLY;
+		o.keywords_dir = tu_keywords();
+		o.default_country = "US";
+		sg_engine *r;
+		if (sg_engine_open(&o, &r))
+			_exit(100);
+		int rc = fn(r, ctx);
+		sg_engine_close(r);
+		_exit(rc);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static int reader_cannot_write(sg_engine *r, void *ctx)
+{
+	(void)ctx;
+	sg_event_in ev = {.action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_API, .sender = "+14155550100",
+			  .recipient = "+14155552671"};
+	sg_event_out out;
+	if (sg_record(r, &ev, 1, &out) != SG_ERDONLY)
+		return 1;
+	if (sg_campaign_put_json(r, "{\"campaignId\":\"C\"}", 17, NULL) != SG_ERDONLY)
+		return 2;
+	sg_verdict v;
+	if (sg_check(r, "+14155550100", "+14155552671", 0, &v) || v.reason != SG_REASON_OPTED_OUT)
+		return 3;
+	return 0;
+}
+
+static void one_writer_many_readers(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	sg_engine *w = tu_open(dir, 0, NULL);
+	tu_record(w, SG_ACTION_OPT_OUT, SG_SOURCE_OPERATOR, "+14155550100", "+14155552671", 0, NULL);
+	/* a second writer process is refused while this one holds the lock */
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		sg_options o;
+		sg_options_default(&o);
+		o.data_dir = dir;
+		o.keywords_dir = tu_keywords();
+		sg_engine *second = NULL;
+		_exit(sg_engine_open(&o, &second) == SG_ELOCKED ? 0 : 1);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(in_reader(dir, reader_cannot_write, NULL), 0);
+	sg_engine_close(w);
+	tu_rmdir(dir);
+}
+
+static int confirm_twice(sg_engine *r, void *ctx)
+{
+	(void)ctx;
+	sg_verdict v;
+	for (int i = 0; i < 2; i++)
+		if (sg_check(r, "+14155550100", "+14155552671", SG_PURPOSE_OPTOUT_CONFIRM, &v) || !v.allow ||
+		    !v.confirmation)
+			return 1 + i;
+	if (sg_check(r, "+14155550100", "+14155552671", SG_PURPOSE_MESSAGE, &v) || v.allow)
+		return 3;
+	return 0;
+}
+
+static void read_only_engine_reports_without_claiming(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	sg_engine *w = tu_open(dir, 0, NULL);
+	tu_record(w, SG_ACTION_OPT_OUT, SG_SOURCE_KEYWORD, "+14155550100", "+14155552671", 0, NULL);
+	assert_int_equal(in_reader(dir, confirm_twice, NULL), 0);
+	/* the writer still has its one confirmation to give */
+	sg_verdict v;
+	assert_int_equal(sg_check(w, "+14155550100", "+14155552671", SG_PURPOSE_OPTOUT_CONFIRM, &v), 0);
+	assert_true(v.allow);
+	sg_engine_close(w);
+	tu_rmdir(dir);
+}
+
+/* A reader in another process sees an opt-out committed by the writer,
+ * with no restart: the child polls its own read-only engine. */
+static void second_process_sees_writes(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	sg_engine *w = tu_open(dir, 0, NULL);
+	int ready[2], go[2];
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(go), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* child: its own read-only engine, opened after the fork */
+		sg_options o;
+		sg_options_default(&o);
+		o.data_dir = dir;
+		o.flags = SG_OPEN_RDONLY;
+		o.keywords_dir = tu_keywords();
+		sg_engine *r;
+		if (sg_engine_open(&o, &r))
+			_exit(10);
+		sg_verdict v;
+		if (sg_check(r, "+14155550100", "+14155552671", 0, &v) || !v.allow)
+			_exit(11); /* must allow before the opt-out */
+		char c = 'r';
+		if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(12);
+		if (sg_check(r, "+14155550100", "+14155552671", 0, &v) || v.allow || v.reason != SG_REASON_OPTED_OUT)
+			_exit(13); /* committed before 'go': must be seen at once */
+		sg_engine_close(r);
+		_exit(0);
+	}
+	char c;
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	tu_record(w, SG_ACTION_OPT_OUT, SG_SOURCE_OPERATOR, "+14155550100", "+14155552671", 0, NULL);
+	assert_int_equal(write(go[1], "g", 1), 1);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	sg_engine_close(w);
+	tu_rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(one_writer_many_readers),
+		cmocka_unit_test(read_only_engine_reports_without_claiming),
+		cmocka_unit_test(second_process_sees_writes),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
