@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The matcher, the hot path of the keyword engine. In order:
+ *  1. validate (UTF-8, length) and fold the text (fold.c);
+ *  2. exact: look the whole folded text up in a hash of keywords, then the
+ *     text without separators ("S.T.O.P", "stop-all"), then the campaign's
+ *     own keywords;
+ *  3. prefilter: hash each word of the text against the trigger words and
+ *     stems the pattern rules declare; a text with no trigger word (most
+ *     conversation) ends here as none without running any pattern;
+ *  4. the triggered guards blank the spans they match ("stop by", "don't
+ *     stop"), then the triggered phrase rules and probable rules run, first
+ *     match wins (opt_out rules before help before opt_in).
+ * The set is immutable; the only per-thread state is the pcre2 match data. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "keywords/kw_internal.h"
+
+/* One pcre2_match_data per thread. A block made by pcre2_match_data_create()
+ * serves every pattern of every set, so it is cached per thread for the
+ * thread's lifetime and freed by the key destructor when the thread exits. */
+static pthread_key_t md_key;
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+static bool md_key_ok;
+static __thread pcre2_match_data *md_cache;
+
+static void md_destroy(void *md)
+{
+	pcre2_match_data_free(md);
+	md_cache = NULL;
+}
+
+static void md_key_init(void)
+{
+	md_key_ok = pthread_key_create(&md_key, md_destroy) == 0;
+}
+
+static pcre2_match_data *thread_md(void)
+{
+	if (md_cache)
+		return md_cache;
+	pthread_once(&md_once, md_key_init);
+	pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+	if (md && md_key_ok && pthread_setspecific(md_key, md) == 0)
+		md_cache = md;
+	return md; /* without a key it is used once and freed by the caller */
+}
+
+typedef struct kw_hit {
+	const kw_rule *rule; /* NULL for campaign keywords */
+	sg_intent intent;
+	sg_confidence conf;
+} kw_hit;
+
+static int match(const kw_rule *r, const char *s, size_t n, size_t start, pcre2_match_data *md)
+{
+	if (r->jit) /* skips the UTF-8 check: folded text is valid UTF-8 */
+		return pcre2_jit_match(r->code, (PCRE2_SPTR)s, n, start, 0, md, NULL);
+	return pcre2_match(r->code, (PCRE2_SPTR)s, n, start, PCRE2_NO_UTF_CHECK, md, NULL);
+}
+
+/* Blank every span the guard matches. Whole characters are replaced, so
+ * the text stays valid UTF-8. */
+static void guard(const kw_rule *r, char *s, size_t n, pcre2_match_data *md)
+{
+	size_t start = 0;
+	while (start <= n && match(r, s, n, start, md) > 0) {
+		const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+		if (ov[1] < ov[0] || ov[1] > n)
+			break;
+		memset(s + ov[0], ' ', ov[1] - ov[0]);
+		start = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
+		while (start < n && ((unsigned char)s[start] & 0xC0) == 0x80)
+			start++;
+	}
+}
+
+static void or_bits(uint64_t *bits, const sg__kw_set *s, uint32_t val)
+{
+	const uint64_t *b = s->bits + (size_t)val * s->nwords;
+	for (size_t w = 0; w < s->nwords; w++)
+		bits[w] |= b[w];
+}
+
+/* Collect the pattern rules whose triggers occur in the text. */
+static bool triggered(const sg__kw_set *s, const char *f, size_t n, uint64_t *bits)
+{
+	const kw_table *tw = &s->trig_word, *ts = &s->trig_stem;
+	bool any = false;
+	const uint32_t *v;
+	for (size_t i = 0; i < n;) {
+		while (i < n && !kw_wordbyte((unsigned char)f[i]))
+			i++;
+		size_t b = i;
+		int cls = i < n ? kw_wordclass((unsigned char)f[i]) : 0;
+		while (i < n && kw_wordclass((unsigned char)f[i]) == cls)
+			i++;
+		unsigned pfx = i > b ? kw_pfx(f + b, i - b) : 0;
+		if (i == b || !(s->trig_pfx[pfx / 64] & (1ULL << (pfx % 64))))
+			continue; /* most words: no trigger starts with these two bytes */
+		uint64_t h = KW_HASH_INIT;
+		for (size_t k = b; k < i;) {
+			h = kw_hash_step(h, (unsigned char)f[k++]);
+			if (k - b >= ts->minlen && k - b <= ts->maxlen &&
+			    (v = sg__kw_table_get(ts, f + b, k - b, h))) {
+				or_bits(bits, s, *v);
+				any = true;
+			}
+		}
+		if ((v = sg__kw_table_get(tw, f + b, i - b, h))) {
+			or_bits(bits, s, *v);
+			any = true;
+		}
+	}
+	return any;
+}
+
+static int patterns(const sg__kw_set *s, char *f, size_t fl, kw_hit *hit)
+{
+	uint64_t bits[KW_BITSET_WORDS] = {0};
+	if (s->no_prefilter) {
+		for (size_t i = 0; i < s->npats; i++)
+			bits[i / 64] |= 1ULL << (i % 64);
+	} else if (!triggered(s, f, fl, bits)) {
+		return 0;
+	}
+	pcre2_match_data *md = thread_md();
+	if (!md)
+		return -ENOMEM;
+	for (size_t w = 0; w < s->nwords && !hit->intent; w++) {
+		for (uint64_t b = bits[w]; b; b &= b - 1) {
+			size_t i = w * 64 + (size_t)__builtin_ctzll(b);
+			const kw_rule *r = &s->rules[s->pats[i]];
+			if (i < s->nguards) {
+				guard(r, f, fl, md);
+			} else if (match(r, f, fl, 0, md) > 0) {
+				*hit = (kw_hit){r, r->intent, i < s->nphrase ? SG_CONF_PHRASE : SG_CONF_PROBABLE};
+				break;
+			}
+		}
+	}
+	if (md != md_cache)
+		pcre2_match_data_free(md);
+	return 0;
+}
+
+static const kw_rule *exact(const sg__kw_set *s, const char *f, size_t fl)
+{
+	const uint32_t *v = NULL;
+	if (fl >= s->exact.minlen && fl <= s->exact.maxlen)
+		v = sg__kw_table_get(&s->exact, f, fl, sg__kw_hash(f, fl));
+	if (!v && fl <= 3 * s->squeezed.maxlen) {
+		char q[KW_FOLD_MAX];
+		size_t ql = sg__kw_squeeze(f, fl, q);
+		v = sg__kw_table_get(&s->squeezed, q, ql, sg__kw_hash(q, ql));
+	}
+	return v ? &s->rules[*v] : NULL;
+}
+
+static int find(const sg__kw_set *s, sg__campaign *c, char *f, size_t fl, kw_hit *hit)
+{
+	if (!fl)
+		return 0;
+	const kw_rule *r = exact(s, f, fl);
+	if (c) {
+		sg_intent ci;
+		int rc = sg__kw_campaign_match(c, f, fl, &ci);
+		if (rc < 0)
+			return rc;
+		/* The campaign's word wins unless a default keyword means the same
+		 * (then the default rule names it). STOP, HELP and START cannot be
+		 * taken over: campaign.c drops them from other intents' lists. */
+		if (ci != SG_INTENT_NONE && (!r || r->intent != ci)) {
+			*hit = (kw_hit){NULL, ci, SG_CONF_EXACT};
+			return 0;
+		}
+	}
+	if (r) {
+		*hit = (kw_hit){r, r->intent, SG_CONF_EXACT};
+		return 0;
+	}
+	return patterns(s, f, fl, hit);
+}
+
+int sg__kw_classify(const sg__kw_set *set, sg__campaign *campaign, const char *text, size_t len,
+		    sg_classification *out)
+{
+	static const char *const campaign_rule[] = {"", "campaign.opt_out", "campaign.opt_in",
+						    "campaign.help"};
+	if (!set || !out || (!text && len))
+		return -EINVAL;
+	if (len > (size_t)SG_TEXT_MAX_CHARS * 4)
+		return SG_ETOOLONG; /* more than 1,600 characters whatever the bytes are */
+	long nchars = sg__utf8_count(text, len);
+	if (nchars < 0)
+		return SG_EUTF8;
+	if (nchars > SG_TEXT_MAX_CHARS)
+		return SG_ETOOLONG;
+	char f[KW_FOLD_MAX + KW_PAD];
+	size_t fl = sg__kw_fold(text ? text : "", len, f);
+	memset(f + fl, 0, KW_PAD); /* JIT code may read a little past the subject */
+	kw_hit hit = {NULL, SG_INTENT_NONE, SG_CONF_NONE};
+	int rc = find(set, campaign, f, fl, &hit);
+	if (rc < 0)
+		return rc;
+	memset(out, 0, sizeof(*out));
+	if (hit.intent == SG_INTENT_NONE)
+		return 0;
+	out->intent = hit.intent;
+	out->confidence = hit.conf;
+	size_t lang = hit.rule ? hit.rule->lang : set->default_lang;
+	if (hit.rule) {
+		sg__strlcpy(out->lang, set->langs[lang].code, sizeof(out->lang));
+		sg__strlcpy(out->rule, hit.rule->id, sizeof(out->rule));
+	} else {
+		sg__strlcpy(out->rule, campaign_rule[hit.intent], sizeof(out->rule));
+	}
+	sg__kw_reply(set, lang, hit.intent, campaign, out->reply, sizeof(out->reply));
+	return 0;
+}

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Internals of the keyword engine, shared by its files only:
+ *   fold.c      text normalization (folding) applied to rules and messages
+ *   table.c     the open-addressing hash tables (exact keywords, triggers)
+ *   kw.c        loading keywords/\*.kw, compiling and JIT-ing the patterns
+ *   classify.c  the matcher (hot path)
+ *   campaign.c  per-campaign keywords, built lazily into campaign->kw_private
+ *   reply.c     reply texts (campaign messages or per-language templates)
+ * The data format is documented in keywords/README.md. */
+#pragma once
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "keywords/kw.h"
+
+#define KW_MAX_PATTERNS 1024 /* pattern rules per set: the trigger bitset lives on the stack */
+#define KW_BITSET_WORDS (KW_MAX_PATTERNS / 64)
+#define KW_MAX_LANGS 32
+#define KW_ID_MAX 64 /* == sizeof(sg_classification.rule) */
+/* Folding a text of n bytes yields at most n + n / 2 bytes (see fold.c), so
+ * this holds the folded form of any text classify accepts, plus the NUL. */
+#define KW_FOLD_MAX (SG_TEXT_MAX_CHARS * 4 * 3 / 2 + 1)
+#define KW_PAD 64 /* zeroed bytes after a pcre2 subject (see classify.c) */
+
+typedef enum kw_kind {
+	KW_EXACT = 0,    /* the whole folded text is the keyword */
+	KW_GUARD = 1,    /* pcre2: matched spans are blanked before phrase/probable rules run */
+	KW_PHRASE = 2,   /* pcre2: a clear request, SG_CONF_PHRASE */
+	KW_PROBABLE = 3, /* pcre2: a keyword in a longer text, SG_CONF_PROBABLE */
+} kw_kind;
+
+typedef struct kw_rule {
+	char id[KW_ID_MAX];
+	sg_intent intent;
+	kw_kind kind;
+	uint8_t lang;       /* index into set->langs */
+	bool jit;           /* code was JIT-compiled: use pcre2_jit_match */
+	pcre2_code *code;   /* NULL for KW_EXACT; immutable, shared by all threads */
+	char *triggers;     /* pattern rules: comma-separated trigger words, as loaded */
+} kw_rule;
+
+enum { KW_REPLY_HELP, KW_REPLY_OPT_OUT, KW_REPLY_OPT_IN, KW_REPLY_N };
+
+typedef struct kw_lang {
+	char code[8];             /* file name without ".kw" */
+	char *program;            /* program name used when the campaign has no brand */
+	char *reply[KW_REPLY_N];  /* templates, NULL when the file has none */
+} kw_lang;
+
+/* Open addressing, FNV-1a keys, linear probing. Keys live in one arena. */
+typedef struct kw_entry {
+	uint64_t hash;
+	uint32_t key;  /* offset into keys + 1; 0 marks an empty slot */
+	uint32_t len;
+	uint32_t val;
+} kw_entry;
+
+typedef struct kw_table {
+	kw_entry *slot;
+	size_t mask, count; /* capacity - 1 (0 with no slots), entries */
+	char *keys;
+	size_t keys_len, keys_cap;
+	size_t minlen, maxlen; /* key lengths, for cheap rejection */
+} kw_table;
+
+#define KW_HASH_INIT 0xcbf29ce484222325ULL
+static inline uint64_t kw_hash_step(uint64_t h, unsigned char c)
+{
+	return (h ^ c) * 0x100000001b3ULL;
+}
+uint64_t sg__kw_hash(const char *s, size_t n);
+/* Insert key -> val. Returns 1 when inserted, 0 when the key was there
+ * (*old receives its value), -ENOMEM. */
+int sg__kw_table_put(kw_table *t, const char *key, size_t len, uint32_t val, uint32_t *old);
+/* The value of key (h = sg__kw_hash(key, len)), or NULL. */
+const uint32_t *sg__kw_table_get(const kw_table *t, const char *key, size_t len, uint64_t h);
+void sg__kw_table_free(kw_table *t);
+
+struct sg__kw_set {
+	kw_rule *rules;            /* every rule, in load order */
+	size_t nrules, rules_cap;
+	/* Pattern rules in match order: [0, nguards) guards, [nguards, nphrase)
+	 * phrases, [nphrase, npats) probables; within each, opt_out first. */
+	uint32_t pats[KW_MAX_PATTERNS];
+	size_t npats, nguards, nphrase;
+	kw_table exact;            /* folded keyword -> rule index */
+	kw_table squeezed;         /* keyword without separators -> rule index */
+	kw_table trig_word;        /* trigger word -> bitset index */
+	kw_table trig_stem;        /* trigger stem ("text*") -> bitset index */
+	uint64_t trig_pfx[1024];   /* bit kw_pfx(w) set for every trigger word and stem w */
+	uint64_t *bits;            /* bitsets of nwords words each, over pats[] positions */
+	size_t nbits, nwords;
+	kw_lang langs[KW_MAX_LANGS];
+	size_t nlangs;
+	uint8_t default_lang;      /* "en" when loaded, else the first */
+	bool no_prefilter;         /* tests: run every pattern, ignore triggers */
+};
+
+/* The class of a byte of folded text: 1 for a-z and 0-9, 2 for any
+ * non-ASCII byte (letters of other scripts), 0 for a separator. A word for
+ * the trigger prefilter is a run of one class, so "stopဦ" holds the word
+ * "stop", as pcre2's ASCII \b sees it. */
+static inline int kw_wordclass(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ? 1 : c >= 0x80 ? 2 : 0;
+}
+
+static inline bool kw_wordbyte(unsigned char c)
+{
+	return kw_wordclass(c) != 0;
+}
+
+/* The first two bytes of a word (n >= 1) as a 16-bit number: words whose
+ * pair no trigger starts with skip the hash lookups. */
+static inline unsigned kw_pfx(const char *w, size_t n)
+{
+	return (unsigned)(unsigned char)w[0] << 8 | (n > 1 ? (unsigned char)w[1] : 0);
+}
+
+/* Fold len bytes of UTF-8 (validated by the caller; invalid bytes are read
+ * as symbols) into out, which needs len + len / 2 + 1 bytes. Returns the folded
+ * length; out is NUL-terminated. See keywords/README.md for the rules. */
+size_t sg__kw_fold(const char *in, size_t len, char *out);
+/* Copy only the word bytes of folded text into out (len + 1 bytes). */
+size_t sg__kw_squeeze(const char *folded, size_t len, char *out);
+
+/* Per-campaign keywords (campaign.c), compiled on first use into
+ * c->kw_private. Returns 0 with *intent the keyword's intent, or
+ * SG_INTENT_NONE when the folded text is none of them; -ENOMEM. */
+int sg__kw_campaign_match(sg__campaign *c, const char *folded, size_t flen, sg_intent *intent);
+
+/* Write the reply for intent into out (SG_REPLY_MAX bytes): the campaign's
+ * message when it has one, else the template of language lang. */
+void sg__kw_reply(const sg__kw_set *set, size_t lang, sg_intent intent, const sg__campaign *c,
+		  char *out, size_t outlen);
+/* Check a template's syntax; returns NULL or a static description. */
+const char *sg__kw_template_check(const char *tpl);
+
+/* Tests only: with on == false every pattern runs on every text, which
+ * shows when a rule's triggers miss a text its pattern matches. */
+void sg__kw_set_prefilter(sg__kw_set *set, bool on);
