@@ -182,16 +182,19 @@ def head_and_verify_detect_tampering():
 def readers_do_not_block_the_writer_lock():
     d = fresh()
     sg(d, "optout", "+14155550100", "+14155552671", expect=0)
-    # a read-only command while another process holds the writer lock
+    # read-only commands run while a daemon holds the writer lock; writers are refused
     holder = subprocess.Popen([BIN, "serve", "--data", d, "--keywords", KW, "--listen", "127.0.0.1:0"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         import time
-        time.sleep(0.5)
-        if holder.poll() is None:
-            sg(d, "check", "+14155550100", "+14155552671", expect=1)
-            p = sg(d, "optout", "+14155550100", "+14155552672", expect=2)
-            assert "in use" in p.stderr, p.stderr
+        deadline = time.time() + 10
+        while not os.path.exists(os.path.join(d, "writer.lock")) and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert holder.poll() is None, f"daemon exited: {holder.stderr.read()}"
+        sg(d, "check", "+14155550100", "+14155552671", expect=1)
+        p = sg(d, "optout", "+14155550100", "+14155552672", expect=2)
+        assert "in use" in p.stderr, p.stderr
     finally:
         holder.terminate()
         holder.wait(timeout=30)
