@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The HTTP/1.1 layer of the daemon and the API route handlers use.
  *
- * http.c accepts connections, parses requests with nodejs http-parser,
- * enforces the limits (header/body size, timeouts, pipelining) and writes
- * responses strictly in request order, whatever order handlers answer in.
+ * http_conn.c accepts connections, parses requests with nodejs
+ * http-parser and enforces the limits (header/body size, timeouts,
+ * pipelining); http_answer.c writes answers strictly in request order,
+ * whatever order handlers answer in.
  * router.c maps a request to one sg__route (404/405/401/415 are decided
  * there, before the body is read) and calls its handler once the whole
  * request is in.
@@ -90,7 +91,7 @@ struct sg__req {
 	int64_t start_us;          /* when the first byte arrived (sg_now_us) */
 	void *user;                /* free for the handler */
 
-	/* ---- private to http.c / router.c ---- */
+	/* ---- private to the http_*.c files and router.c ---- */
 	sg__conn *conn;
 	sg__req *next;
 	enum sg__req_state state;
@@ -191,7 +192,7 @@ void sg__http_drain(sg__server *srv);
 /* Close every connection now (shutdown deadline passed). */
 void sg__http_close_all(sg__server *srv);
 
-/* Router (router.c), called by http.c. */
+/* Router (router.c), called by http_conn.c. */
 /* After the headers: find the route, check token, method, content type;
  * set req->route, req->arg, req->body_limit, req->early_status. */
 void sg__router_prepare(sg__req *req);
