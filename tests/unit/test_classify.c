@@ -1,0 +1,452 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The keyword engine: folding, every default keyword of every language,
+ * the examples of issue 3, campaign keywords (and their lazy build racing
+ * across threads), invalid UTF-8, the 1,600-character limit, replies per
+ * language, and load errors. The corpus figures are in test_corpus.c. */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "internal.h"
+#include "keywords/kw_internal.h"
+
+static sg__kw_set *set;
+
+static const char *kw_dir(void)
+{
+	const char *d = getenv("SG_KEYWORDS");
+	return d && *d ? d : SG_KEYWORDS_DIR_SOURCE;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	char err[512];
+	int rc = sg__kw_load(kw_dir(), &set, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "keywords do not load: %s\n", err);
+	return rc;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	sg__kw_free(set);
+	return 0;
+}
+
+static sg_classification run_c(sg__campaign *c, const char *text, size_t len)
+{
+	sg_classification out;
+	int rc = sg__kw_classify(set, c, text, len, &out);
+	if (rc)
+		fail_msg("classify(\"%s\") = %d", text, rc);
+	/* the invariants every result keeps */
+	assert_int_equal(out.intent != SG_INTENT_NONE, out.rule[0] != '\0');
+	assert_int_equal(out.intent != SG_INTENT_NONE, out.confidence != SG_CONF_NONE);
+	assert_int_equal(out.intent != SG_INTENT_NONE, out.reply[0] != '\0');
+	return out;
+}
+
+static sg_classification run(const char *text)
+{
+	return run_c(NULL, text, strlen(text));
+}
+
+static void expect(const char *text, sg_intent intent, sg_confidence conf, const char *rule)
+{
+	sg_classification r = run(text);
+	if (r.intent != intent || (conf && r.confidence != conf) || (rule && strcmp(r.rule, rule)))
+		fail_msg("\"%s\": got intent %d conf %d rule %s, want %d %d %s", text, r.intent,
+			 r.confidence, r.rule, intent, conf, rule ? rule : "*");
+}
+
+static void folding(void **state)
+{
+	(void)state;
+	static const char *const cases[][2] = {
+		{"Stop.", "stop"}, {" STOP ", "stop"}, {"\xef\xbc\xb3\xef\xbc\xb4\xef\xbc\xaf\xef\xbc\xb0", "stop"},
+		{"stop!!!", "stop"}, {"\"Stop\"", "stop"}, {"STOP \xf0\x9f\x9b\x91", "stop"},
+		{"ARR\xc3\x8aT", "arret"}, {"Stra\xc3\x9f" "e", "strasse"}, {"\xc3\x86gir", "aegir"},
+		{"Don\xe2\x80\x99t   text me\xe2\x80\xa6", "don't text me"}, {"wrong number...STOP", "wrong number. stop"},
+		{"opt-out", "opt-out"}, {"10:30 or 3.5", "10:30 or 3.5"}, {"stop,please", "stop, please"},
+		{"E\xcc\x81t\xc3\xa9", "ete"}, {"S\xe2\x80\x8bTOP", "stop"}, {"\xf0\x9d\x90\x92\xf0\x9d\x90\x93", "st"},
+		{"\xe2\x93\x88\xe2\x93\xa3", "st"}, {"\xd0\xa1\xd0\xa2\xd0\x9e\xd0\x9f", "\xd1\x81\xd1\x82\xd0\xbe\xd0\xbf"},
+		{"\xc5\x81\xc3\xb3" "d\xc5\xba", "lodz"}, {"(stop) [now]", "stop now"}, {"a,b,c", "a, b, c"},
+		{"\xf0\x9f\x91\x8d", ""}, {"", ""}, {"x\xc2\xa0\xc2\xa0y", "x y"},
+	};
+	char out[64];
+	for (size_t i = 0; i < SG_ARRAY_SIZE(cases); i++) {
+		sg__kw_fold(cases[i][0], strlen(cases[i][0]), out);
+		assert_string_equal(out, cases[i][1]);
+	}
+	sg__kw_fold("ST\0OP", 5, out); /* NUL is a character: a separator */
+	assert_string_equal(out, "st op");
+	/* the issue's normalization cases are exact opt-outs */
+	const char *issue[] = {"Stop.", " STOP ", "\xef\xbc\xb3\xef\xbc\xb4\xef\xbc\xaf\xef\xbc\xb0", "stop!!!",
+			       "\"Stop\"", "STOP \xf0\x9f\x9b\x91", "S.T.O.P", "stop\n", "\tSTOP\r\n"};
+	for (size_t i = 0; i < SG_ARRAY_SIZE(issue); i++)
+		expect(issue[i], SG_INTENT_OPT_OUT, SG_CONF_EXACT, "en.stop");
+	sg_classification r = run_c(NULL, "STOP\0", 5);
+	assert_int_equal(r.intent, SG_INTENT_OPT_OUT);
+}
+
+/* The keywords issue 3 names, with their language. */
+static void issue_keywords(void **state)
+{
+	(void)state;
+	static const struct { const char *text, *lang; sg_intent intent; } k[] = {
+		{"STOP", "en", SG_INTENT_OPT_OUT}, {"STOPALL", "en", SG_INTENT_OPT_OUT},
+		{"STOP ALL", "en", SG_INTENT_OPT_OUT}, {"UNSUBSCRIBE", "en", SG_INTENT_OPT_OUT},
+		{"UNSUB", "en", SG_INTENT_OPT_OUT}, {"CANCEL", "en", SG_INTENT_OPT_OUT},
+		{"END", "en", SG_INTENT_OPT_OUT}, {"QUIT", "en", SG_INTENT_OPT_OUT},
+		{"REVOKE", "en", SG_INTENT_OPT_OUT}, {"OPTOUT", "en", SG_INTENT_OPT_OUT},
+		{"OPT OUT", "en", SG_INTENT_OPT_OUT}, {"OPT-OUT", "en", SG_INTENT_OPT_OUT},
+		{"START", "en", SG_INTENT_OPT_IN}, {"UNSTOP", "en", SG_INTENT_OPT_IN},
+		{"YES", "en", SG_INTENT_OPT_IN}, {"HELP", "en", SG_INTENT_HELP}, {"INFO", "en", SG_INTENT_HELP},
+		{"PARAR", "es", SG_INTENT_OPT_OUT}, {"DETENER", "es", SG_INTENT_OPT_OUT},
+		{"CANCELAR", "es", SG_INTENT_OPT_OUT}, {"BAJA", "es", SG_INTENT_OPT_OUT},
+		{"ARRET", "fr", SG_INTENT_OPT_OUT}, {"ARR\xc3\x8aT", "fr", SG_INTENT_OPT_OUT},
+		{"HALT", "de", SG_INTENT_OPT_OUT}, {"STOPP", "de", SG_INTENT_OPT_OUT},
+		{"SAIR", "pt", SG_INTENT_OPT_OUT}, {"FERMA", "it", SG_INTENT_OPT_OUT},
+		{"AYUDA", "es", SG_INTENT_HELP}, {"AIDE", "fr", SG_INTENT_HELP}, {"HILFE", "de", SG_INTENT_HELP},
+		{"AJUDA", "pt", SG_INTENT_HELP}, {"AIUTO", "it", SG_INTENT_HELP},
+	};
+	for (size_t i = 0; i < SG_ARRAY_SIZE(k); i++) {
+		sg_classification r = run(k[i].text);
+		if (r.intent != k[i].intent || r.confidence != SG_CONF_EXACT || strcmp(r.lang, k[i].lang))
+			fail_msg("%s: intent %d conf %d lang %s", k[i].text, r.intent, r.confidence, r.lang);
+	}
+}
+
+/* Every exact keyword of every data file, as written, lowercased and
+ * decorated, classifies as its rule says. */
+static void every_data_keyword(void **state)
+{
+	(void)state;
+	static const char *const langs[] = {"en", "es", "fr", "de", "pt", "it"};
+	size_t checked = 0;
+	for (size_t l = 0; l < SG_ARRAY_SIZE(langs); l++) {
+		char path[4096], line[1024];
+		snprintf(path, sizeof(path), "%s/%s.kw", kw_dir(), langs[l]);
+		FILE *f = fopen(path, "r");
+		assert_non_null(f);
+		size_t here = 0;
+		while (fgets(line, sizeof(line), f)) {
+			char intent[16], id[64], kw[256], deco[300];
+			if (sscanf(line, "exact %15s %63s %255[^\n]", intent, id, kw) != 3)
+				continue;
+			for (char *e = kw + strlen(kw); e > kw && (e[-1] == ' ' || e[-1] == '\t');)
+				*--e = '\0';
+			snprintf(deco, sizeof(deco), " \xe2\x80\x9c%s\xe2\x80\x9d!! \xf0\x9f\x99\x8f", kw);
+			const char *variants[] = {kw, deco};
+			for (size_t v = 0; v < 2; v++) {
+				sg_classification r = run(variants[v]);
+				const char *want = !strcmp(intent, "opt_out") ? "opt_out" :
+						   !strcmp(intent, "opt_in") ? "opt_in" : "help";
+				static const char *const names[] = {"none", "opt_out", "opt_in", "help"};
+				if (strcmp(names[r.intent], want) || r.confidence != SG_CONF_EXACT)
+					fail_msg("%s (%s): got %s/%d rule %s", variants[v], id, names[r.intent],
+						 r.confidence, r.rule);
+				/* a keyword shared across languages is named by the first file */
+				if (strcmp(r.rule, id) && strncmp(r.rule, "en.", 3) && strcmp(langs[l], "en") <= 0)
+					fail_msg("%s: rule %s, want %s", variants[v], r.rule, id);
+			}
+			here++;
+		}
+		fclose(f);
+		if (here < 5)
+			fail_msg("%s: only %zu exact keywords", langs[l], here);
+		checked += here;
+	}
+	assert_true(checked > 90);
+}
+
+static void issue_examples(void **state)
+{
+	(void)state;
+	static const char *const out[] = {
+		"stop please", "Please stop", "STOP texting me", "Stop sending me messages", "unsubscribe me",
+		"remove me from your list", "take me off this list", "do not text me", "don't text me anymore",
+		"no more texts", "leave me alone", "lose my number", "I want to opt out", "wrong number, stop",
+	};
+	static const char *const none[] = {
+		"Can you stop by the office tomorrow?", "Don't stop!", "What time does it end?",
+		"I need to cancel my appointment for Tuesday", "Stopped at the store, running late",
+		"That was helpful, thanks", "Start time is 9?", "Yes please book me in",
+	};
+	for (size_t i = 0; i < SG_ARRAY_SIZE(out); i++)
+		expect(out[i], SG_INTENT_OPT_OUT, SG_CONF_PHRASE, NULL);
+	for (size_t i = 0; i < SG_ARRAY_SIZE(none); i++)
+		expect(none[i], SG_INTENT_NONE, SG_CONF_NONE, NULL);
+}
+
+static void probable_and_guards(void **state)
+{
+	(void)state;
+	expect("STOP 12345", SG_INTENT_OPT_OUT, SG_CONF_PROBABLE, "en.keyword_in_text");
+	expect("Cancel all", SG_INTENT_OPT_OUT, SG_CONF_PROBABLE, "en.weak_keyword_first");
+	expect("ok so STOP with the deals already", SG_INTENT_OPT_OUT, SG_CONF_PROBABLE, "en.keyword_in_text");
+	/* a guard blanks its span only: the request after it still counts */
+	expect("I need to cancel my appointment. Also stop texting me", SG_INTENT_OPT_OUT, SG_CONF_PHRASE,
+	       "en.stop_messages");
+	expect("I'll stop by later", SG_INTENT_NONE, SG_CONF_NONE, NULL);
+	expect("you won't stop texting me", SG_INTENT_OPT_OUT, SG_CONF_PHRASE, "en.stop_messages");
+	expect("Baja 12345", SG_INTENT_OPT_OUT, SG_CONF_PROBABLE, "es.keyword_first");
+	expect("Basta cos\xc3\xac, grazie", SG_INTENT_NONE, SG_CONF_NONE, NULL);
+	expect("", SG_INTENT_NONE, SG_CONF_NONE, NULL);
+	expect("\xf0\x9f\x91\x8d\xf0\x9f\x91\x8d", SG_INTENT_NONE, SG_CONF_NONE, NULL);
+}
+
+static void campaign_keywords(void **state)
+{
+	(void)state;
+	sg__campaign c = {.brand_name = "Acme Rewards"};
+	c.optout_keywords = "ALTO,PAUSE, Stop All ,,";
+	c.optin_keywords = "JOIN2,BEGIN,INFO";
+	c.help_keywords = "SUPPORT,STOP,START";
+	sg_classification r = run_c(&c, "pause!", 6);
+	assert_int_equal(r.intent, SG_INTENT_OPT_OUT);
+	assert_string_equal(r.rule, "campaign.opt_out");
+	assert_string_equal(r.lang, "");
+	assert_non_null(c.kw_private);
+	r = run_c(&c, "S.U.P.P.O.R.T", 13);
+	assert_string_equal(r.rule, "campaign.help");
+	r = run_c(&c, "begin", 5);
+	assert_string_equal(r.rule, "campaign.opt_in");
+	r = run_c(&c, "INFO", 4); /* not protected: the campaign redefines it */
+	assert_int_equal(r.intent, SG_INTENT_OPT_IN);
+	r = run_c(&c, "ALTO", 4); /* same meaning as a default: the default rule names it */
+	assert_string_equal(r.rule, "es.alto");
+	r = run_c(&c, "STOP", 4); /* STOP, START, HELP cannot be taken over */
+	assert_string_equal(r.rule, "en.stop");
+	r = run_c(&c, "start", 5);
+	assert_string_equal(r.rule, "en.start");
+	r = run_c(&c, "pause please", 12);
+	assert_int_equal(r.intent, SG_INTENT_NONE);
+	sg__kw_campaign_free(&c);
+	assert_null(c.kw_private);
+	sg__kw_campaign_free(&c);
+	sg__kw_campaign_free(NULL);
+	sg__campaign empty = {.id = "C0"};
+	r = run_c(&empty, "pause", 5);
+	assert_int_equal(r.intent, SG_INTENT_NONE);
+	sg__kw_campaign_free(&empty);
+}
+
+static void *racer(void *arg)
+{
+	for (int i = 0; i < 2000; i++) {
+		sg_classification r;
+		if (sg__kw_classify(set, arg, i % 2 ? "PAUSE" : "stop texting me please", i % 2 ? 5 : 22, &r) ||
+		    r.intent != SG_INTENT_OPT_OUT)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void campaign_lazy_build_race(void **state)
+{
+	(void)state;
+	for (int round = 0; round < 20; round++) {
+		sg__campaign c = {.optout_keywords = "PAUSE"};
+		pthread_t t[8];
+		for (int i = 0; i < 8; i++)
+			assert_int_equal(pthread_create(&t[i], NULL, racer, &c), 0);
+		for (int i = 0; i < 8; i++) {
+			void *ret;
+			pthread_join(t[i], &ret);
+			assert_null(ret);
+		}
+		sg__kw_campaign_free(&c);
+	}
+}
+
+static void invalid_input(void **state)
+{
+	(void)state;
+	static const struct { const char *s; size_t n; } bad[] = {
+		{"\xff", 1}, {"STOP\xc0\xaf", 6}, {"\xe2\x82", 2}, {"\xed\xa0\x80", 3}, {"\xf4\x90\x80\x80", 4},
+		{"stop\x80", 5},
+	};
+	sg_classification out = {.intent = 42};
+	for (size_t i = 0; i < SG_ARRAY_SIZE(bad); i++)
+		assert_int_equal(sg__kw_classify(set, NULL, bad[i].s, bad[i].n, &out), SG_EUTF8);
+	assert_int_equal(out.intent, 42); /* untouched on failure */
+	assert_int_equal(sg__kw_classify(set, NULL, NULL, 3, &out), -EINVAL);
+	assert_int_equal(sg__kw_classify(NULL, NULL, "x", 1, &out), -EINVAL);
+	assert_int_equal(sg__kw_classify(set, NULL, NULL, 0, &out), 0);
+	assert_int_equal(out.intent, SG_INTENT_NONE);
+	char nuls[64] = {0};
+	assert_int_equal(sg__kw_classify(set, NULL, nuls, sizeof(nuls), &out), 0);
+	assert_int_equal(out.intent, SG_INTENT_NONE);
+}
+
+static void length_limit(void **state)
+{
+	(void)state;
+	static char buf[SG_TEXT_MAX_CHARS * 4 + 16];
+	sg_classification out;
+	memset(buf, 'a', SG_TEXT_MAX_CHARS);
+	assert_int_equal(sg__kw_classify(set, NULL, buf, SG_TEXT_MAX_CHARS, &out), 0);
+	assert_int_equal(sg__kw_classify(set, NULL, buf, SG_TEXT_MAX_CHARS + 1, &out), SG_ETOOLONG);
+	for (int i = 0; i < SG_TEXT_MAX_CHARS + 1; i++)
+		memcpy(buf + 2 * i, "\xc3\xa9", 2); /* é: 2 bytes, 1 character */
+	assert_int_equal(sg__kw_classify(set, NULL, buf, 2 * SG_TEXT_MAX_CHARS, &out), 0);
+	assert_int_equal(sg__kw_classify(set, NULL, buf, 2 * SG_TEXT_MAX_CHARS + 2, &out), SG_ETOOLONG);
+	for (int i = 0; i < SG_TEXT_MAX_CHARS; i++)
+		memcpy(buf + 4 * i, "\xf0\x9f\x9b\x91", 4); /* the widest characters */
+	assert_int_equal(sg__kw_classify(set, NULL, buf, 4 * SG_TEXT_MAX_CHARS, &out), 0);
+	assert_int_equal(sg__kw_classify(set, NULL, buf, sizeof(buf), &out), SG_ETOOLONG);
+	for (int i = 0; i < SG_TEXT_MAX_CHARS; i++) /* folding that grows: "a,a,a" -> "a, a, a" */
+		buf[i] = i % 2 ? ',' : 'a';
+	assert_int_equal(sg__kw_classify(set, NULL, buf, SG_TEXT_MAX_CHARS, &out), 0);
+	memset(buf, ' ', SG_TEXT_MAX_CHARS); /* 1,600 characters that fold to "stop" */
+	memcpy(buf + 700, "STOP", 4);
+	out = run_c(NULL, buf, SG_TEXT_MAX_CHARS);
+	assert_string_equal(out.rule, "en.stop");
+}
+
+static void replies(void **state)
+{
+	(void)state;
+	sg_classification r = run("STOP");
+	assert_string_equal(r.reply, "This program: You are unsubscribed and will receive no more messages.");
+	r = run("HELP");
+	assert_string_equal(r.reply, "This program: Msg frequency varies. Msg&data rates may apply. "
+				     "Reply STOP to opt out.");
+	r = run("START");
+	assert_non_null(strstr(r.reply, "Msg&data rates may apply. Reply HELP for help, STOP to opt out."));
+	assert_string_equal(run("Hello there").reply, "");
+	static const struct { const char *text, *lang, *needle; } per_lang[] = {
+		{"AYUDA", "es", "Este programa: Frecuencia de mensajes variable. Pueden aplicarse tarifas"},
+		{"BAJA", "es", "Te has dado de baja y no recibir\xc3\xa1s m\xc3\xa1s mensajes."},
+		{"ARR\xc3\x8aT", "fr", "Ce programme : vous \xc3\xaates d\xc3\xa9sabonn\xc3\xa9(e)"},
+		{"AIDE", "fr", "R\xc3\xa9pondez STOP pour vous d\xc3\xa9sabonner."},
+		{"HILFE", "de", "Dieses Programm: Nachrichtenh\xc3\xa4ufigkeit variiert."},
+		{"STOPP", "de", "keine weiteren Nachrichten"},
+		{"AJUDA", "pt", "Tarifas de mensagens e dados podem ser aplicadas."},
+		{"SAIR", "pt", "n\xc3\xa3o receber\xc3\xa1 mais mensagens"},
+		{"AIUTO", "it", "Questo programma: Frequenza dei messaggi variabile."},
+		{"BASTA", "es", "Te has dado de baja"}, /* es loads before it */
+		{"S\xc3\x8c", "es", "Te has suscrito."},
+	};
+	for (size_t i = 0; i < SG_ARRAY_SIZE(per_lang); i++) {
+		r = run(per_lang[i].text);
+		assert_string_equal(r.lang, per_lang[i].lang);
+		if (!strstr(r.reply, per_lang[i].needle))
+			fail_msg("%s: reply \"%s\" lacks \"%s\"", per_lang[i].text, r.reply, per_lang[i].needle);
+	}
+	sg__campaign c = {.brand_name = "Acme", .help_contact = "help@acme.example",
+			  .message_frequency = "Up to 4 msgs/month.", .optout_keywords = "PAUSE"};
+	r = run_c(&c, "help", 4);
+	assert_string_equal(r.reply, "Acme: Up to 4 msgs/month. Msg&data rates may apply. Help: help@acme.example. "
+				     "Reply STOP to opt out.");
+	r = run_c(&c, "Arr\xc3\xaat", 6);
+	assert_string_equal(r.reply, "Acme : vous \xc3\xaates d\xc3\xa9sabonn\xc3\xa9(e) et ne recevrez plus de "
+				     "messages. Aide : help@acme.example.");
+	r = run_c(&c, "PAUSE", 5); /* campaign keyword: default language */
+	assert_string_equal(r.reply, "Acme: You are unsubscribed and will receive no more messages. "
+				     "Help: help@acme.example.");
+	c.optout_message = "Acme: unsubscribed. No more msgs. Help: 800-555-0100";
+	c.help_message = "  ";
+	r = run_c(&c, "stop texting me", 15);
+	assert_string_equal(r.reply, c.optout_message);
+	r = run_c(&c, "HELP", 4); /* a blank message counts as none */
+	assert_non_null(strstr(r.reply, "Acme: Up to 4 msgs/month."));
+	sg__kw_campaign_free(&c);
+	char longbrand[300];
+	memset(longbrand, 'x', sizeof(longbrand) - 1);
+	longbrand[sizeof(longbrand) - 1] = '\0';
+	sg__campaign big = {.help_contact = longbrand, .message_frequency = longbrand};
+	memset(big.brand_name, 'B', sizeof(big.brand_name) - 1);
+	r = run_c(&big, "HELP", 4);
+	assert_true(strlen(r.reply) < SG_REPLY_MAX);
+	sg__kw_campaign_free(&big);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void load_errors(void **state)
+{
+	(void)state;
+	static const struct { const char *text, *why; } bad[] = {
+		{"# c\nphrase opt_out xx.a stop (unclosed\n", "xx.kw:2: rule xx.a: pattern error"},
+		{"exact opt_out xx.a STOP\n", "xx.kw:1: rule xx.a has no comment"},
+		{"# c\nexact opt_out xx.a STOP\nexact opt_out xx.a QUIT\n", "duplicate rule id xx.a"},
+		{"# c\nexact opt_out xx.a STOP\nexact help xx.b stop!\n", "is already opt_out"},
+		{"# c\nexact opt_out en.a STOP\n", "bad rule id"},
+		{"# c\nguard opt_out xx.a stop stop\n", "bad intent"},
+		{"# c\nphrase help xx.a St,x* help\n", "bad triggers"},
+		{"# c\nexact help xx.a !!!\n", "empty keyword"},
+		{"reply help {brand} [{nope}]\n", "unknown placeholder"},
+		{"reply help [a [b]]\n", "nested"},
+		{"reply maybe hi\n", "expected help, opt_out or opt_in"},
+		{"frobnicate\n", "unknown directive"},
+		{"# c\nexact help xx.a caf\xc3\n", "invalid UTF-8"},
+	};
+	char dir[] = "/tmp/sg-kw-test-XXXXXX", err[512];
+	assert_non_null(mkdtemp(dir));
+	sg__kw_set *s = NULL;
+	assert_int_equal(sg__kw_load(dir, &s, err, sizeof(err)), SG_EKEYWORDS); /* no files */
+	for (size_t i = 0; i < SG_ARRAY_SIZE(bad); i++) {
+		write_file(dir, "xx.kw", bad[i].text);
+		int rc = sg__kw_load(dir, &s, err, sizeof(err));
+		if (rc != SG_EKEYWORDS || !strstr(err, bad[i].why))
+			fail_msg("case %zu: rc %d err \"%s\", want \"%s\"", i, rc, err, bad[i].why);
+	}
+	write_file(dir, "xx.kw", "# A tiny language\nexact opt_out xx.stop HALTE\n\n"
+				 "# and a pattern\nphrase opt_out xx.p halte,halt* ^halt\\w+ now$   \n");
+	write_file(dir, "README.md", "not a rule file\n");
+	assert_int_equal(sg__kw_load(dir, &s, err, sizeof(err)), 0);
+	sg_classification out;
+	assert_int_equal(sg__kw_classify(s, NULL, "Halte!", 6, &out), 0);
+	assert_string_equal(out.rule, "xx.stop");
+	assert_string_equal(out.reply, "This program: You are unsubscribed and will receive no more messages.");
+	assert_int_equal(sg__kw_classify(s, NULL, "haltet now", 10, &out), 0);
+	assert_string_equal(out.rule, "xx.p");
+	sg__kw_free(s);
+	char path[512];
+	snprintf(path, sizeof(path), "%s/xx.kw", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/README.md", dir);
+	unlink(path);
+	rmdir(dir);
+	assert_int_equal(sg__kw_load("/nonexistent/sg", &s, err, sizeof(err)), -ENOENT);
+	sg__kw_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(folding),
+		cmocka_unit_test(issue_keywords),
+		cmocka_unit_test(every_data_keyword),
+		cmocka_unit_test(issue_examples),
+		cmocka_unit_test(probable_and_guards),
+		cmocka_unit_test(campaign_keywords),
+		cmocka_unit_test(campaign_lazy_build_race),
+		cmocka_unit_test(invalid_input),
+		cmocka_unit_test(length_limit),
+		cmocka_unit_test(replies),
+		cmocka_unit_test(load_errors),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
