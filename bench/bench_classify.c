@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Classifications per second on one core for a realistic inbound mix:
+ * about 90 % ordinary conversation (some of it with keyword-like words:
+ * "stop by", "cancel my appointment") and 10 % opt-outs, opt-ins and HELPs
+ * (exact, phrases, probables, six languages). Target: >= 1,000,000/s.
+ * Usage: bench_classify [--seconds S] [--keywords DIR] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "internal.h"
+#include "keywords/kw_internal.h"
+
+static const char *const conversation[] = {
+	"Ok thanks", "See you at 3", "What time do you open tomorrow?", "Is my order ready for pickup?",
+	"Can I reschedule to Friday?", "Running 10 min late, sorry!", "Sounds good \xf0\x9f\x91\x8d",
+	"Great, see you then", "Where do I park when I get there?", "How much is the cleaning for a 2 bedroom?",
+	"Can you send me the invoice again? I can't find the email", "Yes that works for me",
+	"No thanks, I'm good for now", "Call me when you get a chance", "Thank you so much!!",
+	"Who is this?", "Is this Dr. Smith's office?", "I'll be there at 5:30",
+	"Can we move it to next week? Something came up at work", "Got it, thanks for the reminder",
+	"Do you have anything available Saturday morning?", "Perfect", "k",
+	"My package says delivered but I don't see it anywhere, can you check?",
+	"Hi! I wanted to ask whether the 20% discount also applies to items already on sale",
+	"Can I bring my dog to the appointment?", "Thanks, have a great weekend!",
+	"The link in your last message doesn't open on my phone",
+	"\xc2\xbf" "A qu\xc3\xa9 hora abren ma\xc3\xb1" "ana?", "Gracias, nos vemos el martes",
+	"Merci, \xc3\xa0 demain", "Danke, bis Montag", "Obrigado pela ajuda", "Grazie, a domani",
+	"lol ok", "\xf0\x9f\x98\x82\xf0\x9f\x98\x82", "12345", "Can I pay by card when I arrive?",
+	/* conversation with keyword-like words: these reach the patterns */
+	"I'll stop by later", "Can you stop by the office tomorrow?", "I need to cancel my appointment for Tuesday",
+	"By the end of the day please", "Can you text me the address?", "Don't stop!",
+	"Stopped at the store, running late", "That was helpful, thanks", "Start time is 9?",
+	"Yes please book me in", "No more than 4 people", "Please leave it at the front door",
+	"I had to quit my job, can we talk about a payment plan?",
+};
+
+static const char *const keywords[] = {
+	"STOP", "Stop.", "stop please", "STOP texting me", "unsubscribe me", "remove me from your list",
+	"do not text me", "no more texts", "wrong number, stop", "STOP 12345", "UNSUBSCRIBE",
+	"\xef\xbc\xb3\xef\xbc\xb4\xef\xbc\xaf\xef\xbc\xb0", "HELP", "START", "YES", "Baja", "ARR\xc3\x8aT",
+	"Keine SMS mehr", "Pare de me enviar mensagens", "Non scrivetemi pi\xc3\xb9",
+};
+
+#define MIX 1000
+#define ROUNDS 5
+
+static int by_value(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* CPU time of this thread: the rate per core, whatever else the machine
+ * runs (wall time would count the time the thread waits for a core). */
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Classify msgs over and over for about `seconds`; returns msgs/s. */
+static double run(const sg__kw_set *set, sg__campaign *c, const char *const *msgs, const size_t *lens,
+		  size_t n, double seconds, unsigned long *hits)
+{
+	sg_classification out;
+	unsigned long done = 0;
+	double t0 = now(), t;
+	do {
+		for (size_t i = 0; i < n; i++) {
+			if (sg__kw_classify(set, c, msgs[i], lens[i], &out) != 0) {
+				fprintf(stderr, "classify failed on \"%s\"\n", msgs[i]);
+				exit(1);
+			}
+			*hits += out.intent != SG_INTENT_NONE;
+		}
+		done += n;
+		t = now();
+	} while (t - t0 < seconds);
+	return done / (t - t0);
+}
+
+int main(int argc, char **argv)
+{
+	const char *dir = getenv("SG_KEYWORDS");
+	double seconds = 2.0;
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--seconds"))
+			seconds = atof(argv[i + 1]);
+		else if (!strcmp(argv[i], "--keywords"))
+			dir = argv[i + 1];
+	}
+	char err[512];
+	sg__kw_set *set;
+	if (sg__kw_load(dir && *dir ? dir : SG_KEYWORDS_DIR_SOURCE, &set, err, sizeof(err))) {
+		fprintf(stderr, "keywords do not load: %s\n", err);
+		return 1;
+	}
+	static const char *mix[MIX];
+	static size_t lens[MIX];
+	unsigned seed = 12345, nkw = 0;
+	for (size_t i = 0; i < MIX; i++) {
+		seed = seed * 1103515245u + 12345u;
+		bool kw = (seed >> 16) % 10 == 0;
+		nkw += kw;
+		mix[i] = kw ? keywords[(seed >> 8) % SG_ARRAY_SIZE(keywords)]
+			    : conversation[(seed >> 8) % SG_ARRAY_SIZE(conversation)];
+		lens[i] = strlen(mix[i]);
+	}
+	unsigned long hits = 0;
+	run(set, NULL, mix, lens, MIX, seconds / 10, &hits); /* warm up */
+	/* Rounds, then the median and the best: a shared machine adds noise. */
+	double rates[ROUNDS];
+	hits = 0;
+	for (int r = 0; r < ROUNDS; r++)
+		rates[r] = run(set, NULL, mix, lens, MIX, seconds / ROUNDS, &hits);
+	qsort(rates, ROUNDS, sizeof(*rates), by_value);
+	double rate = rates[ROUNDS / 2];
+	printf("classify: %.0f msgs per CPU-second (median of %d rounds, %.0f ns/msg; best %.0f/s), "
+	       "%u%% keywords in the mix\n", rate, ROUNDS, 1e9 / rate, rates[ROUNDS - 1], nkw * 100 / MIX);
+	sg__campaign c = {.optout_keywords = "PAUSE,QUITALL", .optin_keywords = "BEGIN",
+			  .help_keywords = "SUPPORT", .brand_name = "Acme"};
+	double crate = run(set, &c, mix, lens, MIX, seconds / 2, &hits);
+	printf("classify with a campaign: %.0f msgs/s\n", crate);
+	size_t conv_lens[SG_ARRAY_SIZE(conversation)], kw_lens[SG_ARRAY_SIZE(keywords)];
+	for (size_t i = 0; i < SG_ARRAY_SIZE(conversation); i++)
+		conv_lens[i] = strlen(conversation[i]);
+	for (size_t i = 0; i < SG_ARRAY_SIZE(keywords); i++)
+		kw_lens[i] = strlen(keywords[i]);
+	printf("conversation only: %.0f msgs/s; keywords only: %.0f msgs/s\n",
+	       run(set, NULL, conversation, conv_lens, SG_ARRAY_SIZE(conversation), seconds / 2, &hits),
+	       run(set, NULL, keywords, kw_lens, SG_ARRAY_SIZE(keywords), seconds / 2, &hits));
+	sg__kw_campaign_free(&c);
+	sg__kw_free(set);
+	return 0;
+}
