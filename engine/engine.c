@@ -108,6 +108,11 @@ int sg_engine_reload(sg_engine *e)
 	return 0;
 }
 
+int sg_engine_check_readers(sg_engine *e, int *dead)
+{
+	return sg__store_check_readers(&e->store, dead);
+}
+
 bool sg_engine_readonly(const sg_engine *e)
 {
 	return e->rdonly;

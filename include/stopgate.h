@@ -183,6 +183,11 @@ SG_EXPORT void sg_engine_close(sg_engine *engine);
  * the previous set stays in force. Not to race with sg_classify. */
 SG_EXPORT int sg_engine_reload(sg_engine *engine);
 
+/* Free the reader slots of processes that died holding them (LMDB
+ * mdb_reader_check); *dead (may be NULL) receives how many. A long-running
+ * process calls it on a timer. Thread-safe. */
+SG_EXPORT int sg_engine_check_readers(sg_engine *engine, int *dead);
+
 SG_EXPORT bool sg_engine_readonly(const sg_engine *engine);
 SG_EXPORT const sg_policy *sg_engine_policy(const sg_engine *engine);
 SG_EXPORT const char *sg_engine_default_country(const sg_engine *engine);

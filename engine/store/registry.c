@@ -72,6 +72,28 @@ int sg__campaign_from_json(const char *json, size_t len, sg__campaign *c, const 
 		goto out;
 	}
 	sg__strlcpy(c->id, id->valuestring, sizeof(c->id));
+	/* Every TCR field stopgate reads must have the right type: a
+	 * registry that silently ignores "status": 42 hides mistakes. */
+	static const char *const strings[] = {"brandId", "brand", "displayName", "brandName", "status",
+		"usecase", "optinKeywords", "optoutKeywords", "helpKeywords", "optinMessage", "optoutMessage",
+		"stopMessage", "helpMessage", "helpContact", "messageFrequency"};
+	static const char *const booleans[] = {"subscriberOptin", "subscriberOptout", "subscriberHelp"};
+	for (size_t i = 0; i < SG_ARRAY_SIZE(strings); i++) {
+		const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, strings[i]);
+		if (it && !cJSON_IsString(it) && !cJSON_IsNull(it)) {
+			*detail = "a TCR text field (brandId, status, usecase, *Keywords, *Message, ...) is not a string";
+			rc = SG_EJSON;
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < SG_ARRAY_SIZE(booleans); i++) {
+		const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, booleans[i]);
+		if (it && !cJSON_IsBool(it) && !cJSON_IsString(it) && !cJSON_IsNull(it)) {
+			*detail = "subscriberOptin/Optout/Help must be true or false";
+			rc = SG_EJSON;
+			goto out;
+		}
+	}
 	copy_json_str(root, "brandId", c->brand_id, sizeof(c->brand_id));
 	copy_json_str(root, "brand", c->brand_name, sizeof(c->brand_name));
 	copy_json_str(root, "displayName", c->brand_name, sizeof(c->brand_name));

@@ -317,3 +317,12 @@ int sg__meta_put_u64(sg__store *st, MDB_txn *txn, const char *name, uint64_t val
 	MDB_val k = sg__val(name, strlen(name)), v = sg__val(buf, 8);
 	return sg__store_err(mdb_put(txn, st->meta, &k, &v, 0));
 }
+
+int sg__store_check_readers(sg__store *st, int *dead)
+{
+	int n = 0;
+	int rc = sg__store_err(mdb_reader_check(st->env, &n));
+	if (!rc && dead)
+		*dead = n;
+	return rc;
+}

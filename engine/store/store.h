@@ -93,5 +93,8 @@ static inline uint64_t sg__be64_get(const uint8_t in[8])
 	return v;
 }
 
+/* mdb_reader_check(): free slots of dead reader processes. */
+int sg__store_check_readers(sg__store *st, int *dead);
+
 int sg__meta_get_u64(sg__store *st, MDB_txn *txn, const char *name, uint64_t *ret);
 int sg__meta_put_u64(sg__store *st, MDB_txn *txn, const char *name, uint64_t v);

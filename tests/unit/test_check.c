@@ -34,6 +34,35 @@ static sg_engine *open_registered(fixture *f, const sg_policy *pol)
 	return f->e;
 }
 
+static void campaign_fields_are_typed(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	sg_engine *e = tu_open(dir, 0, NULL);
+	const char *detail = NULL;
+	static const char *const bad[] = {
+		"{\"campaignId\":\"C1\",\"status\":42}",
+		"{\"campaignId\":\"C1\",\"optoutKeywords\":[\"STOP\"]}",
+		"{\"campaignId\":\"C1\",\"subscriberOptin\":{}}",
+		"{\"campaignId\":7}",
+		"[1,2]",
+		"{\"campaignId\":\"C1\",\"stopgate\":{\"optoutScope\":\"global\"}}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		detail = NULL;
+		assert_int_equal(sg_campaign_put_json(e, bad[i], strlen(bad[i]), &detail), SG_EJSON);
+		assert_non_null(detail);
+	}
+	sg_stats st;
+	assert_int_equal(sg_stats_get(e, &st), 0);
+	assert_int_equal(st.campaigns, 0);
+	int dead = -1;
+	assert_int_equal(sg_engine_check_readers(e, &dead), 0);
+	assert_int_equal(dead, 0);
+	sg_engine_close(e);
+	tu_rmdir(dir);
+}
+
 static void close_fixture(fixture *f)
 {
 	sg_engine_close(f->e);
@@ -294,6 +323,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(issue_example_national_number),
+		cmocka_unit_test(campaign_fields_are_typed),
 		cmocka_unit_test(invalid_numbers),
 		cmocka_unit_test(registration_policy),
 		cmocka_unit_test(not_sms_capable_is_not_an_opt_out),
