@@ -92,7 +92,13 @@ static char *norm_triggers(const char *list)
 				goto bad; /* one word per trigger (no separator, no mixed scripts) */
 		if (stem && f < 3)
 			goto bad;
-		o += (size_t)sprintf(out + o, "%s%s%s", o ? "," : "", tok, stem ? "*" : "");
+		if (o)
+			out[o++] = ',';
+		memcpy(out + o, tok, f); /* out holds len + 1: a word never folds longer */
+		o += f;
+		if (stem)
+			out[o++] = '*';
+		out[o] = '\0';
 		p += n + (p[n] == ',');
 	}
 	free(tok);
@@ -347,12 +353,14 @@ int sg__kw_load(const char *dir, sg__kw_set **ret, char *err, size_t errlen)
 		rc = -ENOMEM;
 	for (size_t i = 0; !rc && i < nn; i++)
 		rc = load_file(&ld, dir, names[i]);
+	ld.path = dir; /* load_file's path buffer is gone */
+	ld.line = 0;
 	if (!rc)
 		rc = finalize(&ld);
 	for (size_t i = 0; i < nn; i++)
 		free(names[i]);
 	sg__kw_table_free(&ld.ids);
-	if (rc == -ENOMEM)
+	if (rc == -ENOMEM && err && errlen && !err[0])
 		fail(&ld, rc, "out of memory");
 	if (rc) {
 		sg__kw_free(ld.set);
