@@ -336,7 +336,9 @@ out_free:
 	return rc;
 }
 
-int sg_recipient_flag_get(sg_engine *e, const char *recipient_key, sg_recipient_flag *out)
+/* A copy of one recipient's record (empty when there is none), read in its
+ * own snapshot. The caller frees *ret. */
+static int rcpt_copy(sg_engine *e, const char *recipient_key, sg__rcpt **ret)
 {
 	MDB_txn *txn;
 	sg__rcpt *r = malloc(sizeof(*r));
@@ -348,42 +350,48 @@ int sg_recipient_flag_get(sg_engine *e, const char *recipient_key, sg_recipient_
 		return rc;
 	}
 	MDB_val k = sg__val(recipient_key, strlen(recipient_key)), v;
-	memset(out, 0, sizeof(*out));
 	rc = mdb_get(txn, e->store.recipients, &k, &v);
-	if (rc == MDB_NOTFOUND) {
+	if (!rc) {
+		rc = sg__rcpt_decode(v.mv_data, v.mv_size, r);
+	} else if (rc == MDB_NOTFOUND) {
+		r->not_sms_capable = false;
+		r->count = 0;
 		rc = 0;
-	} else if (!rc && !(rc = sg__rcpt_decode(v.mv_data, v.mv_size, r)) && r->not_sms_capable) {
+	} else {
+		rc = sg__store_err(rc);
+	}
+	sg__rd_end(&e->store, txn);
+	if (rc)
+		free(r);
+	else
+		*ret = r;
+	return rc;
+}
+
+int sg_recipient_flag_get(sg_engine *e, const char *recipient_key, sg_recipient_flag *out)
+{
+	sg__rcpt *r;
+	int rc = rcpt_copy(e, recipient_key, &r);
+	if (rc)
+		return rc;
+	memset(out, 0, sizeof(*out));
+	if (r->not_sms_capable) {
 		out->not_sms_capable = true;
 		sg__strlcpy(out->code, r->flag_code, sizeof(out->code));
 		sg__strlcpy(out->provider, r->flag_provider, sizeof(out->provider));
 		out->since_us = r->flag_since_us;
 		out->seq = r->flag_seq;
-	} else if (rc > 0) {
-		rc = sg__store_err(rc);
 	}
-	sg__rd_end(&e->store, txn);
 	free(r);
-	return rc;
+	return 0;
 }
 
 int sg_consent_scopes(sg_engine *e, const char *recipient_key, sg_scope_cb cb, void *ctx)
 {
-	MDB_txn *txn;
-	sg__rcpt *r = malloc(sizeof(*r));
-	if (!r)
-		return -ENOMEM;
-	int rc = sg__rd_begin(&e->store, &txn);
-	if (rc) {
-		free(r);
+	sg__rcpt *r;
+	int rc = rcpt_copy(e, recipient_key, &r);
+	if (rc)
 		return rc;
-	}
-	MDB_val k = sg__val(recipient_key, strlen(recipient_key)), v;
-	rc = mdb_get(txn, e->store.recipients, &k, &v);
-	if (!rc)
-		rc = sg__rcpt_decode(v.mv_data, v.mv_size, r);
-	else
-		rc = rc == MDB_NOTFOUND ? (r->count = 0, 0) : sg__store_err(rc);
-	sg__rd_end(&e->store, txn); /* r is a copy: safe to use after */
 	for (unsigned i = 0; !rc && i < r->count; i++) {
 		const sg__entry *en = &r->entries[i];
 		if (en->type != SG__ENTRY_CONSENT)
