@@ -18,7 +18,7 @@ logs+=(build/meson-logs/testlog.json)
 
 if [ "${SG_QUICK:-0}" != 1 ]; then
 	echo "== unit tests under valgrind memcheck"
-	meson test -C build --setup valgrind --suite unit --print-errorlogs --num-processes 2
+	meson test -C build --setup valgrind --suite unit --no-suite skip_valgrind --print-errorlogs --num-processes 2
 	logs+=(build/meson-logs/testlog-valgrind.json)
 
 	echo "== tests (build-asan/: AddressSanitizer + UndefinedBehaviorSanitizer)"
