@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "export.h"
 #include "internal.h"
 
 cJSON *sg__parse_body_json(sg__req *req)
@@ -127,105 +128,35 @@ void sg__time_json(sg__buf *b, int64_t us)
 	sg__buf_json_cstr(b, t);
 }
 
-static const char *name_or_null(const char *s)
+/* Events are formatted by the same code as `stopgate export audit`
+ * (engine/export.c), so the API and the CLI export agree field for field. */
+static void export_event(sg__buf *b, const sg_event *ev, sg__export_format fmt, bool strip_eol)
 {
-	return s && s[0] ? s : NULL;
+	size_t bound = sg__export_bound(ev, fmt);
+	if (!sg__buf_reserve(b, bound))
+		return;
+	size_t n = sg__export_event(b->p + b->len, ev, fmt);
+	if (strip_eol && n && b->p[b->len + n - 1] == '\n')
+		n--;
+	b->len += n;
+	b->p[b->len] = '\0';
 }
 
 void sg__event_json(sg__buf *b, const sg_event *ev)
 {
-	char hex[65];
-	bool first = true;
-	sg__buf_addc(b, '{');
-	sg__buf_json_key(b, &first, "seq");
-	sg__buf_printf(b, "%llu", (unsigned long long)ev->seq);
-	sg__buf_json_key(b, &first, "time");
-	sg__time_json(b, ev->time_us);
-	sg__buf_json_key(b, &first, "event_time");
-	sg__time_json(b, ev->event_time_us);
-	sg__buf_json_key(b, &first, "action");
-	sg__buf_json_cstr(b, sg_action_name(ev->action));
-	sg__buf_json_key(b, &first, "source");
-	sg__buf_json_cstr(b, sg_source_name(ev->source));
-	sg__buf_json_key(b, &first, "scope");
-	sg__buf_json_cstr(b, sg_scope_name(ev->scope));
-	sg__buf_json_key(b, &first, "scope_id");
-	sg__buf_json_cstr(b, ev->scope_id);
-	static const char *const keys[] = {"sender", "recipient", "campaign", "brand", "provider",
-					   "provider_msg_id", "rule", "reply", "note"};
-	const char *vals[] = {ev->sender, ev->recipient, ev->campaign, ev->brand, ev->provider,
-			      ev->provider_msg_id, ev->rule, ev->reply, ev->note};
-	for (size_t i = 0; i < SG_ARRAY_SIZE(keys); i++) {
-		sg__buf_json_key(b, &first, keys[i]);
-		sg__buf_json_cstr(b, name_or_null(vals[i]));
-	}
-	sg__buf_json_key(b, &first, "body");
-	if (ev->body)
-		sg__buf_json_str(b, ev->body, ev->body_len);
-	else
-		sg__buf_adds(b, "null");
-	sg__buf_json_key(b, &first, "body_sha256");
-	sg_hex32(ev->body_sha256, hex);
-	sg__buf_json_cstr(b, hex);
-	sg__buf_json_key(b, &first, "prev_hash");
-	sg_hex32(ev->prev_hash, hex);
-	sg__buf_json_cstr(b, hex);
-	sg__buf_json_key(b, &first, "hash");
-	sg_hex32(ev->hash, hex);
-	sg__buf_json_cstr(b, hex);
-	sg__buf_addc(b, '}');
+	export_event(b, ev, SG__EXPORT_JSONL, true);
 }
-
-static const char csv_columns[] =
-	"seq,time,event_time,action,source,scope,scope_id,sender,recipient,campaign,brand,provider,"
-	"provider_msg_id,rule,reply,note,body,body_sha256,prev_hash,hash\r\n";
 
 void sg__event_csv_header(sg__buf *b)
 {
-	sg__buf_adds(b, csv_columns);
-}
-
-static void cell(sg__buf *b, const char *s, bool last)
-{
-	if (s)
-		sg__buf_csv_cell(b, s, strlen(s));
-	if (!last)
-		sg__buf_addc(b, ',');
+	char h[SG__EXPORT_HEADER_MAX];
+	size_t n = sg__export_header(h, SG__EXPORT_CSV);
+	sg__buf_add(b, h, n);
 }
 
 void sg__event_csv(sg__buf *b, const sg_event *ev)
 {
-	char t1[32] = "", t2[32] = "", hex[65];
-	if (ev->time_us)
-		sg_time_format(ev->time_us, t1);
-	if (ev->event_time_us)
-		sg_time_format(ev->event_time_us, t2);
-	sg__buf_printf(b, "%llu,", (unsigned long long)ev->seq);
-	cell(b, t1, false);
-	cell(b, t2, false);
-	cell(b, sg_action_name(ev->action), false);
-	cell(b, sg_source_name(ev->source), false);
-	cell(b, sg_scope_name(ev->scope), false);
-	cell(b, ev->scope_id, false);
-	cell(b, ev->sender, false);
-	cell(b, ev->recipient, false);
-	cell(b, ev->campaign, false);
-	cell(b, ev->brand, false);
-	cell(b, ev->provider, false);
-	cell(b, ev->provider_msg_id, false);
-	cell(b, ev->rule, false);
-	cell(b, ev->reply, false);
-	cell(b, ev->note, false);
-	if (ev->body)
-		sg__buf_csv_cell(b, ev->body, ev->body_len);
-	sg__buf_addc(b, ',');
-	sg_hex32(ev->body_sha256, hex);
-	cell(b, hex, false);
-	sg_hex32(ev->prev_hash, hex);
-	cell(b, hex, false);
-	sg_hex32(ev->hash, hex);
-	cell(b, hex, true);
-	sg__buf_adds(b, "\r\n");
+	export_event(b, ev, SG__EXPORT_CSV, false);
 }
 
 void sg__verdict_json(sg__buf *b, bool *first, const sg_verdict *v)

@@ -192,34 +192,3 @@ void sg__buf_json_key(sg__buf *b, bool *first, const char *key)
 	sg__buf_json_cstr(b, key);
 	sg__buf_addc(b, ':');
 }
-
-void sg__buf_csv_cell(sg__buf *b, const char *s, size_t len)
-{
-	if (!s || len == 0)
-		return;
-	bool formula = s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' ||
-		       s[0] == '\r';
-	bool quote = false;
-	for (size_t i = 0; i < len && !quote; i++)
-		if (s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n')
-			quote = true;
-	if (!quote) {
-		if (formula)
-			sg__buf_addc(b, '\'');
-		sg__buf_add(b, s, len);
-		return;
-	}
-	sg__buf_addc(b, '"');
-	if (formula)
-		sg__buf_addc(b, '\'');
-	size_t start = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '"') {
-			sg__buf_add(b, s + start, i + 1 - start);
-			sg__buf_addc(b, '"');
-			start = i + 1;
-		}
-	}
-	sg__buf_add(b, s + start, len - start);
-	sg__buf_addc(b, '"');
-}

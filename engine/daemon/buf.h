@@ -42,8 +42,3 @@ static inline void sg__buf_json_cstr(sg__buf *b, const char *s)
 }
 /* "key": prefix with a leading comma when not first. */
 void sg__buf_json_key(sg__buf *b, bool *first, const char *key);
-
-/* One CSV cell (RFC 4180): quoted when it holds a comma, quote, CR or LF;
- * a cell starting with = + - @ (or tab / CR) is prefixed with a single
- * quote so spreadsheets do not evaluate it. NULL → empty cell. */
-void sg__buf_csv_cell(sg__buf *b, const char *s, size_t len);
