@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <http_parser.h>
 #include <cjson/cJSON.h>
+#include <uv.h>
 
 #include "buf.h"
 
@@ -191,6 +192,12 @@ bool sg__addr_is_loopback(const char *addr);
 void sg__http_drain(sg__server *srv);
 /* Close every connection now (shutdown deadline passed). */
 void sg__http_close_all(sg__server *srv);
+/* Serve an already connected stream socket as if it had been accepted
+ * (same parsing, limits, timeouts and answers; no listener and no
+ * connection limit). The test seam of tests/fuzz/fuzz_http.c, which feeds
+ * requests through a socketpair. Returns 0 (the connection owns fd from
+ * then on) or a negative uv error (fd is still the caller's). */
+int sg__http_open_fd(sg__server *srv, uv_os_sock_t fd);
 
 /* Router (router.c), called by http_conn.c. */
 /* After the headers: find the route, check token, method, content type;

@@ -567,6 +567,67 @@ static void refuse(sg__server *srv, uv_tcp_t *tcp)
 	uv_close((uv_handle_t *)tcp, (uv_close_cb)free);
 }
 
+/* A connection object on srv's loop, counted and linked, not reading yet;
+ * NULL on failure. */
+static sg__conn *conn_new(sg__server *srv)
+{
+	sg__conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->srv = srv;
+	if (uv_tcp_init(srv->loop, &c->tcp)) {
+		free(c);
+		return NULL;
+	}
+	c->tcp.data = c;
+	c->refs = 1;
+	if (uv_timer_init(srv->loop, &c->timer)) {
+		c->closing = true;
+		uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free); /* c is the tcp's container */
+		return NULL;
+	}
+	c->timer.data = c;
+	c->refs = 2;
+	c->id = ++srv->next_conn_id;
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->nconns++;
+	srv->metrics.connections_accepted++;
+	srv->metrics.connections_open = srv->nconns;
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->parser.data = c;
+	return c;
+}
+
+/* The stream is connected: note the peer, start reading. */
+static void conn_start(sg__conn *c)
+{
+	uv_tcp_nodelay(&c->tcp, 1);
+	struct sockaddr_storage ss;
+	int slen = sizeof(ss);
+	char ip[INET6_ADDRSTRLEN] = "local";
+	int port = 0;
+	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &slen) == 0) {
+		if (ss.ss_family == AF_INET6) {
+			uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
+			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		} else if (ss.ss_family == AF_INET) {
+			uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		}
+	}
+	snprintf(c->peer, sizeof(c->peer), "%s:%d", ip, port);
+	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read)) {
+		sg__conn_close(c);
+		return;
+	}
+	c->reading = true;
+	arm(c, T_HEADER, c->srv->cfg->limits.header_timeout_ms);
+	sg__debug("http", "accepted conn=%lu peer=%s", c->id, c->peer);
+}
+
 void sg__conn_accept(uv_stream_t *server, int status)
 {
 	sg__server *srv = server->data;
@@ -590,57 +651,26 @@ void sg__conn_accept(uv_stream_t *server, int status)
 		}
 		return;
 	}
-	sg__conn *c = calloc(1, sizeof(*c));
+	sg__conn *c = conn_new(srv);
 	if (!c)
 		return;
-	c->srv = srv;
-	if (uv_tcp_init(srv->loop, &c->tcp)) {
-		free(c);
-		return;
-	}
-	c->tcp.data = c;
-	c->refs = 1;
-	if (uv_timer_init(srv->loop, &c->timer)) {
-		c->closing = true;
-		uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free); /* c is the tcp's container */
-		return;
-	}
-	c->timer.data = c;
-	c->refs = 2;
-	c->id = ++srv->next_conn_id;
-	c->next = srv->conns;
-	if (srv->conns)
-		srv->conns->prev = c;
-	srv->conns = c;
-	srv->nconns++;
-	srv->metrics.connections_accepted++;
-	srv->metrics.connections_open = srv->nconns;
-	http_parser_init(&c->parser, HTTP_REQUEST);
-	c->parser.data = c;
 	if (uv_accept(server, (uv_stream_t *)&c->tcp)) {
 		sg__conn_close(c);
 		return;
 	}
-	uv_tcp_nodelay(&c->tcp, 1);
-	struct sockaddr_storage ss;
-	int slen = sizeof(ss);
-	char ip[INET6_ADDRSTRLEN] = "?";
-	int port = 0;
-	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &slen) == 0) {
-		if (ss.ss_family == AF_INET6) {
-			uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
-			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-		} else {
-			uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
-			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		}
+	conn_start(c);
+}
+
+int sg__http_open_fd(sg__server *srv, uv_os_sock_t fd)
+{
+	sg__conn *c = conn_new(srv);
+	if (!c)
+		return UV_ENOMEM;
+	int rc = uv_tcp_open(&c->tcp, fd);
+	if (rc) {
+		sg__conn_close(c); /* fd not adopted: still the caller's */
+		return rc;
 	}
-	snprintf(c->peer, sizeof(c->peer), "%s:%d", ip, port);
-	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read)) {
-		sg__conn_close(c);
-		return;
-	}
-	c->reading = true;
-	arm(c, T_HEADER, srv->cfg->limits.header_timeout_ms);
-	sg__debug("http", "accepted conn=%lu peer=%s", c->id, c->peer);
+	conn_start(c);
+	return 0;
 }
