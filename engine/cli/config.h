@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The stopgate configuration file (JSON) and its defaults, shared by the CLI
  * and the daemon. Flags override the file; the file overrides defaults;
- * secrets may also come from the environment (STOPGATE_TOKEN,
- * STOPGATE_<PROVIDER>_SECRET), never from the command line. */
+ * secrets may also come from the environment (STOPGATE_TOKEN; provider
+ * secrets such as STOPGATE_TWILIO_AUTH_TOKEN, read and checked by the
+ * daemon's engine/daemon/wh_config.c), never from the command line. */
 #pragma once
 #include <limits.h>
 #include <stdbool.h>

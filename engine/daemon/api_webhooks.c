@@ -1,48 +1,460 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* /v1/webhooks/<provider>: the hook for provider webhooks (issue 5).
+/* /v1/webhooks/<provider>[/anything]: provider webhooks (issue 5).
  *
  * The route is public (no bearer token: providers sign their requests) and
- * accepts GET and POST with any content type. To add a provider, write a
- * handler `void fn(sg__req *req)` and add it to `providers` below. A handler
- * has the raw body (req->body, req->body_len), the headers
- * (sg__req_header), the query (req->query, sg__req_query), the signed URL
- * (sg__req_public_url), req->srv->cfg (providers, allow_unsigned_webhooks)
- * and may:
- *   - verify the signature and answer 403 (sg__respond_error);
- *   - feed inbound messages to sg__inbound_process() (same path as
- *     POST /v1/inbound: classify, policy, de-dup, durable record; pass the
- *     parser's dedup_key, provider_intent and handset_country), and answer
- *     in the provider's terms from its callback (one call per message: a
- *     Bandwidth array answers once every callback came back);
- *   - record status-callback signals with sg__submit_events();
- *   - answer 503 + Retry-After when a submission returns -EAGAIN
- *     (sg__respond_submit_error) so that the provider retries.
- * Every handler answers exactly once (see http.h).
+ * takes GET and POST with any content type. Per request:
+ *
+ *   verify the signature with the provider's settings (wh_config.c)
+ *       bad or missing -> 403, nothing recorded; no credentials configured
+ *       -> 403 unless allowUnsignedWebhooks
+ *   parse (engine/webhooks) into provider-neutral messages; malformed -> 400
+ *   each message, all started at once, answered when the last is durable:
+ *     INBOUND  -> sg__inbound_process (the POST /v1/inbound path), with our
+ *                 number normalized here first (the provider's country for
+ *                 it, else providers.<p>.country, else the engine default),
+ *                 the provider's hint, event time and dedup key. When the
+ *                 provider's hint decided (it blocked or unblocked the
+ *                 handset itself) and it names a sender group (Messaging
+ *                 Service, messaging profile, powerpack), the same action is
+ *                 also recorded at scope group/<that id>, as the provider
+ *                 applies it to the whole group.
+ *     STATUS   -> opt-out code: an opt-out (source provider_signal, rule =
+ *                 the code) for the sender, or at GLOBAL scope when the
+ *                 callback does not say which of our numbers sent (Twilio
+ *                 21610 callbacks carry no From): a lost opt-out is the worst
+ *                 failure, an over-broad one is visible in the log and can
+ *                 be narrowed by an operator. Not-SMS-capable code: the
+ *                 recipient flag, never an opt-out. Other codes: ignored.
+ *     IGNORED  -> nothing
+ *     Vonage parts -> reassembled first (wh_concat.c)
+ *   answer (wh_answer.c): 5xx when we failed (providers retry), else 200.
  */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "daemon.h"
 #include "internal.h"
+#include "wh.h"
 
-typedef struct provider_route {
-	const char *name;
-	sg__handler handler;
-} provider_route;
+#define FLUSH_MAX 8 /* timed-out Vonage messages one request carries along */
 
-static const provider_route providers[] = {
-	/* {"twilio", sg__webhook_twilio}, ... (issue 5) */
-	{NULL, NULL},
-};
+static void call_free(sg__wh_call *call)
+{
+	sg__wh_parsed_free(&call->parsed);
+	sg__buf_free(&call->url);
+	free(call->items);
+	free(call);
+}
+
+static void item_done(sg__wh_call *call)
+{
+	if (--call->pending)
+		return;
+	sg__wh_answer(call);
+	call_free(call);
+}
+
+/* Hand a reassembled message back to the table; keep what the answer shows. */
+static void release_concat(sg__wh_item *it, bool ok)
+{
+	if (!it->concat)
+		return;
+	sg__strlcpy(it->cv_msg_id, it->cv.msg_id ? it->cv.msg_id : "", sizeof(it->cv_msg_id));
+	sg__strlcpy(it->cv_ref, it->cv.ref ? it->cv.ref : "", sizeof(it->cv_ref));
+	it->cv.msg_id = it->cv_msg_id;
+	it->cv.ref = it->cv_ref;
+	it->cv.handset = it->cv.our_number = it->cv.account = it->cv.dedup_key = it->cv.text = NULL;
+	sg__concat_done(it->concat, ok);
+	it->concat = NULL;
+}
+
+static void fail_item(sg__wh_item *it, int rc, const char *error)
+{
+	it->status = rc;
+	it->error = error;
+	/* Input we can never record is answered 200 (a retry would not help);
+	 * everything else is ours and answered 5xx so that it is retried. */
+	it->fatal = !(rc == SG_EUTF8 || rc == SG_ETOOLONG || rc == -EINVAL || rc == SG_ENUMBER ||
+		      rc == SG_ENOCOUNTRY);
+}
+
+/* The country to read a bare number with: the first of these that is set. */
+static const char *country_of(const sg__wh_call *call, const char *hint, const char *key, char cc[3])
+{
+	if (hint && hint[0])
+		return hint;
+	if (key && key[0] && sg_number_country(key, cc) == 0)
+		return cc;
+	if (call->set->country[0])
+		return call->set->country;
+	return sg_engine_default_country(call->req->srv->engine);
+}
+
+static int our_key(const sg__wh_call *call, const char *raw, const char *country, char out[SG_KEY_MAX])
+{
+	char cc[3];
+	return sg_number_normalize(raw, strlen(raw), country_of(call, country, NULL, cc), SG_FIELD_ADDRESS,
+				   out, NULL);
+}
+
+/* ---- inbound ---- */
+
+static void group_recorded(sg__req *req, int status, const sg_event_out *out, size_t n, void *ctx)
+{
+	sg__wh_item *it = ctx;
+	(void)req;
+	(void)n;
+	if (status || out[0].status) {
+		sg__err("webhk", "group-scope event not recorded provider=%s error=\"%s\"", it->call->name,
+			sg_strerror(status ? status : out[0].status));
+		fail_item(it, status ? status : out[0].status, "record_failed");
+	}
+	item_done(it->call);
+}
+
+/* The provider applied the keyword to its whole sender group: so do we. */
+static void record_group(sg__wh_item *it)
+{
+	const sg__wh_message *m = it->m;
+	if (!m || !it->provider_acted || !m->group[0] ||
+	    (it->action != SG_ACTION_OPT_OUT && it->action != SG_ACTION_OPT_IN))
+		return;
+	if (strlen(m->group) >= SG_KEY_MAX) {
+		sg__warn("webhk", "sender group id too long for a scope; not recorded provider=%s",
+			 it->call->name);
+		return;
+	}
+	snprintf(it->dedup, sizeof(it->dedup), "%s:group", m->dedup_key);
+	snprintf(it->note, sizeof(it->note), "%s applied %s to its sender group", it->call->name,
+		 m->hint);
+	it->ev = (sg_event_in){
+		.action = it->action,
+		.source = SG_SOURCE_PROVIDER_SIGNAL,
+		.sender = it->sender,
+		.recipient = it->recipient,
+		.scope = SG_SCOPE_GROUP,
+		.scope_id = m->group,
+		.provider = it->call->name,
+		.provider_msg_id = m->msg_id,
+		.dedup_key = it->dedup,
+		.rule = it->rule,
+		.note = it->note,
+		.event_time_us = m->event_time_us,
+	};
+	int rc = sg__submit_events(it->call->req, &it->ev, 1, group_recorded, it);
+	if (rc)
+		fail_item(it, rc, rc == -EAGAIN ? "busy" : "shutting_down");
+	else
+		it->call->pending++;
+}
+
+static void inbound_recorded(sg__req *req, const sg__inbound_result *res, void *ctx)
+{
+	sg__wh_item *it = ctx;
+	(void)req;
+	if (res->status) {
+		fail_item(it, res->status, res->error ? res->error : "record_failed");
+	} else {
+		it->intent = res->intent;
+		it->confidence = res->confidence;
+		it->action = res->action;
+		it->seq = res->seq;
+		it->duplicate = res->duplicate;
+		it->quarantined = res->quarantined;
+		it->has_reply = res->reply != NULL;
+		if (res->reply)
+			sg__strlcpy(it->reply, res->reply, sizeof(it->reply));
+		sg__strlcpy(it->sender, res->sender, sizeof(it->sender));
+		sg__strlcpy(it->recipient, res->recipient, sizeof(it->recipient));
+		if (res->quarantined)
+			sg__warn("webhk", "handset number did not parse: recorded under its raw: key "
+				 "provider=%s action=%s", it->call->name,
+				 res->action ? sg_action_name(res->action) : "none");
+		record_group(it);
+	}
+	release_concat(it, !it->fatal);
+	item_done(it->call);
+}
+
+static void start_inbound(sg__wh_item *it)
+{
+	sg__wh_call *call = it->call;
+	const sg__wh_message *m = it->m;
+	sg__inbound_msg msg = {.provider = call->name};
+	const char *ours, *to_country = NULL;
+	if (it->concat) {
+		msg.id = it->cv.msg_id;
+		msg.from = it->cv.handset;
+		msg.body = it->cv.text;
+		msg.body_len = it->cv.text_len;
+		msg.event_time_us = it->cv.event_time_us;
+		msg.dedup_key = it->cv.dedup_key;
+		ours = it->cv.our_number;
+	} else {
+		msg.id = m->msg_id;
+		msg.from = m->handset;
+		msg.body = m->text;
+		msg.body_len = m->text_len;
+		msg.event_time_us = m->event_time_us;
+		msg.dedup_key = it->same_as[0] ? it->same_as : m->dedup_key;
+		msg.handset_country = m->from_country;
+		ours = m->our_number;
+		to_country = m->to_country;
+		if (m->provider_intent != SG_INTENT_NONE) {
+			it->provider_acted = true;
+			msg.provider_intent = m->provider_intent;
+			snprintf(it->rule, sizeof(it->rule), "%s:%s",
+				 call->provider == SG__WH_TWILIO ? "OptOutType"
+				 : call->provider == SG__WH_TELNYX ? "autoresponse_type" : "MessageIntent",
+				 m->hint);
+			msg.provider_rule = it->rule;
+		}
+	}
+	int rc = our_key(call, ours, to_country, it->sender);
+	if (rc) {
+		char q[64];
+		sg__err("webhk", "our number did not parse: nothing recorded, answered 500 so the provider "
+			"retries provider=%s to=%s hint=\"set providers.%s.country\"", call->name,
+			sg__log_quote(ours, strlen(ours), q, sizeof(q)), call->name);
+		it->status = rc;
+		it->error = "our_number_unknown";
+		it->fatal = true;
+		release_concat(it, false);
+		return;
+	}
+	msg.to = it->sender;
+	call->pending++;
+	sg__inbound_process(call->req, &msg, inbound_recorded, it);
+}
+
+/* ---- status callbacks ---- */
+
+static void status_recorded(sg__req *req, int status, const sg_event_out *out, size_t n, void *ctx)
+{
+	sg__wh_item *it = ctx;
+	(void)req;
+	(void)n;
+	if (status || out[0].status) {
+		sg__err("webhk", "provider signal not recorded provider=%s code=%s error=\"%s\"",
+			it->call->name, it->m->status_code, sg_strerror(status ? status : out[0].status));
+		fail_item(it, status ? status : out[0].status, "record_failed");
+	} else {
+		it->recorded = true;
+		it->seq = out[0].seq;
+		it->duplicate = out[0].duplicate;
+	}
+	item_done(it->call);
+}
+
+static void start_status(sg__wh_item *it)
+{
+	sg__wh_call *call = it->call;
+	const sg__wh_message *m = it->m;
+	if (m->code_class != SG__WH_CODE_OPT_OUT && m->code_class != SG__WH_CODE_NOT_SMS_CAPABLE)
+		return; /* delivered, queued, other failures: consent untouched */
+
+	bool known = m->our_number[0] && our_key(call, m->our_number, NULL, it->sender) == 0;
+	if (!known)
+		it->sender[0] = '\0';
+	char buf[3];
+	const char *cc = country_of(call, m->to_country, known ? it->sender : NULL, buf);
+	if (sg_number_normalize(m->handset, strlen(m->handset), cc, SG_FIELD_ANY, it->recipient, NULL)) {
+		sg_number_quarantine(m->handset, strlen(m->handset), it->recipient);
+		it->quarantined = true;
+		sg__warn("webhk", "recipient number did not parse: signal recorded under its raw: key "
+			 "provider=%s code=%s", call->name, m->status_code);
+	}
+	it->action = m->code_class == SG__WH_CODE_OPT_OUT ? SG_ACTION_OPT_OUT
+							   : SG_ACTION_FLAG_NOT_SMS_CAPABLE;
+	it->scope = known ? SG_SCOPE_DEFAULT : SG_SCOPE_GLOBAL;
+	if (known)
+		snprintf(it->note, sizeof(it->note), "%s status %s, code %s", call->name, m->status, m->status_code);
+	else
+		snprintf(it->note, sizeof(it->note), "%s status %s, code %s; the callback names no sender: "
+			 "recorded at global scope (account %s, group %s)", call->name, m->status,
+			 m->status_code, m->account[0] ? m->account : "-", m->group[0] ? m->group : "-");
+	it->ev = (sg_event_in){
+		.action = it->action,
+		.source = SG_SOURCE_PROVIDER_SIGNAL,
+		.sender = known ? it->sender : NULL,
+		.recipient = it->recipient,
+		.scope = it->scope,
+		.provider = call->name,
+		.provider_msg_id = m->msg_id[0] ? m->msg_id : NULL,
+		.dedup_key = m->dedup_key,
+		.rule = m->status_code,
+		.note = it->note,
+		.event_time_us = m->event_time_us,
+	};
+	int rc = sg__submit_events(call->req, &it->ev, 1, status_recorded, it);
+	if (rc) {
+		fail_item(it, rc, rc == -EAGAIN ? "busy" : "shutting_down");
+		return;
+	}
+	call->pending++;
+	if (m->code_class == SG__WH_CODE_OPT_OUT)
+		sg__info("webhk", "provider opt-out signal provider=%s code=%s scope=%s", call->name,
+			 m->status_code, known ? "default" : "global");
+}
+
+/* ---- the request ---- */
+
+static const char *header_of(void *ctx, const char *name)
+{
+	return sg__req_header(ctx, name);
+}
+
+/* Turn the parsed messages into items; Vonage parts go through the
+ * reassembly table first. Returns 0 or -ENOMEM. */
+static int make_items(sg__wh_call *call)
+{
+	sg__concat *flush[FLUSH_MAX];
+	size_t nflush = 0;
+	int64_t now = sg_now_us();
+	if (call->provider == SG__WH_VONAGE)
+		while (nflush < FLUSH_MAX && (flush[nflush] = sg__concat_take_expired(now)))
+			nflush++;
+	call->items = calloc(call->parsed.n + nflush + 1, sizeof(*call->items));
+	if (!call->items) {
+		for (size_t i = 0; i < nflush; i++)
+			sg__concat_done(flush[i], false);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nflush; i++) {
+		sg__wh_item *it = &call->items[call->n++];
+		*it = (sg__wh_item){.call = call, .kind = SG__WHI_INBOUND, .concat = flush[i]};
+	}
+	for (size_t i = 0; i < call->parsed.n; i++) {
+		const sg__wh_message *m = &call->parsed.msgs[i];
+		sg__wh_item *it = &call->items[call->n++];
+		*it = (sg__wh_item){.call = call, .m = m};
+		it->kind = m->kind == SG__WH_INBOUND ? SG__WHI_INBOUND
+			   : m->kind == SG__WH_STATUS ? SG__WHI_STATUS : SG__WHI_IGNORED;
+		if (it->kind != SG__WHI_INBOUND || m->concat_total <= 1)
+			continue;
+		sg__concat *c = NULL;
+		int rc = sg__concat_add(m, now, &c, it->same_as);
+		switch (rc) {
+		case SG__CONCAT_COMPLETE:
+			it->concat = c;
+			break;
+		case SG__CONCAT_PENDING:
+		case SG__CONCAT_DUP:
+			it->kind = SG__WHI_PART;
+			it->part_state = rc;
+			it->duplicate = rc == SG__CONCAT_DUP;
+			break;
+		case SG__CONCAT_RECORDED: /* a repeat: de-duplicated on the message's key (same_as) */
+		case SG__CONCAT_ALONE:    /* recorded on its own */
+			break;
+		default:
+			fail_item(it, rc, rc == -EAGAIN ? "busy" : "out_of_memory");
+			break;
+		}
+	}
+	for (size_t i = 0; i < call->n; i++) {
+		sg__wh_item *it = &call->items[i];
+		if (it->concat && sg__concat_view_of(it->concat, &it->cv)) {
+			fail_item(it, -ENOMEM, "out_of_memory");
+			release_concat(it, false);
+		}
+	}
+	return 0;
+}
+
+static void refuse(sg__req *req, sg__wh_call *call, int rc)
+{
+	char peer[64];
+	sg__log_quote(sg__req_peer(req), strlen(sg__req_peer(req)), peer, sizeof(peer));
+	if (rc == SG_EBADSIG && !call->set->has_credentials) {
+		sg__warn("webhk", "refused: no credentials configured for this provider provider=%s peer=%s",
+			 call->name, peer);
+		sg__respond_error(req, 403, "provider_not_configured",
+				  "no credentials are configured for %s (providers.%s in the config), and "
+				  "unsigned webhooks are not allowed", call->name, call->name);
+	} else if (rc == SG_EBADSIG) {
+		sg__warn("webhk", "refused: signature missing, wrong or stale provider=%s peer=%s", call->name,
+			 peer);
+		sg__respond_error(req, 403, "bad_signature",
+				  "the %s signature is missing, wrong or outside its time window", call->name);
+	} else {
+		sg__err("webhk", "cannot verify provider=%s error=\"%s\"", call->name, sg_strerror(rc));
+		sg__respond_error(req, 500, "internal", "cannot verify the signature: %s", sg_strerror(rc));
+	}
+}
 
 void sg__api_webhooks(sg__req *req)
 {
-	for (const provider_route *p = providers; p->name; p++) {
-		if (strcmp(p->name, req->arg) == 0) {
-			p->handler(req);
-			return;
+	char name[16];
+	size_t len = strcspn(req->arg, "/");
+	sg__wh_provider p;
+	if (len >= sizeof(name) || (memcpy(name, req->arg, len), name[len] = '\0',
+				    sg__wh_provider_parse(name, &p))) {
+		char q[64];
+		sg__log_quote(req->arg, len, q, sizeof(q));
+		sg__respond_error(req, 404, "unknown_provider", "no webhook handler for provider %s", q);
+		return;
+	}
+	sg__wh_call *call = calloc(1, sizeof(*call));
+	if (!call) {
+		sg__respond_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	call->req = req;
+	call->provider = p;
+	call->name = sg__wh_provider_name(p);
+	call->set = sg__webhooks_settings(p);
+	if (sg__req_public_url(req, &call->url) == -ENOMEM) {
+		call_free(call);
+		sg__respond_error(req, 500, "internal", "out of memory");
+		return;
+	}
+	call->wreq = (sg__wh_request){
+		.method = http_method_str(req->method),
+		.public_url = call->url.p,
+		.query = req->query,
+		.query_len = strlen(req->query),
+		.content_type = sg__req_header(req, "Content-Type"),
+		.body = req->body,
+		.body_len = req->body_len,
+		.header = header_of,
+		.header_ctx = req,
+		.now_s = sg__webhooks_now_s(),
+	};
+	int rc = sg__wh_verify(p, &call->wreq, &call->set->cfg);
+	if (rc) {
+		refuse(req, call, rc);
+		call_free(call);
+		return;
+	}
+	const char *detail = "malformed";
+	rc = sg__wh_parse(p, &call->wreq, &call->parsed, &detail);
+	if (!rc)
+		rc = make_items(call);
+	if (rc) {
+		if (rc == -ENOMEM)
+			sg__respond_error(req, 500, "internal", "out of memory");
+		else
+			sg__respond_error(req, 400, "bad_request", "%s: %s", call->name, detail);
+		call_free(call);
+		return;
+	}
+	call->pending = 1; /* until every item is started */
+	for (size_t i = 0; i < call->n; i++) {
+		sg__wh_item *it = &call->items[i];
+		if (it->status)
+			continue;
+		if (it->kind == SG__WHI_INBOUND)
+			start_inbound(it);
+		else if (it->kind == SG__WHI_STATUS)
+			start_status(it);
+		else if (it->kind == SG__WHI_IGNORED && it->m->confirm_url[0]) {
+			char q[256];
+			sg__warn("webhk", "aws-sns subscription waits for confirmation: open SubscribeURL once "
+				 "url=%s", sg__log_quote(it->m->confirm_url, strlen(it->m->confirm_url), q,
+							sizeof(q)));
 		}
 	}
-	char q[64];
-	sg__log_quote(req->arg, strlen(req->arg), q, sizeof(q));
-	sg__respond_error(req, 404, "unknown_provider", "no webhook handler for provider %s", q);
+	item_done(call);
 }

@@ -57,8 +57,11 @@ static const sg__route *find(const char *path, const char **arg)
 		const sg__route *rt = &routes[i];
 		size_t n = strlen(rt->path);
 		if (rt->flags & SG__ROUTE_PREFIX) {
-			/* the prefix plus one non-empty segment */
-			if (strncmp(path, rt->path, n) == 0 && path[n] && !strchr(path + n, '/')) {
+			/* the prefix plus one non-empty segment; webhooks also take
+			 * a sub-path (/v1/webhooks/twilio/inbound): providers are
+			 * given whole URLs, and Twilio and Plivo sign them */
+			if (strncmp(path, rt->path, n) == 0 && path[n] &&
+			    (!strchr(path + n, '/') || rt->handler == sg__api_webhooks)) {
 				*arg = path + n;
 				return rt;
 			}

@@ -19,6 +19,7 @@
 #include "daemon.h"
 #include "internal.h"
 #include "serve.h"
+#include "wh.h"
 
 #define SHUTDOWN_GRACE_MS 30000
 #define RETENTION_FIRST_MS 60000          /* first retention run after start */
@@ -301,6 +302,10 @@ int sg_serve_main(int argc, char **argv)
 		sg_config_free(cfg);
 		return 2;
 	}
+	if (sg__webhooks_init(cfg)) { /* provider credentials: a bad key stops us here */
+		sg_config_free(cfg);
+		return 2;
+	}
 	sg_options opts;
 	sg_config_engine_options(cfg, &opts);
 	daemon_state *d = calloc(1, sizeof(*d));
@@ -323,6 +328,7 @@ int sg_serve_main(int argc, char **argv)
 	if (cfg->allow_unsigned_webhooks)
 		sg__warn("daemon", "unsigned provider webhooks are ACCEPTED (allowUnsignedWebhooks)");
 	int code = run(d, cfg);
+	sg__webhooks_free();
 	sg_engine_close(d->srv.engine);
 	sg__info("daemon", "stopped code=%d", code);
 	free(d);

@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Provider webhook settings: the config's "providers" object plus
+ * environment overrides for the secrets, checked once at start so that a
+ * bad key stops the daemon with a clear message instead of failing every
+ * webhook later. Secrets are never logged; they are wiped when freed.
+ *
+ *   "providers": {
+ *     "twilio":    {"authToken": "...", "replyWithTwiml": false},
+ *     "telnyx":    {"publicKey": "<base64 Ed25519>", "maxSkewSeconds": 300},
+ *     "bandwidth": {"username": "...", "password": "..."},
+ *     "plivo":     {"authToken": "...", "allowV2Signatures": false},
+ *     "vonage":    {"signatureSecret": "...", "signatureMethod": "md5hash",
+ *                   "maxSkewSeconds": 300, "concatTimeoutSeconds": 120},
+ *     "sinch":     {"username": "...", "password": "..."},
+ *     "aws-sns":   {"certificate": "-----BEGIN CERTIFICATE-----...", "topicArn": "arn:..."}
+ *   }
+ * and "country" in any of them: the default country of our numbers when
+ * the provider sends bare digits or short codes (Plivo, Vonage, Sinch).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+#include "wh.h"
+
+enum slot {
+	S_SECRET, S_PUBKEY, S_USER, S_PASS, S_TOPIC, S_NSTR, /* strings owned per provider */
+	S_COUNTRY = S_NSTR, S_TWIML, S_LEGACY, S_SKEW, S_METHOD, S_CONCAT,
+};
+
+typedef struct setting {
+	sg__wh_provider p; /* 0: every provider */
+	const char *key;
+	enum slot slot;
+	const char *env; /* environment override, or NULL */
+} setting;
+
+static const setting settings[] = {
+	{SG__WH_TWILIO, "authToken", S_SECRET, "STOPGATE_TWILIO_AUTH_TOKEN"},
+	{SG__WH_TWILIO, "replyWithTwiml", S_TWIML, NULL},
+	{SG__WH_TELNYX, "publicKey", S_PUBKEY, "STOPGATE_TELNYX_PUBLIC_KEY"},
+	{SG__WH_TELNYX, "maxSkewSeconds", S_SKEW, NULL},
+	{SG__WH_BANDWIDTH, "username", S_USER, "STOPGATE_BANDWIDTH_USERNAME"},
+	{SG__WH_BANDWIDTH, "password", S_PASS, "STOPGATE_BANDWIDTH_PASSWORD"},
+	{SG__WH_PLIVO, "authToken", S_SECRET, "STOPGATE_PLIVO_AUTH_TOKEN"},
+	{SG__WH_PLIVO, "allowV2Signatures", S_LEGACY, NULL},
+	{SG__WH_VONAGE, "signatureSecret", S_SECRET, "STOPGATE_VONAGE_SIGNATURE_SECRET"},
+	{SG__WH_VONAGE, "signatureMethod", S_METHOD, NULL},
+	{SG__WH_VONAGE, "maxSkewSeconds", S_SKEW, NULL},
+	{SG__WH_VONAGE, "concatTimeoutSeconds", S_CONCAT, NULL},
+	{SG__WH_SINCH, "username", S_USER, "STOPGATE_SINCH_USERNAME"},
+	{SG__WH_SINCH, "password", S_PASS, "STOPGATE_SINCH_PASSWORD"},
+	{SG__WH_AWS_SNS, "certificate", S_PUBKEY, "STOPGATE_AWS_SNS_CERTIFICATE"},
+	{SG__WH_AWS_SNS, "topicArn", S_TOPIC, NULL},
+	{0, "country", S_COUNTRY, NULL},
+};
+
+static const struct {
+	const char *name;
+	sg__wh_alg alg;
+} vonage_methods[] = {
+	{"md5hash", SG__WH_ALG_MD5HASH}, {"md5", SG__WH_ALG_HMAC_MD5},
+	{"sha1", SG__WH_ALG_HMAC_SHA1},  {"sha256", SG__WH_ALG_HMAC_SHA256},
+	{"sha512", SG__WH_ALG_HMAC_SHA512},
+};
+
+static struct {
+	sg__wh_settings p[SG__WH_PROVIDER_MAX];
+	char *str[SG__WH_PROVIDER_MAX][S_NSTR];
+	int64_t test_clock_s;
+	int64_t concat_timeout_us;
+} wh = {.concat_timeout_us = SG__WH_CONCAT_TIMEOUT_S * 1000000LL};
+
+static void set_str(sg__wh_provider p, enum slot slot, const char *value)
+{
+	char *old = wh.str[p][slot];
+	if (old) {
+		explicit_bzero(old, strlen(old));
+		free(old);
+	}
+	wh.str[p][slot] = value ? strdup(value) : NULL;
+}
+
+/* One member of providers.<name>; 0 or -1 with err written. */
+static int apply(sg__wh_provider p, const setting *s, const cJSON *v, char *err, size_t errlen)
+{
+	const char *name = sg__wh_provider_name(p);
+	switch (s->slot) {
+	case S_TWIML:
+	case S_LEGACY:
+		if (!cJSON_IsBool(v))
+			goto type;
+		if (s->slot == S_TWIML)
+			wh.p[p].reply_with_twiml = cJSON_IsTrue(v);
+		else
+			wh.p[p].cfg.allow_legacy = cJSON_IsTrue(v);
+		return 0;
+	case S_SKEW:
+	case S_CONCAT: {
+		double lo = s->slot == S_SKEW ? 1 : 5, hi = s->slot == S_SKEW ? 86400 : 3600;
+		if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi ||
+		    v->valuedouble != (double)(long long)v->valuedouble) {
+			snprintf(err, errlen, "providers.%s.%s: a whole number of seconds from %.0f to %.0f",
+				 name, s->key, lo, hi);
+			return -1;
+		}
+		if (s->slot == S_SKEW)
+			wh.p[p].cfg.max_skew_s = (int64_t)v->valuedouble;
+		else
+			wh.concat_timeout_us = (int64_t)v->valuedouble * 1000000LL;
+		return 0;
+	}
+	default:
+		break;
+	}
+	if (!cJSON_IsString(v))
+		goto type;
+	const char *str = v->valuestring;
+	if (s->slot == S_COUNTRY) {
+		if (strlen(str) != 2 || str[0] < 'A' || str[0] > 'Z' || str[1] < 'A' || str[1] > 'Z') {
+			snprintf(err, errlen, "providers.%s.country: an ISO 3166 code such as \"US\"", name);
+			return -1;
+		}
+		memcpy(wh.p[p].country, str, 3);
+		return 0;
+	}
+	if (s->slot == S_METHOD) {
+		for (size_t i = 0; i < SG_ARRAY_SIZE(vonage_methods); i++)
+			if (strcmp(str, vonage_methods[i].name) == 0) {
+				wh.p[p].cfg.alg = vonage_methods[i].alg;
+				return 0;
+			}
+		snprintf(err, errlen, "providers.%s.signatureMethod: md5hash, md5, sha1, sha256 or sha512",
+			 name);
+		return -1;
+	}
+	if (!str[0]) {
+		snprintf(err, errlen, "providers.%s.%s: empty (leave it out instead)", name, s->key);
+		return -1;
+	}
+	set_str(p, s->slot, str);
+	return 0;
+type:
+	snprintf(err, errlen, "providers.%s.%s: must be a %s", name, s->key,
+		 s->slot == S_TWIML || s->slot == S_LEGACY ? "boolean" : "string");
+	return -1;
+}
+
+static int parse_providers(const cJSON *providers, char *err, size_t errlen)
+{
+	const cJSON *obj;
+	cJSON_ArrayForEach(obj, providers) {
+		sg__wh_provider p;
+		if (sg__wh_provider_parse(obj->string, &p)) {
+			snprintf(err, errlen, "providers: unknown provider \"%.40s\" (twilio, telnyx, bandwidth, "
+				 "plivo, vonage, sinch, aws-sns)", obj->string);
+			return -1;
+		}
+		if (!cJSON_IsObject(obj)) {
+			snprintf(err, errlen, "providers.%s: must be an object", obj->string);
+			return -1;
+		}
+		const cJSON *v;
+		cJSON_ArrayForEach(v, obj) {
+			const setting *s = NULL;
+			for (size_t i = 0; i < SG_ARRAY_SIZE(settings) && !s; i++)
+				if ((!settings[i].p || settings[i].p == p) && !strcmp(settings[i].key, v->string))
+					s = &settings[i];
+			if (!s) {
+				snprintf(err, errlen, "providers.%s: unknown setting \"%.40s\"", obj->string,
+					 v->string);
+				return -1;
+			}
+			if (apply(p, s, v, err, errlen))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* Secrets from the environment override the file (so the file need not
+ * hold them). */
+static void apply_env(void)
+{
+	for (size_t i = 0; i < SG_ARRAY_SIZE(settings); i++) {
+		const char *v = settings[i].env ? getenv(settings[i].env) : NULL;
+		if (v && v[0])
+			set_str(settings[i].p, settings[i].slot, v);
+	}
+}
+
+/* Wire the owned strings into the verify config and check them. */
+static int finish(const sg_config *cfg, sg__wh_provider p, char *err, size_t errlen)
+{
+	sg__wh_settings *s = &wh.p[p];
+	char **str = wh.str[p];
+	const char *name = sg__wh_provider_name(p);
+	s->cfg.secret = str[S_SECRET];
+	s->cfg.public_key = str[S_PUBKEY];
+	s->cfg.basic_user = str[S_USER];
+	s->cfg.basic_pass = str[S_PASS];
+	s->cfg.topic_arn = str[S_TOPIC];
+	if (!str[S_USER] != !str[S_PASS]) {
+		snprintf(err, errlen, "providers.%s: username and password go together", name);
+		return -1;
+	}
+	s->has_credentials = str[S_SECRET] || str[S_PUBKEY] || str[S_USER];
+	s->cfg.allow_unsigned = !s->has_credentials && cfg->allow_unsigned_webhooks;
+	if (!s->has_credentials)
+		return 0;
+	if ((p == SG__WH_TWILIO || p == SG__WH_PLIVO) && !cfg->public_base_url[0]) {
+		snprintf(err, errlen, "providers.%s: its signatures cover the URL it calls: set "
+			 "publicBaseUrl (e.g. \"https://optout.example.com\")", name);
+		return -1;
+	}
+	if (p == SG__WH_TELNYX) {
+		/* A probe: the key is decoded before anything else is looked at. */
+		sg__wh_request probe = {.now_s = 0};
+		if (sg__wh_verify(p, &probe, &s->cfg) == SG_ECONFIG) {
+			snprintf(err, errlen, "providers.telnyx.publicKey: not a base64 Ed25519 public key "
+				 "(32 bytes, or DER SubjectPublicKeyInfo)");
+			return -1;
+		}
+	}
+	if (p == SG__WH_AWS_SNS && (!str[S_PUBKEY] || !strstr(str[S_PUBKEY], "-----BEGIN "))) {
+		snprintf(err, errlen, "providers.aws-sns.certificate: the PEM certificate of the "
+			 "SigningCertURL");
+		return -1;
+	}
+	return 0;
+}
+
+static bool url_ok(const char *url)
+{
+	return (!strncmp(url, "https://", 8) && url[8]) || (!strncmp(url, "http://", 7) && url[7]);
+}
+
+static void log_provider(const sg_config *cfg, sg__wh_provider p)
+{
+	const sg__wh_settings *s = &wh.p[p];
+	const char *name = sg__wh_provider_name(p);
+	static const char *const auth[SG__WH_PROVIDER_MAX] = {
+		[SG__WH_TWILIO] = "hmac-sha1", [SG__WH_TELNYX] = "ed25519",
+		[SG__WH_BANDWIDTH] = "basic", [SG__WH_PLIVO] = "hmac-sha256-v3",
+		[SG__WH_VONAGE] = "sig", [SG__WH_SINCH] = "basic", [SG__WH_AWS_SNS] = "sns-rsa",
+	};
+	if (s->has_credentials)
+		sg__info("webhk", "provider ready provider=%s auth=%s url=%s/v1/webhooks/%s", name, auth[p],
+			 cfg->public_base_url[0] ? cfg->public_base_url : "", name);
+	else if (s->cfg.allow_unsigned)
+		sg__warn("webhk", "provider ACCEPTS UNSIGNED requests: anyone who can reach the port can "
+			 "record opt-outs and opt-ins provider=%s hint=\"configure its credentials\"", name);
+	else
+		sg__debug("webhk", "provider refused (no credentials configured) provider=%s", name);
+}
+
+int sg__webhooks_init(const sg_config *cfg)
+{
+	char err[256] = "";
+	sg__webhooks_free();
+	if (cfg->public_base_url[0] && !url_ok(cfg->public_base_url)) {
+		sg__err("webhk", "cannot start: publicBaseUrl must start with https:// (or http://)");
+		return -1;
+	}
+	if (cfg->providers && parse_providers(cfg->providers, err, sizeof(err)))
+		goto fail;
+	apply_env();
+	for (int p = 1; p < SG__WH_PROVIDER_MAX; p++)
+		if (finish(cfg, (sg__wh_provider)p, err, sizeof(err)))
+			goto fail;
+	const char *clock = getenv("STOPGATE_TEST_CLOCK");
+	if (clock && clock[0]) {
+		char *end;
+		long long v = strtoll(clock, &end, 10);
+		if (*end || v <= 0) {
+			snprintf(err, sizeof(err), "STOPGATE_TEST_CLOCK: Unix seconds");
+			goto fail;
+		}
+		wh.test_clock_s = v;
+		sg__warn("webhk", "TEST CLOCK in force for signature timestamps (STOPGATE_TEST_CLOCK); never "
+			 "in production now=%lld", v);
+	}
+	for (int p = 1; p < SG__WH_PROVIDER_MAX; p++)
+		log_provider(cfg, (sg__wh_provider)p);
+	return 0;
+fail:
+	sg__err("webhk", "cannot start: bad provider settings error=\"%s\"", err);
+	sg__webhooks_free();
+	return -1;
+}
+
+void sg__webhooks_free(void)
+{
+	for (int p = 0; p < SG__WH_PROVIDER_MAX; p++)
+		for (int i = 0; i < S_NSTR; i++)
+			set_str((sg__wh_provider)p, (enum slot)i, NULL);
+	memset(wh.p, 0, sizeof(wh.p));
+	wh.test_clock_s = 0;
+	wh.concat_timeout_us = SG__WH_CONCAT_TIMEOUT_S * 1000000LL;
+	sg__concat_free_all();
+}
+
+const sg__wh_settings *sg__webhooks_settings(sg__wh_provider p)
+{
+	return &wh.p[(unsigned)p < SG__WH_PROVIDER_MAX ? p : 0];
+}
+
+int64_t sg__webhooks_now_s(void)
+{
+	return wh.test_clock_s ? wh.test_clock_s : (int64_t)time(NULL);
+}
+
+int64_t sg__webhooks_concat_timeout_us(void)
+{
+	return wh.concat_timeout_us;
+}
