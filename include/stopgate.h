@@ -188,6 +188,8 @@ SG_EXPORT int sg_engine_reload(sg_engine *engine);
  * process calls it on a timer. Thread-safe. */
 SG_EXPORT int sg_engine_check_readers(sg_engine *engine, int *dead);
 
+/* Facts of an open engine. The pointers stay valid until sg_engine_close();
+ * thread-safe. */
 SG_EXPORT bool sg_engine_readonly(const sg_engine *engine);
 SG_EXPORT const sg_policy *sg_engine_policy(const sg_engine *engine);
 SG_EXPORT const char *sg_engine_default_country(const sg_engine *engine);
@@ -242,6 +244,8 @@ SG_EXPORT int sg_check(sg_engine *engine, const char *from, const char *to, sg_p
 SG_EXPORT int sg_check_batch(sg_engine *engine, const char *from, const char *const *to, size_t n,
 			     sg_purpose purpose, sg_verdict *out);
 
+/* Names as they appear in JSON, CSV and the CLI. Returned strings are
+ * static; the parsers return -EINVAL for an unknown name. Thread-safe. */
 SG_EXPORT const char *sg_reason_name(sg_reason reason);   /* "opted_out", ...; NULL for NONE */
 SG_EXPORT const char *sg_scope_name(sg_scope_kind scope); /* "sender", "campaign", ... */
 SG_EXPORT int sg_scope_parse(const char *name, sg_scope_kind *ret);
@@ -282,6 +286,7 @@ typedef struct sg_classification {
 SG_EXPORT int sg_classify(sg_engine *engine, const char *campaign_id, const char *text, size_t len,
 			  sg_classification *out);
 
+/* Static names; thread-safe. */
 SG_EXPORT const char *sg_intent_name(sg_intent intent); /* "opt_out", "opt_in", "help", "none" */
 SG_EXPORT const char *sg_confidence_name(sg_confidence c);
 
@@ -310,6 +315,8 @@ typedef enum sg_source {
 	SG_SOURCE_MAX
 } sg_source;
 
+/* Static names ("opt_out", "provider_signal", ...); the parsers return
+ * -EINVAL for an unknown name. Thread-safe. */
 SG_EXPORT const char *sg_action_name(sg_action a);
 SG_EXPORT int sg_action_parse(const char *name, sg_action *ret);
 SG_EXPORT const char *sg_source_name(sg_source s);
@@ -510,14 +517,16 @@ SG_EXPORT int sg_verify(sg_engine *engine, sg_verify_result *result);
  */
 SG_EXPORT int sg_redact(sg_engine *engine, int64_t before_us, uint64_t *count);
 
-/* Lowercase hex of a 32-byte hash into out (65 bytes). */
+/* Lowercase hex of a 32-byte hash into out (65 bytes). Thread-safe. */
 SG_EXPORT void sg_hex32(const uint8_t hash[32], char out[65]);
 
-/* Format UTC µs as RFC 3339 with microseconds ("2026-11-27T16:09:33.123456Z"). */
+/* Format UTC µs as RFC 3339 with microseconds ("2026-11-27T16:09:33.123456Z").
+ * Thread-safe (gmtime_r). */
 SG_EXPORT void sg_time_format(int64_t us, char out[32]);
 /* Parse RFC 3339 (Z or offset, optional fraction), "YYYY-MM-DD HH:MM:SS" (UTC)
- * or a bare date. */
+ * or a bare date into UTC µs; -EINVAL otherwise. Thread-safe. */
 SG_EXPORT int sg_time_parse(const char *text, int64_t *ret_us);
+/* The wall clock in UTC µs. */
 SG_EXPORT int64_t sg_now_us(void);
 
 #ifdef __cplusplus
