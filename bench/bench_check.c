@@ -47,6 +47,7 @@
 
 static struct {
 	uint64_t pairs;
+	size_t record_batch; /* events per sg_record call while building */
 	unsigned senders;
 	unsigned rounds;
 	size_t round_q;
@@ -63,6 +64,7 @@ static struct {
 	uint64_t seed;
 } opt = {
 	.pairs = 1000000,
+	.record_batch = 10000,
 	.senders = 1000,
 	.rounds = 30,
 	.round_q = 100000,
@@ -263,9 +265,11 @@ static double dir_mb(const char *dir)
 }
 
 /* Record every pair, in random order, in durable sg_record batches. */
+static double build_secs;
+
 static void build_store(void)
 {
-	enum { BATCH = 10000 };
+	const size_t BATCH = opt.record_batch;
 	bench_rng r = {opt.seed ^ 0xb111d};
 	uint32_t *order = bench_xcalloc(opt.pairs, sizeof(*order));
 	for (uint64_t i = 0; i < opt.pairs; i++)
@@ -312,6 +316,7 @@ static void build_store(void)
 		}
 	}
 	double secs = (double)(bench_now_ns() - t0) / 1e9;
+	build_secs = secs;
 	sg_stats st;
 	if (sg_stats_get(e, &st) == 0) {
 		bench_json_num(&J, "store.recipients", (double)st.recipients);
@@ -329,6 +334,7 @@ static void build_store(void)
 	bench_json_num(&J, "store.pairs", (double)opt.pairs);
 	bench_json_num(&J, "store.senders", opt.senders);
 	bench_json_num(&J, "store.build_s", secs);
+	bench_json_num(&J, "store.record_batch", (double)BATCH);
 	bench_json_num(&J, "store.build_pairs_per_s", (double)opt.pairs / secs);
 	bench_json_num(&J, "store.disk_mb", dir_mb(store_dir));
 	note("  store: %llu pairs over %llu recipients and %u senders, recorded in %.1f s (%.0f pairs/s), %.0f MiB\n",
@@ -1154,8 +1160,13 @@ static int profile(sg_engine *e)
 		run = hash_run, ctx = &known;
 	} else if (!strcmp(opt.profile, "normalize")) {
 		run = norm_both_run;
+	} else if (!strcmp(opt.profile, "normalize_from")) {
+		run = norm_from_run;
+	} else if (!strcmp(opt.profile, "filter")) {
+		sg__filter_open_reader(&bd_filter, store_dir);
+		run = filter_run, q = subpool(0, qn), n = qn;
 	} else {
-		bench_die("--profile: check, check_miss, check_hit, raw, hash or normalize");
+		bench_die("--profile: check, check_miss, check_hit, raw, hash, normalize, normalize_from or filter");
 	}
 	note("== profiling %s for %.1f s (pid %d)\n", opt.profile, opt.seconds, (int)getpid());
 	int64_t t0 = bench_now_ns(), end = t0 + (int64_t)(opt.seconds * 1e9);
@@ -1200,7 +1211,7 @@ static void usage(void)
 	fputs("usage: bench_check [--pairs N] [--senders N] [--rounds N] [--round-size N] [--quick]\n"
 	      "                   [--dir DIR] [--keep] [--json FILE] [--wrk-dir DIR]\n"
 	      "                   [--keywords DIR] [--corpus DIR] [--seed N]\n"
-	      "                   [--reuse] [--profile OP [--seconds S]]\n"
+	      "                   [--record-batch N] [--reuse] [--profile OP [--seconds S]]\n"
 	      "Builds a store of N opt-out pairs in DIR/store (default: a new temp dir),\n"
 	      "times sg_check against its floors and prints the figures; --json writes\n"
 	      "them as one JSON object. --keep leaves DIR for the HTTP benchmarks.\n"
@@ -1216,7 +1227,7 @@ int main(int argc, char **argv)
 		{"pairs", 1, 0, 'n'}, {"senders", 1, 0, 's'}, {"rounds", 1, 0, 'r'}, {"round-size", 1, 0, 'q'},
 		{"quick", 0, 0, 'Q'}, {"dir", 1, 0, 'd'},     {"keep", 0, 0, 'k'},   {"json", 1, 0, 'j'},
 		{"wrk-dir", 1, 0, 'w'}, {"keywords", 1, 0, 'K'}, {"corpus", 1, 0, 'c'}, {"seed", 1, 0, 'S'},
-		{"reuse", 0, 0, 'R'}, {"profile", 1, 0, 'P'}, {"seconds", 1, 0, 'T'},
+		{"record-batch", 1, 0, 'B'}, {"reuse", 0, 0, 'R'}, {"profile", 1, 0, 'P'}, {"seconds", 1, 0, 'T'},
 		{"help", 0, 0, 'h'},  {0, 0, 0, 0},
 	};
 	bool rounds_set = false, q_set = false, pairs_set = false;
@@ -1235,6 +1246,7 @@ int main(int argc, char **argv)
 		case 'K': opt.keywords = optarg; break;
 		case 'c': opt.corpus = optarg; break;
 		case 'S': opt.seed = strtoull(optarg, NULL, 0); break;
+		case 'B': opt.record_batch = strtoull(optarg, NULL, 10); break;
 		case 'R': opt.reuse = true; opt.keep = true; break;
 		case 'P': opt.profile = optarg; break;
 		case 'T': opt.seconds = atof(optarg); break;
@@ -1250,7 +1262,7 @@ int main(int argc, char **argv)
 		if (!q_set)
 			opt.round_q = 50000;
 	}
-	if (opt.pairs < 1000 || opt.pairs > 100000000 || opt.senders < 2 || opt.senders > 65535 || !opt.rounds ||
+	if (opt.pairs < 1000 || opt.pairs > 100000000 || opt.record_batch < 1 || opt.record_batch > 1000000 || opt.senders < 2 || opt.senders > 65535 || !opt.rounds ||
 	    opt.round_q < 1000)
 		bench_die("bad sizes (pairs 1000..1e8, senders 2..65535, round-size >= 1000)");
 
@@ -1286,8 +1298,9 @@ int main(int argc, char **argv)
 	}
 	char params[8192], want[256], have[256] = "";
 	snprintf(params, sizeof(params), "%s/params", dir);
-	snprintf(want, sizeof(want), "pairs=%llu senders=%u seed=%llu sqlite=%d\n", (unsigned long long)opt.pairs,
-		 opt.senders, (unsigned long long)opt.seed, BENCH_SQLITE);
+	snprintf(want, sizeof(want), "pairs=%llu senders=%u seed=%llu sqlite=%d batch=%zu\n",
+		 (unsigned long long)opt.pairs, opt.senders, (unsigned long long)opt.seed, BENCH_SQLITE,
+		 opt.record_batch);
 	FILE *pf = opt.reuse ? fopen(params, "r") : NULL;
 	if (pf) {
 		if (!fgets(have, sizeof(have), pf))
@@ -1299,7 +1312,7 @@ int main(int argc, char **argv)
 		nftw(store_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 		nftw(raw_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 		unlink(sqlite_path);
-		note("== building the store with sg_record (batches of 10,000, durable)\n");
+		note("== building the store with sg_record (batches of %zu, durable)\n", opt.record_batch);
 		build_store();
 		note("== building the floors on the same keys\n");
 		build_raw_env();
@@ -1308,16 +1321,33 @@ int main(int argc, char **argv)
 #endif
 		if (opt.reuse && (pf = fopen(params, "w"))) {
 			fputs(want, pf);
+			fprintf(pf, "%.3f %.1f %.1f\n", build_secs, (double)nrcpts, dir_mb(store_dir));
 			fclose(pf);
 		}
 	} else {
-		note("== reusing the store, raw env and SQLite file in %s\n", dir);
+		double secs = 0, nr = 0, mb = 0;
+		if ((pf = fopen(params, "r"))) {
+			char line[256];
+			if (fgets(line, sizeof(line), pf) && fgets(line, sizeof(line), pf))
+				sscanf(line, "%lf %lf %lf", &secs, &nr, &mb);
+			fclose(pf);
+		}
+		note("== reusing the store, raw env and SQLite file in %s (built in %.1f s)\n", dir, secs);
+		bench_json_num(&J, "store.pairs", (double)opt.pairs);
+		bench_json_num(&J, "store.senders", opt.senders);
+		bench_json_num(&J, "store.recipients", nr);
+		bench_json_num(&J, "store.build_s", secs);
+		bench_json_num(&J, "store.build_pairs_per_s", secs > 0 ? (double)opt.pairs / secs : 0);
+		bench_json_num(&J, "store.record_batch", (double)opt.record_batch);
+		bench_json_num(&J, "store.disk_mb", mb);
+		bench_json_num(&J, "store.reused", 1);
 	}
 	bench_json_num(&J, "sqlite.available", BENCH_SQLITE);
 	if (!BENCH_SQLITE)
 		note("  SQLite: not built in (libsqlite3-dev absent): skipped\n");
 	sg_engine *e = open_engine(false);
 	if (opt.profile) {
+		write_wrk_files();
 		int prc = profile(e);
 		sg_engine_close(e);
 		return prc;

@@ -46,7 +46,7 @@ def classify_rate(path):
     text = read(path)
     if not text:
         return None
-    m = re.search(r"^classify: ([0-9.]+) msgs/s", text, re.M)
+    m = re.search(r"^classify: ([0-9.]+) (?:msgs|messages)", text, re.M)
     return float(m.group(1)) if m else None
 
 
@@ -94,6 +94,7 @@ def main():
     ap.add_argument("--metrics-after")
     ap.add_argument("--json-out", required=True)
     ap.add_argument("--label", default="")
+    ap.add_argument("--tree", default="")
     ap.add_argument("--elapsed", type=float)
     a = ap.parse_args()
 
@@ -105,12 +106,18 @@ def main():
     cls = cls_ext if cls_ext is not None else cls_own
     mb, ma = read(a.metrics_before), read(a.metrics_after)
     batch_mean = None
+    commit_ms = None
     if ma:
         s1, n1 = metric_sum(ma, "stopgate_commit_batch_size_sum"), metric_sum(ma, "stopgate_commit_batch_size_count")
         s0 = metric_sum(mb, "stopgate_commit_batch_size_sum") or 0
         n0 = metric_sum(mb, "stopgate_commit_batch_size_count") or 0
         if s1 is not None and n1 and n1 > n0:
             batch_mean = (s1 - s0) / (n1 - n0)
+        l1, c1 = metric_sum(ma, "stopgate_commit_latency_seconds_sum"), metric_sum(ma, "stopgate_commit_latency_seconds_count")
+        l0 = metric_sum(mb, "stopgate_commit_latency_seconds_sum") or 0
+        c0 = metric_sum(mb, "stopgate_commit_latency_seconds_count") or 0
+        if l1 is not None and c1 and c1 > c0:
+            commit_ms = (l1 - l0) / (c1 - c0) * 1e3
 
     def ratio(x, y):
         return x / y if x is not None and y else None
@@ -141,8 +148,9 @@ def main():
 
     row("store: pairs / recipients / senders",
         "%s / %s / %s" % (f"{pairs:,}", f"{int(g('store.recipients') or 0):,}", int(g("store.senders") or 0)),
-        "built in %.1f s (%s pairs/s, sg_record x 10,000)" % (g("store.build_s") or 0,
-                                                               fmt_rate(g("store.build_pairs_per_s"), "")))
+        "%s in %.1f s (%s pairs/s, sg_record batches of %s)" % (
+            "built earlier" if g("store.reused") else "built", g("store.build_s") or 0,
+            fmt_rate(g("store.build_pairs_per_s"), ""), f"{int(g('store.record_batch') or 0):,}"))
     row("check, 1 thread", "%s median, %s p99" % (fmt_ns(check), fmt_ns(g("check.t1.ns_p99"))),
         "%s; single calls p50 %s p99 %s" % (fmt_rate(g("check.t1.per_s")), fmt_ns(g("check.t1.call_ns_p50")),
                                             fmt_ns(g("check.t1.call_ns_p99"))))
@@ -182,9 +190,10 @@ def main():
             "p99 %.0f µs" % wn2["lat_p99_us"])
     if wi:
         row("durable inbound POST (wrk -t2 -c64)", fmt_rate(wi["ok_per_s"], " events/s"),
-            "p50 %.1f ms p99 %.1f ms, errors %d, mean commit batch %s" % (
+            "p50 %.1f ms p99 %.1f ms, errors %d, mean commit batch %s, mean commit %s" % (
                 wi["lat_p50_us"] / 1e3, wi["lat_p99_us"] / 1e3, wi["errors"],
-                "%.1f events" % batch_mean if batch_mean is not None else "—"))
+                "%.1f events" % batch_mean if batch_mean is not None else "—",
+                "%.1f ms" % commit_ms if commit_ms is not None else "—"))
     else:
         row("durable inbound", "not run", "")
 
@@ -205,6 +214,8 @@ def main():
         " (" + a.label + ")" if a.label else "", cpu_model(), int(g("machine.cpus") or os.cpu_count() or 0),
         g("machine.loadavg_start") or -1, g("machine.loadavg_end") or -1)
     out.append(title)
+    if a.tree:
+        out.append("code: %s" % a.tree)
     out.append("")
     out.append("%-*s%-*s%s" % (w1, "measurement", w2, "figure", "notes"))
     out.append("-" * (w1 + w2 + 40))
@@ -236,6 +247,7 @@ def main():
 
     doc = {
         "label": a.label,
+        "tree": a.tree,
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpu": cpu_model(), "cpus": g("machine.cpus"), "loadavg_start": g("machine.loadavg_start"),
                     "loadavg_end": g("machine.loadavg_end"), "kernel": platform.release()},
@@ -245,7 +257,7 @@ def main():
         "in_process": c,
         "classify": {"bench_classify_msgs_per_s": cls_ext, "sg_classify_msgs_per_s": cls_own},
         "http_check": wc, "http_nginx": wn, "http_nginx_2_workers": wn2,
-        "inbound": dict(wi or {}, mean_commit_batch=batch_mean) if wi else None,
+        "inbound": dict(wi or {}, mean_commit_batch=batch_mean, mean_commit_ms=commit_ms) if wi else None,
         "elapsed_s": a.elapsed,
         "table": text,
     }

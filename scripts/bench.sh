@@ -11,11 +11,16 @@
 # to bench/results.json (or --json FILE). Nothing here fails on a figure.
 #
 # usage: scripts/bench.sh [--pairs N] [--quick] [--json FILE] [--duration S]
-#                         [--keep] [--label TEXT] [--no-install]
+#                         [--keep] [--label TEXT] [--no-install] [--reuse-dir DIR]
+#                         [--record-batch N]
 #   --pairs N     opt-out pairs in the store (default 1000000; 10000000 for 10 M)
 #   --quick       small and short: 100,000 pairs, 3 s wrk runs (a smoke run)
 #   --duration S  seconds per wrk run (default 10)
 #   --keep        leave the work directory (store, logs) in /tmp
+#   --reuse-dir D build the store (and its floors) once in D and reuse it on
+#                 later runs with the same size; the daemon gets a copy
+#   --record-batch N  events per sg_record call while building (default 10000;
+#                 larger batches build 10 M much faster, see bench/README.md)
 # Everything it starts (the daemon, nginx) listens on 127.0.0.1 only and is
 # stopped before it exits, also on error or Ctrl-C.
 set -euo pipefail
@@ -30,6 +35,8 @@ duration=10
 keep=0
 label=""
 install=1
+reuse_dir=""
+record_batch=10000
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--pairs) pairs="$2"; shift 2 ;;
@@ -39,7 +46,9 @@ while [ $# -gt 0 ]; do
 	--keep) keep=1; shift ;;
 	--label) label="$2"; shift 2 ;;
 	--no-install) install=0; shift ;;
-	-h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--reuse-dir) reuse_dir="$2"; shift 2 ;;
+	--record-batch) record_batch="$2"; shift 2 ;;
+	-h|--help) awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"; exit 0 ;;
 	*) echo "bench.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
 	esac
 done
@@ -81,6 +90,10 @@ elif pkg-config --exists sqlite3 && ! grep -q BENCH_HAVE_SQLITE "$build/build.ni
 fi
 echo "bench: building (release) in build-bench/"
 ninja -C "$build" >/dev/null
+
+# the code measured: the commit, and whether the library sources differ from it
+tree=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD -- engine include meson.build 2>/dev/null || tree="$tree+local-changes"
 
 # ---- the work directory and everything started in it ----
 work=$(mktemp -d /tmp/sg-bench.XXXXXX)
@@ -131,9 +144,22 @@ echo "bench: $pairs pairs, wrk runs of ${duration} s; work dir $work (${df_tmp} 
 # ---- 1, 2 (and sg_classify): in process ----
 quick_arg=()
 [ "$quick" = 1 ] && quick_arg=(--quick)
-"$build/bench/bench_check" --pairs "$pairs" "${quick_arg[@]}" --dir "$work/data" --keep \
+data="$work/data"
+store_arg=(--dir "$data" --keep)
+if [ -n "$reuse_dir" ]; then
+	data="$reuse_dir"
+	store_arg=(--dir "$data" --reuse)
+fi
+"$build/bench/bench_check" --pairs "$pairs" --record-batch "$record_batch" "${quick_arg[@]}" "${store_arg[@]}" \
 	--json "$work/check.json" --wrk-dir "$work" --keywords "$root/keywords" \
 	--corpus "$root/tests/data/corpus"
+store="$data/store"
+if [ -n "$reuse_dir" ]; then
+	# the daemon writes (inbound): it gets a copy, the cached store stays as built
+	echo "== copying the cached store for the daemon ($(du -sh "$data/store" | cut -f1))"
+	cp -a "$data/store" "$work/store"
+	store="$work/store"
+fi
 
 # ---- 3: classification (the keyword engine's own benchmark) ----
 echo "== classification (bench_classify)"
@@ -147,7 +173,7 @@ fi
 # ---- 4: HTTP check, stopgate and the nginx floor ----
 port=$(free_port)
 echo "== HTTP: stopgate serve on 127.0.0.1:$port (store of $pairs pairs)"
-"$build/engine/stopgate" serve --data "$work/data/store" --listen "127.0.0.1:$port" \
+"$build/engine/stopgate" serve --data "$store" --listen "127.0.0.1:$port" \
 	--keywords "$root/keywords" >"$work/daemon.log" 2>&1 &
 daemon_pid=$!
 if ! wait_http "http://127.0.0.1:$port/healthz" 120; then
@@ -223,7 +249,7 @@ echo
 python3 "$root/bench/report.py" --check "$work/check.json" --classify "$work/classify.txt" \
 	--wrk-check "$work/wrk_check.txt" --wrk-nginx "$work/wrk_nginx.txt" --wrk-nginx2 "$work/wrk_nginx2.txt" \
 	--wrk-inbound "$work/wrk_inbound.txt" --metrics-before "$work/metrics_before.txt" \
-	--metrics-after "$work/metrics_after.txt" --json-out "$json_out" --label "$label" \
+	--metrics-after "$work/metrics_after.txt" --json-out "$json_out" --label "$label" --tree "$tree" \
 	--elapsed "$(( $(date +%s) - t_start ))"
 echo
 echo "bench: figures written to $json_out"
