@@ -9,11 +9,36 @@
 #include "export.h"
 #include "internal.h"
 
+/* Is there a \u0000 escape in this JSON text? (A backslash preceded by an
+ * odd number of backslashes is itself escaped.) cJSON would silently cut
+ * the string there: "STOP\u0000..." must not become "STOP". */
+static bool has_nul_escape(const char *p, size_t n)
+{
+	for (const char *q = p; (q = memmem(q, n - (size_t)(q - p), "\\u0000", 6)); q++) {
+		size_t k = 0;
+		while (q - k > p && q[-(ptrdiff_t)k - 1] == '\\')
+			k++;
+		if (k % 2 == 0)
+			return true;
+	}
+	return false;
+}
+
 cJSON *sg__parse_body_json(sg__req *req)
 {
 	const char *end = NULL;
 	if (req->body_len == 0) {
 		sg__respond_error(req, 400, "bad_json", "empty body; expected a JSON object");
+		return NULL;
+	}
+	const char *nul = memchr(req->body, '\0', req->body_len);
+	if (nul) {
+		sg__respond_error(req, 400, "bad_json", "NUL byte at byte %zu (not allowed in JSON)",
+				  (size_t)(nul - req->body));
+		return NULL;
+	}
+	if (has_nul_escape(req->body, req->body_len)) {
+		sg__respond_error(req, 422, "invalid_field", "strings must not contain \\u0000");
 		return NULL;
 	}
 	cJSON *json = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);

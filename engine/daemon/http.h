@@ -128,7 +128,7 @@ const char *sg__req_header(const sg__req *req, const char *name);
 
 /* Find a query parameter, percent-decode it into out (NUL-terminated).
  * Returns its length, -ENOENT when absent, -E2BIG when longer than outlen-1,
- * -EINVAL when the encoding is malformed. */
+ * -EINVAL when the encoding is malformed or holds a NUL byte (%00). */
 int sg__req_query(const sg__req *req, const char *name, char *out, size_t outlen);
 
 /* Percent-decode in[0..len) into out; same returns as sg__req_query.

@@ -110,7 +110,10 @@ int sg__req_query(const sg__req *req, const char *name, char *out, size_t outlen
 		size_t klen = eq ? (size_t)(eq - p) : plen;
 		if (klen == nlen && memcmp(p, name, nlen) == 0) {
 			const char *v = eq ? eq + 1 : p + plen;
-			return sg__url_decode(v, (size_t)(p + plen - v), true, out, outlen);
+			int n = sg__url_decode(v, (size_t)(p + plen - v), true, out, outlen);
+			if (n > 0 && memchr(out, '\0', (size_t)n))
+				return -EINVAL; /* %00: never cut a value short */
+			return n;
 		}
 		if (!end)
 			break;
