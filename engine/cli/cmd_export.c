@@ -10,9 +10,11 @@
  * optouts: the current suppression list, one row per (scope, recipient).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "export.h"
@@ -193,6 +195,23 @@ static int export_optouts(cli *c, sg_engine *e, sink *s)
 	return CLI_OK;
 }
 
+/* --output: the export holds personal data, so a new file is 0600 (an
+ * existing one keeps its mode), and a symbolic link is refused rather than
+ * followed (another local user could plant one where the export goes). */
+static FILE *open_output(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return NULL;
+	FILE *f = fdopen(fd, "w");
+	if (!f) {
+		int err = errno;
+		close(fd);
+		errno = err;
+	}
+	return f;
+}
+
 int cmd_export(int argc, char **argv)
 {
 	static const cli_flag flags[] = {
@@ -214,8 +233,8 @@ int cmd_export(int argc, char **argv)
 	sg_engine *e = NULL;
 	if (fmt && sg__export_format_parse(fmt, &s.fmt))
 		rc = cli_error("export", "--format: jsonl or csv");
-	else if (path && !(s.out = fopen(path, "we")))
-		rc = cli_error("export", "%s: %s", path, strerror(errno));
+	else if (path && !(s.out = open_output(path)))
+		rc = cli_error("export", "%s: %s", path, errno == ELOOP ? "is a symbolic link (refused)" : strerror(errno));
 	else if (cli_open(&c, true, &e))
 		rc = CLI_ERROR;
 	else

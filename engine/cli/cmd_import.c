@@ -62,6 +62,12 @@ static char *read_file(const char *path, size_t *len)
 		buf = grown;
 		cap *= 2;
 	}
+	if (buf && ferror(f)) { /* e.g. a directory */
+		int err = errno ? errno : EIO;
+		free(buf);
+		buf = NULL;
+		errno = err;
+	}
 	fclose(f);
 	if (buf) {
 		buf[n] = '\0';
@@ -160,6 +166,8 @@ static int import_senders(sg_engine *e, const char *path)
 		}
 		count++;
 	}
+	if (rc == 0 && ferror(f)) /* e.g. a directory: reads fail, not an empty file */
+		rc = errno ? -errno : -EIO;
 	fclose(f);
 	if (rc < 0)
 		return cli_error("import", "%s:%lu: %s", path, csv.line, rc == -EINVAL ? "malformed CSV" : sg_strerror(rc));
@@ -342,6 +350,8 @@ static int import_optouts(cli *c, sg_engine *e, const char *path)
 		if (++b->n == IMPORT_BATCH && (rc = flush(e, b, path)))
 			break;
 	}
+	if (rc == 0 && ferror(f)) /* e.g. a directory: reads fail, not an empty file */
+		rc = errno ? -errno : -EIO;
 	if (rc < 0)
 		rc = cli_error("import", "%s:%lu: %s", path, csv.line, rc == -EINVAL ? "malformed CSV" : sg_strerror(rc));
 	if (!rc)
