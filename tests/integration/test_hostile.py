@@ -1,0 +1,436 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Hostile and broken input against `stopgate serve`, beyond test_http.py
+(sizes, timeouts, garbage, random disconnects) and test_api.py (400/415/
+422 basics): thousands of idle connections at and above the connection
+limit and past the process's file descriptor limit, pipelined floods from
+a client that does not read, invalid UTF-8 and NUL bytes in bodies,
+numbers and query strings, overlong numbers, JSON nested 10,000 deep,
+duplicate JSON keys (the first one counts), wrong content types, and path
+traversal (the daemon takes no file names over HTTP; the CLI's file
+arguments fail cleanly on directories, devices and symlinks). Every case
+gets its documented error and the daemon keeps serving the others."""
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sgtest import BIN, Daemon, closed_by_peer, q, read_response, run  # noqa: E402
+
+OURS = "+14155550100"
+HANDSET = "+14155550199"
+
+
+def req(method, path, body=b"", ctype="application/json", headers=None):
+    h = {"Host": "x"}
+    if body or method in ("POST", "PUT"):
+        h["Content-Length"] = str(len(body))
+        if ctype:
+            h["Content-Type"] = ctype
+    h.update(headers or {})
+    head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in h.items()) + "\r\n"
+    return head.encode() + body
+
+
+def raw_json(d, path, body, method="POST", ctype="application/json"):
+    """Send body bytes as they are; returns the Response."""
+    s = d.raw()
+    try:
+        s.sendall(req(method, path, body, ctype))
+        r, _ = read_response(s)
+        return r
+    finally:
+        s.close()
+
+
+def healthy(d):
+    return d.get("/healthz", timeout=5).status == 200
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def test(c):
+    d = Daemon(config={"limits": {"maxConnections": 1000, "headerTimeoutMs": 3000, "idleTimeoutMs": 30000,
+                                  "maxPipelined": 16}}).start()
+    try:
+        idle_connections(c, d)
+        pipelined_flood(c, d)
+        utf8_and_nul(c, d)
+        overlong_numbers(c, d)
+        deep_json(c, d)
+        duplicate_keys(c, d)
+        content_types(c, d)
+        no_files_over_http(c, d)
+        c.check("daemon healthy after every hostile case", healthy(d))
+    finally:
+        c.eq("clean exit after the hostile cases", d.stop(), 0)
+        d.cleanup()
+    fd_exhaustion(c)
+    cli_file_arguments(c)
+
+
+# ---- connections ----
+
+def open_idle(d, n):
+    socks = []
+    for _ in range(n):
+        try:
+            socks.append(d.raw(timeout=5))
+        except OSError:
+            break
+    return socks
+
+
+def idle_connections(c, d):
+    """1,200 connections that send nothing against a limit of 1,000: the
+    ones above the limit get 503 too_many_connections and are closed; a
+    client that connected before keeps being served; when the header
+    timeout closes the idle ones, new clients are served again."""
+    keep = d.conn(timeout=10)
+    c.eq("idle flood: a keep-alive client before it", d.get("/healthz", conn=keep).status, 200)
+    socks = open_idle(d, 1200)
+    c.eq("idle flood: 1,200 connections opened", len(socks), 1200)
+    time.sleep(0.5)
+    refused = 0
+    for s in socks[990:]:
+        s.settimeout(0.05)
+        try:
+            data = s.recv(4096)
+            if b" 503 " in data and b"too_many_connections" in data:
+                refused += 1
+        except OSError:
+            pass
+    c.check("idle flood: connections above the limit answered 503 too_many_connections",
+            190 <= refused <= 210, refused)
+    t0 = time.time()
+    r = d.get("/v1/check?from=" + q(OURS) + "&to=" + q(HANDSET), conn=keep)
+    c.check("idle flood: the earlier client is still served, promptly",
+            r.status == 200 and time.time() - t0 < 1, (r.status, time.time() - t0))
+    s = d.raw()
+    r, _ = read_response(s)
+    c.eq("idle flood: a new client at the limit gets 503 + Retry-After",
+         (r.status, r.header("retry-after")), (503, "1"))
+    s.close()
+    # the header timeout (3 s) closes every idle connection
+    closed = sum(1 for s in socks[:990] if closed_by_peer(s, 6))
+    c.check("idle flood: idle connections closed by the header timeout", closed >= 980, closed)
+    for s in socks:
+        s.close()
+    time.sleep(0.3)
+    c.check("idle flood: new clients served again", healthy(d))
+    m = d.get("/metrics").body.decode()
+    refused_metric = [ln for ln in m.splitlines() if ln.startswith("stopgate_connections_refused_total")]
+    c.check("idle flood: refusals counted in /metrics",
+            refused_metric and int(refused_metric[0].split()[1]) >= refused, refused_metric)
+    keep.close()
+
+
+def fd_exhaustion(c):
+    """The process runs out of file descriptors (RLIMIT_NOFILE 128, limit
+    of connections 4,096): connections it cannot take are closed at once
+    (libuv's reserve descriptor), it does not spin, and it serves again
+    when descriptors free up."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (128, hard))
+    try:
+        d = Daemon(config={"limits": {"headerTimeoutMs": 2000}}).start()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    try:
+        keep = d.conn(timeout=10)
+        c.eq("fd exhaustion: a keep-alive client before it", d.get("/healthz", conn=keep).status, 200)
+        socks = open_idle(d, 300)
+        time.sleep(0.5)
+        t0, c0 = time.time(), cpu_ticks(d.proc.pid)
+        time.sleep(1.0)
+        ticks = cpu_ticks(d.proc.pid) - c0
+        c.check("fd exhaustion: the daemon does not spin (< 30% of a CPU)",
+                ticks < 0.3 * os.sysconf("SC_CLK_TCK") * (time.time() - t0), ticks)
+        dropped = sum(1 for s in socks[150:] if closed_by_peer(s, 0.2))
+        c.check("fd exhaustion: connections beyond the descriptors are closed, not left hanging",
+                dropped >= 140, dropped)
+        r = d.get("/healthz", conn=keep)
+        c.eq("fd exhaustion: the earlier client is still served", r.status, 200)
+        for s in socks:
+            s.close()
+        time.sleep(2.5)
+        c.check("fd exhaustion: new clients served once descriptors are free", healthy(d))
+        c.eq("fd exhaustion: still running", d.proc.poll(), None)
+        keep.close()
+    finally:
+        c.eq("fd exhaustion: clean exit", d.stop(), 0)
+        lines = [ln for ln in d.log().splitlines() if "accept failed" in ln]
+        c.check("fd exhaustion: accept failures logged, not a log flood", len(lines) <= 400, len(lines))
+        d.cleanup()
+
+
+def pipelined_flood(c, d):
+    """20,000 pipelined checks (2 MB) from a client that does not read for
+    two seconds: the daemon stops reading it (back-pressure), memory stays
+    bounded, other clients are served promptly, and then every answer
+    comes, in order."""
+    n = 20000
+    reqs = b"".join(req("GET", f"/v1/check?from={q(OURS)}&to={q('+1415557%04d' % (i % 10000))}")
+                    for i in range(n))
+    before = rss_kib(d.proc.pid)
+    s = d.raw(timeout=30)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    sent = []
+
+    def send():
+        try:
+            s.sendall(reqs)
+            sent.append(True)
+        except OSError:
+            pass
+    t = threading.Thread(target=send)
+    t.start()
+    time.sleep(2)
+    slow = []
+    for _ in range(10):
+        t0 = time.time()
+        ok = d.get("/v1/check?from=" + q(OURS) + "&to=" + q(HANDSET), timeout=5).status == 200
+        slow.append(time.time() - t0 if ok else 99)
+    c.check("pipelined flood: other clients served within 1 s", max(slow) < 1, max(slow))
+    grown = rss_kib(d.proc.pid) - before
+    c.check("pipelined flood: daemon memory bounded (< 32 MiB growth) while the client does not read",
+            grown < 32 * 1024, f"{grown} KiB")
+    got, rest, order_ok = 0, b"", True
+    while got < n:
+        r, rest = read_response(s, rest)
+        if r.status != 200 or b'"allow"' not in r.body:
+            order_ok = False
+        got += 1
+    t.join(10)
+    c.check("pipelined flood: all 20,000 answered, 200, in order", got == n and order_ok and sent, (got, order_ok))
+    s.close()
+    # the same with writes: each one is 200, or 503 busy when the queue is full
+    s = d.raw(timeout=30)
+    s.sendall(b"".join(req("POST", "/v1/inbound", json.dumps(
+        {"id": f"flood-{i}", "from": f"+1415558{i:04d}", "to": OURS, "body": "STOP"}).encode()) for i in range(2000)))
+    statuses, rest = {}, b""
+    for _ in range(2000):
+        r, rest = read_response(s, rest)
+        statuses[r.status] = statuses.get(r.status, 0) + 1
+    s.close()
+    c.check("pipelined write flood: 2,000 answers, each 200 (or 503 busy)",
+            set(statuses) <= {200, 503} and sum(statuses.values()) == 2000 and statuses.get(200), statuses)
+
+
+# ---- content ----
+
+def utf8_and_nul(c, d):
+    def inbound(body, **kw):
+        obj = {"from": HANDSET, "to": OURS, "body": "STOP"}
+        obj.update(kw)
+        return body if body is not None else json.dumps(obj).encode()
+    r = raw_json(d, "/v1/inbound", b'{"from":"+14155550199","to":"+14155550100","body":"\xff\xfeSTOP\xc3"}')
+    c.eq("invalid UTF-8 in a body: 422 invalid_utf8", (r.status, r.json()["error"]), (422, "invalid_utf8"))
+    r = raw_json(d, "/v1/inbound", b'{"id":"u8-from","from":"+1415\xff5550111","to":"+14155550100","body":"STOP"}')
+    c.check("invalid UTF-8 in the handset number: the STOP is kept, quarantined",
+            r.status == 200 and r.json()["quarantined"] and r.json()["recipient"].startswith("raw:"), r)
+    r = raw_json(d, "/v1/inbound", b'{"from":"+14155550199","to":"+1415\xff5550100","body":"STOP"}')
+    c.eq("invalid UTF-8 in our number: 422 invalid_number", (r.status, r.json()["error"]), (422, "invalid_number"))
+    r = raw_json(d, "/v1/consent", b'{"from":"+14155550100","to":"+14155550112","action":"opt_out","note":"\xc3("}')
+    c.eq("invalid UTF-8 in a note: recorded as sent (200)", r.status, 200)
+    r = d.get("/v1/audit")
+    lines = [json.loads(ln) for ln in r.body.decode("utf-8").splitlines() if ln]
+    c.check("audit after invalid UTF-8: every line is valid JSON, the bad byte shown as U+FFFD",
+            any(e.get("note") == "\ufffd(" for e in lines), [e.get("note") for e in lines][-3:])
+
+    r = raw_json(d, "/v1/inbound", b'{"from":"+14155550199","to":"+14155550100","body":"ST\x00OP"}')
+    c.eq("raw NUL byte in a JSON body: 400 bad_json", (r.status, r.json()["error"]), (400, "bad_json"))
+    for field in ("body", "from", "to"):
+        obj = {"from": "+14155550113", "to": OURS, "body": "STOP"}
+        obj[field] = obj[field] + "\u0000 trailing"
+        r = d.post("/v1/inbound", obj)
+        c.eq(f"\\u0000 in {field}: 422 invalid_field (never silently cut at the NUL)",
+             (r.status, r.json()["error"]), (422, "invalid_field"))
+    r = d.post("/v1/consent", {"from": OURS, "to": "+14155550113", "action": "opt_out\u0000"})
+    c.eq("\\u0000 in a consent field: 422 invalid_field", (r.status, r.json()["error"]), (422, "invalid_field"))
+    r = d.post("/v1/inbound", {"from": "+14155550113", "to": OURS, "body": "\\u0000 is text"})
+    c.eq("an escaped backslash before u0000 is ordinary text: 200", r.status, 200)
+    r = d.get("/v1/check?from=" + q(OURS) + "&to=%2B14155550113%00junk")
+    c.eq("%00 in a query value: 422 invalid_field", (r.status, r.json()["error"]), (422, "invalid_field"))
+    r = d.get("/v1/consent?from=" + q(OURS) + "&to=%2B14155550113%00")
+    c.eq("%00 in a consent query: 422", r.status, 422)
+    s = d.raw()
+    s.sendall(b"GET /healthz\x00 HTTP/1.1\r\nHost: x\r\n\r\n")
+    r, _ = read_response(s)
+    c.eq("NUL in the request line: 400", r.status, 400)
+    s.close()
+    s = d.raw()
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n")
+    r, _ = read_response(s)
+    c.eq("NUL in a header value: 400", r.status, 400)
+    s.close()
+    c.check("daemon healthy after UTF-8 and NUL cases", healthy(d))
+
+
+def overlong_numbers(c, d):
+    long_num = "+1" + "4" * 5000
+    r = d.get(f"/v1/check?from={q(OURS)}&to={q(long_num)}")
+    c.check("overlong number in a check: a 422 or an invalid_number deny, never allow",
+            r.status == 422 or (r.status == 200 and r.json()["reason"] == "invalid_number"), r)
+    r = d.post("/v1/check", {"from": OURS, "to": [long_num, HANDSET]})
+    c.check("overlong number in a batch: that one is invalid_number, the other answered",
+            r.status == 200 and r.json()["results"][0]["reason"] == "invalid_number"
+            and r.json()["results"][1]["reason"] != "invalid_number", r)
+    r = d.post("/v1/inbound", {"from": HANDSET, "to": long_num, "body": "STOP"})
+    c.eq("overlong our number: 422 invalid_number", (r.status, r.json()["error"]), (422, "invalid_number"))
+    r = d.post("/v1/inbound", {"id": "long-from", "from": long_num, "to": OURS, "body": "STOP"})
+    c.check("overlong handset with STOP: kept (quarantined, bounded key)",
+            r.status == 200 and r.json()["quarantined"] and len(r.json()["recipient"]) < 200, r)
+    r = d.post("/v1/consent", {"from": OURS, "to": long_num, "action": "opt_out"})
+    c.eq("overlong number in consent: 422 invalid_number", (r.status, r.json()["error"]), (422, "invalid_number"))
+    r = d.put("/v1/senders/" + q(long_num), {"campaignId": "C1"})
+    c.check("overlong number as a sender path: 4xx", r.status in (404, 414, 422, 431), r)
+    r = d.post("/v1/inbound", {"from": HANDSET, "to": OURS, "body": "STOP", "id": "x" * 5000})
+    c.check("overlong message id: 422, not stored", r.status == 422, r)
+
+
+def deep_json(c, d):
+    deep_arr = b"[" * 10000 + b"]" * 10000
+    deep_obj = b'{"a":' * 10000 + b"1" + b"}" * 10000
+    for path, method in (("/v1/inbound", "POST"), ("/v1/consent", "POST"), ("/v1/check", "POST"),
+                         ("/v1/campaigns/C1", "PUT"), ("/v1/senders/%2B14155550100", "PUT")):
+        for name, body in (("arrays", deep_arr), ("objects", deep_obj)):
+            r = raw_json(d, path, body, method=method)
+            c.eq(f"JSON {name} nested 10,000 deep on {method} {path}: 400 bad_json",
+                 (r.status, r.json()["error"]), (400, "bad_json"))
+    inner = b'{"from":"+14155550100","to":["+14155550199"],"x":' + b"[" * 10000 + b"]" * 10000 + b"}"
+    r = raw_json(d, "/v1/check", inner)
+    c.eq("deep nesting inside an otherwise valid batch: 400", r.status, 400)
+    c.check("daemon healthy after deep JSON", healthy(d))
+
+
+def duplicate_keys(c, d):
+    """A key given twice: the first one counts (cJSON's lookup), everywhere."""
+    r = raw_json(d, "/v1/inbound", b'{"id":"dup-1","from":"+14155550121","from":"+14155550122",'
+                 b'"to":"+14155550100","body":"STOP","body":"START"}')
+    c.check("duplicate keys in inbound: the first from and body count",
+            r.status == 200 and r.json()["recipient"] == "+14155550121" and r.json()["intent"] == "opt_out", r)
+    r = raw_json(d, "/v1/consent", b'{"from":"+14155550100","to":"+14155550123","action":"opt_out","action":"opt_in"}')
+    c.check("duplicate keys in consent: the first action counts",
+            r.status == 200 and r.json()["action"] == "opt_out", r)
+    r = raw_json(d, "/v1/check", b'{"from":"+14155550100","to":["+14155550121"],"to":["+14155550122","+14155550123"]}')
+    c.check("duplicate keys in a batch: the first list counts",
+            r.status == 200 and [x["to"] for x in r.json()["results"]] == ["+14155550121"], r)
+    again = raw_json(d, "/v1/inbound", b'{"id":"dup-1","from":"+14155550121","from":"+14155550122",'
+                     b'"to":"+14155550100","body":"STOP","body":"START"}')
+    c.check("duplicate keys: deterministic (the retry is a duplicate of the same event)",
+            again.status == 200 and again.json()["duplicate"] and again.json()["event"] == r.json().get("event", again.json()["event"]), again)
+
+
+def content_types(c, d):
+    body = json.dumps({"from": OURS, "to": [HANDSET]}).encode()
+    for ctype, want in (("application/json", 200), ("APPLICATION/JSON", 200), ("application/json; charset=utf-8", 200),
+                        ("application/json ; charset=utf-8", 200), ("application/jsonp", 415), ("text/json", 415),
+                        ("application/json-seq", 415), ("application/x-www-form-urlencoded", 415),
+                        ("multipart/form-data; boundary=x", 415), ("text/plain", 415), ("", 415),
+                        ("application/json\tx", 200)):
+        r = raw_json(d, "/v1/check", body, ctype=ctype)
+        c.eq(f"POST /v1/check with Content-Type {ctype!r}: {want}", r.status, want)
+    s = d.raw()
+    s.sendall(b"POST /v1/check HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Type: application/json\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    r, _ = read_response(s)
+    c.eq("two Content-Type headers: the first counts (415)", r.status, 415)
+    s.close()
+    r = raw_json(d, "/v1/campaigns/C1", b'{"campaignId":"C1"}', method="PUT", ctype="text/plain")
+    c.eq("PUT with a wrong content type: 415", r.status, 415)
+    r = d.request("GET", "/v1/check?from=" + q(OURS) + "&to=" + q(HANDSET), body=b"<xml/>",
+                  headers={"Content-Type": "application/xml"})
+    c.eq("GET with an ignored body of another type: 200", r.status, 200)
+
+
+def no_files_over_http(c, d):
+    """The daemon opens no file named by a request: paths with dot
+    segments do not route, ids with encoded slashes stay opaque ids, and
+    unknown parameters naming files are ignored."""
+    before = sorted(os.listdir(d.data))
+    probe = os.path.join(d.tmp, "probe-out")
+    for path in ("/../../etc/passwd", "/v1/audit/../../etc/passwd", "/v1/%2e%2e/%2e%2e/etc/passwd",
+                 "/v1/webhooks/..%2F..%2Fetc%2Fpasswd", "/v1/webhooks/../../etc/passwd", "//etc/passwd",
+                 "/v1/check/../audit"):
+        r = d.get(path)
+        c.check(f"GET {path}: 404, nothing served from disk", r.status == 404 and b"root:" not in r.body, r)
+    r = d.get("/v1/audit?output=" + q(probe) + "&file=" + q("../../etc/passwd") + "&format=csv")
+    c.check("file-like query parameters are ignored: no file written",
+            r.status == 200 and not os.path.exists(probe) and b"root:" not in r.body, r)
+    r = d.put("/v1/campaigns/" + q("../../../tmp/sg-trav"), {"campaignId": "../../../tmp/sg-trav"})
+    c.check("a campaign id with ../ is an opaque id (stored or refused), never a path",
+            r.status in (200, 404, 422) and not os.path.exists("/tmp/sg-trav"), r)
+    c.eq("no new files in the data directory", sorted(os.listdir(d.data)), before)
+
+
+# ---- CLI file arguments ----
+
+def sg(*args, timeout=30, data=None):
+    cmd = [BIN] + list(args)
+    if data:
+        cmd += ["--data", data]
+    return subprocess.run(cmd, capture_output=True, timeout=timeout)
+
+
+def cli_file_arguments(c):
+    tmp = tempfile.mkdtemp(prefix="sg-hostile-")
+    data = os.path.join(tmp, "data")
+    try:
+        p = sg("optout", "--scope", "global", "-", HANDSET, data=data)
+        c.eq("cli: an opt-out to export later", p.returncode, 0)
+        for what, arg in (("a directory", tmp), ("/dev/zero", "/dev/zero"), ("a missing file", tmp + "/../nope/../x.json")):
+            p = sg("check", OURS, HANDSET, "--config", arg, data=data, timeout=10)
+            c.check(f"cli --config {what}: exit 2 with a message", p.returncode == 2 and p.stderr, (p.returncode, p.stderr))
+        deep = os.path.join(tmp, "deep.json")
+        with open(deep, "w") as f:
+            f.write("[" * 10000 + "]" * 10000)
+        p = sg("check", OURS, HANDSET, "--config", deep, data=data)
+        c.check("cli --config nested 10,000 deep: exit 2", p.returncode == 2 and b"JSON" in p.stderr, p.stderr)
+        p = sg("import", "campaigns", deep, data=data)
+        c.check("cli import campaigns nested 10,000 deep: exit 2", p.returncode == 2, p.stderr)
+        p = sg("check", OURS, HANDSET, "--keywords", tmp + "/../../nonexistent", data=data)
+        c.eq("cli --keywords to a missing directory: exit 2", p.returncode, 2)
+        for kind in ("optouts", "senders", "campaigns"):
+            p = sg("import", kind, tmp, "--scope", "global", data=data) if kind == "optouts" else sg("import", kind, tmp, data=data)
+            c.check(f"cli import {kind} of a directory: exit 2 with a message", p.returncode == 2 and p.stderr,
+                    (p.returncode, p.stdout, p.stderr))
+        p = sg("import", "optouts", "--scope", "global", "/dev/zero", data=data, timeout=30)
+        c.eq("cli import optouts /dev/zero: exit 2 (record too long), no hang", p.returncode, 2)
+        out = os.path.join(tmp, "audit.jsonl")
+        p = sg("export", "audit", "--output", out, data=data)
+        mode = os.stat(out).st_mode & 0o777 if os.path.exists(out) else None
+        c.check("cli export --output: created 0600 (it holds personal data)", p.returncode == 0 and mode == 0o600,
+                (p.returncode, oct(mode or 0), p.stderr))
+        target = os.path.join(tmp, "victim")
+        with open(target, "w") as f:
+            f.write("keep me\n")
+        link = os.path.join(tmp, "link.csv")
+        os.symlink(target, link)
+        p = sg("export", "optouts", "--output", link, data=data)
+        with open(target) as f:
+            kept = f.read() == "keep me\n"
+        c.check("cli export --output through a symlink: refused, the target untouched",
+                p.returncode == 2 and kept, (p.returncode, p.stderr))
+    finally:
+        subprocess.run(["rm", "-rf", tmp])
+
+
+run("test_hostile", test)
