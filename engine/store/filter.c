@@ -157,11 +157,14 @@ static int build(sg__filter *f, uint64_t capacity, MDB_txn *txn, MDB_dbi recipie
 	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, (off_t)len) < 0) {
-		int err = -errno;
+	/* Allocate every block now: setting bits through the shared mapping
+	 * must never meet a hole on a full disk (SIGBUS); -ENOSPC here is a
+	 * clean error of this commit instead. */
+	int frc = posix_fallocate(fd, 0, (off_t)len);
+	if (frc) {
 		close(fd);
 		unlink(tmp);
-		return err;
+		return -frc;
 	}
 	close(fd);
 	sg__filter_map *m = calloc(1, sizeof(*m));

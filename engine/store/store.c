@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <limits.h>
 #include <stdio.h>
@@ -121,6 +122,25 @@ static int take_writer_lock(sg__store *st, const char *dir)
 	return 0;
 }
 
+/* LMDB sizes lock.mdb with ftruncate() and writes its reader slots through
+ * a shared mapping: on a full disk, the first write to a slot in a hole
+ * would kill the process with SIGBUS. Allocate the blocks beforehand
+ * (best effort; the size and contents stay LMDB's). This must run before
+ * this process opens the environment: closing any descriptor of lock.mdb
+ * drops the process's fcntl() locks on it, which LMDB relies on. */
+#define LOCK_FILE_RESERVE (128u << 10) /* > LMDB's size for 1024 readers */
+static void reserve_lock_file(const char *dir)
+{
+	char path[PATH_MAX];
+	if ((size_t)snprintf(path, sizeof(path), "%s/lock.mdb", dir) >= sizeof(path))
+		return;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	(void)fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, LOCK_FILE_RESERVE);
+	close(fd);
+}
+
 int sg__store_open(sg__store *st, const char *dir, bool rdonly, size_t initial_map, size_t filter_capacity)
 {
 	int rc;
@@ -150,6 +170,7 @@ int sg__store_open(sg__store *st, const char *dir, bool rdonly, size_t initial_m
 	    (rc = mdb_env_set_maxreaders(st->env, 1024)))
 		return sg__store_err(rc);
 	unsigned flags = MDB_NOTLS | (rdonly ? MDB_RDONLY : 0);
+	reserve_lock_file(dir);
 	rc = mdb_env_open(st->env, dir, flags, 0600);
 	if (rc)
 		return rc == ENOENT ? -ENOENT : sg__store_err(rc);
@@ -255,10 +276,26 @@ int sg__wr_begin(sg__store *st, MDB_txn **ret)
 	return sg__store_err(mdb_txn_begin(st->env, NULL, 0, ret));
 }
 
+/* A commit that failed for lack of space is -ENOSPC to callers (503, the
+ * client retries): LMDB reports a page write cut short by a full disk as
+ * EIO ("short write, filesystem full?"), a quota as EDQUOT. An EIO on a
+ * disk with room left stays -EIO. */
+#define FULL_DISK_MARGIN (1u << 20)
+static int commit_err(sg__store *st, int rc)
+{
+	if (rc == -EDQUOT)
+		return -ENOSPC;
+	int fd;
+	struct statvfs vfs;
+	if (rc == -EIO && mdb_env_get_fd(st->env, &fd) == 0 && fstatvfs(fd, &vfs) == 0 &&
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < FULL_DISK_MARGIN)
+		return -ENOSPC;
+	return rc;
+}
+
 int sg__wr_commit(sg__store *st, MDB_txn *txn)
 {
-	(void)st;
-	return sg__store_err(mdb_txn_commit(txn));
+	return commit_err(st, sg__store_err(mdb_txn_commit(txn)));
 }
 
 int sg__store_grow(sg__store *st)
