@@ -24,12 +24,14 @@
 #define SHUTDOWN_GRACE_MS 30000
 #define RETENTION_FIRST_MS 60000          /* first retention run after start */
 #define RETENTION_PERIOD_MS 3600000       /* then hourly */
+#define READERS_PERIOD_MS 60000           /* free reader slots of dead processes */
 
 typedef struct daemon_state {
 	sg__server srv;
 	uv_signal_t sigterm, sigint, sighup;
 	uv_timer_t deadline;
 	uv_timer_t retention;   /* config retention.redactBodiesAfterDays */
+	uv_timer_t readers;     /* sg_engine_check_readers() every minute */
 	sg__wjob retention_job;
 	bool retention_pending;
 	int64_t retention_before_us;
@@ -75,6 +77,7 @@ static void close_process_handles(daemon_state *d)
 	uv_close((uv_handle_t *)&d->sighup, close_cb_noop);
 	uv_close((uv_handle_t *)&d->deadline, close_cb_noop);
 	uv_close((uv_handle_t *)&d->retention, close_cb_noop);
+	uv_close((uv_handle_t *)&d->readers, close_cb_noop);
 }
 
 static void on_writer_closed(void *arg)
@@ -105,6 +108,7 @@ static void on_stop_signal(uv_signal_t *s, int signum)
 {
 	daemon_state *d = state_of((uv_handle_t *)s);
 	uv_timer_stop(&d->retention);
+	uv_timer_stop(&d->readers);
 	if (d->stopping) {
 		sg__warn("daemon", "second signal: closing connections now signal=%d", signum);
 		sg__http_close_all(&d->srv);
@@ -183,6 +187,20 @@ static void on_retention(uv_timer_t *t)
 		d->retention_pending = true;
 }
 
+/* Reader processes (gateways checking in process, CLI commands) that died
+ * holding an LMDB reader slot would pin old pages and, in the end, fill the
+ * reader table; free their slots (cheap, thread-safe). */
+static void on_readers(uv_timer_t *t)
+{
+	daemon_state *d = state_of((uv_handle_t *)t);
+	int dead = 0;
+	int rc = sg_engine_check_readers(d->srv.engine, &dead);
+	if (rc)
+		sg__warn("daemon", "reader check failed error=\"%s\"", sg_strerror(rc));
+	else if (dead)
+		sg__info("daemon", "freed reader slots of dead processes count=%d", dead);
+}
+
 static void walk_open_handle(uv_handle_t *h, void *arg)
 {
 	(void)arg;
@@ -237,7 +255,9 @@ static int run(daemon_state *d, sg_config *cfg)
 	uv_signal_init(&loop, &d->sighup);
 	uv_timer_init(&loop, &d->deadline);
 	uv_timer_init(&loop, &d->retention);
+	uv_timer_init(&loop, &d->readers);
 	d->sigterm.data = d->sigint.data = d->sighup.data = d->deadline.data = d->retention.data = d;
+	d->readers.data = d;
 
 	rc = sg__writer_start(&loop, srv->engine, cfg->limits.writer_queue, &srv->writer);
 	if (rc) {
@@ -258,6 +278,7 @@ static int run(daemon_state *d, sg_config *cfg)
 	uv_signal_start(&d->sigterm, on_stop_signal, SIGTERM);
 	uv_signal_start(&d->sigint, on_stop_signal, SIGINT);
 	uv_signal_start(&d->sighup, on_hup, SIGHUP);
+	uv_timer_start(&d->readers, on_readers, READERS_PERIOD_MS, READERS_PERIOD_MS);
 	if (cfg->redact_bodies_after_days > 0) {
 		uv_timer_start(&d->retention, on_retention, RETENTION_FIRST_MS, RETENTION_PERIOD_MS);
 		sg__info("daemon", "retention: message bodies older than %lld days are removed hourly",
