@@ -5,8 +5,9 @@
 limit and past the process's file descriptor limit, pipelined floods from
 a client that does not read, invalid UTF-8 and NUL bytes in bodies,
 numbers and query strings, overlong numbers, JSON nested 10,000 deep,
-duplicate JSON keys (the first one counts), wrong content types, and path
-traversal (the daemon takes no file names over HTTP; the CLI's file
+duplicate JSON keys (the first one counts), wrong content types, replayed
+Telnyx webhooks (the signature covers the timestamp; test_webhooks.py
+has the signature checks themselves), and path traversal (the daemon takes no file names over HTTP; the CLI's file
 arguments fail cleanly on directories, devices and symlinks). Every case
 gets its documented error and the daemon keeps serving the others."""
 import json
@@ -83,6 +84,7 @@ def test(c):
         c.eq("clean exit after the hostile cases", d.stop(), 0)
         d.cleanup()
     fd_exhaustion(c)
+    webhook_replay(c)
     cli_file_arguments(c)
 
 
@@ -379,6 +381,60 @@ def no_files_over_http(c, d):
     c.check("a campaign id with ../ is an opaque id (stored or refused), never a path",
             r.status in (200, 404, 422) and not os.path.exists("/tmp/sg-trav"), r)
     c.eq("no new files in the data directory", sorted(os.listdir(d.data)), before)
+
+
+# ---- replayed webhooks ----
+
+# The signed Telnyx vector of tests/data/webhooks (VECTORS.md).
+TELNYX_KEY = "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg="
+TELNYX_TS = 1548267002
+TELNYX_SIG = "ytYFl80lQxs4wcUScYH8XQsouJUzQgjMfp6BPGNagEkoGWPs02yMZR/nH5gsZHE0EUxJ3cdGkRHMvnF8lAKeBg=="
+
+
+def telnyx_daemon(clock, data=None):
+    return Daemon(config={"providers": {"telnyx": {"publicKey": TELNYX_KEY}}}, data=data,
+                  env={"STOPGATE_TEST_CLOCK": str(clock)}).start()
+
+
+def telnyx_post(d, ts, sig=TELNYX_SIG):
+    with open(os.path.join(os.environ.get("SG_TEST_DATA", ""), "webhooks", "telnyx-stop-signed.json"), "rb") as f:
+        body = f.read()
+    return d.request("POST", "/v1/webhooks/telnyx", body=body, headers={
+        "Content-Type": "application/json", "telnyx-timestamp": str(ts), "telnyx-signature-ed25519": sig})
+
+
+def webhook_replay(c):
+    """A captured, correctly signed Telnyx STOP sent again: within the
+    window it is a duplicate (nothing recorded twice); an hour later it is
+    refused, also with its timestamp header moved to now."""
+    data = tempfile.mkdtemp(prefix="sg-replay-")
+    try:
+        d = telnyx_daemon(TELNYX_TS + 10, data)
+        try:
+            r = telnyx_post(d, TELNYX_TS)
+            c.eq("webhook replay: the original signed STOP is recorded", (r.status, r.json()["intent"]), (200, "opt_out"))
+            n = d.get("/healthz").json()["events"]
+            r = telnyx_post(d, TELNYX_TS)
+            c.eq("webhook replay within the window: 200 duplicate", (r.status, r.json().get("duplicate")), (200, True))
+            c.eq("webhook replay within the window: nothing recorded", d.get("/healthz").json()["events"], n)
+        finally:
+            d.stop()
+            d.cleanup()
+        later = TELNYX_TS + 3600
+        d = telnyx_daemon(later, data)
+        try:
+            r = telnyx_post(d, TELNYX_TS)
+            c.eq("webhook replayed an hour later (old timestamp): 403", r.status, 403)
+            r = telnyx_post(d, later)
+            c.eq("webhook replayed with its timestamp header moved to now: 403", r.status, 403)
+            r = telnyx_post(d, later, sig=TELNYX_SIG[:-4] + "AAA=")
+            c.eq("webhook with a forged signature: 403", r.status, 403)
+            c.eq("refused replays recorded nothing", d.get("/healthz").json()["events"], n)
+        finally:
+            d.stop()
+            d.cleanup()
+    finally:
+        subprocess.run(["rm", "-rf", data])
 
 
 # ---- CLI file arguments ----
