@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "daemon.h"
@@ -346,6 +347,10 @@ int sg_serve_main(int argc, char **argv)
 		sg_config_free(cfg);
 		return 2;
 	}
+	struct stat dst;
+	if (stat(cfg->data_dir, &dst) == 0 && (dst.st_mode & 077))
+		sg__warn("daemon", "the data directory is open to other users (consent records are personal "
+			 "data) data=%s mode=%03o hint=\"chmod 700\"", cfg->data_dir, (unsigned)(dst.st_mode & 0777));
 	if (cfg->allow_unsigned_webhooks)
 		sg__warn("daemon", "unsigned provider webhooks are ACCEPTED (allowUnsignedWebhooks)");
 	int code = run(d, cfg);

@@ -86,6 +86,7 @@ def test(c):
     fd_exhaustion(c)
     webhook_replay(c)
     cli_file_arguments(c)
+    private_files(c)
 
 
 # ---- connections ----
@@ -487,6 +488,28 @@ def cli_file_arguments(c):
                 p.returncode == 2 and kept, (p.returncode, p.stderr))
     finally:
         subprocess.run(["rm", "-rf", tmp])
+
+
+def private_files(c):
+    """Every file the daemon creates is 0600 in a 0700 directory; a data
+    directory someone left open to other users is reported at start."""
+    d = Daemon().start()
+    try:
+        d.post("/v1/inbound", {"id": "perm-1", "from": HANDSET, "to": OURS, "body": "STOP"})
+        modes = {f: os.stat(os.path.join(d.data, f)).st_mode & 0o777 for f in os.listdir(d.data)}
+        c.eq("data directory 0700", os.stat(d.data).st_mode & 0o777, 0o700)
+        c.check("every file in it 0600 (data.mdb, lock.mdb, filter.bits, writer.lock)",
+                modes and all(m == 0o600 for m in modes.values()) and len(modes) >= 4, modes)
+    finally:
+        d.stop()
+    os.chmod(d.data, 0o755)
+    d2 = Daemon(data=d.data).start()
+    try:
+        c.check("a data directory open to other users is reported", "open to other users" in d2.log(), d2.log()[-300:])
+    finally:
+        d2.stop()
+        d2.cleanup()
+        d.cleanup()
 
 
 run("test_hostile", test)
