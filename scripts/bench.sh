@@ -183,11 +183,9 @@ if ! wait_http "http://127.0.0.1:$port/healthz" 120; then
 fi
 url="http://127.0.0.1:$port"
 wrk_check=(wrk -t2 -c50 --timeout 5s -s "$root/bench/wrk_check.lua")
-"${wrk_check[@]}" -d"${warm}s" "$url" -- "$work/check_paths.txt" >/dev/null
-"${wrk_check[@]}" -d"${duration}s" "$url" -- "$work/check_paths.txt" >"$work/wrk_check.txt"
-grep WRK_RESULT "$work/wrk_check.txt" | sed 's/^/  stopgate: /'
 
-run_nginx() { # workers, output file
+nginx_url=""
+start_nginx() { # workers: starts nginx on a free loopback port, sets nginx_url
 	local nport conf
 	nport=$(free_port)
 	mkdir -p "$work/nginx/tmp"
@@ -213,25 +211,46 @@ run_nginx() { # workers, output file
 	EOF
 	nginx -p "$work/nginx" -c "$conf" -g 'daemon off;' 2>>"$work/nginx/error.log" &
 	nginx_pid=$!
-	if ! wait_http "http://127.0.0.1:$nport/" 20; then
+	nginx_url="http://127.0.0.1:$nport"
+	if ! wait_http "$nginx_url/" 20; then
 		echo "  nginx did not come up: $(tail -3 "$work/nginx/error.log" 2>/dev/null)" >&2
 		stop_pid "$nginx_pid" nginx
 		nginx_pid=""
 		return 1
 	fi
-	"${wrk_check[@]}" -d"${warm}s" "http://127.0.0.1:$nport" -- "$work/check_paths.txt" >/dev/null
-	"${wrk_check[@]}" -d"${duration}s" "http://127.0.0.1:$nport" -- "$work/check_paths.txt" >"$2"
-	grep WRK_RESULT "$2" | sed "s/^/  nginx ($1 worker(s)): /"
+}
+# one wrk run: url, seconds, output file (appended), label
+wrk_run() {
+	"${wrk_check[@]}" -d"$2s" "$1" -- "$work/check_paths.txt" >"$work/wrk.out"
+	grep WRK_RESULT "$work/wrk.out" | tee -a "$3" | sed "s/^/  $4: /"
+}
+half=$(( (duration + 1) / 2 ))
+: >"$work/wrk_check.txt"
+if command -v nginx >/dev/null && start_nginx 1; then
+	# The floor: nginx with one worker, as stopgate serves HTTP on one event
+	# loop. Both servers run side by side and are measured in turn, ABBA,
+	# two runs of half the duration each, so that both see the same load.
+	: >"$work/wrk_nginx.txt"
+	"${wrk_check[@]}" -d"${warm}s" "$url" -- "$work/check_paths.txt" >/dev/null
+	"${wrk_check[@]}" -d"${warm}s" "$nginx_url" -- "$work/check_paths.txt" >/dev/null
+	wrk_run "$url" "$half" "$work/wrk_check.txt" stopgate
+	wrk_run "$nginx_url" "$half" "$work/wrk_nginx.txt" "nginx, 1 worker"
+	wrk_run "$nginx_url" "$half" "$work/wrk_nginx.txt" "nginx, 1 worker"
+	wrk_run "$url" "$half" "$work/wrk_check.txt" stopgate
 	stop_pid "$nginx_pid" nginx
 	nginx_pid=""
-}
-if command -v nginx >/dev/null; then
-	# The floor: one worker, as stopgate serves HTTP on one event loop.
-	# Two workers are measured for reference only.
-	run_nginx 1 "$work/wrk_nginx.txt" || true
-	[ "$quick" = 1 ] || run_nginx 2 "$work/wrk_nginx2.txt" || true
+	# Two workers, for reference only (not the floor).
+	if [ "$quick" != 1 ] && start_nginx 2; then
+		: >"$work/wrk_nginx2.txt"
+		"${wrk_check[@]}" -d"${warm}s" "$nginx_url" -- "$work/check_paths.txt" >/dev/null
+		wrk_run "$nginx_url" "$half" "$work/wrk_nginx2.txt" "nginx, 2 workers"
+		stop_pid "$nginx_pid" nginx
+		nginx_pid=""
+	fi
 else
-	echo "  nginx not installed: no HTTP floor"
+	echo "  nginx not installed or not starting: no HTTP floor"
+	"${wrk_check[@]}" -d"${warm}s" "$url" -- "$work/check_paths.txt" >/dev/null
+	wrk_run "$url" "$duration" "$work/wrk_check.txt" stopgate
 fi
 
 # ---- 5: durable inbound ----
