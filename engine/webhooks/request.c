@@ -228,3 +228,27 @@ bool sg__wh_url_split(const char *url, sg__wh_url *u)
 		u->default_port = 80;
 	return u->auth_end > u->host_at;
 }
+
+int sg__wh_parse_one_json(const sg__wh_request *req, sg__wh_provider provider, sg__wh_fill_fn fill,
+			  sg__wh_parsed *out, const char **err_detail)
+{
+	sg__wh_parsed p = {.provider = provider};
+	const char *detail = "out of memory";
+	cJSON *root = NULL;
+	int rc = sg__wh_json_parse(req, &root, &detail);
+	if (!rc) {
+		sg__wh_message *m = sg__wh_add(&p);
+		rc = m ? fill(&p, m, root, &detail) : -ENOMEM;
+		if (!rc)
+			rc = sg__wh_finish(&p, m);
+	}
+	cJSON_Delete(root);
+	if (rc) {
+		sg__wh_parsed_free(&p);
+		if (err_detail)
+			*err_detail = detail;
+		return rc;
+	}
+	*out = p;
+	return 0;
+}

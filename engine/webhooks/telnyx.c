@@ -103,27 +103,7 @@ static int fill(sg__wh_parsed *p, sg__wh_message *m, const cJSON *root, const ch
 
 int sg__wh_parse_telnyx(const sg__wh_request *req, sg__wh_parsed *out, const char **err_detail)
 {
-	sg__wh_parsed p = {.provider = SG__WH_TELNYX};
-	const char *detail = "out of memory";
-	cJSON *root = NULL;
-	int rc = sg__wh_json_parse(req, &root, &detail);
-	if (rc)
-		goto fail;
-	sg__wh_message *m = sg__wh_add(&p);
-	rc = m ? fill(&p, m, root, &detail) : -ENOMEM;
-	if (!rc)
-		rc = sg__wh_finish(&p, m);
-	if (rc)
-		goto fail;
-	cJSON_Delete(root);
-	*out = p;
-	return 0;
-fail:
-	cJSON_Delete(root);
-	sg__wh_parsed_free(&p);
-	if (err_detail)
-		*err_detail = detail;
-	return rc;
+	return sg__wh_parse_one_json(req, SG__WH_TELNYX, fill, out, err_detail);
 }
 
 /* ---- Ed25519 over "timestamp|body" -------------------------------------- */

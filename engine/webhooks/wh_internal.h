@@ -58,6 +58,14 @@ bool sg__wh_fresh(const sg__wh_provider_cfg *cfg, int64_t now_s, const char *ts)
 /* ---- JSON (result.c) ------------------------------------------------------- */
 
 int sg__wh_json_parse(const sg__wh_request *req, cJSON **ret, const char **err_detail);
+
+/* Fills one message from a parsed JSON body; 0 or an error with *detail. */
+typedef int (*sg__wh_fill_fn)(sg__wh_parsed *p, sg__wh_message *m, const cJSON *root, const char **detail);
+
+/* The whole parse of a provider whose body is one JSON object holding one
+ * message (Telnyx, Sinch): parse, fill, finish; *out untouched on failure. */
+int sg__wh_parse_one_json(const sg__wh_request *req, sg__wh_provider provider, sg__wh_fill_fn fill,
+			  sg__wh_parsed *out, const char **err_detail);
 /* Object member by exact name, or NULL. */
 const cJSON *sg__wh_jget(const cJSON *obj, const char *name);
 /* A string or number member copied into p: "" when absent or null, NULL on
