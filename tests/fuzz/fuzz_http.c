@@ -13,6 +13,10 @@
  *             whole; one byte at a time for the first 256 then the rest;
  *             after every '\n'; pieces of ((flags >> 4) + 1) bytes
  *   bit 2     a bearer token is configured ("fuzz-token-1")
+ * Provider webhooks accept unsigned requests (no credentials configured,
+ * allowUnsignedWebhooks), since the fuzzer cannot sign: their parsing,
+ * Vonage reassembly and recording in the daemon are fuzzed; the signature
+ * checks are the webhook target's.
  * Then the client half-closes and reads everything until the daemon
  * closes. Invariants (abort() when broken):
  *  - the connection is closed and freed within 3 s of the client's EOF
@@ -42,6 +46,7 @@
 
 #include "config.h"
 #include "daemon/daemon.h"
+#include "daemon/wh.h"
 #include "internal.h"
 
 #define FUZZ_MAX_INPUT (128u * 1024)
@@ -124,6 +129,7 @@ static void teardown(void)
 	if (!F.ready)
 		return;
 	store_close();
+	sg__webhooks_free();
 	uv_run(&F.loop, UV_RUN_NOWAIT);
 	uv_loop_close(&F.loop);
 	for (int i = 0; i < 2; i++)
@@ -160,6 +166,15 @@ static void setup(void)
 		};
 	}
 	sg__strlcpy(F.cfg[1].token, TOKEN, sizeof(F.cfg[1].token));
+	static const char providers[] = "{\"providers\": {\"plivo\": {\"country\": \"US\"}, "
+		"\"vonage\": {\"country\": \"US\", \"concatTimeoutSeconds\": 5}, "
+		"\"sinch\": {\"country\": \"US\"}}, \"allowUnsignedWebhooks\": true}";
+	char err[256];
+	if (sg_config_parse(&F.cfg[0], providers, sizeof(providers) - 1, err, sizeof(err)) ||
+	    sg__webhooks_init(&F.cfg[0])) {
+		fprintf(stderr, "fuzz_http: provider settings: %s\n", err);
+		abort();
+	}
 	http_parser_set_max_header_size((uint32_t)F.cfg[0].limits.max_header_bytes + 4096);
 	F.srv.loop = &F.loop;
 	F.srv.cfg = &F.cfg[0];
