@@ -1316,6 +1316,14 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return 0;
 }
 
+static char tmp_dir[64];
+
+static void remove_tmp_dir(void)
+{
+	if (tmp_dir[0])
+		nftw(tmp_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void usage(void)
 {
 	fputs("usage: bench_check [--pairs N] [--senders N] [--rounds N] [--round-size N] [--quick]\n"
@@ -1382,6 +1390,10 @@ int main(int argc, char **argv)
 		dir = mkdtemp(tmpl);
 		if (!dir)
 			bench_die("mkdtemp: %s", strerror(errno));
+		if (!opt.keep) { /* also when a failure ends the run early */
+			snprintf(tmp_dir, sizeof(tmp_dir), "%s", dir);
+			atexit(remove_tmp_dir);
+		}
 	} else if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		bench_die("%s: %s", dir, strerror(errno));
 	}
