@@ -5,15 +5,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
 #include "store/filter.h"
 #include "store/store.h"
 
-#define FILTER_VERSION 1u
+#define FILTER_VERSION 2u
+#define REPROBE_EVERY 4096 /* checks between two looks for a usable filter */
 #define BITS_PER_KEY 12          /* ~0.5 % false positives with 8 probes per 512-bit block */
 #define MIN_CAPACITY (1u << 20)
 
@@ -116,16 +120,59 @@ void sg__filter_prefetch(sg__filter *f, uint64_t h)
 		__builtin_prefetch(block_of(m, h));
 }
 
+/* The id of the live writer, or 0 when no writer holds the lock (or it has
+ * not finished building its filter yet). */
+static uint64_t live_writer_id(const sg__filter *f)
+{
+	int fd = open(f->lock_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	uint64_t id = 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		flock(fd, LOCK_UN); /* we got it: nobody writes */
+	} else if (errno == EWOULDBLOCK && pread(fd, &id, sizeof(id), 0) != sizeof(id)) {
+		id = 0;
+	}
+	close(fd);
+	return id;
+}
+
+/* A reader's map of the current file, only if the live writer built it. */
+static sg__filter_map *attach(const sg__filter *f)
+{
+	sg__filter_map *m = NULL;
+	uint64_t id = live_writer_id(f);
+	if (!id || map_file(f->path, false, &m))
+		return NULL;
+	if (atomic_load(&m->hdr->retired) || m->hdr->writer_id != id) {
+		unmap(m);
+		return NULL;
+	}
+	return m;
+}
+
+static void reprobe(sg__filter *f)
+{
+	pthread_mutex_lock(&f->remap_mutex);
+	if (!atomic_load_explicit(&f->map, memory_order_acquire))
+		atomic_store_explicit(&f->map, attach(f), memory_order_release);
+	pthread_mutex_unlock(&f->remap_mutex);
+}
+
 bool sg__filter_maybe(sg__filter *f, uint64_t h)
 {
 	sg__filter_map *m = atomic_load_explicit(&f->map, memory_order_acquire);
+	if (!m && !f->writer &&
+	    atomic_fetch_add_explicit(&f->probe, 1, memory_order_relaxed) % REPROBE_EVERY == REPROBE_EVERY - 1) {
+		reprobe(f);
+		m = atomic_load_explicit(&f->map, memory_order_acquire);
+	}
 	if (m && atomic_load_explicit(&m->hdr->retired, memory_order_acquire)) {
 		/* A newer file replaced this one: follow it. */
 		pthread_mutex_lock(&f->remap_mutex);
 		if (atomic_load_explicit(&f->map, memory_order_acquire) == m) {
-			sg__filter_map *fresh = NULL;
-			if (map_file(f->path, false, &fresh))
-				fresh = NULL; /* no usable file: fall back to LMDB */
+			/* no usable file (yet): fall back to LMDB, look again later */
+			sg__filter_map *fresh = attach(f);
 			if (f->nretired < SG_ARRAY_SIZE(f->retired))
 				f->retired[f->nretired++] = m;
 			atomic_store_explicit(&f->map, fresh, memory_order_release);
@@ -182,7 +229,7 @@ static int build(sg__filter *f, uint64_t capacity, MDB_txn *txn, MDB_dbi recipie
 	m->len = len;
 	m->blocks = (uint64_t *)((char *)p + sizeof(sg__filter_hdr));
 	*m->hdr = (sg__filter_hdr){.magic = SG__FILTER_MAGIC, .version = FILTER_VERSION, .nblocks = nblocks,
-				   .capacity = capacity};
+				   .capacity = capacity, .writer_id = f->writer_id};
 	MDB_cursor *cur;
 	MDB_val k, v;
 	uint64_t count = 0;
@@ -236,12 +283,28 @@ static void init(sg__filter *f, const char *dir, bool writer)
 	pthread_mutex_init(&f->remap_mutex, NULL);
 	f->writer = writer;
 	snprintf(f->path, sizeof(f->path), "%s/filter.bits", dir);
+	snprintf(f->lock_path, sizeof(f->lock_path), "%s/writer.lock", dir);
+	if (writer) {
+		while (!f->writer_id && getrandom(&f->writer_id, sizeof(f->writer_id), 0) != sizeof(f->writer_id))
+			f->writer_id = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL);
+	}
 }
 
 int sg__filter_open_writer(sg__filter *f, const char *dir, MDB_env *env, MDB_dbi recipients,
 			   size_t min_capacity)
 {
 	init(f, dir, true);
+	/* Name this writer in the lock file it holds: readers accept only a
+	 * filter stamped with this id, i.e. one this writer built. A file left
+	 * by an earlier writer never matches. */
+	int lfd = open(f->lock_path, O_WRONLY | O_CLOEXEC);
+	if (lfd < 0)
+		return -errno;
+	ssize_t w = pwrite(lfd, &f->writer_id, sizeof(f->writer_id), 0);
+	int werr = w == (ssize_t)sizeof(f->writer_id) ? 0 : w < 0 ? -errno : -EIO;
+	close(lfd);
+	if (werr)
+		return werr;
 	/* An older file may be mapped by readers: retire it after the rebuild. */
 	sg__filter_map *old = NULL;
 	if (map_file(f->path, true, &old))
@@ -264,12 +327,7 @@ int sg__filter_open_writer(sg__filter *f, const char *dir, MDB_env *env, MDB_dbi
 void sg__filter_open_reader(sg__filter *f, const char *dir)
 {
 	init(f, dir, false);
-	sg__filter_map *m = NULL;
-	if (map_file(f->path, false, &m) || atomic_load(&m->hdr->retired)) {
-		unmap(m);
-		m = NULL;
-	}
-	atomic_store(&f->map, m);
+	atomic_store(&f->map, attach(f));
 }
 
 void sg__filter_close(sg__filter *f)
@@ -300,7 +358,5 @@ int sg__filter_add(sg__filter *f, const uint64_t *hashes, size_t n, MDB_env *env
 	for (size_t i = 0; i < n; i++)
 		set_bits(m, hashes[i]);
 	atomic_store(&m->hdr->count, count);
-	if (msync(m->hdr, m->len, MS_SYNC) < 0)
-		return -errno;
-	return 0;
+	return 0; /* not synced: see filter.h, readers trust only a live writer's filter */
 }

@@ -6,17 +6,23 @@
  * no record, so the check answers without opening a read transaction.
  *
  * Coherence (no false negatives, ever):
- *  - Bits are only ever set. The writer sets a recipient's bits and
- *    msync()s them BEFORE the LMDB commit that creates the record, so a
- *    check that starts after the commit sees them, in any process, and a
- *    crash or power loss can only leave extra bits (false positives).
+ *  - Bits are only ever set. The writer sets a new recipient's bits in the
+ *    shared mapping BEFORE the LMDB commit that creates the record, so a
+ *    check that starts after the commit sees them, in any process.
+ *  - The bits are not synced to disk per commit: a writer rebuilds the
+ *    filter from the recipients DB when it opens, stamps it with a random
+ *    writer id, and writes that id into DIR/writer.lock (whose flock it
+ *    holds). A reader uses the filter only while a live writer holds the
+ *    lock and the ids match; otherwise it uses LMDB and looks again every
+ *    few thousand checks. A power loss, the one event that can lose bits
+ *    from the page cache, also ends every reader; after it no filter is
+ *    trusted until a writer has rebuilt one. A crashed writer's bits stay
+ *    in the page cache, complete.
  *  - When the filter fills up, the writer builds a larger file from the
  *    recipients DB, renames it over the old one, and only then sets the
  *    old file's `retired` flag; later commits set bits in the new file only.
  *    Readers test `retired` before every probe and remap when it is set.
- *  - A writer rebuilds the filter at open, so a file left by an older
- *    version or damaged on disk never hides a record.
- *  - Readers that find no valid file fall back to LMDB lookups.
+ *  - Readers that find no usable file fall back to LMDB lookups.
  */
 #pragma once
 #include <stdatomic.h>
@@ -35,7 +41,9 @@ typedef struct sg__filter_hdr {
 	uint64_t capacity;        /* keys before the writer grows it */
 	_Atomic uint64_t count;   /* keys added (upper bound: re-adds count) */
 	_Atomic uint32_t retired; /* set once a newer file replaced this one */
-	uint32_t pad[7];
+	uint32_t pad0;
+	uint64_t writer_id;       /* the writer that built it (see writer.lock) */
+	uint32_t pad[4];
 } sg__filter_hdr;
 
 typedef struct sg__filter_map {
@@ -47,7 +55,10 @@ typedef struct sg__filter_map {
 
 typedef struct sg__filter {
 	char path[4096];
+	char lock_path[4096];
 	bool writer;
+	uint64_t writer_id;            /* writer: its id; reader: unused */
+	_Atomic uint32_t probe;        /* reader without a filter: checks since the last look */
 	_Atomic(sg__filter_map *) map; /* NULL: no usable filter, use LMDB */
 	pthread_mutex_t remap_mutex;
 	/* old maps are kept until close: a reader may still be probing one */
