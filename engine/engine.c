@@ -64,7 +64,8 @@ int sg_engine_open(const sg_options *opts, sg_engine **ret)
 		e->default_country[1] = opts->default_country[0] ? (char)(opts->default_country[1] & ~0x20) : 0;
 		e->default_country[2] = '\0';
 	}
-	int rc = sg__store_open(&e->store, e->data_dir, e->rdonly, opts->initial_map_size, opts->filter_capacity);
+	int rc = sg__store_open(&e->store, e->data_dir, e->rdonly, opts->flags & SG_OPEN_DEFER_SYNC,
+				 opts->initial_map_size, opts->filter_capacity);
 	e->store_open = true;
 	if (!rc) {
 		char err[256];
@@ -106,6 +107,11 @@ int sg_engine_reload(sg_engine *e)
 	pthread_rwlock_unlock(&e->reg_lock);
 	sg__kw_free(old);
 	return 0;
+}
+
+int sg_sync(sg_engine *e)
+{
+	return sg__store_sync(&e->store);
 }
 
 int sg_engine_check_readers(sg_engine *e, int *dead)

@@ -153,6 +153,12 @@ typedef struct sg_policy {
 SG_EXPORT void sg_policy_default(sg_policy *policy);
 
 #define SG_OPEN_RDONLY 0x1u /* read-only: any number of processes */
+/* Group durability for a process that acknowledges writes itself (the
+ * daemon's writer thread): each commit syncs its data once and leaves the
+ * LMDB meta page to the next commit's sync (MDB_NOMETASYNC), so a crash can
+ * undo the LAST commit only. With this flag a write is durable once a
+ * later write has returned or sg_sync() has: acknowledge a batch only then. */
+#define SG_OPEN_DEFER_SYNC 0x2u
 
 typedef struct sg_options {
 	const char *data_dir;        /* required; created (0700) when opened read-write */
@@ -182,6 +188,10 @@ SG_EXPORT void sg_engine_close(sg_engine *engine);
 /* Reload the keyword set and campaign registry (e.g. on SIGHUP). On failure
  * the previous set stays in force. Not to race with sg_classify. */
 SG_EXPORT int sg_engine_reload(sg_engine *engine);
+
+/* Make every write that has returned durable (for SG_OPEN_DEFER_SYNC; a
+ * no-op cost otherwise). Blocks for one fsync. */
+SG_EXPORT int sg_sync(sg_engine *engine);
 
 /* Free the reader slots of processes that died holding them (LMDB
  * mdb_reader_check); *dead (may be NULL) receives how many. A long-running

@@ -330,6 +330,9 @@ int sg_serve_main(int argc, char **argv)
 	}
 	sg_options opts;
 	sg_config_engine_options(cfg, &opts);
+	/* The writer thread acknowledges a commit only once a later sync covers
+	 * it (writer.c), so commits may skip LMDB's separate meta-page sync. */
+	opts.flags |= SG_OPEN_DEFER_SYNC;
 	daemon_state *d = calloc(1, sizeof(*d));
 	if (!d) {
 		sg_config_free(cfg);

@@ -141,7 +141,8 @@ static void reserve_lock_file(const char *dir)
 	close(fd);
 }
 
-int sg__store_open(sg__store *st, const char *dir, bool rdonly, size_t initial_map, size_t filter_capacity)
+int sg__store_open(sg__store *st, const char *dir, bool rdonly, bool defer_sync, size_t initial_map,
+		   size_t filter_capacity)
 {
 	int rc;
 	memset(st, 0, sizeof(*st));
@@ -169,7 +170,9 @@ int sg__store_open(sg__store *st, const char *dir, bool rdonly, size_t initial_m
 	if ((rc = mdb_env_set_mapsize(st->env, map)) || (rc = mdb_env_set_maxdbs(st->env, MAX_DBS)) ||
 	    (rc = mdb_env_set_maxreaders(st->env, 1024)))
 		return sg__store_err(rc);
-	unsigned flags = MDB_NOTLS | (rdonly ? MDB_RDONLY : 0);
+	/* Never NOSYNC/MAPASYNC/WRITEMAP; NOMETASYNC only for a caller that
+	 * acknowledges a commit after the next sync (SG_OPEN_DEFER_SYNC). */
+	unsigned flags = MDB_NOTLS | (rdonly ? MDB_RDONLY : 0) | (defer_sync && !rdonly ? MDB_NOMETASYNC : 0);
 	reserve_lock_file(dir);
 	rc = mdb_env_open(st->env, dir, flags, 0600);
 	if (rc)
@@ -362,4 +365,11 @@ int sg__store_check_readers(sg__store *st, int *dead)
 	if (!rc && dead)
 		*dead = n;
 	return rc;
+}
+
+int sg__store_sync(sg__store *st)
+{
+	if (st->rdonly)
+		return 0;
+	return commit_err(st, sg__store_err(mdb_env_sync(st->env, 1)));
 }

@@ -53,7 +53,11 @@ typedef struct sg__store {
 /* Translate an LMDB (or errno) code; nothing else compares against MDB_*. */
 int sg__store_err(int rc);
 
-int sg__store_open(sg__store *st, const char *dir, bool rdonly, size_t initial_map, size_t filter_capacity);
+int sg__store_open(sg__store *st, const char *dir, bool rdonly, bool defer_sync, size_t initial_map,
+		   size_t filter_capacity);
+
+/* Force data and meta pages to disk (mdb_env_sync). */
+int sg__store_sync(sg__store *st);
 void sg__store_close(sg__store *st);
 
 /* A read snapshot for this thread: sg__rd_begin() renews the cached txn

@@ -270,6 +270,38 @@ static void import_is_idempotent(void **state)
 	tu_rmdir(dir);
 }
 
+/* SG_OPEN_DEFER_SYNC: writes behave the same, sg_sync() makes them durable,
+ * and they are there after a reopen (in the plain mode too). */
+static void deferred_sync_mode(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	sg_options o;
+	sg_options_default(&o);
+	o.data_dir = dir;
+	o.keywords_dir = tu_keywords();
+	o.flags = SG_OPEN_DEFER_SYNC;
+	sg_engine *e;
+	assert_int_equal(sg_engine_open(&o, &e), 0);
+	for (int i = 0; i < 20; i++) {
+		char to[32];
+		snprintf(to, sizeof(to), "+1415555%04d", i);
+		sg_event_out out = tu_record(e, SG_ACTION_OPT_OUT, SG_SOURCE_KEYWORD, "+14155550100", to, 0, NULL);
+		assert_int_equal(out.seq, (uint64_t)i + 1);
+	}
+	assert_int_equal(sg_sync(e), 0);
+	sg_engine_close(e);
+	o.flags = 0;
+	assert_int_equal(sg_engine_open(&o, &e), 0);
+	assert_int_equal(sg_sync(e), 0); /* harmless in the plain mode */
+	sg_verify_result vr;
+	assert_int_equal(sg_verify(e, &vr), 0);
+	assert_true(vr.ok);
+	assert_int_equal(vr.count, 20);
+	sg_engine_close(e);
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -279,6 +311,7 @@ int main(void)
 		cmocka_unit_test(dedup_and_batch_semantics),
 		cmocka_unit_test(older_event_does_not_override_newer),
 		cmocka_unit_test(import_is_idempotent),
+		cmocka_unit_test(deferred_sync_mode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
