@@ -354,6 +354,10 @@ int sg_serve_main(int argc, char **argv)
 	if (stat(cfg->data_dir, &dst) == 0 && (dst.st_mode & 077))
 		sg__warn("daemon", "the data directory is open to other users (consent records are personal "
 			 "data) data=%s mode=%03o hint=\"chmod 700\"", cfg->data_dir, (unsigned)(dst.st_mode & 0777));
+	if (cfg->path[0] && (cfg->token[0] || cfg->providers) && stat(cfg->path, &dst) == 0 && (dst.st_mode & 077))
+		sg__warn("daemon", "the config file is open to other users while a token or provider settings "
+			 "are in use config=%s mode=%03o hint=\"keep secrets in a 0600 file or the environment\"", cfg->path,
+			 (unsigned)(dst.st_mode & 0777));
 	if (cfg->allow_unsigned_webhooks)
 		sg__warn("daemon", "unsigned provider webhooks are ACCEPTED (allowUnsignedWebhooks)");
 	int code = run(d, cfg);

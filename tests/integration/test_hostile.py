@@ -524,9 +524,12 @@ def private_files(c):
     finally:
         d.stop()
     os.chmod(d.data, 0o755)
-    d2 = Daemon(data=d.data).start()
+    d2 = Daemon(data=d.data, config={"token": "t0k3n-in-a-0644-file"}).start()
     try:
-        c.check("a data directory open to other users is reported", "open to other users" in d2.log(), d2.log()[-300:])
+        c.check("a data directory open to other users is reported",
+                "data directory is open to other users" in d2.log(), d2.log()[-300:])
+        c.check("a config file with a token open to other users is reported",
+                "config file is open to other users" in d2.log() and "t0k3n" not in d2.log(), d2.log()[-300:])
     finally:
         d2.stop()
         d2.cleanup()
