@@ -4,8 +4,13 @@
  * One LMDB lookup of the recipient record answers the common case (no
  * record: allow); only recipients with a record pay for scope resolution.
  * Denials come in the documented order: invalid_number, sender_unregistered
- * / campaign_inactive (policy), recipient_not_sms_capable, opted_out,
- * no_consent (policy).
+ * (policy) / campaign_inactive (a known campaign that is not ACTIVE, unless
+ * the policy allows it), recipient_not_sms_capable, opted_out, no_consent
+ * (policy).
+ *
+ * Fail closed: every verdict starts as a deny (check_failed) and becomes an
+ * allow only once decided, so a store error part way through a batch leaves
+ * the undecided rest denied even for a caller that ignores the return code.
  */
 #include <errno.h>
 #include <string.h>
@@ -16,8 +21,8 @@
 
 static void verdict_init(sg_verdict *v)
 {
-	v->allow = true;
-	v->reason = SG_REASON_NONE;
+	v->allow = false;
+	v->reason = SG_REASON_CHECK_FAILED;
 	v->scope = SG_SCOPE_DEFAULT;
 	v->scope_id[0] = '\0';
 	v->since_us = 0;
@@ -29,6 +34,15 @@ static void deny(sg_verdict *v, sg_reason reason)
 {
 	v->allow = false;
 	v->reason = reason;
+}
+
+/* Decided and nothing denied: allow. */
+static void allow_undenied(sg_verdict *v)
+{
+	if (v->reason == SG_REASON_CHECK_FAILED) {
+		v->allow = true;
+		v->reason = SG_REASON_NONE;
+	}
 }
 
 /* Scopes of the sender, resolved at most once per call. */
@@ -63,35 +77,51 @@ typedef struct claim {
 	bool help;
 } claim;
 
-/* Decide for one normalized recipient key inside a read txn. */
-static int decide(sg_engine *e, MDB_txn *txn, sender_ctx *s, const char *to, sg_purpose purpose, int64_t now,
-		  sg__rcpt *rcpt, sg_verdict *v, claim *cl)
+/* The sender's own denials (registration, campaign status), decided once
+ * per call: SG_REASON_NONE when the sender may send at all. */
+static int sender_gate(sg_engine *e, MDB_txn *txn, sender_ctx *s, sg_reason *ret)
+{
+	const sg_policy *pol = &e->policy;
+	int rc = sender_scopes(e, txn, s);
+	if (rc)
+		return rc;
+	const sg__scopes *sc = &s->scopes;
+	*ret = SG_REASON_NONE;
+	if (pol->require_registered && !sc->registered)
+		*ret = SG_REASON_SENDER_UNREGISTERED;
+	/* A known campaign that is not ACTIVE (EXPIRED, SUSPENDED, ...) is
+	 * blocked by the carriers: denied unless the policy relaxes it. An
+	 * unknown one is denied only when registration is required. */
+	else if ((sc->registered && sc->campaign_known && !sc->campaign_active && !pol->allow_inactive_campaigns) ||
+		 (pol->require_registered && (!sc->campaign_known || !sc->campaign_active)))
+		*ret = SG_REASON_CAMPAIGN_INACTIVE;
+	return 0;
+}
+
+/* Does a decision need the sender's registry entry even for a recipient
+ * with no record? */
+static bool sender_needed(const sg_policy *pol)
+{
+	return pol->require_registered || pol->require_optin || !pol->allow_inactive_campaigns;
+}
+
+/* Decide for one normalized recipient key inside a read txn, once the
+ * sender's gate has passed. no_record: the filter already knows there is
+ * no record for this key. */
+static int decide(sg_engine *e, MDB_txn *txn, sender_ctx *s, const char *to, bool no_record, sg_purpose purpose,
+		  int64_t now, sg__rcpt *rcpt, sg_verdict *v, claim *cl)
 {
 	const sg_policy *pol = &e->policy;
 	int rc;
-	if (pol->require_registered) {
-		if ((rc = sender_scopes(e, txn, s)))
-			return rc;
-		if (!s->scopes.registered) {
-			deny(v, SG_REASON_SENDER_UNREGISTERED);
-			return 0;
-		}
-		if (!s->scopes.campaign_known || !s->scopes.campaign_active) {
-			deny(v, SG_REASON_CAMPAIGN_INACTIVE);
-			return 0;
-		}
+	if (no_record) {
+		if (pol->require_optin && s->scopes.subscriber_optin)
+			deny(v, SG_REASON_NO_CONSENT);
+		return 0;
 	}
 	MDB_val k = sg__val(to, strlen(to)), val;
 	rc = mdb_get(txn, e->store.recipients, &k, &val);
-	if (rc == MDB_NOTFOUND) {
-		if (pol->require_optin) {
-			if ((rc = sender_scopes(e, txn, s)))
-				return rc;
-			if (s->scopes.subscriber_optin)
-				deny(v, SG_REASON_NO_CONSENT);
-		}
-		return 0;
-	}
+	if (rc == MDB_NOTFOUND)
+		return decide(e, txn, s, to, true, purpose, now, rcpt, v, cl);
 	if (rc)
 		return sg__store_err(rc);
 	if ((rc = sg__rcpt_decode(val.mv_data, val.mv_size, rcpt)))
@@ -125,8 +155,13 @@ static int decide(sg_engine *e, MDB_txn *txn, sender_ctx *s, const char *to, sg_
 			grant = out;
 		else if (purpose == SG_PURPOSE_HELP_REPLY)
 			grant = sg__rcpt_find(rcpt, SG__ENTRY_HELP, SG_SCOPE_SENDER, s->scopes.sender);
-		if (grant && !grant->claimed && now - grant->since_us <= pol->confirm_window_us &&
-		    now >= grant->since_us) {
+		int64_t from_us = grant ? (grant->latest_us ? grant->latest_us : grant->since_us) : 0;
+		if (grant && !grant->claimed && now - from_us <= pol->confirm_window_us && now >= from_us) {
+			if (e->rdonly) {
+				/* Unclaimed, it could be sent any number of times. */
+				v->reason = SG_REASON_CLAIM_REQUIRED;
+				return 0;
+			}
 			v->allow = true;
 			v->confirmation = true;
 			cl->needed = true;
@@ -184,9 +219,13 @@ int sg_check_batch(sg_engine *e, const char *from, const char *const *to, size_t
 	sender_ctx s = {.key = fkey};
 	MDB_txn *txn = NULL;
 	int rc = 0;
-	/* Without registration or opt-in policies a recipient with no record
-	 * is allowed outright, so the filter alone can answer. */
-	bool filter_decides = !e->policy.require_registered && !e->policy.require_optin;
+	/* The filter tells which recipients certainly have no record. Without
+	 * registration, campaign-status or opt-in policies such a recipient is
+	 * allowed outright, with no LMDB access at all; otherwise the sender's
+	 * registry entry decides it (looked up once per call). */
+	bool need_sender = sender_needed(&e->policy);
+	sg_reason gate = SG_REASON_NONE;
+	bool gated = false;
 
 	for (size_t i = 0; i < n; i++)
 		verdict_init(&out[i]);
@@ -207,7 +246,7 @@ int sg_check_batch(sg_engine *e, const char *from, const char *const *to, size_t
 		for (size_t j = 0; j < w; j++) {
 			const char *t = to[base + j] ? to[base + j] : "";
 			valid[j] = !sg_number_normalize(t, strlen(t), cc[0] ? cc : NULL, SG_FIELD_ANY, keys[j], NULL);
-			if (valid[j] && filter_decides) {
+			if (valid[j]) {
 				hashes[j] = sg__filter_hash(keys[j], strlen(keys[j]));
 				if (w > 1)
 					sg__filter_prefetch(&e->store.filter, hashes[j]);
@@ -219,12 +258,27 @@ int sg_check_batch(sg_engine *e, const char *from, const char *const *to, size_t
 				deny(&out[i], SG_REASON_INVALID_NUMBER);
 				continue;
 			}
-			if (filter_decides && !sg__filter_maybe(&e->store.filter, hashes[j]))
-				continue; /* certainly no record: allow */
+			bool no_record = !sg__filter_maybe(&e->store.filter, hashes[j]);
+			if (no_record && !need_sender) {
+				allow_undenied(&out[i]);
+				continue;
+			}
 			if (!txn && (rc = sg__rd_begin(&e->store, &txn)))
 				return rc;
+			if (!gated) {
+				if ((rc = sender_gate(e, txn, &s, &gate)))
+					break;
+				gated = true;
+			}
+			if (gate != SG_REASON_NONE) {
+				deny(&out[i], gate);
+				continue;
+			}
 			claim one = {0};
-			rc = decide(e, txn, &s, keys[j], purpose, now, &rcpt, &out[i], &one);
+			rc = decide(e, txn, &s, keys[j], no_record, purpose, now, &rcpt, &out[i], &one);
+			if (rc)
+				break; /* this one and the rest stay denied (check_failed) */
+			allow_undenied(&out[i]);
 			if (one.needed && n == 1) {
 				cl = one;
 				sg__strlcpy(tkey, keys[j], sizeof(tkey));
@@ -239,8 +293,13 @@ int sg_check_batch(sg_engine *e, const char *from, const char *const *to, size_t
 		sg__rd_end(&e->store, txn);
 	if (rc)
 		return rc;
-	if (cl.needed && !e->rdonly)
+	if (cl.needed && !e->rdonly) {
 		rc = claim_confirmation(e, fkey, tkey, &cl, &out[0]);
+		if (rc) { /* not claimed: not allowed */
+			out[0].allow = false;
+			out[0].confirmation = false;
+		}
+	}
 	return rc;
 }
 

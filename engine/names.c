@@ -12,6 +12,8 @@ static const char *const reasons[] = {
 	[SG_REASON_NOT_SMS_CAPABLE] = "recipient_not_sms_capable",
 	[SG_REASON_OPTED_OUT] = "opted_out",
 	[SG_REASON_NO_CONSENT] = "no_consent",
+	[SG_REASON_CLAIM_REQUIRED] = "confirmation_needs_writer",
+	[SG_REASON_CHECK_FAILED] = "check_failed",
 };
 static const char *const scopes[] = {
 	[SG_SCOPE_DEFAULT] = "default", [SG_SCOPE_SENDER] = "sender", [SG_SCOPE_GROUP] = "group",

@@ -32,6 +32,9 @@ const char *sg_strerror(int err)
 		[SG_EBADSIG - SG_ERROR_MIN] = "webhook signature missing or invalid",
 		[SG_ECHAIN - SG_ERROR_MIN] = "event log hash chain does not verify",
 		[SG_EVERSION - SG_ERROR_MIN] = "data directory written by an incompatible version",
+		[SG_ECONSENT - SG_ERROR_MIN] = "the recipient opted out themselves: an operator or API opt-in "
+						"needs override consumer_request and a note saying how they asked",
+		[SG_EFORBIDDEN - SG_ERROR_MIN] = "the policy forbids this change (forbidOptinOverride)",
 	};
 	if (err == 0)
 		return "success";

@@ -62,6 +62,9 @@ enum sg_error {
 	SG_EBADSIG,      /* webhook signature missing, malformed or wrong */
 	SG_ECHAIN,       /* the event log hash chain does not verify */
 	SG_EVERSION,     /* data directory written by an incompatible version */
+	SG_ECONSENT,     /* an opt-in through the API/operator path over the recipient's own
+			  * opt-out: needs SG_OVERRIDE_CONSUMER_REQUEST and a note */
+	SG_EFORBIDDEN,   /* the policy forbids this change (e.g. opt-in overrides) */
 	SG_ERROR_MAX
 };
 
@@ -144,6 +147,12 @@ typedef struct sg_policy {
 	sg_scope_kind optout_scope;  /* SG_SCOPE_DEFAULT unless overridden */
 	bool require_registered;     /* deny senders without an ACTIVE campaign */
 	bool require_optin;          /* deny when the campaign requires opt-in and none is recorded */
+	bool allow_inactive_campaigns; /* let a sender whose known campaign is not ACTIVE
+				      * (EXPIRED, SUSPENDED, ...) send; default false:
+				      * carriers block it, so the check denies
+				      * campaign_inactive */
+	bool forbid_optin_override;  /* refuse every API/operator opt-in over a recipient's
+				      * own opt-out, even with the override */
 	sg_probable_mode probable;
 	int64_t confirm_window_us;   /* one confirmation/HELP reply window; default 5 min */
 	int64_t dedup_ttl_us;        /* webhook de-duplication window; default and minimum 48 h */
@@ -222,6 +231,11 @@ typedef enum sg_reason {
 	SG_REASON_NOT_SMS_CAPABLE = 4,    /* "recipient_not_sms_capable" */
 	SG_REASON_OPTED_OUT = 5,
 	SG_REASON_NO_CONSENT = 6,
+	SG_REASON_CLAIM_REQUIRED = 7,     /* "confirmation_needs_writer": the one confirmation /
+					   * HELP reply may be due, but a read-only engine
+					   * cannot claim it: ask the daemon (POST /v1/check) */
+	SG_REASON_CHECK_FAILED = 8,       /* "check_failed": not decided (a store error);
+					   * every verdict starts as this deny */
 } sg_reason;
 
 typedef struct sg_verdict {
@@ -234,6 +248,10 @@ typedef struct sg_verdict {
 	bool confirmation;          /* allowed only as the one confirmation / HELP reply */
 } sg_verdict;
 
+/* Every verdict starts as a deny (SG_REASON_CHECK_FAILED) and becomes an
+ * allow only once decided, so a caller that ignores an error return of the
+ * check functions never sends on an undecided verdict. */
+
 /*
  * May `from` send to `to` now? Both are raw inputs, normalized here (the
  * default country of `to` is the country of `from`, else the engine's).
@@ -244,8 +262,10 @@ typedef struct sg_verdict {
  * With SG_PURPOSE_OPTOUT_CONFIRM / SG_PURPOSE_HELP_REPLY, a pair denied as
  * opted out is allowed once within the policy window after the STOP / HELP
  * that caused it. On a read-write engine the allowance is claimed (a small
- * durable write) so a second call denies; a read-only engine reports it
- * without claiming.
+ * durable write) so a second call denies. A read-only engine cannot claim
+ * it, so it never allows it: it denies with SG_REASON_CLAIM_REQUIRED (the
+ * pair is opted out; ask the writer, e.g. the daemon's POST /v1/check with
+ * the purpose, which claims it). A batch never grants confirmations.
  */
 SG_EXPORT int sg_check(sg_engine *engine, const char *from, const char *to, sg_purpose purpose,
 		       sg_verdict *verdict);
@@ -332,6 +352,14 @@ SG_EXPORT int sg_action_parse(const char *name, sg_action *ret);
 SG_EXPORT const char *sg_source_name(sg_source s);
 SG_EXPORT int sg_source_parse(const char *name, sg_source *ret);
 
+/* An operator/API opt-in that lifts the recipient's own opt-out must say
+ * why; the event is recorded with rule "override:consumer_request" so the
+ * audit log shows it. */
+typedef enum sg_override {
+	SG_OVERRIDE_NONE = 0,
+	SG_OVERRIDE_CONSUMER_REQUEST = 1, /* the consumer asked, by another channel (note required) */
+} sg_override;
+
 /* One consent event to record. Strings may be NULL (= absent). */
 typedef struct sg_event_in {
 	sg_action action;
@@ -350,6 +378,7 @@ typedef struct sg_event_in {
 	const char *reply;           /* reply text sent back, if any */
 	const char *note;            /* operator note, import file name, ... */
 	int64_t event_time_us;       /* provider's event time (UTC µs); 0: receive time */
+	sg_override override;        /* see sg_override; SG_OVERRIDE_NONE otherwise */
 } sg_event_in;
 
 typedef struct sg_event_out {
@@ -363,7 +392,13 @@ typedef struct sg_event_out {
  * Record n events in one durable LMDB transaction (group commit): when this
  * returns 0 every event in the batch with out[i].status == 0 is on disk
  * (fsync'd) and in the consent state. Events are validated first; an invalid
- * event gets its own status and does not fail the batch. A store failure
+ * event gets its own status and does not fail the batch. An opt-in with
+ * source api or operator that would lift an opt-out the recipient made
+ * themselves (source keyword or provider_signal) at any scope it touches
+ * gets SG_ECONSENT unless it carries SG_OVERRIDE_CONSUMER_REQUEST and a
+ * note (SG_EFORBIDDEN when the policy forbids overrides). The recipient's
+ * own START (source keyword or provider_signal, or an imported message-log
+ * row, source import) always applies. A store failure
  * (e.g. disk full) fails the whole batch with nothing written. out[] is
  * filled even on whole-batch failure (status = the error).
  */
@@ -415,10 +450,14 @@ typedef struct sg_scope_state {
 	sg_scope_kind scope;
 	const char *scope_id;
 	sg_state state;
-	int64_t since_us;
-	int64_t event_time_us;
-	uint64_t seq;
-	sg_source source;
+	int64_t since_us;      /* when the current state began: for an opt-out, the FIRST
+				* opt-out of the current opted-out period */
+	int64_t event_time_us; /* event time of the event that began it */
+	uint64_t seq;          /* the event that began the current state */
+	sg_source source;      /* source of that event */
+	int64_t latest_us;     /* recorded time of the latest event that confirmed the
+				* state (a repeated STOP), else since_us */
+	uint64_t latest_seq;   /* that event, else seq */
 } sg_scope_state;
 
 typedef int (*sg_scope_cb)(const sg_scope_state *st, void *ctx);

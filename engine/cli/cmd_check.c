@@ -84,16 +84,21 @@ int cmd_check(int argc, char **argv)
 }
 
 static const char consent_usage[] =
-	"usage: stopgate optout|optin [--scope S] [--note TEXT] [--data DIR] [--country CC] FROM TO\n"
+	"usage: stopgate optout|optin [--scope S] [--note TEXT] [--override consumer_request]\n"
+	"                             [--data DIR] [--country CC] FROM TO\n"
 	"\n"
 	"Records an operator consent event (source \"operator\") and prints it as\n"
 	"JSON. FROM is our sending number; TO the person. --scope: default (the\n"
 	"policy's: the campaign when FROM is registered, else FROM itself),\n"
-	"sender, group, campaign, brand, or global (FROM may then be \"-\").\n";
+	"sender, group, campaign, brand, or global (FROM may then be \"-\").\n"
+	"An optin over an opt-out the person made themselves (they texted STOP)\n"
+	"is refused unless --override consumer_request and a --note say how they\n"
+	"asked to be texted again; the event is flagged in the audit log.\n";
 
 int cmd_consent(int argc, char **argv, sg_action action)
 {
-	static const cli_flag flags[] = {{"scope", true, NULL}, {"note", true, NULL}, {NULL, false, NULL}};
+	static const cli_flag flags[] = {
+		{"scope", true, NULL}, {"note", true, NULL}, {"override", true, NULL}, {NULL, false, NULL}};
 	const char *name = action == SG_ACTION_OPT_OUT ? "optout" : "optin";
 	cli c;
 	int rc = cli_parse(&c, argc, argv, flags, consent_usage);
@@ -122,6 +127,12 @@ int cmd_consent(int argc, char **argv, sg_action action)
 	rc = sg_number_normalize(c.positional[1], strlen(c.positional[1]), dc, SG_FIELD_ANY, to, NULL);
 	if (rc)
 		return cli_error(name, "TO '%s': %s", c.positional[1], sg_strerror(rc));
+	sg_override override = SG_OVERRIDE_NONE;
+	const char *ov = cli_flag_value(&c, "override");
+	if (ov && (action != SG_ACTION_OPT_IN || strcmp(ov, "consumer_request")))
+		return cli_error(name, "--override: only 'consumer_request', and only with optin");
+	if (ov)
+		override = SG_OVERRIDE_CONSUMER_REQUEST;
 	sg_engine *e;
 	if (cli_open(&c, false, &e))
 		return CLI_ERROR;
@@ -133,6 +144,7 @@ int cmd_consent(int argc, char **argv, sg_action action)
 		.scope = scope,
 		.scope_id = scope == SG_SCOPE_GLOBAL ? "" : NULL,
 		.note = cli_flag_value(&c, "note"),
+		.override = override,
 	};
 	sg_event_out out;
 	rc = sg_record(e, &ev, 1, &out);
@@ -140,6 +152,9 @@ int cmd_consent(int argc, char **argv, sg_action action)
 	sg_config_free(&c.cfg);
 	if (!rc)
 		rc = out.status;
+	if (rc == SG_ECONSENT)
+		return cli_error(name, "%s opted out themselves (they texted STOP); if they asked to be "
+			       "texted again, say how: --override consumer_request --note \"...\"", to);
 	if (rc)
 		return cli_error(name, "%s", sg_strerror(rc));
 	cJSON *o = cJSON_CreateObject();

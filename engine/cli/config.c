@@ -101,7 +101,9 @@ static int parse_policy(sg_config *cfg, const cJSON *pol, char *err, size_t errl
 			return fail(err, errlen, SG_ECONFIG, "policy.probable: \"opt_out\" or \"review\"");
 	}
 	if ((rc = get_bool(pol, "requireRegistered", &cfg->policy.require_registered, err, errlen)) ||
-	    (rc = get_bool(pol, "requireOptin", &cfg->policy.require_optin, err, errlen)))
+	    (rc = get_bool(pol, "requireOptin", &cfg->policy.require_optin, err, errlen)) ||
+	    (rc = get_bool(pol, "allowInactiveCampaigns", &cfg->policy.allow_inactive_campaigns, err, errlen)) ||
+	    (rc = get_bool(pol, "forbidOptinOverride", &cfg->policy.forbid_optin_override, err, errlen)))
 		return rc;
 	double v = (double)(cfg->policy.confirm_window_us / 1000000);
 	if ((rc = get_uint(pol, "confirmWindowSeconds", 1, 86400, &v, err, errlen)))

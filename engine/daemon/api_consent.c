@@ -76,6 +76,7 @@ static void consent_post_handler(sg__req *req)
 	const char *scope = sg__json_str(req, json, "scope", &answered);
 	const char *scope_id = sg__json_str(req, json, "scope_id", &answered);
 	const char *id = sg__json_str(req, json, "id", &answered);
+	const char *override = sg__json_str(req, json, "override", &answered);
 	if (answered)
 		goto fail;
 	sg_event_in *ev = &cp->ev;
@@ -103,6 +104,23 @@ static void consent_post_handler(sg__req *req)
 		sg__respond_error(req, 422, "invalid_field",
 				  "source: keyword, provider_signal, api, import or operator");
 		goto fail;
+	}
+	/* A person's own START comes as a message (/v1/inbound, webhooks);
+	 * this path may not claim to be one. */
+	if (ev->action == SG_ACTION_OPT_IN &&
+	    (ev->source == SG_SOURCE_KEYWORD || ev->source == SG_SOURCE_PROVIDER_SIGNAL)) {
+		sg__respond_error(req, 422, "invalid_field",
+				  "source: an opt-in here is api, operator or import; a recipient's own START "
+				  "goes to POST /v1/inbound or a provider webhook");
+		goto fail;
+	}
+	if (override) {
+		if (strcmp(override, "consumer_request") || ev->action != SG_ACTION_OPT_IN) {
+			sg__respond_error(req, 422, "invalid_field",
+					  "override: only \"consumer_request\", and only with action opt_in");
+			goto fail;
+		}
+		ev->override = SG_OVERRIDE_CONSUMER_REQUEST;
 	}
 	char cc[3];
 	const char *country = NULL;

@@ -56,8 +56,13 @@ cJSON *sg__parse_body_json(sg__req *req)
 				  pos, line, col);
 		return NULL;
 	}
+	/* RFC 8259: whitespace may follow the value (jq | curl --json @-, Go's
+	 * json.Encoder and most files end in a newline); cJSON does not skip
+	 * it, so skip it here. Anything else after the value is an error. */
+	while (end && (size_t)(end - req->body) < req->body_len &&
+	       (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+		end++;
 	if (end && (size_t)(end - req->body) < req->body_len) {
-		/* trailing bytes after the value (whitespace is consumed by cJSON) */
 		size_t pos = (size_t)(end - req->body);
 		cJSON_Delete(json);
 		sg__respond_error(req, 400, "bad_json", "unexpected data after the JSON value at byte %zu",
@@ -128,6 +133,14 @@ void sg__respond_engine_error(sg__req *req, int rc, const char *what)
 		break;
 	case SG_ENOTFOUND:
 		sg__respond_error(req, 404, "not_found", "%s: %s", what, sg_strerror(rc));
+		break;
+	case SG_ECONSENT:
+		sg__respond_error(req, 409, "recipient_opted_out",
+				  "%s: %s; send \"override\": \"consumer_request\" with a \"note\"", what,
+				  sg_strerror(rc));
+		break;
+	case SG_EFORBIDDEN:
+		sg__respond_error(req, 403, "forbidden_by_policy", "%s: %s", what, sg_strerror(rc));
 		break;
 	case -ENOSPC:
 	case -EAGAIN:

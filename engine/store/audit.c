@@ -397,7 +397,9 @@ int sg_consent_scopes(sg_engine *e, const char *recipient_key, sg_scope_cb cb, v
 		if (en->type != SG__ENTRY_CONSENT)
 			continue;
 		sg_scope_state st = {.scope = en->scope, .scope_id = en->id, .state = en->state,
-				     .since_us = en->since_us, .event_time_us = en->event_time_us,
+				     .since_us = en->since_us, .event_time_us = en->latest_seq ? en->first_event_time_us : en->event_time_us,
+				     .latest_us = en->latest_us ? en->latest_us : en->since_us,
+				     .latest_seq = en->latest_seq ? en->latest_seq : en->seq,
 				     .seq = en->seq, .source = en->source};
 		rc = cb(&st, ctx);
 	}

@@ -45,8 +45,9 @@ int sg__rcpt_decode(const void *val, size_t len, sg__rcpt *r)
 {
 	cursor c = {val, (const uint8_t *)val + len, false};
 	const uint8_t *head = take(&c, 4);
-	if (!head || head[0] != 1)
+	if (!head || (head[0] != 1 && head[0] != 2))
 		return SG_ECORRUPT;
+	bool v2 = head[0] == 2;
 	r->not_sms_capable = head[1] & 1;
 	r->count = (uint16_t)((head[2] << 8) | head[3]);
 	if (r->count > SG__RCPT_MAX_ENTRIES)
@@ -70,11 +71,25 @@ int sg__rcpt_decode(const void *val, size_t len, sg__rcpt *r)
 		e->scope = k[1];
 		e->state = k[2];
 		e->source = k[3];
-		e->claimed = k[4];
+		e->claimed = k[4] & 1;
+		if (k[4] & ~(v2 ? 7 : 1))
+			return SG_ECORRUPT;
+		/* Format 1 knew no bit 2: its source is the only witness. */
+		e->by_recipient = v2 ? (k[4] & 4) != 0
+				     : e->state == SG_STATE_OPTED_OUT && (e->source == SG_SOURCE_KEYWORD ||
+									  e->source == SG_SOURCE_PROVIDER_SIGNAL);
 		e->since_us = (int64_t)take_u64(&c);
 		e->event_time_us = (int64_t)take_u64(&c);
 		e->seq = take_u64(&c);
 		take_str(&c, e->id, sizeof(e->id));
+		e->latest_us = 0;
+		e->latest_seq = 0;
+		e->first_event_time_us = 0;
+		if (k[4] & 2) {
+			e->latest_us = (int64_t)take_u64(&c);
+			e->latest_seq = take_u64(&c);
+			e->first_event_time_us = (int64_t)take_u64(&c);
+		}
 	}
 	return c.bad || c.p != c.end ? SG_ECORRUPT : 0;
 }
@@ -116,7 +131,11 @@ static void put_str(out *o, const char *s)
 long sg__rcpt_encode(const sg__rcpt *r, uint8_t *buf, size_t size)
 {
 	out o = {buf, buf + size, false};
-	uint8_t head[4] = {1, r->not_sms_capable ? 1 : 0, (uint8_t)(r->count >> 8), (uint8_t)r->count};
+	uint8_t format = 1; /* records without a repeat stay readable by format-1 code */
+	for (unsigned i = 0; i < r->count; i++)
+		if (r->entries[i].latest_seq || r->entries[i].by_recipient)
+			format = 2;
+	uint8_t head[4] = {format, r->not_sms_capable ? 1 : 0, (uint8_t)(r->count >> 8), (uint8_t)r->count};
 	put(&o, head, 4);
 	if (r->not_sms_capable) {
 		put_u64(&o, (uint64_t)r->flag_since_us);
@@ -126,12 +145,18 @@ long sg__rcpt_encode(const sg__rcpt *r, uint8_t *buf, size_t size)
 	}
 	for (unsigned i = 0; i < r->count; i++) {
 		const sg__entry *e = &r->entries[i];
-		uint8_t k[5] = {e->type, e->scope, e->state, e->source, e->claimed};
+		uint8_t bits = (uint8_t)((e->claimed ? 1 : 0) | (e->latest_seq ? 2 : 0) | (e->by_recipient ? 4 : 0));
+		uint8_t k[5] = {e->type, e->scope, e->state, e->source, bits};
 		put(&o, k, 5);
 		put_u64(&o, (uint64_t)e->since_us);
 		put_u64(&o, (uint64_t)e->event_time_us);
 		put_u64(&o, e->seq);
 		put_str(&o, e->id);
+		if (e->latest_seq) {
+			put_u64(&o, (uint64_t)e->latest_us);
+			put_u64(&o, e->latest_seq);
+			put_u64(&o, (uint64_t)e->first_event_time_us);
+		}
 	}
 	return o.full ? SG_ETOOLONG : (long)(o.p - buf);
 }

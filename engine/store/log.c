@@ -39,6 +39,9 @@ static int validate(const sg_event_in *ev)
 {
 	if (ev->action < 0 || ev->action >= SG_ACTION_MAX)
 		return -EINVAL;
+	if (ev->override != SG_OVERRIDE_NONE &&
+	    (ev->override != SG_OVERRIDE_CONSUMER_REQUEST || ev->action != SG_ACTION_OPT_IN))
+		return -EINVAL; /* an override explains an opt-in, nothing else */
 	if (ev->action != 0 && (ev->source < SG_SOURCE_KEYWORD || ev->source >= SG_SOURCE_MAX))
 		return -EINVAL;
 	if (ev->action == SG_ACTION_REDACT && (ev->recipient || (ev->scope && ev->scope != SG_SCOPE_GLOBAL)))
@@ -177,13 +180,60 @@ static int set_state(record_ctx *c, const sg_event_in *ev, int64_t etime, uint64
 		(*delta)--;
 	if (en->state != SG_STATE_OPTED_OUT && state == SG_STATE_OPTED_OUT)
 		(*delta)++;
+	int64_t prev_etime = en->event_time_us;
+	en->event_time_us = etime;
+	en->claimed = 0;
+	bool own = ev->source == SG_SOURCE_KEYWORD || ev->source == SG_SOURCE_PROVIDER_SIGNAL;
+	if (en->seq && en->state == SG_STATE_OPTED_OUT && state == SG_STATE_OPTED_OUT) {
+		en->by_recipient |= own;
+		if (!en->latest_seq)
+			en->first_event_time_us = prev_etime;
+		/* A repeated STOP: the opted-out period began with the first one,
+		 * which the suppression list and the proof keep showing. */
+		en->latest_us = c->now_us;
+		en->latest_seq = seq;
+		return 1;
+	}
 	en->state = (uint8_t)state;
 	en->source = (uint8_t)ev->source;
 	en->since_us = c->now_us;
-	en->event_time_us = etime;
 	en->seq = seq;
-	en->claimed = 0;
+	en->latest_us = 0;
+	en->latest_seq = 0;
+	en->first_event_time_us = 0;
+	en->by_recipient = state == SG_STATE_OPTED_OUT && own;
 	return 1;
+}
+
+/* Would this opt-in lift an opt-out the recipient made themselves? Only
+ * the API and operator paths are asked: a START the recipient sent (or an
+ * imported message-log row of theirs) always applies. Returns 0 when the
+ * event may apply, SG_ECONSENT when it needs the override, SG_EFORBIDDEN
+ * when the policy forbids overrides. */
+static int optin_guard(record_ctx *c, const sg_event_in *ev, const sg__scopes *sc, sg_scope_kind scope,
+		       const char *scope_id)
+{
+	if (ev->action != SG_ACTION_OPT_IN || (ev->source != SG_SOURCE_API && ev->source != SG_SOURCE_OPERATOR))
+		return 0;
+	int64_t etime = ev->event_time_us ? ev->event_time_us : c->now_us;
+	bool lifts_own = false;
+	for (unsigned i = 0; i < c->rcpt->count && !lifts_own; i++) {
+		const sg__entry *en = &c->rcpt->entries[i];
+		if (en->type != SG__ENTRY_CONSENT || en->state != SG_STATE_OPTED_OUT || !en->by_recipient ||
+		    etime < en->event_time_us)
+			continue;
+		bool target = en->scope == scope && !strcmp(en->id, scope_id);
+		bool enclosing = sc->sender[0] && en->scope >= SG_SCOPE_SENDER && en->scope < SG_SCOPE_GLOBAL &&
+				 !strcmp(sg__scope_id(sc, en->scope), en->id);
+		lifts_own = target || enclosing;
+	}
+	if (!lifts_own)
+		return 0;
+	if (c->e->policy.forbid_optin_override)
+		return SG_EFORBIDDEN;
+	if (ev->override != SG_OVERRIDE_CONSUMER_REQUEST || !ev->note || !ev->note[0])
+		return SG_ECONSENT;
+	return 0;
 }
 
 /* Apply one event to c->rcpt; returns 1 if the state changed. */
@@ -241,7 +291,8 @@ static int apply(record_ctx *c, const sg_event_in *ev, const sg__scopes *sc, sg_
 		bool help = ev->rule && !strcmp(ev->rule, "help_reply");
 		sg__entry *en = help ? sg__rcpt_find(c->rcpt, SG__ENTRY_HELP, SG_SCOPE_SENDER, sc->sender)
 				     : sg__rcpt_find(c->rcpt, SG__ENTRY_CONSENT, (uint8_t)scope, scope_id);
-		if (!en || en->claimed || c->now_us - en->since_us > c->e->policy.confirm_window_us ||
+		int64_t from_us = en && en->latest_us ? en->latest_us : en ? en->since_us : 0;
+		if (!en || en->claimed || c->now_us - from_us > c->e->policy.confirm_window_us ||
 		    (!help && en->state != SG_STATE_OPTED_OUT))
 			return SG_ENOTFOUND;
 		en->claimed = 1;
@@ -367,6 +418,15 @@ static int record_txn(MDB_txn *txn, void *arg)
 				o->seq = en->seq;
 				continue;
 			}
+		}
+		if ((o->status = optin_guard(c, ev, &sc, scope, scope_id)))
+			continue; /* nothing recorded */
+		sg_event_in flagged;
+		if (ev->override == SG_OVERRIDE_CONSUMER_REQUEST) {
+			/* The audit log names every override. */
+			flagged = *ev;
+			flagged.rule = "override:consumer_request";
+			ev = &flagged;
 		}
 		int64_t d = 0;
 		int applied = apply(c, ev, &sc, scope, scope_id, seq + 1, &d);

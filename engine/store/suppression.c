@@ -189,7 +189,9 @@ int sg_optouts_foreach(sg_engine *e, const char *campaign_id, sg_optout_cb cb, v
 		for (size_t i = 0; !rc && i < n; i++) {
 			const sg__entry *en = &pairs[i].en;
 			sg_scope_state st = {.scope = en->scope, .scope_id = en->id, .state = en->state,
-					     .since_us = en->since_us, .event_time_us = en->event_time_us,
+					     .since_us = en->since_us, .event_time_us = en->latest_seq ? en->first_event_time_us : en->event_time_us,
+					     .latest_us = en->latest_us ? en->latest_us : en->since_us,
+					     .latest_seq = en->latest_seq ? en->latest_seq : en->seq,
 					     .seq = en->seq, .source = en->source};
 			rc = cb(pairs[i].rcpt, &st, ctx);
 		}

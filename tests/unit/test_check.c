@@ -181,9 +181,12 @@ static void every_scope_encloses(void **state)
 		{SG_SCOPE_BRAND, NULL, true, false},
 		{SG_SCOPE_GLOBAL, "", true, true},
 	};
+	sg_policy pol;
+	sg_policy_default(&pol);
+	pol.allow_inactive_campaigns = true; /* +14155550400's campaign CAMP3 is EXPIRED */
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		fixture f;
-		sg_engine *e = open_registered(&f, NULL);
+		sg_engine *e = open_registered(&f, &pol);
 		sg_event_out o = tu_record(e, SG_ACTION_OPT_OUT, SG_SOURCE_OPERATOR,
 					   cases[i].scope == SG_SCOPE_GLOBAL ? NULL : OURS, THEM, cases[i].scope,
 					   cases[i].id);

@@ -76,30 +76,37 @@ static void one_writer_many_readers(void **state)
 	tu_rmdir(dir);
 }
 
+/* A read-only engine cannot claim the one confirmation, so it never allows
+ * it: an unclaimed allowance could be sent any number of times. */
 static int confirm_twice(sg_engine *r, void *ctx)
 {
 	(void)ctx;
 	sg_verdict v;
 	for (int i = 0; i < 2; i++)
-		if (sg_check(r, "+14155550100", "+14155552671", SG_PURPOSE_OPTOUT_CONFIRM, &v) || !v.allow ||
-		    !v.confirmation)
+		if (sg_check(r, "+14155550100", "+14155552671", SG_PURPOSE_OPTOUT_CONFIRM, &v) || v.allow ||
+		    v.confirmation || v.reason != SG_REASON_CLAIM_REQUIRED || v.scope != SG_SCOPE_SENDER ||
+		    !v.since_us)
 			return 1 + i;
-	if (sg_check(r, "+14155550100", "+14155552671", SG_PURPOSE_MESSAGE, &v) || v.allow)
+	if (sg_check(r, "+14155550100", "+14155552671", SG_PURPOSE_MESSAGE, &v) || v.allow ||
+	    v.reason != SG_REASON_OPTED_OUT)
 		return 3;
 	return 0;
 }
 
-static void read_only_engine_reports_without_claiming(void **state)
+static void read_only_engine_never_allows_unclaimed_confirmation(void **state)
 {
 	(void)state;
 	char *dir = tu_mkdtemp();
 	sg_engine *w = tu_open(dir, 0, NULL);
 	tu_record(w, SG_ACTION_OPT_OUT, SG_SOURCE_KEYWORD, "+14155550100", "+14155552671", 0, NULL);
 	assert_int_equal(in_reader(dir, confirm_twice, NULL), 0);
-	/* the writer still has its one confirmation to give */
+	/* the writer still has its one confirmation to give, once */
 	sg_verdict v;
 	assert_int_equal(sg_check(w, "+14155550100", "+14155552671", SG_PURPOSE_OPTOUT_CONFIRM, &v), 0);
 	assert_true(v.allow);
+	assert_true(v.confirmation);
+	assert_int_equal(sg_check(w, "+14155550100", "+14155552671", SG_PURPOSE_OPTOUT_CONFIRM, &v), 0);
+	assert_false(v.allow);
 	sg_engine_close(w);
 	tu_rmdir(dir);
 }
@@ -195,7 +202,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(one_writer_many_readers),
-		cmocka_unit_test(read_only_engine_reports_without_claiming),
+		cmocka_unit_test(read_only_engine_never_allows_unclaimed_confirmation),
 		cmocka_unit_test(second_process_sees_writes),
 		cmocka_unit_test(lost_filter_bits_never_hide_an_opt_out),
 	};
