@@ -105,31 +105,6 @@ static char *put_hex32(char *p, const uint8_t h[32])
 	return p;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), 0 when invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t rem)
-{
-	unsigned c = s[0];
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		return rem >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
-	if (c >= 0xE0 && c <= 0xEF) {
-		if (rem < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-			return 0;
-		if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] >= 0xA0))
-			return 0; /* overlong, surrogate */
-		return 3;
-	}
-	if (c >= 0xF0 && c <= 0xF4) {
-		if (rem < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
-			return 0;
-		if ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] >= 0x90))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
 #define REPLACEMENT "\xEF\xBF\xBD"
 
 /* ---- JSON ---- */
@@ -158,7 +133,7 @@ static char *json_str(char *p, const char *str, size_t len)
 			}
 			i++;
 		} else {
-			size_t n = utf8_seq(s + i, len - i);
+			size_t n = sg__utf8_seq(s + i, len - i);
 			p = n ? put(p, (const char *)s + i, n) : PUTS(p, REPLACEMENT);
 			i += n ? n : 1;
 		}
@@ -199,7 +174,7 @@ static char *csv_cell(char *p, const char *str, size_t len)
 	for (size_t i = 0; i < len;) {
 		unsigned c = s[i];
 		if (c >= 0x80) {
-			size_t n = utf8_seq(s + i, len - i);
+			size_t n = sg__utf8_seq(s + i, len - i);
 			p = n ? put(p, str + i, n) : PUTS(p, REPLACEMENT);
 			i += n ? n : 1;
 			continue;

@@ -24,3 +24,5 @@ bool sg__ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 /* Validate UTF-8 (no overlongs, no surrogates, <= U+10FFFF). Returns the
  * number of code points, or -1 when invalid. */
 long sg__utf8_count(const char *s, size_t len);
+/* Length of the valid UTF-8 sequence at s (1..4), 0 when invalid; rem > 0. */
+size_t sg__utf8_seq(const unsigned char *s, size_t rem);

@@ -70,42 +70,61 @@ bool sg__ct_equal(const void *a, size_t alen, const void *b, size_t blen)
 	return diff == 0;
 }
 
+size_t sg__utf8_seq(const unsigned char *s, size_t rem)
+{
+	unsigned c = s[0];
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		return rem >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
+	if (c >= 0xE0 && c <= 0xEF) {
+		if (rem < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
+			return 0;
+		if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] >= 0xA0))
+			return 0; /* overlong, surrogate */
+		return 3;
+	}
+	if (c >= 0xF0 && c <= 0xF4) {
+		if (rem < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
+			return 0;
+		if ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] >= 0x90))
+			return 0; /* overlong, > U+10FFFF */
+		return 4;
+	}
+	return 0;
+}
+
 long sg__utf8_count(const char *str, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	long count = 0;
-	size_t i = 0;
-	while (i < len) {
-		unsigned c = s[i];
-		if (c < 0x80) {
-			i++;
-		} else if (c >= 0xC2 && c <= 0xDF) {
-			if (i + 1 >= len || (s[i + 1] & 0xC0) != 0x80)
-				return -1;
-			i += 2;
-		} else if (c >= 0xE0 && c <= 0xEF) {
-			if (i + 2 >= len || (s[i + 1] & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80)
-				return -1;
-			if (c == 0xE0 && s[i + 1] < 0xA0)
-				return -1; /* overlong */
-			if (c == 0xED && s[i + 1] >= 0xA0)
-				return -1; /* surrogate */
-			i += 3;
-		} else if (c >= 0xF0 && c <= 0xF4) {
-			if (i + 3 >= len || (s[i + 1] & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80 ||
-			    (s[i + 3] & 0xC0) != 0x80)
-				return -1;
-			if (c == 0xF0 && s[i + 1] < 0x90)
-				return -1; /* overlong */
-			if (c == 0xF4 && s[i + 1] >= 0x90)
-				return -1; /* > U+10FFFF */
-			i += 4;
-		} else {
+	for (size_t i = 0; i < len; count++) {
+		size_t n = sg__utf8_seq(s + i, len - i);
+		if (!n)
 			return -1;
-		}
-		count++;
+		i += n;
 	}
 	return count;
+}
+
+size_t sg_utf8_repair(const char *text, size_t len, char *out)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t o = 0;
+	for (size_t i = 0; i < len;) {
+		size_t n = sg__utf8_seq(s + i, len - i);
+		if (n) {
+			memcpy(out + o, s + i, n);
+			o += n;
+			i += n;
+		} else {
+			memcpy(out + o, "\xEF\xBF\xBD", 3); /* U+FFFD for the one byte */
+			o += 3;
+			i++;
+		}
+	}
+	out[o] = '\0';
+	return o;
 }
 
 void sg_hex32(const uint8_t hash[32], char out[65])

@@ -310,11 +310,25 @@ typedef struct sg_classification {
 /*
  * Classify one inbound text. campaign_id may be NULL; when given, the
  * campaign's own keywords (TCR optoutKeywords etc.) count and its messages
- * are the replies. Returns SG_EUTF8 for invalid UTF-8, SG_ETOOLONG past
- * SG_TEXT_MAX_CHARS characters. Thread-safe (per-thread pcre2 match data).
+ * are the replies. Returns SG_EUTF8 for invalid UTF-8 (sg_utf8_repair()
+ * makes a copy it reads). A text of any length is classified: past
+ * SG_TEXT_MAX_CHARS characters (MMS, joined parts) it is read in
+ * overlapping windows, an opt-out found in any of them deciding. Thread-safe
+ * (per-thread pcre2 match data).
  */
 SG_EXPORT int sg_classify(sg_engine *engine, const char *campaign_id, const char *text, size_t len,
 			  sg_classification *out);
+
+/* Copy text into out (at least 3 * len + 1 bytes) with every byte that is
+ * not part of valid UTF-8 replaced by U+FFFD, so a message with broken
+ * encoding can still be classified. Returns the length written (out is
+ * NUL-terminated). Thread-safe, no allocation. */
+SG_EXPORT size_t sg_utf8_repair(const char *text, size_t len, char *out);
+
+/* Longest message body the daemon stores with an inbound event (bytes, at a
+ * character boundary); the whole text is classified, and an event whose
+ * body was cut says so in its note ("body_truncated ..."). */
+#define SG_BODY_STORE_MAX 32768
 
 /* Static names; thread-safe. */
 SG_EXPORT const char *sg_intent_name(sg_intent intent); /* "opt_out", "opt_in", "help", "none" */

@@ -148,8 +148,9 @@ static int on_optout(const char *rcpt, const sg_scope_state *st, void *ctx)
 		return -ENOMEM;
 	char *p0 = s->buf.p + s->buf.len, *p = p0;
 	const char *scope = sg_scope_name(st->scope), *source = sg_source_name(st->source);
-	char seq[24];
+	char seq[24], latest_seq[24];
 	snprintf(seq, sizeof(seq), "%llu", (unsigned long long)st->seq);
+	snprintf(latest_seq, sizeof(latest_seq), "%llu", (unsigned long long)st->latest_seq);
 	if (s->fmt == SG__EXPORT_CSV) {
 		const char *cells[] = {rcpt, scope, st->scope_id};
 		for (size_t i = 0; i < SG_ARRAY_SIZE(cells); i++) {
@@ -162,7 +163,9 @@ static int on_optout(const char *rcpt, const sg_scope_state *st, void *ctx)
 		*p++ = ',';
 		p = sg__export_csv_cell(p, source, strlen(source));
 		*p++ = ',';
-		p = lit(lit(p, seq), "\r\n");
+		p = lit(lit(p, seq), ",");
+		p = sg__export_time(p, st->latest_us);
+		p = lit(lit(lit(p, ","), latest_seq), "\r\n");
 	} else {
 		p = lit(p, "{\"phone_number\":");
 		p = sg__export_json_str(p, rcpt, strlen(rcpt));
@@ -171,7 +174,9 @@ static int on_optout(const char *rcpt, const sg_scope_state *st, void *ctx)
 		p = sg__export_time(lit(p, ",\"opted_out_at\":\""), st->event_time_us);
 		p = sg__export_time(lit(p, "\",\"recorded_at\":\""), st->since_us);
 		p = lit(lit(lit(p, "\",\"source\":\""), source), "\",\"seq\":");
-		p = lit(lit(p, seq), "}\n");
+		p = lit(lit(p, seq), ",\"latest_at\":\"");
+		p = sg__export_time(p, st->latest_us);
+		p = lit(lit(lit(p, "\",\"latest_seq\":"), latest_seq), "}\n");
 	}
 	s->buf.len += (size_t)(p - p0);
 	s->written++;
@@ -180,7 +185,7 @@ static int on_optout(const char *rcpt, const sg_scope_state *st, void *ctx)
 
 static int export_optouts(cli *c, sg_engine *e, sink *s)
 {
-	static const char header[] = "phone_number,scope,scope_id,opted_out_at,recorded_at,source,seq\r\n";
+	static const char header[] = "phone_number,scope,scope_id,opted_out_at,recorded_at,source,seq,latest_at,latest_seq\r\n";
 	if (cli_flag_set(c, "since") || cli_flag_set(c, "until") || cli_flag_set(c, "from") ||
 	    cli_flag_set(c, "to") || cli_flag_set(c, "action"))
 		return cli_error("export", "optouts takes only --campaign, --format and --output");

@@ -8,16 +8,28 @@
  *   -> record through the writer, de-duplicated on inbound:<provider>:<id>
  *   -> answer only once durable.
  *
+ * Nothing a sender can put in a message makes it be dropped: a text of any
+ * length is classified whole (only the stored copy is capped, at
+ * SG_BODY_STORE_MAX, and the event's note says so), broken UTF-8 is read
+ * with U+FFFD in place of the bad bytes, and a provider id of any length
+ * is kept (cut to ID_STORED bytes in the event, its SHA-256 in the
+ * de-duplication key when the key would be too long).
+ *
  * A duplicate answers what the first delivery answered: the intent and the
  * reply are read back from the recorded event, not recomputed.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "daemon.h"
 #include "internal.h"
+#include "store/event.h" /* sg__sha256 */
+
+#define ID_STORED 1024 /* bytes of a provider id kept in the event */
+#define DEDUP_MAX 320  /* a longer de-duplication key is replaced by its hash */
 
 typedef struct inbound {
 	sg__req *req;
@@ -27,10 +39,55 @@ typedef struct inbound {
 	sg_classification cls;
 	sg_event_in ev;
 	char provider[40];      /* copies: the caller's may be short-lived */
-	char id[256];
-	char dedup[320];
+	char id[ID_STORED + 1];
+	char dedup[DEDUP_MAX];
+	char note[160];
 	char stored_reply[SG_REPLY_MAX];
+	char *repaired;         /* the text with broken UTF-8 replaced, or NULL */
 } inbound;
+
+/* Copy `prefix` + key into out, or prefix + "sha256:" + the key's hash when
+ * it does not fit: a long id de-duplicates as exactly as a short one. */
+static void dedup_key(char *out, size_t size, const char *prefix, const char *key)
+{
+	int n = snprintf(out, size, "%s%s", prefix, key);
+	if (n >= 0 && (size_t)n < size)
+		return;
+	uint8_t h[32];
+	char hex[65];
+	sg__sha256(key, strlen(key), h);
+	sg_hex32(h, hex);
+	snprintf(out, size, "%ssha256:%s", prefix, hex);
+}
+
+/* Append "; "-separated facts to the event's note (cut, never overrun). */
+static void note_add(inbound *in, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void note_add(inbound *in, size_t *len, const char *fmt, ...)
+{
+	if (*len + 3 >= sizeof(in->note))
+		return;
+	if (*len) {
+		memcpy(in->note + *len, "; ", 3);
+		*len += 2;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(in->note + *len, sizeof(in->note) - *len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*len += (size_t)n < sizeof(in->note) - *len ? (size_t)n : sizeof(in->note) - *len - 1;
+}
+
+/* Cut s (len bytes) to at most max bytes, not inside a UTF-8 character. */
+static size_t cut_at_char(const char *s, size_t len, size_t max)
+{
+	if (len <= max)
+		return len;
+	size_t n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
 
 /* The campaign's own "probable" override, else the engine policy. */
 static sg_probable_mode probable_mode(sg_engine *engine, const char *campaign_id)
@@ -92,6 +149,7 @@ static void finish(inbound *in)
 			m->inbound_duplicates++;
 	}
 	in->cb(in->req, &in->res, in->ctx);
+	free(in->repaired);
 	free(in);
 }
 
@@ -144,14 +202,22 @@ void sg__inbound_process(sg__req *req, const sg__inbound_msg *msg, sg__inbound_c
 	in->ctx = ctx;
 	sg__inbound_result *res = &in->res;
 	if (sg__strlcpy(in->provider, msg->provider && msg->provider[0] ? msg->provider : "api",
-			sizeof(in->provider)) >= sizeof(in->provider) ||
-	    (msg->id && sg__strlcpy(in->id, msg->id, sizeof(in->id)) >= sizeof(in->id))) {
-		res->status = SG_ETOOLONG;
+			sizeof(in->provider)) >= sizeof(in->provider)) {
+		res->status = SG_ETOOLONG; /* our own provider names are short */
 		res->error = "invalid_field";
 		finish(in);
 		return;
 	}
 	const char *provider = in->provider;
+	size_t note_len = 0;
+	if (msg->id) {
+		size_t idlen = strlen(msg->id);
+		size_t keep = cut_at_char(msg->id, idlen, ID_STORED);
+		memcpy(in->id, msg->id, keep);
+		in->id[keep] = '\0';
+		if (keep < idlen)
+			note_add(in, &note_len, "provider_id_truncated: %zu of %zu bytes", keep, idlen);
+	}
 
 	/* Our number, then the handset with our number's country. */
 	int rc = sg_number_normalize(msg->to, strlen(msg->to), sg_engine_default_country(engine),
@@ -178,13 +244,31 @@ void sg__inbound_process(sg__req *req, const sg__inbound_msg *msg, sg__inbound_c
 	if (sg_sender_get(engine, res->sender, &info) == 0 && info.campaign_id[0])
 		campaign = info.campaign_id;
 
-	rc = sg_classify(engine, campaign, msg->body, msg->body_len, &in->cls);
+	const char *text = msg->body;
+	size_t text_len = msg->body_len;
+	if (sg__utf8_count(text, text_len) < 0) {
+		/* Read what can be read; the bytes as received are what is stored. */
+		in->repaired = malloc(3 * text_len + 1);
+		if (!in->repaired) {
+			res->status = -ENOMEM;
+			res->error = "out_of_memory";
+			finish(in);
+			return;
+		}
+		text_len = sg_utf8_repair(text, text_len, in->repaired);
+		text = in->repaired;
+		note_add(in, &note_len, "invalid_utf8: classified with U+FFFD");
+	}
+	rc = sg_classify(engine, campaign, text, text_len, &in->cls);
 	if (rc) {
 		res->status = rc;
-		res->error = rc == SG_ETOOLONG ? "text_too_long" : rc == SG_EUTF8 ? "invalid_utf8" : "classify_failed";
+		res->error = "classify_failed";
 		finish(in);
 		return;
 	}
+	size_t stored_len = cut_at_char(msg->body, msg->body_len, SG_BODY_STORE_MAX);
+	if (stored_len < msg->body_len)
+		note_add(in, &note_len, "body_truncated: stored %zu of %zu bytes", stored_len, msg->body_len);
 	res->intent = in->cls.intent;
 	res->confidence = in->cls.confidence;
 	res->reply = in->cls.reply[0] ? in->cls.reply : NULL;
@@ -223,20 +307,11 @@ void sg__inbound_process(sg__req *req, const sg__inbound_msg *msg, sg__inbound_c
 	}
 
 	if (msg->dedup_key && msg->dedup_key[0]) {
-		if (sg__strlcpy(in->dedup, msg->dedup_key, sizeof(in->dedup)) >= sizeof(in->dedup)) {
-			res->status = SG_ETOOLONG;
-			res->error = "invalid_field";
-			finish(in);
-			return;
-		}
-	} else if (in->id[0]) {
-		int n = snprintf(in->dedup, sizeof(in->dedup), "inbound:%s:%s", provider, in->id);
-		if (n < 0 || (size_t)n >= sizeof(in->dedup)) {
-			res->status = SG_ETOOLONG;
-			res->error = "invalid_field";
-			finish(in);
-			return;
-		}
+		dedup_key(in->dedup, sizeof(in->dedup), "", msg->dedup_key);
+	} else if (msg->id && msg->id[0]) {
+		char prefix[64];
+		snprintf(prefix, sizeof(prefix), "inbound:%s:", provider);
+		dedup_key(in->dedup, sizeof(in->dedup), prefix, msg->id); /* the whole id */
 	} else if (res->action == SG_ACTION_NONE) {
 		finish(in); /* nothing to record, nothing to de-duplicate */
 		return;
@@ -253,8 +328,9 @@ void sg__inbound_process(sg__req *req, const sg__inbound_msg *msg, sg__inbound_c
 		.dedup_key = in->dedup[0] ? in->dedup : NULL,
 		.rule = rule,
 		.body = msg->body,
-		.body_len = msg->body_len,
+		.body_len = stored_len,
 		.reply = res->reply,
+		.note = note_len ? in->note : NULL,
 		.event_time_us = msg->event_time_us,
 	};
 	rc = sg__submit_events(req, &in->ev, 1, recorded, in);

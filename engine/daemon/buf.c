@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "internal.h"
 
 void sg__buf_free(sg__buf *b)
 {
@@ -102,31 +103,6 @@ char *sg__buf_steal(sg__buf *b, size_t *len)
 	return p;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t avail)
-{
-	unsigned c = s[0];
-	size_t n;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2;
-	else if (c >= 0xE0 && c <= 0xEF)
-		n = 3;
-	else if (c >= 0xF0 && c <= 0xF4)
-		n = 4;
-	else
-		return 0;
-	if (avail < n)
-		return 0;
-	for (size_t i = 1; i < n; i++)
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-	if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] >= 0xA0) || (c == 0xF0 && s[1] < 0x90) ||
-	    (c == 0xF4 && s[1] >= 0x90))
-		return 0;
-	return n;
-}
 
 void sg__buf_json_str(sg__buf *b, const char *str, size_t len)
 {
@@ -146,7 +122,7 @@ void sg__buf_json_str(sg__buf *b, const char *str, size_t len)
 		char u[7];
 		size_t n = 1;
 		if (c >= 0x80) {
-			n = utf8_seq(s + i, len - i);
+			n = sg__utf8_seq(s + i, len - i);
 			if (n) {
 				i += n;
 				run += n;

@@ -569,6 +569,13 @@ static void refuse(sg__server *srv, uv_tcp_t *tcp)
 
 /* A connection object on srv's loop, counted and linked, not reading yet;
  * NULL on failure. */
+/* Close callback of a connection whose timer never started: the handle's
+ * data is the connection that contains it. */
+static void free_unstarted(uv_handle_t *h)
+{
+	free(h->data);
+}
+
 static sg__conn *conn_new(sg__server *srv)
 {
 	sg__conn *c = calloc(1, sizeof(*c));
@@ -583,7 +590,7 @@ static sg__conn *conn_new(sg__server *srv)
 	c->refs = 1;
 	if (uv_timer_init(srv->loop, &c->timer)) {
 		c->closing = true;
-		uv_close((uv_handle_t *)&c->tcp, (uv_close_cb)free); /* c is the tcp's container */
+		uv_close((uv_handle_t *)&c->tcp, free_unstarted); /* frees c, not the handle inside it */
 		return NULL;
 	}
 	c->timer.data = c;

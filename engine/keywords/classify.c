@@ -185,6 +185,62 @@ static int find(const sg__kw_set *s, sg__campaign *c, char *f, size_t fl, kw_hit
 	return patterns(s, f, fl, hit);
 }
 
+static int classify_one(const sg__kw_set *set, sg__campaign *campaign, const char *text, size_t len,
+			kw_hit *hit)
+{
+	char f[KW_FOLD_MAX + KW_PAD];
+	size_t fl = sg__kw_fold(text ? text : "", len, f);
+	memset(f + fl, 0, KW_PAD); /* JIT code may read a little past the subject */
+	*hit = (kw_hit){NULL, SG_INTENT_NONE, SG_CONF_NONE};
+	return find(set, campaign, f, fl, hit);
+}
+
+/* Byte offset of the character that starts at or after `at` (UTF-8 valid). */
+static size_t char_start(const char *t, size_t len, size_t at)
+{
+	while (at < len && ((unsigned char)t[at] & 0xc0) == 0x80)
+		at++;
+	return at;
+}
+
+/* Which of two window hits decides a long text: an opt-out wins (a missed
+ * one costs the most), then the more certain, then the earlier. */
+static bool better(const kw_hit *a, const kw_hit *b)
+{
+	if (b->intent == SG_INTENT_NONE)
+		return false;
+	if (a->intent == SG_INTENT_NONE)
+		return true;
+	if ((b->intent == SG_INTENT_OPT_OUT) != (a->intent == SG_INTENT_OPT_OUT))
+		return b->intent == SG_INTENT_OPT_OUT;
+	return b->conf < a->conf; /* EXACT < PHRASE < PROBABLE */
+}
+
+/* A text past SG_TEXT_MAX_CHARS (MMS, concatenated parts) is read in
+ * overlapping windows, so a request anywhere in it, also across a window
+ * edge, is found: never dropped for its length. */
+static int classify_long(const sg__kw_set *set, sg__campaign *campaign, const char *text, size_t len,
+			 kw_hit *best)
+{
+	enum { WINDOW = SG_TEXT_MAX_CHARS * 4, STEP = WINDOW * 3 / 4 }; /* bytes; overlap a quarter */
+	*best = (kw_hit){NULL, SG_INTENT_NONE, SG_CONF_NONE};
+	for (size_t at = 0; at < len;) {
+		size_t end = at + WINDOW >= len ? len : at + WINDOW;
+		while (end < len && end > at && ((unsigned char)text[end] & 0xc0) == 0x80)
+			end--; /* cut before a character, not inside it */
+		kw_hit hit;
+		int rc = classify_one(set, campaign, text + at, end - at, &hit);
+		if (rc < 0)
+			return rc;
+		if (better(best, &hit))
+			*best = hit;
+		if (end == len)
+			break;
+		at = char_start(text, len, at + STEP);
+	}
+	return 0;
+}
+
 int sg__kw_classify(const sg__kw_set *set, sg__campaign *campaign, const char *text, size_t len,
 		    sg_classification *out)
 {
@@ -192,18 +248,13 @@ int sg__kw_classify(const sg__kw_set *set, sg__campaign *campaign, const char *t
 						    "campaign.help"};
 	if (!set || !out || (!text && len))
 		return -EINVAL;
-	if (len > (size_t)SG_TEXT_MAX_CHARS * 4)
-		return SG_ETOOLONG; /* more than 1,600 characters whatever the bytes are */
 	long nchars = sg__utf8_count(text, len);
 	if (nchars < 0)
 		return SG_EUTF8;
-	if (nchars > SG_TEXT_MAX_CHARS)
-		return SG_ETOOLONG;
-	char f[KW_FOLD_MAX + KW_PAD];
-	size_t fl = sg__kw_fold(text ? text : "", len, f);
-	memset(f + fl, 0, KW_PAD); /* JIT code may read a little past the subject */
-	kw_hit hit = {NULL, SG_INTENT_NONE, SG_CONF_NONE};
-	int rc = find(set, campaign, f, fl, &hit);
+	kw_hit hit;
+	int rc = len > (size_t)SG_TEXT_MAX_CHARS * 4 || nchars > SG_TEXT_MAX_CHARS
+			 ? classify_long(set, campaign, text, len, &hit)
+			 : classify_one(set, campaign, text, len, &hit);
 	if (rc < 0)
 		return rc;
 	memset(out, 0, sizeof(*out));

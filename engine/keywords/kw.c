@@ -32,10 +32,11 @@ static int fail(loader *ld, int rc, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(msg, sizeof(msg), fmt, ap);
 		va_end(ap);
+		const char *where = ld->path ? ld->path : "keywords";
 		if (ld->line)
-			snprintf(ld->err, ld->errlen, "%s:%u: %s", ld->path, ld->line, msg);
+			snprintf(ld->err, ld->errlen, "%s:%u: %s", where, ld->line, msg);
 		else
-			snprintf(ld->err, ld->errlen, "%s: %s", ld->path, msg);
+			snprintf(ld->err, ld->errlen, "%s: %s", where, msg);
 	}
 	return rc;
 }
@@ -102,6 +103,7 @@ static char *norm_triggers(const char *list)
 		p += n + (p[n] == ',');
 	}
 	free(tok);
+	tok = NULL; /* an empty list goes on to bad: */
 	if (o)
 		return out;
 bad:
@@ -265,6 +267,8 @@ static int load_file(loader *ld, const char *dir, const char *name)
 		i = e + 1;
 	}
 	free(buf);
+	if (!rc)
+		ld->path = NULL; /* path is this frame's: a later message names no file */
 	return rc;
 }
 

@@ -152,7 +152,7 @@ def test_optouts(c, d):
     raw = sg(d, "export", "optouts").stdout.decode()
     rows = list(csv.DictReader(io.StringIO(raw, newline="")))
     c.eq("optouts: header", list(rows[0].keys()),
-         ["phone_number", "scope", "scope_id", "opted_out_at", "recorded_at", "source", "seq"])
+         ["phone_number", "scope", "scope_id", "opted_out_at", "recorded_at", "source", "seq", "latest_at", "latest_seq"])
     c.eq("optouts: every pair opted out now", len(rows), 2 + len(KEYWORDS))
     c.check("optouts: the global block listed",
             any(r["phone_number"] == "+14155552672" and r["scope"] == "global" for r in rows), rows)

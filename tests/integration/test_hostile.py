@@ -266,7 +266,8 @@ def utf8_and_nul(c, d):
         obj.update(kw)
         return body if body is not None else json.dumps(obj).encode()
     r = raw_json(d, "/v1/inbound", b'{"from":"+14155550199","to":"+14155550100","body":"\xff\xfeSTOP\xc3"}')
-    c.eq("invalid UTF-8 in a body: 422 invalid_utf8", (r.status, r.json()["error"]), (422, "invalid_utf8"))
+    c.check("invalid UTF-8 in a body: never dropped, read with U+FFFD (an opt-out, recorded)",
+            r.status == 200 and r.json()["intent"] == "opt_out" and r.json()["event"], r)
     r = raw_json(d, "/v1/inbound", b'{"id":"u8-from","from":"+1415\xff5550111","to":"+14155550100","body":"STOP"}')
     c.check("invalid UTF-8 in the handset number: the STOP is kept, quarantined",
             r.status == 200 and r.json()["quarantined"] and r.json()["recipient"].startswith("raw:"), r)
@@ -327,7 +328,10 @@ def overlong_numbers(c, d):
     r = d.put("/v1/senders/" + q(long_num), {"campaignId": "C1"})
     c.check("overlong number as a sender path: 4xx", r.status in (404, 414, 422, 431), r)
     r = d.post("/v1/inbound", {"from": HANDSET, "to": OURS, "body": "STOP", "id": "x" * 5000})
-    c.check("overlong message id: 422, not stored", r.status == 422, r)
+    c.check("overlong message id: the STOP is recorded (never dropped for its id)",
+            r.status == 200 and r.json()["action"] == "opt_out" and r.json()["event"], r)
+    again = d.post("/v1/inbound", {"from": HANDSET, "to": OURS, "body": "STOP", "id": "x" * 5000})
+    c.check("overlong message id: its retry is a duplicate", again.status == 200 and again.json()["duplicate"], again)
 
 
 def deep_json(c, d):

@@ -291,22 +291,39 @@ static void invalid_input(void **state)
 	assert_int_equal(out.intent, SG_INTENT_NONE);
 }
 
-static void length_limit(void **state)
+/* Issue 11 item 8: a text of any length is classified, never refused for
+ * its length (an MMS or joined parts may end in "please stop texting me"). */
+static void long_texts_are_classified(void **state)
 {
 	(void)state;
-	static char buf[SG_TEXT_MAX_CHARS * 4 + 16];
+	enum { BIG = SG_TEXT_MAX_CHARS * 4 * 5 };
+	static char buf[BIG + 64];
 	sg_classification out;
-	memset(buf, 'a', SG_TEXT_MAX_CHARS);
-	assert_int_equal(sg__kw_classify(set, NULL, buf, SG_TEXT_MAX_CHARS, &out), 0);
-	assert_int_equal(sg__kw_classify(set, NULL, buf, SG_TEXT_MAX_CHARS + 1, &out), SG_ETOOLONG);
-	for (int i = 0; i < SG_TEXT_MAX_CHARS + 1; i++)
-		memcpy(buf + 2 * i, "\xc3\xa9", 2); /* é: 2 bytes, 1 character */
-	assert_int_equal(sg__kw_classify(set, NULL, buf, 2 * SG_TEXT_MAX_CHARS, &out), 0);
-	assert_int_equal(sg__kw_classify(set, NULL, buf, 2 * SG_TEXT_MAX_CHARS + 2, &out), SG_ETOOLONG);
-	for (int i = 0; i < SG_TEXT_MAX_CHARS; i++)
-		memcpy(buf + 4 * i, "\xf0\x9f\x9b\x91", 4); /* the widest characters */
-	assert_int_equal(sg__kw_classify(set, NULL, buf, 4 * SG_TEXT_MAX_CHARS, &out), 0);
-	assert_int_equal(sg__kw_classify(set, NULL, buf, sizeof(buf), &out), SG_ETOOLONG);
+	memset(buf, 'a', SG_TEXT_MAX_CHARS + 1);
+	assert_int_equal(sg__kw_classify(set, NULL, buf, SG_TEXT_MAX_CHARS + 1, &out), 0);
+	assert_int_equal(out.intent, SG_INTENT_NONE);
+	/* a plain-language opt-out at the end, in the middle, and straddling
+	 * every possible window edge of a long text of words */
+	static const char ask[] = " Please stop texting me.";
+	for (size_t i = 0; i + 5 <= BIG; i += 5)
+		memcpy(buf + i, "word ", 5);
+	memcpy(buf + BIG - sizeof(ask) + 1, ask, sizeof(ask) - 1);
+	out = run_c(NULL, buf, BIG);
+	assert_int_equal(out.intent, SG_INTENT_OPT_OUT);
+	for (size_t at = SG_TEXT_MAX_CHARS * 4 - 30; at < SG_TEXT_MAX_CHARS * 4 * 2; at += 7) {
+		for (size_t i = 0; i + 5 <= BIG; i += 5)
+			memcpy(buf + i, "word ", 5);
+		memcpy(buf + at, ask, sizeof(ask) - 1);
+		out = run_c(NULL, buf, BIG);
+		if (out.intent != SG_INTENT_OPT_OUT)
+			fail_msg("opt-out at byte %zu of %d not found", at, BIG);
+	}
+	/* multi-byte characters: windows never cut one (the text stays valid) */
+	for (int i = 0; i < SG_TEXT_MAX_CHARS * 3; i++)
+		memcpy(buf + 4 * i, "\xf0\x9f\x9b\x91", 4);
+	memcpy(buf + 4 * SG_TEXT_MAX_CHARS * 3, ask, sizeof(ask) - 1);
+	out = run_c(NULL, buf, 4 * SG_TEXT_MAX_CHARS * 3 + sizeof(ask) - 1);
+	assert_int_equal(out.intent, SG_INTENT_OPT_OUT);
 	for (int i = 0; i < SG_TEXT_MAX_CHARS; i++) /* folding that grows: "a,a,a" -> "a, a, a" */
 		buf[i] = i % 2 ? ',' : 'a';
 	assert_int_equal(sg__kw_classify(set, NULL, buf, SG_TEXT_MAX_CHARS, &out), 0);
@@ -314,6 +331,15 @@ static void length_limit(void **state)
 	memcpy(buf + 700, "STOP", 4);
 	out = run_c(NULL, buf, SG_TEXT_MAX_CHARS);
 	assert_string_equal(out.rule, "en.stop");
+	/* broken encoding: refused as such, and readable once repaired */
+	static const char broken[] = "Stop texting me \xff\xfe now";
+	assert_int_equal(sg__kw_classify(set, NULL, broken, sizeof(broken) - 1, &out), SG_EUTF8);
+	char fixed[3 * sizeof(broken) + 1];
+	size_t n = sg_utf8_repair(broken, sizeof(broken) - 1, fixed);
+	assert_int_equal(n, sizeof(broken) - 1 - 2 + 6);
+	assert_true(sg__utf8_count(fixed, n) > 0);
+	out = run_c(NULL, fixed, n);
+	assert_int_equal(out.intent, SG_INTENT_OPT_OUT);
 }
 
 static void replies(void **state)
@@ -444,7 +470,7 @@ int main(void)
 		cmocka_unit_test(campaign_keywords),
 		cmocka_unit_test(campaign_lazy_build_race),
 		cmocka_unit_test(invalid_input),
-		cmocka_unit_test(length_limit),
+		cmocka_unit_test(long_texts_are_classified),
 		cmocka_unit_test(replies),
 		cmocka_unit_test(load_errors),
 	};
