@@ -28,6 +28,9 @@ typedef struct record_ctx {
 	size_t nnew;
 } record_ctx;
 
+/* How far ahead of our clock a provider's event time may be (clock skew). */
+#define SG__EVENT_TIME_SKEW_US (300 * (int64_t)1000000)
+
 static bool valid_key(const char *k)
 {
 	if (!k || !k[0] || strlen(k) >= SG_KEY_MAX)
@@ -421,12 +424,19 @@ static int record_txn(MDB_txn *txn, void *arg)
 		}
 		if ((o->status = optin_guard(c, ev, &sc, scope, scope_id)))
 			continue; /* nothing recorded */
-		sg_event_in flagged;
-		if (ev->override == SG_OVERRIDE_CONSUMER_REQUEST) {
+		sg_event_in adjusted;
+		if (ev->override == SG_OVERRIDE_CONSUMER_REQUEST ||
+		    ev->event_time_us > c->now_us + SG__EVENT_TIME_SKEW_US) {
+			adjusted = *ev;
 			/* The audit log names every override. */
-			flagged = *ev;
-			flagged.rule = "override:consumer_request";
-			ev = &flagged;
+			if (ev->override == SG_OVERRIDE_CONSUMER_REQUEST)
+				adjusted.rule = "override:consumer_request";
+			/* A claimed event time in the future (a skewed or forged
+			 * clock) would make every later STOP look older than it and
+			 * be ignored: it counts as now. */
+			if (ev->event_time_us > c->now_us + SG__EVENT_TIME_SKEW_US)
+				adjusted.event_time_us = c->now_us;
+			ev = &adjusted;
 		}
 		int64_t d = 0;
 		int applied = apply(c, ev, &sc, scope, scope_id, seq + 1, &d);

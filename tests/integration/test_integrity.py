@@ -168,6 +168,18 @@ def optouts_export_after_stop(c, d, handset):
             and rows[0]["latest_seq"] != rows[0]["seq"] and rows[0]["latest_at"] >= rows[0]["recorded_at"], rows)
 
 
+def future_event_time(c, d):
+    """Found beside item 17: a START with a far-future received_at shadowed
+    every later STOP (they looked older and were ignored)."""
+    handset = "+14155553550"
+    r = d.post("/v1/inbound", {"id": "fut-1", "from": handset, "to": OURS, "body": "START",
+                               "received_at": "2099-01-01T00:00:00Z"})
+    c.eq("START dated 2099: recorded", r.status, 200)
+    r = d.post("/v1/inbound", {"id": "fut-2", "from": handset, "to": OURS, "body": "STOP"})
+    c.check("a STOP now, after a START dated 2099: applied", r.status == 200 and r.json()["action"] == "opt_out", r)
+    c.eq("... and the check denies", check(d, OURS, handset)["reason"], "opted_out")
+
+
 def inactive_campaigns(c, d):
     """Item 18: a known campaign that is not ACTIVE is denied by default."""
     for status in ("EXPIRED", "SUSPENDED", "DELETED"):
@@ -287,6 +299,7 @@ def test(c):
         for fn in (trailing_whitespace, long_texts, long_ids, confirmation):
             section(c, fn, d)
         handset = section(c, first_optout_time, d)
+        section(c, future_event_time, d)
         section(c, inactive_campaigns, d)
         section(c, optin_override, d)
         d.stop()

@@ -313,6 +313,36 @@ static void operator_optin_needs_override_after_own_stop(void **state)
 	tu_rmdir(dir);
 }
 
+/* Found beside item 17: an event time in the future (a skewed provider
+ * clock, or a forged received_at) made every later STOP look older and be
+ * ignored. It now counts as the time it was recorded. */
+static void future_event_time_cannot_shadow_a_later_stop(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	sg_engine *e = tu_open(dir, 0, NULL);
+	sg_event_in start = {.action = SG_ACTION_OPT_IN, .source = SG_SOURCE_KEYWORD, .sender = OURS,
+			     .recipient = THEM, .event_time_us = 4102444800000000 /* 2100-01-01 */};
+	sg_event_out o;
+	assert_int_equal(sg_record(e, &start, 1, &o), 0);
+	assert_int_equal(o.status, 0);
+	sg_event_out stop = tu_record(e, SG_ACTION_OPT_OUT, SG_SOURCE_KEYWORD, OURS, THEM, 0, NULL);
+	assert_true(stop.applied);
+	sg_verdict v;
+	assert_int_equal(sg_check(e, OURS, THEM, 0, &v), 0);
+	assert_int_equal(v.reason, SG_REASON_OPTED_OUT);
+	/* a little skew is tolerated and ordered as given */
+	sg_event_in late = {.action = SG_ACTION_OPT_IN, .source = SG_SOURCE_KEYWORD, .sender = OURS,
+			    .recipient = "+14155556000", .event_time_us = sg_now_us() + 60 * 1000000LL};
+	assert_int_equal(sg_record(e, &late, 1, &o), 0);
+	sg_event_in older = {.action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_KEYWORD, .sender = OURS,
+			     .recipient = "+14155556000", .event_time_us = sg_now_us()};
+	assert_int_equal(sg_record(e, &older, 1, &o), 0);
+	assert_false(o.applied); /* older than the START by its provider's clock */
+	sg_engine_close(e);
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -320,6 +350,7 @@ int main(void)
 		cmocka_unit_test(repeated_stop_keeps_the_first_time),
 		cmocka_unit_test(inactive_campaign_denied_by_default),
 		cmocka_unit_test(operator_optin_needs_override_after_own_stop),
+		cmocka_unit_test(future_event_time_cannot_shadow_a_later_stop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
