@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* `stopgate import optouts` of a provider message log (import_logs.c), and
+ * the header helpers cmd_import.c shares with it. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cli/cli.h"
+#include "csv.h"
+
+/* A header cell reduced to lower-case letters and digits ("Sent Date" ->
+ * "sentdate"). */
+void import_squash(const char *in, char *out, size_t size);
+
+/* The first column of the header whose squashed name is one of names
+ * (NULL-terminated), trying the names in order; -1 if none. */
+int import_find_column(const sg__csv *header, const char *const *names);
+
+/* A row's time: RFC 3339 or "YYYY-MM-DD HH:MM[:SS]" (UTC without a zone),
+ * RFC 2822 ("Tue, 03 Nov 2026 12:00:00 +0000", as the Twilio API writes
+ * it), or UNIX epoch seconds (optionally with a fraction) / milliseconds
+ * (13 digits or more). -EINVAL otherwise. */
+int import_parse_time(const char *s, int64_t *ret_us);
+
+/* Does this header row describe a message log (a direction column or a
+ * message text column) rather than an opt-out list? */
+bool import_is_message_log(const sg__csv *header);
+
+/* Import the rest of csv (its header row just read) as a message log: only
+ * inbound texts the classifier reads as opt-out or opt-in, in time order,
+ * handset = recipient and our number = sender. from_key: --from as a key
+ * (our number: a filter, and the side of a log without a direction
+ * column), or NULL. Prints the report; returns CLI_OK or CLI_ERROR. */
+int import_message_log(cli *c, sg_engine *e, const char *path, sg__csv *csv, FILE *f, const char *from_key,
+		       sg_scope_kind scope);
