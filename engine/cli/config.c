@@ -94,8 +94,8 @@ const char *sg_config_nearest(const char *key, const char *const *known, size_t 
 
 /* Every member of obj must be one of known[], once. where: "" for the top
  * level, else "policy" etc. */
-static int check_keys(const cJSON *obj, const char *where, const char *const *known, size_t n, char *err,
-		      size_t errlen)
+static int check_names(const cJSON *obj, const char *where, const char *noun, const char *const *known, size_t n,
+		       char *err, size_t errlen)
 {
 	const char *sep = where[0] ? ": " : "";
 	for (const cJSON *it = obj->child; it; it = it->next) {
@@ -110,16 +110,22 @@ static int check_keys(const cJSON *obj, const char *where, const char *const *kn
 			continue;
 		const char *near = sg_config_nearest(it->string, known, n);
 		if (near)
-			return fail(err, errlen, SG_ECONFIG, "%s%sunknown key \"%.60s\" (did you mean \"%s\"?)", where,
-				    sep, it->string, near);
+			return fail(err, errlen, SG_ECONFIG, "%s%sunknown %s \"%.60s\" (did you mean \"%s\"?)", where,
+				    sep, noun, it->string, near);
 		char list[256] = "";
 		size_t used = 0;
 		for (size_t k = 0; k < n && used < sizeof(list); k++)
 			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", k ? ", " : "", known[k]);
-		return fail(err, errlen, SG_ECONFIG, "%s%sunknown key \"%.60s\" (known: %s)", where, sep, it->string,
-			    list);
+		return fail(err, errlen, SG_ECONFIG, "%s%sunknown %s \"%.60s\" (known: %s)", where, sep, noun,
+			    it->string, list);
 	}
 	return 0;
+}
+
+static int check_keys(const cJSON *obj, const char *where, const char *const *known, size_t n, char *err,
+		      size_t errlen)
+{
+	return check_names(obj, where, "key", known, n, err, errlen);
 }
 
 /* Name the section in a message written by get_bool / get_uint. */
@@ -154,7 +160,7 @@ static int check_providers(const cJSON *prov, char *err, size_t errlen)
 	size_t nnames = 0;
 	for (int p = 1; p < SG__WH_PROVIDER_MAX; p++)
 		names[nnames++] = sg__wh_provider_name((sg__wh_provider)p);
-	int rc = check_keys(prov, "providers", names, nnames, err, errlen);
+	int rc = check_names(prov, "providers", "provider", names, nnames, err, errlen);
 	for (const cJSON *it = prov->child; it && !rc; it = it->next) {
 		sg__wh_provider p;
 		char where[64];
@@ -165,7 +171,7 @@ static int check_providers(const cJSON *prov, char *err, size_t errlen)
 		if (!cJSON_IsObject(it))
 			return fail(err, errlen, SG_ECONFIG, "%s: must be an object", where);
 		size_t n = sg__wh_setting_keys(p, keys, SG_ARRAY_SIZE(keys));
-		rc = check_keys(it, where, keys, n, err, errlen);
+		rc = check_names(it, where, "setting", keys, n, err, errlen);
 	}
 	return rc;
 }
