@@ -129,6 +129,8 @@ int import_parse_time(const char *s, int64_t *ret_us)
 		return 0;
 	if (isalpha((unsigned char)s[0]) || strchr(s, ' '))
 		return rfc2822(s, ret_us);
+	if (!s[0] || strspn(s, "0123456789.") != strlen(s) || strchr(s, '.') != strrchr(s, '.'))
+		return -EINVAL; /* no signs, exponents, hex, inf or nan */
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
@@ -385,12 +387,13 @@ static int read_row(run *r, sg_engine *e, const layout *L, const sg__csv *csv, c
 	/* The de-duplication key: the provider's id, else a hash of the row's meaning. */
 	uint8_t md[32];
 	char hex[65];
-	size_t len = strlen(c->sender) + strlen(c->recipient) + c->text_len + 64;
+	size_t len = (c->id ? strlen(c->id) : 0) + strlen(c->sender) + strlen(c->recipient) + c->text_len + 64;
 	char *buf = malloc(len);
 	if (!buf)
 		return cli_error("import", "out of memory");
 	int n = snprintf(buf, len, "%s|%s|%s|%lld|%d|", c->id ? c->id : "", c->sender, c->recipient, (long long)t,
 			 (int)c->action);
+	sg_require(n > 0 && (size_t)n + c->text_len <= len);
 	memcpy(buf + n, text, c->text_len);
 	sg__sha256(buf, (size_t)n + c->text_len, md);
 	free(buf);
