@@ -434,7 +434,8 @@ static int record_all(run *r, sg_engine *e, const layout *L, sg_scope_kind scope
 	sg_event_in ev[LOG_BATCH];
 	sg_event_out out[LOG_BATCH];
 	size_t idx[LOG_BATCH];
-	qsort(r->c, r->n, sizeof(*r->c), by_time);
+	if (r->n)
+		qsort(r->c, r->n, sizeof(*r->c), by_time);
 	for (size_t i = 0; i < r->n;) {
 		size_t k = 0;
 		for (; i < r->n && k < LOG_BATCH; i++) {

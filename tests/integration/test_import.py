@@ -201,6 +201,45 @@ def from_is_not_ignored_for_a_list_with_a_sender_column():
 
 
 @case
+def row_times_in_the_formats_providers_write():
+    d = fresh()
+    log = d + "-times.csv"
+    rows = [("+14155552801", "2026-11-03 12:00:00 UTC", "2026-11-03T12:00:00.000000Z"),
+            ("+14155552802", "2026-11-03 12:00:00.250000+00:00", "2026-11-03T12:00:00.250000Z"),
+            ("+14155552803", "Tue, 03 Nov 2026 07:00:00 -0500", "2026-11-03T12:00:00.000000Z"),
+            ("+14155552804", "03 Nov 2026 12:00:00 GMT", "2026-11-03T12:00:00.000000Z"),
+            ("+14155552805", "1793707200", "2026-11-03T12:00:00.000000Z"),
+            ("+14155552806", "1793707200000", "2026-11-03T12:00:00.000000Z"),
+            ("+14155552807", "nan", None), ("+14155552808", "-1793707200", None),
+            ("+14155552809", "Tue, 03 Nov 2026 12:00:00 EST", None), ("+14155552810", "", None)]
+    with open(log, "w") as f:
+        f.write("direction,from,to,text,timestamp\n")
+        for num, t, _ in rows:
+            f.write(f'inbound,{num},{OURS},STOP,"{t}"\n')
+    r, err = import_log(d, log)
+    assert (r["added"], r["rejected_by"]["bad_time"]) == (6, 4), (r, err)
+    got = {e["recipient"]: e["event_time"] for e in events(d)}
+    assert got == {num: want for num, _, want in rows if want}, got
+
+
+@case
+def long_message_ids_and_texts():
+    d = fresh()
+    log = d + "-long.csv"
+    sid = "SM" + "f" * 198
+    with open(log, "w") as f:
+        f.write("Direction,From,To,Body,SentDate,Sid\n")
+        f.write(f"inbound,+14155552901,{OURS},STOP,2026-11-03T12:00:00Z,{sid}\n")
+        f.write(f"inbound,+14155552902,{OURS},STOP,2026-11-03T12:00:00Z,{'x' * 400}\n")
+        f.write(f'inbound,+14155552903,{OURS},"{"please " * 150}stop",2026-11-03T12:00:00Z,SM1\n')
+    r, err = import_log(d, log)
+    assert r["added"] + r["rejected"] == 3 and r["added"] >= 2, (r, err)
+    assert allowed(d, OURS, "+14155552901") is False and allowed(d, OURS, "+14155552902") is False
+    r, _ = import_log(d, log)
+    assert r["added"] == 0, r
+
+
+@case
 def plain_lists_still_import():
     d = fresh()
     lst = d + "-plain.csv"
