@@ -151,9 +151,16 @@ static const char *const time_cols[] = {"sentdate", "datesent", "messagetime", "
 					"sentat", "datecreated", "createdat", "time", "timestamp", "date", NULL};
 static const char *const id_cols[] = {"sid", "messagesid", "messageuuid", "messageid", "id", "uuid", NULL};
 
+/* Columns only a message log has (an opt-out list never does): a log cut
+ * down to From/To must not pass for a list, whose From is our number. */
+static const char *const log_only_cols[] = {"sid", "messagesid", "accountsid", "sentdate", "datesent",
+					    "numsegments", "segmentcount", "messageuuid", "messagestate",
+					    "messagestatus", NULL};
+
 bool import_is_message_log(const sg__csv *header)
 {
-	return import_find_column(header, dir_cols) >= 0 || import_find_column(header, text_cols) >= 0;
+	return import_find_column(header, dir_cols) >= 0 || import_find_column(header, text_cols) >= 0 ||
+	       import_find_column(header, log_only_cols) >= 0;
 }
 
 /* ---- the import --------------------------------------------------------- */

@@ -23,8 +23,9 @@ int import_find_column(const sg__csv *header, const char *const *names);
  * (13 digits or more). -EINVAL otherwise. */
 int import_parse_time(const char *s, int64_t *ret_us);
 
-/* Does this header row describe a message log (a direction column or a
- * message text column) rather than an opt-out list? */
+/* Does this header row describe a message log (a direction column, a
+ * message text column, or a column only logs have such as Sid or SentDate)
+ * rather than an opt-out list? */
 bool import_is_message_log(const sg__csv *header);
 
 /* Import the rest of csv (its header row just read) as a message log: only

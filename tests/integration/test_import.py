@@ -162,6 +162,12 @@ def ambiguous_logs_are_refused_and_nothing_is_written():
     assert "unknown-direction.csv:3:" in err and "sideways" in err, err
     _, err = import_log(d, "plivo-mdr-no-text.csv", expect=2)
     assert "text" in err, err
+    # a log cut down to From/To is not taken for an opt-out list (whose From is ours)
+    cut = d + "-cut.csv"
+    with open(cut, "w") as f:
+        f.write("From,To,SentDate,Sid\n+14155552501,+14155550100,2026-11-08T10:00:00Z,SM1\n")
+    p = sg(d, "import", "optouts", cut, expect=2)
+    assert "text" in p.stderr, p.stderr
     # --from on the handset's side of the file: the file and --from disagree
     _, err = import_log(d, "twilio-messages.csv", "--from", "+14155552001", expect=2)
     assert "disagree" in err, err
