@@ -246,6 +246,26 @@ def long_message_ids_and_texts():
 
 
 @case
+def a_probable_revocation_follows_the_policy():
+    log = fresh() + "-probable.csv"
+    with open(log, "w") as f:
+        f.write(f"direction,from,to,text,timestamp\ninbound,+14155553001,{OURS},I said stop,2026-11-03T12:00:00Z\n")
+    d = fresh()
+    r, _ = import_log(d, log)
+    assert (r["opt_outs"], r["reviews"]) == (1, 0), r
+    assert allowed(d, OURS, "+14155553001") is False
+    d = fresh()
+    conf = d + "-config.json"
+    with open(conf, "w") as f:
+        json.dump({"policy": {"probable": "review"}}, f)
+    p = sg(d, "import", "optouts", "--config", conf, log, expect=0)
+    r = json.loads(p.stdout)
+    assert (r["opt_outs"], r["reviews"]) == (0, 1), r
+    assert [e["action"] for e in events(d)] == ["review"]
+    assert allowed(d, OURS, "+14155553001") is True
+
+
+@case
 def plain_lists_still_import():
     d = fresh()
     lst = d + "-plain.csv"
