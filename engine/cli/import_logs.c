@@ -9,19 +9,7 @@
  * (or an opt-in) become events, with the handset as recipient and our
  * number as sender, each at the row's time and applied in time order, so a
  * START after a STOP wins and a STOP after a START wins. Everything else is
- * counted by reason. Columns are recognised by header (case and
- * punctuation ignored):
- *
- *   direction  Direction, message_direction: inbound / in / incoming / mo,
- *              outbound / outbound-api / outbound-reply / outbound-call /
- *              out / outgoing / mt (Twilio, Telnyx, Plivo, Bandwidth)
- *   from, to   From/To, from_number/to_number (Plivo), source/destination,
- *              sourceTn/destinationTn (Bandwidth), cli/cld (Telnyx MDR)
- *   text       Body (Twilio), text (Telnyx, Bandwidth), message, content
- *   time       SentDate/date_sent (Twilio), message_time (Plivo),
- *              receiveTime, received_at, sent_at, date_created, created_at
- *              (Telnyx), time (Bandwidth), timestamp, date
- *   id         Sid (Twilio), message_uuid (Plivo), messageId, id, uuid
+ * counted by reason. Columns and layouts: import_layouts.c.
  *
  * What is ambiguous is refused before anything is written: a log without a
  * direction column unless --from says which side is ours, a direction value
@@ -34,7 +22,6 @@
  * id, an imported event with the same sender, action, time and body hash)
  * counts as "already"; within the file a dedup key does the same.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -46,147 +33,6 @@
 
 #define LOG_BATCH 1000
 #define SHOW_REJECTED 10
-
-/* ---- header helpers (shared with cmd_import.c) ------------------------- */
-
-void import_squash(const char *in, char *out, size_t size)
-{
-	size_t n = 0;
-	for (; *in && n + 1 < size; in++)
-		if (isalnum((unsigned char)*in))
-			out[n++] = (char)tolower((unsigned char)*in);
-	out[n] = '\0';
-}
-
-int import_find_column(const sg__csv *header, const char *const *names)
-{
-	char h[64];
-	for (const char *const *n = names; *n; n++)
-		for (int i = 0; i < header->nfields; i++) {
-			import_squash(header->fields[i], h, sizeof(h));
-			if (!strcmp(h, *n))
-				return i;
-		}
-	return -1;
-}
-
-/* "Tue, 03 Nov 2026 12:00:00 +0000" (the weekday optional, "GMT"/"UT" for
- * +0000) rewritten as RFC 3339. */
-static int rfc2822(const char *s, int64_t *ret_us)
-{
-	static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
-	const char *comma = strchr(s, ',');
-	if (comma)
-		s = comma + 1;
-	int d, y, h, mi, sec = 0, n = 0;
-	char mon[4], zone[8] = "";
-	if (sscanf(s, " %2d %3s %4d %2d:%2d%n", &d, mon, &y, &h, &mi, &n) != 5)
-		return -EINVAL;
-	s += n;
-	if (*s == ':' && sscanf(s, ":%2d%n", &sec, &n) == 1)
-		s += n;
-	if (sscanf(s, " %7s%n", zone, &n) == 1)
-		s += n;
-	while (*s == ' ')
-		s++;
-	if (*s)
-		return -EINVAL;
-	for (int i = 0; mon[i]; i++)
-		mon[i] = (char)tolower((unsigned char)mon[i]);
-	const char *m = strlen(mon) == 3 ? strstr(months, mon) : NULL;
-	if (!m || (m - months) % 3)
-		return -EINVAL;
-	char iso[40];
-	const char *z = !zone[0] || !strcmp(zone, "GMT") || !strcmp(zone, "UT") || !strcmp(zone, "UTC") ? "Z" : zone;
-	if ((z[0] == '+' || z[0] == '-') && (strlen(z) != 5 || strspn(z + 1, "0123456789") != 4))
-		return -EINVAL;
-	snprintf(iso, sizeof(iso), "%04d-%02d-%02dT%02d:%02d:%02d%s", y, (int)((m - months) / 3) + 1, d, h, mi, sec,
-		 z);
-	return sg_time_parse(iso, ret_us);
-}
-
-/* "2026-11-03 12:00:00 +0000" / "... UTC": the zone after a space. */
-static int spaced_zone(const char *s, int64_t *ret_us)
-{
-	char buf[64];
-	const char *sp = strrchr(s, ' ');
-	if (!sp || sp == s || strlen(s) >= sizeof(buf) - 1 || !isdigit((unsigned char)s[0]))
-		return -EINVAL;
-	const char *zone = sp + 1;
-	size_t head = (size_t)(sp - s);
-	memcpy(buf, s, head);
-	if (!strcmp(zone, "UTC") || !strcmp(zone, "GMT") || !strcmp(zone, "Z"))
-		zone = "Z";
-	else if (zone[0] != '+' && zone[0] != '-')
-		return -EINVAL;
-	snprintf(buf + head, sizeof(buf) - head, "%s", zone);
-	return sg_time_parse(buf, ret_us);
-}
-
-int import_parse_time(const char *s, int64_t *ret_us)
-{
-	if (!sg_time_parse(s, ret_us) || !spaced_zone(s, ret_us))
-		return 0;
-	if (isalpha((unsigned char)s[0]) || strchr(s, ' '))
-		return rfc2822(s, ret_us);
-	if (!s[0] || strspn(s, "0123456789.") != strlen(s) || strchr(s, '.') != strrchr(s, '.'))
-		return -EINVAL; /* no signs, exponents, hex, inf or nan */
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || v <= 0 || v >= 1e13 * 1000)
-		return -EINVAL;
-	size_t digits = strspn(s, "0123456789");
-	*ret_us = digits >= 13 ? (int64_t)(v * 1000) : (int64_t)(v * 1e6);
-	return 0;
-}
-
-static const char *const dir_cols[] = {"direction", "messagedirection", NULL};
-static const char *const from_cols[] = {"from", "fromnumber", "source", "sourcetn", "sourcenumber", "cli", NULL};
-static const char *const to_cols[] = {"to", "tonumber", "destination", "destinationtn", "destinationnumber",
-				      "cld", NULL};
-static const char *const text_cols[] = {"body", "text", "messagebody", "messagetext", "message", "content",
-					"messagecontent", NULL};
-static const char *const time_cols[] = {"sentdate", "datesent", "messagetime", "receivetime", "receivedat",
-					"sentat", "datecreated", "createdat", "time", "timestamp", "date", NULL};
-static const char *const id_cols[] = {"sid", "messagesid", "messageuuid", "messageid", "id", "uuid", NULL};
-
-/* Columns only a message log has (an opt-out list never does): a log cut
- * down to From/To must not pass for a list, whose From is our number. */
-static const char *const log_only_cols[] = {"sid", "messagesid", "accountsid", "sentdate", "datesent",
-					    "numsegments", "segmentcount", "messageuuid", "messagestate",
-					    "messagestatus", NULL};
-
-bool import_is_message_log(const sg__csv *header)
-{
-	return import_find_column(header, dir_cols) >= 0 || import_find_column(header, text_cols) >= 0 ||
-	       import_find_column(header, log_only_cols) >= 0;
-}
-
-/* ---- the import --------------------------------------------------------- */
-
-enum { DIR_UNKNOWN = 0, DIR_IN = 1, DIR_OUT = 2 };
-
-static int direction_of(const char *value)
-{
-	static const char *const in[] = {"inbound", "in", "incoming", "mo", "received", NULL};
-	static const char *const out[] = {"outbound", "outboundapi", "outboundreply", "outboundcall", "out",
-					  "outgoing", "mt", "sent", NULL};
-	char v[32];
-	import_squash(value, v, sizeof(v));
-	for (int i = 0; in[i]; i++)
-		if (!strcmp(v, in[i]))
-			return DIR_IN;
-	for (int i = 0; out[i]; i++)
-		if (!strcmp(v, out[i]))
-			return DIR_OUT;
-	return DIR_UNKNOWN;
-}
-
-typedef struct layout {
-	int dir, from, to, text, time, id, last;
-	const char *provider; /* as the header tells, or NULL */
-} layout;
 
 typedef struct cand {
 	int64_t time_us;
@@ -225,50 +71,6 @@ static void reject(run *r, long *counter, unsigned long line, const char *fmt, .
 	va_end(ap);
 }
 
-static const char *guess_provider(const sg__csv *h)
-{
-	static const char *const twilio[] = {"sid", "accountsid", "sentdate", NULL};
-	static const char *const plivo[] = {"messageuuid", "fromnumber", "messagedirection", NULL};
-	static const char *const telnyx[] = {"cli", "cld", "recordtype", NULL};
-	static const char *const bandwidth[] = {"sourcetn", "destinationtn", "owner", NULL};
-	return import_find_column(h, twilio) >= 0      ? "twilio"
-	       : import_find_column(h, plivo) >= 0     ? "plivo"
-	       : import_find_column(h, telnyx) >= 0    ? "telnyx"
-	       : import_find_column(h, bandwidth) >= 0 ? "bandwidth"
-						       : NULL;
-}
-
-static int read_layout(const sg__csv *h, const char *path, const char *from_key, layout *L)
-{
-	*L = (layout){
-		.dir = import_find_column(h, dir_cols), .from = import_find_column(h, from_cols),
-		.to = import_find_column(h, to_cols), .text = import_find_column(h, text_cols),
-		.time = import_find_column(h, time_cols), .id = import_find_column(h, id_cols),
-		.provider = guess_provider(h),
-	};
-	if (L->from < 0 || L->to < 0)
-		return cli_error("import", "%s: a message log needs a From and a To column (from/to, from_number/"
-				 "to_number, source/destination); nothing was imported", path);
-	if (L->text < 0)
-		return cli_error("import", "%s: this message log has no message text column (Body, text): opt-outs "
-				 "are read from what each person texted. Export the log with the message text, or "
-				 "import a list of opted-out numbers instead; nothing was imported", path);
-	if (L->dir < 0 && !from_key)
-		return cli_error("import", "%s: this message log has no direction column, so From and To do not "
-				 "say which number is ours: give --from OUR_NUMBER (rows to it are inbound), or "
-				 "export the Direction column; nothing was imported", path);
-	if (L->time < 0)
-		return cli_error("import", "%s: this message log has no time column (SentDate, created_at, "
-				 "message_time, time): the order of STOP and START decides consent; nothing was "
-				 "imported", path);
-	int cols[] = {L->dir, L->from, L->to, L->text, L->time, L->id};
-	L->last = 0;
-	for (size_t i = 0; i < SG_ARRAY_SIZE(cols); i++)
-		if (cols[i] > L->last)
-			L->last = cols[i];
-	return 0;
-}
-
 static bool key_of(const char *in, const char *country, sg_field field, char out[SG_KEY_MAX])
 {
 	return sg_number_normalize(in, strlen(in), country, field, out, NULL) == 0;
@@ -292,7 +94,7 @@ static bool probable_is_review(sg_engine *e, const char *campaign)
 }
 
 /* One data row; 0 (counted), or CLI_ERROR when the file is refused. */
-static int read_row(run *r, sg_engine *e, const layout *L, const sg__csv *csv, const char *from_key,
+static int read_row(run *r, sg_engine *e, const import_layout *L, const sg__csv *csv, const char *from_key,
 		    const char *dc)
 {
 	char ours[SG_KEY_MAX], other[SG_KEY_MAX], cc[3];
@@ -301,24 +103,24 @@ static int read_row(run *r, sg_engine *e, const layout *L, const sg__csv *csv, c
 		reject(r, &r->bad_row, csv->line, "%d columns, the header has at least %d", csv->nfields, L->last + 1);
 		return 0;
 	}
-	int dir = DIR_UNKNOWN;
+	int dir = IMPORT_DIR_UNKNOWN;
 	if (L->dir >= 0) {
-		dir = direction_of(f[L->dir]);
-		if (dir == DIR_UNKNOWN)
+		dir = import_direction(f[L->dir]);
+		if (dir == IMPORT_DIR_UNKNOWN)
 			return cli_error("import", "%s:%lu: direction \"%.40s\" is neither inbound (inbound, in) nor "
 					 "outbound (outbound, outbound-api, outbound-reply, out); nothing was imported",
 					 r->path, csv->line, f[L->dir]);
 	} else if (key_of(f[L->to], dc, SG_FIELD_ADDRESS, ours) && !strcmp(ours, from_key)) {
-		dir = DIR_IN;
+		dir = IMPORT_DIR_IN;
 		r->to_from++;
 	} else if (key_of(f[L->from], dc, SG_FIELD_ADDRESS, ours) && !strcmp(ours, from_key)) {
-		dir = DIR_OUT;
+		dir = IMPORT_DIR_OUT;
 		r->to_from++;
 	} else {
 		r->other_number++;
 		return 0;
 	}
-	if (dir == DIR_OUT) {
+	if (dir == IMPORT_DIR_OUT) {
 		if (from_key && L->dir >= 0 && key_of(f[L->to], dc, SG_FIELD_ADDRESS, other) &&
 		    !strcmp(other, from_key))
 			return cli_error("import", "%s:%lu: an outbound row sent TO --from %s: the file and --from "
@@ -436,7 +238,7 @@ static int seen_cb(const sg_event *ev, void *ctx)
 	       !memcmp(ev->body_sha256, s->body_sha, 32);
 }
 
-static int record_all(run *r, sg_engine *e, const layout *L, sg_scope_kind scope, const char *note)
+static int record_all(run *r, sg_engine *e, const import_layout *L, sg_scope_kind scope, const char *note)
 {
 	sg_event_in ev[LOG_BATCH];
 	sg_event_out out[LOG_BATCH];
@@ -497,7 +299,7 @@ static int record_all(run *r, sg_engine *e, const layout *L, sg_scope_kind scope
 	return 0;
 }
 
-static void report(const run *r, const layout *L)
+static void report(const run *r, const import_layout *L)
 {
 	cJSON *o = cJSON_CreateObject(), *sk = cJSON_CreateObject(), *rj = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "kind", "optouts");
@@ -532,8 +334,8 @@ static void report(const run *r, const layout *L)
 int import_message_log(cli *c, sg_engine *e, const char *path, sg__csv *csv, FILE *f, const char *from_key,
 		       sg_scope_kind scope)
 {
-	layout L;
-	if (read_layout(csv, path, from_key, &L))
+	import_layout L;
+	if (import_read_layout(csv, path, from_key, &L))
 		return CLI_ERROR;
 	char cc[3];
 	const char *dc = from_key && sg_number_country(from_key, cc) == 0 ? cc

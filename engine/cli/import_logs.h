@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* `stopgate import optouts` of a provider message log (import_logs.c), and
- * the header helpers cmd_import.c shares with it. */
+/* `stopgate import optouts` of a provider message log: its layouts
+ * (import_layouts.c, whose header helpers cmd_import.c shares) and the
+ * import itself (import_logs.c). */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -27,6 +28,24 @@ int import_parse_time(const char *s, int64_t *ret_us);
  * message text column, or a column only logs have such as Sid or SentDate)
  * rather than an opt-out list? */
 bool import_is_message_log(const sg__csv *header);
+
+enum { IMPORT_DIR_UNKNOWN = 0, IMPORT_DIR_IN = 1, IMPORT_DIR_OUT = 2 };
+
+/* A direction cell: inbound / in / incoming / mo / received, or outbound /
+ * outbound-api / outbound-reply / outbound-call / out / outgoing / mt /
+ * sent (case and punctuation ignored); anything else is UNKNOWN. */
+int import_direction(const char *value);
+
+/* Which column of a message log is which (-1: absent). */
+typedef struct import_layout {
+	int dir, from, to, text, time, id, last; /* last: the highest of them */
+	const char *provider;                    /* as the header tells, or NULL */
+} import_layout;
+
+/* Read the header of a message log. A log is refused (an error printed,
+ * CLI_ERROR returned) without From/To, text or time columns, or without a
+ * direction column when from_key (--from) is NULL. */
+int import_read_layout(const sg__csv *header, const char *path, const char *from_key, import_layout *L);
 
 /* Import the rest of csv (its header row just read) as a message log: only
  * inbound texts the classifier reads as opt-out or opt-in, in time order,
