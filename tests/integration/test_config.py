@@ -5,8 +5,10 @@ wrongly typed key anywhere in the file stops the CLI and the daemon at start
 with the key, the file and the nearest known key (issue 11, item 14). A typo
 such as "requireRegisterd" used to be ignored, so the policy it meant to turn
 on stayed off and unregistered senders were allowed."""
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -14,6 +16,8 @@ import tempfile
 BIN = os.environ.get("STOPGATE_BIN", "build/engine/stopgate")
 KW = os.environ.get("SG_KEYWORDS", "keywords")
 results = []
+ROOT = tempfile.mkdtemp(prefix="sg-config-")
+atexit.register(shutil.rmtree, ROOT, True)
 
 
 def case(fn):
@@ -28,7 +32,7 @@ def case(fn):
 
 
 def write_config(obj_or_text):
-    d = tempfile.mkdtemp(prefix="sg-config-")
+    d = tempfile.mkdtemp(dir=ROOT)
     path = os.path.join(d, "stopgate.json")
     with open(path, "w") as f:
         f.write(obj_or_text if isinstance(obj_or_text, str) else json.dumps(obj_or_text))

@@ -7,6 +7,7 @@ row our own number was opted out from the handset, the handset stayed
 allowed, --from was ignored, every row was imported whatever its text, and
 "rejected: 0" was reported. The sample logs in tests/data/import/ follow the
 providers' documented export columns."""
+import atexit
 import json
 import os
 import shutil
@@ -19,6 +20,8 @@ KW = os.environ.get("SG_KEYWORDS", "keywords")
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "data", "import")
 results = []
+ROOT = tempfile.mkdtemp(prefix="sg-import-")
+atexit.register(shutil.rmtree, ROOT, True)
 
 OURS = "+14155550100"
 
@@ -44,7 +47,7 @@ def sg(data, *args, expect=None):
 
 
 def fresh():
-    return tempfile.mkdtemp(prefix="sg-import-")
+    return tempfile.mkdtemp(dir=ROOT)
 
 
 def sample(name):
