@@ -46,8 +46,14 @@ def sg(data, *args, expect=None):
     return p
 
 
+HAS_INIT = subprocess.run([BIN, "init", "--help"], capture_output=True, timeout=30).returncode == 0
+
+
 def fresh():
-    return tempfile.mkdtemp(dir=ROOT)
+    d = tempfile.mkdtemp(dir=ROOT)
+    if HAS_INIT:  # once only `init` and `serve` create a store
+        subprocess.run([BIN, "init", "--data", d], capture_output=True, timeout=60, check=True)
+    return d
 
 
 def sample(name):
