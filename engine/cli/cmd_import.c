@@ -15,7 +15,12 @@
  * recognised header the first column is the number (a plain list).
  * Layouts known to work: AWS End User Messaging describe-opted-out-numbers
  * (OptedOutNumber, OptedOutTimestamp), Telnyx GET /messaging_optouts
- * (from, to, keyword, created_at), stopgate export optouts.
+ * (from, to, keyword, created_at), stopgate export optouts. With --from, a
+ * row whose sender column names another number is rejected (--from is
+ * never silently ignored).
+ *
+ * A header with a direction or a message text column is a message log
+ * (Twilio, Telnyx, Plivo, Bandwidth exports): import_logs.c reads it.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -24,6 +29,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/import_logs.h"
 #include "csv.h"
 #include "internal.h"
 
@@ -38,7 +44,10 @@ static const char import_usage[] =
 	"optouts: a plain list of numbers, or a platform export with a header row\n"
 	"(see README). Each opt-out is an event with source \"import\" and the file\n"
 	"name as its note; importing the same file again adds nothing. The scope is\n"
-	"--scope (default: the policy's for --from; 'global' needs no --from).\n";
+	"--scope (default: the policy's for --from; 'global' needs no --from).\n"
+	"A message log (Twilio, Telnyx, Plivo, Bandwidth: a Direction or a Body/text\n"
+	"column) imports only the inbound texts the classifier reads as opt-out or\n"
+	"opt-in, in time order; --from then keeps only the rows to that number of ours.\n";
 
 static char *read_file(const char *path, size_t *len)
 {
@@ -118,22 +127,6 @@ static int import_campaigns(sg_engine *e, const char *path)
 	return CLI_OK;
 }
 
-/* RFC 3339 / a date, or UNIX epoch seconds (optionally with a fraction)
- * or milliseconds (13 digits or more). */
-static int parse_time(const char *s, int64_t *ret)
-{
-	if (!sg_time_parse(s, ret))
-		return 0;
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || v <= 0 || v >= 1e13 * 1000)
-		return -EINVAL;
-	size_t digits = strspn(s, "0123456789");
-	*ret = digits >= 13 ? (int64_t)(v * 1000) : (int64_t)(v * 1e6);
-	return 0;
-}
-
 static bool is_header_word(const char *f)
 {
 	for (; *f; f++)
@@ -175,28 +168,6 @@ static int import_senders(sg_engine *e, const char *path)
 		return CLI_ERROR;
 	printf("{\"imported\":%d,\"kind\":\"senders\"}\n", count);
 	return CLI_OK;
-}
-
-/* Header matching: lower-case letters and digits only. */
-static void squash(const char *in, char *out, size_t size)
-{
-	size_t n = 0;
-	for (; *in && n + 1 < size; in++)
-		if (isalnum((unsigned char)*in))
-			out[n++] = (char)tolower((unsigned char)*in);
-	out[n] = '\0';
-}
-
-static int find_column(const sg__csv *csv, const char *const *names)
-{
-	char h[64];
-	for (int i = 0; i < csv->nfields; i++) {
-		squash(csv->fields[i], h, sizeof(h));
-		for (const char *const *n = names; *n; n++)
-			if (!strcmp(h, *n))
-				return i;
-	}
-	return -1;
 }
 
 typedef struct optout_batch {
@@ -274,12 +245,18 @@ static int import_optouts(cli *c, sg_engine *e, const char *path)
 		if (csv.nfields == 1 && !csv.fields[0][0])
 			continue;
 		if (csv.line == 1 && is_header_word(csv.fields[0])) {
-			ncol = find_column(&csv, number_cols);
-			scol = find_column(&csv, sender_cols);
-			tcol = find_column(&csv, time_cols);
-			rcol = find_column(&csv, rule_cols);
-			kcol = s ? -1 : find_column(&csv, scope_cols); /* --scope wins */
-			icol = kcol >= 0 ? find_column(&csv, scope_id_cols) : -1;
+			if (import_is_message_log(&csv)) {
+				free(b);
+				rc = import_message_log(c, e, path, &csv, f, from_key[0] ? from_key : NULL, scope);
+				fclose(f);
+				return rc;
+			}
+			ncol = import_find_column(&csv, number_cols);
+			scol = import_find_column(&csv, sender_cols);
+			tcol = import_find_column(&csv, time_cols);
+			rcol = import_find_column(&csv, rule_cols);
+			kcol = s ? -1 : import_find_column(&csv, scope_cols); /* --scope wins */
+			icol = kcol >= 0 ? import_find_column(&csv, scope_id_cols) : -1;
 			if (ncol < 0) {
 				rc = cli_error("import", "%s: header has no number column (phone, number, msisdn, ...)", path);
 				break;
@@ -301,6 +278,13 @@ static int import_optouts(cli *c, sg_engine *e, const char *path)
 				continue;
 			}
 			ev->sender = b->from[b->n];
+			if (from_key[0] && strcmp(ev->sender, from_key)) {
+				/* --from is never ignored: a row of another sender is not guessed at */
+				b->rejected++;
+				fprintf(stderr, "stopgate import: %s:%lu: sender '%s' is not --from %s (leave out --from to "
+					"use each row's sender)\n", path, csv.line, sender, from_key);
+				continue;
+			}
 		} else {
 			ev->sender = from_key[0] ? from_key : NULL;
 		}
@@ -345,7 +329,7 @@ static int import_optouts(cli *c, sg_engine *e, const char *path)
 			ev->rule = b->rule[b->n];
 		}
 		if (tcol >= 0 && tcol < csv.nfields && csv.fields[tcol][0] &&
-		    parse_time(csv.fields[tcol], &ev->event_time_us))
+		    import_parse_time(csv.fields[tcol], &ev->event_time_us))
 			ev->event_time_us = 0;
 		if (++b->n == IMPORT_BATCH && (rc = flush(e, b, path)))
 			break;

@@ -11,6 +11,7 @@
 
 #include "cli/config.h"
 #include "internal.h"
+#include "webhooks/webhook.h"
 
 #define CONFIG_MAX_BYTES (1 << 20)
 
@@ -41,6 +42,138 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 	if (err && errlen)
 		vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
+	return rc;
+}
+
+/* ---- unknown keys ------------------------------------------------------ */
+
+static int lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+/* Levenshtein distance, ignoring case; names longer than 63 bytes are
+ * never near anything. */
+static size_t distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[64];
+	if (la > 63 || lb > 63)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (lower((unsigned char)a[i - 1]) != lower((unsigned char)b[j - 1]));
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+const char *sg_config_nearest(const char *key, const char *const *known, size_t n)
+{
+	size_t len = strlen(key), limit = len / 3 > 2 ? len / 3 : 2, best = SIZE_MAX;
+	const char *found = NULL;
+	for (size_t i = 0; i < n; i++) {
+		size_t d = distance(key, known[i]);
+		if (d <= limit && d < best) {
+			best = d;
+			found = known[i];
+		}
+	}
+	return found;
+}
+
+/* Every member of obj must be one of known[], once. where: "" for the top
+ * level, else "policy" etc. */
+static int check_names(const cJSON *obj, const char *where, const char *noun, const char *const *known, size_t n,
+		       char *err, size_t errlen)
+{
+	const char *sep = where[0] ? ": " : "";
+	for (const cJSON *it = obj->child; it; it = it->next) {
+		for (const cJSON *prev = obj->child; prev != it; prev = prev->next)
+			if (!strcmp(prev->string, it->string))
+				return fail(err, errlen, SG_ECONFIG, "%s%s\"%.60s\" appears twice (keep one)", where,
+					    sep, it->string);
+		size_t i = 0;
+		while (i < n && strcmp(known[i], it->string))
+			i++;
+		if (i < n)
+			continue;
+		const char *near = sg_config_nearest(it->string, known, n);
+		if (near)
+			return fail(err, errlen, SG_ECONFIG, "%s%sunknown %s \"%.60s\" (did you mean \"%s\"?)", where,
+				    sep, noun, it->string, near);
+		char list[256] = "";
+		size_t used = 0;
+		for (size_t k = 0; k < n && used < sizeof(list); k++)
+			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", k ? ", " : "", known[k]);
+		return fail(err, errlen, SG_ECONFIG, "%s%sunknown %s \"%.60s\" (known: %s)", where, sep, noun,
+			    it->string, list);
+	}
+	return 0;
+}
+
+static int check_keys(const cJSON *obj, const char *where, const char *const *known, size_t n, char *err,
+		      size_t errlen)
+{
+	return check_names(obj, where, "key", known, n, err, errlen);
+}
+
+/* Name the section in a message written by get_bool / get_uint. */
+static int in_section(int rc, const char *section, char *err, size_t errlen)
+{
+	if (rc && err && errlen && strncmp(err, section, strlen(section))) {
+		char inner[384];
+		sg__strlcpy(inner, err, sizeof(inner));
+		snprintf(err, errlen, "%s.%s", section, inner);
+	}
+	return rc;
+}
+
+static const char *const top_keys[] = {
+	"data", "keywords", "defaultCountry", "listen", "token", "publicBaseUrl", "logLevel",
+	"allowUnsignedWebhooks", "policy", "limits", "retention", "providers",
+};
+static const char *const policy_keys[] = {
+	"optoutScope", "probable", "requireRegistered", "requireOptin", "allowInactiveCampaigns",
+	"forbidOptinOverride", "confirmWindowSeconds", "dedupHours",
+};
+static const char *const limits_keys[] = {
+	"maxHeaderBytes", "maxBodyBytes", "maxBatchBodyBytes", "maxConnections", "headerTimeoutMs",
+	"bodyTimeoutMs", "idleTimeoutMs", "maxPipelined", "writerQueue",
+};
+static const char *const retention_keys[] = {"redactBodiesAfterDays"};
+
+/* "providers": the provider names here, their settings as the daemon's
+ * table lists them (engine/daemon/wh_config.c checks the values). */
+static int check_providers(const cJSON *prov, char *err, size_t errlen)
+{
+	const char *names[SG__WH_PROVIDER_MAX];
+	size_t nnames = 0;
+	for (int p = 1; p < SG__WH_PROVIDER_MAX; p++)
+		names[nnames++] = sg__wh_provider_name((sg__wh_provider)p);
+	int rc = check_names(prov, "providers", "provider", names, nnames, err, errlen);
+	for (const cJSON *it = prov->child; it && !rc; it = it->next) {
+		sg__wh_provider p;
+		char where[64];
+		const char *keys[64];
+		if (sg__wh_provider_parse(it->string, &p))
+			return fail(err, errlen, SG_ECONFIG, "providers: unknown provider \"%.40s\"", it->string);
+		snprintf(where, sizeof(where), "providers.%s", it->string);
+		if (!cJSON_IsObject(it))
+			return fail(err, errlen, SG_ECONFIG, "%s: must be an object", where);
+		size_t n = sg__wh_setting_keys(p, keys, SG_ARRAY_SIZE(keys));
+		rc = check_names(it, where, "setting", keys, n, err, errlen);
+	}
 	return rc;
 }
 
@@ -86,6 +219,8 @@ static int parse_policy(sg_config *cfg, const cJSON *pol, char *err, size_t errl
 	int rc;
 	if (!cJSON_IsObject(pol))
 		return fail(err, errlen, SG_ECONFIG, "policy: must be an object");
+	if ((rc = check_keys(pol, "policy", policy_keys, SG_ARRAY_SIZE(policy_keys), err, errlen)))
+		return rc;
 	const cJSON *scope = cJSON_GetObjectItemCaseSensitive(pol, "optoutScope");
 	if (scope && (!cJSON_IsString(scope) || sg_scope_parse(scope->valuestring, &cfg->policy.optout_scope) ||
 		      cfg->policy.optout_scope == SG_SCOPE_GLOBAL))
@@ -120,6 +255,9 @@ static int parse_limits(sg_limits *l, const cJSON *obj, char *err, size_t errlen
 {
 	if (!cJSON_IsObject(obj))
 		return fail(err, errlen, SG_ECONFIG, "limits: must be an object");
+	int rc = check_keys(obj, "limits", limits_keys, SG_ARRAY_SIZE(limits_keys), err, errlen);
+	if (rc)
+		return rc;
 	struct {
 		const char *name;
 		double min, max;
@@ -138,7 +276,7 @@ static int parse_limits(sg_limits *l, const cJSON *obj, char *err, size_t errlen
 	};
 	for (size_t i = 0; i < SG_ARRAY_SIZE(fields); i++) {
 		double v = fields[i].sz ? (double)*fields[i].sz : (double)*fields[i].u;
-		int rc = get_uint(obj, fields[i].name, fields[i].min, fields[i].max, &v, err, errlen);
+		rc = get_uint(obj, fields[i].name, fields[i].min, fields[i].max, &v, err, errlen);
 		if (rc)
 			return rc;
 		if (fields[i].sz)
@@ -161,6 +299,8 @@ int sg_config_parse(sg_config *cfg, const char *json, size_t len, char *err, siz
 		return fail(err, errlen, SG_ECONFIG, "the top level must be an object");
 	}
 	char level[16] = "";
+	if ((rc = check_keys(root, "", top_keys, SG_ARRAY_SIZE(top_keys), err, errlen)))
+		goto out;
 	if ((rc = get_string(root, "data", cfg->data_dir, sizeof(cfg->data_dir), err, errlen)) ||
 	    (rc = get_string(root, "keywords", cfg->keywords_dir, sizeof(cfg->keywords_dir), err, errlen)) ||
 	    (rc = get_string(root, "defaultCountry", cfg->default_country, sizeof(cfg->default_country), err,
@@ -183,16 +323,18 @@ int sg_config_parse(sg_config *cfg, const char *json, size_t len, char *err, siz
 		goto out;
 	}
 	const cJSON *pol = cJSON_GetObjectItemCaseSensitive(root, "policy");
-	if (pol && (rc = parse_policy(cfg, pol, err, errlen)))
+	if (pol && (rc = in_section(parse_policy(cfg, pol, err, errlen), "policy", err, errlen)))
 		goto out;
 	const cJSON *lim = cJSON_GetObjectItemCaseSensitive(root, "limits");
-	if (lim && (rc = parse_limits(&cfg->limits, lim, err, errlen)))
+	if (lim && (rc = in_section(parse_limits(&cfg->limits, lim, err, errlen), "limits", err, errlen)))
 		goto out;
 	const cJSON *ret = cJSON_GetObjectItemCaseSensitive(root, "retention");
 	if (ret) {
-		double days = 0;
+		double days = (double)cfg->redact_bodies_after_days;
 		if (!cJSON_IsObject(ret) ||
-		    (rc = get_uint(ret, "redactBodiesAfterDays", 0, 36500, &days, err, errlen))) {
+		    (rc = check_keys(ret, "retention", retention_keys, SG_ARRAY_SIZE(retention_keys), err, errlen)) ||
+		    (rc = in_section(get_uint(ret, "redactBodiesAfterDays", 0, 36500, &days, err, errlen), "retention",
+				     err, errlen))) {
 			rc = rc ? rc : fail(err, errlen, SG_ECONFIG, "retention: must be an object");
 			goto out;
 		}
@@ -202,6 +344,10 @@ int sg_config_parse(sg_config *cfg, const char *json, size_t len, char *err, siz
 	if (prov && !cJSON_IsObject(prov)) {
 		cJSON_Delete(prov);
 		rc = fail(err, errlen, SG_ECONFIG, "providers: must be an object");
+		goto out;
+	}
+	if (prov && (rc = check_providers(prov, err, errlen))) {
+		cJSON_Delete(prov);
 		goto out;
 	}
 	cJSON_Delete(cfg->providers);

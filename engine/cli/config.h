@@ -61,3 +61,12 @@ void sg_config_free(sg_config *cfg);
 
 /* "error", "warn", "info", "debug" */
 int sg_log_level_parse(const char *name, sg_log_level *ret);
+
+/* The name in known[0..n) nearest to key by edit distance (case ignored),
+ * or NULL when none is close: for "unknown key ... (did you mean ...?)".
+ * Used for every section of the file, providers included. */
+const char *sg_config_nearest(const char *key, const char *const *known, size_t n);
+
+/* The setting names provider p accepts (defined with the settings table in
+ * engine/daemon/wh_config.c): writes up to max into keys, returns how many. */
+size_t sg__wh_setting_keys(int p, const char **keys, size_t max);

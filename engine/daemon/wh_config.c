@@ -149,6 +149,15 @@ type:
 	return -1;
 }
 
+size_t sg__wh_setting_keys(int p, const char **keys, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < SG_ARRAY_SIZE(settings) && n < max; i++)
+		if (!settings[i].p || (int)settings[i].p == p)
+			keys[n++] = settings[i].key;
+	return n;
+}
+
 static int parse_providers(const cJSON *providers, char *err, size_t errlen)
 {
 	const cJSON *obj;
@@ -170,8 +179,11 @@ static int parse_providers(const cJSON *providers, char *err, size_t errlen)
 				if ((!settings[i].p || settings[i].p == p) && !strcmp(settings[i].key, v->string))
 					s = &settings[i];
 			if (!s) {
-				snprintf(err, errlen, "providers.%s: unknown setting \"%.40s\"", obj->string,
-					 v->string);
+				const char *keys[SG_ARRAY_SIZE(settings)];
+				size_t n = sg__wh_setting_keys(p, keys, SG_ARRAY_SIZE(keys));
+				const char *near = sg_config_nearest(v->string, keys, n);
+				snprintf(err, errlen, "providers.%s: unknown setting \"%.40s\"%s%s%s", obj->string,
+					 v->string, near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "");
 				return -1;
 			}
 			if (apply(p, s, v, err, errlen))
