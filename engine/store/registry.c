@@ -115,6 +115,20 @@ int sg__campaign_from_json(const char *json, size_t len, sg__campaign *c, const 
 	c->help_contact = dup_json_str(root, "helpContact");
 	c->message_frequency = dup_json_str(root, "messageFrequency");
 	const cJSON *own = cJSON_GetObjectItemCaseSensitive(root, "stopgate");
+	if (own && !cJSON_IsObject(own) && !cJSON_IsNull(own)) {
+		*detail = "stopgate: must be an object {\"optoutScope\", \"probable\"}";
+		rc = SG_EJSON;
+		goto out;
+	}
+	/* stopgate's own settings: a misspelt one must not silently turn a
+	 * policy off (TCR's fields may grow; ours are known). */
+	for (const cJSON *it = cJSON_IsObject(own) ? own->child : NULL; it; it = it->next) {
+		if (strcmp(it->string, "optoutScope") && strcmp(it->string, "probable")) {
+			*detail = "stopgate: unknown setting (the known ones are optoutScope and probable)";
+			rc = SG_EJSON;
+			goto out;
+		}
+	}
 	if (cJSON_IsObject(own)) {
 		const cJSON *scope = cJSON_GetObjectItemCaseSensitive(own, "optoutScope");
 		if (scope && (!cJSON_IsString(scope) ||

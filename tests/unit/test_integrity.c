@@ -343,6 +343,33 @@ static void future_event_time_cannot_shadow_a_later_stop(void **state)
 	tu_rmdir(dir);
 }
 
+/* Beside item 14: a misspelt key in a campaign's own "stopgate" settings
+ * was ignored, silently leaving the policy default in force. */
+static void campaign_settings_typos_are_refused(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	sg_engine *e = tu_open(dir, 0, NULL);
+	static const char *const bad[] = {
+		"{\"campaignId\":\"C1\",\"stopgate\":{\"probabel\":\"review\"}}",
+		"{\"campaignId\":\"C1\",\"stopgate\":{\"optoutscope\":\"brand\"}}",
+		"{\"campaignId\":\"C1\",\"stopgate\":\"review\"}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *detail = NULL;
+		assert_int_equal(sg_campaign_put_json(e, bad[i], strlen(bad[i]), &detail), SG_EJSON);
+		assert_non_null(detail);
+		assert_non_null(strstr(detail, "stopgate"));
+	}
+	char *got = NULL;
+	assert_int_equal(sg_campaign_get_json(e, "C1", &got), SG_ENOTFOUND);
+	static const char good[] = "{\"campaignId\":\"C1\",\"stopgate\":{\"probable\":\"review\"},\"newTcrField\":1}";
+	const char *detail = NULL;
+	assert_int_equal(sg_campaign_put_json(e, good, strlen(good), &detail), 0);
+	sg_engine_close(e);
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -351,6 +378,7 @@ int main(void)
 		cmocka_unit_test(inactive_campaign_denied_by_default),
 		cmocka_unit_test(operator_optin_needs_override_after_own_stop),
 		cmocka_unit_test(future_event_time_cannot_shadow_a_later_stop),
+		cmocka_unit_test(campaign_settings_typos_are_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
