@@ -22,7 +22,7 @@ int sg__wh_parse_twilio(const sg__wh_request *req, sg__wh_parsed *out, const cha
 	sg__wh_parsed p = {.provider = SG__WH_TWILIO};
 	sg__wh_form f;
 	const char *detail = "out of memory";
-	int rc = sg__wh_params(req, false, &f);
+	int rc = sg__wh_params(req, false, &f, &detail);
 	if (rc)
 		goto fail_noform;
 
@@ -93,24 +93,21 @@ fail_noform:
 /* ---- X-Twilio-Signature ------------------------------------------------ */
 
 /* The signed parameter string: sorted decoded pairs, key then value, no
- * separators, empty values kept, a repeated identical pair counted once. */
+ * separators, empty values kept. A repeated key (or one in both the query
+ * and the body) is refused first: the parser reads one value of it. */
 static int signed_params(const sg__wh_request *req, sg__wh_buf *b)
 {
 	sg__wh_form f;
-	if (sg__wh_is_get(req))
-		return 0;
-	int rc = sg__wh_form_decode(req->body, req->body_len, &f);
+	const char *detail;
+	int rc = sg__wh_params(req, false, &f, &detail);
 	if (rc)
-		return rc;
-	sg__wh_form_sort(&f);
-	for (size_t i = 0; i < f.n; i++) {
-		const sg__wh_pair *a = &f.pairs[i], *prev = i ? &f.pairs[i - 1] : NULL;
-		if (prev && prev->key_len == a->key_len && prev->val_len == a->val_len &&
-		    memcmp(prev->key, a->key, a->key_len) == 0 &&
-		    memcmp(prev->val, a->val, a->val_len) == 0)
-			continue;
-		sg__wh_buf_add(b, a->key, a->key_len);
-		sg__wh_buf_add(b, a->val, a->val_len);
+		return rc == -EINVAL ? SG_EBADSIG : rc;
+	if (!sg__wh_is_get(req)) {
+		sg__wh_form_sort(&f);
+		for (size_t i = 0; i < f.n; i++) {
+			sg__wh_buf_add(b, f.pairs[i].key, f.pairs[i].key_len);
+			sg__wh_buf_add(b, f.pairs[i].val, f.pairs[i].val_len);
+		}
 	}
 	sg__wh_form_free(&f);
 	return b->err;
