@@ -75,6 +75,8 @@ typedef enum sg__wh_kind {
 	SG__WH_INBOUND = 1, /* a message from a handset to one of our numbers */
 	SG__WH_STATUS = 2,  /* a status callback / delivery report of our outbound message */
 	SG__WH_IGNORED = 3, /* an event type we do not use, or a URL check: answer 2xx */
+	SG__WH_INVALID = 4, /* one element of a batch (Bandwidth array) that cannot be
+			     * read: `invalid` says why; the others are recorded */
 } sg__wh_kind;
 
 /* What a status code means for consent (reference/compliance.md §8). */
@@ -146,6 +148,8 @@ typedef struct sg__wh_message {
 	unsigned num_media;        /* attached media count when the provider says */
 	const char *confirm_url;   /* aws-sns SubscriptionConfirmation (IGNORED): the
 				    * SubscribeURL to fetch once to confirm, else "" */
+	const char *invalid;       /* INVALID: why (static text), else "" */
+	unsigned index;            /* position in the request (0-based) */
 } sg__wh_message;
 
 #define SG__WH_DEDUP_MAX 200
@@ -179,7 +183,10 @@ void sg__wh_parsed_free(sg__wh_parsed *p);
  * Inputs per provider:
  *   twilio     POST form body, or GET query
  *   telnyx     POST JSON (v2 event envelope)
- *   bandwidth  POST JSON array (an object is taken as a one-element array)
+ *   bandwidth  POST JSON array (an object is taken as a one-element array);
+ *              an element that cannot be read becomes an INVALID message
+ *              and the others are returned: the parse fails only when the
+ *              body is not JSON or every element is invalid
  *   plivo      POST form body, or GET query
  *   vonage     GET query, POST form, or POST JSON (POST with an empty body:
  *              the query); no msisdn/to at all = URL check = IGNORED
