@@ -1020,6 +1020,190 @@ static void sns_signature(void **state)
 	free(body);
 }
 
+
+/* ---- issue 11: signed material and parsed fields must agree ------------------ */
+
+/* A captured Vonage callback of any age with timestamp/text/messageId put in
+ * front: the old signer read the smallest value of a repeated key and the
+ * parser the first, so it verified and parsed as an opt-in. */
+static void repeated_keys(void **state)
+{
+	(void)state;
+	hdrs h = {{{NULL}}};
+	char why[256] = "";
+	const int64_t now = 1485047698;
+	const char *forged = "https://example.com/vonage?timestamp=1485047698&text=start&messageId=zz1&"
+			     "message-timestamp=2013-11-21+15%3A27%3A30&messageId=020000001B0FE827&msisdn=14843472194"
+			     "&text=Test+again&timestamp=1385047698&to=13239877404&type=text"
+			     "&sig=d2e7b1dc968737c5998ad624e02f90b7";
+	sg__wh_request r = get(forged, &h);
+	r.why = why;
+	r.why_cap = sizeof(why);
+	assert_int_equal(vonage_verify(&r, SG__WH_ALG_MD5HASH, "my_secret_key_for_testing", now), SG_EBADSIG);
+	assert_non_null(strstr(why, "is repeated"));
+	sg__wh_parsed p = {0};
+	const char *detail = NULL;
+	assert_int_equal(sg__wh_parse_vonage(&r, &p, &detail), -EINVAL);
+	assert_non_null(strstr(detail, "repeated"));
+	/* The same as a JSON body. */
+	const char *js = "{\"timestamp\":\"1485047698\",\"text\":\"start\",\"messageId\":\"zz2\","
+			 "\"message-timestamp\":\"2013-11-21 15:27:30\",\"messageId\":\"020000001B0FE827\","
+			 "\"msisdn\":\"14843472194\",\"text\":\"Test again\",\"timestamp\":\"1385047698\","
+			 "\"to\":\"13239877404\",\"type\":\"text\",\"sig\":\"d2e7b1dc968737c5998ad624e02f90b7\"}";
+	r = post("https://example.com/vonage", JSON, js, strlen(js), &h);
+	assert_int_equal(vonage_verify(&r, SG__WH_ALG_MD5HASH, "my_secret_key_for_testing", now), SG_EBADSIG);
+	assert_int_equal(sg__wh_parse_vonage(&r, &p, &detail), SG_EJSON);
+
+	/* Twilio and Plivo: repeated keys, and a key in both query and body. */
+	const char *bodies[] = {"MessageSid=SM1&From=%2B14155550100&To=%2B14155550101&Body=START&Body=STOP",
+				"MessageSid=SM1&From=%2B14155550100&To=%2B14155550101&Body=START"};
+	const char *urls[] = {"https://example.com/t", "https://example.com/t?Body=STOP"};
+	for (int i = 0; i < 2; i++) {
+		r = post(urls[i], FORM, bodies[i], strlen(bodies[i]), &h);
+		assert_int_equal(sg__wh_parse_twilio(&r, &p, &detail), -EINVAL);
+		assert_int_equal(sg__wh_parse_plivo(&r, &p, &detail), -EINVAL);
+		assert_null(p.msgs);
+	}
+	/* Percent-escaped spellings of one key are the same key. */
+	const char *esc = "MessageSid=SM1&From=%2B14155550100&To=%2B14155550101&Body=START&B%6fdy=STOP";
+	r = post("https://example.com/t", FORM, esc, strlen(esc), &h);
+	assert_int_equal(sg__wh_parse_twilio(&r, &p, &detail), -EINVAL);
+
+	/* JSON: a duplicated key anywhere (also nested, also in arrays) is refused
+	 * by every JSON provider; distinct keys at different levels are fine. */
+	static const struct {
+		sg__wh_provider prov;
+		const char *body;
+	} dups[] = {
+		{SG__WH_TELNYX, "{\"data\":{\"event_type\":\"message.received\",\"payload\":{\"id\":\"x\",\"text\":\"START\","
+				"\"from\":{\"phone_number\":\"+1\"},\"text\":\"STOP\"}}}"},
+		{SG__WH_TELNYX, "{\"data\":{\"event_type\":\"message.received\",\"payload\":{\"id\":\"x\","
+				"\"from\":{\"phone_number\":\"+15550000002\",\"phone_number\":\"+1\"}}}}"},
+		{SG__WH_BANDWIDTH, "[{\"type\":\"message-received\",\"message\":{\"id\":\"a\",\"from\":\"+1\","
+				   "\"media\":[{\"u\":1,\"u\":2}]}}]"},
+		{SG__WH_SINCH, "{\"type\":\"mo_text\",\"id\":\"a\",\"from\":\"1\",\"body\":\"START\",\"body\":\"STOP\"}"},
+		{SG__WH_SINCH, "{\"type\":\"mo_text\",\"id\":\"a\",\"from\":\"1\",\"body\":\"x\",\"bod\\u0079\":\"y\"}"},
+		{SG__WH_AWS_SNS, "{\"Type\":\"Notification\",\"Type\":\"SubscriptionConfirmation\"}"},
+		{SG__WH_AWS_SNS, "{\"Type\":\"Notification\",\"Message\":\"{\\\"originationNumber\\\":\\\"+1\\\","
+				 "\\\"inboundMessageId\\\":\\\"a\\\",\\\"messageBody\\\":\\\"START\\\","
+				 "\\\"messageBody\\\":\\\"STOP\\\"}\"}"},
+	};
+	for (size_t i = 0; i < SG_ARRAY_SIZE(dups); i++) {
+		r = post("https://example.com/x", JSON, dups[i].body, strlen(dups[i].body), &h);
+		int rc = sg__wh_parse(dups[i].prov, &r, &p, &detail);
+		if (rc != SG_EJSON)
+			fail_msg("dup case %zu: got %d", i, rc);
+		assert_null(p.msgs);
+	}
+	const char *ok = "{\"type\":\"mo_text\",\"id\":\"a\",\"from\":\"1\",\"to\":\"2\",\"body\":\"x\","
+			 "\"x\":{\"id\":1,\"from\":2},\"y\":[{\"id\":1},{\"id\":2}]}";
+	r = post("https://example.com/x", JSON, ok, strlen(ok), &h);
+	assert_int_equal(sg__wh_parse_sinch(&r, &p, &detail), 0);
+	sg__wh_parsed_free(&p);
+}
+
+/* A Bandwidth array: bad elements become INVALID, the valid ones are kept. */
+static void bandwidth_mixed(void **state)
+{
+	(void)state;
+	hdrs h = {{{NULL}}};
+	const char *body = "[{\"type\":\"message-received\",\"message\":{\"id\":\"a\",\"from\":\"+15550000001\","
+			   "\"owner\":\"+15550000009\",\"text\":\"STOP\"}},"
+			   "{\"type\":\"message-received\",\"message\":{\"from\":\"+15550000002\",\"text\":\"STOP\"}},"
+			   "7,"
+			   "{\"type\":\"message-received\",\"message\":{\"id\":\"d\",\"from\":\"+15550000004\","
+			   "\"owner\":\"+15550000009\",\"text\":\"STOP\"}}]";
+	sg__wh_parsed p = {0};
+	const char *detail = NULL;
+	sg__wh_request r = post("https://example.com/bw", JSON, body, strlen(body), &h);
+	assert_int_equal(sg__wh_parse_bandwidth(&r, &p, &detail), 0);
+	assert_int_equal(p.n, 4);
+	assert_int_equal(p.msgs[0].kind, SG__WH_INBOUND);
+	assert_string_equal(p.msgs[0].msg_id, "a");
+	assert_int_equal(p.msgs[1].kind, SG__WH_INVALID);
+	assert_string_equal(p.msgs[1].invalid, "no message.id in a Bandwidth callback");
+	assert_int_equal(p.msgs[1].index, 1);
+	assert_int_equal(p.msgs[2].kind, SG__WH_INVALID);
+	assert_int_equal(p.msgs[3].kind, SG__WH_INBOUND);
+	assert_string_equal(p.msgs[3].msg_id, "d");
+	assert_string_equal(p.msgs[3].from, "+15550000004");
+	assert_int_equal(p.msgs[3].index, 3);
+	sg__wh_parsed_free(&p);
+	/* Nothing readable at all: still an error. */
+	const char *bad = "[7,{\"type\":\"message-received\"}]";
+	r = post("https://example.com/bw", JSON, bad, strlen(bad), &h);
+	assert_int_equal(sg__wh_parse_bandwidth(&r, &p, &detail), SG_EJSON);
+	assert_null(p.msgs);
+}
+
+/* Sinch HMAC: base64(HMAC-SHA256(secret, body "." nonce "." timestamp)),
+ * computed with Python hmac. */
+static void sinch_signature(void **state)
+{
+	(void)state;
+	const char *body = "{\"type\":\"mo_text\",\"id\":\"01\",\"from\":\"12065550131\",\"to\":\"12065550100\",\"body\":\"STOP\"}";
+	hdrs h = {{{"x-sinch-webhook-signature", "q7cUY9r7kqbbHDkcdKaAqtTuAPc6zj6UMjn8oeppz2E="},
+		   {"x-sinch-webhook-signature-nonce", "01FJA8B4A7BM43YGWSG9GBV067"},
+		   {"x-sinch-webhook-signature-timestamp", "1634579353"},
+		   {"x-sinch-webhook-signature-algorithm", "HmacSHA256"}}};
+	sg__wh_provider_cfg cfg = {.secret = "foo_secret1234"};
+	sg__wh_request r = post("https://example.com/sinch", JSON, body, strlen(body), &h);
+	r.now_s = 1634579353;
+	assert_int_equal(sg__wh_verify_sinch(&r, &cfg), 0);
+	r.now_s = 1634579353 + 301;
+	assert_int_equal(sg__wh_verify_sinch(&r, &cfg), SG_EBADSIG);
+	r.now_s = 1634579353;
+	cfg.secret = "foo_secret1235";
+	assert_int_equal(sg__wh_verify_sinch(&r, &cfg), SG_EBADSIG);
+	cfg.secret = "foo_secret1234";
+	r.body_len--; /* tampered */
+	assert_int_equal(sg__wh_verify_sinch(&r, &cfg), SG_EBADSIG);
+	r.body_len++;
+	h.kv[3][1] = "HmacMD5";
+	assert_int_equal(sg__wh_verify_sinch(&r, &cfg), SG_EBADSIG);
+	h.kv[3][1] = "HmacSHA256";
+	/* Basic as well: both required. */
+	cfg.basic_user = "u";
+	cfg.basic_pass = "p";
+	assert_int_equal(sg__wh_verify_sinch(&r, &cfg), SG_EBADSIG);
+	h.kv[4][0] = "Authorization";
+	h.kv[4][1] = "Basic dTpw";
+	assert_int_equal(sg__wh_verify_sinch(&r, &cfg), 0);
+}
+
+/* Twilio Webhooks Rule keys, and the query forms Twilio's validators try
+ * (signatures computed with Python hmac). */
+static void twilio_keys_and_escapes(void **state)
+{
+	(void)state;
+	const char *body = "MessageSid=SM1&From=%2B14155550100&To=%2B14155550101&Body=STOP";
+	sg__wh_named_key keys[] = {{"k1", "one"}, {"k2", "two"}};
+	sg__wh_provider_cfg cfg = {.keys = keys, .nkeys = 2};
+	hdrs h = {{{"X-Twilio-Signature", "JJGRNixAuY8welW0kVRiEnUX2qHRHguISlZcDA2fYik="},
+		   {"X-Twilio-Webhooks-Signature-Settings", "key=k2,algorithm=HMAC_SHA256"}}};
+	sg__wh_request r = post("https://example.com/t", FORM, body, strlen(body), &h);
+	assert_int_equal(sg__wh_verify_twilio(&r, &cfg), 0);
+	h.kv[1][1] = "key=k1,algorithm=HMAC_SHA256";
+	assert_int_equal(sg__wh_verify_twilio(&r, &cfg), SG_EBADSIG);
+	h.kv[1][1] = "key=k3,algorithm=HMAC_SHA256";
+	char why[256] = "";
+	r.why = why;
+	r.why_cap = sizeof(why);
+	assert_int_equal(sg__wh_verify_twilio(&r, &cfg), SG_EBADSIG);
+	assert_non_null(strstr(why, "\"k3\""));
+	/* Auth token, URL signed with ' / sent with %27 (and back). */
+	sg__wh_provider_cfg tok = {.secret = "12345"};
+	hdrs t = {{{"X-Twilio-Signature", "5xLrSTWPBXwNKuQsIx3PiroQxek="}}};
+	r = post("https://example.com/t?c=it%27s", FORM, body, strlen(body), &t);
+	assert_int_equal(sg__wh_verify_twilio(&r, &tok), 0);
+	r = post("https://example.com/t?c=it's", FORM, body, strlen(body), &t);
+	assert_int_equal(sg__wh_verify_twilio(&r, &tok), 0);
+	r = post("https://example.com:443/t?c=it%27s", FORM, body, strlen(body), &t);
+	assert_int_equal(sg__wh_verify_twilio(&r, &tok), 0);
+	r = post("https://example.com/t?c=its", FORM, body, strlen(body), &t);
+	assert_int_equal(sg__wh_verify_twilio(&r, &tok), SG_EBADSIG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1030,6 +1214,8 @@ int main(void)
 		cmocka_unit_test(vonage_signature), cmocka_unit_test(basic_auth),
 		cmocka_unit_test(status_codes),     cmocka_unit_test(hints_and_keys),
 		cmocka_unit_test(malformed),        cmocka_unit_test(sns_signature),
+		cmocka_unit_test(repeated_keys),    cmocka_unit_test(bandwidth_mixed),
+		cmocka_unit_test(sinch_signature),  cmocka_unit_test(twilio_keys_and_escapes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
