@@ -128,8 +128,9 @@ static void record_group(sg__wh_item *it)
 	    (it->action != SG_ACTION_OPT_OUT && it->action != SG_ACTION_OPT_IN))
 		return;
 	if (strlen(m->group) >= SG_KEY_MAX) {
-		sg__warn("webhk", "sender group id too long for a scope; not recorded provider=%s",
-			 it->call->name);
+		char k[48];
+		sg__log_limited(SG_LOG_WARN, "webhk", lkey(it->call, "group_too_long", k),
+				"sender group id too long for a scope; not recorded provider=%s", it->call->name);
 		return;
 	}
 	snprintf(it->dedup, sizeof(it->dedup), "%s:group", m->dedup_key);
@@ -159,6 +160,7 @@ static void record_group(sg__wh_item *it)
 static void inbound_recorded(sg__req *req, const sg__inbound_result *res, void *ctx)
 {
 	sg__wh_item *it = ctx;
+	char k[48];
 	(void)req;
 	if (res->status) {
 		fail_item(it, res->status, res->error ? res->error : "record_failed");
@@ -175,7 +177,8 @@ static void inbound_recorded(sg__req *req, const sg__inbound_result *res, void *
 		sg__strlcpy(it->sender, res->sender, sizeof(it->sender));
 		sg__strlcpy(it->recipient, res->recipient, sizeof(it->recipient));
 		if (res->quarantined)
-			sg__warn("webhk", "handset number did not parse: recorded under its raw: key "
+			sg__log_limited(SG_LOG_WARN, "webhk", lkey(it->call, "handset_raw", k),
+				 "handset number did not parse: recorded under its raw: key "
 				 "provider=%s action=%s", it->call->name,
 				 res->action ? sg_action_name(res->action) : "none");
 		record_group(it);
@@ -309,7 +312,9 @@ static void start_inbound(sg__wh_item *it)
 	int rc = our_key(call, ours, to_country, it->sender);
 	if (rc) {
 		char q[64];
-		sg__err("webhk", "our number did not parse: nothing recorded, answered 500 so the provider "
+		char k[48];
+		sg__log_limited(SG_LOG_ERROR, "webhk", lkey(call, "our_number_bad", k),
+			"our number did not parse: nothing recorded, answered 500 so the provider "
 			"retries provider=%s to=%s hint=\"set providers.%s.country\"", call->name,
 			sg__log_quote(ours, strlen(ours), q, sizeof(q)), call->name);
 		it->status = rc;
@@ -345,6 +350,7 @@ static void status_recorded(sg__req *req, int status, const sg_event_out *out, s
 static void start_status(sg__wh_item *it)
 {
 	sg__wh_call *call = it->call;
+	char k[48];
 	const sg__wh_message *m = it->m;
 	if (m->code_class != SG__WH_CODE_OPT_OUT && m->code_class != SG__WH_CODE_NOT_SMS_CAPABLE)
 		return; /* delivered, queued, other failures: consent untouched */
@@ -357,7 +363,8 @@ static void start_status(sg__wh_item *it)
 	if (sg_number_normalize(m->handset, strlen(m->handset), cc, SG_FIELD_ANY, it->recipient, NULL)) {
 		sg_number_quarantine(m->handset, strlen(m->handset), it->recipient);
 		it->quarantined = true;
-		sg__warn("webhk", "recipient number did not parse: signal recorded under its raw: key "
+		sg__log_limited(SG_LOG_WARN, "webhk", lkey(call, "recipient_raw", k),
+			"recipient number did not parse: signal recorded under its raw: key "
 			 "provider=%s code=%s", call->name, m->status_code);
 	}
 	it->action = m->code_class == SG__WH_CODE_OPT_OUT ? SG_ACTION_OPT_OUT
@@ -389,7 +396,8 @@ static void start_status(sg__wh_item *it)
 	}
 	call->pending++;
 	if (m->code_class == SG__WH_CODE_OPT_OUT)
-		sg__info("webhk", "provider opt-out signal provider=%s code=%s scope=%s", call->name,
+		sg__log_limited(SG_LOG_INFO, "webhk", lkey(call, "optout_signal", k),
+				"provider opt-out signal provider=%s code=%s scope=%s", call->name,
 			 m->status_code, known ? "default" : "global");
 }
 
@@ -596,7 +604,9 @@ void sg__api_webhooks(sg__req *req)
 			start_status(it);
 		else if (it->kind == SG__WHI_IGNORED && it->m->confirm_url[0]) {
 			char q[256];
-			sg__warn("webhk", "aws-sns subscription waits for confirmation: open SubscribeURL once "
+			char k[48];
+			sg__log_limited(SG_LOG_WARN, "webhk", lkey(call, "confirm", k),
+				 "aws-sns subscription waits for confirmation: open SubscribeURL once "
 				 "url=%s", sg__log_quote(it->m->confirm_url, strlen(it->m->confirm_url), q,
 							sizeof(q)));
 		}
