@@ -177,22 +177,22 @@ bool sg__wh_fresh(const sg__wh_provider_cfg *cfg, int64_t now_s, const char *ts)
 
 /* ---- JSON -------------------------------------------------------------- */
 
-int sg__wh_json_parse(const sg__wh_request *req, cJSON **ret, const char **err_detail)
+int sg__wh_json_text(const sg__wh_request *req, const char *text, size_t len, cJSON **ret,
+		     const char **err_detail)
 {
 	const char *end = NULL;
-	if (!req->body || req->body_len == 0) {
-		if (err_detail)
-			*err_detail = "empty body";
-		return SG_EJSON;
-	}
-	cJSON *j = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);
+	cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 	if (!j) {
 		if (err_detail)
 			*err_detail = "malformed JSON";
 		return SG_EJSON;
 	}
-	const char *detail;
-	int rc = sg__wh_json_unique(req, j, &detail);
+	/* Whitespace may follow the value (RFC 8259); anything else is a second
+	 * text the signature covers and this parser would not read. */
+	while (end < text + len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+		end++;
+	const char *detail = "data after the JSON value";
+	int rc = end < text + len ? SG_EJSON : sg__wh_json_unique(req, j, &detail);
 	if (rc) {
 		cJSON_Delete(j);
 		if (err_detail)
@@ -201,6 +201,16 @@ int sg__wh_json_parse(const sg__wh_request *req, cJSON **ret, const char **err_d
 	}
 	*ret = j;
 	return 0;
+}
+
+int sg__wh_json_parse(const sg__wh_request *req, cJSON **ret, const char **err_detail)
+{
+	if (!req->body || req->body_len == 0) {
+		if (err_detail)
+			*err_detail = "empty body";
+		return SG_EJSON;
+	}
+	return sg__wh_json_text(req, req->body, req->body_len, ret, err_detail);
 }
 
 static int name_cmp(const void *x, const void *y)

@@ -19,10 +19,11 @@ static int inner(sg__wh_parsed *p, sg__wh_message *m, const cJSON *env, const ch
 		*detail = "no Message in an SNS notification";
 		return SG_EJSON;
 	}
-	cJSON *in = cJSON_ParseWithLengthOpts(msg, strlen(msg), NULL, 0);
-	if (in && sg__wh_json_unique(NULL, in, detail)) {
-		cJSON_Delete(in);
-		return SG_EJSON;
+	cJSON *in = NULL;
+	const char *why = NULL;
+	if (sg__wh_json_text(NULL, msg, strlen(msg), &in, &why) && why && strcmp(why, "malformed JSON") != 0) {
+		*detail = "the SNS Message repeats a JSON key or has data after its value";
+		return SG_EJSON; /* a payload that could be read two ways */
 	}
 	if (!cJSON_IsObject(in) || !sg__wh_jget(in, "originationNumber")) {
 		cJSON_Delete(in);

@@ -64,7 +64,12 @@ bool sg__wh_fresh(const sg__wh_provider_cfg *cfg, int64_t now_s, const char *ts)
 
 /* ---- JSON (result.c) ------------------------------------------------------- */
 
+/* The body as one JSON value (whitespace may follow it, nothing else), every
+ * object's keys unique: 0, or SG_EJSON with *err_detail. */
 int sg__wh_json_parse(const sg__wh_request *req, cJSON **ret, const char **err_detail);
+/* The same for any text (req may be NULL: only for req->why). */
+int sg__wh_json_text(const sg__wh_request *req, const char *text, size_t len, cJSON **ret,
+		     const char **err_detail);
 
 /* Fills one message from a parsed JSON body; 0 or an error with *detail. */
 typedef int (*sg__wh_fill_fn)(sg__wh_parsed *p, sg__wh_message *m, const cJSON *root, const char **detail);

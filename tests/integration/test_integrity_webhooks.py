@@ -182,7 +182,14 @@ def bandwidth_dup(c, d):
     el2 = el.replace('"type":"message-received",', '"type":"message-received","type":"message-delivered",')
     r = post(d, "/v1/webhooks/bandwidth", el2.replace("bw-dup-1", "bw-dup-2").encode(), JSON, auth)
     c.eq("bandwidth, a JSON key repeated in an element: 400", r.status, 400)
-    c.eq("bandwidth duplicated keys: nothing recorded", events(d), 0)
+    two = json.dumps([bw_el("bw-two-1", "+15550100022", "START")]) + " " + json.dumps(
+        [bw_el("bw-two-2", "+15550100022", "STOP")])
+    r = post(d, "/v1/webhooks/bandwidth", two.encode(), JSON, auth)
+    c.eq("bandwidth, a second JSON value after the first: 400", r.status, 400)
+    c.eq("bandwidth duplicated keys / two values: nothing recorded", events(d), 0)
+    r = post(d, "/v1/webhooks/bandwidth", (json.dumps([bw_el("bw-ws-1", "+15550100023", "STOP")]) + "\r\n").encode(),
+             JSON, auth)
+    c.eq("bandwidth, trailing whitespace only: 200", r.status, 200)
 
 
 def telnyx_dup(c, d):

@@ -1096,10 +1096,17 @@ static void repeated_keys(void **state)
 		assert_null(p.msgs);
 	}
 	const char *ok = "{\"type\":\"mo_text\",\"id\":\"a\",\"from\":\"1\",\"to\":\"2\",\"body\":\"x\","
-			 "\"x\":{\"id\":1,\"from\":2},\"y\":[{\"id\":1},{\"id\":2}]}";
+			 "\"x\":{\"id\":1,\"from\":2},\"y\":[{\"id\":1},{\"id\":2}]}\r\n ";
 	r = post("https://example.com/x", JSON, ok, strlen(ok), &h);
-	assert_int_equal(sg__wh_parse_sinch(&r, &p, &detail), 0);
+	assert_int_equal(sg__wh_parse_sinch(&r, &p, &detail), 0); /* trailing whitespace is fine */
 	sg__wh_parsed_free(&p);
+	/* A second value after the first: the signature covers it, the parser
+	 * would not read it. */
+	const char *two = "{\"type\":\"mo_text\",\"id\":\"a\",\"from\":\"1\",\"body\":\"START\"}"
+			  "{\"type\":\"mo_text\",\"id\":\"a\",\"from\":\"1\",\"body\":\"STOP\"}";
+	r = post("https://example.com/x", JSON, two, strlen(two), &h);
+	assert_int_equal(sg__wh_parse_sinch(&r, &p, &detail), SG_EJSON);
+	assert_string_equal(detail, "data after the JSON value");
 }
 
 /* A Bandwidth array: bad elements become INVALID, the valid ones are kept. */
