@@ -101,8 +101,11 @@ def log_count(d, text):
     return d.log().count(text)
 
 
+EXITS = []  # exit code of every daemon stopped
+
+
 def closing(d):
-    d.stop()
+    EXITS.append(d.stop())
     d.cleanup()
 
 
@@ -488,6 +491,7 @@ def test(c):
             g()
         except Exception as e:  # noqa: BLE001 - reported as a failed case
             c.crash(e)
+    c.check("every daemon exited cleanly (0)", EXITS and all(x == 0 for x in EXITS), EXITS)
 
 
 if __name__ == "__main__":
