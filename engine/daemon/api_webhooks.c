@@ -6,8 +6,15 @@
  *
  *   verify the signature with the provider's settings (wh_config.c)
  *       bad or missing -> 403, nothing recorded; no credentials configured
- *       -> 403 unless allowUnsignedWebhooks
+ *       -> 403 unless allowUnsignedWebhooks; HTTP Basic missing or wrong
+ *       (Bandwidth, Sinch with a username) -> 401 with WWW-Authenticate:
+ *       Basic, the challenge Bandwidth waits for before it sends them.
+ *       A repeated form key, a key in both query and body, a repeated JSON
+ *       key or data after the JSON value is refused (403 / 400): the signed
+ *       material and the fields read could differ.
  *   parse (engine/webhooks) into provider-neutral messages; malformed -> 400
+ *       (a Bandwidth array: each unreadable element is logged and answered
+ *       "invalid", the others are recorded; 400 only when none is readable)
  *   each message, all started at once, answered when the last is durable:
  *     INBOUND  -> sg__inbound_process (the POST /v1/inbound path), with our
  *                 number normalized here first (the provider's country for
@@ -27,7 +34,13 @@
  *                 recipient flag, never an opt-out. Other codes: ignored.
  *     IGNORED  -> nothing
  *     Vonage parts -> reassembled first (wh_concat.c)
- *   answer (wh_answer.c): 5xx when we failed (providers retry), else 200.
+ *     INBOUND without our number (no To / owner / destinationNumber) ->
+ *                 an opt-out in it recorded under the quarantine sender
+ *                 "raw:", anything else not recorded; answered 400 (a
+ *                 retry can never succeed)
+ *   answer (wh_answer.c): 5xx when we failed (providers retry), 400 when
+ *   nothing of the request can ever be recorded properly, else 200.
+ *   Every line a client can trigger is rate-limited (sg__log_limited).
  */
 #include <errno.h>
 #include <stdio.h>
