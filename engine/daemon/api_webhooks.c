@@ -213,6 +213,7 @@ static void no_number_recorded(sg__req *req, int status, const sg_event_out *out
 	} else {
 		it->seq = out[0].seq;
 		it->duplicate = out[0].duplicate;
+		record_group(it); /* the provider blocked its whole sender group: that needs no number */
 	}
 	release_concat(it, !it->fatal);
 	item_done(it->call);

@@ -391,6 +391,12 @@ def no_to(c, d):
                                                   "Body": "hello"}).encode())
     c.check("twilio non-keyword text without our number: 4xx, nothing recorded",
             400 <= r.status < 500 and not [e for e in audit(d) if e.get("recipient") == "+14155550948"], r)
+    r = post(d, "/v1/webhooks/twilio", urlencode({"MessageSid": "SMnt3", "From": "+14155550951", "Body": "STOP",
+                                                  "OptOutType": "STOP", "MessagingServiceSid": "MGnt1"}).encode())
+    evs = [e for e in audit(d) if e.get("recipient") == "+14155550951"]
+    c.check("twilio provider STOP without our number: 4xx, also recorded for its Messaging Service",
+            400 <= r.status < 500 and any(e.get("scope") == "group" and e.get("scope_id") == "MGnt1" for e in evs),
+            (r, evs))
     arr = [bw_el("bw-nt2", "+14155550949", "STOP", drop=("to", "owner")), bw_el("bw-nt3", "+14155550950", "STOP")]
     r = post(d, "/v1/webhooks/bandwidth", json.dumps(arr).encode(), JSON)
     c.eq("bandwidth array, one element without our number beside a valid one: 200", r.status, 200)
