@@ -6,8 +6,15 @@
  *
  *   verify the signature with the provider's settings (wh_config.c)
  *       bad or missing -> 403, nothing recorded; no credentials configured
- *       -> 403 unless allowUnsignedWebhooks
+ *       -> 403 unless allowUnsignedWebhooks; HTTP Basic missing or wrong
+ *       (Bandwidth, Sinch with a username) -> 401 with WWW-Authenticate:
+ *       Basic, the challenge Bandwidth waits for before it sends them.
+ *       A repeated form key, a key in both query and body, a repeated JSON
+ *       key or data after the JSON value is refused (403 / 400): the signed
+ *       material and the fields read could differ.
  *   parse (engine/webhooks) into provider-neutral messages; malformed -> 400
+ *       (a Bandwidth array: each unreadable element is logged and answered
+ *       "invalid", the others are recorded; 400 only when none is readable)
  *   each message, all started at once, answered when the last is durable:
  *     INBOUND  -> sg__inbound_process (the POST /v1/inbound path), with our
  *                 number normalized here first (the provider's country for
@@ -27,7 +34,13 @@
  *                 recipient flag, never an opt-out. Other codes: ignored.
  *     IGNORED  -> nothing
  *     Vonage parts -> reassembled first (wh_concat.c)
- *   answer (wh_answer.c): 5xx when we failed (providers retry), else 200.
+ *     INBOUND without our number (no To / owner / destinationNumber) ->
+ *                 an opt-out in it recorded under the quarantine sender
+ *                 "raw:", anything else not recorded; answered 400 (a
+ *                 retry can never succeed)
+ *   answer (wh_answer.c): 5xx when we failed (providers retry), 400 when
+ *   nothing of the request can ever be recorded properly, else 200.
+ *   Every line a client can trigger is rate-limited (sg__log_limited).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,6 +51,13 @@
 #include "wh.h"
 
 #define FLUSH_MAX 8 /* timed-out Vonage messages one request carries along */
+
+/* "webhk:<provider>:<reason>", the rate-limit key of a log line. */
+static const char *lkey(const sg__wh_call *call, const char *reason, char out[48])
+{
+	snprintf(out, 48, "webhk:%s:%s", call->name, reason);
+	return out;
+}
 
 static void call_free(sg__wh_call *call)
 {
@@ -121,8 +141,9 @@ static void record_group(sg__wh_item *it)
 	    (it->action != SG_ACTION_OPT_OUT && it->action != SG_ACTION_OPT_IN))
 		return;
 	if (strlen(m->group) >= SG_KEY_MAX) {
-		sg__warn("webhk", "sender group id too long for a scope; not recorded provider=%s",
-			 it->call->name);
+		char k[48];
+		sg__log_limited(SG_LOG_WARN, "webhk", lkey(it->call, "group_too_long", k),
+				"sender group id too long for a scope; not recorded provider=%s", it->call->name);
 		return;
 	}
 	snprintf(it->dedup, sizeof(it->dedup), "%s:group", m->dedup_key);
@@ -152,6 +173,7 @@ static void record_group(sg__wh_item *it)
 static void inbound_recorded(sg__req *req, const sg__inbound_result *res, void *ctx)
 {
 	sg__wh_item *it = ctx;
+	char k[48];
 	(void)req;
 	if (res->status) {
 		fail_item(it, res->status, res->error ? res->error : "record_failed");
@@ -168,13 +190,99 @@ static void inbound_recorded(sg__req *req, const sg__inbound_result *res, void *
 		sg__strlcpy(it->sender, res->sender, sizeof(it->sender));
 		sg__strlcpy(it->recipient, res->recipient, sizeof(it->recipient));
 		if (res->quarantined)
-			sg__warn("webhk", "handset number did not parse: recorded under its raw: key "
+			sg__log_limited(SG_LOG_WARN, "webhk", lkey(it->call, "handset_raw", k),
+				 "handset number did not parse: recorded under its raw: key "
 				 "provider=%s action=%s", it->call->name,
 				 res->action ? sg_action_name(res->action) : "none");
 		record_group(it);
 	}
 	release_concat(it, !it->fatal);
 	item_done(it->call);
+}
+
+static void no_number_recorded(sg__req *req, int status, const sg_event_out *out, size_t n, void *ctx)
+{
+	sg__wh_item *it = ctx;
+	(void)req;
+	(void)n;
+	if (status || out[0].status) {
+		sg__err("webhk", "opt-out without our number not recorded provider=%s error=\"%s\"",
+			it->call->name, sg_strerror(status ? status : out[0].status));
+		fail_item(it, status ? status : out[0].status, "record_failed");
+		it->fatal = true;
+	} else {
+		it->seq = out[0].seq;
+		it->duplicate = out[0].duplicate;
+		record_group(it); /* the provider blocked its whole sender group: that needs no number */
+	}
+	release_concat(it, !it->fatal);
+	item_done(it->call);
+}
+
+/* An inbound message that names no number of ours (no To / owner /
+ * destinationNumber): it can never be recorded properly, so a retry would
+ * not help and it is answered 4xx. An opt-out in it is still kept, under
+ * the quarantine sender "raw:" (as a handset that does not parse is kept
+ * under its raw: key), for an operator to act on. */
+static void start_no_number(sg__wh_item *it, const sg__inbound_msg *msg)
+{
+	sg__wh_call *call = it->call;
+	sg_engine *engine = call->req->srv->engine;
+	sg_intent intent = msg->provider_intent;
+	const char *rule = msg->provider_rule;
+	char k[48];
+
+	it->no_number = true;
+	it->status = -EINVAL;
+	it->error = "no_our_number";
+	it->fatal = false;
+	if (intent == SG_INTENT_NONE &&
+	    sg_classify(engine, NULL, msg->body, msg->body_len, &it->cls) == 0) {
+		intent = it->cls.intent;
+		rule = it->cls.rule[0] ? it->cls.rule : NULL;
+	}
+	it->intent = intent;
+	sg__log_limited(SG_LOG_WARN, "webhk", lkey(call, "no_our_number", k),
+			"inbound webhook without our number (To): answered 400%s provider=%s id=%s",
+			intent == SG_INTENT_OPT_OUT ? "; the opt-out is recorded under the quarantine sender raw:"
+						    : ", nothing recorded", call->name, msg->id ? msg->id : "");
+	if (intent != SG_INTENT_OPT_OUT) {
+		release_concat(it, true);
+		return;
+	}
+	char cc[3];
+	const char *country = msg->handset_country && msg->handset_country[0] ? msg->handset_country
+			      : country_of(call, NULL, NULL, cc);
+	sg_number_quarantine("", 0, it->sender);
+	if (sg_number_normalize(msg->from, strlen(msg->from), country, SG_FIELD_ANY, it->recipient, NULL)) {
+		sg_number_quarantine(msg->from, strlen(msg->from), it->recipient);
+		it->quarantined = true;
+	}
+	it->action = SG_ACTION_OPT_OUT;
+	snprintf(it->note, sizeof(it->note), "%s webhook named no number of ours (To): recorded under the "
+		 "quarantine sender", call->name);
+	it->ev = (sg_event_in){
+		.action = SG_ACTION_OPT_OUT,
+		.source = msg->provider_intent != SG_INTENT_NONE ? SG_SOURCE_PROVIDER_SIGNAL : SG_SOURCE_KEYWORD,
+		.sender = it->sender,
+		.recipient = it->recipient,
+		.scope = SG_SCOPE_DEFAULT,
+		.provider = call->name,
+		.provider_msg_id = msg->id && msg->id[0] ? msg->id : NULL,
+		.dedup_key = msg->dedup_key && msg->dedup_key[0] ? msg->dedup_key : NULL,
+		.rule = rule,
+		.body = msg->body,
+		.body_len = msg->body_len,
+		.note = it->note,
+		.event_time_us = msg->event_time_us,
+	};
+	int rc = sg__submit_events(call->req, &it->ev, 1, no_number_recorded, it);
+	if (rc) {
+		fail_item(it, rc, rc == -EAGAIN ? "busy" : "shutting_down");
+		release_concat(it, false);
+		return;
+	}
+	call->pending++;
 }
 
 static void start_inbound(sg__wh_item *it)
@@ -211,10 +319,16 @@ static void start_inbound(sg__wh_item *it)
 			msg.provider_rule = it->rule;
 		}
 	}
+	if (!ours || !ours[0]) {
+		start_no_number(it, &msg);
+		return;
+	}
 	int rc = our_key(call, ours, to_country, it->sender);
 	if (rc) {
 		char q[64];
-		sg__err("webhk", "our number did not parse: nothing recorded, answered 500 so the provider "
+		char k[48];
+		sg__log_limited(SG_LOG_ERROR, "webhk", lkey(call, "our_number_bad", k),
+			"our number did not parse: nothing recorded, answered 500 so the provider "
 			"retries provider=%s to=%s hint=\"set providers.%s.country\"", call->name,
 			sg__log_quote(ours, strlen(ours), q, sizeof(q)), call->name);
 		it->status = rc;
@@ -250,6 +364,7 @@ static void status_recorded(sg__req *req, int status, const sg_event_out *out, s
 static void start_status(sg__wh_item *it)
 {
 	sg__wh_call *call = it->call;
+	char k[48];
 	const sg__wh_message *m = it->m;
 	if (m->code_class != SG__WH_CODE_OPT_OUT && m->code_class != SG__WH_CODE_NOT_SMS_CAPABLE)
 		return; /* delivered, queued, other failures: consent untouched */
@@ -262,7 +377,8 @@ static void start_status(sg__wh_item *it)
 	if (sg_number_normalize(m->handset, strlen(m->handset), cc, SG_FIELD_ANY, it->recipient, NULL)) {
 		sg_number_quarantine(m->handset, strlen(m->handset), it->recipient);
 		it->quarantined = true;
-		sg__warn("webhk", "recipient number did not parse: signal recorded under its raw: key "
+		sg__log_limited(SG_LOG_WARN, "webhk", lkey(call, "recipient_raw", k),
+			"recipient number did not parse: signal recorded under its raw: key "
 			 "provider=%s code=%s", call->name, m->status_code);
 	}
 	it->action = m->code_class == SG__WH_CODE_OPT_OUT ? SG_ACTION_OPT_OUT
@@ -294,7 +410,8 @@ static void start_status(sg__wh_item *it)
 	}
 	call->pending++;
 	if (m->code_class == SG__WH_CODE_OPT_OUT)
-		sg__info("webhk", "provider opt-out signal provider=%s code=%s scope=%s", call->name,
+		sg__log_limited(SG_LOG_INFO, "webhk", lkey(call, "optout_signal", k),
+				"provider opt-out signal provider=%s code=%s scope=%s", call->name,
 			 m->status_code, known ? "default" : "global");
 }
 
@@ -330,7 +447,17 @@ static int make_items(sg__wh_call *call)
 		sg__wh_item *it = &call->items[call->n++];
 		*it = (sg__wh_item){.call = call, .m = m};
 		it->kind = m->kind == SG__WH_INBOUND ? SG__WHI_INBOUND
-			   : m->kind == SG__WH_STATUS ? SG__WHI_STATUS : SG__WHI_IGNORED;
+			   : m->kind == SG__WH_STATUS ? SG__WHI_STATUS
+			   : m->kind == SG__WH_INVALID ? SG__WHI_INVALID : SG__WHI_IGNORED;
+		if (it->kind == SG__WHI_INVALID) {
+			char k[48];
+			it->status = -EINVAL;
+			it->error = "invalid_element";
+			sg__log_limited(SG_LOG_WARN, "webhk", lkey(call, "invalid_element", k),
+					"one element of the request cannot be read: not recorded, the others "
+					"are provider=%s element=%u why=\"%s\"", call->name, m->index, m->invalid);
+			continue;
+		}
 		if (it->kind != SG__WHI_INBOUND || m->concat_total <= 1)
 			continue;
 		sg__concat *c = NULL;
@@ -363,23 +490,53 @@ static int make_items(sg__wh_call *call)
 	return 0;
 }
 
+/* HTTP Basic is the credential (Bandwidth; Sinch when it has a username):
+ * answer the challenge that Bandwidth sends first without credentials. */
+static bool basic_challenge(const sg__wh_call *call)
+{
+	const sg__wh_provider_cfg *cfg = &call->set->cfg;
+	if (!cfg->basic_user)
+		return false;
+	if (call->provider == SG__WH_BANDWIDTH)
+		return true;
+	return call->provider == SG__WH_SINCH && sg__wh_verify_bandwidth(&call->wreq, cfg) != 0;
+}
+
 static void refuse(sg__req *req, sg__wh_call *call, int rc)
 {
-	char peer[64];
+	char peer[64], k[48], why[300];
 	sg__log_quote(sg__req_peer(req), strlen(sg__req_peer(req)), peer, sizeof(peer));
+	sg__log_quote(call->why, strlen(call->why), why, sizeof(why));
 	if (rc == SG_EBADSIG && !call->set->has_credentials) {
-		sg__warn("webhk", "refused: no credentials configured for this provider provider=%s peer=%s",
-			 call->name, peer);
+		sg__log_limited(SG_LOG_WARN, "webhk", lkey(call, "not_configured", k),
+				"refused: no credentials configured for this provider provider=%s peer=%s",
+				call->name, peer);
 		sg__respond_error(req, 403, "provider_not_configured",
 				  "no credentials are configured for %s (providers.%s in the config), and "
 				  "unsigned webhooks are not allowed", call->name, call->name);
+	} else if (rc == SG_EBADSIG && basic_challenge(call)) {
+		/* Bandwidth sends each callback without credentials first and
+		 * sends them only after a 401 with this challenge. */
+		bool had = sg__req_header(req, "Authorization") != NULL;
+		if (had)
+			sg__log_limited(SG_LOG_WARN, "webhk", lkey(call, "bad_credentials", k),
+					"refused: wrong HTTP Basic credentials provider=%s peer=%s", call->name,
+					peer);
+		else
+			sg__debug("webhk", "challenged: no credentials yet (answered 401) provider=%s peer=%s",
+				  call->name, peer);
+		sg__resp_header(req, "WWW-Authenticate", "Basic realm=\"stopgate\", charset=\"UTF-8\"");
+		sg__respond_error(req, 401, "unauthorized", "%s webhooks need the configured HTTP Basic "
+				  "credentials", call->name);
 	} else if (rc == SG_EBADSIG) {
-		sg__warn("webhk", "refused: signature missing, wrong or stale provider=%s peer=%s", call->name,
-			 peer);
+		sg__log_limited(SG_LOG_WARN, "webhk", lkey(call, "bad_signature", k),
+				"refused: signature missing, wrong or stale provider=%s peer=%s why=%s", call->name,
+				peer, call->why[0] ? why : "\"-\"");
 		sg__respond_error(req, 403, "bad_signature",
 				  "the %s signature is missing, wrong or outside its time window", call->name);
 	} else {
-		sg__err("webhk", "cannot verify provider=%s error=\"%s\"", call->name, sg_strerror(rc));
+		sg__log_limited(SG_LOG_ERROR, "webhk", lkey(call, "verify_error", k),
+				"cannot verify provider=%s error=\"%s\"", call->name, sg_strerror(rc));
 		sg__respond_error(req, 500, "internal", "cannot verify the signature: %s", sg_strerror(rc));
 	}
 }
@@ -421,6 +578,8 @@ void sg__api_webhooks(sg__req *req)
 		.header = header_of,
 		.header_ctx = req,
 		.now_s = sg__webhooks_now_s(),
+		.why = call->why,
+		.why_cap = sizeof(call->why),
 	};
 	int rc = sg__wh_verify(p, &call->wreq, &call->set->cfg);
 	if (rc) {
@@ -433,10 +592,18 @@ void sg__api_webhooks(sg__req *req)
 	if (!rc)
 		rc = make_items(call);
 	if (rc) {
-		if (rc == -ENOMEM)
+		if (rc == -ENOMEM) {
 			sg__respond_error(req, 500, "internal", "out of memory");
-		else
+		} else {
+			char peer[64], k[48], why[300];
+			sg__log_quote(sg__req_peer(req), strlen(sg__req_peer(req)), peer, sizeof(peer));
+			sg__log_quote(call->why[0] ? call->why : detail, strlen(call->why[0] ? call->why : detail),
+				      why, sizeof(why));
+			sg__log_limited(SG_LOG_WARN, "webhk", lkey(call, "bad_request", k),
+					"refused: malformed webhook, nothing recorded (answered 400) provider=%s "
+					"peer=%s why=%s", call->name, peer, why);
 			sg__respond_error(req, 400, "bad_request", "%s: %s", call->name, detail);
+		}
 		call_free(call);
 		return;
 	}
@@ -451,7 +618,9 @@ void sg__api_webhooks(sg__req *req)
 			start_status(it);
 		else if (it->kind == SG__WHI_IGNORED && it->m->confirm_url[0]) {
 			char q[256];
-			sg__warn("webhk", "aws-sns subscription waits for confirmation: open SubscribeURL once "
+			char k[48];
+			sg__log_limited(SG_LOG_WARN, "webhk", lkey(call, "confirm", k),
+				 "aws-sns subscription waits for confirmation: open SubscribeURL once "
 				 "url=%s", sg__log_quote(it->m->confirm_url, strlen(it->m->confirm_url), q,
 							sizeof(q)));
 		}

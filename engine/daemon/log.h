@@ -17,6 +17,16 @@ bool sg__log_enabled(sg_log_level level);
 void sg__log(sg_log_level level, const char *group, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Like sg__log, for lines a client can trigger at will (refused webhooks,
+ * bad requests): per key (e.g. "webhk:twilio:bad_signature"; up to 47
+ * bytes count) a token bucket of SG__LOG_BURST lines, refilled one per
+ * SG__LOG_REFILL_S seconds. The first suppressed line logs that lines are
+ * being suppressed; the next one logged says how many were. Thread-safe. */
+#define SG__LOG_BURST 10
+#define SG__LOG_REFILL_S 6
+void sg__log_limited(sg_log_level level, const char *group, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* Quote a client-supplied value for a log line: printable ASCII kept,
  * everything else escaped, truncated to fit out. Returns out. */
 const char *sg__log_quote(const char *in, size_t len, char *out, size_t outlen);

@@ -98,6 +98,7 @@ typedef enum sg__wh_item_kind {
 	SG__WHI_STATUS,      /* a status callback: opt-out / not-SMS-capable signal, else ignored */
 	SG__WHI_IGNORED,     /* event type we do not use */
 	SG__WHI_PART,        /* a Vonage part held for reassembly (or a repeat of one) */
+	SG__WHI_INVALID,     /* an element of a batch that cannot be read (logged, not recorded) */
 } sg__wh_item_kind;
 
 struct sg__wh_call;
@@ -123,11 +124,14 @@ typedef struct sg__wh_item {
 	bool has_reply;
 	char reply[SG_REPLY_MAX];
 	bool duplicate, quarantined;
+	bool no_number;            /* inbound without our number: 4xx; an opt-out in it is
+				    * recorded under the quarantine sender "raw:" */
 	bool provider_acted;       /* the provider's own hint decided (Twilio OptOutType, ...) */
 	uint64_t seq;
 	sg_scope_kind scope;       /* status signals: where it was recorded */
 	char sender[SG_KEY_MAX], recipient[SG_KEY_MAX];
 
+	sg_classification cls;     /* no_number: the text as classified */
 	sg_event_in ev;            /* the status event, or the group-scope event */
 	char dedup[SG__WH_DEDUP_MAX + 8];
 	char rule[64];
@@ -144,6 +148,7 @@ typedef struct sg__wh_call {
 	sg__wh_parsed parsed;
 	sg__wh_item *items;
 	size_t n;
+	char why[256];             /* why verify refused (engine/webhooks fills it) */
 	size_t pending;            /* callbacks outstanding, +1 while starting */
 } sg__wh_call;
 

@@ -104,6 +104,15 @@ static void item_json(sg__buf *b, const sg__wh_item *it)
 		sg__buf_addc(b, '}');
 		return;
 	}
+	if (it->kind == SG__WHI_INVALID) {
+		key_str(b, &first, "kind", "invalid");
+		sg__buf_json_key(b, &first, "element");
+		sg__buf_printf(b, "%u", m->index);
+		key_str(b, &first, "error", "invalid_element");
+		key_str(b, &first, "detail", m->invalid);
+		sg__buf_addc(b, '}');
+		return;
+	}
 	bool status = it->kind == SG__WHI_STATUS;
 	key_str(b, &first, "kind", status ? "status" : "inbound");
 	key_str(b, &first, "id", m ? m->msg_id : it->cv.msg_id);
@@ -144,7 +153,8 @@ static void item_json(sg__buf *b, const sg__wh_item *it)
 	}
 	if (it->status) {
 		key_str(b, &first, "error", it->error);
-		key_str(b, &first, "detail", sg_strerror(it->status));
+		key_str(b, &first, "detail", it->no_number ? "the webhook names no number of ours (To); an "
+				  "opt-out in it is kept under the quarantine sender raw:" : sg_strerror(it->status));
 	}
 	sg__buf_addc(b, '}');
 }
@@ -186,6 +196,32 @@ void sg__wh_answer(sg__wh_call *call)
 					  call->name, call->name);
 		else
 			sg__respond_engine_error(req, it->status, call->name);
+		return;
+	}
+	/* Nothing of this request can ever be recorded properly (no number of
+	 * ours, unreadable elements): 4xx, as a retry would not help. Else 2xx,
+	 * so that what was recorded is not sent again. */
+	size_t own = 0, bad = 0;
+	const sg__wh_item *last_bad = NULL;
+	for (size_t i = 0; i < call->n; i++) {
+		const sg__wh_item *it = &call->items[i];
+		if (!it->m)
+			continue; /* carried along from an earlier request */
+		own++;
+		if (it->kind == SG__WHI_INVALID || it->no_number) {
+			bad++;
+			last_bad = it;
+		}
+	}
+	if (own && bad == own) {
+		if (last_bad->no_number)
+			sg__respond_error(req, 400, "no_our_number",
+					  "this %s webhook names no number of ours (To / owner / destination); %s",
+					  call->name, last_bad->action == SG_ACTION_OPT_OUT
+							      ? "its opt-out is recorded under the quarantine sender raw:"
+							      : "nothing was recorded");
+		else
+			sg__respond_error(req, 400, "bad_request", "%s: %s", call->name, last_bad->m->invalid);
 		return;
 	}
 	if (call->provider == SG__WH_TWILIO)

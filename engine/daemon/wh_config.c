@@ -5,14 +5,18 @@
  * webhook later. Secrets are never logged; they are wiped when freed.
  *
  *   "providers": {
- *     "twilio":    {"authToken": "...", "replyWithTwiml": false},
+ *     "twilio":    {"authToken": "...", "replyWithTwiml": false,
+ *                   "signingKeys": {"<key name>": "<secret>", ...}},
  *     "telnyx":    {"publicKey": "<base64 Ed25519>", "maxSkewSeconds": 300},
  *     "bandwidth": {"username": "...", "password": "..."},
- *     "plivo":     {"authToken": "...", "allowV2Signatures": false},
+ *     "plivo":     {"authToken": "..."},   (V3 signatures only)
  *     "vonage":    {"signatureSecret": "...", "signatureMethod": "md5hash",
  *                   "maxSkewSeconds": 300, "concatTimeoutSeconds": 120},
- *     "sinch":     {"username": "...", "password": "..."},
- *     "aws-sns":   {"certificate": "-----BEGIN CERTIFICATE-----...", "topicArn": "arn:..."}
+ *     "sinch":     {"signingSecret": "...", "maxSkewSeconds": 300,
+ *                   "username": "...", "password": "..."},
+ *     "aws-sns":   {"certificates": {"<SigningCertURL>": "-----BEGIN CERTIFICATE-----...", ...},
+ *                   "topicArn": "arn:...", "maxSkewSeconds": 3600}
+ *                  ("certificate": one PEM for any SigningCertURL, the older form)
  *   }
  * and "country" in any of them: the default country of our numbers when
  * the provider sends bare digits or short codes (Plivo, Vonage, Sinch).
@@ -28,7 +32,7 @@
 
 enum slot {
 	S_SECRET, S_PUBKEY, S_USER, S_PASS, S_TOPIC, S_NSTR, /* strings owned per provider */
-	S_COUNTRY = S_NSTR, S_TWIML, S_LEGACY, S_SKEW, S_METHOD, S_CONCAT,
+	S_COUNTRY = S_NSTR, S_TWIML, S_REMOVED, S_SKEW, S_METHOD, S_CONCAT, S_CERTS, S_KEYS,
 };
 
 typedef struct setting {
@@ -41,20 +45,25 @@ typedef struct setting {
 static const setting settings[] = {
 	{SG__WH_TWILIO, "authToken", S_SECRET, "STOPGATE_TWILIO_AUTH_TOKEN"},
 	{SG__WH_TWILIO, "replyWithTwiml", S_TWIML, NULL},
+	{SG__WH_TWILIO, "signingKeys", S_KEYS, NULL},
 	{SG__WH_TELNYX, "publicKey", S_PUBKEY, "STOPGATE_TELNYX_PUBLIC_KEY"},
 	{SG__WH_TELNYX, "maxSkewSeconds", S_SKEW, NULL},
 	{SG__WH_BANDWIDTH, "username", S_USER, "STOPGATE_BANDWIDTH_USERNAME"},
 	{SG__WH_BANDWIDTH, "password", S_PASS, "STOPGATE_BANDWIDTH_PASSWORD"},
 	{SG__WH_PLIVO, "authToken", S_SECRET, "STOPGATE_PLIVO_AUTH_TOKEN"},
-	{SG__WH_PLIVO, "allowV2Signatures", S_LEGACY, NULL},
+	{SG__WH_PLIVO, "allowV2Signatures", S_REMOVED, NULL},
 	{SG__WH_VONAGE, "signatureSecret", S_SECRET, "STOPGATE_VONAGE_SIGNATURE_SECRET"},
 	{SG__WH_VONAGE, "signatureMethod", S_METHOD, NULL},
 	{SG__WH_VONAGE, "maxSkewSeconds", S_SKEW, NULL},
 	{SG__WH_VONAGE, "concatTimeoutSeconds", S_CONCAT, NULL},
+	{SG__WH_SINCH, "signingSecret", S_SECRET, "STOPGATE_SINCH_SIGNING_SECRET"},
+	{SG__WH_SINCH, "maxSkewSeconds", S_SKEW, NULL},
 	{SG__WH_SINCH, "username", S_USER, "STOPGATE_SINCH_USERNAME"},
 	{SG__WH_SINCH, "password", S_PASS, "STOPGATE_SINCH_PASSWORD"},
 	{SG__WH_AWS_SNS, "certificate", S_PUBKEY, "STOPGATE_AWS_SNS_CERTIFICATE"},
+	{SG__WH_AWS_SNS, "certificates", S_CERTS, NULL},
 	{SG__WH_AWS_SNS, "topicArn", S_TOPIC, NULL},
+	{SG__WH_AWS_SNS, "maxSkewSeconds", S_SKEW, NULL},
 	{0, "country", S_COUNTRY, NULL},
 };
 
@@ -70,6 +79,12 @@ static const struct {
 static struct {
 	sg__wh_settings p[SG__WH_PROVIDER_MAX];
 	char *str[SG__WH_PROVIDER_MAX][S_NSTR];
+	/* aws-sns certificates / twilio signing keys: name-value pairs (URL
+	 * and PEM, key name and secret), strings owned, values wiped when freed */
+	sg__wh_cert *certs;
+	size_t ncerts;
+	sg__wh_named_key *keys;
+	size_t nkeys;
 	int64_t test_clock_s;
 	int64_t concat_timeout_us;
 } wh = {.concat_timeout_us = SG__WH_CONCAT_TIMEOUT_S * 1000000LL};
@@ -84,19 +99,98 @@ static void set_str(sg__wh_provider p, enum slot slot, const char *value)
 	wh.str[p][slot] = value ? strdup(value) : NULL;
 }
 
+static void wipe_free(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+/* providers.<name>.certificates / signingKeys: an object of strings. */
+static int apply_pairs(sg__wh_provider p, const setting *s, const cJSON *v, char *err, size_t errlen)
+{
+	const char *name = sg__wh_provider_name(p);
+	size_t n = (size_t)cJSON_GetArraySize(v), i = 0;
+	if (!cJSON_IsObject(v) || n == 0) {
+		snprintf(err, errlen, "providers.%s.%s: an object of %s", name, s->key,
+			 s->slot == S_CERTS ? "\"<SigningCertURL>\": \"<PEM certificate>\" pairs"
+					    : "\"<key name>\": \"<secret>\" pairs");
+		return -1;
+	}
+	char **a = calloc(2 * n, sizeof(*a));
+	if (!a) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	const cJSON *it;
+	cJSON_ArrayForEach(it, v)
+	{
+		if (!cJSON_IsString(it) || !it->valuestring[0] || !it->string[0]) {
+			snprintf(err, errlen, "providers.%s.%s.\"%.60s\": must be a non-empty string", name,
+				 s->key, it->string);
+			goto fail;
+		}
+		if (s->slot == S_CERTS && strncmp(it->string, "https://", 8) != 0) {
+			snprintf(err, errlen, "providers.%s.certificates: the names are the SigningCertURLs "
+				 "(https://sns.<region>.amazonaws.com/...pem), not \"%.60s\"", name, it->string);
+			goto fail;
+		}
+		if (s->slot == S_CERTS && !sg__wh_sns_pem_ok(it->valuestring)) {
+			snprintf(err, errlen, "providers.%s.certificates.\"%.100s\": not a readable PEM "
+				 "certificate", name, it->string);
+			goto fail;
+		}
+		a[2 * i] = strdup(it->string);
+		a[2 * i + 1] = strdup(it->valuestring);
+		if (!a[2 * i] || !a[2 * i + 1]) {
+			snprintf(err, errlen, "out of memory");
+			i++;
+			goto fail;
+		}
+		i++;
+	}
+	if (s->slot == S_CERTS) {
+		wh.certs = calloc(n, sizeof(*wh.certs));
+		for (size_t j = 0; wh.certs && j < n; j++)
+			wh.certs[j] = (sg__wh_cert){.url = a[2 * j], .pem = a[2 * j + 1]};
+		wh.ncerts = wh.certs ? n : 0;
+	} else {
+		wh.keys = calloc(n, sizeof(*wh.keys));
+		for (size_t j = 0; wh.keys && j < n; j++)
+			wh.keys[j] = (sg__wh_named_key){.name = a[2 * j], .secret = a[2 * j + 1]};
+		wh.nkeys = wh.keys ? n : 0;
+	}
+	if ((s->slot == S_CERTS && !wh.certs) || (s->slot == S_KEYS && !wh.keys)) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	free(a);
+	return 0;
+fail:
+	for (size_t j = 0; j < 2 * i; j++)
+		wipe_free(a[j]);
+	free(a);
+	return -1;
+}
+
 /* One member of providers.<name>; 0 or -1 with err written. */
 static int apply(sg__wh_provider p, const setting *s, const cJSON *v, char *err, size_t errlen)
 {
 	const char *name = sg__wh_provider_name(p);
 	switch (s->slot) {
+	case S_REMOVED:
+		snprintf(err, errlen, "providers.plivo.allowV2Signatures: removed: V2 signatures do not cover "
+			 "the body, so one captured request would sign any opt-in. Plivo sends a V3 signature "
+			 "with every callback: delete the key");
+		return -1;
+	case S_CERTS:
+	case S_KEYS:
+		return apply_pairs(p, s, v, err, errlen);
 	case S_TWIML:
-	case S_LEGACY:
 		if (!cJSON_IsBool(v))
 			goto type;
-		if (s->slot == S_TWIML)
-			wh.p[p].reply_with_twiml = cJSON_IsTrue(v);
-		else
-			wh.p[p].cfg.allow_legacy = cJSON_IsTrue(v);
+		wh.p[p].reply_with_twiml = cJSON_IsTrue(v);
 		return 0;
 	case S_SKEW:
 	case S_CONCAT: {
@@ -145,7 +239,7 @@ static int apply(sg__wh_provider p, const setting *s, const cJSON *v, char *err,
 	return 0;
 type:
 	snprintf(err, errlen, "providers.%s.%s: must be a %s", name, s->key,
-		 s->slot == S_TWIML || s->slot == S_LEGACY ? "boolean" : "string");
+		 s->slot == S_TWIML ? "boolean" : "string");
 	return -1;
 }
 
@@ -215,11 +309,20 @@ static int finish(const sg_config *cfg, sg__wh_provider p, char *err, size_t err
 	s->cfg.basic_user = str[S_USER];
 	s->cfg.basic_pass = str[S_PASS];
 	s->cfg.topic_arn = str[S_TOPIC];
+	if (p == SG__WH_AWS_SNS) {
+		s->cfg.certs = wh.certs;
+		s->cfg.ncerts = wh.ncerts;
+	}
+	if (p == SG__WH_TWILIO) {
+		s->cfg.keys = wh.keys;
+		s->cfg.nkeys = wh.nkeys;
+	}
 	if (!str[S_USER] != !str[S_PASS]) {
 		snprintf(err, errlen, "providers.%s: username and password go together", name);
 		return -1;
 	}
-	s->has_credentials = str[S_SECRET] || str[S_PUBKEY] || str[S_USER];
+	s->has_credentials = str[S_SECRET] || str[S_PUBKEY] || str[S_USER] || s->cfg.ncerts ||
+			     s->cfg.nkeys;
 	s->cfg.allow_unsigned = !s->has_credentials && cfg->allow_unsigned_webhooks;
 	if (!s->has_credentials)
 		return 0;
@@ -237,11 +340,14 @@ static int finish(const sg_config *cfg, sg__wh_provider p, char *err, size_t err
 			return -1;
 		}
 	}
-	if (p == SG__WH_AWS_SNS && (!str[S_PUBKEY] || !strstr(str[S_PUBKEY], "-----BEGIN "))) {
-		snprintf(err, errlen, "providers.aws-sns.certificate: the PEM certificate of the "
-			 "SigningCertURL");
+	if (p == SG__WH_AWS_SNS && str[S_PUBKEY] && !sg__wh_sns_pem_ok(str[S_PUBKEY])) {
+		snprintf(err, errlen, "providers.aws-sns.certificate: not a readable PEM certificate (or use "
+			 "\"certificates\": {\"<SigningCertURL>\": \"<PEM>\"} for several at once)");
 		return -1;
 	}
+	if (p == SG__WH_AWS_SNS && str[S_PUBKEY] && s->cfg.ncerts)
+		sg__warn("webhk", "providers.aws-sns: both certificate (any URL) and certificates are set; "
+			 "both are accepted");
 	return 0;
 }
 
@@ -259,8 +365,13 @@ static void log_provider(const sg_config *cfg, sg__wh_provider p)
 		[SG__WH_BANDWIDTH] = "basic", [SG__WH_PLIVO] = "hmac-sha256-v3",
 		[SG__WH_VONAGE] = "sig", [SG__WH_SINCH] = "basic", [SG__WH_AWS_SNS] = "sns-rsa",
 	};
+	const char *a = auth[p];
+	if (p == SG__WH_SINCH && s->cfg.secret)
+		a = s->cfg.basic_user ? "hmac-sha256+basic" : "hmac-sha256";
+	if (p == SG__WH_TWILIO && s->cfg.nkeys)
+		a = s->cfg.secret ? "hmac-sha1+signing-keys" : "signing-keys";
 	if (s->has_credentials)
-		sg__info("webhk", "provider ready provider=%s auth=%s url=%s/v1/webhooks/%s", name, auth[p],
+		sg__info("webhk", "provider ready provider=%s auth=%s url=%s/v1/webhooks/%s", name, a,
 			 cfg->public_base_url[0] ? cfg->public_base_url : "", name);
 	else if (s->cfg.allow_unsigned)
 		sg__warn("webhk", "provider ACCEPTS UNSIGNED requests: anyone who can reach the port can "
@@ -309,6 +420,19 @@ void sg__webhooks_free(void)
 	for (int p = 0; p < SG__WH_PROVIDER_MAX; p++)
 		for (int i = 0; i < S_NSTR; i++)
 			set_str((sg__wh_provider)p, (enum slot)i, NULL);
+	for (size_t i = 0; i < wh.ncerts; i++) {
+		wipe_free((char *)wh.certs[i].url);
+		wipe_free((char *)wh.certs[i].pem);
+	}
+	for (size_t i = 0; i < wh.nkeys; i++) {
+		wipe_free((char *)wh.keys[i].name);
+		wipe_free((char *)wh.keys[i].secret);
+	}
+	free(wh.certs);
+	free(wh.keys);
+	wh.certs = NULL;
+	wh.keys = NULL;
+	wh.ncerts = wh.nkeys = 0;
 	memset(wh.p, 0, sizeof(wh.p));
 	wh.test_clock_s = 0;
 	wh.concat_timeout_us = SG__WH_CONCAT_TIMEOUT_S * 1000000LL;

@@ -88,26 +88,52 @@ static int element(sg__wh_parsed *p, const cJSON *el, const char **detail)
 	return sg__wh_finish(p, m);
 }
 
+/* One element; a bad one becomes INVALID (the rest of the array counts). */
+static int one(sg__wh_parsed *p, const cJSON *el, size_t *bad, int *bad_rc, const char **detail)
+{
+	const char *why = "malformed";
+	int rc = element(p, el, &why);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc) {
+		sg__wh_message *m = &p->msgs[p->n - 1];
+		unsigned idx = m->index;
+		p->n--;
+		m = sg__wh_add(p); /* every field back to "" */
+		m->index = idx;
+		m->kind = SG__WH_INVALID;
+		m->event_type = "invalid";
+		m->invalid = why;
+		*detail = why;
+		*bad_rc = rc;
+		(*bad)++;
+	}
+	return 0;
+}
+
 int sg__wh_parse_bandwidth(const sg__wh_request *req, sg__wh_parsed *out, const char **err_detail)
 {
 	sg__wh_parsed p = {.provider = SG__WH_BANDWIDTH};
 	const char *detail = "out of memory";
 	cJSON *root = NULL;
-	int rc = sg__wh_json_parse(req, &root, &detail);
+	size_t bad = 0;
+	int bad_rc = 0, rc = sg__wh_json_parse(req, &root, &detail);
 	if (rc)
 		goto fail;
-	if (cJSON_IsArray(root)) {
+	if (cJSON_IsArray(root) || cJSON_IsObject(root)) {
 		const cJSON *el;
-		cJSON_ArrayForEach(el, root)
-		{
-			rc = element(&p, el, &detail);
-			if (rc)
-				goto fail;
-		}
-	} else if (cJSON_IsObject(root)) {
-		rc = element(&p, root, &detail);
+		if (cJSON_IsObject(root))
+			rc = one(&p, root, &bad, &bad_rc, &detail);
+		else
+			cJSON_ArrayForEach(el, root)
+				if (!rc)
+					rc = one(&p, el, &bad, &bad_rc, &detail);
 		if (rc)
 			goto fail;
+		if (bad && bad == p.n) {
+			rc = bad_rc; /* nothing readable: 400 */
+			goto fail;
+		}
 	} else {
 		rc = SG_EJSON;
 		detail = "a Bandwidth callback is a JSON array";
@@ -129,10 +155,4 @@ int sg__wh_verify_bandwidth(const sg__wh_request *req, const sg__wh_provider_cfg
 	if (!cfg || !cfg->basic_user || !*cfg->basic_user)
 		return sg__wh_unsigned(cfg);
 	return sg__wh_basic_check(req, cfg->basic_user, cfg->basic_pass);
-}
-
-int sg__wh_verify_sinch(const sg__wh_request *req, const sg__wh_provider_cfg *cfg)
-{
-	/* Sinch XMS signs nothing; Basic is the only per-request credential. */
-	return sg__wh_verify_bandwidth(req, cfg);
 }

@@ -133,3 +133,51 @@ void sg__wh_form_sort(sg__wh_form *f)
 	if (f->n > 1)
 		qsort(f->pairs, f->n, sizeof(*f->pairs), pair_cmp);
 }
+
+static int idx_cmp(const void *x, const void *y, void *ctx)
+{
+	const sg__wh_pair *p = ctx;
+	const sg__wh_pair *a = &p[*(const size_t *)x], *b = &p[*(const size_t *)y];
+	return bytecmp(a->key, a->key_len, b->key, b->key_len);
+}
+
+const sg__wh_pair *sg__wh_form_repeated(const sg__wh_form *f, const sg__wh_form *other)
+{
+	size_t n = f->n + (other ? other->n : 0);
+	if (n < 2)
+		return NULL;
+	if (n <= 16) { /* the usual callback: no allocation */
+		for (size_t i = 0; i < n; i++) {
+			const sg__wh_pair *a = i < f->n ? &f->pairs[i] : &other->pairs[i - f->n];
+			for (size_t j = i + 1; j < n; j++) {
+				const sg__wh_pair *b = j < f->n ? &f->pairs[j] : &other->pairs[j - f->n];
+				if (!bytecmp(a->key, a->key_len, b->key, b->key_len))
+					return a;
+			}
+		}
+		return NULL;
+	}
+	/* Large forms: sort a copy of the pairs by key and compare neighbours. */
+	sg__wh_pair *all = malloc(n * sizeof(*all));
+	size_t *idx = malloc(n * sizeof(*idx));
+	const sg__wh_pair *found = NULL;
+	if (!all || !idx) {
+		free(all);
+		free(idx);
+		return f->n ? &f->pairs[0] : NULL; /* out of memory: refuse (fail closed) */
+	}
+	memcpy(all, f->pairs, f->n * sizeof(*all));
+	if (other && other->n)
+		memcpy(all + f->n, other->pairs, other->n * sizeof(*all));
+	for (size_t i = 0; i < n; i++)
+		idx[i] = i;
+	qsort_r(idx, n, sizeof(*idx), idx_cmp, all);
+	for (size_t i = 1; i < n && !found; i++) {
+		const sg__wh_pair *a = &all[idx[i - 1]], *b = &all[idx[i]];
+		if (!bytecmp(a->key, a->key_len, b->key, b->key_len))
+			found = idx[i - 1] < f->n ? &f->pairs[idx[i - 1]] : &other->pairs[idx[i - 1] - f->n];
+	}
+	free(all);
+	free(idx);
+	return found;
+}

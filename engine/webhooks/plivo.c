@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Plivo: inbound messages, status callbacks, X-Plivo-Signature-V3 and the
- * legacy V2 (reference/webhooks.md §4). */
+/* Plivo: inbound messages, status callbacks and X-Plivo-Signature-V3
+ * (reference/webhooks.md §4). The legacy V2 signs no body: refused. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +12,7 @@ int sg__wh_parse_plivo(const sg__wh_request *req, sg__wh_parsed *out, const char
 	sg__wh_parsed p = {.provider = SG__WH_PLIVO};
 	sg__wh_form f;
 	const char *detail = "out of memory";
-	int rc = sg__wh_params(req, true, &f);
+	int rc = sg__wh_params(req, true, &f, &detail);
 	if (rc)
 		goto fail_noform;
 
@@ -137,26 +137,31 @@ int sg__wh_verify_plivo(const sg__wh_request *req, const sg__wh_provider_cfg *cf
 		return sg__wh_unsigned(cfg);
 	if (!req->public_url || !sg__wh_url_split(req->public_url, &u))
 		return SG_EBADSIG;
+	/* A repeated parameter, or one in both the query and the body: the
+	 * parser reads one value of it, the signature covers all. */
+	sg__wh_form all;
+	const char *detail;
+	rc = sg__wh_params(req, true, &all, &detail);
+	if (rc)
+		return rc == -EINVAL ? SG_EBADSIG : rc;
+	sg__wh_form_free(&all);
 	const char *v3 = sg__wh_header(req, "X-Plivo-Signature-V3");
 	const char *v3n = sg__wh_header(req, "X-Plivo-Signature-V3-Nonce");
-	const char *v2 = sg__wh_header(req, "X-Plivo-Signature-V2");
-	const char *v2n = sg__wh_header(req, "X-Plivo-Signature-V2-Nonce");
-	if (v3 && v3n) {
-		rc = v3_base(req, &u, &b);
-		sg__wh_buf_add(&b, ".", 1);
-		sg__wh_buf_adds(&b, v3n);
-	} else if (v2 && v2n && cfg->allow_legacy) {
-		/* V2 covers scheme://host/path and the nonce only, never the body. */
-		sg__wh_buf_add(&b, req->public_url, u.path_end);
-		sg__wh_buf_adds(&b, v2n);
-		rc = 0;
-	} else {
+	/* Only V3: the legacy V2 covers scheme://host/path and a nonce, never
+	 * the body, so one captured request would sign any body. */
+	if (!v3 || !v3n) {
+		sg__wh_say(req, "no X-Plivo-Signature-V3 / -V3-Nonce header%s",
+			   sg__wh_header(req, "X-Plivo-Signature-V2") ? " (V2 signatures cover no body and "
+									 "are not accepted)" : "");
 		return SG_EBADSIG;
 	}
+	rc = v3_base(req, &u, &b);
+	sg__wh_buf_add(&b, ".", 1);
+	sg__wh_buf_adds(&b, v3n);
 	if (!rc)
 		rc = b.err;
 	if (!rc)
-		rc = match_any(cfg->secret, &b, v3 && v3n ? v3 : v2);
+		rc = match_any(cfg->secret, &b, v3);
 	sg__wh_buf_free(&b);
 	return rc;
 }

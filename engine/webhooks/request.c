@@ -2,6 +2,7 @@
 /* Request helpers, JSON access and per-provider dispatch. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,13 +105,54 @@ const char *sg__wh_query(const sg__wh_request *req, size_t *len)
 	return q;
 }
 
-int sg__wh_params(const sg__wh_request *req, bool fallback, sg__wh_form *out)
+void sg__wh_say(const sg__wh_request *req, const char *fmt, ...)
+{
+	if (!req->why || !req->why_cap)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(req->why, req->why_cap, fmt, ap);
+	va_end(ap);
+}
+
+/* A client-supplied name for a why text: printable ASCII, at most 40. */
+static void printable(const char *s, size_t len, char out[48])
+{
+	size_t o = 0;
+	for (size_t i = 0; i < len && o < 40; i++)
+		out[o++] = s[i] > 0x20 && s[i] < 0x7f && s[i] != '"' ? s[i] : '?';
+	out[o] = '\0';
+}
+
+int sg__wh_params(const sg__wh_request *req, bool fallback, sg__wh_form *out, const char **detail)
 {
 	size_t qlen;
 	const char *q = sg__wh_query(req, &qlen);
-	if (sg__wh_is_get(req) || (fallback && req->body_len == 0))
-		return sg__wh_form_decode(q, qlen, out);
-	return sg__wh_form_decode(req->body, req->body_len, out);
+	bool from_query = sg__wh_is_get(req) || (fallback && req->body_len == 0);
+	sg__wh_form f, qf = {0};
+	int rc = from_query ? sg__wh_form_decode(q, qlen, &f)
+			    : sg__wh_form_decode(req->body, req->body_len, &f);
+	if (!rc && !from_query && qlen && (rc = sg__wh_form_decode(q, qlen, &qf)))
+		sg__wh_form_free(&f);
+	if (rc) {
+		*detail = "out of memory";
+		return rc;
+	}
+	const sg__wh_pair *rep = sg__wh_form_repeated(&f, &qf);
+	if (rep) {
+		char name[48];
+		printable(rep->key, rep->key_len, name);
+		sg__wh_say(req, "parameter \"%s\" is repeated (or in both the query and the body): refused, "
+			   "as the signature and the fields read could differ", name);
+		*detail = "a parameter is repeated (or in both the query and the body): refused, as the "
+			  "signature and the fields read could differ";
+		sg__wh_form_free(&f);
+		sg__wh_form_free(&qf);
+		return -EINVAL;
+	}
+	sg__wh_form_free(&qf);
+	*out = f;
+	return 0;
 }
 
 int sg__wh_unsigned(const sg__wh_provider_cfg *cfg)
@@ -135,22 +177,99 @@ bool sg__wh_fresh(const sg__wh_provider_cfg *cfg, int64_t now_s, const char *ts)
 
 /* ---- JSON -------------------------------------------------------------- */
 
-int sg__wh_json_parse(const sg__wh_request *req, cJSON **ret, const char **err_detail)
+int sg__wh_json_text(const sg__wh_request *req, const char *text, size_t len, cJSON **ret,
+		     const char **err_detail)
 {
 	const char *end = NULL;
-	if (!req->body || req->body_len == 0) {
-		if (err_detail)
-			*err_detail = "empty body";
-		return SG_EJSON;
-	}
-	cJSON *j = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);
+	cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 	if (!j) {
 		if (err_detail)
 			*err_detail = "malformed JSON";
 		return SG_EJSON;
 	}
+	/* Whitespace may follow the value (RFC 8259); anything else is a second
+	 * text the signature covers and this parser would not read. */
+	while (end < text + len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+		end++;
+	const char *detail = "data after the JSON value";
+	int rc = end < text + len ? SG_EJSON : sg__wh_json_unique(req, j, &detail);
+	if (rc) {
+		cJSON_Delete(j);
+		if (err_detail)
+			*err_detail = detail;
+		return rc;
+	}
 	*ret = j;
 	return 0;
+}
+
+int sg__wh_json_parse(const sg__wh_request *req, cJSON **ret, const char **err_detail)
+{
+	if (!req->body || req->body_len == 0) {
+		if (err_detail)
+			*err_detail = "empty body";
+		return SG_EJSON;
+	}
+	return sg__wh_json_text(req, req->body, req->body_len, ret, err_detail);
+}
+
+static int name_cmp(const void *x, const void *y)
+{
+	return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* Depth-first over every object and array; cJSON already bounds the depth. */
+static const char *first_dup(const cJSON *node, int *nomem)
+{
+	const cJSON *c;
+	size_t n = 0;
+	if (!cJSON_IsObject(node) && !cJSON_IsArray(node))
+		return NULL;
+	cJSON_ArrayForEach(c, node)
+	{
+		const char *d = first_dup(c, nomem);
+		if (d || *nomem)
+			return d;
+		n++;
+	}
+	if (!cJSON_IsObject(node) || n < 2)
+		return NULL;
+	const char *stack[16], **names = n <= 16 ? stack : malloc(n * sizeof(*names));
+	const char *found = NULL;
+	size_t i = 0;
+	if (!names) {
+		*nomem = 1;
+		return NULL;
+	}
+	cJSON_ArrayForEach(c, node)
+		names[i++] = c->string ? c->string : "";
+	qsort(names, n, sizeof(*names), name_cmp);
+	for (i = 1; i < n && !found; i++)
+		if (!strcmp(names[i - 1], names[i]))
+			found = names[i];
+	if (names != stack)
+		free(names);
+	return found;
+}
+
+int sg__wh_json_unique(const sg__wh_request *req, const cJSON *root, const char **detail)
+{
+	int nomem = 0;
+	const char *dup = first_dup(root, &nomem);
+	if (nomem) {
+		*detail = "out of memory";
+		return -ENOMEM;
+	}
+	if (!dup)
+		return 0;
+	if (req) {
+		char name[48];
+		printable(dup, strlen(dup), name);
+		sg__wh_say(req, "JSON key \"%s\" is repeated in one object: refused, as the signed body "
+			   "and the fields read could differ", name);
+	}
+	*detail = "a JSON object repeats a key: refused, as the signed body and the fields read could differ";
+	return SG_EJSON;
 }
 
 const cJSON *sg__wh_jget(const cJSON *obj, const char *name)

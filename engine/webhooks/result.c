@@ -53,7 +53,8 @@ sg__wh_message *sg__wh_add(sg__wh_parsed *p)
 	m->event_type = m->from = m->to = m->handset = m->our_number = "";
 	m->from_country = m->to_country = m->account = m->group = m->msg_id = "";
 	m->dedup_key = m->text = m->hint = m->status = m->status_code = m->concat_ref = "";
-	m->confirm_url = "";
+	m->confirm_url = m->invalid = "";
+	m->index = (unsigned)(p->n - 1);
 	return m;
 }
 

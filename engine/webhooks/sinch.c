@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Sinch SMS REST (XMS): mo_* inbound messages and per-recipient delivery
- * reports (reference/webhooks.md §6). Auth: see sg__wh_verify_sinch(). */
+ * reports (reference/webhooks.md §6), and their authentication: the HMAC
+ * callback signature (x-sinch-webhook-signature) and/or HTTP Basic. */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #include "wh_internal.h"
 
@@ -69,4 +71,71 @@ static int fill(sg__wh_parsed *p, sg__wh_message *m, const cJSON *root, const ch
 int sg__wh_parse_sinch(const sg__wh_request *req, sg__wh_parsed *out, const char **err_detail)
 {
 	return sg__wh_parse_one_json(req, SG__WH_SINCH, fill, out, err_detail);
+}
+
+/* ---- authentication ------------------------------------------------------ */
+
+/*
+ * x-sinch-webhook-signature = base64(HMAC(secret, body "." nonce "." timestamp)),
+ * with x-sinch-webhook-signature-nonce, -timestamp (Unix seconds, checked
+ * against the window) and -algorithm (HmacSHA256, the default, or
+ * HmacSHA512). The secret is used as its UTF-8 bytes.
+ */
+static int check_hmac(const sg__wh_request *req, const sg__wh_provider_cfg *cfg)
+{
+	const char *sig = sg__wh_header(req, "x-sinch-webhook-signature");
+	const char *nonce = sg__wh_header(req, "x-sinch-webhook-signature-nonce");
+	const char *ts = sg__wh_header(req, "x-sinch-webhook-signature-timestamp");
+	const char *alg = sg__wh_header(req, "x-sinch-webhook-signature-algorithm");
+	const char *md = !alg || !strcasecmp(alg, "HmacSHA256") ? "SHA256"
+			 : !strcasecmp(alg, "HmacSHA512")	   ? "SHA512" : NULL;
+	if (!sig || !nonce || !ts) {
+		sg__wh_say(req, "no x-sinch-webhook-signature, -nonce or -timestamp header");
+		return SG_EBADSIG;
+	}
+	if (!md) {
+		sg__wh_say(req, "x-sinch-webhook-signature-algorithm is neither HmacSHA256 nor HmacSHA512");
+		return SG_EBADSIG;
+	}
+	if (!sg__wh_fresh(cfg, req->now_s, ts)) {
+		sg__wh_say(req, "x-sinch-webhook-signature-timestamp is not Unix seconds within the window "
+			   "(providers.sinch.maxSkewSeconds)");
+		return SG_EBADSIG;
+	}
+	sg__wh_buf msg = {0};
+	sg__wh_buf_add(&msg, req->body, req->body_len);
+	sg__wh_buf_add(&msg, ".", 1);
+	sg__wh_buf_adds(&msg, nonce);
+	sg__wh_buf_add(&msg, ".", 1);
+	sg__wh_buf_adds(&msg, ts);
+	unsigned char mac[SG__WH_MD_MAX];
+	char b64[SG__WH_MD_MAX * 2];
+	size_t mlen;
+	int rc = msg.err ? msg.err
+			 : sg__wh_hmac(md, cfg->secret, strlen(cfg->secret), msg.p, msg.len, mac, &mlen);
+	sg__wh_buf_free(&msg);
+	if (rc)
+		return rc;
+	size_t blen = sg__wh_b64_encode(mac, mlen, b64);
+	size_t slen = strlen(sig);
+	while (slen && (sig[slen - 1] == ' ' || sig[slen - 1] == '\t'))
+		slen--;
+	return sg__ct_equal(b64, blen, sig, slen) ? 0 : SG_EBADSIG;
+}
+
+int sg__wh_verify_sinch(const sg__wh_request *req, const sg__wh_provider_cfg *cfg)
+{
+	bool hmac = cfg && cfg->secret && *cfg->secret;
+	bool basic = cfg && cfg->basic_user && *cfg->basic_user;
+	if (!hmac && !basic)
+		return sg__wh_unsigned(cfg);
+	/* Both configured: both are required. */
+	if (basic) {
+		int rc = sg__wh_basic_check(req, cfg->basic_user, cfg->basic_pass);
+		if (rc) {
+			sg__wh_say(req, "HTTP Basic credentials missing or wrong");
+			return rc;
+		}
+	}
+	return hmac ? check_hmac(req, cfg) : 0;
 }

@@ -22,7 +22,7 @@ int sg__wh_parse_twilio(const sg__wh_request *req, sg__wh_parsed *out, const cha
 	sg__wh_parsed p = {.provider = SG__WH_TWILIO};
 	sg__wh_form f;
 	const char *detail = "out of memory";
-	int rc = sg__wh_params(req, false, &f);
+	int rc = sg__wh_params(req, false, &f, &detail);
 	if (rc)
 		goto fail_noform;
 
@@ -93,31 +93,29 @@ fail_noform:
 /* ---- X-Twilio-Signature ------------------------------------------------ */
 
 /* The signed parameter string: sorted decoded pairs, key then value, no
- * separators, empty values kept, a repeated identical pair counted once. */
+ * separators, empty values kept. A repeated key (or one in both the query
+ * and the body) is refused first: the parser reads one value of it. */
 static int signed_params(const sg__wh_request *req, sg__wh_buf *b)
 {
 	sg__wh_form f;
-	if (sg__wh_is_get(req))
-		return 0;
-	int rc = sg__wh_form_decode(req->body, req->body_len, &f);
+	const char *detail;
+	int rc = sg__wh_params(req, false, &f, &detail);
 	if (rc)
-		return rc;
-	sg__wh_form_sort(&f);
-	for (size_t i = 0; i < f.n; i++) {
-		const sg__wh_pair *a = &f.pairs[i], *prev = i ? &f.pairs[i - 1] : NULL;
-		if (prev && prev->key_len == a->key_len && prev->val_len == a->val_len &&
-		    memcmp(prev->key, a->key, a->key_len) == 0 &&
-		    memcmp(prev->val, a->val, a->val_len) == 0)
-			continue;
-		sg__wh_buf_add(b, a->key, a->key_len);
-		sg__wh_buf_add(b, a->val, a->val_len);
+		return rc == -EINVAL ? SG_EBADSIG : rc;
+	if (!sg__wh_is_get(req)) {
+		sg__wh_form_sort(&f);
+		for (size_t i = 0; i < f.n; i++) {
+			sg__wh_buf_add(b, f.pairs[i].key, f.pairs[i].key_len);
+			sg__wh_buf_add(b, f.pairs[i].val, f.pairs[i].val_len);
+		}
 	}
 	sg__wh_form_free(&f);
 	return b->err;
 }
 
-/* Write the URL variants to try into v[] (each "url" + params). */
-static size_t url_variants(const char *url, sg__wh_buf v[3])
+/* Write the port variants of url into v[] (as given, then with the default
+ * port removed or added); returns how many. */
+static size_t port_variants(const char *url, sg__wh_buf *v)
 {
 	sg__wh_url u;
 	size_t n = 1;
@@ -143,22 +141,138 @@ static size_t url_variants(const char *url, sg__wh_buf v[3])
 	return n;
 }
 
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* The query forms Twilio's own validators try: as received; with %21 %27
+ * %28 %29 %2A unescaped (the legacy querystring form: '!'()*' stay raw);
+ * with ' " < > space, controls and non-ASCII escaped (the WHATWG URL
+ * form: "'" becomes %27). Each decodes to the same parameters. */
+static size_t query_forms(const char *url, sg__wh_buf *f)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const char *q = strchr(url, '?');
+	sg__wh_buf_adds(&f[0], url);
+	if (!q)
+		return 1;
+	size_t head = (size_t)(q - url) + 1;
+	sg__wh_buf_add(&f[1], url, head);
+	sg__wh_buf_add(&f[2], url, head);
+	for (const char *c = url + head; *c; c++) {
+		unsigned char ch = (unsigned char)*c;
+		int hi = ch == '%' ? hexval(c[1]) : -1, lo = hi >= 0 ? hexval(c[2]) : -1;
+		int dec = hi >= 0 && lo >= 0 ? hi << 4 | lo : -1;
+		if (dec == '!' || dec == '\'' || dec == '(' || dec == ')' || dec == '*') {
+			char raw = (char)dec;
+			sg__wh_buf_add(&f[1], &raw, 1);
+			sg__wh_buf_add(&f[2], c, 3);
+			c += 2;
+			continue;
+		}
+		sg__wh_buf_add(&f[1], c, 1);
+		if (ch <= 0x20 || ch >= 0x7f || ch == '\'' || ch == '"' || ch == '<' || ch == '>') {
+			char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+			sg__wh_buf_add(&f[2], e, 3);
+		} else {
+			sg__wh_buf_add(&f[2], c, 1);
+		}
+	}
+	size_t n = 1;
+	for (size_t i = 1; i < 3; i++) { /* keep only forms that differ */
+		bool same = false;
+		for (size_t j = 0; j < n; j++)
+			same |= f[i].len == f[j].len && memcmp(f[i].p, f[j].p, f[i].len) == 0;
+		if (!same && !f[i].err) {
+			if (i != n) {
+				sg__wh_buf t = f[n];
+				f[n] = f[i];
+				f[i] = t;
+			}
+			n++;
+		}
+	}
+	return n;
+}
+
+/* The key and hash: a Webhooks Rule signing key named by
+ * X-Twilio-Webhooks-Signature-Settings ("key=<name>,algorithm=HMAC_SHA256"),
+ * else the Auth Token. */
+static int pick_key(const sg__wh_request *req, const sg__wh_provider_cfg *cfg, const char **secret,
+		    const char **md)
+{
+	const char *settings = sg__wh_header(req, "X-Twilio-Webhooks-Signature-Settings");
+	if (!settings) {
+		*secret = cfg->secret;
+		*md = cfg->alg == SG__WH_ALG_DEFAULT || cfg->alg == SG__WH_ALG_HMAC_SHA1 ? "SHA1"
+		      : cfg->alg == SG__WH_ALG_HMAC_SHA256 ? "SHA256" : NULL;
+		if (!*md)
+			return SG_ECONFIG;
+		if (!*secret || !**secret) {
+			sg__wh_say(req, "no X-Twilio-Webhooks-Signature-Settings header, and no authToken is "
+				   "configured");
+			return SG_EBADSIG;
+		}
+		return 0;
+	}
+	char name[128] = "", alg[32] = "";
+	for (const char *h = settings; *h;) {
+		while (*h == ' ' || *h == '\t' || *h == ',')
+			h++;
+		size_t n = strcspn(h, ","), kl = strcspn(h, "=");
+		if (kl < n) {
+			const char *v = h + kl + 1;
+			size_t vl = n - kl - 1;
+			while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+				vl--;
+			if (kl == 3 && !strncasecmp(h, "key", 3) && vl < sizeof(name))
+				snprintf(name, sizeof(name), "%.*s", (int)vl, v);
+			else if (kl == 9 && !strncasecmp(h, "algorithm", 9) && vl < sizeof(alg))
+				snprintf(alg, sizeof(alg), "%.*s", (int)vl, v);
+		}
+		h += n;
+	}
+	*md = !strcasecmp(alg, "HMAC_SHA256") ? "SHA256" : !strcasecmp(alg, "HMAC_SHA1") ? "SHA1" : NULL;
+	*secret = NULL;
+	for (size_t i = 0; i < cfg->nkeys && name[0]; i++)
+		if (!strcmp(cfg->keys[i].name, name))
+			*secret = cfg->keys[i].secret;
+	if (!*md || !*secret) {
+		for (char *c = name; *c; c++)
+			if (*c <= 0x20 || *c >= 0x7f || *c == '"')
+				*c = '?';
+		if (!*md)
+			sg__wh_say(req, "X-Twilio-Webhooks-Signature-Settings names no known algorithm "
+				   "(HMAC_SHA256 or HMAC_SHA1)");
+		else
+			sg__wh_say(req, "X-Twilio-Webhooks-Signature-Settings names signing key \"%s\", which "
+				   "is not in providers.twilio.signingKeys", name);
+		return SG_EBADSIG;
+	}
+	return 0;
+}
+
 int sg__wh_verify_twilio(const sg__wh_request *req, const sg__wh_provider_cfg *cfg)
 {
-	if (!cfg || !cfg->secret || !*cfg->secret)
+	if (!cfg || ((!cfg->secret || !*cfg->secret) && !cfg->nkeys))
 		return sg__wh_unsigned(cfg);
-	const char *md = cfg->alg == SG__WH_ALG_DEFAULT || cfg->alg == SG__WH_ALG_HMAC_SHA1 ? "SHA1"
-			 : cfg->alg == SG__WH_ALG_HMAC_SHA256			   ? "SHA256"
-										   : NULL;
-	if (!md)
-		return SG_ECONFIG;
+	const char *secret, *md;
+	int rc = pick_key(req, cfg, &secret, &md);
+	if (rc)
+		return rc;
 	const char *sig = sg__wh_header(req, "X-Twilio-Signature");
-	if (!sig || !req->public_url)
+	if (!sig || !req->public_url) {
+		sg__wh_say(req, "no X-Twilio-Signature header");
 		return SG_EBADSIG;
+	}
 
-	sg__wh_buf params = {0}, v[3] = {{0}};
-	size_t n = url_variants(req->public_url, v);
-	int rc = signed_params(req, &params);
+	sg__wh_buf params = {0}, forms[3] = {{0}}, v[6] = {{0}};
+	size_t nf = query_forms(req->public_url, forms), n = 0;
+	for (size_t i = 0; i < nf; i++)
+		if (!forms[i].err)
+			n += port_variants(forms[i].p, v + n);
+	rc = signed_params(req, &params);
 	bool ok = false;
 	for (size_t i = 0; i < n && !rc; i++) {
 		unsigned char mac[SG__WH_MD_MAX];
@@ -167,14 +281,15 @@ int sg__wh_verify_twilio(const sg__wh_request *req, const sg__wh_provider_cfg *c
 		sg__wh_buf_add(&v[i], params.p, params.len);
 		rc = v[i].err;
 		if (!rc)
-			rc = sg__wh_hmac(md, cfg->secret, strlen(cfg->secret), v[i].p, v[i].len, mac,
-					 &mlen);
+			rc = sg__wh_hmac(md, secret, strlen(secret), v[i].p, v[i].len, mac, &mlen);
 		if (!rc) {
 			size_t blen = sg__wh_b64_encode(mac, mlen, b64);
 			ok |= sg__ct_equal(b64, blen, sig, strlen(sig));
 		}
 	}
 	for (size_t i = 0; i < 3; i++)
+		sg__wh_buf_free(&forms[i]);
+	for (size_t i = 0; i < 6; i++)
 		sg__wh_buf_free(&v[i]);
 	sg__wh_buf_free(&params);
 	if (rc)

@@ -77,8 +77,7 @@ static int params(const sg__wh_request *req, sg__wh_form *out, const char **deta
 {
 	if (!sg__wh_is_get(req) && req->body_len && sg__wh_is_json(req))
 		return json_params(req, out, detail);
-	*detail = "out of memory";
-	return sg__wh_params(req, true, out);
+	return sg__wh_params(req, true, out, detail);
 }
 
 int sg__wh_parse_vonage(const sg__wh_request *req, sg__wh_parsed *out, const char **err_detail)
@@ -151,15 +150,15 @@ fail_noform:
 
 /* ---- sig --------------------------------------------------------------- */
 
-/* "&key=value" per key (sorted, sig left out), '&' and '=' in values -> '_'. */
+/* "&key=value" per key (sorted, sig left out), '&' and '=' in values -> '_'.
+ * Every key is unique here: params() refuses a repeated one, which Vonage's
+ * scheme cannot sign unambiguously (the signer and the parser would read
+ * different values of it). */
 static void signed_string(sg__wh_form *f, sg__wh_buf *b)
 {
 	sg__wh_form_sort(f);
 	for (size_t i = 0; i < f->n; i++) {
 		const sg__wh_pair *a = &f->pairs[i];
-		if (i && a->key_len == f->pairs[i - 1].key_len &&
-		    memcmp(a->key, f->pairs[i - 1].key, a->key_len) == 0)
-			continue; /* a repeated key: the first (smallest) value only */
 		if (a->key_len == 3 && memcmp(a->key, "sig", 3) == 0)
 			continue;
 		sg__wh_buf_add(b, "&", 1);

@@ -62,6 +62,11 @@ typedef struct sg__wh_request {
 	const char *(*header)(void *ctx, const char *name);
 	void *header_ctx;
 	int64_t now_s;             /* current Unix time, for timestamp windows */
+	/* Optional (may be NULL): sg__wh_verify writes here, NUL-terminated,
+	 * why it refused a request ("parameter \"text\" is repeated",
+	 * "unknown SigningCertURL https://..."), for the log. Never a secret. */
+	char *why;
+	size_t why_cap;
 } sg__wh_request;
 
 /* ---- the parse result --------------------------------------------------- */
@@ -70,6 +75,8 @@ typedef enum sg__wh_kind {
 	SG__WH_INBOUND = 1, /* a message from a handset to one of our numbers */
 	SG__WH_STATUS = 2,  /* a status callback / delivery report of our outbound message */
 	SG__WH_IGNORED = 3, /* an event type we do not use, or a URL check: answer 2xx */
+	SG__WH_INVALID = 4, /* one element of a batch (Bandwidth array) that cannot be
+			     * read: `invalid` says why; the others are recorded */
 } sg__wh_kind;
 
 /* What a status code means for consent (reference/compliance.md §8). */
@@ -141,6 +148,8 @@ typedef struct sg__wh_message {
 	unsigned num_media;        /* attached media count when the provider says */
 	const char *confirm_url;   /* aws-sns SubscriptionConfirmation (IGNORED): the
 				    * SubscribeURL to fetch once to confirm, else "" */
+	const char *invalid;       /* INVALID: why (static text), else "" */
+	unsigned index;            /* position in the request (0-based) */
 } sg__wh_message;
 
 #define SG__WH_DEDUP_MAX 200
@@ -174,7 +183,10 @@ void sg__wh_parsed_free(sg__wh_parsed *p);
  * Inputs per provider:
  *   twilio     POST form body, or GET query
  *   telnyx     POST JSON (v2 event envelope)
- *   bandwidth  POST JSON array (an object is taken as a one-element array)
+ *   bandwidth  POST JSON array (an object is taken as a one-element array);
+ *              an element that cannot be read becomes an INVALID message
+ *              and the others are returned: the parse fails only when the
+ *              body is not JSON or every element is invalid
  *   plivo      POST form body, or GET query
  *   vonage     GET query, POST form, or POST JSON (POST with an empty body:
  *              the query); no msisdn/to at all = URL check = IGNORED
@@ -215,15 +227,36 @@ typedef enum sg__wh_alg {
  *   twilio     secret = Auth Token (alg DEFAULT or HMAC_SHA256)
  *   telnyx     public_key = base64 Ed25519 key: raw 32 bytes, or DER SPKI
  *   bandwidth  basic_user / basic_pass (Application InboundCallbackCreds)
- *   plivo      secret = Auth Token; V3 headers; V2 only with allow_legacy
+ *   plivo      secret = Auth Token; V3 headers only (V2 signs no body: refused)
  *   vonage     secret = signature secret, alg = account's signature method
- *   sinch      basic_user / basic_pass when the account uses Basic auth
- *   aws-sns    public_key = PEM certificate (or PEM public key) of the
- *              SigningCertURL the caller fetched and cached; topic_arn =
- *              the one topic accepted
- * Timestamp windows (Telnyx, Vonage): |now_s - timestamp| <= max_skew_s,
- * 0 meaning 300 s.
+ *   sinch      secret = callback signing secret (x-sinch-webhook-signature:
+ *              HMAC over body "." nonce "." timestamp), and/or
+ *              basic_user / basic_pass when the account uses Basic auth
+ *   aws-sns    certs = PEM certificates (or PEM public keys) by the
+ *              SigningCertURL they were fetched from (several at once, for
+ *              rotation); public_key = one more, for any URL (the old
+ *              single-certificate setting); topic_arn = the one topic
+ *              accepted
+ * Timestamp windows (Telnyx, Vonage, Sinch): |now_s - timestamp| <=
+ * max_skew_s, 0 meaning 300 s; aws-sns: the envelope's signed Timestamp,
+ * 0 meaning SG__WH_SNS_SKEW_S (a replay inside it is a duplicate by its
+ * inboundMessageId).
  */
+/* An AWS SNS signing certificate: the SigningCertURL it was fetched from
+ * (NULL: any valid SNS certificate URL) and its PEM. */
+typedef struct sg__wh_cert {
+	const char *url;
+	const char *pem;
+} sg__wh_cert;
+
+/* A named signing key (Twilio Webhooks Rule keys). */
+typedef struct sg__wh_named_key {
+	const char *name;
+	const char *secret;
+} sg__wh_named_key;
+
+#define SG__WH_SNS_SKEW_S 3600 /* default SNS Timestamp window: SNS retries for up to an hour */
+
 typedef struct sg__wh_provider_cfg {
 	const char *secret;
 	const char *public_key;
@@ -231,7 +264,10 @@ typedef struct sg__wh_provider_cfg {
 	const char *topic_arn;
 	sg__wh_alg alg;
 	int64_t max_skew_s;
-	bool allow_legacy;   /* Plivo: accept V2 signatures, which do not cover the body */
+	const sg__wh_cert *certs;     /* aws-sns: the certificates accepted, any number */
+	size_t ncerts;
+	const sg__wh_named_key *keys; /* twilio: Webhooks Rule signing keys by name */
+	size_t nkeys;
 	bool allow_unsigned; /* no credentials configured: accept everything (log loudly) */
 } sg__wh_provider_cfg;
 
@@ -257,6 +293,8 @@ int sg__wh_verify(sg__wh_provider p, const sg__wh_request *req, const sg__wh_pro
  * tests and diagnostics: *ret (caller frees with free()) and its length.
  * SG_EJSON when a signed field is missing or not a string. */
 int sg__wh_sns_string_to_sign(const char *body, size_t len, char **ret, size_t *ret_len);
+/* A PEM certificate or public key that the SNS check can use. */
+bool sg__wh_sns_pem_ok(const char *pem);
 
 /* ---- application/x-www-form-urlencoded ------------------------------------ */
 
@@ -285,3 +323,7 @@ void sg__wh_form_free(sg__wh_form *f);
 const char *sg__wh_form_get(const sg__wh_form *f, const char *key, size_t *len);
 /* Sort pairs bytewise by key, then by value (the order signatures use). */
 void sg__wh_form_sort(sg__wh_form *f);
+/* The first pair whose key occurs again in f, or in other (may be NULL);
+ * NULL when every key is unique. A repeated key is refused by every
+ * provider: a signer and a parser may read different values of it. */
+const sg__wh_pair *sg__wh_form_repeated(const sg__wh_form *f, const sg__wh_form *other);

@@ -37,8 +37,15 @@ bool sg__wh_is_json(const sg__wh_request *req);
 /* The query part of req: req->query, else what follows '?' in public_url. */
 const char *sg__wh_query(const sg__wh_request *req, size_t *len);
 /* Parameters of a form provider: GET -> query, else the body (a POST with an
- * empty body falls back to the query when fallback is set). */
-int sg__wh_params(const sg__wh_request *req, bool fallback, sg__wh_form *out);
+ * empty body falls back to the query when fallback is set). A key repeated
+ * in them, or present in both the query and the body of a POST: -EINVAL
+ * with *detail (and req->why naming the key). -ENOMEM. */
+int sg__wh_params(const sg__wh_request *req, bool fallback, sg__wh_form *out, const char **detail);
+/* Write req->why (when the caller gave a buffer), printf-style. */
+void sg__wh_say(const sg__wh_request *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* JSON with every object's keys unique (anywhere in the tree): 0, or
+ * SG_EJSON with *detail and req->why naming the key (req may be NULL). */
+int sg__wh_json_unique(const sg__wh_request *req, const cJSON *root, const char **detail);
 /* A form field copied into p: "" when absent. *rc becomes -ENOMEM, or
  * -EINVAL for a NUL byte when strict (ids and numbers); sticky. */
 const char *sg__wh_fdup(sg__wh_parsed *p, const sg__wh_form *f, const char *key, bool strict,
@@ -57,7 +64,12 @@ bool sg__wh_fresh(const sg__wh_provider_cfg *cfg, int64_t now_s, const char *ts)
 
 /* ---- JSON (result.c) ------------------------------------------------------- */
 
+/* The body as one JSON value (whitespace may follow it, nothing else), every
+ * object's keys unique: 0, or SG_EJSON with *err_detail. */
 int sg__wh_json_parse(const sg__wh_request *req, cJSON **ret, const char **err_detail);
+/* The same for any text (req may be NULL: only for req->why). */
+int sg__wh_json_text(const sg__wh_request *req, const char *text, size_t len, cJSON **ret,
+		     const char **err_detail);
 
 /* Fills one message from a parsed JSON body; 0 or an error with *detail. */
 typedef int (*sg__wh_fill_fn)(sg__wh_parsed *p, sg__wh_message *m, const cJSON *root, const char **detail);

@@ -11,7 +11,7 @@
  *  - a failed parse returns a known code with a detail and leaves the
  *    result untouched;
  *  - a successful parse gives messages whose strings are all non-NULL,
- *    whose kind is valid, whose handset / our_number alias from / to by
+ *    whose kind is valid (INVALID: Bandwidth elements only, with a reason), whose handset / our_number alias from / to by
  *    kind, whose dedup key is "" exactly for IGNORED, starts with the
  *    provider name and is shorter than SG__WH_DEDUP_MAX, and whose code
  *    class matches sg__wh_code_classify();
@@ -64,12 +64,20 @@ static void check_message(sg__wh_provider prov, const sg__wh_message *m, const u
 	const char *s[] = {m->event_type, m->from, m->to, m->handset, m->our_number,
 			   m->from_country, m->to_country, m->account, m->group, m->msg_id,
 			   m->dedup_key, m->text, m->hint, m->status, m->status_code,
-			   m->concat_ref, m->confirm_url};
+			   m->concat_ref, m->confirm_url, m->invalid};
 	for (size_t i = 0; i < SG_ARRAY_SIZE(s); i++)
 		if (!s[i])
 			die("NULL string in a message", in, len);
-	if (m->kind != SG__WH_INBOUND && m->kind != SG__WH_STATUS && m->kind != SG__WH_IGNORED)
+	if (m->kind != SG__WH_INBOUND && m->kind != SG__WH_STATUS && m->kind != SG__WH_IGNORED &&
+	    m->kind != SG__WH_INVALID)
 		die("bad kind", in, len);
+	if ((m->kind == SG__WH_INVALID) != (*m->invalid != '\0'))
+		die("INVALID without a reason, or a reason on another kind", in, len);
+	if (m->kind == SG__WH_INVALID) {
+		if (prov != SG__WH_BANDWIDTH || *m->dedup_key)
+			die("INVALID outside a Bandwidth array, or with a dedup key", in, len);
+		return;
+	}
 	if (m->kind == SG__WH_IGNORED) {
 		if (*m->dedup_key)
 			die("IGNORED with a dedup key", in, len);
@@ -145,7 +153,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sg__wh_parsed_free(&p);
 	}
 
+	/* why: always NUL-terminated inside its buffer, however long the reason. */
+	char why[48];
+	memset(why, 'x', sizeof(why));
+	why[sizeof(why) - 1] = '\0';
+	req.why = why;
+	req.why_cap = sizeof(why);
+	static const sg__wh_named_key keys[] = {{"k1", "one"}, {"rule-key", "two"}};
 	sg__wh_provider_cfg cfg = {
+		.keys = keys,
+		.nkeys = 2,
+		.max_skew_s = sel & 32 ? 60 : 0,
 		.secret = "12345",
 		.public_key = "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=",
 		.basic_user = "user",
@@ -157,6 +175,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = sg__wh_verify(prov, &req, &cfg);
 	if (rc != 0 && rc != SG_EBADSIG && rc != SG_ECONFIG && rc != -ENOMEM)
 		die("unexpected verify code", data, size);
+	if (!memchr(why, '\0', sizeof(why)))
+		die("why not NUL-terminated", data, size);
 	sg__wh_provider_cfg none = {0};
 	if (sg__wh_verify(prov, &req, &none) != SG_EBADSIG)
 		die("unsigned request accepted without allow_unsigned", data, size);

@@ -317,7 +317,8 @@ def bandwidth(c, d):
     n = events(d)
     for what, h in [("wrong password", basic("user", "nope")), ("no credentials", {})]:
         r = post(d, "/v1/webhooks/bandwidth", fixture("bandwidth-inbound.json"), JSON, h)
-        c.eq(f"bandwidth {what}: 403", r.status, 403)
+        c.eq(f"bandwidth {what}: 401 challenge", (r.status, r.header("www-authenticate")),
+             (401, 'Basic realm="stopgate", charset="UTF-8"'))
     c.eq("bandwidth refused: nothing recorded", events(d), n)
 
     arr = [bw_msg("bw1", "+15550001111", "STOP", "2024-01-01T00:00:00Z"),

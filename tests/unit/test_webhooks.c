@@ -203,14 +203,15 @@ static void twilio_signature(void **state)
 	assert_int_equal(sg__wh_verify_twilio(&r, &open), 0);
 	free(stop);
 
-	/* GET signs the URL only; repeated keys sign each distinct value once,
-	 * sorted (both computed with Python hmac, as the other vectors). */
+	/* GET signs the URL only (computed with Python hmac, as the other
+	 * vectors). A repeated key is refused although Twilio's scheme signs
+	 * each value (the signature is right): the parser reads one value. */
 	assert_int_equal(twilio_verify("https://optout.example.com/v1/webhooks/twilio?From=%2B14155552671"
 				       "&Body=STOP&MessageSid=SMx", NULL, "12345",
 				       "Cu7FDe0Dl8RVLBxr2e8FZ4s2Jrs="), 0);
 	assert_int_equal(twilio_verify("https://example.com/t",
 				       "MessageSid=SM1&From=%2B1415&MediaUrl=b&MediaUrl=a&MediaUrl=b&Body=",
-				       "12345", "MupM4AneaG0ITvpn9nYAcixJJtc="), 0);
+				       "12345", "MupM4AneaG0ITvpn9nYAcixJJtc="), SG_EBADSIG);
 }
 
 static void twilio_parse(void **state)
@@ -484,7 +485,8 @@ static int plivo_verify(const char *url, const char *body, const char *v3, const
 {
 	hdrs h = {{{v2 ? "X-Plivo-Signature-V2" : "X-Plivo-Signature-V3", v3},
 		   {v2 ? "X-Plivo-Signature-V2-Nonce" : "X-Plivo-Signature-V3-Nonce", nonce}}};
-	sg__wh_provider_cfg cfg = {.secret = "MY_AUTH_TOKEN", .allow_legacy = legacy};
+	sg__wh_provider_cfg cfg = {.secret = "MY_AUTH_TOKEN"};
+	(void)legacy;
 	sg__wh_request r = body ? post(url, FORM, body, strlen(body), &h) : get(url, &h);
 	return sg__wh_verify_plivo(&r, &cfg);
 }
@@ -513,15 +515,11 @@ static void plivo_signature(void **state)
 	assert_int_equal(plivo_verify("https://example.com/plivo/inbound?From=14155552671&Text=STOP",
 				      NULL, "KZE+O5imvSqrmgz3kB6uX8qYpXVzEAn7isjkV25GgLo=", "42", false,
 				      false), 0);
-	/* V2: only with allow_legacy. */
+	/* V2 (signs no body): never accepted, even with the vector's own key. */
 	hdrs h = {{{"X-Plivo-Signature-V2", "ehV3IKhLysWBxC1sy8INm0qGoQYdYsHwuoKjsX7FsXc="},
 		   {"X-Plivo-Signature-V2-Nonce", "12345"}}};
 	sg__wh_provider_cfg cfg = {.secret = "my_auth_token"};
 	sg__wh_request r = post("https://answer.url", FORM, body, strlen(body), &h);
-	assert_int_equal(sg__wh_verify_plivo(&r, &cfg), SG_EBADSIG);
-	cfg.allow_legacy = true;
-	assert_int_equal(sg__wh_verify_plivo(&r, &cfg), 0);
-	cfg.secret = "my_auth_tokem";
 	assert_int_equal(sg__wh_verify_plivo(&r, &cfg), SG_EBADSIG);
 	assert_int_equal(plivo_verify(url, body, sig, NULL, false, false), SG_EBADSIG);
 }
@@ -930,7 +928,49 @@ static void sns_signature(void **state)
 	hdrs h = {{{NULL}}};
 	sg__wh_provider_cfg cfg = {.public_key = pem, .topic_arn = "arn:aws:sns:us-west-2:123456789012:MyTopic"};
 	sg__wh_request r = post("https://example.com/sns", "text/plain", signed_body, strlen(signed_body), &h);
+	char why[256] = "";
+	r.why = why;
+	r.why_cap = sizeof(why);
+	r.now_s = 1335920046; /* the envelope's Timestamp */
 	assert_int_equal(sg__wh_verify_aws_sns(&r, &cfg), 0);
+	/* The signed Timestamp: an hour either way by default, else maxSkewSeconds. */
+	r.now_s = 1335920046 + 3600;
+	assert_int_equal(sg__wh_verify_aws_sns(&r, &cfg), 0);
+	r.now_s = 1335920046 + 3602;
+	assert_int_equal(sg__wh_verify_aws_sns(&r, &cfg), SG_EBADSIG);
+	assert_non_null(strstr(why, "outside the 3600 s window"));
+	r.now_s = 1335920046 - 3602;
+	assert_int_equal(sg__wh_verify_aws_sns(&r, &cfg), SG_EBADSIG);
+	cfg.max_skew_s = 60;
+	r.now_s = 1335920046 + 61;
+	assert_int_equal(sg__wh_verify_aws_sns(&r, &cfg), SG_EBADSIG);
+	cfg.max_skew_s = 0;
+	r.now_s = 1335920046;
+	/* A set of certificates by URL: the right one among others verifies; an
+	 * unknown URL is named. */
+	EVP_PKEY *other = EVP_RSA_gen(2048);
+	BIO *obio = BIO_new(BIO_s_mem());
+	assert_int_equal(PEM_write_bio_PUBKEY(obio, other), 1);
+	char *opem_data;
+	long opem_len = BIO_get_mem_data(obio, &opem_data);
+	char *opem = strndup(opem_data, (size_t)opem_len);
+	const char *url = "https://sns.us-west-2.amazonaws.com/SimpleNotificationService-abc.pem";
+	sg__wh_cert certs[] = {{"https://sns.us-west-2.amazonaws.com/SimpleNotificationService-old.pem", opem},
+			       {url, pem}};
+	sg__wh_provider_cfg set = {.certs = certs, .ncerts = 2};
+	assert_int_equal(sg__wh_verify_aws_sns(&r, &set), 0);
+	set.ncerts = 1;
+	why[0] = '\0';
+	assert_int_equal(sg__wh_verify_aws_sns(&r, &set), SG_EBADSIG);
+	assert_non_null(strstr(why, "unknown SigningCertURL"));
+	assert_non_null(strstr(why, url));
+	certs[0].url = url;
+	certs[0].pem = opem; /* the URL is known, with the wrong certificate (rotated) */
+	assert_int_equal(sg__wh_verify_aws_sns(&r, &set), SG_EBADSIG);
+	assert_non_null(strstr(why, "does not verify"));
+	free(opem);
+	BIO_free(obio);
+	EVP_PKEY_free(other);
 	cfg.topic_arn = "arn:aws:sns:us-west-2:123456789012:Other";
 	assert_int_equal(sg__wh_verify_aws_sns(&r, &cfg), SG_EBADSIG);
 	cfg.topic_arn = NULL;
@@ -942,8 +982,34 @@ static void sns_signature(void **state)
 	/* The fixture's placeholder signature never verifies. */
 	r = post("https://example.com/sns", "text/plain", body, len, &h);
 	assert_int_equal(sg__wh_verify_aws_sns(&r, &cfg), SG_EBADSIG);
+	/* China-region certificate hosts, as AWS accepts; look-alikes refused.
+	 * (SigningCertURL is not among the signed fields.) */
+	static const struct {
+		const char *host;
+		int want;
+	} hosts[] = {
+		{"sns.cn-north-1.amazonaws.com.cn/", 0},      {"sns.us-west-2.amazonaws.com.evil.io/", SG_EBADSIG},
+		{"sns.us-west-2.amazonaws.com.cn.evil.io/", SG_EBADSIG}, {"sns.x.amazonaws.com/", SG_EBADSIG},
+		{"sns.us-west-2.amazonaws.com@evil.io/", SG_EBADSIG},
+	};
+	for (size_t i = 0; i < SG_ARRAY_SIZE(hosts); i++) {
+		char moved[2200];
+		char *at = strstr(signed_body, "sns.us-west-2.amazonaws.com/");
+		snprintf(moved, sizeof(moved), "%.*s%s%s", (int)(at - signed_body), signed_body, hosts[i].host,
+			 at + strlen("sns.us-west-2.amazonaws.com/"));
+		r = post("https://example.com/sns", "text/plain", moved, strlen(moved), &h);
+		r.now_s = 1335920046;
+		assert_int_equal(sg__wh_verify_aws_sns(&r, &cfg), hosts[i].want);
+	}
+	/* A duplicated key in the envelope is refused whatever it holds. */
+	char dup[2300];
+	snprintf(dup, sizeof(dup), "{\"Type\":\"Notification\",%s", signed_body + 1);
+	r = post("https://example.com/sns", "text/plain", dup, strlen(dup), &h);
+	r.now_s = 1335920046;
+	assert_int_equal(sg__wh_verify_aws_sns(&r, &cfg), SG_EBADSIG);
 	cfg.public_key = "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n";
 	r = post("https://example.com/sns", "text/plain", signed_body, strlen(signed_body), &h);
+	r.now_s = 1335920046;
 	assert_int_equal(sg__wh_verify_aws_sns(&r, &cfg), SG_ECONFIG);
 
 	EVP_MD_CTX_free(ctx);
@@ -952,6 +1018,197 @@ static void sns_signature(void **state)
 	free(pem);
 	free(sts);
 	free(body);
+}
+
+
+/* ---- issue 11: signed material and parsed fields must agree ------------------ */
+
+/* A captured Vonage callback of any age with timestamp/text/messageId put in
+ * front: the old signer read the smallest value of a repeated key and the
+ * parser the first, so it verified and parsed as an opt-in. */
+static void repeated_keys(void **state)
+{
+	(void)state;
+	hdrs h = {{{NULL}}};
+	char why[256] = "";
+	const int64_t now = 1485047698;
+	const char *forged = "https://example.com/vonage?timestamp=1485047698&text=start&messageId=zz1&"
+			     "message-timestamp=2013-11-21+15%3A27%3A30&messageId=020000001B0FE827&msisdn=14843472194"
+			     "&text=Test+again&timestamp=1385047698&to=13239877404&type=text"
+			     "&sig=d2e7b1dc968737c5998ad624e02f90b7";
+	sg__wh_request r = get(forged, &h);
+	r.why = why;
+	r.why_cap = sizeof(why);
+	assert_int_equal(vonage_verify(&r, SG__WH_ALG_MD5HASH, "my_secret_key_for_testing", now), SG_EBADSIG);
+	assert_non_null(strstr(why, "is repeated"));
+	sg__wh_parsed p = {0};
+	const char *detail = NULL;
+	assert_int_equal(sg__wh_parse_vonage(&r, &p, &detail), -EINVAL);
+	assert_non_null(strstr(detail, "repeated"));
+	/* The same as a JSON body. */
+	const char *js = "{\"timestamp\":\"1485047698\",\"text\":\"start\",\"messageId\":\"zz2\","
+			 "\"message-timestamp\":\"2013-11-21 15:27:30\",\"messageId\":\"020000001B0FE827\","
+			 "\"msisdn\":\"14843472194\",\"text\":\"Test again\",\"timestamp\":\"1385047698\","
+			 "\"to\":\"13239877404\",\"type\":\"text\",\"sig\":\"d2e7b1dc968737c5998ad624e02f90b7\"}";
+	r = post("https://example.com/vonage", JSON, js, strlen(js), &h);
+	assert_int_equal(vonage_verify(&r, SG__WH_ALG_MD5HASH, "my_secret_key_for_testing", now), SG_EBADSIG);
+	assert_int_equal(sg__wh_parse_vonage(&r, &p, &detail), SG_EJSON);
+
+	/* Twilio and Plivo: repeated keys, and a key in both query and body. */
+	const char *bodies[] = {"MessageSid=SM1&From=%2B14155550100&To=%2B14155550101&Body=START&Body=STOP",
+				"MessageSid=SM1&From=%2B14155550100&To=%2B14155550101&Body=START"};
+	const char *urls[] = {"https://example.com/t", "https://example.com/t?Body=STOP"};
+	for (int i = 0; i < 2; i++) {
+		r = post(urls[i], FORM, bodies[i], strlen(bodies[i]), &h);
+		assert_int_equal(sg__wh_parse_twilio(&r, &p, &detail), -EINVAL);
+		assert_int_equal(sg__wh_parse_plivo(&r, &p, &detail), -EINVAL);
+		assert_null(p.msgs);
+	}
+	/* Percent-escaped spellings of one key are the same key. */
+	const char *esc = "MessageSid=SM1&From=%2B14155550100&To=%2B14155550101&Body=START&B%6fdy=STOP";
+	r = post("https://example.com/t", FORM, esc, strlen(esc), &h);
+	assert_int_equal(sg__wh_parse_twilio(&r, &p, &detail), -EINVAL);
+
+	/* JSON: a duplicated key anywhere (also nested, also in arrays) is refused
+	 * by every JSON provider; distinct keys at different levels are fine. */
+	static const struct {
+		sg__wh_provider prov;
+		const char *body;
+	} dups[] = {
+		{SG__WH_TELNYX, "{\"data\":{\"event_type\":\"message.received\",\"payload\":{\"id\":\"x\",\"text\":\"START\","
+				"\"from\":{\"phone_number\":\"+1\"},\"text\":\"STOP\"}}}"},
+		{SG__WH_TELNYX, "{\"data\":{\"event_type\":\"message.received\",\"payload\":{\"id\":\"x\","
+				"\"from\":{\"phone_number\":\"+15550000002\",\"phone_number\":\"+1\"}}}}"},
+		{SG__WH_BANDWIDTH, "[{\"type\":\"message-received\",\"message\":{\"id\":\"a\",\"from\":\"+1\","
+				   "\"media\":[{\"u\":1,\"u\":2}]}}]"},
+		{SG__WH_SINCH, "{\"type\":\"mo_text\",\"id\":\"a\",\"from\":\"1\",\"body\":\"START\",\"body\":\"STOP\"}"},
+		{SG__WH_SINCH, "{\"type\":\"mo_text\",\"id\":\"a\",\"from\":\"1\",\"body\":\"x\",\"bod\\u0079\":\"y\"}"},
+		{SG__WH_AWS_SNS, "{\"Type\":\"Notification\",\"Type\":\"SubscriptionConfirmation\"}"},
+		{SG__WH_AWS_SNS, "{\"Type\":\"Notification\",\"Message\":\"{\\\"originationNumber\\\":\\\"+1\\\","
+				 "\\\"inboundMessageId\\\":\\\"a\\\",\\\"messageBody\\\":\\\"START\\\","
+				 "\\\"messageBody\\\":\\\"STOP\\\"}\"}"},
+	};
+	for (size_t i = 0; i < SG_ARRAY_SIZE(dups); i++) {
+		r = post("https://example.com/x", JSON, dups[i].body, strlen(dups[i].body), &h);
+		int rc = sg__wh_parse(dups[i].prov, &r, &p, &detail);
+		if (rc != SG_EJSON)
+			fail_msg("dup case %zu: got %d", i, rc);
+		assert_null(p.msgs);
+	}
+	const char *ok = "{\"type\":\"mo_text\",\"id\":\"a\",\"from\":\"1\",\"to\":\"2\",\"body\":\"x\","
+			 "\"x\":{\"id\":1,\"from\":2},\"y\":[{\"id\":1},{\"id\":2}]}\r\n ";
+	r = post("https://example.com/x", JSON, ok, strlen(ok), &h);
+	assert_int_equal(sg__wh_parse_sinch(&r, &p, &detail), 0); /* trailing whitespace is fine */
+	sg__wh_parsed_free(&p);
+	/* A second value after the first: the signature covers it, the parser
+	 * would not read it. */
+	const char *two = "{\"type\":\"mo_text\",\"id\":\"a\",\"from\":\"1\",\"body\":\"START\"}"
+			  "{\"type\":\"mo_text\",\"id\":\"a\",\"from\":\"1\",\"body\":\"STOP\"}";
+	r = post("https://example.com/x", JSON, two, strlen(two), &h);
+	assert_int_equal(sg__wh_parse_sinch(&r, &p, &detail), SG_EJSON);
+	assert_string_equal(detail, "data after the JSON value");
+}
+
+/* A Bandwidth array: bad elements become INVALID, the valid ones are kept. */
+static void bandwidth_mixed(void **state)
+{
+	(void)state;
+	hdrs h = {{{NULL}}};
+	const char *body = "[{\"type\":\"message-received\",\"message\":{\"id\":\"a\",\"from\":\"+15550000001\","
+			   "\"owner\":\"+15550000009\",\"text\":\"STOP\"}},"
+			   "{\"type\":\"message-received\",\"message\":{\"from\":\"+15550000002\",\"text\":\"STOP\"}},"
+			   "7,"
+			   "{\"type\":\"message-received\",\"message\":{\"id\":\"d\",\"from\":\"+15550000004\","
+			   "\"owner\":\"+15550000009\",\"text\":\"STOP\"}}]";
+	sg__wh_parsed p = {0};
+	const char *detail = NULL;
+	sg__wh_request r = post("https://example.com/bw", JSON, body, strlen(body), &h);
+	assert_int_equal(sg__wh_parse_bandwidth(&r, &p, &detail), 0);
+	assert_int_equal(p.n, 4);
+	assert_int_equal(p.msgs[0].kind, SG__WH_INBOUND);
+	assert_string_equal(p.msgs[0].msg_id, "a");
+	assert_int_equal(p.msgs[1].kind, SG__WH_INVALID);
+	assert_string_equal(p.msgs[1].invalid, "no message.id in a Bandwidth callback");
+	assert_int_equal(p.msgs[1].index, 1);
+	assert_int_equal(p.msgs[2].kind, SG__WH_INVALID);
+	assert_int_equal(p.msgs[3].kind, SG__WH_INBOUND);
+	assert_string_equal(p.msgs[3].msg_id, "d");
+	assert_string_equal(p.msgs[3].from, "+15550000004");
+	assert_int_equal(p.msgs[3].index, 3);
+	sg__wh_parsed_free(&p);
+	/* Nothing readable at all: still an error. */
+	const char *bad = "[7,{\"type\":\"message-received\"}]";
+	r = post("https://example.com/bw", JSON, bad, strlen(bad), &h);
+	assert_int_equal(sg__wh_parse_bandwidth(&r, &p, &detail), SG_EJSON);
+	assert_null(p.msgs);
+}
+
+/* Sinch HMAC: base64(HMAC-SHA256(secret, body "." nonce "." timestamp)),
+ * computed with Python hmac. */
+static void sinch_signature(void **state)
+{
+	(void)state;
+	const char *body = "{\"type\":\"mo_text\",\"id\":\"01\",\"from\":\"12065550131\",\"to\":\"12065550100\",\"body\":\"STOP\"}";
+	hdrs h = {{{"x-sinch-webhook-signature", "q7cUY9r7kqbbHDkcdKaAqtTuAPc6zj6UMjn8oeppz2E="},
+		   {"x-sinch-webhook-signature-nonce", "01FJA8B4A7BM43YGWSG9GBV067"},
+		   {"x-sinch-webhook-signature-timestamp", "1634579353"},
+		   {"x-sinch-webhook-signature-algorithm", "HmacSHA256"}}};
+	sg__wh_provider_cfg cfg = {.secret = "foo_secret1234"};
+	sg__wh_request r = post("https://example.com/sinch", JSON, body, strlen(body), &h);
+	r.now_s = 1634579353;
+	assert_int_equal(sg__wh_verify_sinch(&r, &cfg), 0);
+	r.now_s = 1634579353 + 301;
+	assert_int_equal(sg__wh_verify_sinch(&r, &cfg), SG_EBADSIG);
+	r.now_s = 1634579353;
+	cfg.secret = "foo_secret1235";
+	assert_int_equal(sg__wh_verify_sinch(&r, &cfg), SG_EBADSIG);
+	cfg.secret = "foo_secret1234";
+	r.body_len--; /* tampered */
+	assert_int_equal(sg__wh_verify_sinch(&r, &cfg), SG_EBADSIG);
+	r.body_len++;
+	h.kv[3][1] = "HmacMD5";
+	assert_int_equal(sg__wh_verify_sinch(&r, &cfg), SG_EBADSIG);
+	h.kv[3][1] = "HmacSHA256";
+	/* Basic as well: both required. */
+	cfg.basic_user = "u";
+	cfg.basic_pass = "p";
+	assert_int_equal(sg__wh_verify_sinch(&r, &cfg), SG_EBADSIG);
+	h.kv[4][0] = "Authorization";
+	h.kv[4][1] = "Basic dTpw";
+	assert_int_equal(sg__wh_verify_sinch(&r, &cfg), 0);
+}
+
+/* Twilio Webhooks Rule keys, and the query forms Twilio's validators try
+ * (signatures computed with Python hmac). */
+static void twilio_keys_and_escapes(void **state)
+{
+	(void)state;
+	const char *body = "MessageSid=SM1&From=%2B14155550100&To=%2B14155550101&Body=STOP";
+	sg__wh_named_key keys[] = {{"k1", "one"}, {"k2", "two"}};
+	sg__wh_provider_cfg cfg = {.keys = keys, .nkeys = 2};
+	hdrs h = {{{"X-Twilio-Signature", "JJGRNixAuY8welW0kVRiEnUX2qHRHguISlZcDA2fYik="},
+		   {"X-Twilio-Webhooks-Signature-Settings", "key=k2,algorithm=HMAC_SHA256"}}};
+	sg__wh_request r = post("https://example.com/t", FORM, body, strlen(body), &h);
+	assert_int_equal(sg__wh_verify_twilio(&r, &cfg), 0);
+	h.kv[1][1] = "key=k1,algorithm=HMAC_SHA256";
+	assert_int_equal(sg__wh_verify_twilio(&r, &cfg), SG_EBADSIG);
+	h.kv[1][1] = "key=k3,algorithm=HMAC_SHA256";
+	char why[256] = "";
+	r.why = why;
+	r.why_cap = sizeof(why);
+	assert_int_equal(sg__wh_verify_twilio(&r, &cfg), SG_EBADSIG);
+	assert_non_null(strstr(why, "\"k3\""));
+	/* Auth token, URL signed with ' / sent with %27 (and back). */
+	sg__wh_provider_cfg tok = {.secret = "12345"};
+	hdrs t = {{{"X-Twilio-Signature", "5xLrSTWPBXwNKuQsIx3PiroQxek="}}};
+	r = post("https://example.com/t?c=it%27s", FORM, body, strlen(body), &t);
+	assert_int_equal(sg__wh_verify_twilio(&r, &tok), 0);
+	r = post("https://example.com/t?c=it's", FORM, body, strlen(body), &t);
+	assert_int_equal(sg__wh_verify_twilio(&r, &tok), 0);
+	r = post("https://example.com:443/t?c=it%27s", FORM, body, strlen(body), &t);
+	assert_int_equal(sg__wh_verify_twilio(&r, &tok), 0);
+	r = post("https://example.com/t?c=its", FORM, body, strlen(body), &t);
+	assert_int_equal(sg__wh_verify_twilio(&r, &tok), SG_EBADSIG);
 }
 
 int main(void)
@@ -964,6 +1221,8 @@ int main(void)
 		cmocka_unit_test(vonage_signature), cmocka_unit_test(basic_auth),
 		cmocka_unit_test(status_codes),     cmocka_unit_test(hints_and_keys),
 		cmocka_unit_test(malformed),        cmocka_unit_test(sns_signature),
+		cmocka_unit_test(repeated_keys),    cmocka_unit_test(bandwidth_mixed),
+		cmocka_unit_test(sinch_signature),  cmocka_unit_test(twilio_keys_and_escapes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
