@@ -24,3 +24,12 @@ bool sg__ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 /* Validate UTF-8 (no overlongs, no surrogates, <= U+10FFFF). Returns the
  * number of code points, or -1 when invalid. */
 long sg__utf8_count(const char *s, size_t len);
+
+/* An engine with the keyword set and no store (the CLI's classify without a
+ * campaign): only sg_classify() with no campaign may be called on it. */
+int sg__engine_open_keywords_only(const sg_options *opts, sg_engine **ret);
+
+/* Copy the store of e into dir (a new or empty directory, made 0700) as
+ * dir/data.mdb (0600): one consistent snapshot, compacted or not, synced.
+ * -EEXIST when dir holds anything. */
+int sg__engine_backup(sg_engine *e, const char *dir, bool compact);

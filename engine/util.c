@@ -32,6 +32,11 @@ const char *sg_strerror(int err)
 		[SG_EBADSIG - SG_ERROR_MIN] = "webhook signature missing or invalid",
 		[SG_ECHAIN - SG_ERROR_MIN] = "event log hash chain does not verify",
 		[SG_EVERSION - SG_ERROR_MIN] = "data directory written by an incompatible version",
+		[SG_ENOSTORE - SG_ERROR_MIN] = "no consent store in the data directory (create one with "
+					       "'stopgate init --data DIR' or by starting 'stopgate serve')",
+		[SG_ETRUNCATED - SG_ERROR_MIN] = "data.mdb is missing, empty or truncated (shorter than its "
+						 "LMDB meta page says): restore the directory from a backup "
+						 "('stopgate backup'); no new store is created over it",
 	};
 	if (err == 0)
 		return "success";

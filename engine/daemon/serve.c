@@ -333,6 +333,7 @@ int sg_serve_main(int argc, char **argv)
 	/* The writer thread acknowledges a commit only once a later sync covers
 	 * it (writer.c), so commits may skip LMDB's separate meta-page sync. */
 	opts.flags |= SG_OPEN_DEFER_SYNC;
+	opts.flags |= SG_OPEN_CREATE; /* the daemon makes the store on its first start */
 	daemon_state *d = calloc(1, sizeof(*d));
 	if (!d) {
 		sg_config_free(cfg);

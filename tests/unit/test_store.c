@@ -143,6 +143,7 @@ static void map_grows_past_initial_size(void **state)
 	o.data_dir = dir;
 	o.keywords_dir = tu_keywords();
 	o.initial_map_size = 256 * 1024; /* tiny: forces several growths */
+	o.flags = SG_OPEN_CREATE;
 	sg_engine *e;
 	assert_int_equal(sg_engine_open(&o, &e), 0);
 	static char body[4000];
@@ -280,7 +281,7 @@ static void deferred_sync_mode(void **state)
 	sg_options_default(&o);
 	o.data_dir = dir;
 	o.keywords_dir = tu_keywords();
-	o.flags = SG_OPEN_DEFER_SYNC;
+	o.flags = SG_OPEN_DEFER_SYNC | SG_OPEN_CREATE;
 	sg_engine *e;
 	assert_int_equal(sg_engine_open(&o, &e), 0);
 	for (int i = 0; i < 20; i++) {
