@@ -221,26 +221,26 @@ static int check_data_file(const char *path, uint64_t *txnid)
 	return rc;
 }
 
-/* true when dir/name exists (as anything). */
-static bool has_file(const char *dir, const char *name)
+/* The size of dir/name, or -1 when it does not exist. */
+static off_t file_size(const char *dir, const char *name)
 {
 	char path[PATH_MAX];
 	struct stat sb;
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
-		return false;
-	return lstat(path, &sb) == 0;
+		return -1;
+	return lstat(path, &sb) == 0 ? sb.st_size : -1;
 }
 
-/* Files only a store leaves behind: with any of them present and no usable
- * data.mdb, the store was deleted, moved or emptied, and a new empty one in
- * its place would allow every recipient. */
+/* What only a store that a writer opened leaves behind: the filter files,
+ * or writer.lock holding a writer id (written at every writer open, right
+ * after data.mdb is made). With any of them and no data.mdb, the store was
+ * deleted or moved, and a new empty one in its place would allow every
+ * recipient. An empty writer.lock and lock.mdb alone are what a first
+ * creation killed before it made data.mdb leaves: nothing to lose there. */
 static bool has_leftovers(const char *dir)
 {
-	static const char *const names[] = {"lock.mdb", "filter.bits", "filter.bits.new", "writer.lock"};
-	for (size_t i = 0; i < SG_ARRAY_SIZE(names); i++)
-		if (has_file(dir, names[i]))
-			return true;
-	return false;
+	return file_size(dir, "filter.bits") >= 0 || file_size(dir, "filter.bits.new") >= 0 ||
+	       file_size(dir, "writer.lock") > 0;
 }
 
 /* A live writer holds writer.lock while data.mdb is absent or empty: it is
@@ -326,7 +326,7 @@ int sg__store_open(sg__store *st, const char *dir, bool rdonly, bool defer_sync,
 	} else {
 		/* Leftovers are judged as found, before this open adds writer.lock. */
 		bool leftovers = has_leftovers(dir);
-		if (!create && !has_file(dir, "data.mdb"))
+		if (!create && file_size(dir, "data.mdb") < 0)
 			return leftovers ? SG_ETRUNCATED : SG_ENOSTORE;
 		if ((rc = take_writer_lock(st, dir)))
 			return rc;
