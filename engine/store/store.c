@@ -37,17 +37,34 @@ int sg__store_err(int rc)
 		return SG_ENOTFOUND;
 	case MDB_MAP_FULL:
 		return SG__EMAPFULL; /* grown and retried by sg__store_write() */
-	case MDB_CORRUPTED:
-	case MDB_PAGE_NOTFOUND:
-	case MDB_INVALID:
+	case MDB_CORRUPTED:     /* a page is not what its parent says */
+	case MDB_PAGE_NOTFOUND: /* a page number past the end of the file */
+	case MDB_INVALID:       /* not an LMDB file */
+	case MDB_INCOMPATIBLE:  /* a database with flags stopgate never sets */
 		return SG_ECORRUPT;
 	case MDB_VERSION_MISMATCH:
 		return SG_EVERSION;
 	case MDB_READERS_FULL:
-		return -EAGAIN;
+	case MDB_MAP_RESIZED:
+		return -EAGAIN; /* try again (after freeing dead readers' slots) */
+	case MDB_BAD_VALSIZE:
+		return SG_ETOOLONG; /* a key longer than LMDB allows */
+	case MDB_KEYEXIST:
+	case MDB_PANIC:
+	case MDB_DBS_FULL:
+	case MDB_TLS_FULL:
+	case MDB_TXN_FULL:
+	case MDB_CURSOR_FULL:
+	case MDB_PAGE_FULL:
+	case MDB_BAD_RSLOT:
+	case MDB_BAD_TXN:
+	case MDB_BAD_DBI:
+		return SG_ESTORE;
 	default:
 		if (rc > 0 && rc < 4096)
 			return -rc; /* an errno from the system */
+		if ((rc >= SG_ERROR_MIN && rc < SG_ERROR_MAX) || (rc < 0 && rc > -4096))
+			return rc; /* already ours: translating twice changes nothing */
 		return SG_ESTORE;
 	}
 }
