@@ -303,6 +303,12 @@ static int inspect_dir(const char *dir, bool create, bool leftovers_before_lock,
 	}
 	uint64_t txnid = 0;
 	int rc = check_data_file(path, &txnid);
+	if (rc == SG_ETRUNCATED && sb.st_size == 0 && create && !leftovers_before_lock) {
+		/* Empty, and no writer ever finished opening this directory: a
+		 * first creation killed before LMDB wrote its meta pages. */
+		*fresh = true;
+		return 0;
+	}
 	if (rc)
 		return rc;
 	/* Meta pages and no commit yet: a creation that died before its first
