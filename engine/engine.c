@@ -89,6 +89,11 @@ int sg_engine_open(const sg_options *opts, sg_engine **ret)
 	return engine_open(opts, true, ret);
 }
 
+bool sg__engine_created(const sg_engine *e)
+{
+	return e->store_open && e->store.fresh;
+}
+
 int sg__engine_open_keywords_only(const sg_options *opts, sg_engine **ret)
 {
 	return engine_open(opts, false, ret);

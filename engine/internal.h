@@ -29,6 +29,9 @@ long sg__utf8_count(const char *s, size_t len);
  * campaign): only sg_classify() with no campaign may be called on it. */
 int sg__engine_open_keywords_only(const sg_options *opts, sg_engine **ret);
 
+/* true when this engine's open created its store (SG_OPEN_CREATE). */
+bool sg__engine_created(const sg_engine *e);
+
 /* Copy the store of e into dir (a new or empty directory, made 0700) as
  * dir/data.mdb (0600): one consistent snapshot, compacted or not, synced.
  * -EEXIST when dir holds anything. */

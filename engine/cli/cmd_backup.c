@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "engine.h"
 #include "internal.h"
 
 static const char init_usage[] =
@@ -38,7 +37,7 @@ int cmd_init(int argc, char **argv)
 		sg_config_free(&c.cfg);
 		return CLI_ERROR;
 	}
-	bool fresh = e->store.fresh;
+	bool fresh = sg__engine_created(e);
 	sg_engine_close(e);
 	if (fresh)
 		printf("created an empty consent store in %s\n", c.cfg.data_dir);
