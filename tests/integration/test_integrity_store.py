@@ -357,8 +357,29 @@ def test_backup(c):
             w.returncode == 0, (v.stdout, q.stdout, w.stderr))
 
 
+def test_backup_beside_daemon(c):
+    """A backup taken while the daemon records: the copy is one consistent
+    commit of the source's chain, and serve makes its store by itself."""
+    d = sgtest.Daemon().start()
+    try:
+        for i in range(20):
+            r = d.post("/v1/inbound", {"provider": "gateway", "from": f"+1415557{i:04d}", "to": FROM, "body": "STOP",
+                                       "id": f"m{i}"})
+            assert r.status == 200, r.status
+        target = os.path.join(TMP, "backup-live")
+        p = sg("backup", target, data=d.data)
+        out = json.loads(p.stdout) if p.returncode == 0 else {}
+        c.check("backup beside a running daemon: exit 0, head of 20 events", out.get("seq") == 20, (p.returncode, p.stderr))
+        q = sg("check", FROM, "+14155570003", data=target)
+        c.check("backup beside a running daemon: the copy denies an opt-out recorded before it", q.returncode == 1,
+                (q.returncode, q.stdout, q.stderr))
+    finally:
+        d.stop()
+
+
 def body(c):
-    for t in (test_missing_store, test_damaged_data_file, test_backup, test_unretired_file_of_dead_writer,
+    for t in (test_missing_store, test_damaged_data_file, test_backup, test_backup_beside_daemon,
+              test_unretired_file_of_dead_writer,
               test_crash_every_step):
         try:
             t(c)
