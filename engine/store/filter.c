@@ -245,7 +245,7 @@ bool sg__filter_maybe(sg__filter *f, uint64_t h)
 }
 
 /* Build DIR/filter.bits.new for capacity keys holding every recipient
- * visible to txn, durable. Returns the new map (writable); publish() puts it
+ * visible to txn, durable. Returns the new map (writable); rebuild() puts it
  * in place. */
 static int build(sg__filter *f, uint64_t capacity, MDB_txn *txn, MDB_dbi recipients, sg__filter_map **ret)
 {
