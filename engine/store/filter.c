@@ -401,7 +401,7 @@ int sg__filter_open_writer(sg__filter *f, const char *dir, MDB_env *env, MDB_dbi
 	if (!rc)
 		rc = rebuild(f, cap < floor ? floor : cap, txn, recipients);
 	mdb_txn_abort(txn);
-	return rc;
+	return sg__store_err(rc); /* mdb_stat's code, or rebuild's own */
 }
 
 void sg__filter_open_reader(sg__filter *f, const char *dir)
