@@ -351,6 +351,9 @@ int sg_serve_main(int argc, char **argv)
 		sg_config_free(cfg);
 		return 2;
 	}
+	if (sg__engine_created(d->srv.engine))
+		sg__warn("daemon", "created a new, empty consent store data=%s hint=\"if opt-outs were expected here, "
+			 "stop and check --data / dataDir\"", cfg->data_dir);
 	struct stat dst;
 	if (stat(cfg->data_dir, &dst) == 0 && (dst.st_mode & 077))
 		sg__warn("daemon", "the data directory is open to other users (consent records are personal "
