@@ -231,7 +231,7 @@ static void engine_opts(sg_options *o, bool rdonly)
 	sg_options_default(o);
 	o->data_dir = store_dir;
 	o->keywords_dir = opt.keywords;
-	o->flags = rdonly ? SG_OPEN_RDONLY : 0;
+	o->flags = rdonly ? SG_OPEN_RDONLY : SG_OPEN_CREATE;
 	o->filter_capacity = opt.pairs * 2;
 	o->initial_map_size = (size_t)opt.pairs * 1024 < ((size_t)1 << 26) ? 0 : (size_t)opt.pairs * 1024;
 }

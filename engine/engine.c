@@ -36,9 +36,10 @@ static const char *keywords_dir(const sg_options *o)
 	return SG_KEYWORDS_DIR_SOURCE;
 }
 
-int sg_engine_open(const sg_options *opts, sg_engine **ret)
+/* Everything but the store; with_store false leaves the store closed. */
+static int engine_open(const sg_options *opts, bool with_store, sg_engine **ret)
 {
-	if (!opts || !opts->data_dir || !opts->data_dir[0])
+	if (!opts || (with_store && (!opts->data_dir || !opts->data_dir[0])))
 		return -EINVAL;
 	if (opts->default_country && opts->default_country[0] && strlen(opts->default_country) != 2)
 		return SG_ECONFIG;
@@ -54,7 +55,7 @@ int sg_engine_open(const sg_options *opts, sg_engine **ret)
 		e->policy.confirm_window_us = 5 * 60 * (int64_t)1000000;
 	if (e->policy.dedup_ttl_us < 48 * 3600 * (int64_t)1000000)
 		e->policy.dedup_ttl_us = 48 * 3600 * (int64_t)1000000; /* covers every provider's retries */
-	if (sg__strlcpy(e->data_dir, opts->data_dir, sizeof(e->data_dir)) >= sizeof(e->data_dir)) {
+	if (with_store && sg__strlcpy(e->data_dir, opts->data_dir, sizeof(e->data_dir)) >= sizeof(e->data_dir)) {
 		free(e);
 		return -ENAMETOOLONG;
 	}
@@ -64,9 +65,13 @@ int sg_engine_open(const sg_options *opts, sg_engine **ret)
 		e->default_country[1] = opts->default_country[0] ? (char)(opts->default_country[1] & ~0x20) : 0;
 		e->default_country[2] = '\0';
 	}
-	int rc = sg__store_open(&e->store, e->data_dir, e->rdonly, opts->flags & SG_OPEN_DEFER_SYNC,
-				 opts->initial_map_size, opts->filter_capacity);
-	e->store_open = true;
+	int rc = 0;
+	if (with_store) {
+		rc = sg__store_open(&e->store, e->data_dir, e->rdonly, opts->flags & SG_OPEN_DEFER_SYNC,
+				    !e->rdonly && (opts->flags & SG_OPEN_CREATE), opts->initial_map_size,
+				    opts->filter_capacity);
+		e->store_open = true;
+	}
 	if (!rc) {
 		char err[256];
 		rc = sg__kw_load(e->keywords_dir, &e->kw, err, sizeof(err));
@@ -77,6 +82,21 @@ int sg_engine_open(const sg_options *opts, sg_engine **ret)
 	}
 	*ret = e;
 	return 0;
+}
+
+int sg_engine_open(const sg_options *opts, sg_engine **ret)
+{
+	return engine_open(opts, true, ret);
+}
+
+bool sg__engine_created(const sg_engine *e)
+{
+	return e->store_open && e->store.fresh;
+}
+
+int sg__engine_open_keywords_only(const sg_options *opts, sg_engine **ret)
+{
+	return engine_open(opts, false, ret);
 }
 
 void sg_engine_close(sg_engine *e)

@@ -26,3 +26,15 @@ bool sg__ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 long sg__utf8_count(const char *s, size_t len);
 /* Length of the valid UTF-8 sequence at s (1..4), 0 when invalid; rem > 0. */
 size_t sg__utf8_seq(const unsigned char *s, size_t rem);
+
+/* An engine with the keyword set and no store (the CLI's classify without a
+ * campaign): only sg_classify() with no campaign may be called on it. */
+int sg__engine_open_keywords_only(const sg_options *opts, sg_engine **ret);
+
+/* true when this engine's open created its store (SG_OPEN_CREATE). */
+bool sg__engine_created(const sg_engine *e);
+
+/* Copy the store of e into dir (a new or empty directory, made 0700) as
+ * dir/data.mdb (0600): one consistent snapshot, compacted or not, synced.
+ * -EEXIST when dir holds anything. */
+int sg__engine_backup(sg_engine *e, const char *dir, bool compact);

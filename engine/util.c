@@ -35,6 +35,11 @@ const char *sg_strerror(int err)
 		[SG_ECONSENT - SG_ERROR_MIN] = "the recipient opted out themselves: an operator or API opt-in "
 						"needs override consumer_request and a note saying how they asked",
 		[SG_EFORBIDDEN - SG_ERROR_MIN] = "the policy forbids this change (forbidOptinOverride)",
+		[SG_ENOSTORE - SG_ERROR_MIN] = "no consent store in the data directory (create one with "
+					       "'stopgate init --data DIR' or by starting 'stopgate serve')",
+		[SG_ETRUNCATED - SG_ERROR_MIN] = "data.mdb is missing, empty or truncated (shorter than its "
+						 "LMDB meta page says): restore the directory from a backup "
+						 "('stopgate backup'); no new store is created over it",
 	};
 	if (err == 0)
 		return "success";

@@ -65,6 +65,8 @@ enum sg_error {
 	SG_ECONSENT,     /* an opt-in through the API/operator path over the recipient's own
 			  * opt-out: needs SG_OVERRIDE_CONSUMER_REQUEST and a note */
 	SG_EFORBIDDEN,   /* the policy forbids this change (e.g. opt-in overrides) */
+	SG_ENOSTORE,     /* no consent store in the data directory (see SG_OPEN_CREATE) */
+	SG_ETRUNCATED,   /* data.mdb is missing, emptied or shorter than LMDB's meta page says */
 	SG_ERROR_MAX
 };
 
@@ -168,9 +170,14 @@ SG_EXPORT void sg_policy_default(sg_policy *policy);
  * undo the LAST commit only. With this flag a write is durable once a
  * later write has returned or sg_sync() has: acknowledge a batch only then. */
 #define SG_OPEN_DEFER_SYNC 0x2u
+/* Create a new store (read-write only) when the directory holds none. Without
+ * it, a directory with no store is SG_ENOSTORE. Never creates a store over
+ * what is left of one (lock.mdb, filter.bits, writer.lock without data.mdb,
+ * or an emptied data.mdb): that is SG_ETRUNCATED, restore from a backup. */
+#define SG_OPEN_CREATE 0x4u
 
 typedef struct sg_options {
-	const char *data_dir;        /* required; created (0700) when opened read-write */
+	const char *data_dir;        /* required; created (0700) with SG_OPEN_CREATE */
 	unsigned flags;              /* SG_OPEN_* */
 	const char *keywords_dir;    /* NULL: the installed default keyword set */
 	const char *default_country; /* last-resort default country for national numbers, or NULL */

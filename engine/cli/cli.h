@@ -36,8 +36,11 @@ int cli_parse(cli *c, int argc, char **argv, const cli_flag *flags, const char *
 const char *cli_flag_value(const cli *c, const char *name);
 bool cli_flag_set(const cli *c, const char *name);
 
-/* Open the engine from the parsed config; prints the error. */
+/* Open the engine from the parsed config; prints the error. Never creates
+ * a store (a missing one is SG_ENOSTORE, with the way to make one). */
 int cli_open(cli *c, bool rdonly, sg_engine **ret);
+/* Print what an open of the store in dir that failed with rc means. */
+void cli_open_error(const char *dir, int rc);
 
 /* Print an error "stopgate SUBCMD: message" to stderr; returns CLI_ERROR. */
 int cli_error(const char *sub, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -58,3 +61,5 @@ int cmd_classify(int argc, char **argv);
 int cmd_export(int argc, char **argv);  /* export audit / optouts */
 int cmd_proof(int argc, char **argv);
 int cmd_redact(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_backup(int argc, char **argv);

@@ -107,7 +107,8 @@ static const char classify_usage[] =
 	"usage: stopgate classify [--campaign ID] TEXT\n"
 	"       stopgate classify [--campaign ID] --stdin\n\n"
 	"Prints what an inbound text means as JSON. With --stdin, reads one message\n"
-	"per line and prints '<intent> TAB <rule id or ->' per line (for corpora).\n";
+	"per line and prints '<intent> TAB <rule id or ->' per line (for corpora).\n"
+	"Opens the store (read-only) only for --campaign.\n";
 
 static void classification_json(const sg_classification *r)
 {
@@ -143,9 +144,17 @@ int cmd_classify(int argc, char **argv)
 		fputs(classify_usage, stderr);
 		return CLI_ERROR;
 	}
-	if (cli_open(&c, true, &e))
-		return CLI_ERROR;
 	const char *campaign = cli_flag_value(&c, "campaign");
+	if (campaign && campaign[0]) {
+		if (cli_open(&c, true, &e)) /* the campaign's own keywords are in the store */
+			return CLI_ERROR;
+	} else {
+		/* The keyword set alone: no store is opened, none is needed. */
+		sg_options opts;
+		sg_config_engine_options(&c.cfg, &opts);
+		if ((rc = sg__engine_open_keywords_only(&opts, &e)))
+			return cli_error("classify", "%s", sg_strerror(rc));
+	}
 	sg_classification r;
 	if (!from_stdin) {
 		const char *text = c.positional[0];

@@ -28,6 +28,8 @@ static const char usage[] =
 	"  export optouts          the current suppression list (CSV or JSONL)\n"
 	"  proof FROM TO           consent proof for one pair (JSON)\n"
 	"  redact [--before T]     remove message bodies older than T (retention)\n"
+	"  init                    create a new, empty store in the data directory\n"
+	"  backup DIR              consistent, verified copy of the store into a new directory\n"
 	"\n"
 	"Common options: --data DIR (default ./var), --config FILE, --country CC,\n"
 	"--keywords DIR, --help. 'stopgate COMMAND --help' describes each command.\n";
@@ -143,26 +145,35 @@ bool cli_flag_set(const cli *c, const char *name)
 	return cli_flag_value(c, name) != NULL;
 }
 
+void cli_open_error(const char *dir, int rc)
+{
+	if (rc == SG_ENOSTORE)
+		fprintf(stderr,
+			"stopgate: no consent store in %s (it holds no data.mdb); nothing was checked or recorded.\n"
+			"  Is the data directory right? It comes from --data, else dataDir in --config, else ./var.\n"
+			"  To create a new store: stopgate init --data %s (or start stopgate serve on it).\n",
+			dir, dir);
+	else if (rc == SG_ETRUNCATED)
+		fprintf(stderr,
+			"stopgate: the consent store in %s is damaged: %s/data.mdb is missing, empty or truncated\n"
+			"  (shorter than its LMDB meta page says). A new store in its place would lose every\n"
+			"  opt-out, so none is created. Stop every process using it, restore the directory from\n"
+			"  a backup (stopgate backup) and run stopgate verify --data %s.\n",
+			dir, dir, dir);
+	else
+		fprintf(stderr, "stopgate: cannot open data directory %s: %s\n", dir, sg_strerror(rc));
+}
+
 int cli_open(cli *c, bool rdonly, sg_engine **ret)
 {
 	sg_options opts;
 	sg_config_engine_options(&c->cfg, &opts);
 	if (rdonly)
 		opts.flags |= SG_OPEN_RDONLY;
+	/* Never SG_OPEN_CREATE: only init and serve make a store. */
 	int rc = sg_engine_open(&opts, ret);
-	if (rc == -ENOENT || (rc == SG_ENOTFOUND && rdonly)) {
-		/* No store yet: open it read-write once to create it, then as asked. */
-		opts.flags &= ~SG_OPEN_RDONLY;
-		sg_engine *tmp;
-		if (sg_engine_open(&opts, &tmp) == 0) {
-			sg_engine_close(tmp);
-			if (rdonly)
-				opts.flags |= SG_OPEN_RDONLY;
-			rc = sg_engine_open(&opts, ret);
-		}
-	}
 	if (rc)
-		fprintf(stderr, "stopgate: cannot open data directory %s: %s\n", c->cfg.data_dir, sg_strerror(rc));
+		cli_open_error(c->cfg.data_dir, rc);
 	return rc;
 }
 
@@ -217,6 +228,10 @@ int main(int argc, char **argv)
 		return cmd_proof(sub_argc, sub_argv);
 	if (!strcmp(cmd, "redact"))
 		return cmd_redact(sub_argc, sub_argv);
+	if (!strcmp(cmd, "init"))
+		return cmd_init(sub_argc, sub_argv);
+	if (!strcmp(cmd, "backup"))
+		return cmd_backup(sub_argc, sub_argv);
 	fprintf(stderr, "stopgate: unknown command '%s'\n\n%s", cmd, usage);
 	return CLI_ERROR;
 }

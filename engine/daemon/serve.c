@@ -333,6 +333,7 @@ int sg_serve_main(int argc, char **argv)
 	/* The writer thread acknowledges a commit only once a later sync covers
 	 * it (writer.c), so commits may skip LMDB's separate meta-page sync. */
 	opts.flags |= SG_OPEN_DEFER_SYNC;
+	opts.flags |= SG_OPEN_CREATE; /* the daemon makes the store on its first start */
 	daemon_state *d = calloc(1, sizeof(*d));
 	if (!d) {
 		sg_config_free(cfg);
@@ -350,6 +351,9 @@ int sg_serve_main(int argc, char **argv)
 		sg_config_free(cfg);
 		return 2;
 	}
+	if (sg__engine_created(d->srv.engine))
+		sg__warn("daemon", "created a new, empty consent store data=%s hint=\"if opt-outs were expected here, "
+			 "stop and check --data / dataDir\"", cfg->data_dir);
 	struct stat dst;
 	if (stat(cfg->data_dir, &dst) == 0 && (dst.st_mode & 077))
 		sg__warn("daemon", "the data directory is open to other users (consent records are personal "

@@ -114,7 +114,7 @@ int sg_events_read(sg_engine *e, uint64_t from_seq, size_t max, sg_event_cb cb, 
 	}
 	if (rc == MDB_NOTFOUND)
 		rc = 0;
-	else if (rc > 0)
+	else
 		rc = sg__store_err(rc);
 	mdb_cursor_close(cur);
 	mdb_cursor_close(bw.cur);
@@ -153,7 +153,7 @@ int sg_events_for_recipient(sg_engine *e, const char *recipient_key, sg_event_cb
 	}
 	if (rc == MDB_NOTFOUND)
 		rc = 0;
-	else if (rc > 0)
+	else
 		rc = sg__store_err(rc);
 	mdb_cursor_close(cur);
 	sg__rd_end(&e->store, txn);
@@ -328,7 +328,7 @@ int sg_verify(sg_engine *e, sg_verify_result *result)
 	mdb_cursor_close(cur);
 	mdb_cursor_close(bcur);
 	sg__rd_end(&e->store, txn);
-	rc = rc > 0 ? sg__store_err(rc) : rc;
+	rc = sg__store_err(rc);
 out_free:
 	hasher_free(&h);
 	if (!rc)

@@ -18,6 +18,7 @@
 
 #define FILTER_VERSION 2u
 #define REPROBE_EVERY 4096 /* checks between two looks for a usable filter */
+#define REVALIDATE_EVERY 1024 /* a thread's probes between two looks at the files */
 #define BITS_PER_KEY 12          /* ~0.5 % false positives with 8 probes per 512-bit block */
 #define MIN_CAPACITY (1u << 20)
 
@@ -66,6 +67,8 @@ static void unmap(sg__filter_map *m)
 {
 	if (!m)
 		return;
+	if (m->lock_id)
+		munmap((void *)m->lock_id, sizeof(uint64_t));
 	if (m->hdr)
 		munmap(m->hdr, m->len);
 	if (m->fd >= 0)
@@ -137,6 +140,26 @@ static uint64_t live_writer_id(const sg__filter *f)
 	return id;
 }
 
+/* The writer id in writer.lock, mapped: a reader compares it with the
+ * filter's stamp before every probe (one load, no system call). */
+static int map_lock_id(const sg__filter *f, sg__filter_map *m)
+{
+	int fd = open(f->lock_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	void *p = MAP_FAILED;
+	if (fstat(fd, &st) == 0 && st.st_size >= (off_t)sizeof(uint64_t))
+		p = mmap(NULL, sizeof(uint64_t), PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return SG_ECORRUPT;
+	m->lock_id = p;
+	m->lock_dev = st.st_dev;
+	m->lock_ino = st.st_ino;
+	return 0;
+}
+
 /* A reader's map of the current file, only if the live writer built it. */
 static sg__filter_map *attach(const sg__filter *f)
 {
@@ -144,11 +167,34 @@ static sg__filter_map *attach(const sg__filter *f)
 	uint64_t id = live_writer_id(f);
 	if (!id || map_file(f->path, false, &m))
 		return NULL;
-	if (atomic_load(&m->hdr->retired) || m->hdr->writer_id != id) {
+	if (atomic_load(&m->hdr->retired) || m->hdr->writer_id != id || map_lock_id(f, m) ||
+	    atomic_load_explicit(m->lock_id, memory_order_acquire) != id) {
 		unmap(m);
 		return NULL;
 	}
 	return m;
+}
+
+/* A reader's map is in use only while it is the file at DIR/filter.bits,
+ * not retired, and stamped with the id in DIR/writer.lock: a new writer
+ * writes its id there before it records anything, so a map that missed its
+ * retirement (or a file replaced by hand) is dropped at once. */
+static bool stale_fast(const sg__filter_map *m)
+{
+	return atomic_load_explicit(&m->hdr->retired, memory_order_acquire) ||
+	       (m->lock_id && atomic_load_explicit(m->lock_id, memory_order_acquire) != m->hdr->writer_id);
+}
+
+/* The slower half, every REVALIDATE_EVERY probes of a thread: the files at
+ * the two paths are still the ones mapped. */
+static bool stale_files(const sg__filter *f, const sg__filter_map *m)
+{
+	struct stat a, b;
+	if (!m->lock_id)
+		return false; /* the writer's own map */
+	if (stat(f->path, &a) < 0 || fstat(m->fd, &b) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+		return true;
+	return stat(f->lock_path, &a) < 0 || a.st_ino != m->lock_ino || a.st_dev != m->lock_dev;
 }
 
 static void reprobe(sg__filter *f)
@@ -167,8 +213,15 @@ bool sg__filter_maybe(sg__filter *f, uint64_t h)
 		reprobe(f);
 		m = atomic_load_explicit(&f->map, memory_order_acquire);
 	}
-	if (m && atomic_load_explicit(&m->hdr->retired, memory_order_acquire)) {
-		/* A newer file replaced this one: follow it. */
+	static _Thread_local unsigned since_revalidate;
+	if (m && !f->writer && ++since_revalidate >= REVALIDATE_EVERY) {
+		since_revalidate = 0;
+		if (stale_files(f, m))
+			atomic_store_explicit(&m->stale, 1, memory_order_release);
+	}
+	if (m && !f->writer && (stale_fast(m) || atomic_load_explicit(&m->stale, memory_order_acquire))) {
+		/* A newer file replaced this one, or its writer is gone and a
+		 * new one started: follow it. */
 		pthread_mutex_lock(&f->remap_mutex);
 		if (atomic_load_explicit(&f->map, memory_order_acquire) == m) {
 			/* no usable file (yet): fall back to LMDB, look again later */
@@ -191,8 +244,9 @@ bool sg__filter_maybe(sg__filter *f, uint64_t h)
 	return true;
 }
 
-/* Build a file for capacity keys holding every recipient visible to txn,
- * durable, and rename it into place. Returns the new map (writable). */
+/* Build DIR/filter.bits.new for capacity keys holding every recipient
+ * visible to txn, durable. Returns the new map (writable); rebuild() puts it
+ * in place. */
 static int build(sg__filter *f, uint64_t capacity, MDB_txn *txn, MDB_dbi recipients, sg__filter_map **ret)
 {
 	char tmp[sizeof(f->path) + 8];
@@ -247,7 +301,7 @@ static int build(sg__filter *f, uint64_t capacity, MDB_txn *txn, MDB_dbi recipie
 		return sg__store_err(rc);
 	}
 	atomic_store(&m->hdr->count, count);
-	if (msync(p, len, MS_SYNC) < 0 || fsync(m->fd) < 0 || rename(tmp, f->path) < 0) {
+	if (msync(p, len, MS_SYNC) < 0 || fsync(m->fd) < 0) {
 		int err = -errno;
 		unmap(m);
 		unlink(tmp);
@@ -257,18 +311,44 @@ static int build(sg__filter *f, uint64_t capacity, MDB_txn *txn, MDB_dbi recipie
 	return 0;
 }
 
-/* Replace the current map with one built for capacity keys. */
+/* Mark a file replaced: every reader that maps it stops using it before its
+ * next probe. Durable, so a crash cannot leave it looking current. */
+static int retire(sg__filter_map *m)
+{
+	atomic_store_explicit(&m->hdr->retired, 1, memory_order_release);
+	return msync(m->hdr, sizeof(*m->hdr), MS_SYNC) < 0 ? -errno : 0;
+}
+
+/* Replace the current map with one built for capacity keys. The order makes
+ * every instruction boundary safe for readers (tests/integration/
+ * test_integrity_store.py kills the writer at each step):
+ *   1. build filter.bits.new, complete and synced (the old file still
+ *      answers: it has every committed key, and nothing commits meanwhile);
+ *   2. retire the old file (readers of it fall back to LMDB);
+ *   3. rename the new file into place (new readers attach to it);
+ *   4. later commits set bits in the new file only.
+ * A crash before 2 leaves the old file current; between 2 and 3 readers
+ * use LMDB; after 3 the new file is complete. A writer that dies at any
+ * point is followed by one that writes a new id into writer.lock before it
+ * records anything, which ends every reader's use of any earlier file. */
 static int rebuild(sg__filter *f, uint64_t capacity, MDB_txn *txn, MDB_dbi recipients)
 {
 	sg__filter_map *fresh, *old = atomic_load(&f->map);
 	int rc = build(f, capacity, txn, recipients, &fresh);
 	if (rc)
 		return rc;
+	char tmp[sizeof(f->path) + 8];
+	snprintf(tmp, sizeof(tmp), "%s.new", f->path);
+	if ((old && (rc = retire(old))) || (rename(tmp, f->path) < 0 && (rc = -errno))) {
+		/* The old map may be retired: no reader uses it, and this
+		 * writer's next commit must not set bits in it alone. */
+		unmap(fresh);
+		unlink(tmp);
+		return rc;
+	}
 	atomic_store_explicit(&f->map, fresh, memory_order_release);
 	if (old) {
-		/* Readers of the old file move over on their next probe. */
-		atomic_store_explicit(&old->hdr->retired, 1, memory_order_release);
-		msync(old->hdr, sizeof(*old->hdr), MS_SYNC);
+		/* Readers of the old file moved over (or to LMDB) at retirement. */
 		if (f->nretired < SG_ARRAY_SIZE(f->retired))
 			f->retired[f->nretired++] = old;
 		else
@@ -321,7 +401,7 @@ int sg__filter_open_writer(sg__filter *f, const char *dir, MDB_env *env, MDB_dbi
 	if (!rc)
 		rc = rebuild(f, cap < floor ? floor : cap, txn, recipients);
 	mdb_txn_abort(txn);
-	return rc;
+	return sg__store_err(rc); /* mdb_stat's code, or rebuild's own */
 }
 
 void sg__filter_open_reader(sg__filter *f, const char *dir)
@@ -350,6 +430,11 @@ int sg__filter_add(sg__filter *f, const uint64_t *hashes, size_t n, MDB_env *env
 	if (!m)
 		return SG_ESTORE; /* the writer always has a filter once open */
 	uint64_t count = atomic_load(&m->hdr->count) + n;
+	if (atomic_load(&m->hdr->retired)) {
+		/* A growth retired this file and failed to put its successor in
+		 * place: readers ignore it, so publish a complete one first. */
+		return rebuild(f, count > m->hdr->capacity ? count * 4 : m->hdr->capacity, pending, recipients);
+	}
 	if (count > m->hdr->capacity) {
 		/* Full: a new file sized for growth, built from every record the
 		 * pending txn sees (which includes this batch's new ones). */

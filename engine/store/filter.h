@@ -18,10 +18,17 @@
  *    from the page cache, also ends every reader; after it no filter is
  *    trusted until a writer has rebuilt one. A crashed writer's bits stay
  *    in the page cache, complete.
- *  - When the filter fills up, the writer builds a larger file from the
- *    recipients DB, renames it over the old one, and only then sets the
- *    old file's `retired` flag; later commits set bits in the new file only.
- *    Readers test `retired` before every probe and remap when it is set.
+ *  - Before every probe a reader tests its file's `retired` flag and
+ *    compares the file's writer id with the id in writer.lock (mapped, one
+ *    load); every 1024 probes of a thread it also checks that the files at
+ *    both paths are the inodes it maps. Any mismatch: drop the map, use LMDB.
+ *    A new writer writes its id before it records anything, so a file of a
+ *    dead writer is never used beside a live one's commits.
+ *  - When the filter fills up (and at every writer open), the writer builds
+ *    a new file from the recipients DB (filter.bits.new, synced), then sets
+ *    the old file's `retired` flag (synced), and only then renames the new
+ *    file into place; later commits set bits in the new file only. A writer
+ *    killed at any step leaves readers on a complete file or on LMDB.
  *  - Readers that find no usable file fall back to LMDB lookups.
  */
 #pragma once
@@ -31,6 +38,7 @@
 #include <stdint.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <sys/types.h>
 
 #define SG__FILTER_MAGIC 0x53474246u /* "SGBF" */
 
@@ -51,6 +59,11 @@ typedef struct sg__filter_map {
 	uint64_t *blocks;  /* nblocks * 8 words */
 	size_t len;
 	int fd;
+	/* readers: the writer id at the start of DIR/writer.lock, mapped */
+	const _Atomic uint64_t *lock_id;
+	dev_t lock_dev;
+	ino_t lock_ino;
+	_Atomic int stale; /* a reader found the files replaced */
 } sg__filter_map;
 
 typedef struct sg__filter {

@@ -83,7 +83,7 @@ static int pass_txn(MDB_txn *txn, void *arg)
 		rc = 0;
 	}
 	mdb_cursor_close(cur);
-	return rc > 0 ? sg__store_err(rc) : rc;
+	return sg__store_err(rc);
 }
 
 /* One pass over every body: count (snapshots) or delete (durable txns). */

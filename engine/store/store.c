@@ -37,17 +37,34 @@ int sg__store_err(int rc)
 		return SG_ENOTFOUND;
 	case MDB_MAP_FULL:
 		return SG__EMAPFULL; /* grown and retried by sg__store_write() */
-	case MDB_CORRUPTED:
-	case MDB_PAGE_NOTFOUND:
-	case MDB_INVALID:
+	case MDB_CORRUPTED:     /* a page is not what its parent says */
+	case MDB_PAGE_NOTFOUND: /* a page number past the end of the file */
+	case MDB_INVALID:       /* not an LMDB file */
+	case MDB_INCOMPATIBLE:  /* a database with flags stopgate never sets */
 		return SG_ECORRUPT;
 	case MDB_VERSION_MISMATCH:
 		return SG_EVERSION;
 	case MDB_READERS_FULL:
-		return -EAGAIN;
+	case MDB_MAP_RESIZED:
+		return -EAGAIN; /* try again (after freeing dead readers' slots) */
+	case MDB_BAD_VALSIZE:
+		return SG_ETOOLONG; /* a key longer than LMDB allows */
+	case MDB_KEYEXIST:
+	case MDB_PANIC:
+	case MDB_DBS_FULL:
+	case MDB_TLS_FULL:
+	case MDB_TXN_FULL:
+	case MDB_CURSOR_FULL:
+	case MDB_PAGE_FULL:
+	case MDB_BAD_RSLOT:
+	case MDB_BAD_TXN:
+	case MDB_BAD_DBI:
+		return SG_ESTORE;
 	default:
 		if (rc > 0 && rc < 4096)
 			return -rc; /* an errno from the system */
+		if ((rc >= SG_ERROR_MIN && rc < SG_ERROR_MAX) || (rc < 0 && rc > -4096))
+			return rc; /* already ours: translating twice changes nothing */
 		return SG_ESTORE;
 	}
 }
@@ -55,7 +72,10 @@ int sg__store_err(int rc)
 static int open_dbs(sg__store *st)
 {
 	MDB_txn *txn;
-	unsigned flags = st->rdonly ? 0 : MDB_CREATE;
+	/* "meta" (with its version) is created only in a store this open
+	 * creates: it is what marks an LMDB file as a stopgate store. A writer
+	 * adds the other databases when missing (a store of an older layout). */
+	unsigned meta_flags = st->fresh ? MDB_CREATE : 0, flags = st->rdonly ? 0 : MDB_CREATE;
 	int rc = mdb_txn_begin(st->env, NULL, st->rdonly ? MDB_RDONLY : 0, &txn);
 	if (rc)
 		return sg__store_err(rc);
@@ -74,19 +94,24 @@ static int open_dbs(sg__store *st)
 		{"dedup", &st->dedup, 0},
 	};
 	for (size_t i = 0; i < SG_ARRAY_SIZE(dbs) && !rc; i++)
-		rc = mdb_dbi_open(txn, dbs[i].name, flags | dbs[i].extra, dbs[i].dbi);
-	if (rc == MDB_NOTFOUND && st->rdonly) {
-		/* A directory no writer has initialised yet. */
+		rc = mdb_dbi_open(txn, dbs[i].name, (i ? flags : meta_flags) | dbs[i].extra, dbs[i].dbi);
+	if (rc == MDB_NOTFOUND) {
+		/* An LMDB file without stopgate's databases: a reader may have met
+		 * a store being created; a writer found a file stopgate did not
+		 * write (it never turns an existing file into a store). */
 		mdb_txn_abort(txn);
-		return SG_ENOTFOUND;
+		return st->rdonly ? SG_ENOSTORE : SG_ECORRUPT;
 	}
 	if (!rc) {
 		MDB_val k = sg__val("version", 7), v;
 		int g = mdb_get(txn, st->meta, &k, &v);
-		if (g == MDB_NOTFOUND && !st->rdonly) {
+		if (g == MDB_NOTFOUND && st->fresh) {
 			uint32_t ver = STORE_VERSION;
 			MDB_val nv = sg__val(&ver, sizeof(ver));
 			rc = mdb_put(txn, st->meta, &k, &nv, 0);
+		} else if (g == MDB_NOTFOUND) {
+			mdb_txn_abort(txn);
+			return st->rdonly ? SG_ENOSTORE : SG_ECORRUPT;
 		} else if (g == 0) {
 			uint32_t ver;
 			if (v.mv_size != sizeof(ver))
@@ -141,10 +166,163 @@ static void reserve_lock_file(const char *dir)
 	close(fd);
 }
 
-int sg__store_open(sg__store *st, const char *dir, bool rdonly, bool defer_sync, size_t initial_map,
-		   size_t filter_capacity)
+/* ---- what the directory holds, before LMDB maps anything --------------- */
+
+/* LMDB's on-disk format (data version 1): pages 0 and 1 are meta pages, each
+ * a 16-byte page header and then MDB_meta: magic, version, address, mapsize,
+ * two MDB_db (the first one's md_pad holds the page size), last_pg, txnid. */
+#define MDB_META_OFF 16u
+#define MDB_META_MAGIC 0xBEEFC0DEu
+#define MDB_META_DATA_VERSION 1u
+#define META_MAGIC_AT (MDB_META_OFF + 0)
+#define META_VERSION_AT (MDB_META_OFF + 4)
+#define META_PSIZE_AT (MDB_META_OFF + 24)
+#define META_LAST_PG_AT (MDB_META_OFF + 120)
+#define META_TXNID_AT (MDB_META_OFF + 128)
+#define META_BYTES (MDB_META_OFF + 136)
+
+typedef struct meta_info {
+	bool valid;
+	uint32_t psize;
+	uint64_t last_pg, txnid;
+} meta_info;
+
+static meta_info parse_meta(const uint8_t *b)
+{
+	meta_info m = {0};
+	uint32_t magic, version;
+	memcpy(&magic, b + META_MAGIC_AT, 4);
+	memcpy(&version, b + META_VERSION_AT, 4);
+	memcpy(&m.psize, b + META_PSIZE_AT, 4);
+	memcpy(&m.last_pg, b + META_LAST_PG_AT, 8);
+	memcpy(&m.txnid, b + META_TXNID_AT, 8);
+	m.valid = magic == MDB_META_MAGIC && version == MDB_META_DATA_VERSION && m.psize >= 512 &&
+		  m.psize <= 65536 && !(m.psize & (m.psize - 1)) && m.last_pg >= 1 && m.last_pg < (UINT64_MAX >> 17);
+	return m;
+}
+
+/* data.mdb against its own meta pages: a file shorter than the last page
+ * the newest meta page names was truncated, and mapping it would end every
+ * process that reads past the end with SIGBUS. *txnid receives the newest
+ * meta page's transaction id (0: no commit ever happened). */
+static int check_data_file(const char *path, uint64_t *txnid)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? SG_ETRUNCATED : -errno;
+	struct stat sb;
+	uint8_t b[META_BYTES];
+	int rc = 0;
+	if (fstat(fd, &sb) < 0) {
+		rc = -errno;
+	} else if ((uint64_t)sb.st_size < META_BYTES || pread(fd, b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+		rc = SG_ETRUNCATED; /* emptied (or cut inside the first meta page) */
+	} else {
+		meta_info m0 = parse_meta(b), m1 = {0};
+		if (!m0.valid) {
+			rc = SG_ECORRUPT; /* not an LMDB data file stopgate can read */
+		} else if ((uint64_t)sb.st_size < (uint64_t)m0.psize + META_BYTES ||
+			   pread(fd, b, sizeof(b), m0.psize) != (ssize_t)sizeof(b)) {
+			rc = SG_ETRUNCATED;
+		} else {
+			m1 = parse_meta(b);
+			meta_info *cur = m1.valid && m1.psize == m0.psize && m1.txnid > m0.txnid ? &m1 : &m0;
+			uint64_t need = (cur->last_pg + 1) * (uint64_t)cur->psize;
+			if ((uint64_t)sb.st_size < need)
+				rc = SG_ETRUNCATED;
+			else if (txnid)
+				*txnid = cur->txnid;
+		}
+	}
+	close(fd);
+	return rc;
+}
+
+/* The size of dir/name, or -1 when it does not exist. */
+static off_t file_size(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+		return -1;
+	return lstat(path, &sb) == 0 ? sb.st_size : -1;
+}
+
+/* What only a store that a writer opened leaves behind: the filter files,
+ * or writer.lock holding a writer id (written at every writer open, right
+ * after data.mdb is made). With any of them and no data.mdb, the store was
+ * deleted or moved, and a new empty one in its place would allow every
+ * recipient. An empty writer.lock and lock.mdb alone are what a first
+ * creation killed before it made data.mdb leaves: nothing to lose there. */
+static bool has_leftovers(const char *dir)
+{
+	return file_size(dir, "filter.bits") >= 0 || file_size(dir, "filter.bits.new") >= 0 ||
+	       file_size(dir, "writer.lock") > 0;
+}
+
+/* A live writer holds writer.lock while data.mdb is absent or empty: it is
+ * creating the store (a reader met it a moment early). */
+static bool being_created(const char *dir)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	if ((size_t)snprintf(path, sizeof(path), "%s/data.mdb", dir) >= sizeof(path) ||
+	    (stat(path, &sb) == 0 && sb.st_size > 0))
+		return false;
+	if ((size_t)snprintf(path, sizeof(path), "%s/writer.lock", dir) >= sizeof(path))
+		return false;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	bool held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	if (!held)
+		flock(fd, LOCK_UN);
+	close(fd);
+	return held;
+}
+
+/* Before anything is created or mapped: is there a store in dir, and may this
+ * open create one? *fresh is set when this open is to create the store. Called
+ * by a writer with the writer lock held (so no other writer is creating it). */
+static int inspect_dir(const char *dir, bool create, bool leftovers_before_lock, bool *fresh)
+{
+	char path[PATH_MAX];
+	*fresh = false;
+	if ((size_t)snprintf(path, sizeof(path), "%s/data.mdb", dir) >= sizeof(path))
+		return -ENAMETOOLONG;
+	struct stat sb;
+	if (lstat(path, &sb) < 0) {
+		if (errno != ENOENT)
+			return -errno;
+		if (leftovers_before_lock)
+			return SG_ETRUNCATED;
+		if (!create)
+			return SG_ENOSTORE;
+		*fresh = true;
+		return 0;
+	}
+	uint64_t txnid = 0;
+	int rc = check_data_file(path, &txnid);
+	if (rc == SG_ETRUNCATED && sb.st_size == 0 && create && !leftovers_before_lock) {
+		/* Empty, and no writer ever finished opening this directory: a
+		 * first creation killed before LMDB wrote its meta pages. */
+		*fresh = true;
+		return 0;
+	}
+	if (rc)
+		return rc;
+	/* Meta pages and no commit yet: a creation that died before its first
+	 * commit. Nothing can be lost by finishing it. */
+	if (txnid == 0 && create)
+		*fresh = true;
+	return 0;
+}
+
+int sg__store_open(sg__store *st, const char *dir, bool rdonly, bool defer_sync, bool create,
+		   size_t initial_map, size_t filter_capacity)
 {
 	int rc;
+	bool fresh = false;
 	memset(st, 0, sizeof(*st));
 	st->lock_fd = -1;
 	st->rdonly = rdonly;
@@ -154,13 +332,31 @@ int sg__store_open(sg__store *st, const char *dir, bool rdonly, bool defer_sync,
 		return -EAGAIN;
 	st->txn_key_made = true;
 
-	if (!rdonly) {
+	struct stat dsb;
+	if (stat(dir, &dsb) < 0) {
+		if (errno != ENOENT)
+			return -errno;
+		if (!create || rdonly)
+			return SG_ENOSTORE; /* nothing is created by a mere open */
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 			return -errno;
-		rc = take_writer_lock(st, dir);
-		if (rc)
+	} else if (!S_ISDIR(dsb.st_mode)) {
+		return -ENOTDIR;
+	}
+	if (rdonly) {
+		if ((rc = inspect_dir(dir, false, has_leftovers(dir), &fresh)))
+			return rc == SG_ETRUNCATED && being_created(dir) ? SG_ENOSTORE : rc;
+	} else {
+		/* Leftovers are judged as found, before this open adds writer.lock. */
+		bool leftovers = has_leftovers(dir);
+		if (!create && file_size(dir, "data.mdb") < 0)
+			return leftovers ? SG_ETRUNCATED : SG_ENOSTORE;
+		if ((rc = take_writer_lock(st, dir)))
+			return rc;
+		if ((rc = inspect_dir(dir, create, leftovers, &fresh)))
 			return rc;
 	}
+	st->fresh = fresh;
 	if ((rc = mdb_env_create(&st->env)))
 		return sg__store_err(rc);
 	long page = sysconf(_SC_PAGESIZE);
@@ -176,7 +372,7 @@ int sg__store_open(sg__store *st, const char *dir, bool rdonly, bool defer_sync,
 	reserve_lock_file(dir);
 	rc = mdb_env_open(st->env, dir, flags, 0600);
 	if (rc)
-		return rc == ENOENT ? -ENOENT : sg__store_err(rc);
+		return rc == ENOENT ? SG_ENOSTORE : sg__store_err(rc);
 	MDB_envinfo info;
 	if (!mdb_env_info(st->env, &info) && info.me_mapsize > st->map_size)
 		st->map_size = info.me_mapsize; /* the file was grown by an earlier writer */

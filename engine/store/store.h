@@ -44,6 +44,7 @@ typedef struct sg__store {
 	int lock_fd;                /* exclusive writer lock, -1 when read-only */
 	sg__filter filter;          /* negative-lookup filter over recipient keys */
 	bool filter_open;
+	bool fresh;                 /* this open created the store */
 } sg__store;
 
 /* Internal only: the map is full (never escapes sg__store_write, which
@@ -53,8 +54,12 @@ typedef struct sg__store {
 /* Translate an LMDB (or errno) code; nothing else compares against MDB_*. */
 int sg__store_err(int rc);
 
-int sg__store_open(sg__store *st, const char *dir, bool rdonly, bool defer_sync, size_t initial_map,
-		   size_t filter_capacity);
+/* Open the store in dir. Without create, a directory with no store is
+ * SG_ENOSTORE; with it (read-write only) a new store is made, but never over
+ * the remains of one (SG_ETRUNCATED). data.mdb is checked against its LMDB
+ * meta pages before it is mapped (SG_ETRUNCATED when it is shorter). */
+int sg__store_open(sg__store *st, const char *dir, bool rdonly, bool defer_sync, bool create,
+		   size_t initial_map, size_t filter_capacity);
 
 /* Force data and meta pages to disk (mdb_env_sync). */
 int sg__store_sync(sg__store *st);

@@ -94,7 +94,7 @@ static int blockers_load(sg_engine *e, MDB_txn *txn, const char *campaign, block
 	if (rc == MDB_NOTFOUND)
 		rc = 0;
 	if (rc)
-		return rc > 0 ? sg__store_err(rc) : rc;
+		return sg__store_err(rc);
 	if (b->nsenders)
 		qsort(b->senders, b->nsenders, SG_KEY_MAX, cmp_key);
 	if (b->ngroups)
@@ -164,7 +164,7 @@ static int read_chunk(sg_engine *e, const blockers *b, char resume[SG_KEY_MAX], 
 	mdb_cursor_close(cur);
 	sg__rd_end(&e->store, txn);
 	if (rc)
-		return rc > 0 ? sg__store_err(rc) : rc;
+		return sg__store_err(rc);
 	*count = n;
 	return 0;
 }

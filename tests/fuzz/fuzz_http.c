@@ -114,6 +114,7 @@ static void store_open(void)
 	sg_options o;
 	sg_config_engine_options(&F.cfg[0], &o);
 	o.filter_capacity = 1024;
+	o.flags |= SG_OPEN_CREATE;
 	o.initial_map_size = 1u << 20; /* small: the map grows under the fuzzer */
 	int rc = sg_engine_open(&o, &F.srv.engine);
 	if (!rc)

@@ -53,8 +53,11 @@ def head(data):
     return json.loads(sg(data, "head").stdout)
 
 
-def fresh(name):
-    return os.path.join(TMP, name)
+def fresh(name, init=True):
+    d = os.path.join(TMP, name)
+    if init:
+        sg(d, "init")  # only init and serve create a store
+    return d
 
 
 def neutralised(v):
@@ -247,7 +250,7 @@ def dump_events(d):
 
 
 def tampered_copy(c, src, name, edit):
-    d = fresh(name)
+    d = fresh(name, init=False)
     shutil.copytree(src, d)
     hdr, recs, tail = dump_events(d)
     recs = edit(recs)
@@ -272,7 +275,7 @@ def test_tamper(c, d):
     # delete / truncate: rebuild the environment from a full dump without them
     for name, drop, want in (("delete", {3}, "broken at event 3: event missing"),
                              ("truncate", {9, 8}, "broken at event 8:")):
-        dd = fresh(name)
+        dd = fresh(name, init=False)
         os.makedirs(dd, mode=0o700)
         text = mdb(["mdb_dump", "-a", d]).decode().splitlines()
         out, section, i = [], None, 0

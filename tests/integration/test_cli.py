@@ -34,7 +34,9 @@ def sg(data, *args, stdin=None, expect=None):
 
 
 def fresh():
-    return tempfile.mkdtemp(prefix="sg-cli-")
+    d = tempfile.mkdtemp(prefix="sg-cli-")
+    sg(d, "init", expect=0)  # only init and serve create a store
+    return d
 
 
 @case
@@ -57,6 +59,7 @@ def optout_then_check_national_number():
 @case
 def data_directory_is_private():
     d = os.path.join(fresh(), "store")
+    sg(d, "init", expect=0)
     sg(d, "optout", "+14155550100", "+14155552671", expect=0)
     assert os.stat(d).st_mode & 0o777 == 0o700, oct(os.stat(d).st_mode)
     assert os.stat(os.path.join(d, "data.mdb")).st_mode & 0o777 == 0o600

@@ -476,6 +476,7 @@ def cli_file_arguments(c):
     tmp = tempfile.mkdtemp(prefix="sg-hostile-")
     data = os.path.join(tmp, "data")
     try:
+        sg("init", data=data)  # only init and serve create a store
         p = sg("optout", "--scope", "global", "-", HANDSET, data=data)
         c.eq("cli: an opt-out to export later", p.returncode, 0)
         for what, arg in (("a directory", tmp), ("/dev/zero", "/dev/zero"), ("a missing file", tmp + "/../nope/../x.json")):

@@ -5,9 +5,15 @@
  * opens it after the fork (as a gateway process would). Kept out of the
  * valgrind setup: LMDB's process-shared robust mutexes stall under it.
  */
+#include <fcntl.h>
+#include <lmdb.h>
 #include <sys/wait.h>
 
 #include "testutil.h"
+
+#ifndef SG_OPEN_CREATE
+#define SG_OPEN_CREATE 0 /* (a tree from before the flag: writers always create) */
+#endif
 
 /* Run fn(dir) in a child with its own read-only engine; returns its exit code. */
 static int in_reader(const char *dir, int (*fn)(sg_engine *r, void *ctx), void *ctx)
@@ -198,6 +204,113 @@ static void lost_filter_bits_never_hide_an_opt_out(void **state)
 	tu_rmdir(dir);
 }
 
+/* ---- a page of data.mdb damaged under a running read-only engine ---- */
+
+static int open_flags(const char *dir, unsigned flags, sg_engine **e)
+{
+	sg_options o;
+	sg_options_default(&o);
+	o.data_dir = dir;
+	o.flags = flags;
+	o.keywords_dir = tu_keywords();
+	*e = NULL;
+	return sg_engine_open(&o, e);
+}
+
+/* A store with n opt-outs, closed. */
+static void store_with(const char *dir, int n)
+{
+	sg_engine *e;
+	assert_int_equal(open_flags(dir, SG_OPEN_CREATE, &e), 0);
+	for (int i = 0; i < n; i++) {
+		char to[32];
+		snprintf(to, sizeof(to), "+1415555%04d", i);
+		tu_record(e, SG_ACTION_OPT_OUT, SG_SOURCE_OPERATOR, "+14155550100", to, 0, NULL);
+	}
+	sg_engine_close(e);
+}
+
+static int count_event(const sg_event *ev, void *ctx)
+{
+	(void)ev;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int count_optout(const char *k, const sg_scope_state *st, void *ctx)
+{
+	(void)k;
+	(void)st;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+
+/* The root page of one named database, read with LMDB itself: the main
+ * database maps the name to its MDB_db record, whose last field is md_root. */
+static uint64_t db_root(const char *dir, const char *name)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi main_dbi;
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+	assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, NULL, 0, &main_dbi), 0);
+	MDB_val k = {.mv_size = strlen(name), .mv_data = (void *)name}, v;
+	assert_int_equal(mdb_get(txn, main_dbi, &k, &v), 0);
+	assert_int_equal(v.mv_size, 48);
+	uint64_t root;
+	memcpy(&root, (char *)v.mv_data + 40, 8);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return root;
+}
+
+/* What the store says when a page of data.mdb is damaged under a running
+ * reader (the events tree's root page loses its type): every answer is a
+ * code sg_strerror describes, and the store says it is corrupt. */
+static void corrupted_pages_are_reported(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	store_with(dir, 400);
+	uint64_t root = db_root(dir, "events");
+	sg_engine *r;
+	assert_int_equal(open_flags(dir, SG_OPEN_RDONLY, &r), 0);
+	char p[4096];
+	snprintf(p, sizeof(p), "%s/data.mdb", dir);
+	int fd = open(p, O_RDWR);
+	assert_true(fd >= 0);
+	uint16_t flags = 0; /* neither branch nor leaf */
+	assert_int_equal(pwrite(fd, &flags, 2, (off_t)root * 4096 + 10), 2);
+	close(fd);
+	int rcs[8], n = 0, count = 0;
+	rcs[n++] = sg_events_read(r, 1, 1000, count_event, &count, NULL);
+	rcs[n++] = sg_events_for_recipient(r, "+14155550007", count_event, &count);
+	sg_verify_result vr;
+	rcs[n++] = sg_verify(r, &vr);
+	rcs[n++] = sg_optouts_foreach(r, NULL, count_optout, &count);
+	uint64_t seq;
+	uint8_t head[32];
+	rcs[n++] = sg_head(r, &seq, head);
+	sg_verdict v;
+	rcs[n++] = sg_check(r, "+14155550100", "+14155550007", 0, &v);
+	int corrupt = 0;
+	for (int i = 0; i < n; i++) {
+		if (rcs[i])
+			fprintf(stderr, "call %d: %d %s\n", i, rcs[i], sg_strerror(rcs[i]));
+		assert_true(rcs[i] <= 0);
+		assert_string_not_equal(sg_strerror(rcs[i]), "unknown error");
+		assert_false(rcs[i] >= MDB_KEYEXIST && rcs[i] <= MDB_LAST_ERRCODE);
+		corrupt += rcs[i] == SG_ECORRUPT;
+	}
+	assert_true(corrupt >= 2); /* the walks over events */
+	sg_engine_close(r);
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -205,6 +318,7 @@ int main(void)
 		cmocka_unit_test(read_only_engine_never_allows_unclaimed_confirmation),
 		cmocka_unit_test(second_process_sees_writes),
 		cmocka_unit_test(lost_filter_bits_never_hide_an_opt_out),
+		cmocka_unit_test(corrupted_pages_are_reported),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

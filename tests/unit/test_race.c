@@ -76,6 +76,7 @@ static void writers_race_readers(void **state)
 	o.data_dir = dir;
 	o.keywords_dir = tu_keywords();
 	o.filter_capacity = 64; /* grows ~6 times during the test */
+	o.flags = SG_OPEN_CREATE;
 	sg_engine *w;
 	assert_int_equal(sg_engine_open(&o, &w), 0);
 	shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);

@@ -3,8 +3,16 @@
  * growth, dedup, event-time ordering and the hash chain. Real LMDB, temp
  * dirs. Tests with several processes are in test_processes.c. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <lmdb.h>
 
 #include "testutil.h"
+#include "store/store.h"
+
+#ifndef SG_OPEN_CREATE
+#define SG_OPEN_CREATE 0 /* (a tree from before the flag: writers always create) */
+#endif
 
 typedef struct collected {
 	int count;
@@ -145,6 +153,7 @@ static void map_grows_past_initial_size(void **state)
 	o.data_dir = dir;
 	o.keywords_dir = tu_keywords();
 	o.initial_map_size = 256 * 1024; /* tiny: forces several growths */
+	o.flags = SG_OPEN_CREATE;
 	sg_engine *e;
 	assert_int_equal(sg_engine_open(&o, &e), 0);
 	static char body[4000];
@@ -282,7 +291,7 @@ static void deferred_sync_mode(void **state)
 	sg_options_default(&o);
 	o.data_dir = dir;
 	o.keywords_dir = tu_keywords();
-	o.flags = SG_OPEN_DEFER_SYNC;
+	o.flags = SG_OPEN_DEFER_SYNC | SG_OPEN_CREATE;
 	sg_engine *e;
 	assert_int_equal(sg_engine_open(&o, &e), 0);
 	for (int i = 0; i < 20; i++) {
@@ -304,6 +313,179 @@ static void deferred_sync_mode(void **state)
 	tu_rmdir(dir);
 }
 
+
+/* ---- opening: no store unless asked, never over the remains of one ---- */
+
+static int open_flags(const char *dir, unsigned flags, sg_engine **e)
+{
+	sg_options o;
+	sg_options_default(&o);
+	o.data_dir = dir;
+	o.flags = flags;
+	o.keywords_dir = tu_keywords();
+	*e = NULL;
+	return sg_engine_open(&o, e);
+}
+
+static bool path_exists(const char *dir, const char *name)
+{
+	char p[8192];
+	struct stat sb;
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return stat(p, &sb) == 0;
+}
+
+static void open_without_create_finds_no_store(void **state)
+{
+	(void)state;
+	char *base = tu_mkdtemp();
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s/typo", base);
+	sg_engine *e;
+	assert_int_equal(open_flags(dir, 0, &e), SG_ENOSTORE);
+	assert_int_equal(open_flags(dir, SG_OPEN_RDONLY, &e), SG_ENOSTORE);
+	assert_int_equal(open_flags(dir, SG_OPEN_RDONLY | SG_OPEN_CREATE, &e), SG_ENOSTORE);
+	assert_false(path_exists(dir, "")); /* nothing created */
+	/* an empty directory: still no store, and nothing is put in it */
+	assert_int_equal(open_flags(base, 0, &e), SG_ENOSTORE);
+	assert_int_equal(open_flags(base, SG_OPEN_RDONLY, &e), SG_ENOSTORE);
+	assert_false(path_exists(base, "writer.lock"));
+	assert_false(path_exists(base, "lock.mdb"));
+	assert_string_not_equal(sg_strerror(SG_ENOSTORE), "unknown error");
+	assert_non_null(strstr(sg_strerror(SG_ENOSTORE), "stopgate init"));
+	/* with the flag, a store is made and later opens need none */
+	assert_int_equal(open_flags(dir, SG_OPEN_CREATE, &e), 0);
+	tu_record(e, SG_ACTION_OPT_OUT, SG_SOURCE_OPERATOR, "+14155550100", "+14155552671", 0, NULL);
+	sg_engine_close(e);
+	assert_int_equal(open_flags(dir, 0, &e), 0); /* (read-only opens: test_processes.c) */
+	sg_verdict v;
+	assert_int_equal(sg_check(e, "+14155550100", "+14155552671", 0, &v), 0);
+	assert_false(v.allow);
+	sg_engine_close(e);
+	tu_rmdir(base);
+}
+
+static void cut(const char *dir, off_t len)
+{
+	char p[4096];
+	snprintf(p, sizeof(p), "%s/data.mdb", dir);
+	assert_int_equal(truncate(p, len), 0);
+}
+
+static off_t data_size(const char *dir)
+{
+	char p[4096];
+	struct stat sb;
+	snprintf(p, sizeof(p), "%s/data.mdb", dir);
+	return stat(p, &sb) == 0 ? sb.st_size : -1;
+}
+
+/* A store with n opt-outs, closed; returns the size of data.mdb. */
+static off_t store_with(const char *dir, int n)
+{
+	sg_engine *e;
+	assert_int_equal(open_flags(dir, SG_OPEN_CREATE, &e), 0);
+	for (int i = 0; i < n; i++) {
+		char to[32];
+		snprintf(to, sizeof(to), "+1415555%04d", i);
+		tu_record(e, SG_ACTION_OPT_OUT, SG_SOURCE_OPERATOR, "+14155550100", to, 0, NULL);
+	}
+	sg_engine_close(e);
+	return data_size(dir);
+}
+
+static void damaged_data_file_is_refused(void **state)
+{
+	(void)state;
+	static const unsigned modes[] = {SG_OPEN_RDONLY, 0, SG_OPEN_CREATE};
+	off_t cuts[] = {0, 100, 4096 + 50, -1 /* half */, -2 /* one page short */};
+	for (size_t c = 0; c < sizeof(cuts) / sizeof(cuts[0]); c++) {
+		char *dir = tu_mkdtemp();
+		off_t size = store_with(dir, 400);
+		assert_true(size > 5 * 4096);
+		off_t len = cuts[c] == -1 ? size / 2 : cuts[c] == -2 ? size - 4096 : cuts[c];
+		cut(dir, len);
+		for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+			sg_engine *e;
+			int rc = open_flags(dir, modes[m], &e);
+			if (rc != SG_ETRUNCATED)
+				fprintf(stderr, "cut to %lld, flags %u: %d %s\n", (long long)len, modes[m], rc,
+					sg_strerror(rc));
+			assert_int_equal(rc, SG_ETRUNCATED);
+			assert_int_equal(data_size(dir), len); /* left as found */
+		}
+		tu_rmdir(dir);
+	}
+	assert_non_null(strstr(sg_strerror(SG_ETRUNCATED), "backup"));
+}
+
+static void no_new_store_over_remains(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	store_with(dir, 3);
+	char p[4096];
+	snprintf(p, sizeof(p), "%s/data.mdb", dir);
+	assert_int_equal(unlink(p), 0); /* deleted, or moved away: lock.mdb, filter.bits, writer.lock stay */
+	sg_engine *e;
+	assert_int_equal(open_flags(dir, SG_OPEN_CREATE, &e), SG_ETRUNCATED);
+	assert_int_equal(open_flags(dir, 0, &e), SG_ETRUNCATED);
+	assert_int_equal(open_flags(dir, SG_OPEN_RDONLY, &e), SG_ETRUNCATED);
+	assert_false(path_exists(dir, "data.mdb"));
+	/* filter.bits alone is enough to tell */
+	snprintf(p, sizeof(p), "%s/lock.mdb", dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/writer.lock", dir);
+	unlink(p);
+	assert_int_equal(open_flags(dir, SG_OPEN_CREATE, &e), SG_ETRUNCATED);
+	assert_false(path_exists(dir, "data.mdb"));
+	tu_rmdir(dir);
+}
+
+/* An LMDB file that is not a stopgate store is not turned into one. */
+static void foreign_lmdb_file_is_not_adopted(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
+	MDB_val k = {.mv_size = 3, .mv_data = "abc"}, v = {.mv_size = 3, .mv_data = "def"};
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	sg_engine *e;
+	assert_int_equal(open_flags(dir, SG_OPEN_CREATE, &e), SG_ECORRUPT);
+	assert_int_equal(open_flags(dir, 0, &e), SG_ECORRUPT);
+	tu_rmdir(dir);
+}
+
+/* ---- LMDB errors come out of the store translated ---- */
+
+static void every_lmdb_code_is_translated(void **state)
+{
+	(void)state;
+	for (int rc = MDB_KEYEXIST; rc <= MDB_LAST_ERRCODE; rc++) {
+		int t = sg__store_err(rc);
+		assert_true(t < 0);
+		assert_false(t >= MDB_KEYEXIST && t <= MDB_LAST_ERRCODE);
+		assert_string_not_equal(sg_strerror(t), "unknown error");
+	}
+	assert_int_equal(sg__store_err(MDB_CORRUPTED), SG_ECORRUPT);
+	assert_int_equal(sg__store_err(MDB_PAGE_NOTFOUND), SG_ECORRUPT);
+	assert_int_equal(sg__store_err(MDB_NOTFOUND), SG_ENOTFOUND);
+	assert_int_equal(sg__store_err(EIO), -EIO);
+	/* translating twice changes nothing */
+	for (int rc = SG_ERROR_MIN; rc < SG_ERROR_MAX; rc++)
+		assert_int_equal(sg__store_err(rc), rc);
+	assert_int_equal(sg__store_err(-ENOSPC), -ENOSPC);
+}
+
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -314,6 +496,11 @@ int main(void)
 		cmocka_unit_test(older_event_does_not_override_newer),
 		cmocka_unit_test(import_is_idempotent),
 		cmocka_unit_test(deferred_sync_mode),
+		cmocka_unit_test(open_without_create_finds_no_store),
+		cmocka_unit_test(damaged_data_file_is_refused),
+		cmocka_unit_test(no_new_store_over_remains),
+		cmocka_unit_test(foreign_lmdb_file_is_not_adopted),
+		cmocka_unit_test(every_lmdb_code_is_translated),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

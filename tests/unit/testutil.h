@@ -54,7 +54,7 @@ static inline sg_engine *tu_open(const char *dir, unsigned flags, const sg_polic
 	sg_options o;
 	sg_options_default(&o);
 	o.data_dir = dir;
-	o.flags = flags;
+	o.flags = flags & SG_OPEN_RDONLY ? flags : flags | SG_OPEN_CREATE; /* writers make the store */
 	o.keywords_dir = tu_keywords();
 	o.default_country = "US";
 	if (policy)
