@@ -184,8 +184,9 @@ static void on_timeout(uv_timer_t *t)
 				uv_read_stop((uv_stream_t *)&c->tcp);
 			c->reading = false;
 			r->force_close = true;
-			sg__info("http", "timeout conn=%lu peer=%s waiting_for=%s", c->id, c->peer,
-				 kind == T_HEADER ? "headers" : "body");
+			sg__log_limited(SG_LOG_INFO, "http", kind == T_HEADER ? "http:timeout:headers" : "http:timeout:body",
+					"timeout conn=%lu peer=%s waiting_for=%s", c->id, c->peer,
+					kind == T_HEADER ? "headers" : "body");
 			sg__respond_error(r, 408, "request_timeout",
 					  kind == T_HEADER ? "headers not received within %u ms"
 							   : "body not received within %u ms",
@@ -198,7 +199,8 @@ static void on_timeout(uv_timer_t *t)
 		}
 		break;
 	case T_WRITE:
-		sg__info("http", "client not reading conn=%lu peer=%s", c->id, c->peer);
+		sg__log_limited(SG_LOG_INFO, "http", "http:not_reading", "client not reading conn=%lu peer=%s", c->id,
+				c->peer);
 		sg__conn_close(c);
 		break;
 	case T_IDLE:
@@ -225,8 +227,10 @@ static int fail_request(sg__conn *c, int status, const char *error, const char *
 	r->force_close = true;
 	if (status == 413 || status == 431)
 		c->srv->metrics.limit_errors++;
-	sg__info("http", "bad request conn=%lu peer=%s status=%d error=%s", c->id, c->peer, status,
-		 error);
+	char key[48];
+	snprintf(key, sizeof(key), "http:bad_request:%d", status);
+	sg__log_limited(SG_LOG_INFO, "http", key, "bad request conn=%lu peer=%s status=%d error=%s", c->id, c->peer,
+			status, error);
 	if (r->state == SG__REQ_READING)
 		sg__respond_error(r, status, error, "%s", detail);
 	return -1;
@@ -651,7 +655,8 @@ void sg__conn_accept(uv_stream_t *server, int status)
 			return;
 		}
 		if (uv_accept(server, (uv_stream_t *)tcp) == 0) {
-			sg__warn("http", "connection refused reason=limit max=%u", srv->cfg->limits.max_connections);
+			sg__log_limited(SG_LOG_WARN, "http", "http:conn_limit", "connection refused reason=limit max=%u",
+					srv->cfg->limits.max_connections);
 			refuse(srv, tcp);
 		} else {
 			uv_close((uv_handle_t *)tcp, (uv_close_cb)free);

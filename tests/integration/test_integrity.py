@@ -284,6 +284,25 @@ def optin_override_cli(c):
         d.cleanup()
 
 
+def refusal_log_flood(c, d):
+    """Also found: every refused request logged one line, so one client could
+    flood the log. Refusal lines are rate-limited per kind."""
+    before = d.log().count("bad request")
+    for _ in range(60):
+        s = d.raw()
+        s.sendall(b"GARBAGE / HTTP/1.1\r\n\r\n")
+        try:
+            s.recv(4096)
+        except OSError:
+            pass
+        s.close()
+    c.eq("the daemon still answers after 60 bad requests", d.get("/healthz").status, 200)
+    log = d.log()
+    lines = log.count("bad request") - before
+    c.check("60 bad requests: at most a burst of lines, the rest counted as suppressed",
+            1 <= lines <= 12 and "suppress" in log, (lines, log[-600:]))
+
+
 def section(c, fn, *args):
     """Run one group of cases; an exception fails that group, not the rest."""
     try:
@@ -302,6 +321,7 @@ def test(c):
         section(c, future_event_time, d)
         section(c, inactive_campaigns, d)
         section(c, optin_override, d)
+        section(c, refusal_log_flood, d)
         d.stop()
         if handset:
             section(c, optouts_export_after_stop, d, handset)
