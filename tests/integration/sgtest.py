@@ -325,3 +325,27 @@ def run(name, body):
     except Exception as e:  # noqa: BLE001 - reported as a failed case
         cases.crash(e)
     cases.finish()
+
+
+class CaseFunctions:
+    """For scripts whose cases are plain functions that assert: `@cases.case`
+    runs each as it is defined (a failure is reported and the next runs);
+    `cases.finish()` prints the summary line and exits."""
+
+    def __init__(self):
+        self.results = []
+
+    def case(self, fn):
+        try:
+            fn()
+            self.results.append(True)
+            print(f"ok   {fn.__name__}", flush=True)
+        except Exception as e:  # report and continue with the next case
+            self.results.append(False)
+            print(f"FAIL {fn.__name__}: {e!r}", flush=True)
+        return fn
+
+    def finish(self):
+        r = self.results
+        print(f"cases: {sum(r)} passed, {len(r) - sum(r)} failed")
+        sys.exit(0 if r and all(r) else 1)

@@ -9,20 +9,15 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sgtest import CaseFunctions  # noqa: E402
+
 BIN = os.environ.get("STOPGATE_BIN", "build/engine/stopgate")
 KW = os.environ.get("SG_KEYWORDS", "keywords")
-results = []
 
 
-def case(fn):
-    try:
-        fn()
-        results.append(True)
-        print(f"ok   {fn.__name__}")
-    except Exception as e:  # report and continue with the next case
-        results.append(False)
-        print(f"FAIL {fn.__name__}: {e!r}")
-    return fn
+_cases = CaseFunctions()
+case = _cases.case
 
 
 def sg(data, *args, stdin=None, expect=None):
@@ -203,5 +198,4 @@ def readers_do_not_block_the_writer_lock():
         holder.wait(timeout=30)
 
 
-print(f"cases: {sum(results)} passed, {len(results) - sum(results)} failed")
-sys.exit(0 if all(results) else 1)
+_cases.finish()

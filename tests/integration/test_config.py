@@ -13,22 +13,17 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sgtest import CaseFunctions  # noqa: E402
+
 BIN = os.environ.get("STOPGATE_BIN", "build/engine/stopgate")
 KW = os.environ.get("SG_KEYWORDS", "keywords")
-results = []
 ROOT = tempfile.mkdtemp(prefix="sg-config-")
 atexit.register(shutil.rmtree, ROOT, True)
 
 
-def case(fn):
-    try:
-        fn()
-        results.append(True)
-        print(f"ok   {fn.__name__}")
-    except Exception as e:  # report and continue with the next case
-        results.append(False)
-        print(f"FAIL {fn.__name__}: {e!r}")
-    return fn
+_cases = CaseFunctions()
+case = _cases.case
 
 
 def write_config(obj_or_text):
@@ -134,5 +129,4 @@ def a_correct_config_still_works_and_turns_the_policy_on():
     assert json.loads(p.stdout)["reason"] == "sender_unregistered", p.stdout
 
 
-print(f"cases: {sum(results)} passed, {len(results) - sum(results)} failed")
-sys.exit(0 if all(results) else 1)
+_cases.finish()

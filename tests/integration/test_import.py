@@ -15,26 +15,21 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sgtest import CaseFunctions  # noqa: E402
+
 BIN = os.environ.get("STOPGATE_BIN", "build/engine/stopgate")
 KW = os.environ.get("SG_KEYWORDS", "keywords")
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "data", "import")
-results = []
 ROOT = tempfile.mkdtemp(prefix="sg-import-")
 atexit.register(shutil.rmtree, ROOT, True)
 
 OURS = "+14155550100"
 
 
-def case(fn):
-    try:
-        fn()
-        results.append(True)
-        print(f"ok   {fn.__name__}")
-    except Exception as e:  # report and continue with the next case
-        results.append(False)
-        print(f"FAIL {fn.__name__}: {e!r}")
-    return fn
+_cases = CaseFunctions()
+case = _cases.case
 
 
 def sg(data, *args, expect=None):
@@ -286,5 +281,4 @@ def plain_lists_still_import():
     assert allowed(d, OURS, "+14155552702") is False
 
 
-print(f"cases: {sum(results)} passed, {len(results) - sum(results)} failed")
-sys.exit(0 if all(results) else 1)
+_cases.finish()
