@@ -458,6 +458,89 @@ SG_EXPORT int sg_events_read(sg_engine *engine, uint64_t from_seq, size_t max, s
 SG_EXPORT int sg_events_for_recipient(sg_engine *engine, const char *recipient_key, sg_event_cb cb,
 				      void *ctx);
 
+/* ---- policy: from what arrived to what is recorded ------------------- */
+
+/*
+ * The consent policy lives here, in the library: the daemon, the CLI and an
+ * embedding gateway call it and only do I/O. A decision says what to record
+ * (zero, one or two events: the second when the provider applied a keyword
+ * to its whole sender group), the intent, the reply to send back, and how
+ * the numbers were read. Nothing a sender puts in a message makes it be
+ * dropped: a text of any length or encoding is classified, a provider id of
+ * any length kept, and a message naming no number of ours keeps its opt-out
+ * under the quarantine sender "raw:".
+ */
+typedef struct sg_decision sg_decision;
+#define SG_DECISION_MAX_EVENTS 2
+
+/* One inbound message. Strings may be NULL (= absent) unless marked. */
+typedef struct sg_inbound_msg {
+	const char *provider;        /* "twilio", ...; NULL or "": "api" */
+	const char *id;              /* the provider's message id, any length */
+	const char *from;            /* required: the handset, raw */
+	const char *to;              /* our number, raw; NULL or "": the message names none */
+	const char *body;            /* the text, body_len bytes (any bytes) */
+	size_t body_len;
+	int64_t event_time_us;       /* the provider's time of the message; 0: when recorded */
+	const char *to_country;      /* country to read a national `to` with; NULL: the engine's */
+	const char *handset_country; /* the handset's country when the provider says; NULL: our number's */
+	sg_intent provider_intent;   /* the provider already acted on a keyword (Twilio OptOutType,
+				      * Telnyx autoresponse_type, Plivo MessageIntent): recorded as a
+				      * provider signal even when the classifier disagrees */
+	const char *provider_rule;   /* recorded as the rule with provider_intent */
+	const char *provider_group;  /* the sender group the provider applied it to (MG..., profile) */
+	const char *dedup_key;       /* NULL: "inbound:<provider>:<id>" when id is set */
+	sg_source source;            /* 0: keyword (SG_SOURCE_IMPORT for message-log rows) */
+} sg_inbound_msg;
+
+/* What a provider's status callback says about the recipient. */
+typedef enum sg_signal_kind {
+	SG_SIGNAL_OTHER = 0,           /* delivered, queued, other failures: consent untouched */
+	SG_SIGNAL_OPT_OUT = 1,         /* e.g. Twilio 21610, Telnyx 40300: the recipient opted out */
+	SG_SIGNAL_NOT_SMS_CAPABLE = 2, /* e.g. Twilio 30006: a landline; never an opt-out */
+} sg_signal_kind;
+
+typedef struct sg_signal_msg {
+	const char *provider;
+	const char *id;              /* provider message id */
+	const char *dedup_key;
+	const char *our_number;      /* raw; NULL or "": unknown (the opt-out is then global) */
+	const char *handset;         /* required: the recipient, raw */
+	const char *country;         /* country to read our number with; NULL: the engine's */
+	const char *handset_country; /* the handset's country when the provider says; NULL: our
+				      * number's, else `country` */
+	sg_signal_kind kind;
+	const char *code, *status;   /* the provider's error code and status, recorded */
+	const char *account, *group; /* named in the note when the sender is unknown */
+	int64_t event_time_us;
+} sg_signal_msg;
+
+/*
+ * Decide what an inbound message means. On success *ret is a new decision
+ * the caller frees with sg_decision_free(); the events it holds point into
+ * the decision and into msg->body, which must outlive recording them.
+ * SG_ENUMBER / SG_ENOCOUNTRY: our number (`to`) does not normalize (set the
+ * provider's country); nothing else fails but memory.
+ */
+SG_EXPORT int sg_decide_inbound(sg_engine *engine, const sg_inbound_msg *msg, sg_decision **ret);
+SG_EXPORT int sg_decide_signal(sg_engine *engine, const sg_signal_msg *msg, sg_decision **ret);
+/* Decide and record (sg_record) in one call, for an embedding gateway.
+ * out[i] is the outcome of event i of the decision. */
+SG_EXPORT int sg_inbound(sg_engine *engine, const sg_inbound_msg *msg, sg_decision **ret,
+			 sg_event_out out[SG_DECISION_MAX_EVENTS]);
+
+/* The decision's parts; pointers live as long as the decision. */
+SG_EXPORT const sg_event_in *sg_decision_events(const sg_decision *d, size_t *n);
+SG_EXPORT sg_action sg_decision_action(const sg_decision *d);
+SG_EXPORT sg_intent sg_decision_intent(const sg_decision *d);
+SG_EXPORT sg_confidence sg_decision_confidence(const sg_decision *d);
+SG_EXPORT const char *sg_decision_reply(const sg_decision *d);     /* NULL: none */
+SG_EXPORT const char *sg_decision_sender(const sg_decision *d);    /* our number's key, "raw:" */
+SG_EXPORT const char *sg_decision_recipient(const sg_decision *d); /* the handset's key or raw: */
+SG_EXPORT bool sg_decision_quarantined(const sg_decision *d);      /* the handset did not parse */
+SG_EXPORT bool sg_decision_no_our_number(const sg_decision *d);
+SG_EXPORT void sg_decision_free(sg_decision *d);
+
 /* ---- consent state ----------------------------------------------------- */
 
 typedef enum sg_state {

@@ -76,28 +76,11 @@ static bool key_of(const char *in, const char *country, sg_field field, char out
 	return sg_number_normalize(in, strlen(in), country, field, out, NULL) == 0;
 }
 
-/* The campaign's own "probable" setting, else the policy's. */
-static bool probable_is_review(sg_engine *e, const char *campaign)
-{
-	bool review = sg_engine_policy(e)->probable == SG_PROBABLE_REVIEW;
-	char *text = NULL;
-	if (!campaign || sg_campaign_get_json(e, campaign, &text))
-		return review;
-	cJSON *json = cJSON_Parse(text);
-	free(text);
-	const cJSON *p = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(json, "stopgate"),
-							  "probable");
-	if (cJSON_IsString(p))
-		review = !strcmp(p->valuestring, "review");
-	cJSON_Delete(json);
-	return review;
-}
-
 /* One data row; 0 (counted), or CLI_ERROR when the file is refused. */
 static int read_row(run *r, sg_engine *e, const import_layout *L, const sg__csv *csv, const char *from_key,
 		    const char *dc)
 {
-	char ours[SG_KEY_MAX], other[SG_KEY_MAX], cc[3];
+	char ours[SG_KEY_MAX], other[SG_KEY_MAX];
 	const char *const *f = (const char *const *)csv->fields;
 	if (csv->nfields <= L->last) {
 		reject(r, &r->bad_row, csv->line, "%d columns, the header has at least %d", csv->nfields, L->last + 1);
@@ -143,23 +126,28 @@ static int read_row(run *r, sg_engine *e, const import_layout *L, const sg__csv 
 		r->other_number++;
 		return 0;
 	}
-	sg_sender_info info;
-	const char *campaign = sg_sender_get(e, ours, &info) == 0 && info.campaign_id[0] ? info.campaign_id : NULL;
-	sg_classification cls;
+	/* The library's policy reads the row as it reads any inbound message
+	 * (the campaign's keywords, its "probable" setting, the policy's). */
 	const char *text = f[L->text];
-	int rc = sg_classify(e, campaign, text, strlen(text), &cls);
-	if (rc == SG_ETOOLONG || rc == SG_EUTF8) {
-		reject(r, &r->bad_text, csv->line, "text: %s", sg_strerror(rc));
-		return 0;
-	}
+	sg_inbound_msg msg = {.from = f[L->from], .to = ours, .body = text, .body_len = strlen(text),
+			      .source = SG_SOURCE_IMPORT};
+	sg_decision *d;
+	int rc = sg_decide_inbound(e, &msg, &d);
 	if (rc)
-		return cli_error("import", "%s:%lu: classify: %s", r->path, csv->line, sg_strerror(rc));
-	if (cls.intent != SG_INTENT_OPT_OUT && cls.intent != SG_INTENT_OPT_IN) {
+		return cli_error("import", "%s:%lu: %s", r->path, csv->line, sg_strerror(rc));
+	sg_action action = sg_decision_action(d);
+	bool bad_handset = sg_decision_quarantined(d);
+	size_t nev;
+	const sg_event_in *ev = sg_decision_events(d, &nev);
+	char rule[64];
+	sg__strlcpy(rule, nev && ev[0].rule ? ev[0].rule : "", sizeof(rule));
+	sg__strlcpy(other, sg_decision_recipient(d), sizeof(other));
+	sg_decision_free(d);
+	if (action != SG_ACTION_OPT_OUT && action != SG_ACTION_OPT_IN && action != SG_ACTION_REVIEW) {
 		r->not_keyword++;
 		return 0;
 	}
-	const char *country = sg_number_country(ours, cc) == 0 ? cc : dc;
-	if (!key_of(f[L->from], country, SG_FIELD_ANY, other)) {
+	if (bad_handset) {
 		reject(r, &r->bad_number, csv->line, "handset (From) \"%.40s\" is not a phone number", f[L->from]);
 		return 0;
 	}
@@ -181,12 +169,10 @@ static int read_row(run *r, sg_engine *e, const import_layout *L, const sg__csv 
 	memset(c, 0, sizeof(*c));
 	c->time_us = t;
 	c->line = csv->line;
-	c->action = cls.intent == SG_INTENT_OPT_IN ? SG_ACTION_OPT_IN
-		    : cls.confidence == SG_CONF_PROBABLE && probable_is_review(e, campaign) ? SG_ACTION_REVIEW
-											      : SG_ACTION_OPT_OUT;
+	c->action = action;
 	sg__strlcpy(c->sender, ours, sizeof(c->sender));
 	sg__strlcpy(c->recipient, other, sizeof(c->recipient));
-	sg__strlcpy(c->rule, cls.rule, sizeof(c->rule));
+	sg__strlcpy(c->rule, rule, sizeof(c->rule));
 	c->text_len = strlen(text);
 	c->text = strdup(text);
 	const char *id = L->id >= 0 && f[L->id][0] && strlen(f[L->id]) <= 200 ? f[L->id] : NULL;

@@ -111,71 +111,28 @@ static const char *country_of(const sg__wh_call *call, const char *hint, const c
 	return sg_engine_default_country(call->req->srv->engine);
 }
 
-static int our_key(const sg__wh_call *call, const char *raw, const char *country, char out[SG_KEY_MAX])
-{
-	char cc[3];
-	return sg_number_normalize(raw, strlen(raw), country_of(call, country, NULL, cc), SG_FIELD_ADDRESS,
-				   out, NULL);
-}
 
 /* ---- inbound ---- */
-
-static void group_recorded(sg__req *req, int status, const sg_event_out *out, size_t n, void *ctx)
-{
-	sg__wh_item *it = ctx;
-	(void)req;
-	(void)n;
-	if (status || out[0].status) {
-		sg__err("webhk", "group-scope event not recorded provider=%s error=\"%s\"", it->call->name,
-			sg_strerror(status ? status : out[0].status));
-		fail_item(it, status ? status : out[0].status, "record_failed");
-	}
-	item_done(it->call);
-}
-
-/* The provider applied the keyword to its whole sender group: so do we. */
-static void record_group(sg__wh_item *it)
-{
-	const sg__wh_message *m = it->m;
-	if (!m || !it->provider_acted || !m->group[0] ||
-	    (it->action != SG_ACTION_OPT_OUT && it->action != SG_ACTION_OPT_IN))
-		return;
-	if (strlen(m->group) >= SG_KEY_MAX) {
-		char k[48];
-		sg__log_limited(SG_LOG_WARN, "webhk", lkey(it->call, "group_too_long", k),
-				"sender group id too long for a scope; not recorded provider=%s", it->call->name);
-		return;
-	}
-	snprintf(it->dedup, sizeof(it->dedup), "%s:group", m->dedup_key);
-	snprintf(it->note, sizeof(it->note), "%s applied %s to its sender group", it->call->name,
-		 m->hint);
-	it->ev = (sg_event_in){
-		.action = it->action,
-		.source = SG_SOURCE_PROVIDER_SIGNAL,
-		.sender = it->sender,
-		.recipient = it->recipient,
-		.scope = SG_SCOPE_GROUP,
-		.scope_id = m->group,
-		.provider = it->call->name,
-		.provider_msg_id = m->msg_id,
-		.dedup_key = it->dedup,
-		.rule = it->rule,
-		.note = it->note,
-		.event_time_us = m->event_time_us,
-	};
-	int rc = sg__submit_events(it->call->req, &it->ev, 1, group_recorded, it);
-	if (rc)
-		fail_item(it, rc, rc == -EAGAIN ? "busy" : "shutting_down");
-	else
-		it->call->pending++;
-}
 
 static void inbound_recorded(sg__req *req, const sg__inbound_result *res, void *ctx)
 {
 	sg__wh_item *it = ctx;
 	char k[48];
 	(void)req;
-	if (res->status) {
+	if (res->status == SG_ENUMBER || res->status == SG_ENOCOUNTRY) {
+		/* Handsets that do not parse are quarantined, so this is our own
+		 * number: a setting to fix (the provider's country), and a 500
+		 * makes the provider deliver it again once it is fixed. */
+		char q[64];
+		const char *ours = it->concat ? it->cv.our_number : it->m->our_number;
+		sg__log_limited(SG_LOG_ERROR, "webhk", lkey(it->call, "our_number_bad", k),
+			"our number did not parse: nothing recorded, answered 500 so the provider "
+			"retries provider=%s to=%s hint=\"set providers.%s.country\"", it->call->name,
+			sg__log_quote(ours, strlen(ours), q, sizeof(q)), it->call->name);
+		it->status = res->status;
+		it->error = "our_number_unknown";
+		it->fatal = true;
+	} else if (res->status) {
 		fail_item(it, res->status, res->error ? res->error : "record_failed");
 	} else {
 		it->intent = res->intent;
@@ -194,103 +151,32 @@ static void inbound_recorded(sg__req *req, const sg__inbound_result *res, void *
 				 "handset number did not parse: recorded under its raw: key "
 				 "provider=%s action=%s", it->call->name,
 				 res->action ? sg_action_name(res->action) : "none");
-		record_group(it);
+		if (res->no_our_number) {
+			/* It can never be recorded properly, so a retry would not
+			 * help: 4xx. An opt-out in it is kept (the policy put it
+			 * under the quarantine sender raw:). */
+			it->no_number = true;
+			it->status = -EINVAL;
+			it->error = "no_our_number";
+			it->fatal = false;
+			sg__log_limited(SG_LOG_WARN, "webhk", lkey(it->call, "no_our_number", k),
+					"inbound webhook without our number (To): answered 400%s provider=%s",
+					res->action == SG_ACTION_OPT_OUT
+						? "; the opt-out is recorded under the quarantine sender raw:"
+						: ", nothing recorded",
+					it->call->name);
+		}
 	}
 	release_concat(it, !it->fatal);
 	item_done(it->call);
-}
-
-static void no_number_recorded(sg__req *req, int status, const sg_event_out *out, size_t n, void *ctx)
-{
-	sg__wh_item *it = ctx;
-	(void)req;
-	(void)n;
-	if (status || out[0].status) {
-		sg__err("webhk", "opt-out without our number not recorded provider=%s error=\"%s\"",
-			it->call->name, sg_strerror(status ? status : out[0].status));
-		fail_item(it, status ? status : out[0].status, "record_failed");
-		it->fatal = true;
-	} else {
-		it->seq = out[0].seq;
-		it->duplicate = out[0].duplicate;
-		record_group(it); /* the provider blocked its whole sender group: that needs no number */
-	}
-	release_concat(it, !it->fatal);
-	item_done(it->call);
-}
-
-/* An inbound message that names no number of ours (no To / owner /
- * destinationNumber): it can never be recorded properly, so a retry would
- * not help and it is answered 4xx. An opt-out in it is still kept, under
- * the quarantine sender "raw:" (as a handset that does not parse is kept
- * under its raw: key), for an operator to act on. */
-static void start_no_number(sg__wh_item *it, const sg__inbound_msg *msg)
-{
-	sg__wh_call *call = it->call;
-	sg_engine *engine = call->req->srv->engine;
-	sg_intent intent = msg->provider_intent;
-	const char *rule = msg->provider_rule;
-	char k[48];
-
-	it->no_number = true;
-	it->status = -EINVAL;
-	it->error = "no_our_number";
-	it->fatal = false;
-	if (intent == SG_INTENT_NONE &&
-	    sg_classify(engine, NULL, msg->body, msg->body_len, &it->cls) == 0) {
-		intent = it->cls.intent;
-		rule = it->cls.rule[0] ? it->cls.rule : NULL;
-	}
-	it->intent = intent;
-	sg__log_limited(SG_LOG_WARN, "webhk", lkey(call, "no_our_number", k),
-			"inbound webhook without our number (To): answered 400%s provider=%s id=%s",
-			intent == SG_INTENT_OPT_OUT ? "; the opt-out is recorded under the quarantine sender raw:"
-						    : ", nothing recorded", call->name, msg->id ? msg->id : "");
-	if (intent != SG_INTENT_OPT_OUT) {
-		release_concat(it, true);
-		return;
-	}
-	char cc[3];
-	const char *country = msg->handset_country && msg->handset_country[0] ? msg->handset_country
-			      : country_of(call, NULL, NULL, cc);
-	sg_number_quarantine("", 0, it->sender);
-	if (sg_number_normalize(msg->from, strlen(msg->from), country, SG_FIELD_ANY, it->recipient, NULL)) {
-		sg_number_quarantine(msg->from, strlen(msg->from), it->recipient);
-		it->quarantined = true;
-	}
-	it->action = SG_ACTION_OPT_OUT;
-	snprintf(it->note, sizeof(it->note), "%s webhook named no number of ours (To): recorded under the "
-		 "quarantine sender", call->name);
-	it->ev = (sg_event_in){
-		.action = SG_ACTION_OPT_OUT,
-		.source = msg->provider_intent != SG_INTENT_NONE ? SG_SOURCE_PROVIDER_SIGNAL : SG_SOURCE_KEYWORD,
-		.sender = it->sender,
-		.recipient = it->recipient,
-		.scope = SG_SCOPE_DEFAULT,
-		.provider = call->name,
-		.provider_msg_id = msg->id && msg->id[0] ? msg->id : NULL,
-		.dedup_key = msg->dedup_key && msg->dedup_key[0] ? msg->dedup_key : NULL,
-		.rule = rule,
-		.body = msg->body,
-		.body_len = msg->body_len,
-		.note = it->note,
-		.event_time_us = msg->event_time_us,
-	};
-	int rc = sg__submit_events(call->req, &it->ev, 1, no_number_recorded, it);
-	if (rc) {
-		fail_item(it, rc, rc == -EAGAIN ? "busy" : "shutting_down");
-		release_concat(it, false);
-		return;
-	}
-	call->pending++;
 }
 
 static void start_inbound(sg__wh_item *it)
 {
 	sg__wh_call *call = it->call;
 	const sg__wh_message *m = it->m;
-	sg__inbound_msg msg = {.provider = call->name};
-	const char *ours, *to_country = NULL;
+	sg_inbound_msg msg = {.provider = call->name};
+	char cc[3];
 	if (it->concat) {
 		msg.id = it->cv.msg_id;
 		msg.from = it->cv.handset;
@@ -298,7 +184,8 @@ static void start_inbound(sg__wh_item *it)
 		msg.body_len = it->cv.text_len;
 		msg.event_time_us = it->cv.event_time_us;
 		msg.dedup_key = it->cv.dedup_key;
-		ours = it->cv.our_number;
+		msg.to = it->cv.our_number;
+		msg.to_country = country_of(call, NULL, NULL, cc);
 	} else {
 		msg.id = m->msg_id;
 		msg.from = m->handset;
@@ -307,8 +194,8 @@ static void start_inbound(sg__wh_item *it)
 		msg.event_time_us = m->event_time_us;
 		msg.dedup_key = it->same_as[0] ? it->same_as : m->dedup_key;
 		msg.handset_country = m->from_country;
-		ours = m->our_number;
-		to_country = m->to_country;
+		msg.to = m->our_number;
+		msg.to_country = country_of(call, m->to_country, NULL, cc);
 		if (m->provider_intent != SG_INTENT_NONE) {
 			it->provider_acted = true;
 			msg.provider_intent = m->provider_intent;
@@ -317,27 +204,11 @@ static void start_inbound(sg__wh_item *it)
 				 : call->provider == SG__WH_TELNYX ? "autoresponse_type" : "MessageIntent",
 				 m->hint);
 			msg.provider_rule = it->rule;
+			msg.provider_group = m->group;
 		}
 	}
-	if (!ours || !ours[0]) {
-		start_no_number(it, &msg);
-		return;
-	}
-	int rc = our_key(call, ours, to_country, it->sender);
-	if (rc) {
-		char q[64];
-		char k[48];
-		sg__log_limited(SG_LOG_ERROR, "webhk", lkey(call, "our_number_bad", k),
-			"our number did not parse: nothing recorded, answered 500 so the provider "
-			"retries provider=%s to=%s hint=\"set providers.%s.country\"", call->name,
-			sg__log_quote(ours, strlen(ours), q, sizeof(q)), call->name);
-		it->status = rc;
-		it->error = "our_number_unknown";
-		it->fatal = true;
-		release_concat(it, false);
-		return;
-	}
-	msg.to = it->sender;
+	if ((!msg.to || !msg.to[0]) && !(msg.handset_country && msg.handset_country[0]))
+		msg.handset_country = msg.to_country; /* no number of ours to take it from */
 	call->pending++;
 	sg__inbound_process(call->req, &msg, inbound_recorded, it);
 }
@@ -348,71 +219,74 @@ static void status_recorded(sg__req *req, int status, const sg_event_out *out, s
 {
 	sg__wh_item *it = ctx;
 	(void)req;
-	(void)n;
-	if (status || out[0].status) {
+	for (size_t i = 0; i < n && !status; i++)
+		status = out[i].status;
+	if (status) {
 		sg__err("webhk", "provider signal not recorded provider=%s code=%s error=\"%s\"",
-			it->call->name, it->m->status_code, sg_strerror(status ? status : out[0].status));
-		fail_item(it, status ? status : out[0].status, "record_failed");
+			it->call->name, it->m->status_code, sg_strerror(status));
+		fail_item(it, status, "record_failed");
 	} else {
 		it->recorded = true;
 		it->seq = out[0].seq;
 		it->duplicate = out[0].duplicate;
 	}
+	sg_decision_free(it->decision);
+	it->decision = NULL;
 	item_done(it->call);
 }
 
 static void start_status(sg__wh_item *it)
 {
 	sg__wh_call *call = it->call;
-	char k[48];
+	char k[48], cc[3];
 	const sg__wh_message *m = it->m;
-	if (m->code_class != SG__WH_CODE_OPT_OUT && m->code_class != SG__WH_CODE_NOT_SMS_CAPABLE)
-		return; /* delivered, queued, other failures: consent untouched */
-
-	bool known = m->our_number[0] && our_key(call, m->our_number, NULL, it->sender) == 0;
-	if (!known)
-		it->sender[0] = '\0';
-	char buf[3];
-	const char *cc = country_of(call, m->to_country, known ? it->sender : NULL, buf);
-	if (sg_number_normalize(m->handset, strlen(m->handset), cc, SG_FIELD_ANY, it->recipient, NULL)) {
-		sg_number_quarantine(m->handset, strlen(m->handset), it->recipient);
-		it->quarantined = true;
+	sg_signal_msg sig = {
+		.provider = call->name,
+		.id = m->msg_id[0] ? m->msg_id : NULL,
+		.dedup_key = m->dedup_key,
+		.our_number = m->our_number,
+		.handset = m->handset,
+		.country = country_of(call, NULL, NULL, cc),
+		.handset_country = m->to_country,
+		.kind = m->code_class == SG__WH_CODE_OPT_OUT ? SG_SIGNAL_OPT_OUT
+			: m->code_class == SG__WH_CODE_NOT_SMS_CAPABLE ? SG_SIGNAL_NOT_SMS_CAPABLE : SG_SIGNAL_OTHER,
+		.code = m->status_code,
+		.status = m->status,
+		.account = m->account,
+		.group = m->group,
+		.event_time_us = m->event_time_us,
+	};
+	int rc = sg_decide_signal(call->req->srv->engine, &sig, &it->decision);
+	if (rc) {
+		fail_item(it, rc, "out_of_memory");
+		return;
+	}
+	size_t n;
+	const sg_event_in *ev = sg_decision_events(it->decision, &n);
+	if (n == 0) { /* delivered, queued, other failures: consent untouched */
+		sg_decision_free(it->decision);
+		it->decision = NULL;
+		return;
+	}
+	it->action = sg_decision_action(it->decision);
+	it->scope = ev[0].scope;
+	it->quarantined = sg_decision_quarantined(it->decision);
+	if (it->quarantined)
 		sg__log_limited(SG_LOG_WARN, "webhk", lkey(call, "recipient_raw", k),
 			"recipient number did not parse: signal recorded under its raw: key "
 			 "provider=%s code=%s", call->name, m->status_code);
-	}
-	it->action = m->code_class == SG__WH_CODE_OPT_OUT ? SG_ACTION_OPT_OUT
-							   : SG_ACTION_FLAG_NOT_SMS_CAPABLE;
-	it->scope = known ? SG_SCOPE_DEFAULT : SG_SCOPE_GLOBAL;
-	if (known)
-		snprintf(it->note, sizeof(it->note), "%s status %s, code %s", call->name, m->status, m->status_code);
-	else
-		snprintf(it->note, sizeof(it->note), "%s status %s, code %s; the callback names no sender: "
-			 "recorded at global scope (account %s, group %s)", call->name, m->status,
-			 m->status_code, m->account[0] ? m->account : "-", m->group[0] ? m->group : "-");
-	it->ev = (sg_event_in){
-		.action = it->action,
-		.source = SG_SOURCE_PROVIDER_SIGNAL,
-		.sender = known ? it->sender : NULL,
-		.recipient = it->recipient,
-		.scope = it->scope,
-		.provider = call->name,
-		.provider_msg_id = m->msg_id[0] ? m->msg_id : NULL,
-		.dedup_key = m->dedup_key,
-		.rule = m->status_code,
-		.note = it->note,
-		.event_time_us = m->event_time_us,
-	};
-	int rc = sg__submit_events(call->req, &it->ev, 1, status_recorded, it);
+	rc = sg__submit_events(call->req, ev, n, status_recorded, it);
 	if (rc) {
 		fail_item(it, rc, rc == -EAGAIN ? "busy" : "shutting_down");
+		sg_decision_free(it->decision);
+		it->decision = NULL;
 		return;
 	}
 	call->pending++;
 	if (m->code_class == SG__WH_CODE_OPT_OUT)
 		sg__log_limited(SG_LOG_INFO, "webhk", lkey(call, "optout_signal", k),
 				"provider opt-out signal provider=%s code=%s scope=%s", call->name,
-			 m->status_code, known ? "default" : "global");
+			 m->status_code, it->scope == SG_SCOPE_GLOBAL ? "global" : "default");
 }
 
 /* ---- the request ---- */

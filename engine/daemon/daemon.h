@@ -81,31 +81,6 @@ void sg__api_webhooks(sg__req *req);
 
 /* ---- hooks for provider webhooks (api_inbound.c, api_util.c) ---- */
 
-/* One inbound message as a provider delivered it. Strings must stay valid
- * until the callback (point into req->body or into memory the caller
- * frees in its callback). */
-typedef struct sg__inbound_msg {
-	const char *provider;      /* "twilio", ...; "api" for POST /v1/inbound */
-	const char *id;            /* provider message id (de-duplication), or NULL */
-	const char *from;          /* the handset, raw */
-	const char *to;            /* our number, raw */
-	const char *body;
-	size_t body_len;
-	int64_t event_time_us;     /* provider's time, 0 = now */
-	/* When the provider says it already treated the text as a keyword
-	 * (Twilio OptOutType, ...), that intent is recorded even if the
-	 * classifier disagrees. SG_INTENT_NONE: the classifier decides. */
-	sg_intent provider_intent;
-	const char *provider_rule; /* recorded as the rule with provider_intent */
-	/* Optional: the de-duplication key to use verbatim (e.g. the
-	 * webhook parser's "<provider>:<account>:in:<msg_id>"); NULL means
-	 * "inbound:<provider>:<id>" when id is set. */
-	const char *dedup_key;
-	/* Optional: the handset's country when the provider says (Twilio
-	 * FromCountry); NULL: our number's country, then the engine default. */
-	const char *handset_country;
-} sg__inbound_msg;
-
 typedef struct sg__inbound_result {
 	int status;                /* 0, or why nothing could be recorded */
 	const char *error;         /* with status: short error name for the answer */
@@ -116,6 +91,8 @@ typedef struct sg__inbound_result {
 	uint64_t seq;              /* recorded event (the original one for duplicates), or 0 */
 	bool duplicate;
 	bool quarantined;          /* the handset number did not parse: kept as raw: */
+	bool no_our_number;        /* the message named no number of ours: an opt-out in it
+				    * was kept under the quarantine sender "raw:" */
 	char sender[SG_KEY_MAX];   /* our number, canonical */
 	char recipient[SG_KEY_MAX]; /* the handset, canonical (or raw:) */
 } sg__inbound_result;
@@ -125,11 +102,12 @@ typedef struct sg__inbound_result {
  * answer req. */
 typedef void (*sg__inbound_cb)(sg__req *req, const sg__inbound_result *res, void *ctx);
 
-/* Normalize, classify (with the sender's campaign), apply the policy,
- * record durably (de-duplicated on "inbound:<provider>:<id>"), then call
- * cb — possibly before returning. Never answers req itself. A full writer
- * queue reports status -EAGAIN (answer 503 so that providers retry). */
-void sg__inbound_process(sg__req *req, const sg__inbound_msg *msg, sg__inbound_cb cb, void *ctx);
+/* The library decides (sg_decide_inbound: the consent policy), the writer
+ * records durably, then cb is called — possibly before returning. Never
+ * answers req itself. A full writer queue reports status -EAGAIN (answer
+ * 503 so that providers retry). The strings of msg must stay valid until
+ * cb. */
+void sg__inbound_process(sg__req *req, const sg_inbound_msg *msg, sg__inbound_cb cb, void *ctx);
 
 /* Record events of a request durably (through the writer, group commit),
  * then call cb on the loop thread with the batch status and one result per

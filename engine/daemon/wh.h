@@ -131,11 +131,8 @@ typedef struct sg__wh_item {
 	sg_scope_kind scope;       /* status signals: where it was recorded */
 	char sender[SG_KEY_MAX], recipient[SG_KEY_MAX];
 
-	sg_classification cls;     /* no_number: the text as classified */
-	sg_event_in ev;            /* the status event, or the group-scope event */
-	char dedup[SG__WH_DEDUP_MAX + 8];
-	char rule[64];
-	char note[256];
+	sg_decision *decision;     /* a status signal's, until it is recorded */
+	char rule[64];             /* the provider's hint as a rule ("OptOutType:STOP") */
 } sg__wh_item;
 
 typedef struct sg__wh_call {
