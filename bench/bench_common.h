@@ -87,7 +87,7 @@ static inline uint64_t bench_ticks(void)
 #endif
 }
 
-static double bench_ns_per_tick(void)
+__attribute__((unused)) static double bench_ns_per_tick(void)
 {
 	static double cached;
 	if (cached > 0)
