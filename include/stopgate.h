@@ -400,6 +400,10 @@ typedef struct sg_event_in {
 	const char *note;            /* operator note, import file name, ... */
 	int64_t event_time_us;       /* provider's event time (UTC µs); 0: receive time */
 	sg_override override;        /* see sg_override; SG_OVERRIDE_NONE otherwise */
+	int64_t time_us;             /* when it is recorded (UTC µs); 0: sg_record reads the clock
+				      * once per call. The store reads no clock while applying:
+				      * de-duplication windows, the confirmation window and the
+				      * state's times all come from the events. */
 } sg_event_in;
 
 typedef struct sg_event_out {
@@ -442,6 +446,7 @@ typedef struct sg_event {
 	uint8_t body_sha256[32];
 	uint8_t prev_hash[32];
 	uint8_t hash[32];
+	const char *dedup_key; /* NULL: none (and for events written by 0.1) */
 } sg_event;
 
 /* Return non-zero from the callback to stop early; that value is returned. */
@@ -457,6 +462,21 @@ SG_EXPORT int sg_events_read(sg_engine *engine, uint64_t from_seq, size_t max, s
 /* Every event that concerns one recipient key, in order. */
 SG_EXPORT int sg_events_for_recipient(sg_engine *engine, const char *recipient_key, sg_event_cb cb,
 				      void *ctx);
+
+/*
+ * Apply events recorded by another store (read with sg_events_read) to this
+ * one, in their order: the materialised view of a replicated log. Each
+ * event must be the next one (ev->seq == this store's last seq + 1) and must
+ * come out with the same hash, which proves both stores hold the same
+ * history and applied it the same way; state is then identical, whatever
+ * the wall clock or the batching. out[i]: duplicate when this store already
+ * holds that event (same hash); status -EAGAIN when events before it are
+ * missing (apply those first). Returns SG_ECHAIN, with nothing written,
+ * when an event is not the one this store would have recorded (a diverged
+ * store or registry). Events must carry their bodies unless redacted.
+ * Read-write engines only.
+ */
+SG_EXPORT int sg_apply(sg_engine *engine, const sg_event *events, size_t n, sg_event_out *out);
 
 /* ---- policy: from what arrived to what is recorded ------------------- */
 

@@ -66,8 +66,9 @@ long sg__event_encode(const sg_event *ev, uint8_t *buf, size_t size)
 	put_u64(&w, (uint64_t)ev->event_time_us);
 	uint8_t kinds[3] = {(uint8_t)ev->action, (uint8_t)ev->source, (uint8_t)ev->scope};
 	put(&w, kinds, 3);
-	const char *strs[] = {ev->scope_id, ev->sender, ev->recipient, ev->campaign, ev->brand,
-			      ev->provider, ev->provider_msg_id, ev->rule, ev->reply, ev->note};
+	const char *strs[] = {ev->scope_id, ev->sender,		 ev->recipient, ev->campaign,
+			      ev->brand,    ev->provider,	 ev->provider_msg_id, ev->rule,
+			      ev->reply,    ev->note,		 ev->dedup_key};
 	for (size_t i = 0; i < SG_ARRAY_SIZE(strs); i++)
 		put_str(&w, strs[i]);
 	uint32_t bl = (uint32_t)ev->body_len;
@@ -130,8 +131,9 @@ int sg__event_decode(const void *val, size_t len, sg_event *ev, char *scratch, s
 	memcpy(ev->prev_hash, v + 32, 32);
 	reader r = {v + 64, v + len, scratch, scratch + scratch_size, 0};
 	const uint8_t *format = take(&r, 1);
-	if (!format || *format != SG__EVENT_FORMAT)
+	if (!format || !SG__EVENT_FORMAT_OK(*format))
 		return SG_ECORRUPT;
+	size_t nstrs = *format == SG__EVENT_FORMAT_V1 ? 10 : SG__EVENT_STRINGS;
 	ev->seq = take_u64(&r);
 	ev->time_us = (int64_t)take_u64(&r);
 	ev->event_time_us = (int64_t)take_u64(&r);
@@ -141,9 +143,10 @@ int sg__event_decode(const void *val, size_t len, sg_event *ev, char *scratch, s
 	ev->action = k[0];
 	ev->source = k[1];
 	ev->scope = k[2];
-	const char **strs[] = {&ev->scope_id, &ev->sender, &ev->recipient, &ev->campaign, &ev->brand,
-			       &ev->provider, &ev->provider_msg_id, &ev->rule, &ev->reply, &ev->note};
-	for (size_t i = 0; i < SG_ARRAY_SIZE(strs); i++)
+	const char **strs[] = {&ev->scope_id, &ev->sender, &ev->recipient, &ev->campaign,
+			       &ev->brand,    &ev->provider, &ev->provider_msg_id, &ev->rule,
+			       &ev->reply,    &ev->note,   &ev->dedup_key};
+	for (size_t i = 0; i < nstrs; i++)
 		*strs[i] = take_str(&r);
 	const uint8_t *bl = take(&r, 4);
 	const uint8_t *digest = take(&r, 32);
@@ -157,13 +160,14 @@ int sg__event_decode(const void *val, size_t len, sg_event *ev, char *scratch, s
 int sg__event_peek_value(const void *val, size_t len, sg__event_peek *out)
 {
 	const uint8_t *v = val, *end = v + len, *p = v + 64;
-	if (len < 64 + 1 + 24 + 3 || *p != SG__EVENT_FORMAT)
+	if (len < 64 + 1 + 24 + 3 || !SG__EVENT_FORMAT_OK(*p))
 		return SG_ECORRUPT;
+	int nstrs = *p == SG__EVENT_FORMAT_V1 ? 10 : SG__EVENT_STRINGS;
 	out->hash = v;
 	out->prev_hash = v + 32;
 	out->seq = sg__be64_get(p + 1);
 	p += 1 + 24 + 3;
-	for (int i = 0; i < 10; i++) { /* the strings: u16 length + bytes */
+	for (int i = 0; i < nstrs; i++) { /* the strings: u16 length + bytes */
 		if (end - p < 2)
 			return SG_ECORRUPT;
 		size_t n = ((size_t)p[0] << 8) | p[1];

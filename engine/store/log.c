@@ -20,7 +20,9 @@ typedef struct record_ctx {
 	const sg_event_in *in;
 	size_t n;
 	sg_event_out *out;
-	int64_t now_us;
+	const sg_event *replay; /* sg_apply: the recorded events in[] were made from */
+	int64_t batch_us;       /* the time of events that carry none (read before the txn) */
+	int64_t now_us;         /* the time of the event being applied */
 	uint8_t *enc;    /* hash[32] prev[32] canonical, SG__EVENT_ENC_MAX */
 	sg__rcpt *rcpt;  /* scratch record, large: heap */
 	bool rcpt_new;   /* the loaded recipient had no record */
@@ -327,6 +329,7 @@ static int append_event(record_ctx *c, MDB_txn *txn, const sg_event_in *ev, cons
 		.rule = ev->rule,
 		.reply = ev->reply,
 		.note = ev->note,
+		.dedup_key = ev->dedup_key,
 		.body_len = ev->body_len,
 	};
 	sg__sha256(ev->body ? ev->body : "", ev->body ? ev->body_len : 0, e.body_sha256);
@@ -352,6 +355,115 @@ static int append_event(record_ctx *c, MDB_txn *txn, const sg_event_in *ev, cons
 	return sg__store_err(rc);
 }
 
+/* Apply event i of the batch: record it (or not: a duplicate, an invalid
+ * or refused event) and advance *seq and head. Returns 0, or a store error
+ * that fails the whole batch. Reads no clock: the event's time is c->now_us. */
+static int record_one(record_ctx *c, MDB_txn *txn, size_t i, uint64_t *seq, uint8_t head[32], int64_t *delta)
+{
+	int rc;
+	const sg_event_in *ev = &c->in[i];
+	sg_event_out *o = &c->out[i];
+	memset(o, 0, sizeof(*o));
+	if ((o->status = validate(ev)))
+		return 0;
+	if (ev->dedup_key && ev->dedup_key[0]) {
+		rc = dedup_seen(c, txn, ev->dedup_key, &o->seq);
+		if (rc < 0)
+			return rc;
+		if (rc == 1) {
+			o->duplicate = true;
+			return 0;
+		}
+		if (ev->action == 0) { /* a dedup marker only */
+			if ((rc = dedup_put(c, txn, ev->dedup_key, 0)))
+				return rc;
+			return 0;
+		}
+	} else if (ev->action == 0) {
+		return 0;
+	}
+	sg__scopes sc;
+	if ((rc = sg__scopes_resolve(c->e, txn, ev->sender, &sc)))
+		return rc;
+	if (ev->action == SG_ACTION_REDACT) {
+		/* Only the log records a redaction (sg_redact): no consent state. */
+		(*seq)++;
+		if ((rc = append_event(c, txn, ev, &sc, SG_SCOPE_GLOBAL, "", *seq, head)))
+			return rc;
+		o->seq = *seq;
+		return 0;
+	}
+	sg_scope_kind scope = ev->scope ? ev->scope : sc.default_scope;
+	const char *scope_id = ev->scope_id ? ev->scope_id : sg__scope_id(&sc, scope);
+	if (scope != SG_SCOPE_GLOBAL && !scope_id[0]) {
+		o->status = -EINVAL; /* e.g. scope "group" for a sender without one */
+		return 0;
+	}
+	if ((rc = rcpt_load(c, txn, ev->recipient)))
+		return rc;
+	if (ev->source == SG_SOURCE_IMPORT && ev->action == SG_ACTION_OPT_OUT) {
+		/* Imports are idempotent: an opt-out already in force at
+		 * this scope is not recorded again. */
+		sg__entry *en = sg__rcpt_find(c->rcpt, SG__ENTRY_CONSENT, (uint8_t)scope, scope_id);
+		if (en && en->state == SG_STATE_OPTED_OUT) {
+			o->duplicate = true;
+			o->seq = en->seq;
+			return 0;
+		}
+	}
+	if ((o->status = optin_guard(c, ev, &sc, scope, scope_id)))
+		return 0; /* nothing recorded */
+	sg_event_in adjusted;
+	if (ev->override == SG_OVERRIDE_CONSUMER_REQUEST ||
+	    ev->event_time_us > c->now_us + SG__EVENT_TIME_SKEW_US) {
+		adjusted = *ev;
+		/* The audit log names every override. */
+		if (ev->override == SG_OVERRIDE_CONSUMER_REQUEST)
+			adjusted.rule = "override:consumer_request";
+		/* A claimed event time in the future (a skewed or forged
+		 * clock) would make every later STOP look older than it and
+		 * be ignored: it counts as now. */
+		if (ev->event_time_us > c->now_us + SG__EVENT_TIME_SKEW_US)
+			adjusted.event_time_us = c->now_us;
+		ev = &adjusted;
+	}
+	int64_t d = 0;
+	int applied = apply(c, ev, &sc, scope, scope_id, *seq + 1, &d);
+	if (applied < 0) {
+		o->status = applied; /* this event only; nothing of it was written */
+		return 0;
+	}
+	if (applied && (rc = rcpt_save(c, txn, ev->recipient)))
+		return rc;
+	*delta += d;
+	(*seq)++;
+	if ((rc = append_event(c, txn, ev, &sc, scope, scope_id, *seq, head)))
+		return rc;
+	if (ev->dedup_key && ev->dedup_key[0] && (rc = dedup_put(c, txn, ev->dedup_key, *seq)))
+		return rc;
+	o->seq = *seq;
+	o->applied = applied > 0;
+	return 0;
+}
+
+/* A replayed event against this store's log: 0 when it is the next one,
+ * 1 when the log already holds it (with the same hash), -EAGAIN when
+ * events before it are missing, SG_ECHAIN when the log holds another. */
+static int replay_position(record_ctx *c, MDB_txn *txn, const sg_event *rp, uint64_t seq)
+{
+	if (rp->seq == seq + 1)
+		return 0;
+	if (rp->seq > seq + 1 || rp->seq == 0)
+		return -EAGAIN;
+	uint8_t key[8];
+	sg__be64_put(key, rp->seq);
+	MDB_val k = sg__val(key, 8), v;
+	int rc = mdb_get(txn, c->e->store.events, &k, &v);
+	if (rc)
+		return rc == MDB_NOTFOUND ? SG_ECORRUPT : sg__store_err(rc);
+	return v.mv_size >= 32 && memcmp(v.mv_data, rp->hash, 32) == 0 ? 1 : SG_ECHAIN;
+}
+
 static int record_txn(MDB_txn *txn, void *arg)
 {
 	record_ctx *c = arg;
@@ -368,93 +480,37 @@ static int record_txn(MDB_txn *txn, void *arg)
 	else if (rc != MDB_NOTFOUND)
 		return rc ? sg__store_err(rc) : SG_ECORRUPT;
 	uint64_t first = seq;
-	int64_t delta = 0;
+	int64_t delta = 0, latest = c->batch_us;
 	c->nnew = 0; /* this function may run again after the map grew */
 
 	for (size_t i = 0; i < c->n; i++) {
-		const sg_event_in *ev = &c->in[i];
-		sg_event_out *o = &c->out[i];
-		memset(o, 0, sizeof(*o));
-		if ((o->status = validate(ev)))
-			continue;
-		if (ev->dedup_key && ev->dedup_key[0]) {
-			rc = dedup_seen(c, txn, ev->dedup_key, &o->seq);
+		/* Every event carries its own time: the store reads no clock. */
+		c->now_us = c->in[i].time_us ? c->in[i].time_us : c->batch_us;
+		if (c->now_us > latest)
+			latest = c->now_us;
+		const sg_event *rp = c->replay ? &c->replay[i] : NULL;
+		if (rp) {
+			rc = replay_position(c, txn, rp, seq);
+			memset(&c->out[i], 0, sizeof(c->out[i]));
+			if (rc == 1) {
+				c->out[i].duplicate = true;
+				c->out[i].seq = rp->seq;
+				continue;
+			}
+			if (rc == -EAGAIN) {
+				c->out[i].status = -EAGAIN; /* apply the missing ones first */
+				continue;
+			}
 			if (rc < 0)
 				return rc;
-			if (rc == 1) {
-				o->duplicate = true;
-				continue;
-			}
-			if (ev->action == 0) { /* a dedup marker only */
-				if ((rc = dedup_put(c, txn, ev->dedup_key, 0)))
-					return rc;
-				continue;
-			}
-		} else if (ev->action == 0) {
-			continue;
 		}
-		sg__scopes sc;
-		if ((rc = sg__scopes_resolve(c->e, txn, ev->sender, &sc)))
+		if ((rc = record_one(c, txn, i, &seq, head, &delta)))
 			return rc;
-		if (ev->action == SG_ACTION_REDACT) {
-			/* Only the log records a redaction (sg_redact): no consent state. */
-			seq++;
-			if ((rc = append_event(c, txn, ev, &sc, SG_SCOPE_GLOBAL, "", seq, head)))
-				return rc;
-			o->seq = seq;
-			continue;
-		}
-		sg_scope_kind scope = ev->scope ? ev->scope : sc.default_scope;
-		const char *scope_id = ev->scope_id ? ev->scope_id : sg__scope_id(&sc, scope);
-		if (scope != SG_SCOPE_GLOBAL && !scope_id[0]) {
-			o->status = -EINVAL; /* e.g. scope "group" for a sender without one */
-			continue;
-		}
-		if ((rc = rcpt_load(c, txn, ev->recipient)))
-			return rc;
-		if (ev->source == SG_SOURCE_IMPORT && ev->action == SG_ACTION_OPT_OUT) {
-			/* Imports are idempotent: an opt-out already in force at
-			 * this scope is not recorded again. */
-			sg__entry *en = sg__rcpt_find(c->rcpt, SG__ENTRY_CONSENT, (uint8_t)scope, scope_id);
-			if (en && en->state == SG_STATE_OPTED_OUT) {
-				o->duplicate = true;
-				o->seq = en->seq;
-				continue;
-			}
-		}
-		if ((o->status = optin_guard(c, ev, &sc, scope, scope_id)))
-			continue; /* nothing recorded */
-		sg_event_in adjusted;
-		if (ev->override == SG_OVERRIDE_CONSUMER_REQUEST ||
-		    ev->event_time_us > c->now_us + SG__EVENT_TIME_SKEW_US) {
-			adjusted = *ev;
-			/* The audit log names every override. */
-			if (ev->override == SG_OVERRIDE_CONSUMER_REQUEST)
-				adjusted.rule = "override:consumer_request";
-			/* A claimed event time in the future (a skewed or forged
-			 * clock) would make every later STOP look older than it and
-			 * be ignored: it counts as now. */
-			if (ev->event_time_us > c->now_us + SG__EVENT_TIME_SKEW_US)
-				adjusted.event_time_us = c->now_us;
-			ev = &adjusted;
-		}
-		int64_t d = 0;
-		int applied = apply(c, ev, &sc, scope, scope_id, seq + 1, &d);
-		if (applied < 0) {
-			o->status = applied; /* this event only; nothing of it was written */
-			continue;
-		}
-		if (applied && (rc = rcpt_save(c, txn, ev->recipient)))
-			return rc;
-		delta += d;
-		seq++;
-		if ((rc = append_event(c, txn, ev, &sc, scope, scope_id, seq, head)))
-			return rc;
-		if (ev->dedup_key && ev->dedup_key[0] && (rc = dedup_put(c, txn, ev->dedup_key, seq)))
-			return rc;
-		o->seq = seq;
-		o->applied = applied > 0;
+		/* The origin logged this event as rp: so must we, identically. */
+		if (rp && (c->out[i].seq != rp->seq || c->out[i].duplicate || memcmp(head, rp->hash, 32)))
+			return SG_ECHAIN;
 	}
+	c->now_us = latest;
 	if (seq != first) {
 		MDB_val nv = sg__val(head, 32);
 		if ((rc = sg__meta_put_u64(st, txn, "seq", seq)) ||
@@ -473,7 +529,7 @@ int sg_record(sg_engine *e, const sg_event_in *events, size_t n, sg_event_out *o
 {
 	if (e->rdonly)
 		return SG_ERDONLY;
-	record_ctx c = {.e = e, .in = events, .n = n, .out = out, .now_us = sg_now_us()};
+	record_ctx c = {.e = e, .in = events, .n = n, .out = out, .batch_us = sg_now_us()};
 	c.enc = malloc(SG__EVENT_ENC_MAX + 64);
 	c.rcpt = malloc(sizeof(*c.rcpt));
 	c.new_keys = malloc((n ? n : 1) * sizeof(*c.new_keys));
@@ -481,6 +537,53 @@ int sg_record(sg_engine *e, const sg_event_in *events, size_t n, sg_event_out *o
 	free(c.enc);
 	free(c.rcpt);
 	free(c.new_keys);
+	if (rc)
+		for (size_t i = 0; i < n; i++) {
+			memset(&out[i], 0, sizeof(out[i]));
+			out[i].status = rc;
+		}
+	return rc;
+}
+
+int sg_apply(sg_engine *e, const sg_event *events, size_t n, sg_event_out *out)
+{
+	if (e->rdonly)
+		return SG_ERDONLY;
+	sg_event_in *in = calloc(n ? n : 1, sizeof(*in));
+	if (!in)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const sg_event *ev = &events[i];
+		bool override = ev->rule && !strcmp(ev->rule, "override:consumer_request");
+		in[i] = (sg_event_in){
+			.action = ev->action,
+			.source = ev->source,
+			.sender = ev->sender,
+			.recipient = ev->recipient,
+			.scope = ev->action == SG_ACTION_REDACT ? SG_SCOPE_DEFAULT : ev->scope, /* as resolved */
+			.scope_id = ev->action == SG_ACTION_REDACT ? NULL : ev->scope_id ? ev->scope_id : "",
+			.provider = ev->provider,
+			.provider_msg_id = ev->provider_msg_id,
+			.dedup_key = ev->dedup_key,
+			.rule = ev->rule,
+			.body = ev->body,
+			.body_len = ev->body_len,
+			.reply = ev->reply,
+			.note = ev->note,
+			.event_time_us = ev->event_time_us,
+			.override = override ? SG_OVERRIDE_CONSUMER_REQUEST : SG_OVERRIDE_NONE,
+			.time_us = ev->time_us,
+		};
+	}
+	record_ctx c = {.e = e, .in = in, .n = n, .out = out, .replay = events, .batch_us = sg_now_us()};
+	c.enc = malloc(SG__EVENT_ENC_MAX + 64);
+	c.rcpt = malloc(sizeof(*c.rcpt));
+	c.new_keys = malloc((n ? n : 1) * sizeof(*c.new_keys));
+	int rc = c.enc && c.rcpt && c.new_keys ? sg__store_write(&e->store, record_txn, &c) : -ENOMEM;
+	free(c.enc);
+	free(c.rcpt);
+	free(c.new_keys);
+	free(in);
 	if (rc)
 		for (size_t i = 0; i < n; i++) {
 			memset(&out[i], 0, sizeof(out[i]));

@@ -30,7 +30,7 @@ static int event_time(sg_engine *e, MDB_txn *txn, MDB_val *k, int64_t *ret)
 	if (rc)
 		return rc == MDB_NOTFOUND ? SG_ECORRUPT : sg__store_err(rc); /* a body without its event */
 	const uint8_t *b = v.mv_data;
-	if (v.mv_size < 64 + 1 + 16 || b[64] != SG__EVENT_FORMAT)
+	if (v.mv_size < 64 + 1 + 16 || !SG__EVENT_FORMAT_OK(b[64]))
 		return SG_ECORRUPT;
 	*ret = (int64_t)sg__be64_get(b + 64 + 1 + 8);
 	return 0;
