@@ -11,7 +11,8 @@ if [ "${SG_WITH_BENCH_TOOLS:-0}" = 1 ]; then
 	packages+=(wrk nginx-light sqlite3 libsqlite3-dev)
 fi
 if [ "${SG_WITH_SANITIZERS:-0}" = 1 ]; then
-	packages+=(clang libclang-rt-14-dev valgrind)
+	# the full test run: sanitizers, valgrind, and wrk for the short soak
+	packages+=(clang libclang-rt-14-dev valgrind wrk)
 fi
 missing=()
 for p in "${packages[@]}"; do

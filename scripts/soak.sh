@@ -101,8 +101,11 @@ def worker(k):
                 c.request("POST", "/v1/webhooks/twilio", urlencode(p),
                           {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": twilio(p)})
             elif kind < 0.95:
-                body = json.dumps({"from": rnd.choice(ours), "to": handset,
-                                   "action": rnd.choice(["opt_out", "opt_in"]), "source": "operator"})
+                action = rnd.choice(["opt_out", "opt_in"])
+                change = {"from": rnd.choice(ours), "to": handset, "action": action, "source": "operator"}
+                if action == "opt_in":  # the person may have texted STOP: say why
+                    change.update(override="consumer_request", note="soak: asked by phone")
+                body = json.dumps(change)
                 c.request("POST", "/v1/consent", body, {"Content-Type": "application/json"})
             else:
                 body = json.dumps({"from": ours[0], "to": ["+1415%07d" % rnd.randrange(200000) for _ in range(200)]})
