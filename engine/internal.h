@@ -13,6 +13,16 @@ _Noreturn void sg__require_fail(const char *expr, const char *file, int line);
 
 #define SG_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* One past the last value of the public enums: internal, so that a new code,
+ * action or source in stopgate.h is no ABI change. Update with the enum. */
+#define SG__ERROR_END (SG_ETRUNCATED + 1)
+#define SG__ACTION_END (SG_ACTION_CONFIRM_SENT + 1)
+#define SG__SOURCE_END (SG_SOURCE_OPERATOR + 1)
+/* Transitional, for engine/store/log.c only (its event validation): delete
+ * once it reads SG__ACTION_END / SG__SOURCE_END. */
+#define SG_ACTION_MAX SG__ACTION_END
+#define SG_SOURCE_MAX SG__SOURCE_END
+
 /* Copy a string into a fixed buffer, truncating; always NUL-terminates.
  * Returns the length of src (>= size means truncated). */
 size_t sg__strlcpy(char *dst, const char *src, size_t size);

@@ -41,9 +41,11 @@ const char *sg_strerror(int err)
 						 "LMDB meta page says): restore the directory from a backup "
 						 "('stopgate backup'); no new store is created over it",
 	};
+	_Static_assert(SG_ARRAY_SIZE(own) == SG__ERROR_END - SG_ERROR_MIN,
+		       "SG__ERROR_END is not one past the last code with a description");
 	if (err == 0)
 		return "success";
-	if (err >= SG_ERROR_MIN && err < SG_ERROR_MAX && own[err - SG_ERROR_MIN])
+	if (err >= SG_ERROR_MIN && err < SG__ERROR_END && own[err - SG_ERROR_MIN])
 		return own[err - SG_ERROR_MIN];
 	if (err < 0 && err > -4096)
 		return strerror(-err);

@@ -67,7 +67,8 @@ enum sg_error {
 	SG_EFORBIDDEN,   /* the policy forbids this change (e.g. opt-in overrides) */
 	SG_ENOSTORE,     /* no consent store in the data directory (see SG_OPEN_CREATE) */
 	SG_ETRUNCATED,   /* data.mdb is missing, emptied or shorter than LMDB's meta page says */
-	SG_ERROR_MAX
+	/* New codes are added here; callers treat an unknown code as an error
+	 * (sg_strerror() describes it). */
 };
 
 /* Describe an error code. Never returns NULL; the string is static. */
@@ -354,7 +355,6 @@ typedef enum sg_action {
 	SG_ACTION_REVIEW = 6,         /* probable revocation held for review; consent unchanged */
 	SG_ACTION_REDACT = 7,         /* message bodies before a time were removed */
 	SG_ACTION_CONFIRM_SENT = 8,   /* the one confirmation / HELP reply was let through */
-	SG_ACTION_MAX
 } sg_action;
 
 typedef enum sg_source {
@@ -363,7 +363,6 @@ typedef enum sg_source {
 	SG_SOURCE_API = 3,
 	SG_SOURCE_IMPORT = 4,
 	SG_SOURCE_OPERATOR = 5,
-	SG_SOURCE_MAX
 } sg_source;
 
 /* Static names ("opt_out", "provider_signal", ...); the parsers return

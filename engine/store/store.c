@@ -63,7 +63,7 @@ int sg__store_err(int rc)
 	default:
 		if (rc > 0 && rc < 4096)
 			return -rc; /* an errno from the system */
-		if ((rc >= SG_ERROR_MIN && rc < SG_ERROR_MAX) || (rc < 0 && rc > -4096))
+		if ((rc >= SG_ERROR_MIN && rc < SG__ERROR_END) || (rc < 0 && rc > -4096))
 			return rc; /* already ours: translating twice changes nothing */
 		return SG_ESTORE;
 	}

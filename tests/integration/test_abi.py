@@ -63,4 +63,13 @@ def every_header_function_is_exported():
     assert not missing, f"SG_EXPORT in stopgate.h but not exported: {missing}"
 
 
+@case
+def public_enums_have_no_max_sentinel():
+    bodies = re.findall(r"enum\s+\w*\s*\{(.*?)\}", header_text(), flags=re.S)
+    assert len(bodies) > 10, f"only {len(bodies)} enums found in {HEADER}"
+    names = [m for b in bodies for m in re.findall(r"\b(SG_\w+)\s*(?:=[^,]*)?,?", b)]
+    sentinels = [n for n in names if n.endswith("_MAX") or n.endswith("_COUNT") or n.endswith("_END")]
+    assert not sentinels, f"sentinels in public enums: {sentinels}"
+
+
 _cases.finish()

@@ -8,6 +8,7 @@
 #include <lmdb.h>
 
 #include "testutil.h"
+#include "internal.h"
 #include "store/store.h"
 
 #ifndef SG_OPEN_CREATE
@@ -480,7 +481,7 @@ static void every_lmdb_code_is_translated(void **state)
 	assert_int_equal(sg__store_err(MDB_NOTFOUND), SG_ENOTFOUND);
 	assert_int_equal(sg__store_err(EIO), -EIO);
 	/* translating twice changes nothing */
-	for (int rc = SG_ERROR_MIN; rc < SG_ERROR_MAX; rc++)
+	for (int rc = SG_ERROR_MIN; rc < SG__ERROR_END; rc++)
 		assert_int_equal(sg__store_err(rc), rc);
 	assert_int_equal(sg__store_err(-ENOSPC), -ENOSPC);
 }

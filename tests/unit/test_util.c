@@ -61,7 +61,7 @@ static void constant_time_equal(void **state)
 static void error_strings(void **state)
 {
 	(void)state;
-	for (int e = SG_ERROR_MIN; e < SG_ERROR_MAX; e++)
+	for (int e = SG_ERROR_MIN; e < SG__ERROR_END; e++)
 		assert_string_not_equal(sg_strerror(e), "unknown error");
 	assert_string_equal(sg_strerror(0), "success");
 	assert_non_null(sg_strerror(-2));
