@@ -52,6 +52,11 @@ const char *sg_strerror(int err)
 	return "unknown error";
 }
 
+const char *sg_version(void)
+{
+	return SG_VERSION;
+}
+
 size_t sg__strlcpy(char *dst, const char *src, size_t size)
 {
 	size_t n = strlen(src);

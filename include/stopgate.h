@@ -40,7 +40,12 @@ extern "C" {
 #define SG_EXPORT
 #endif
 
-#define SG_VERSION "0.1.0"
+/* SG_VERSION ("MAJOR.MINOR.PATCH") and SG_VERSION_MAJOR/MINOR/PATCH: the
+ * version of this header, generated from meson.build. */
+#include "stopgate_version.h"
+
+/* The version of the library loaded at run time, e.g. "0.1.0" (static). */
+SG_EXPORT const char *sg_version(void);
 
 /* ---- errors ------------------------------------------------------------ */
 

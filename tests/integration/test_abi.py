@@ -3,10 +3,14 @@
 """The ABI of the built shared library (issue 12): libstopgate.so exports the
 SG_EXPORT functions of include/stopgate.h and nothing else (no sg__
 internals, no symbol of a dependency), as `nm -D --defined-only` shows."""
+import ctypes
+import glob
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sgtest import CaseFunctions  # noqa: E402
@@ -70,6 +74,79 @@ def public_enums_have_no_max_sentinel():
     names = [m for b in bodies for m in re.findall(r"\b(SG_\w+)\s*(?:=[^,]*)?,?", b)]
     sentinels = [n for n in names if n.endswith("_MAX") or n.endswith("_COUNT") or n.endswith("_END")]
     assert not sentinels, f"sentinels in public enums: {sentinels}"
+
+
+def project_version():
+    with open(os.path.join(SRC, "meson.build")) as f:
+        return re.search(r"project\([^)]*?version:\s*'([^']+)'", f.read(), flags=re.S).group(1)
+
+
+@case
+def version_comes_from_meson_build():
+    want = project_version()
+    assert not re.search(r'#define\s+SG_VERSION\s+"', header_text()), "stopgate.h spells the version itself"
+    with open(os.path.join(BUILD, "include", "stopgate_version.h")) as f:
+        gen = f.read()
+    assert f'#define SG_VERSION "{want}"' in gen, gen
+    lib = ctypes.CDLL(os.path.abspath(LIB))
+    lib.sg_version.restype = ctypes.c_char_p
+    assert lib.sg_version().decode() == want, (lib.sg_version(), want)
+
+
+
+CONSUMER = r"""
+#include <stdio.h>
+#include <string.h>
+#include <stopgate.h>
+int main(void)
+{
+	sg_options o;
+	sg_options_default(&o);
+	printf("%s %s %d\n", SG_VERSION, sg_version(), strcmp(SG_VERSION, sg_version()) == 0);
+	return 0;
+}
+"""
+
+
+@case
+def installed_library_header_and_pc_file_work_for_a_consumer():
+    """meson install into a temporary root, then build and run a program
+    against it the way a user does: pkg-config, the installed headers and
+    the installed libstopgate.so (nm -D checked on that copy too)."""
+    root = tempfile.mkdtemp(prefix="sg-abi-")
+    try:
+        subprocess.run(["meson", "install", "-C", BUILD, "--no-rebuild", "--quiet", "--destdir", root],
+                       check=True, capture_output=True, text=True)
+        pcs = glob.glob(os.path.join(root, "**", "pkgconfig", "stopgate.pc"), recursive=True)
+        assert len(pcs) == 1, pcs
+        with open(pcs[0]) as f:
+            pc = f.read()
+        req = re.search(r"^Requires.private:(.*)$", pc, flags=re.M)
+        assert req, pc
+        for name in ("libpcre2-8", "libcjson", "libcrypto"):
+            assert name in req.group(1), (name, req.group(1))
+        assert "lmdb" in req.group(1) or re.search(r"^Libs.private:.*-llmdb", pc, flags=re.M), pc
+        libdir = os.path.dirname(os.path.dirname(pcs[0]))
+        so = os.path.join(libdir, "libstopgate.so")
+        out = subprocess.run(["nm", "-D", "--defined-only", so], capture_output=True, text=True,
+                             check=True).stdout
+        names = {line.split()[-1].split("@")[0] for line in out.splitlines() if line.strip()}
+        assert names == exported(), sorted(names ^ exported())
+        env = dict(os.environ, PKG_CONFIG_SYSROOT_DIR=root, PKG_CONFIG_PATH=os.path.dirname(pcs[0]))
+        flags = subprocess.run(["pkg-config", "--cflags", "--libs", "stopgate"], env=env, check=True,
+                               capture_output=True, text=True).stdout.split()
+        src = os.path.join(root, "consumer.c")
+        with open(src, "w") as f:
+            f.write(CONSUMER)
+        exe = os.path.join(root, "consumer")
+        subprocess.run(["cc", "-std=c11", "-Wall", "-Werror", "-o", exe, src, *flags], check=True,
+                       capture_output=True, text=True)
+        run = subprocess.run([exe], env=dict(os.environ, LD_LIBRARY_PATH=libdir), check=True,
+                             capture_output=True, text=True)
+        v = project_version()
+        assert run.stdout.strip() == f"{v} {v} 1", run.stdout
+    finally:
+        shutil.rmtree(root, True)
 
 
 _cases.finish()
