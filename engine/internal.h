@@ -31,6 +31,13 @@ size_t sg__strlcpy(char *dst, const char *src, size_t size);
  * true when equal. */
 bool sg__ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 
+/* Copy a caller's versioned struct (first member `size_t size`) over dst,
+ * which holds the defaults and is dst_size bytes: a smaller caller struct
+ * (at least min_size, the first published size) leaves the newer fields at
+ * their defaults; a larger one is accepted only when the bytes this library
+ * does not know are zero. dst's size is set to dst_size. -EINVAL otherwise. */
+int sg__struct_in(void *dst, size_t dst_size, const void *src, size_t min_size);
+
 /* Validate UTF-8 (no overlongs, no surrogates, <= U+10FFFF). Returns the
  * number of code points, or -1 when invalid. */
 long sg__utf8_count(const char *s, size_t len);

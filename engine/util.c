@@ -57,6 +57,21 @@ const char *sg_version(void)
 	return SG_VERSION;
 }
 
+int sg__struct_in(void *dst, size_t dst_size, const void *src, size_t min_size)
+{
+	size_t src_size;
+	memcpy(&src_size, src, sizeof(src_size));
+	if (src_size < min_size)
+		return -EINVAL; /* not set: filled without sg_*_default() */
+	const unsigned char *tail = (const unsigned char *)src;
+	for (size_t i = dst_size; i < src_size; i++)
+		if (tail[i])
+			return -EINVAL; /* a newer caller sets a field this library does not have */
+	memcpy(dst, src, src_size < dst_size ? src_size : dst_size);
+	memcpy(dst, &dst_size, sizeof(dst_size));
+	return 0;
+}
+
 size_t sg__strlcpy(char *dst, const char *src, size_t size)
 {
 	size_t n = strlen(src);

@@ -410,7 +410,7 @@ void sg_config_engine_options(const sg_config *cfg, sg_options *opts)
 	opts->data_dir = cfg->data_dir;
 	opts->keywords_dir = cfg->keywords_dir[0] ? cfg->keywords_dir : NULL;
 	opts->default_country = cfg->default_country[0] ? cfg->default_country : NULL;
-	opts->policy = cfg->policy;
+	opts->policy = &cfg->policy;
 }
 
 void sg_config_free(sg_config *cfg)

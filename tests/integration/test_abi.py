@@ -76,6 +76,13 @@ def public_enums_have_no_max_sentinel():
     assert not sentinels, f"sentinels in public enums: {sentinels}"
 
 
+@case
+def caller_filled_structs_begin_with_their_size():
+    text = header_text()
+    for name in ("sg_policy", "sg_options"):
+        assert re.search(r"typedef struct %s \{\s*size_t size;" % name, text), f"{name} has no size first"
+
+
 def project_version():
     with open(os.path.join(SRC, "meson.build")) as f:
         return re.search(r"project\([^)]*?version:\s*'([^']+)'", f.read(), flags=re.S).group(1)

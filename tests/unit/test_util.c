@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Time parsing/formatting, UTF-8 validation, constant-time compare, errors. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -68,6 +69,42 @@ static void error_strings(void **state)
 	assert_string_equal(sg_strerror(12345), "unknown error");
 }
 
+/* Versioned caller structs (issue 12): older callers get defaults for the
+ * fields they lack, newer ones are accepted only with the unknown tail zero. */
+typedef struct v2 {
+	size_t size;
+	int64_t a;
+	int64_t b; /* the field a "v2" library added */
+} v2;
+
+static void versioned_struct_in(void **state)
+{
+	(void)state;
+	struct {
+		size_t size;
+		int64_t a;
+	} old = {sizeof(old), 7};
+	v2 dst = {0, 1, 42};
+	assert_int_equal(sg__struct_in(&dst, sizeof(dst), &old, sizeof(old)), 0);
+	assert_int_equal(dst.a, 7);
+	assert_int_equal(dst.b, 42); /* the default stays */
+	assert_int_equal(dst.size, sizeof(v2));
+
+	struct {
+		size_t size;
+		int64_t a, b, c;
+	} newer = {sizeof(newer), 3, 4, 0};
+	dst = (v2){0, 1, 42};
+	assert_int_equal(sg__struct_in(&dst, sizeof(dst), &newer, sizeof(old)), 0);
+	assert_int_equal(dst.a, 3);
+	assert_int_equal(dst.b, 4);
+	newer.c = 5; /* a field this library does not know, set: refused */
+	assert_int_equal(sg__struct_in(&dst, sizeof(dst), &newer, sizeof(old)), -EINVAL);
+
+	old.size = 0; /* filled by hand without sg_*_default() */
+	assert_int_equal(sg__struct_in(&dst, sizeof(dst), &old, sizeof(old)), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -75,6 +112,7 @@ int main(void)
 		cmocka_unit_test(utf8_validation),
 		cmocka_unit_test(constant_time_equal),
 		cmocka_unit_test(error_strings),
+		cmocka_unit_test(versioned_struct_in),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
