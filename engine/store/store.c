@@ -15,6 +15,10 @@
 #include "internal.h"
 #include "store/store.h"
 
+/* store/handle.h spells LMDB's handle types by their struct tags and
+ * MDB_dbi as unsigned int, to keep <lmdb.h> inside engine/store/. */
+_Static_assert(_Generic((MDB_dbi)0, unsigned int: 1, default: 0), "MDB_dbi is not unsigned int");
+
 #define STORE_VERSION 1u
 #define DEFAULT_MAP (64u << 20)
 /* Read-only engines map a window this large so they never need to remap

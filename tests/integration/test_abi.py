@@ -156,4 +156,24 @@ def installed_library_header_and_pc_file_work_for_a_consumer():
         shutil.rmtree(root, True)
 
 
+
+def sources(*dirs):
+    for d in dirs:
+        for base, _, files in os.walk(os.path.join(SRC, d)):
+            for name in files:
+                if name.endswith((".c", ".h")):
+                    path = os.path.join(base, name)
+                    with open(path, errors="replace") as f:
+                        yield os.path.relpath(path, SRC), f.read()
+
+
+@case
+def lmdb_is_included_only_under_engine_store():
+    """Layering: <lmdb.h> and LMDB calls stay inside engine/store/."""
+    bad = [p for p, text in sources("engine", "include")
+           if not p.startswith("engine/store/")
+           and (re.search(r"#\s*include\s*<lmdb\.h>", text) or re.search(r"\bmdb_\w+\s*\(", text))]
+    assert not bad, f"LMDB outside engine/store/: {bad}"
+
+
 _cases.finish()
