@@ -7,7 +7,7 @@
 #include "stopgate.h"
 
 /* Always-on invariant check: aborts with a message, even with NDEBUG. */
-#define sg_require(x) \
+#define sg__require(x) \
 	((x) ? (void)0 : sg__require_fail(#x, __FILE__, __LINE__))
 _Noreturn void sg__require_fail(const char *expr, const char *file, int line);
 

@@ -293,7 +293,7 @@ struct key {
 
 static void key_put(struct key *k, const char *s, size_t n)
 {
-	sg_require(k->n + n < sizeof(k->s));
+	sg__require(k->n + n < sizeof(k->s));
 	memcpy(k->s + k->n, s, n);
 	k->n += n;
 	k->s[k->n] = '\0';

@@ -176,4 +176,33 @@ def lmdb_is_included_only_under_engine_store():
     assert not bad, f"LMDB outside engine/store/: {bad}"
 
 
+
+@case
+def cli_and_daemon_do_not_include_each_other():
+    """Layering: engine/cli/ and engine/daemon/ share only engine/config/;
+    engine/config/ includes neither."""
+    inc = re.compile(r'#\s*include\s*"([^"]+)"')
+    bad = []
+    for p, text in sources("engine/cli", "engine/daemon", "engine/config"):
+        own = p.split("/")[1]
+        for h in inc.findall(text):
+            top = h.split("/")[0] if "/" in h else None
+            if top in ("cli", "daemon", "config") and top != own and not (top == "config" and own != "config"):
+                bad.append(f"{p} includes {h}")
+    assert not bad, bad
+    assert os.path.exists(os.path.join(SRC, "engine", "config", "config.c"))
+
+
+@case
+def internal_names_do_not_use_the_public_prefix():
+    """Every sg_ identifier in the sources is declared by stopgate.h (or is
+    SG_EXPORT'ed there); internals are sg__."""
+    public = set(re.findall(r"\bsg_[a-z][a-z0-9_]*", header_text()))
+    bad = set()
+    for p, text in sources("engine"):
+        bad |= {n for n in re.findall(r"\bsg_[a-z][a-z0-9_]*", re.sub(r"/\*.*?\*/", " ", text, flags=re.S))
+                if n not in public}
+    assert not bad, sorted(bad)
+
+
 _cases.finish()
