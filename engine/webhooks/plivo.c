@@ -7,59 +7,46 @@
 
 #include "wh_internal.h"
 
-int sg__wh_parse_plivo(const sg__wh_request *req, sg__wh_parsed *out, const char **err_detail)
+static int plivo_params(const sg__wh_request *req, sg__wh_form *out, const char **detail)
 {
-	sg__wh_parsed p = {.provider = SG__WH_PLIVO};
-	sg__wh_form f;
-	const char *detail = "out of memory";
-	int rc = sg__wh_params(req, true, &f, &detail);
-	if (rc)
-		goto fail_noform;
+	return sg__wh_params(req, true, out, detail);
+}
 
-	sg__wh_message *m = sg__wh_add(&p);
-	if (!m) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	const char *text_key = sg__wh_form_get(&f, "Text", NULL) ? "Text" : "Body";
-	bool is_status = sg__wh_form_get(&f, "Status", NULL) && !sg__wh_form_get(&f, text_key, NULL);
+static int fill(sg__wh_parsed *p, sg__wh_message *m, const sg__wh_form *f, const char **detail)
+{
+	int rc = 0;
+	const char *text_key = sg__wh_form_get(f, "Text", NULL) ? "Text" : "Body";
+	bool is_status = sg__wh_form_get(f, "Status", NULL) && !sg__wh_form_get(f, text_key, NULL);
 	m->kind = is_status ? SG__WH_STATUS : SG__WH_INBOUND;
 	m->event_type = is_status ? "status" : "inbound";
-	m->msg_id = sg__wh_fdup(&p, &f, "MessageUUID", true, &rc);
-	m->from = sg__wh_fdup(&p, &f, "From", true, &rc);
-	m->to = sg__wh_fdup(&p, &f, "To", true, &rc);
-	m->group = sg__wh_fdup(&p, &f, "PowerpackUUID", true, &rc);
-	m->num_media = (unsigned)strtoul(sg__wh_fdup(&p, &f, "MediaCount", false, &rc), NULL, 10);
+	m->msg_id = sg__wh_fdup(p, f, "MessageUUID", true, &rc);
+	m->from = sg__wh_fdup(p, f, "From", true, &rc);
+	m->to = sg__wh_fdup(p, f, "To", true, &rc);
+	m->group = sg__wh_fdup(p, f, "PowerpackUUID", true, &rc);
+	m->num_media = (unsigned)strtoul(sg__wh_fdup(p, f, "MediaCount", false, &rc), NULL, 10);
 	if (is_status) {
-		m->status = sg__wh_fdup(&p, &f, "Status", true, &rc);
-		m->status_code = sg__wh_fdup(&p, &f, "ErrorCode", true, &rc);
+		m->status = sg__wh_fdup(p, f, "Status", true, &rc);
+		m->status_code = sg__wh_fdup(p, f, "ErrorCode", true, &rc);
 	} else {
-		m->hint = sg__wh_fdup(&p, &f, "MessageIntent", true, &rc);
-		m->text = sg__wh_fdup(&p, &f, text_key, false, &rc);
-		sg__wh_form_get(&f, text_key, &m->text_len);
+		m->hint = sg__wh_fdup(p, f, "MessageIntent", true, &rc);
+		m->text = sg__wh_fdup(p, f, text_key, false, &rc);
+		sg__wh_form_get(f, text_key, &m->text_len);
 	}
 	if (rc) {
-		detail = rc == -EINVAL ? "NUL byte in a Plivo id or number" : detail;
-		goto fail;
+		if (rc == -EINVAL)
+			*detail = "NUL byte in a Plivo id or number";
+		return rc;
 	}
 	if (!*m->msg_id || !*(is_status ? m->to : m->from)) {
-		rc = -EINVAL;
-		detail = !*m->msg_id ? "no MessageUUID" : is_status ? "no To" : "no From";
-		goto fail;
+		*detail = !*m->msg_id ? "no MessageUUID" : is_status ? "no To" : "no From";
+		return -EINVAL;
 	}
-	rc = sg__wh_finish(&p, m);
-	if (rc)
-		goto fail;
-	sg__wh_form_free(&f);
-	*out = p;
 	return 0;
-fail:
-	sg__wh_form_free(&f);
-	sg__wh_parsed_free(&p);
-fail_noform:
-	if (err_detail)
-		*err_detail = detail;
-	return rc;
+}
+
+int sg__wh_parse_plivo(const sg__wh_request *req, sg__wh_parsed *out, const char **err_detail)
+{
+	return sg__wh_parse_one_form(req, SG__WH_PLIVO, plivo_params, fill, out, err_detail);
 }
 
 /* ---- signatures -------------------------------------------------------- */

@@ -17,77 +17,63 @@ static unsigned to_uint(const char *s)
 	return (unsigned)v;
 }
 
-int sg__wh_parse_twilio(const sg__wh_request *req, sg__wh_parsed *out, const char **err_detail)
+static int twilio_params(const sg__wh_request *req, sg__wh_form *out, const char **detail)
 {
-	sg__wh_parsed p = {.provider = SG__WH_TWILIO};
-	sg__wh_form f;
-	const char *detail = "out of memory";
-	int rc = sg__wh_params(req, false, &f, &detail);
-	if (rc)
-		goto fail_noform;
+	return sg__wh_params(req, false, out, detail);
+}
 
-	sg__wh_message *m = sg__wh_add(&p);
-	if (!m) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	const char *status = sg__wh_form_get(&f, "MessageStatus", NULL);
+static int fill(sg__wh_parsed *p, sg__wh_message *m, const sg__wh_form *f, const char **detail)
+{
+	int rc = 0;
+	const char *status = sg__wh_form_get(f, "MessageStatus", NULL);
 	bool is_status = status && strcmp(status, "received") != 0 && strcmp(status, "receiving") != 0;
 	const char *sid = "MessageSid";
-	if (!sg__wh_form_get(&f, sid, NULL))
-		sid = sg__wh_form_get(&f, "SmsMessageSid", NULL) ? "SmsMessageSid" : "SmsSid";
+	if (!sg__wh_form_get(f, sid, NULL))
+		sid = sg__wh_form_get(f, "SmsMessageSid", NULL) ? "SmsMessageSid" : "SmsSid";
 
 	m->kind = is_status ? SG__WH_STATUS : SG__WH_INBOUND;
 	m->event_type = is_status ? "status" : "inbound";
-	m->msg_id = sg__wh_fdup(&p, &f, sid, true, &rc);
-	m->from = sg__wh_fdup(&p, &f, "From", true, &rc);
-	m->to = sg__wh_fdup(&p, &f, "To", true, &rc);
-	m->from_country = sg__wh_fdup(&p, &f, "FromCountry", true, &rc);
-	m->to_country = sg__wh_fdup(&p, &f, "ToCountry", true, &rc);
-	m->account = sg__wh_fdup(&p, &f, "AccountSid", true, &rc);
-	m->group = sg__wh_fdup(&p, &f, "MessagingServiceSid", true, &rc);
-	m->hint = sg__wh_fdup(&p, &f, "OptOutType", true, &rc);
-	m->num_media = to_uint(sg__wh_fdup(&p, &f, "NumMedia", false, &rc));
+	m->msg_id = sg__wh_fdup(p, f, sid, true, &rc);
+	m->from = sg__wh_fdup(p, f, "From", true, &rc);
+	m->to = sg__wh_fdup(p, f, "To", true, &rc);
+	m->from_country = sg__wh_fdup(p, f, "FromCountry", true, &rc);
+	m->to_country = sg__wh_fdup(p, f, "ToCountry", true, &rc);
+	m->account = sg__wh_fdup(p, f, "AccountSid", true, &rc);
+	m->group = sg__wh_fdup(p, f, "MessagingServiceSid", true, &rc);
+	m->hint = sg__wh_fdup(p, f, "OptOutType", true, &rc);
+	m->num_media = to_uint(sg__wh_fdup(p, f, "NumMedia", false, &rc));
 	if (is_status) {
-		m->status = sg__wh_fdup(&p, &f, "MessageStatus", true, &rc);
-		m->status_code = sg__wh_fdup(&p, &f, "ErrorCode", true, &rc);
+		m->status = sg__wh_fdup(p, f, "MessageStatus", true, &rc);
+		m->status_code = sg__wh_fdup(p, f, "ErrorCode", true, &rc);
 	} else {
 		size_t len;
-		const char *body = sg__wh_form_get(&f, "Body", &len);
+		const char *body = sg__wh_form_get(f, "Body", &len);
 		if (body) {
-			m->text = sg__wh_dup(&p, body, len);
+			m->text = sg__wh_dup(p, body, len);
 			m->text_len = len;
 			if (!m->text)
 				rc = -ENOMEM;
 		}
 	}
 	if (rc) {
-		detail = rc == -EINVAL ? "NUL byte in a Twilio id or number" : detail;
-		goto fail;
+		if (rc == -EINVAL)
+			*detail = "NUL byte in a Twilio id or number";
+		return rc;
 	}
 	if (!*m->msg_id) {
-		rc = -EINVAL;
-		detail = "no MessageSid";
-		goto fail;
+		*detail = "no MessageSid";
+		return -EINVAL;
 	}
 	if (!*(is_status ? m->to : m->from)) {
-		rc = -EINVAL;
-		detail = is_status ? "status callback without To" : "message without From";
-		goto fail;
+		*detail = is_status ? "status callback without To" : "message without From";
+		return -EINVAL;
 	}
-	rc = sg__wh_finish(&p, m);
-	if (rc)
-		goto fail;
-	sg__wh_form_free(&f);
-	*out = p;
 	return 0;
-fail:
-	sg__wh_form_free(&f);
-	sg__wh_parsed_free(&p);
-fail_noform:
-	if (err_detail)
-		*err_detail = detail;
-	return rc;
+}
+
+int sg__wh_parse_twilio(const sg__wh_request *req, sg__wh_parsed *out, const char **err_detail)
+{
+	return sg__wh_parse_one_form(req, SG__WH_TWILIO, twilio_params, fill, out, err_detail);
 }
 
 /* ---- X-Twilio-Signature ------------------------------------------------ */

@@ -78,6 +78,14 @@ typedef int (*sg__wh_fill_fn)(sg__wh_parsed *p, sg__wh_message *m, const cJSON *
  * message (Telnyx, Sinch): parse, fill, finish; *out untouched on failure. */
 int sg__wh_parse_one_json(const sg__wh_request *req, sg__wh_provider provider, sg__wh_fill_fn fill,
 			  sg__wh_parsed *out, const char **err_detail);
+/* The same for a form provider (Twilio, Plivo, Vonage): params reads the
+ * parameters (sg__wh_params() or the provider's own), fill makes the one
+ * message from them, then finish; *out untouched on failure. */
+typedef int (*sg__wh_params_fn)(const sg__wh_request *req, sg__wh_form *out, const char **detail);
+typedef int (*sg__wh_form_fill_fn)(sg__wh_parsed *p, sg__wh_message *m, const sg__wh_form *f,
+				   const char **detail);
+int sg__wh_parse_one_form(const sg__wh_request *req, sg__wh_provider provider, sg__wh_params_fn params,
+			  sg__wh_form_fill_fn fill, sg__wh_parsed *out, const char **err_detail);
 /* Object member by exact name, or NULL. */
 const cJSON *sg__wh_jget(const cJSON *obj, const char *name);
 /* A string or number member copied into p: "" when absent or null, NULL on
