@@ -43,6 +43,15 @@ int sg__struct_in(void *dst, size_t dst_size, const void *src, size_t min_size);
 long sg__utf8_count(const char *s, size_t len);
 /* Length of the valid UTF-8 sequence at s (1..4), 0 when invalid; rem > 0. */
 size_t sg__utf8_seq(const unsigned char *s, size_t rem);
+/* The code point of the valid UTF-8 sequence at s, its length in *len (as
+ * sg__utf8_seq(): 0 when invalid, and the result is then 0); rem > 0. */
+uint32_t sg__utf8_decode(const unsigned char *s, size_t rem, size_t *len);
+
+/* Percent-encoding (URLs and forms): the value of a hex digit, else -1; the
+ * byte "%XX" at in[i] (in[i] == '%') stands for, or -1 when two hex digits
+ * do not follow within len. */
+int sg__hexval(unsigned char c);
+int sg__pct_byte(const char *in, size_t len, size_t i);
 
 /* An engine with the keyword set and no store (the CLI's classify without a
  * campaign): only sg_classify() with no campaign may be called on it. */

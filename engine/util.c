@@ -121,6 +121,37 @@ size_t sg__utf8_seq(const unsigned char *s, size_t rem)
 	return 0;
 }
 
+uint32_t sg__utf8_decode(const unsigned char *s, size_t rem, size_t *len)
+{
+	size_t n = sg__utf8_seq(s, rem);
+	*len = n;
+	if (n <= 1)
+		return n ? s[0] : 0;
+	uint32_t v = s[0] & (0x7Fu >> n);
+	for (size_t i = 1; i < n; i++)
+		v = (v << 6) | (s[i] & 0x3Fu);
+	return v;
+}
+
+int sg__hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int sg__pct_byte(const char *in, size_t len, size_t i)
+{
+	if (i + 2 >= len)
+		return -1;
+	int hi = sg__hexval((unsigned char)in[i + 1]), lo = sg__hexval((unsigned char)in[i + 2]);
+	return hi < 0 || lo < 0 ? -1 : hi << 4 | lo;
+}
+
 long sg__utf8_count(const char *str, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)str;

@@ -127,11 +127,6 @@ static size_t port_variants(const char *url, sg__wh_buf *v)
 	return n;
 }
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 /* The query forms Twilio's own validators try: as received; with %21 %27
  * %28 %29 %2A unescaped (the legacy querystring form: '!'()*' stay raw);
  * with ' " < > space, controls and non-ASCII escaped (the WHATWG URL
@@ -148,7 +143,7 @@ static size_t query_forms(const char *url, sg__wh_buf *f)
 	sg__wh_buf_add(&f[2], url, head);
 	for (const char *c = url + head; *c; c++) {
 		unsigned char ch = (unsigned char)*c;
-		int hi = ch == '%' ? hexval(c[1]) : -1, lo = hi >= 0 ? hexval(c[2]) : -1;
+		int hi = ch == '%' ? sg__hexval((unsigned char)c[1]) : -1, lo = hi >= 0 ? sg__hexval((unsigned char)c[2]) : -1;
 		int dec = hi >= 0 && lo >= 0 ? hi << 4 | lo : -1;
 		if (dec == '!' || dec == '\'' || dec == '(' || dec == ')' || dec == '*') {
 			char raw = (char)dec;

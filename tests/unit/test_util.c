@@ -69,6 +69,33 @@ static void error_strings(void **state)
 	assert_string_equal(sg_strerror(12345), "unknown error");
 }
 
+/* The shared decoders (issue 12: one UTF-8 decoder, one percent decoder). */
+static void shared_decoders(void **state)
+{
+	(void)state;
+	size_t n;
+	assert_int_equal(sg__utf8_decode((const unsigned char *)"A", 1, &n), 'A');
+	assert_int_equal(n, 1);
+	assert_int_equal(sg__utf8_decode((const unsigned char *)"\xc3\xa9", 2, &n), 0xE9);
+	assert_int_equal(n, 2);
+	assert_int_equal(sg__utf8_decode((const unsigned char *)"\xe2\x82\xac", 3, &n), 0x20AC);
+	assert_int_equal(n, 3);
+	assert_int_equal(sg__utf8_decode((const unsigned char *)"\xf0\x9f\x9b\x91", 4, &n), 0x1F6D1);
+	assert_int_equal(n, 4);
+	sg__utf8_decode((const unsigned char *)"\xc0\x80", 2, &n); /* overlong */
+	assert_int_equal(n, 0);
+	sg__utf8_decode((const unsigned char *)"\xed\xa0\x80", 3, &n); /* surrogate */
+	assert_int_equal(n, 0);
+	sg__utf8_decode((const unsigned char *)"\xe2\x82", 2, &n); /* truncated */
+	assert_int_equal(n, 0);
+
+	assert_int_equal(sg__pct_byte("%41", 3, 0), 'A');
+	assert_int_equal(sg__pct_byte("%2f", 3, 0), '/');
+	assert_int_equal(sg__pct_byte("%4", 2, 0), -1);
+	assert_int_equal(sg__pct_byte("%4g", 3, 0), -1);
+	assert_int_equal(sg__pct_byte("x%41", 3, 1), -1); /* len cuts the escape */
+}
+
 /* Versioned caller structs (issue 12): older callers get defaults for the
  * fields they lack, newer ones are accepted only with the unknown tail zero. */
 typedef struct v2 {
@@ -113,6 +140,7 @@ int main(void)
 		cmocka_unit_test(constant_time_equal),
 		cmocka_unit_test(error_strings),
 		cmocka_unit_test(versioned_struct_in),
+		cmocka_unit_test(shared_decoders),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
