@@ -335,51 +335,23 @@ char *sg__export_time(char *p, int64_t us)
 	return put_time(p, us);
 }
 
-/* ---- growable buffer ---- */
+/* ---- batching into an sg__buf ---- */
 
-void sg__exbuf_free(sg__exbuf *b)
+int sg__exbuf_event(sg__buf *b, const sg_event *ev, sg__export_format fmt)
 {
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
-
-static bool reserve(sg__exbuf *b, size_t n)
-{
-	if (b->failed)
-		return false;
-	if (b->cap - b->len >= n)
-		return true;
-	size_t cap = b->cap ? b->cap : 4096;
-	while (cap - b->len < n)
-		cap *= 2;
-	char *np = realloc(b->p, cap);
-	if (!np) {
-		b->failed = true;
-		return false;
-	}
-	b->p = np;
-	b->cap = cap;
-	return true;
-}
-
-int sg__exbuf_reserve(sg__exbuf *b, size_t n)
-{
-	return reserve(b, n) ? 0 : -ENOMEM;
-}
-
-int sg__exbuf_event(sg__exbuf *b, const sg_event *ev, sg__export_format fmt)
-{
-	if (!reserve(b, sg__export_bound(ev, fmt)))
+	if (!sg__buf_reserve(b, sg__export_bound(ev, fmt)))
 		return -ENOMEM;
 	b->len += sg__export_event(b->p + b->len, ev, fmt);
+	b->p[b->len] = '\0';
 	return 0;
 }
 
-int sg__exbuf_header(sg__exbuf *b, sg__export_format fmt)
+int sg__exbuf_header(sg__buf *b, sg__export_format fmt)
 {
-	if (!reserve(b, SG__EXPORT_HEADER_MAX))
+	if (!sg__buf_reserve(b, SG__EXPORT_HEADER_MAX))
 		return -ENOMEM;
 	b->len += sg__export_header(b->p + b->len, fmt);
+	b->p[b->len] = '\0';
 	return 0;
 }
 

@@ -41,7 +41,7 @@ static const char export_usage[] =
 
 typedef struct sink {
 	FILE *out;
-	sg__exbuf buf;
+	sg__buf buf;
 	sg__export_format fmt;
 	sg__export_filter filter;
 	uint64_t seen, written;
@@ -144,7 +144,7 @@ static int on_optout(const char *rcpt, const sg_scope_state *st, void *ctx)
 {
 	sink *s = ctx;
 	/* keys and scope ids are shorter than SG_KEY_MAX: 2 KiB holds any row */
-	if (sg__exbuf_reserve(&s->buf, 2048))
+	if (!sg__buf_reserve(&s->buf, 2048))
 		return -ENOMEM;
 	char *p0 = s->buf.p + s->buf.len, *p = p0;
 	const char *scope = sg_scope_name(st->scope), *source = sg_source_name(st->source);
@@ -179,6 +179,7 @@ static int on_optout(const char *rcpt, const sg_scope_state *st, void *ctx)
 		p = lit(lit(lit(p, "\",\"latest_seq\":"), latest_seq), "}\n");
 	}
 	s->buf.len += (size_t)(p - p0);
+	s->buf.p[s->buf.len] = '\0';
 	s->written++;
 	return s->buf.len >= FLUSH_AT ? sink_flush(s) : 0;
 }
@@ -249,7 +250,7 @@ int cmd_export(int argc, char **argv)
 		rc = cli_error("export", "%s: %s", path, strerror(errno));
 	else if (s.out == stdout && fflush(stdout) && !rc)
 		rc = cli_error("export", "write failed: %s", strerror(errno));
-	sg__exbuf_free(&s.buf);
+	sg__buf_free(&s.buf);
 	sg__config_free(&c.cfg);
 	return rc;
 }

@@ -52,13 +52,13 @@ int sg__wh_parse_plivo(const sg__wh_request *req, sg__wh_parsed *out, const char
 /* ---- signatures -------------------------------------------------------- */
 
 /* V3 signed URL: base "?" Q ["." P] (see webhooks.md §4 step 3). */
-static int v3_base(const sg__wh_request *req, const sg__wh_url *u, sg__wh_buf *b)
+static int v3_base(const sg__wh_request *req, const sg__wh_url *u, sg__buf *b)
 {
 	sg__wh_form q = {0}, body = {0};
 	const char *url = req->public_url;
 	int rc = 0;
 
-	sg__wh_buf_add(b, url, u->path_end);
+	sg__buf_add(b, url, u->path_end);
 	if (url[u->path_end] == '?')
 		rc = sg__wh_form_decode(url + u->path_end + 1, strcspn(url + u->path_end + 1, "#"), &q);
 	if (!rc && !sg__wh_is_get(req))
@@ -68,21 +68,21 @@ static int v3_base(const sg__wh_request *req, const sg__wh_url *u, sg__wh_buf *b
 	sg__wh_form_sort(&q);
 	sg__wh_form_sort(&body);
 	if (q.n || body.n)
-		sg__wh_buf_add(b, "?", 1);
+		sg__buf_add(b, "?", 1);
 	for (size_t i = 0; i < q.n; i++) {
 		if (i)
-			sg__wh_buf_add(b, "&", 1);
-		sg__wh_buf_add(b, q.pairs[i].key, q.pairs[i].key_len);
-		sg__wh_buf_add(b, "=", 1);
-		sg__wh_buf_add(b, q.pairs[i].val, q.pairs[i].val_len);
+			sg__buf_add(b, "&", 1);
+		sg__buf_add(b, q.pairs[i].key, q.pairs[i].key_len);
+		sg__buf_add(b, "=", 1);
+		sg__buf_add(b, q.pairs[i].val, q.pairs[i].val_len);
 	}
 	if (q.n && body.n)
-		sg__wh_buf_add(b, ".", 1);
+		sg__buf_add(b, ".", 1);
 	for (size_t i = 0; i < body.n; i++) {
-		sg__wh_buf_add(b, body.pairs[i].key, body.pairs[i].key_len);
-		sg__wh_buf_add(b, body.pairs[i].val, body.pairs[i].val_len);
+		sg__buf_add(b, body.pairs[i].key, body.pairs[i].key_len);
+		sg__buf_add(b, body.pairs[i].val, body.pairs[i].val_len);
 	}
-	rc = b->err;
+	rc = sg__buf_err(b);
 out:
 	sg__wh_form_free(&q);
 	sg__wh_form_free(&body);
@@ -90,7 +90,7 @@ out:
 }
 
 /* HMAC-SHA256 of msg, base64, against any comma-separated header value. */
-static int match_any(const char *token, const sg__wh_buf *msg, const char *header)
+static int match_any(const char *token, const sg__buf *msg, const char *header)
 {
 	unsigned char mac[SG__WH_MD_MAX];
 	char want[SG__WH_MD_MAX * 2];
@@ -117,7 +117,7 @@ static int match_any(const char *token, const sg__wh_buf *msg, const char *heade
 int sg__wh_verify_plivo(const sg__wh_request *req, const sg__wh_provider_cfg *cfg)
 {
 	sg__wh_url u;
-	sg__wh_buf b = {0};
+	sg__buf b = {0};
 	int rc;
 
 	if (!cfg || !cfg->secret || !*cfg->secret)
@@ -143,12 +143,12 @@ int sg__wh_verify_plivo(const sg__wh_request *req, const sg__wh_provider_cfg *cf
 		return SG_EBADSIG;
 	}
 	rc = v3_base(req, &u, &b);
-	sg__wh_buf_add(&b, ".", 1);
-	sg__wh_buf_adds(&b, v3n);
+	sg__buf_add(&b, ".", 1);
+	sg__buf_adds(&b, v3n);
 	if (!rc)
-		rc = b.err;
+		rc = sg__buf_err(&b);
 	if (!rc)
 		rc = match_any(cfg->secret, &b, v3);
-	sg__wh_buf_free(&b);
+	sg__buf_free(&b);
 	return rc;
 }

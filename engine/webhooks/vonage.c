@@ -135,18 +135,18 @@ int sg__wh_parse_vonage(const sg__wh_request *req, sg__wh_parsed *out, const cha
  * Every key is unique here: params() refuses a repeated one, which Vonage's
  * scheme cannot sign unambiguously (the signer and the parser would read
  * different values of it). */
-static void signed_string(sg__wh_form *f, sg__wh_buf *b)
+static void signed_string(sg__wh_form *f, sg__buf *b)
 {
 	sg__wh_form_sort(f);
 	for (size_t i = 0; i < f->n; i++) {
 		const sg__wh_pair *a = &f->pairs[i];
 		if (a->key_len == 3 && memcmp(a->key, "sig", 3) == 0)
 			continue;
-		sg__wh_buf_add(b, "&", 1);
-		sg__wh_buf_add(b, a->key, a->key_len);
-		sg__wh_buf_add(b, "=", 1);
+		sg__buf_add(b, "&", 1);
+		sg__buf_add(b, a->key, a->key_len);
+		sg__buf_add(b, "=", 1);
 		for (size_t j = 0; j < a->val_len; j++)
-			sg__wh_buf_add(b, a->val[j] == '&' || a->val[j] == '=' ? "_" : &a->val[j], 1);
+			sg__buf_add(b, a->val[j] == '&' || a->val[j] == '=' ? "_" : &a->val[j], 1);
 	}
 }
 
@@ -159,7 +159,7 @@ int sg__wh_verify_vonage(const sg__wh_request *req, const sg__wh_provider_cfg *c
 	};
 	const char *detail;
 	sg__wh_form f;
-	sg__wh_buf s = {0};
+	sg__buf s = {0};
 
 	if (!cfg || !cfg->secret || !*cfg->secret)
 		return sg__wh_unsigned(cfg);
@@ -180,10 +180,10 @@ int sg__wh_verify_vonage(const sg__wh_request *req, const sg__wh_provider_cfg *c
 	char hex[2 * SG__WH_MD_MAX + 1];
 	size_t mlen = 0;
 	const char *name = md_names[cfg->alg];
-	rc = s.err;
+	rc = sg__buf_err(&s);
 	if (!rc && (cfg->alg == SG__WH_ALG_DEFAULT || cfg->alg == SG__WH_ALG_MD5HASH)) {
-		sg__wh_buf_adds(&s, cfg->secret);
-		rc = s.err ? s.err : sg__wh_digest(name, s.p, s.len, md, &mlen);
+		sg__buf_adds(&s, cfg->secret);
+		rc = sg__buf_err(&s) ? sg__buf_err(&s) : sg__wh_digest(name, s.p, s.len, md, &mlen);
 	} else if (!rc) {
 		rc = sg__wh_hmac(name, cfg->secret, strlen(cfg->secret), s.p, s.len, md, &mlen);
 	}
@@ -191,7 +191,7 @@ int sg__wh_verify_vonage(const sg__wh_request *req, const sg__wh_provider_cfg *c
 		sg__wh_hex(md, mlen, hex);
 		rc = sg__wh_ct_equal_nocase(hex, 2 * mlen, sig, siglen) ? 0 : SG_EBADSIG;
 	}
-	sg__wh_buf_free(&s);
+	sg__buf_free(&s);
 	sg__wh_form_free(&f);
 	return rc;
 }

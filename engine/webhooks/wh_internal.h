@@ -2,6 +2,7 @@
 /* Helpers shared by the provider files of engine/webhooks (not for callers). */
 #pragma once
 #include <cjson/cJSON.h>
+#include "buf.h"
 #include "internal.h"
 #include "webhook.h"
 
@@ -18,15 +19,6 @@ bool sg__wh_clean(const char *s, size_t len);
 /* Parse an event time with sg_time_parse(); 0 when absent or unparseable. */
 int64_t sg__wh_time(const char *text);
 
-/* Growable byte string with a sticky error (result.c). */
-typedef struct sg__wh_buf {
-	char *p;
-	size_t len, cap;
-	int err; /* -ENOMEM once an append failed; appends are then no-ops */
-} sg__wh_buf;
-void sg__wh_buf_add(sg__wh_buf *b, const void *s, size_t len);
-void sg__wh_buf_adds(sg__wh_buf *b, const char *s);
-void sg__wh_buf_free(sg__wh_buf *b);
 
 /* ---- request helpers (result.c) ----------------------------------------- */
 

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* A growable byte buffer for building responses, with JSON and CSV
- * escaping. Sticky allocation failure: once an append fails, every later
+/* The library's one growable byte buffer (daemon responses, export batches,
+ * webhook signature strings and dedup keys), with JSON string escaping.
+ * Sticky allocation failure: once an append fails, every later
  * append is a no-op and sg__buf_failed() is true, so callers check once. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <errno.h>
 #include <stdint.h>
 
 typedef struct sg__buf {
@@ -30,6 +32,11 @@ char *sg__buf_steal(sg__buf *b, size_t *len);
 static inline bool sg__buf_failed(const sg__buf *b)
 {
 	return b->failed;
+}
+/* The same as an error code: -ENOMEM once an append failed, else 0. */
+static inline int sg__buf_err(const sg__buf *b)
+{
+	return b->failed ? -ENOMEM : 0;
 }
 
 /* A JSON string literal, quotes included. Invalid UTF-8 bytes are written
