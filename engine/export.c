@@ -111,33 +111,8 @@ static char *put_hex32(char *p, const uint8_t h[32])
 
 static char *json_str(char *p, const char *str, size_t len)
 {
-	const unsigned char *s = (const unsigned char *)str;
 	*p++ = '"';
-	for (size_t i = 0; i < len;) {
-		unsigned c = s[i];
-		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-			*p++ = (char)c;
-			i++;
-		} else if (c < 0x80) {
-			*p++ = '\\';
-			switch (c) {
-			case '"': *p++ = '"'; break;
-			case '\\': *p++ = '\\'; break;
-			case '\n': *p++ = 'n'; break;
-			case '\r': *p++ = 'r'; break;
-			case '\t': *p++ = 't'; break;
-			default:
-				p = PUTS(p, "u00");
-				*p++ = hexdigits[c >> 4];
-				*p++ = hexdigits[c & 15];
-			}
-			i++;
-		} else {
-			size_t n = sg__utf8_seq(s + i, len - i);
-			p = n ? put(p, (const char *)s + i, n) : PUTS(p, REPLACEMENT);
-			i += n ? n : 1;
-		}
-	}
+	p = sg__json_escape(p, str, len, 0);
 	*p++ = '"';
 	return p;
 }
