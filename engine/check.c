@@ -52,7 +52,7 @@ typedef struct sender_ctx {
 	bool resolved;
 } sender_ctx;
 
-static int sender_scopes(sg_engine *e, MDB_txn *txn, sender_ctx *s)
+static int sender_scopes(sg_engine *e, sg__txn *txn, sender_ctx *s)
 {
 	if (s->resolved)
 		return 0;
@@ -79,7 +79,7 @@ typedef struct claim {
 
 /* The sender's own denials (registration, campaign status), decided once
  * per call: SG_REASON_NONE when the sender may send at all. */
-static int sender_gate(sg_engine *e, MDB_txn *txn, sender_ctx *s, sg_reason *ret)
+static int sender_gate(sg_engine *e, sg__txn *txn, sender_ctx *s, sg_reason *ret)
 {
 	const sg_policy *pol = &e->policy;
 	int rc = sender_scopes(e, txn, s);
@@ -108,7 +108,7 @@ static bool sender_needed(const sg_policy *pol)
 /* Decide for one normalized recipient key inside a read txn, once the
  * sender's gate has passed. no_record: the filter already knows there is
  * no record for this key. */
-static int decide(sg_engine *e, MDB_txn *txn, sender_ctx *s, const char *to, bool no_record, sg_purpose purpose,
+static int decide(sg_engine *e, sg__txn *txn, sender_ctx *s, const char *to, bool no_record, sg_purpose purpose,
 		  int64_t now, sg__rcpt *rcpt, sg_verdict *v, claim *cl)
 {
 	const sg_policy *pol = &e->policy;
@@ -118,13 +118,10 @@ static int decide(sg_engine *e, MDB_txn *txn, sender_ctx *s, const char *to, boo
 			deny(v, SG_REASON_NO_CONSENT);
 		return 0;
 	}
-	MDB_val k = sg__val(to, strlen(to)), val;
-	rc = mdb_get(txn, e->store.recipients, &k, &val);
-	if (rc == MDB_NOTFOUND)
+	rc = sg__rcpt_read(&e->store, txn, to, rcpt);
+	if (rc == SG_ENOTFOUND)
 		return decide(e, txn, s, to, true, purpose, now, rcpt, v, cl);
 	if (rc)
-		return sg__store_err(rc);
-	if ((rc = sg__rcpt_decode(val.mv_data, val.mv_size, rcpt)))
 		return rc;
 	if (rcpt->not_sms_capable) {
 		deny(v, SG_REASON_NOT_SMS_CAPABLE);
@@ -217,7 +214,7 @@ int sg_check_batch(sg_engine *e, const char *from, const char *const *to, size_t
 	claim cl = {0};
 	bool from_ok = normalize_pair(e, from ? from : "", fkey, cc) == 0;
 	sender_ctx s = {.key = fkey};
-	MDB_txn *txn = NULL;
+	sg__txn *txn = NULL;
 	int rc = 0;
 	/* The filter tells which recipients certainly have no record. Without
 	 * registration, campaign-status or opt-in policies such a recipient is

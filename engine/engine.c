@@ -10,9 +10,17 @@
 #include "engine.h"
 #include "internal.h"
 
+/* The first published sizes: a caller struct is at least this big. When a
+ * field is added, these stay as they are; a new field goes at the end and
+ * must make sizeof grow (no field in what was tail padding), or an older
+ * caller could not be told from a newer one. */
+#define POLICY_SIZE_V1 (offsetof(sg_policy, dedup_ttl_us) + sizeof(int64_t))
+#define OPTIONS_SIZE_V1 (offsetof(sg_options, filter_capacity) + sizeof(size_t))
+
 void sg_policy_default(sg_policy *p)
 {
 	memset(p, 0, sizeof(*p));
+	p->size = sizeof(*p);
 	p->optout_scope = SG_SCOPE_DEFAULT;
 	p->probable = SG_PROBABLE_OPT_OUT;
 	p->confirm_window_us = 5 * 60 * (int64_t)1000000;
@@ -22,7 +30,7 @@ void sg_policy_default(sg_policy *p)
 void sg_options_default(sg_options *o)
 {
 	memset(o, 0, sizeof(*o));
-	sg_policy_default(&o->policy);
+	o->size = sizeof(*o);
 }
 
 /* The keyword set: the one named, else the installed one, else the source
@@ -37,20 +45,32 @@ static const char *keywords_dir(const sg_options *o)
 }
 
 /* Everything but the store; with_store false leaves the store closed. */
-static int engine_open(const sg_options *opts, bool with_store, sg_engine **ret)
+static int engine_open(const sg_options *caller_opts, bool with_store, sg_engine **ret)
 {
-	if (!opts || (with_store && (!opts->data_dir || !opts->data_dir[0])))
+	if (!caller_opts)
+		return -EINVAL;
+	sg_options o;
+	sg_policy policy;
+	sg_options_default(&o);
+	sg_policy_default(&policy);
+	int rc = sg__struct_in(&o, sizeof(o), caller_opts, OPTIONS_SIZE_V1);
+	if (!rc && o.policy)
+		rc = sg__struct_in(&policy, sizeof(policy), o.policy, POLICY_SIZE_V1);
+	if (rc)
+		return rc;
+	const sg_options *opts = &o;
+	if (with_store && (!opts->data_dir || !opts->data_dir[0]))
 		return -EINVAL;
 	if (opts->default_country && opts->default_country[0] && strlen(opts->default_country) != 2)
 		return SG_ECONFIG;
-	if (opts->policy.optout_scope == SG_SCOPE_GLOBAL || opts->policy.optout_scope > SG_SCOPE_GLOBAL)
+	if (policy.optout_scope == SG_SCOPE_GLOBAL || policy.optout_scope > SG_SCOPE_GLOBAL)
 		return SG_ECONFIG;
 	sg_engine *e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
 	pthread_rwlock_init(&e->reg_lock, NULL);
 	e->rdonly = opts->flags & SG_OPEN_RDONLY;
-	e->policy = opts->policy;
+	e->policy = policy;
 	if (e->policy.confirm_window_us <= 0)
 		e->policy.confirm_window_us = 5 * 60 * (int64_t)1000000;
 	if (e->policy.dedup_ttl_us < 48 * 3600 * (int64_t)1000000)
@@ -65,7 +85,6 @@ static int engine_open(const sg_options *opts, bool with_store, sg_engine **ret)
 		e->default_country[1] = opts->default_country[0] ? (char)(opts->default_country[1] & ~0x20) : 0;
 		e->default_country[2] = '\0';
 	}
-	int rc = 0;
 	if (with_store) {
 		rc = sg__store_open(&e->store, e->data_dir, e->rdonly, opts->flags & SG_OPEN_DEFER_SYNC,
 				    !e->rdonly && (opts->flags & SG_OPEN_CREATE), opts->initial_map_size,

@@ -6,7 +6,12 @@
 #include "stopgate.h"
 #include "campaign.h"
 #include "keywords/kw.h"
+#include "store/handle.h"
+/* The store's own files (built with SG__STORE_INTERNAL, engine/meson.build)
+ * also get its LMDB side; the rest of the library never sees LMDB. */
+#ifdef SG__STORE_INTERNAL
 #include "store/store.h"
+#endif
 
 /* Campaigns parsed for classification, cached in memory and refreshed when
  * the registry generation in the store moves on. Readers hold reg_lock for
@@ -53,7 +58,7 @@ typedef struct sg__scopes {
 	bool subscriber_optin;
 	sg_scope_kind default_scope; /* where this sender's opt-outs go by policy */
 } sg__scopes;
-int sg__scopes_resolve(sg_engine *e, MDB_txn *txn, const char *sender_key, sg__scopes *out);
+int sg__scopes_resolve(sg_engine *e, sg__txn *txn, const char *sender_key, sg__scopes *out);
 /* The id of one scope level for these scopes ("" when the level is absent;
  * global is always present with id ""). */
 const char *sg__scope_id(const sg__scopes *s, sg_scope_kind kind);

@@ -111,33 +111,8 @@ static char *put_hex32(char *p, const uint8_t h[32])
 
 static char *json_str(char *p, const char *str, size_t len)
 {
-	const unsigned char *s = (const unsigned char *)str;
 	*p++ = '"';
-	for (size_t i = 0; i < len;) {
-		unsigned c = s[i];
-		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-			*p++ = (char)c;
-			i++;
-		} else if (c < 0x80) {
-			*p++ = '\\';
-			switch (c) {
-			case '"': *p++ = '"'; break;
-			case '\\': *p++ = '\\'; break;
-			case '\n': *p++ = 'n'; break;
-			case '\r': *p++ = 'r'; break;
-			case '\t': *p++ = 't'; break;
-			default:
-				p = PUTS(p, "u00");
-				*p++ = hexdigits[c >> 4];
-				*p++ = hexdigits[c & 15];
-			}
-			i++;
-		} else {
-			size_t n = sg__utf8_seq(s + i, len - i);
-			p = n ? put(p, (const char *)s + i, n) : PUTS(p, REPLACEMENT);
-			i += n ? n : 1;
-		}
-	}
+	p = sg__json_escape(p, str, len, 0);
 	*p++ = '"';
 	return p;
 }
@@ -335,51 +310,23 @@ char *sg__export_time(char *p, int64_t us)
 	return put_time(p, us);
 }
 
-/* ---- growable buffer ---- */
+/* ---- batching into an sg__buf ---- */
 
-void sg__exbuf_free(sg__exbuf *b)
+int sg__exbuf_event(sg__buf *b, const sg_event *ev, sg__export_format fmt)
 {
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
-
-static bool reserve(sg__exbuf *b, size_t n)
-{
-	if (b->failed)
-		return false;
-	if (b->cap - b->len >= n)
-		return true;
-	size_t cap = b->cap ? b->cap : 4096;
-	while (cap - b->len < n)
-		cap *= 2;
-	char *np = realloc(b->p, cap);
-	if (!np) {
-		b->failed = true;
-		return false;
-	}
-	b->p = np;
-	b->cap = cap;
-	return true;
-}
-
-int sg__exbuf_reserve(sg__exbuf *b, size_t n)
-{
-	return reserve(b, n) ? 0 : -ENOMEM;
-}
-
-int sg__exbuf_event(sg__exbuf *b, const sg_event *ev, sg__export_format fmt)
-{
-	if (!reserve(b, sg__export_bound(ev, fmt)))
+	if (!sg__buf_reserve(b, sg__export_bound(ev, fmt)))
 		return -ENOMEM;
 	b->len += sg__export_event(b->p + b->len, ev, fmt);
+	b->p[b->len] = '\0';
 	return 0;
 }
 
-int sg__exbuf_header(sg__exbuf *b, sg__export_format fmt)
+int sg__exbuf_header(sg__buf *b, sg__export_format fmt)
 {
-	if (!reserve(b, SG__EXPORT_HEADER_MAX))
+	if (!sg__buf_reserve(b, SG__EXPORT_HEADER_MAX))
 		return -ENOMEM;
 	b->len += sg__export_header(b->p + b->len, fmt);
+	b->p[b->len] = '\0';
 	return 0;
 }
 

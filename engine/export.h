@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "stopgate.h"
+#include "buf.h"
 
 typedef enum sg__export_format {
 	SG__EXPORT_JSONL = 0,
@@ -63,20 +64,10 @@ char *sg__export_csv_cell(char *p, const char *s, size_t len);
 char *sg__export_json_str(char *p, const char *s, size_t len);
 char *sg__export_time(char *p, int64_t us);
 
-/* A growable buffer for callers that batch lines. Sticky failure: after an
- * allocation fails, appends are no-ops and failed is set. */
-typedef struct sg__exbuf {
-	char *p;     /* owned; free with sg__exbuf_free() */
-	size_t len, cap;
-	bool failed;
-} sg__exbuf;
-
-void sg__exbuf_free(sg__exbuf *b);
-/* Room for n more bytes at p + len: 0 or -ENOMEM. */
-int sg__exbuf_reserve(sg__exbuf *b, size_t n);
-/* Append one formatted event / the header. Returns 0 or -ENOMEM. */
-int sg__exbuf_event(sg__exbuf *b, const sg_event *ev, sg__export_format fmt);
-int sg__exbuf_header(sg__exbuf *b, sg__export_format fmt);
+/* For callers that batch lines in an sg__buf (buf.h): append one formatted
+ * event / the header. Returns 0 or -ENOMEM. */
+int sg__exbuf_event(sg__buf *b, const sg_event *ev, sg__export_format fmt);
+int sg__exbuf_header(sg__buf *b, sg__export_format fmt);
 
 /* Which events an export keeps. Zero-initialised: every event. */
 typedef struct sg__export_filter {

@@ -203,27 +203,12 @@ static int parse_country(const char *s, struct dflt *d)
  * or -1 for invalid UTF-8 (overlong, surrogate, > U+10FFFF, truncated). */
 static int utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
 {
-	unsigned c = s[0];
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c < 0xC2 || c > 0xF4)
-		return -1;
-	int len = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-	if (n < (size_t)len)
-		return -1;
-	uint32_t v = c & (0x7F >> len);
-	for (int i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return -1;
-		v = (v << 6) | (s[i] & 0x3F);
-	}
-	if ((len == 3 && (v < 0x800 || (v >= 0xD800 && v <= 0xDFFF))) ||
-	    (len == 4 && (v < 0x10000 || v > 0x10FFFF)))
+	size_t len;
+	uint32_t v = sg__utf8_decode(s, n, &len);
+	if (!len)
 		return -1;
 	*cp = v;
-	return len;
+	return (int)len;
 }
 
 #define FOLD_DROP 0   /* delete the character */
@@ -293,7 +278,7 @@ struct key {
 
 static void key_put(struct key *k, const char *s, size_t n)
 {
-	sg_require(k->n + n < sizeof(k->s));
+	sg__require(k->n + n < sizeof(k->s));
 	memcpy(k->s + k->n, s, n);
 	k->n += n;
 	k->s[k->n] = '\0';

@@ -41,13 +41,35 @@ const char *sg_strerror(int err)
 						 "LMDB meta page says): restore the directory from a backup "
 						 "('stopgate backup'); no new store is created over it",
 	};
+	_Static_assert(SG_ARRAY_SIZE(own) == SG__ERROR_END - SG_ERROR_MIN,
+		       "SG__ERROR_END is not one past the last code with a description");
 	if (err == 0)
 		return "success";
-	if (err >= SG_ERROR_MIN && err < SG_ERROR_MAX && own[err - SG_ERROR_MIN])
+	if (err >= SG_ERROR_MIN && err < SG__ERROR_END && own[err - SG_ERROR_MIN])
 		return own[err - SG_ERROR_MIN];
 	if (err < 0 && err > -4096)
 		return strerror(-err);
 	return "unknown error";
+}
+
+const char *sg_version(void)
+{
+	return SG_VERSION;
+}
+
+int sg__struct_in(void *dst, size_t dst_size, const void *src, size_t min_size)
+{
+	size_t src_size;
+	memcpy(&src_size, src, sizeof(src_size));
+	if (src_size < min_size)
+		return -EINVAL; /* not set: filled without sg_*_default() */
+	const unsigned char *tail = (const unsigned char *)src;
+	for (size_t i = dst_size; i < src_size; i++)
+		if (tail[i])
+			return -EINVAL; /* a newer caller sets a field this library does not have */
+	memcpy(dst, src, src_size < dst_size ? src_size : dst_size);
+	memcpy(dst, &dst_size, sizeof(dst_size));
+	return 0;
 }
 
 size_t sg__strlcpy(char *dst, const char *src, size_t size)
@@ -97,6 +119,37 @@ size_t sg__utf8_seq(const unsigned char *s, size_t rem)
 		return 4;
 	}
 	return 0;
+}
+
+uint32_t sg__utf8_decode(const unsigned char *s, size_t rem, size_t *len)
+{
+	size_t n = sg__utf8_seq(s, rem);
+	*len = n;
+	if (n <= 1)
+		return n ? s[0] : 0;
+	uint32_t v = s[0] & (0x7Fu >> n);
+	for (size_t i = 1; i < n; i++)
+		v = (v << 6) | (s[i] & 0x3Fu);
+	return v;
+}
+
+int sg__hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int sg__pct_byte(const char *in, size_t len, size_t i)
+{
+	if (i + 2 >= len)
+		return -1;
+	int hi = sg__hexval((unsigned char)in[i + 1]), lo = sg__hexval((unsigned char)in[i + 2]);
+	return hi < 0 || lo < 0 ? -1 : hi << 4 | lo;
 }
 
 long sg__utf8_count(const char *str, size_t len)

@@ -40,7 +40,12 @@ extern "C" {
 #define SG_EXPORT
 #endif
 
-#define SG_VERSION "0.1.0"
+/* SG_VERSION ("MAJOR.MINOR.PATCH") and SG_VERSION_MAJOR/MINOR/PATCH: the
+ * version of this header, generated from meson.build. */
+#include "stopgate_version.h"
+
+/* The version of the library loaded at run time, e.g. "0.1.0" (static). */
+SG_EXPORT const char *sg_version(void);
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -67,7 +72,8 @@ enum sg_error {
 	SG_EFORBIDDEN,   /* the policy forbids this change (e.g. opt-in overrides) */
 	SG_ENOSTORE,     /* no consent store in the data directory (see SG_OPEN_CREATE) */
 	SG_ETRUNCATED,   /* data.mdb is missing, emptied or shorter than LMDB's meta page says */
-	SG_ERROR_MAX
+	/* New codes are added here; callers treat an unknown code as an error
+	 * (sg_strerror() describes it). */
 };
 
 /* Describe an error code. Never returns NULL; the string is static. */
@@ -145,7 +151,20 @@ typedef enum sg_probable_mode {
 	SG_PROBABLE_REVIEW = 1,  /* recorded as an event for review; consent unchanged */
 } sg_probable_mode;
 
+/*
+ * Structs the caller fills and passes in (sg_policy, sg_options) begin with
+ * `size`: sizeof the struct as the caller was compiled, set by
+ * sg_policy_default() / sg_options_default(). A later library treats a
+ * smaller size as an older caller and uses defaults for the fields it does
+ * not have; an earlier library accepts a larger size only when the fields it
+ * does not know are zero (else -EINVAL). Structs the library fills for the
+ * caller (sg_verdict, sg_classification, sg_event_out, sg_recipient_flag,
+ * sg_sender_info, sg_stats, sg_verify_result) change only with the
+ * library's major version (the soname); the ones passed to callbacks
+ * (sg_event, sg_scope_state) may gain fields at their end.
+ */
 typedef struct sg_policy {
+	size_t size;                 /* sizeof(sg_policy), set by sg_policy_default() */
 	sg_scope_kind optout_scope;  /* SG_SCOPE_DEFAULT unless overridden */
 	bool require_registered;     /* deny senders without an ACTIVE campaign */
 	bool require_optin;          /* deny when the campaign requires opt-in and none is recorded */
@@ -177,18 +196,20 @@ SG_EXPORT void sg_policy_default(sg_policy *policy);
 #define SG_OPEN_CREATE 0x4u
 
 typedef struct sg_options {
+	size_t size;                 /* sizeof(sg_options), set by sg_options_default() */
 	const char *data_dir;        /* required; created (0700) with SG_OPEN_CREATE */
 	unsigned flags;              /* SG_OPEN_* */
 	const char *keywords_dir;    /* NULL: the installed default keyword set */
 	const char *default_country; /* last-resort default country for national numbers, or NULL */
-	sg_policy policy;            /* start from sg_policy_default() */
+	const sg_policy *policy;     /* NULL: the defaults; else start from sg_policy_default().
+				      * Copied by sg_engine_open(). */
 	size_t initial_map_size;     /* 0: default (64 MiB); the map grows by itself */
 	size_t filter_capacity;      /* recipients the negative-lookup filter is sized for
 				      * at open; 0: default (1 million, or twice the
 				      * recipients stored). It grows by itself. */
 } sg_options;
 
-/* Defaults for everything but data_dir. */
+/* Defaults for everything but data_dir (policy NULL: the default policy). */
 SG_EXPORT void sg_options_default(sg_options *opts);
 
 /*
@@ -354,7 +375,6 @@ typedef enum sg_action {
 	SG_ACTION_REVIEW = 6,         /* probable revocation held for review; consent unchanged */
 	SG_ACTION_REDACT = 7,         /* message bodies before a time were removed */
 	SG_ACTION_CONFIRM_SENT = 8,   /* the one confirmation / HELP reply was let through */
-	SG_ACTION_MAX
 } sg_action;
 
 typedef enum sg_source {
@@ -363,7 +383,6 @@ typedef enum sg_source {
 	SG_SOURCE_API = 3,
 	SG_SOURCE_IMPORT = 4,
 	SG_SOURCE_OPERATOR = 5,
-	SG_SOURCE_MAX
 } sg_source;
 
 /* Static names ("opt_out", "provider_signal", ...); the parsers return

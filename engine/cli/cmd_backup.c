@@ -18,23 +18,23 @@ static const char init_usage[] =
 
 int cmd_init(int argc, char **argv)
 {
-	cli c;
-	int rc = cli_parse(&c, argc, argv, NULL, init_usage);
+	sg__cmdline c;
+	int rc = sg__cmdline_parse(&c, argc, argv, NULL, init_usage);
 	if (rc)
 		return rc > 0 ? CLI_OK : CLI_ERROR;
 	if (c.npositional) {
 		fputs(init_usage, stderr);
-		sg_config_free(&c.cfg);
+		sg__config_free(&c.cfg);
 		return CLI_ERROR;
 	}
 	sg_options opts;
-	sg_config_engine_options(&c.cfg, &opts);
+	sg__config_engine_options(&c.cfg, &opts);
 	opts.flags |= SG_OPEN_CREATE;
 	sg_engine *e;
 	rc = sg_engine_open(&opts, &e);
 	if (rc) {
 		cli_open_error(c.cfg.data_dir, rc);
-		sg_config_free(&c.cfg);
+		sg__config_free(&c.cfg);
 		return CLI_ERROR;
 	}
 	bool fresh = sg__engine_created(e);
@@ -43,7 +43,7 @@ int cmd_init(int argc, char **argv)
 		printf("created an empty consent store in %s\n", c.cfg.data_dir);
 	else
 		printf("%s already holds a consent store: nothing changed\n", c.cfg.data_dir);
-	sg_config_free(&c.cfg);
+	sg__config_free(&c.cfg);
 	return CLI_OK;
 }
 
@@ -76,11 +76,11 @@ static int keep_hash(const sg_event *ev, void *ctx)
 
 /* The copy in target verifies and its head is an event of the source's
  * chain no older than the head seen before the copy. */
-static int verify_copy(sg_engine *src, const cli *c, const char *target, uint64_t seq0, uint64_t *seq,
+static int verify_copy(sg_engine *src, const sg__cmdline *c, const char *target, uint64_t seq0, uint64_t *seq,
 		       uint8_t head[32], uint64_t *events)
 {
 	sg_options opts;
-	sg_config_engine_options(&c->cfg, &opts);
+	sg__config_engine_options(&c->cfg, &opts);
 	opts.data_dir = target;
 	opts.flags = SG_OPEN_RDONLY;
 	sg_engine *copy;
@@ -116,20 +116,20 @@ static int verify_copy(sg_engine *src, const cli *c, const char *target, uint64_
 
 int cmd_backup(int argc, char **argv)
 {
-	static const cli_flag flags[] = {{"compact", false, NULL}, {NULL, false, NULL}};
-	cli c;
-	int rc = cli_parse(&c, argc, argv, flags, backup_usage);
+	static const sg__cmdline_flag flags[] = {{"compact", false, NULL}, {NULL, false, NULL}};
+	sg__cmdline c;
+	int rc = sg__cmdline_parse(&c, argc, argv, flags, backup_usage);
 	if (rc)
 		return rc > 0 ? CLI_OK : CLI_ERROR;
 	if (c.npositional != 1) {
 		fputs(backup_usage, stderr);
-		sg_config_free(&c.cfg);
+		sg__config_free(&c.cfg);
 		return CLI_ERROR;
 	}
 	const char *target = c.positional[0];
 	sg_engine *e;
 	if (cli_open(&c, true, &e)) {
-		sg_config_free(&c.cfg);
+		sg__config_free(&c.cfg);
 		return CLI_ERROR;
 	}
 	uint64_t seq0 = 0, seq = 0, events = 0;
@@ -137,7 +137,7 @@ int cmd_backup(int argc, char **argv)
 	rc = sg_head(e, &seq0, head0);
 	if (rc) {
 		rc = cli_error("backup", "cannot read the head of %s: %s", c.cfg.data_dir, sg_strerror(rc));
-	} else if ((rc = sg__engine_backup(e, target, cli_flag_set(&c, "compact")))) {
+	} else if ((rc = sg__engine_backup(e, target, sg__cmdline_set(&c, "compact")))) {
 		if (rc == -EEXIST)
 			rc = cli_error("backup", "%s exists and is not empty: a backup goes to a new or empty "
 					"directory (nothing was written)", target);
@@ -151,10 +151,10 @@ int cmd_backup(int argc, char **argv)
 		cJSON_AddNumberToObject(o, "seq", (double)seq);
 		cJSON_AddStringToObject(o, "head", hex);
 		cJSON_AddNumberToObject(o, "events", (double)events);
-		cJSON_AddBoolToObject(o, "compact", cli_flag_set(&c, "compact"));
+		cJSON_AddBoolToObject(o, "compact", sg__cmdline_set(&c, "compact"));
 		cli_print_json(o);
 	}
 	sg_engine_close(e);
-	sg_config_free(&c.cfg);
+	sg__config_free(&c.cfg);
 	return rc ? CLI_ERROR : CLI_OK;
 }

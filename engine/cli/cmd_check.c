@@ -57,9 +57,9 @@ static const char check_usage[] =
 
 int cmd_check(int argc, char **argv)
 {
-	static const cli_flag flags[] = {{"purpose", true, NULL}, {NULL, false, NULL}};
-	cli c;
-	int rc = cli_parse(&c, argc, argv, flags, check_usage);
+	static const sg__cmdline_flag flags[] = {{"purpose", true, NULL}, {NULL, false, NULL}};
+	sg__cmdline c;
+	int rc = sg__cmdline_parse(&c, argc, argv, flags, check_usage);
 	if (rc)
 		return rc > 0 ? CLI_OK : CLI_ERROR;
 	if (c.npositional != 2) {
@@ -67,7 +67,7 @@ int cmd_check(int argc, char **argv)
 		return CLI_ERROR;
 	}
 	sg_purpose purpose = SG_PURPOSE_MESSAGE;
-	const char *p = cli_flag_value(&c, "purpose");
+	const char *p = sg__cmdline_value(&c, "purpose");
 	if (p && parse_purpose(p, &purpose))
 		return cli_error("check", "unknown --purpose '%s'", p);
 	sg_engine *e;
@@ -76,7 +76,7 @@ int cmd_check(int argc, char **argv)
 	sg_verdict v;
 	rc = sg_check(e, c.positional[0], c.positional[1], purpose, &v);
 	sg_engine_close(e);
-	sg_config_free(&c.cfg);
+	sg__config_free(&c.cfg);
 	if (rc)
 		return cli_error("check", "%s", sg_strerror(rc));
 	cli_print_json(cli_verdict_json(&v));
@@ -97,11 +97,11 @@ static const char consent_usage[] =
 
 int cmd_consent(int argc, char **argv, sg_action action)
 {
-	static const cli_flag flags[] = {
+	static const sg__cmdline_flag flags[] = {
 		{"scope", true, NULL}, {"note", true, NULL}, {"override", true, NULL}, {NULL, false, NULL}};
 	const char *name = action == SG_ACTION_OPT_OUT ? "optout" : "optin";
-	cli c;
-	int rc = cli_parse(&c, argc, argv, flags, consent_usage);
+	sg__cmdline c;
+	int rc = sg__cmdline_parse(&c, argc, argv, flags, consent_usage);
 	if (rc)
 		return rc > 0 ? CLI_OK : CLI_ERROR;
 	if (c.npositional != 2) {
@@ -109,7 +109,7 @@ int cmd_consent(int argc, char **argv, sg_action action)
 		return CLI_ERROR;
 	}
 	sg_scope_kind scope = SG_SCOPE_DEFAULT;
-	const char *s = cli_flag_value(&c, "scope");
+	const char *s = sg__cmdline_value(&c, "scope");
 	if (s && sg_scope_parse(s, &scope))
 		return cli_error(name, "unknown --scope '%s'", s);
 	char from[SG_KEY_MAX] = "", to[SG_KEY_MAX], cc[3] = "";
@@ -128,7 +128,7 @@ int cmd_consent(int argc, char **argv, sg_action action)
 	if (rc)
 		return cli_error(name, "TO '%s': %s", c.positional[1], sg_strerror(rc));
 	sg_override override = SG_OVERRIDE_NONE;
-	const char *ov = cli_flag_value(&c, "override");
+	const char *ov = sg__cmdline_value(&c, "override");
 	if (ov && (action != SG_ACTION_OPT_IN || strcmp(ov, "consumer_request")))
 		return cli_error(name, "--override: only 'consumer_request', and only with optin");
 	if (ov)
@@ -143,13 +143,13 @@ int cmd_consent(int argc, char **argv, sg_action action)
 		.recipient = to,
 		.scope = scope,
 		.scope_id = scope == SG_SCOPE_GLOBAL ? "" : NULL,
-		.note = cli_flag_value(&c, "note"),
+		.note = sg__cmdline_value(&c, "note"),
 		.override = override,
 	};
 	sg_event_out out;
 	rc = sg_record(e, &ev, 1, &out);
 	sg_engine_close(e);
-	sg_config_free(&c.cfg);
+	sg__config_free(&c.cfg);
 	if (!rc)
 		rc = out.status;
 	if (rc == SG_ECONSENT)

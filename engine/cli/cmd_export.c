@@ -41,7 +41,7 @@ static const char export_usage[] =
 
 typedef struct sink {
 	FILE *out;
-	sg__exbuf buf;
+	sg__buf buf;
 	sg__export_format fmt;
 	sg__export_filter filter;
 	uint64_t seen, written;
@@ -69,10 +69,10 @@ static int on_event(const sg_event *ev, void *ctx)
 
 /* Normalize --from / --to as sg_check() does: the recipient's default
  * country is the sender's. */
-static int keys(cli *c, char from[SG_KEY_MAX], char to[SG_KEY_MAX], const char **f, const char **t)
+static int keys(sg__cmdline *c, char from[SG_KEY_MAX], char to[SG_KEY_MAX], const char **f, const char **t)
 {
 	const char *dc = c->cfg.default_country[0] ? c->cfg.default_country : NULL;
-	const char *fa = cli_flag_value(c, "from"), *ta = cli_flag_value(c, "to");
+	const char *fa = sg__cmdline_value(c, "from"), *ta = sg__cmdline_value(c, "to");
 	char cc[3];
 	*f = *t = NULL;
 	if (fa) {
@@ -92,24 +92,24 @@ static int keys(cli *c, char from[SG_KEY_MAX], char to[SG_KEY_MAX], const char *
 	return 0;
 }
 
-static int time_flag(cli *c, const char *name, int64_t *ret)
+static int time_flag(sg__cmdline *c, const char *name, int64_t *ret)
 {
-	const char *v = cli_flag_value(c, name);
+	const char *v = sg__cmdline_value(c, name);
 	if (v && sg_time_parse(v, ret))
 		return cli_error("export", "--%s '%s': expected RFC 3339 or YYYY-MM-DD", name, v);
 	return 0;
 }
 
-static int export_audit(cli *c, sg_engine *e, sink *s)
+static int export_audit(sg__cmdline *c, sg_engine *e, sink *s)
 {
 	char from[SG_KEY_MAX], to[SG_KEY_MAX];
-	const char *bad = NULL, *actions = cli_flag_value(c, "action");
+	const char *bad = NULL, *actions = sg__cmdline_value(c, "action");
 	if (keys(c, from, to, &s->filter.sender, &s->filter.recipient) ||
 	    time_flag(c, "since", &s->filter.since_us) || time_flag(c, "until", &s->filter.until_us))
 		return CLI_ERROR;
 	if (actions && sg__export_actions_parse(actions, &s->filter.actions, &bad))
 		return cli_error("export", "--action: unknown action at '%s'", bad);
-	s->filter.campaign = cli_flag_value(c, "campaign");
+	s->filter.campaign = sg__cmdline_value(c, "campaign");
 	if (s->fmt == SG__EXPORT_CSV && sg__exbuf_header(&s->buf, s->fmt))
 		return cli_error("export", "out of memory");
 	int rc;
@@ -144,7 +144,7 @@ static int on_optout(const char *rcpt, const sg_scope_state *st, void *ctx)
 {
 	sink *s = ctx;
 	/* keys and scope ids are shorter than SG_KEY_MAX: 2 KiB holds any row */
-	if (sg__exbuf_reserve(&s->buf, 2048))
+	if (!sg__buf_reserve(&s->buf, 2048))
 		return -ENOMEM;
 	char *p0 = s->buf.p + s->buf.len, *p = p0;
 	const char *scope = sg_scope_name(st->scope), *source = sg_source_name(st->source);
@@ -179,19 +179,20 @@ static int on_optout(const char *rcpt, const sg_scope_state *st, void *ctx)
 		p = lit(lit(lit(p, "\",\"latest_seq\":"), latest_seq), "}\n");
 	}
 	s->buf.len += (size_t)(p - p0);
+	s->buf.p[s->buf.len] = '\0';
 	s->written++;
 	return s->buf.len >= FLUSH_AT ? sink_flush(s) : 0;
 }
 
-static int export_optouts(cli *c, sg_engine *e, sink *s)
+static int export_optouts(sg__cmdline *c, sg_engine *e, sink *s)
 {
 	static const char header[] = "phone_number,scope,scope_id,opted_out_at,recorded_at,source,seq,latest_at,latest_seq\r\n";
-	if (cli_flag_set(c, "since") || cli_flag_set(c, "until") || cli_flag_set(c, "from") ||
-	    cli_flag_set(c, "to") || cli_flag_set(c, "action"))
+	if (sg__cmdline_set(c, "since") || sg__cmdline_set(c, "until") || sg__cmdline_set(c, "from") ||
+	    sg__cmdline_set(c, "to") || sg__cmdline_set(c, "action"))
 		return cli_error("export", "optouts takes only --campaign, --format and --output");
 	if (s->fmt == SG__EXPORT_CSV && fwrite(header, 1, sizeof(header) - 1, s->out) != sizeof(header) - 1)
 		return cli_error("export", "write failed");
-	int rc = sg_optouts_foreach(e, cli_flag_value(c, "campaign"), on_optout, s);
+	int rc = sg_optouts_foreach(e, sg__cmdline_value(c, "campaign"), on_optout, s);
 	if (!rc)
 		rc = sink_flush(s);
 	if (rc)
@@ -219,22 +220,22 @@ static FILE *open_output(const char *path)
 
 int cmd_export(int argc, char **argv)
 {
-	static const cli_flag flags[] = {
+	static const sg__cmdline_flag flags[] = {
 		{"since", true, NULL}, {"until", true, NULL},  {"from", true, NULL},
 		{"to", true, NULL},    {"campaign", true, NULL}, {"action", true, NULL},
 		{"format", true, NULL}, {"output", true, NULL}, {NULL, false, NULL}};
-	cli c;
-	int rc = cli_parse(&c, argc, argv, flags, export_usage);
+	sg__cmdline c;
+	int rc = sg__cmdline_parse(&c, argc, argv, flags, export_usage);
 	if (rc)
 		return rc > 0 ? CLI_OK : CLI_ERROR;
 	if (c.npositional != 1 || (strcmp(c.positional[0], "audit") && strcmp(c.positional[0], "optouts"))) {
 		fputs(export_usage, stderr);
-		sg_config_free(&c.cfg);
+		sg__config_free(&c.cfg);
 		return CLI_ERROR;
 	}
 	bool audit = !strcmp(c.positional[0], "audit");
 	sink s = {.out = stdout, .fmt = audit ? SG__EXPORT_JSONL : SG__EXPORT_CSV};
-	const char *fmt = cli_flag_value(&c, "format"), *path = cli_flag_value(&c, "output");
+	const char *fmt = sg__cmdline_value(&c, "format"), *path = sg__cmdline_value(&c, "output");
 	sg_engine *e = NULL;
 	if (fmt && sg__export_format_parse(fmt, &s.fmt))
 		rc = cli_error("export", "--format: jsonl or csv");
@@ -249,7 +250,7 @@ int cmd_export(int argc, char **argv)
 		rc = cli_error("export", "%s: %s", path, strerror(errno));
 	else if (s.out == stdout && fflush(stdout) && !rc)
 		rc = cli_error("export", "write failed: %s", strerror(errno));
-	sg__exbuf_free(&s.buf);
-	sg_config_free(&c.cfg);
+	sg__buf_free(&s.buf);
+	sg__config_free(&c.cfg);
 	return rc;
 }

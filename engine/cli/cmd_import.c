@@ -201,7 +201,7 @@ static int flush(sg_engine *e, optout_batch *b, const char *path)
 	return 0;
 }
 
-static int import_optouts(cli *c, sg_engine *e, const char *path)
+static int import_optouts(sg__cmdline *c, sg_engine *e, const char *path)
 {
 	static const char *const number_cols[] = {"phone", "phonenumber", "number", "msisdn", "recipient", "to",
 						  "optedoutnumber", "e164", "mobile", "phone_number", NULL};
@@ -213,7 +213,7 @@ static int import_optouts(cli *c, sg_engine *e, const char *path)
 	static const char *const scope_cols[] = {"scope", NULL};
 	static const char *const scope_id_cols[] = {"scopeid", NULL};
 	sg_scope_kind scope = SG_SCOPE_DEFAULT;
-	const char *s = cli_flag_value(c, "scope"), *from_arg = cli_flag_value(c, "from");
+	const char *s = sg__cmdline_value(c, "scope"), *from_arg = sg__cmdline_value(c, "from");
 	if (s && sg_scope_parse(s, &scope))
 		return cli_error("import", "unknown --scope '%s'", s);
 	FILE *f = fopen(path, "rbe");
@@ -350,9 +350,9 @@ static int import_optouts(cli *c, sg_engine *e, const char *path)
 
 int cmd_import(int argc, char **argv)
 {
-	static const cli_flag flags[] = {{"from", true, NULL}, {"scope", true, NULL}, {NULL, false, NULL}};
-	cli c;
-	int rc = cli_parse(&c, argc, argv, flags, import_usage);
+	static const sg__cmdline_flag flags[] = {{"from", true, NULL}, {"scope", true, NULL}, {NULL, false, NULL}};
+	sg__cmdline c;
+	int rc = sg__cmdline_parse(&c, argc, argv, flags, import_usage);
 	if (rc)
 		return rc > 0 ? CLI_OK : CLI_ERROR;
 	if (c.npositional != 2) {
@@ -372,6 +372,6 @@ int cmd_import(int argc, char **argv)
 	else
 		rc = import_optouts(&c, e, path);
 	sg_engine_close(e);
-	sg_config_free(&c.cfg);
+	sg__config_free(&c.cfg);
 	return rc;
 }

@@ -17,9 +17,9 @@ static const char verify_usage[] =
 	"Walks the whole event log and checks the hash chain. Prints 'ok' with the\n"
 	"count and head hash (exit 0), or the first broken link (exit 1).\n";
 
-static int open_simple(int argc, char **argv, const char *usage, cli *c, sg_engine **e)
+static int open_simple(int argc, char **argv, const char *usage, sg__cmdline *c, sg_engine **e)
 {
-	int rc = cli_parse(c, argc, argv, NULL, usage);
+	int rc = sg__cmdline_parse(c, argc, argv, NULL, usage);
 	if (rc)
 		return rc > 0 ? 1 : -1;
 	if (c->npositional) {
@@ -31,7 +31,7 @@ static int open_simple(int argc, char **argv, const char *usage, cli *c, sg_engi
 
 int cmd_stats(int argc, char **argv)
 {
-	cli c;
+	sg__cmdline c;
 	sg_engine *e;
 	int rc = open_simple(argc, argv, stats_usage, &c, &e);
 	if (rc)
@@ -55,13 +55,13 @@ int cmd_stats(int argc, char **argv)
 	cJSON_AddStringToObject(o, "head", hex);
 	cJSON_AddStringToObject(o, "data", c.cfg.data_dir);
 	cli_print_json(o);
-	sg_config_free(&c.cfg);
+	sg__config_free(&c.cfg);
 	return CLI_OK;
 }
 
 int cmd_head(int argc, char **argv)
 {
-	cli c;
+	sg__cmdline c;
 	sg_engine *e;
 	int rc = open_simple(argc, argv, head_usage, &c, &e);
 	if (rc)
@@ -71,7 +71,7 @@ int cmd_head(int argc, char **argv)
 	char hex[65];
 	rc = sg_head(e, &seq, hash);
 	sg_engine_close(e);
-	sg_config_free(&c.cfg);
+	sg__config_free(&c.cfg);
 	if (rc)
 		return cli_error("head", "%s", sg_strerror(rc));
 	sg_hex32(hash, hex);
@@ -81,7 +81,7 @@ int cmd_head(int argc, char **argv)
 
 int cmd_verify(int argc, char **argv)
 {
-	cli c;
+	sg__cmdline c;
 	sg_engine *e;
 	int rc = open_simple(argc, argv, verify_usage, &c, &e);
 	if (rc)
@@ -89,7 +89,7 @@ int cmd_verify(int argc, char **argv)
 	sg_verify_result r;
 	rc = sg_verify(e, &r);
 	sg_engine_close(e);
-	sg_config_free(&c.cfg);
+	sg__config_free(&c.cfg);
 	if (rc)
 		return cli_error("verify", "%s", sg_strerror(rc));
 	char hex[65];
@@ -132,26 +132,26 @@ static void classification_json(const sg_classification *r)
 
 int cmd_classify(int argc, char **argv)
 {
-	static const cli_flag flags[] = {
+	static const sg__cmdline_flag flags[] = {
 		{"campaign", true, NULL}, {"stdin", false, NULL}, {NULL, false, NULL}};
-	cli c;
+	sg__cmdline c;
 	sg_engine *e;
-	int rc = cli_parse(&c, argc, argv, flags, classify_usage);
+	int rc = sg__cmdline_parse(&c, argc, argv, flags, classify_usage);
 	if (rc)
 		return rc > 0 ? CLI_OK : CLI_ERROR;
-	bool from_stdin = cli_flag_set(&c, "stdin");
+	bool from_stdin = sg__cmdline_set(&c, "stdin");
 	if (from_stdin ? c.npositional != 0 : c.npositional != 1) {
 		fputs(classify_usage, stderr);
 		return CLI_ERROR;
 	}
-	const char *campaign = cli_flag_value(&c, "campaign");
+	const char *campaign = sg__cmdline_value(&c, "campaign");
 	if (campaign && campaign[0]) {
 		if (cli_open(&c, true, &e)) /* the campaign's own keywords are in the store */
 			return CLI_ERROR;
 	} else {
 		/* The keyword set alone: no store is opened, none is needed. */
 		sg_options opts;
-		sg_config_engine_options(&c.cfg, &opts);
+		sg__config_engine_options(&c.cfg, &opts);
 		if ((rc = sg__engine_open_keywords_only(&opts, &e)))
 			return cli_error("classify", "%s", sg_strerror(rc));
 	}
@@ -180,6 +180,6 @@ int cmd_classify(int argc, char **argv)
 		rc = 0;
 	}
 	sg_engine_close(e);
-	sg_config_free(&c.cfg);
+	sg__config_free(&c.cfg);
 	return rc ? CLI_ERROR : CLI_OK;
 }

@@ -116,7 +116,7 @@ static int on_event(const sg_event *ev, void *ctx)
 	return 0;
 }
 
-static int build(cli *c, sg_engine *e, cJSON *doc, bool *chain_ok)
+static int build(sg__cmdline *c, sg_engine *e, cJSON *doc, bool *chain_ok)
 {
 	const char *from = c->positional[0], *to = c->positional[1], *dc = sg_engine_default_country(e);
 	char fkey[SG_KEY_MAX], tkey[SG_KEY_MAX], cc[3], hex[65];
@@ -187,7 +187,7 @@ static int build(cli *c, sg_engine *e, cJSON *doc, bool *chain_ok)
 		cJSON_AddNumberToObject(fl, "event", (double)flag.seq);
 	}
 	cJSON_AddItemToObject(doc, "events", p.events);
-	if (!cli_flag_set(c, "no-verify")) {
+	if (!sg__cmdline_set(c, "no-verify")) {
 		sg_verify_result r;
 		if ((rc = sg_verify(e, &r)))
 			return cli_error("proof", "verify: %s", sg_strerror(rc));
@@ -213,19 +213,19 @@ fail:
 
 int cmd_proof(int argc, char **argv)
 {
-	static const cli_flag flags[] = {{"no-verify", false, NULL}, {NULL, false, NULL}};
-	cli c;
+	static const sg__cmdline_flag flags[] = {{"no-verify", false, NULL}, {NULL, false, NULL}};
+	sg__cmdline c;
 	sg_engine *e;
-	int rc = cli_parse(&c, argc, argv, flags, proof_usage);
+	int rc = sg__cmdline_parse(&c, argc, argv, flags, proof_usage);
 	if (rc)
 		return rc > 0 ? CLI_OK : CLI_ERROR;
 	if (c.npositional != 2) {
 		fputs(proof_usage, stderr);
-		sg_config_free(&c.cfg);
+		sg__config_free(&c.cfg);
 		return CLI_ERROR;
 	}
 	if (cli_open(&c, true, &e)) {
-		sg_config_free(&c.cfg);
+		sg__config_free(&c.cfg);
 		return CLI_ERROR;
 	}
 	cJSON *doc = cJSON_CreateObject();
@@ -240,20 +240,20 @@ int cmd_proof(int argc, char **argv)
 		free(s);
 	}
 	cJSON_Delete(doc);
-	sg_config_free(&c.cfg);
+	sg__config_free(&c.cfg);
 	return rc;
 }
 
 int cmd_redact(int argc, char **argv)
 {
-	static const cli_flag flags[] = {{"before", true, NULL}, {NULL, false, NULL}};
-	cli c;
+	static const sg__cmdline_flag flags[] = {{"before", true, NULL}, {NULL, false, NULL}};
+	sg__cmdline c;
 	sg_engine *e;
 	int64_t before = 0;
-	int rc = cli_parse(&c, argc, argv, flags, redact_usage);
+	int rc = sg__cmdline_parse(&c, argc, argv, flags, redact_usage);
 	if (rc)
 		return rc > 0 ? CLI_OK : CLI_ERROR;
-	const char *b = cli_flag_value(&c, "before");
+	const char *b = sg__cmdline_value(&c, "before");
 	if (c.npositional) {
 		fputs(redact_usage, stderr);
 		rc = CLI_ERROR;
@@ -281,6 +281,6 @@ int cmd_redact(int argc, char **argv)
 			rc = CLI_OK;
 		}
 	}
-	sg_config_free(&c.cfg);
+	sg__config_free(&c.cfg);
 	return rc;
 }

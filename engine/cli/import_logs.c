@@ -188,7 +188,7 @@ static int read_row(run *r, sg_engine *e, const import_layout *L, const sg__csv 
 		return cli_error("import", "out of memory");
 	int n = snprintf(buf, len, "%s|%s|%s|%lld|%d|", c->id ? c->id : "", c->sender, c->recipient, (long long)t,
 			 (int)c->action);
-	sg_require(n > 0 && (size_t)n + c->text_len <= len);
+	sg__require(n > 0 && (size_t)n + c->text_len <= len);
 	memcpy(buf + n, text, c->text_len);
 	sg__sha256(buf, (size_t)n + c->text_len, md);
 	free(buf);
@@ -317,7 +317,7 @@ static void report(const run *r, const import_layout *L)
 			r->path, r->shown - SHOW_REJECTED, SHOW_REJECTED);
 }
 
-int import_message_log(cli *c, sg_engine *e, const char *path, sg__csv *csv, FILE *f, const char *from_key,
+int import_message_log(sg__cmdline *c, sg_engine *e, const char *path, sg__csv *csv, FILE *f, const char *from_key,
 		       sg_scope_kind scope)
 {
 	import_layout L;

@@ -52,5 +52,5 @@ int import_read_layout(const sg__csv *header, const char *path, const char *from
  * handset = recipient and our number = sender. from_key: --from as a key
  * (our number: a filter, and the side of a log without a direction
  * column), or NULL. Prints the report; returns CLI_OK or CLI_ERROR. */
-int import_message_log(cli *c, sg_engine *e, const char *path, sg__csv *csv, FILE *f, const char *from_key,
+int import_message_log(sg__cmdline *c, sg_engine *e, const char *path, sg__csv *csv, FILE *f, const char *from_key,
 		       sg_scope_kind scope);

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "cli/config.h"
+#include "config/config.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -19,7 +19,7 @@ struct sg__conn;
 struct sg__server {
 	uv_loop_t *loop;
 	sg_engine *engine;
-	const sg_config *cfg;
+	const sg__config *cfg;
 	sg__writer *writer;
 	sg__metrics metrics;
 

@@ -139,7 +139,7 @@ void sg__conn_after_io(sg__conn *c)
 	}
 	if (c->in_parse || c->lingering)
 		return;
-	const sg_limits *lim = &c->srv->cfg->limits;
+	const sg__limits *lim = &c->srv->cfg->limits;
 	if (c->close_after && c->nreqs == 0 && c->writes == 0) {
 		conn_finish(c);
 		return;

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "http_internal.h"
+#include "internal.h"
 
 const char *sg__http_reason(int status)
 {
@@ -63,28 +64,16 @@ bool sg__req_content_type_is(const sg__req *req, const char *media_type)
 	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t';
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int sg__url_decode(const char *in, size_t len, bool plus_space, char *out, size_t outlen)
 {
 	size_t o = 0;
 	for (size_t i = 0; i < len; i++) {
 		char ch = in[i];
 		if (ch == '%') {
-			int hi = i + 2 < len + 0 ? hexval(in[i + 1]) : -1;
-			int lo = i + 2 < len + 0 ? hexval(in[i + 2]) : -1;
-			if (i + 2 >= len + 0 || hi < 0 || lo < 0)
+			int byte = sg__pct_byte(in, len, i);
+			if (byte < 0)
 				return -EINVAL;
-			ch = (char)(hi * 16 + lo);
+			ch = (char)byte;
 			i += 2;
 		} else if (ch == '+' && plus_space) {
 			ch = ' ';

@@ -10,14 +10,14 @@
 #include "internal.h"
 #include "log.h"
 
-static sg_log_level threshold = SG_LOG_INFO;
+static sg__log_level threshold = SG_LOG_INFO;
 
-void sg__log_set_level(sg_log_level level)
+void sg__log_set_level(sg__log_level level)
 {
 	threshold = level;
 }
 
-bool sg__log_enabled(sg_log_level level)
+bool sg__log_enabled(sg__log_level level)
 {
 	return level <= threshold;
 }
@@ -26,10 +26,10 @@ static const char *const level_names[] = {
 	[SG_LOG_ERROR] = "error", [SG_LOG_WARN] = "warn", [SG_LOG_INFO] = "info", [SG_LOG_DEBUG] = "debug",
 };
 
-static void vlog(sg_log_level level, const char *group, const char *fmt, va_list ap)
+static void vlog(sg__log_level level, const char *group, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 
-void sg__log(sg_log_level level, const char *group, const char *fmt, ...)
+void sg__log(sg__log_level level, const char *group, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -37,7 +37,7 @@ void sg__log(sg_log_level level, const char *group, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void vlog(sg_log_level level, const char *group, const char *fmt, va_list ap)
+static void vlog(sg__log_level level, const char *group, const char *fmt, va_list ap)
 {
 	if (!sg__log_enabled(level))
 		return;
@@ -86,7 +86,7 @@ static void say_suppressed(const struct limit_slot *s, int64_t now)
 		(unsigned long long)s->suppressed, (long long)((now - s->since_us) / 1000000 + 1), s->key);
 }
 
-void sg__log_limited(sg_log_level level, const char *group, const char *key, const char *fmt, ...)
+void sg__log_limited(sg__log_level level, const char *group, const char *key, const char *fmt, ...)
 {
 	if (!sg__log_enabled(level))
 		return;

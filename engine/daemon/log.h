@@ -4,17 +4,17 @@
  * The message is fixed text; variable parts go in key=value pairs after it.
  * Never pass a secret (token, provider secret, Authorization header). */
 #pragma once
-#include "cli/config.h"
+#include "config/config.h"
 
 /* Set the threshold (messages above it are dropped). Not thread-safe; set it
  * before starting threads. */
-void sg__log_set_level(sg_log_level level);
-bool sg__log_enabled(sg_log_level level);
+void sg__log_set_level(sg__log_level level);
+bool sg__log_enabled(sg__log_level level);
 
 /* group: up to 6 characters ("http", "writer", "store"); fmt: printf format
  * of the whole line after the group, e.g. "listening addr=%s". Values that
  * may contain spaces or come from clients should go through sg__log_quote(). */
-void sg__log(sg_log_level level, const char *group, const char *fmt, ...)
+void sg__log(sg__log_level level, const char *group, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Like sg__log, for lines a client can trigger at will (refused webhooks,
@@ -24,7 +24,7 @@ void sg__log(sg_log_level level, const char *group, const char *fmt, ...)
  * being suppressed; the next one logged says how many were. Thread-safe. */
 #define SG__LOG_BURST 10
 #define SG__LOG_REFILL_S 6
-void sg__log_limited(sg_log_level level, const char *group, const char *key, const char *fmt, ...)
+void sg__log_limited(sg__log_level level, const char *group, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 /* Quote a client-supplied value for a log line: printable ASCII kept,

@@ -97,7 +97,7 @@ static bool token_ok(const sg__req *req)
 
 void sg__router_prepare(sg__req *req)
 {
-	const sg_limits *lim = &req->srv->cfg->limits;
+	const sg__limits *lim = &req->srv->cfg->limits;
 	const char *arg = "";
 	const sg__route *rt = find(req->path, &arg);
 	req->route = rt;

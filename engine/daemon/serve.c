@@ -16,7 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli/cli.h"
+#include "config/cmdline.h"
 #include "daemon.h"
 #include "internal.h"
 #include "serve.h"
@@ -209,17 +209,17 @@ static void walk_open_handle(uv_handle_t *h, void *arg)
 }
 
 /* Options to the config; returns 0, 1 for --help, or an exit code. */
-static int parse_options(cli *c, int argc, char **argv)
+static int parse_options(sg__cmdline *c, int argc, char **argv)
 {
-	static const cli_flag flags[] = {{"listen", true, NULL}, {"log-level", true, NULL}, {NULL, false, NULL}};
-	int rc = cli_parse(c, argc, argv, flags, usage);
+	static const sg__cmdline_flag flags[] = {{"listen", true, NULL}, {"log-level", true, NULL}, {NULL, false, NULL}};
+	int rc = sg__cmdline_parse(c, argc, argv, flags, usage);
 	if (rc)
 		return rc;
 	if (c->npositional) {
 		fprintf(stderr, "stopgate serve: unexpected argument '%s'\n%s", c->positional[0], usage);
 		return -1;
 	}
-	const char *listen = cli_flag_value(c, "listen");
+	const char *listen = sg__cmdline_value(c, "listen");
 	if (listen) {
 		if (strlen(listen) >= sizeof(c->cfg.listen)) {
 			fprintf(stderr, "stopgate serve: --listen: address too long\n");
@@ -227,15 +227,15 @@ static int parse_options(cli *c, int argc, char **argv)
 		}
 		sg__strlcpy(c->cfg.listen, listen, sizeof(c->cfg.listen));
 	}
-	const char *level = cli_flag_value(c, "log-level");
-	if (level && sg_log_level_parse(level, &c->cfg.log_level)) {
+	const char *level = sg__cmdline_value(c, "log-level");
+	if (level && sg__log_level_parse(level, &c->cfg.log_level)) {
 		fprintf(stderr, "stopgate serve: --log-level: error, warn, info or debug\n");
 		return -1;
 	}
 	return 0;
 }
 
-static int run(daemon_state *d, sg_config *cfg)
+static int run(daemon_state *d, sg__config *cfg)
 {
 	sg__server *srv = &d->srv;
 	uv_loop_t loop;
@@ -298,16 +298,16 @@ out:
 	return d->exit_code;
 }
 
-int sg_serve_main(int argc, char **argv)
+int sg__serve_main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
-	cli c;
+	sg__cmdline c;
 	int rc = parse_options(&c, argc > 0 ? argc - 1 : 0, argc > 0 ? argv + 1 : argv);
 	if (rc) {
-		sg_config_free(&c.cfg);
+		sg__config_free(&c.cfg);
 		return rc == 1 ? 0 : 2;
 	}
-	sg_config *cfg = &c.cfg;
+	sg__config *cfg = &c.cfg;
 	sg__log_set_level(cfg->log_level);
 	/* http-parser's own bound (a process global) above ours, so that ours
 	 * answers 431 first. */
@@ -315,28 +315,28 @@ int sg_serve_main(int argc, char **argv)
 	if (!sg__addr_valid(cfg->listen)) {
 		sg__err("daemon", "cannot listen: not an address, expected IP:PORT or [IPv6]:PORT addr=%s",
 			cfg->listen);
-		sg_config_free(cfg);
+		sg__config_free(cfg);
 		return 2;
 	}
 	if (!cfg->token[0] && !sg__addr_is_loopback(cfg->listen)) {
 		sg__err("daemon", "refusing to listen on a non-loopback address without a token addr=%s "
 			"hint=\"set token in the config or STOPGATE_TOKEN\"", cfg->listen);
-		sg_config_free(cfg);
+		sg__config_free(cfg);
 		return 2;
 	}
 	if (sg__webhooks_init(cfg)) { /* provider credentials: a bad key stops us here */
-		sg_config_free(cfg);
+		sg__config_free(cfg);
 		return 2;
 	}
 	sg_options opts;
-	sg_config_engine_options(cfg, &opts);
+	sg__config_engine_options(cfg, &opts);
 	/* The writer thread acknowledges a commit only once a later sync covers
 	 * it (writer.c), so commits may skip LMDB's separate meta-page sync. */
 	opts.flags |= SG_OPEN_DEFER_SYNC;
 	opts.flags |= SG_OPEN_CREATE; /* the daemon makes the store on its first start */
 	daemon_state *d = calloc(1, sizeof(*d));
 	if (!d) {
-		sg_config_free(cfg);
+		sg__config_free(cfg);
 		return 2;
 	}
 	rc = sg_engine_open(&opts, &d->srv.engine);
@@ -348,7 +348,7 @@ int sg_serve_main(int argc, char **argv)
 			sg__err("daemon", "cannot open the data directory data=%s error=\"%s\"", cfg->data_dir,
 				sg_strerror(rc));
 		free(d);
-		sg_config_free(cfg);
+		sg__config_free(cfg);
 		return 2;
 	}
 	if (sg__engine_created(d->srv.engine))
@@ -369,6 +369,6 @@ int sg_serve_main(int argc, char **argv)
 	sg_engine_close(d->srv.engine);
 	sg__info("daemon", "stopped code=%d", code);
 	free(d);
-	sg_config_free(cfg);
+	sg__config_free(cfg);
 	return code;
 }

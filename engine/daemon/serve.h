@@ -6,4 +6,4 @@
  * --data DIR, --listen ADDR:PORT, --config FILE, --log-level LEVEL,
  * --keywords DIR, --country CC, --help. Returns the process exit code:
  * 0 after a clean shutdown, 2 when it could not start. */
-int sg_serve_main(int argc, char **argv);
+int sg__serve_main(int argc, char **argv);

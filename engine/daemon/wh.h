@@ -36,7 +36,7 @@ typedef struct sg__wh_settings {
 /* Read cfg->providers and the environment (STOPGATE_TWILIO_AUTH_TOKEN, ...),
  * check every key, log what each provider accepts (unsigned ones loudly).
  * Returns 0, or -1 after logging why the daemon cannot start. */
-int sg__webhooks_init(const sg_config *cfg);
+int sg__webhooks_init(const sg__config *cfg);
 /* Free the settings (secrets wiped) and the concat table. Idempotent. */
 void sg__webhooks_free(void);
 /* The settings of p (never NULL for a valid p). */

@@ -28,44 +28,8 @@
 #include <time.h>
 
 #include "internal.h"
+#include "config/provider_settings.h"
 #include "wh.h"
-
-enum slot {
-	S_SECRET, S_PUBKEY, S_USER, S_PASS, S_TOPIC, S_NSTR, /* strings owned per provider */
-	S_COUNTRY = S_NSTR, S_TWIML, S_REMOVED, S_SKEW, S_METHOD, S_CONCAT, S_CERTS, S_KEYS,
-};
-
-typedef struct setting {
-	sg__wh_provider p; /* 0: every provider */
-	const char *key;
-	enum slot slot;
-	const char *env; /* environment override, or NULL */
-} setting;
-
-static const setting settings[] = {
-	{SG__WH_TWILIO, "authToken", S_SECRET, "STOPGATE_TWILIO_AUTH_TOKEN"},
-	{SG__WH_TWILIO, "replyWithTwiml", S_TWIML, NULL},
-	{SG__WH_TWILIO, "signingKeys", S_KEYS, NULL},
-	{SG__WH_TELNYX, "publicKey", S_PUBKEY, "STOPGATE_TELNYX_PUBLIC_KEY"},
-	{SG__WH_TELNYX, "maxSkewSeconds", S_SKEW, NULL},
-	{SG__WH_BANDWIDTH, "username", S_USER, "STOPGATE_BANDWIDTH_USERNAME"},
-	{SG__WH_BANDWIDTH, "password", S_PASS, "STOPGATE_BANDWIDTH_PASSWORD"},
-	{SG__WH_PLIVO, "authToken", S_SECRET, "STOPGATE_PLIVO_AUTH_TOKEN"},
-	{SG__WH_PLIVO, "allowV2Signatures", S_REMOVED, NULL},
-	{SG__WH_VONAGE, "signatureSecret", S_SECRET, "STOPGATE_VONAGE_SIGNATURE_SECRET"},
-	{SG__WH_VONAGE, "signatureMethod", S_METHOD, NULL},
-	{SG__WH_VONAGE, "maxSkewSeconds", S_SKEW, NULL},
-	{SG__WH_VONAGE, "concatTimeoutSeconds", S_CONCAT, NULL},
-	{SG__WH_SINCH, "signingSecret", S_SECRET, "STOPGATE_SINCH_SIGNING_SECRET"},
-	{SG__WH_SINCH, "maxSkewSeconds", S_SKEW, NULL},
-	{SG__WH_SINCH, "username", S_USER, "STOPGATE_SINCH_USERNAME"},
-	{SG__WH_SINCH, "password", S_PASS, "STOPGATE_SINCH_PASSWORD"},
-	{SG__WH_AWS_SNS, "certificate", S_PUBKEY, "STOPGATE_AWS_SNS_CERTIFICATE"},
-	{SG__WH_AWS_SNS, "certificates", S_CERTS, NULL},
-	{SG__WH_AWS_SNS, "topicArn", S_TOPIC, NULL},
-	{SG__WH_AWS_SNS, "maxSkewSeconds", S_SKEW, NULL},
-	{0, "country", S_COUNTRY, NULL},
-};
 
 static const struct {
 	const char *name;
@@ -78,7 +42,7 @@ static const struct {
 
 static struct {
 	sg__wh_settings p[SG__WH_PROVIDER_MAX];
-	char *str[SG__WH_PROVIDER_MAX][S_NSTR];
+	char *str[SG__WH_PROVIDER_MAX][SG__WH_S_NSTR];
 	/* aws-sns certificates / twilio signing keys: name-value pairs (URL
 	 * and PEM, key name and secret), strings owned, values wiped when freed */
 	sg__wh_cert *certs;
@@ -89,7 +53,7 @@ static struct {
 	int64_t concat_timeout_us;
 } wh = {.concat_timeout_us = SG__WH_CONCAT_TIMEOUT_S * 1000000LL};
 
-static void set_str(sg__wh_provider p, enum slot slot, const char *value)
+static void set_str(sg__wh_provider p, sg__wh_slot slot, const char *value)
 {
 	char *old = wh.str[p][slot];
 	if (old) {
@@ -108,13 +72,13 @@ static void wipe_free(char *s)
 }
 
 /* providers.<name>.certificates / signingKeys: an object of strings. */
-static int apply_pairs(sg__wh_provider p, const setting *s, const cJSON *v, char *err, size_t errlen)
+static int apply_pairs(sg__wh_provider p, const sg__wh_setting *s, const cJSON *v, char *err, size_t errlen)
 {
 	const char *name = sg__wh_provider_name(p);
 	size_t n = (size_t)cJSON_GetArraySize(v), i = 0;
 	if (!cJSON_IsObject(v) || n == 0) {
 		snprintf(err, errlen, "providers.%s.%s: an object of %s", name, s->key,
-			 s->slot == S_CERTS ? "\"<SigningCertURL>\": \"<PEM certificate>\" pairs"
+			 s->slot == SG__WH_S_CERTS ? "\"<SigningCertURL>\": \"<PEM certificate>\" pairs"
 					    : "\"<key name>\": \"<secret>\" pairs");
 		return -1;
 	}
@@ -131,12 +95,12 @@ static int apply_pairs(sg__wh_provider p, const setting *s, const cJSON *v, char
 				 s->key, it->string);
 			goto fail;
 		}
-		if (s->slot == S_CERTS && strncmp(it->string, "https://", 8) != 0) {
+		if (s->slot == SG__WH_S_CERTS && strncmp(it->string, "https://", 8) != 0) {
 			snprintf(err, errlen, "providers.%s.certificates: the names are the SigningCertURLs "
 				 "(https://sns.<region>.amazonaws.com/...pem), not \"%.60s\"", name, it->string);
 			goto fail;
 		}
-		if (s->slot == S_CERTS && !sg__wh_sns_pem_ok(it->valuestring)) {
+		if (s->slot == SG__WH_S_CERTS && !sg__wh_sns_pem_ok(it->valuestring)) {
 			snprintf(err, errlen, "providers.%s.certificates.\"%.100s\": not a readable PEM "
 				 "certificate", name, it->string);
 			goto fail;
@@ -150,7 +114,7 @@ static int apply_pairs(sg__wh_provider p, const setting *s, const cJSON *v, char
 		}
 		i++;
 	}
-	if (s->slot == S_CERTS) {
+	if (s->slot == SG__WH_S_CERTS) {
 		wh.certs = calloc(n, sizeof(*wh.certs));
 		for (size_t j = 0; wh.certs && j < n; j++)
 			wh.certs[j] = (sg__wh_cert){.url = a[2 * j], .pem = a[2 * j + 1]};
@@ -161,7 +125,7 @@ static int apply_pairs(sg__wh_provider p, const setting *s, const cJSON *v, char
 			wh.keys[j] = (sg__wh_named_key){.name = a[2 * j], .secret = a[2 * j + 1]};
 		wh.nkeys = wh.keys ? n : 0;
 	}
-	if ((s->slot == S_CERTS && !wh.certs) || (s->slot == S_KEYS && !wh.keys)) {
+	if ((s->slot == SG__WH_S_CERTS && !wh.certs) || (s->slot == SG__WH_S_KEYS && !wh.keys)) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -175,33 +139,33 @@ fail:
 }
 
 /* One member of providers.<name>; 0 or -1 with err written. */
-static int apply(sg__wh_provider p, const setting *s, const cJSON *v, char *err, size_t errlen)
+static int apply(sg__wh_provider p, const sg__wh_setting *s, const cJSON *v, char *err, size_t errlen)
 {
 	const char *name = sg__wh_provider_name(p);
 	switch (s->slot) {
-	case S_REMOVED:
+	case SG__WH_S_REMOVED:
 		snprintf(err, errlen, "providers.plivo.allowV2Signatures: removed: V2 signatures do not cover "
 			 "the body, so one captured request would sign any opt-in. Plivo sends a V3 signature "
 			 "with every callback: delete the key");
 		return -1;
-	case S_CERTS:
-	case S_KEYS:
+	case SG__WH_S_CERTS:
+	case SG__WH_S_KEYS:
 		return apply_pairs(p, s, v, err, errlen);
-	case S_TWIML:
+	case SG__WH_S_TWIML:
 		if (!cJSON_IsBool(v))
 			goto type;
 		wh.p[p].reply_with_twiml = cJSON_IsTrue(v);
 		return 0;
-	case S_SKEW:
-	case S_CONCAT: {
-		double lo = s->slot == S_SKEW ? 1 : 5, hi = s->slot == S_SKEW ? 86400 : 3600;
+	case SG__WH_S_SKEW:
+	case SG__WH_S_CONCAT: {
+		double lo = s->slot == SG__WH_S_SKEW ? 1 : 5, hi = s->slot == SG__WH_S_SKEW ? 86400 : 3600;
 		if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi ||
 		    v->valuedouble != (double)(long long)v->valuedouble) {
 			snprintf(err, errlen, "providers.%s.%s: a whole number of seconds from %.0f to %.0f",
 				 name, s->key, lo, hi);
 			return -1;
 		}
-		if (s->slot == S_SKEW)
+		if (s->slot == SG__WH_S_SKEW)
 			wh.p[p].cfg.max_skew_s = (int64_t)v->valuedouble;
 		else
 			wh.concat_timeout_us = (int64_t)v->valuedouble * 1000000LL;
@@ -213,7 +177,7 @@ static int apply(sg__wh_provider p, const setting *s, const cJSON *v, char *err,
 	if (!cJSON_IsString(v))
 		goto type;
 	const char *str = v->valuestring;
-	if (s->slot == S_COUNTRY) {
+	if (s->slot == SG__WH_S_COUNTRY) {
 		if (strlen(str) != 2 || str[0] < 'A' || str[0] > 'Z' || str[1] < 'A' || str[1] > 'Z') {
 			snprintf(err, errlen, "providers.%s.country: an ISO 3166 code such as \"US\"", name);
 			return -1;
@@ -221,7 +185,7 @@ static int apply(sg__wh_provider p, const setting *s, const cJSON *v, char *err,
 		memcpy(wh.p[p].country, str, 3);
 		return 0;
 	}
-	if (s->slot == S_METHOD) {
+	if (s->slot == SG__WH_S_METHOD) {
 		for (size_t i = 0; i < SG_ARRAY_SIZE(vonage_methods); i++)
 			if (strcmp(str, vonage_methods[i].name) == 0) {
 				wh.p[p].cfg.alg = vonage_methods[i].alg;
@@ -239,17 +203,8 @@ static int apply(sg__wh_provider p, const setting *s, const cJSON *v, char *err,
 	return 0;
 type:
 	snprintf(err, errlen, "providers.%s.%s: must be a %s", name, s->key,
-		 s->slot == S_TWIML ? "boolean" : "string");
+		 s->slot == SG__WH_S_TWIML ? "boolean" : "string");
 	return -1;
-}
-
-size_t sg__wh_setting_keys(int p, const char **keys, size_t max)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < SG_ARRAY_SIZE(settings) && n < max; i++)
-		if (!settings[i].p || (int)settings[i].p == p)
-			keys[n++] = settings[i].key;
-	return n;
 }
 
 static int parse_providers(const cJSON *providers, char *err, size_t errlen)
@@ -268,14 +223,14 @@ static int parse_providers(const cJSON *providers, char *err, size_t errlen)
 		}
 		const cJSON *v;
 		cJSON_ArrayForEach(v, obj) {
-			const setting *s = NULL;
-			for (size_t i = 0; i < SG_ARRAY_SIZE(settings) && !s; i++)
-				if ((!settings[i].p || settings[i].p == p) && !strcmp(settings[i].key, v->string))
-					s = &settings[i];
+			const sg__wh_setting *s = NULL;
+			for (size_t i = 0; i < sg__wh_setting_count && !s; i++)
+				if ((!sg__wh_setting_table[i].p || sg__wh_setting_table[i].p == p) && !strcmp(sg__wh_setting_table[i].key, v->string))
+					s = &sg__wh_setting_table[i];
 			if (!s) {
-				const char *keys[SG_ARRAY_SIZE(settings)];
+				const char *keys[SG__WH_SETTINGS_MAX];
 				size_t n = sg__wh_setting_keys(p, keys, SG_ARRAY_SIZE(keys));
-				const char *near = sg_config_nearest(v->string, keys, n);
+				const char *near = sg__config_nearest(v->string, keys, n);
 				snprintf(err, errlen, "providers.%s: unknown setting \"%.40s\"%s%s%s", obj->string,
 					 v->string, near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "");
 				return -1;
@@ -291,24 +246,24 @@ static int parse_providers(const cJSON *providers, char *err, size_t errlen)
  * hold them). */
 static void apply_env(void)
 {
-	for (size_t i = 0; i < SG_ARRAY_SIZE(settings); i++) {
-		const char *v = settings[i].env ? getenv(settings[i].env) : NULL;
+	for (size_t i = 0; i < sg__wh_setting_count; i++) {
+		const char *v = sg__wh_setting_table[i].env ? getenv(sg__wh_setting_table[i].env) : NULL;
 		if (v && v[0])
-			set_str(settings[i].p, settings[i].slot, v);
+			set_str(sg__wh_setting_table[i].p, sg__wh_setting_table[i].slot, v);
 	}
 }
 
 /* Wire the owned strings into the verify config and check them. */
-static int finish(const sg_config *cfg, sg__wh_provider p, char *err, size_t errlen)
+static int finish(const sg__config *cfg, sg__wh_provider p, char *err, size_t errlen)
 {
 	sg__wh_settings *s = &wh.p[p];
 	char **str = wh.str[p];
 	const char *name = sg__wh_provider_name(p);
-	s->cfg.secret = str[S_SECRET];
-	s->cfg.public_key = str[S_PUBKEY];
-	s->cfg.basic_user = str[S_USER];
-	s->cfg.basic_pass = str[S_PASS];
-	s->cfg.topic_arn = str[S_TOPIC];
+	s->cfg.secret = str[SG__WH_S_SECRET];
+	s->cfg.public_key = str[SG__WH_S_PUBKEY];
+	s->cfg.basic_user = str[SG__WH_S_USER];
+	s->cfg.basic_pass = str[SG__WH_S_PASS];
+	s->cfg.topic_arn = str[SG__WH_S_TOPIC];
 	if (p == SG__WH_AWS_SNS) {
 		s->cfg.certs = wh.certs;
 		s->cfg.ncerts = wh.ncerts;
@@ -317,11 +272,11 @@ static int finish(const sg_config *cfg, sg__wh_provider p, char *err, size_t err
 		s->cfg.keys = wh.keys;
 		s->cfg.nkeys = wh.nkeys;
 	}
-	if (!str[S_USER] != !str[S_PASS]) {
+	if (!str[SG__WH_S_USER] != !str[SG__WH_S_PASS]) {
 		snprintf(err, errlen, "providers.%s: username and password go together", name);
 		return -1;
 	}
-	s->has_credentials = str[S_SECRET] || str[S_PUBKEY] || str[S_USER] || s->cfg.ncerts ||
+	s->has_credentials = str[SG__WH_S_SECRET] || str[SG__WH_S_PUBKEY] || str[SG__WH_S_USER] || s->cfg.ncerts ||
 			     s->cfg.nkeys;
 	s->cfg.allow_unsigned = !s->has_credentials && cfg->allow_unsigned_webhooks;
 	if (!s->has_credentials)
@@ -340,12 +295,12 @@ static int finish(const sg_config *cfg, sg__wh_provider p, char *err, size_t err
 			return -1;
 		}
 	}
-	if (p == SG__WH_AWS_SNS && str[S_PUBKEY] && !sg__wh_sns_pem_ok(str[S_PUBKEY])) {
+	if (p == SG__WH_AWS_SNS && str[SG__WH_S_PUBKEY] && !sg__wh_sns_pem_ok(str[SG__WH_S_PUBKEY])) {
 		snprintf(err, errlen, "providers.aws-sns.certificate: not a readable PEM certificate (or use "
 			 "\"certificates\": {\"<SigningCertURL>\": \"<PEM>\"} for several at once)");
 		return -1;
 	}
-	if (p == SG__WH_AWS_SNS && str[S_PUBKEY] && s->cfg.ncerts)
+	if (p == SG__WH_AWS_SNS && str[SG__WH_S_PUBKEY] && s->cfg.ncerts)
 		sg__warn("webhk", "providers.aws-sns: both certificate (any URL) and certificates are set; "
 			 "both are accepted");
 	return 0;
@@ -356,7 +311,7 @@ static bool url_ok(const char *url)
 	return (!strncmp(url, "https://", 8) && url[8]) || (!strncmp(url, "http://", 7) && url[7]);
 }
 
-static void log_provider(const sg_config *cfg, sg__wh_provider p)
+static void log_provider(const sg__config *cfg, sg__wh_provider p)
 {
 	const sg__wh_settings *s = &wh.p[p];
 	const char *name = sg__wh_provider_name(p);
@@ -380,7 +335,7 @@ static void log_provider(const sg_config *cfg, sg__wh_provider p)
 		sg__debug("webhk", "provider refused (no credentials configured) provider=%s", name);
 }
 
-int sg__webhooks_init(const sg_config *cfg)
+int sg__webhooks_init(const sg__config *cfg)
 {
 	char err[256] = "";
 	sg__webhooks_free();
@@ -418,8 +373,8 @@ fail:
 void sg__webhooks_free(void)
 {
 	for (int p = 0; p < SG__WH_PROVIDER_MAX; p++)
-		for (int i = 0; i < S_NSTR; i++)
-			set_str((sg__wh_provider)p, (enum slot)i, NULL);
+		for (int i = 0; i < SG__WH_S_NSTR; i++)
+			set_str((sg__wh_provider)p, (sg__wh_slot)i, NULL);
 	for (size_t i = 0; i < wh.ncerts; i++) {
 		wipe_free((char *)wh.certs[i].url);
 		wipe_free((char *)wh.certs[i].pem);

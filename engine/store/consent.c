@@ -6,6 +6,17 @@
 #include "store/consent.h"
 #include "store/store.h"
 
+int sg__rcpt_read(sg__store *st, sg__txn *txn, const char *key, sg__rcpt *out)
+{
+	MDB_val k = sg__val(key, strlen(key)), val;
+	int rc = mdb_get(txn, st->recipients, &k, &val);
+	if (rc == MDB_NOTFOUND)
+		return SG_ENOTFOUND;
+	if (rc)
+		return sg__store_err(rc);
+	return sg__rcpt_decode(val.mv_data, val.mv_size, out); /* 0 or SG_ECORRUPT */
+}
+
 typedef struct cursor {
 	const uint8_t *p, *end;
 	bool bad;

@@ -36,7 +36,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <lmdb.h>
 #include <pthread.h>
 #include <sys/types.h>
 
@@ -81,9 +80,14 @@ typedef struct sg__filter {
 
 uint64_t sg__filter_hash(const char *key, size_t len);
 
+/* LMDB's handles, by their struct tags (MDB_env, MDB_txn, an MDB_dbi is an
+ * unsigned int): only engine/store/ includes <lmdb.h>. */
+struct MDB_env;
+struct MDB_txn;
+
 /* Reader/writer open. A writer (re)builds the file from the recipients DB
  * with txn; a reader maps what is there (or nothing). */
-int sg__filter_open_writer(sg__filter *f, const char *dir, MDB_env *env, MDB_dbi recipients,
+int sg__filter_open_writer(sg__filter *f, const char *dir, struct MDB_env *env, unsigned int recipients,
 			   size_t min_capacity);
 void sg__filter_open_reader(sg__filter *f, const char *dir);
 void sg__filter_close(sg__filter *f);
@@ -97,5 +101,5 @@ bool sg__filter_maybe(sg__filter *f, uint64_t hash);
 /* Writer: add keys and make them durable (msync) — call before the commit
  * that creates their records. Grows the filter when it is over capacity
  * (needs the env to read every recipient). */
-int sg__filter_add(sg__filter *f, const uint64_t *hashes, size_t n, MDB_env *env, MDB_dbi recipients,
-		   MDB_txn *pending);
+int sg__filter_add(sg__filter *f, const uint64_t *hashes, size_t n, struct MDB_env *env,
+		   unsigned int recipients, struct MDB_txn *pending);

@@ -15,6 +15,10 @@
 #include "internal.h"
 #include "store/store.h"
 
+/* store/handle.h spells LMDB's handle types by their struct tags and
+ * MDB_dbi as unsigned int, to keep <lmdb.h> inside engine/store/. */
+_Static_assert(_Generic((MDB_dbi)0, unsigned int: 1, default: 0), "MDB_dbi is not unsigned int");
+
 #define STORE_VERSION 1u
 #define DEFAULT_MAP (64u << 20)
 /* Read-only engines map a window this large so they never need to remap
@@ -63,7 +67,7 @@ int sg__store_err(int rc)
 	default:
 		if (rc > 0 && rc < 4096)
 			return -rc; /* an errno from the system */
-		if ((rc >= SG_ERROR_MIN && rc < SG_ERROR_MAX) || (rc < 0 && rc > -4096))
+		if ((rc >= SG_ERROR_MIN && rc < SG__ERROR_END) || (rc < 0 && rc > -4096))
 			return rc; /* already ours: translating twice changes nothing */
 		return SG_ESTORE;
 	}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The consent store: the only code that includes <lmdb.h>.
+ * The consent store: the only code that includes <lmdb.h> (engine/store/;
+ * the rest of the library sees store/handle.h).
  *
  * Named databases in one environment (DIR/data.mdb):
  *   meta        "version" u32, "seq" u64 last event, "head" 32-byte hash,
@@ -29,46 +30,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "stopgate.h"
-#include "store/filter.h"
-
-typedef struct sg__store {
-	MDB_env *env;
-	MDB_dbi meta, events, bodies, byrcpt, recipients, senders, campaigns, dedup;
-	bool rdonly;
-	size_t map_size;
-	pthread_rwlock_t map_lock;  /* RW engines only, see above */
-	pthread_key_t txn_key;      /* this thread's cached read txn */
-	bool txn_key_made;
-	pthread_mutex_t txns_mutex; /* guards the list of every cached read txn */
-	struct sg__rtxn *txns;
-	int lock_fd;                /* exclusive writer lock, -1 when read-only */
-	sg__filter filter;          /* negative-lookup filter over recipient keys */
-	bool filter_open;
-	bool fresh;                 /* this open created the store */
-} sg__store;
-
-/* Internal only: the map is full (never escapes sg__store_write, which
- * grows the map and retries). */
-#define SG__EMAPFULL (-EFBIG)
-
-/* Translate an LMDB (or errno) code; nothing else compares against MDB_*. */
-int sg__store_err(int rc);
-
-/* Open the store in dir. Without create, a directory with no store is
- * SG_ENOSTORE; with it (read-write only) a new store is made, but never over
- * the remains of one (SG_ETRUNCATED). data.mdb is checked against its LMDB
- * meta pages before it is mapped (SG_ETRUNCATED when it is shorter). */
-int sg__store_open(sg__store *st, const char *dir, bool rdonly, bool defer_sync, bool create,
-		   size_t initial_map, size_t filter_capacity);
-
-/* Force data and meta pages to disk (mdb_env_sync). */
-int sg__store_sync(sg__store *st);
-void sg__store_close(sg__store *st);
-
-/* A read snapshot for this thread: sg__rd_begin() renews the cached txn
- * (taking map_lock for reading in RW engines); sg__rd_end() resets it. */
-int sg__rd_begin(sg__store *st, MDB_txn **ret);
-void sg__rd_end(sg__store *st, MDB_txn *txn);
+#include "store/handle.h"
 
 /* Write transactions: begin, then commit with map growth handled by the
  * caller retrying on -ENOSPC after sg__store_grow(). */
@@ -101,9 +63,6 @@ static inline uint64_t sg__be64_get(const uint8_t in[8])
 		v = (v << 8) | in[i];
 	return v;
 }
-
-/* mdb_reader_check(): free slots of dead reader processes. */
-int sg__store_check_readers(sg__store *st, int *dead);
 
 int sg__meta_get_u64(sg__store *st, MDB_txn *txn, const char *name, uint64_t *ret);
 int sg__meta_put_u64(sg__store *st, MDB_txn *txn, const char *name, uint64_t v);

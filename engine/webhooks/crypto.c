@@ -32,7 +32,7 @@ int sg__wh_digest(const char *md, const void *msg, size_t mlen, unsigned char *o
 size_t sg__wh_b64_encode(const unsigned char *in, size_t n, char *out)
 {
 	/* EVP_EncodeBlock takes an int length; webhook inputs are small. */
-	sg_require(n <= 0x10000000);
+	sg__require(n <= 0x10000000);
 	return (size_t)EVP_EncodeBlock((unsigned char *)out, in, (int)n);
 }
 

@@ -4,18 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "webhook.h"
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Decode in[0..len) into dst (never longer than the input); NUL-terminates.
  * Returns the decoded length. */
@@ -27,16 +17,12 @@ static size_t unescape(const char *in, size_t len, char *dst, size_t *bad)
 		if (c == '+') {
 			dst[o++] = ' ';
 		} else if (c == '%') {
-			int hi = -1, lo = -1;
-			if (i + 2 < len) {
-				hi = hexval((unsigned char)in[i + 1]);
-				lo = hexval((unsigned char)in[i + 2]);
-			}
-			if (hi < 0 || lo < 0) {
+			int byte = sg__pct_byte(in, len, i);
+			if (byte < 0) {
 				dst[o++] = '%';
 				(*bad)++;
 			} else {
-				dst[o++] = (char)(hi << 4 | lo);
+				dst[o++] = (char)byte;
 				i += 2;
 			}
 		} else {

@@ -7,71 +7,58 @@
 
 #include "wh_internal.h"
 
-int sg__wh_parse_plivo(const sg__wh_request *req, sg__wh_parsed *out, const char **err_detail)
+static int plivo_params(const sg__wh_request *req, sg__wh_form *out, const char **detail)
 {
-	sg__wh_parsed p = {.provider = SG__WH_PLIVO};
-	sg__wh_form f;
-	const char *detail = "out of memory";
-	int rc = sg__wh_params(req, true, &f, &detail);
-	if (rc)
-		goto fail_noform;
+	return sg__wh_params(req, true, out, detail);
+}
 
-	sg__wh_message *m = sg__wh_add(&p);
-	if (!m) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	const char *text_key = sg__wh_form_get(&f, "Text", NULL) ? "Text" : "Body";
-	bool is_status = sg__wh_form_get(&f, "Status", NULL) && !sg__wh_form_get(&f, text_key, NULL);
+static int fill(sg__wh_parsed *p, sg__wh_message *m, const sg__wh_form *f, const char **detail)
+{
+	int rc = 0;
+	const char *text_key = sg__wh_form_get(f, "Text", NULL) ? "Text" : "Body";
+	bool is_status = sg__wh_form_get(f, "Status", NULL) && !sg__wh_form_get(f, text_key, NULL);
 	m->kind = is_status ? SG__WH_STATUS : SG__WH_INBOUND;
 	m->event_type = is_status ? "status" : "inbound";
-	m->msg_id = sg__wh_fdup(&p, &f, "MessageUUID", true, &rc);
-	m->from = sg__wh_fdup(&p, &f, "From", true, &rc);
-	m->to = sg__wh_fdup(&p, &f, "To", true, &rc);
-	m->group = sg__wh_fdup(&p, &f, "PowerpackUUID", true, &rc);
-	m->num_media = (unsigned)strtoul(sg__wh_fdup(&p, &f, "MediaCount", false, &rc), NULL, 10);
+	m->msg_id = sg__wh_fdup(p, f, "MessageUUID", true, &rc);
+	m->from = sg__wh_fdup(p, f, "From", true, &rc);
+	m->to = sg__wh_fdup(p, f, "To", true, &rc);
+	m->group = sg__wh_fdup(p, f, "PowerpackUUID", true, &rc);
+	m->num_media = (unsigned)strtoul(sg__wh_fdup(p, f, "MediaCount", false, &rc), NULL, 10);
 	if (is_status) {
-		m->status = sg__wh_fdup(&p, &f, "Status", true, &rc);
-		m->status_code = sg__wh_fdup(&p, &f, "ErrorCode", true, &rc);
+		m->status = sg__wh_fdup(p, f, "Status", true, &rc);
+		m->status_code = sg__wh_fdup(p, f, "ErrorCode", true, &rc);
 	} else {
-		m->hint = sg__wh_fdup(&p, &f, "MessageIntent", true, &rc);
-		m->text = sg__wh_fdup(&p, &f, text_key, false, &rc);
-		sg__wh_form_get(&f, text_key, &m->text_len);
+		m->hint = sg__wh_fdup(p, f, "MessageIntent", true, &rc);
+		m->text = sg__wh_fdup(p, f, text_key, false, &rc);
+		sg__wh_form_get(f, text_key, &m->text_len);
 	}
 	if (rc) {
-		detail = rc == -EINVAL ? "NUL byte in a Plivo id or number" : detail;
-		goto fail;
+		if (rc == -EINVAL)
+			*detail = "NUL byte in a Plivo id or number";
+		return rc;
 	}
 	if (!*m->msg_id || !*(is_status ? m->to : m->from)) {
-		rc = -EINVAL;
-		detail = !*m->msg_id ? "no MessageUUID" : is_status ? "no To" : "no From";
-		goto fail;
+		*detail = !*m->msg_id ? "no MessageUUID" : is_status ? "no To" : "no From";
+		return -EINVAL;
 	}
-	rc = sg__wh_finish(&p, m);
-	if (rc)
-		goto fail;
-	sg__wh_form_free(&f);
-	*out = p;
 	return 0;
-fail:
-	sg__wh_form_free(&f);
-	sg__wh_parsed_free(&p);
-fail_noform:
-	if (err_detail)
-		*err_detail = detail;
-	return rc;
+}
+
+int sg__wh_parse_plivo(const sg__wh_request *req, sg__wh_parsed *out, const char **err_detail)
+{
+	return sg__wh_parse_one_form(req, SG__WH_PLIVO, plivo_params, fill, out, err_detail);
 }
 
 /* ---- signatures -------------------------------------------------------- */
 
 /* V3 signed URL: base "?" Q ["." P] (see webhooks.md §4 step 3). */
-static int v3_base(const sg__wh_request *req, const sg__wh_url *u, sg__wh_buf *b)
+static int v3_base(const sg__wh_request *req, const sg__wh_url *u, sg__buf *b)
 {
 	sg__wh_form q = {0}, body = {0};
 	const char *url = req->public_url;
 	int rc = 0;
 
-	sg__wh_buf_add(b, url, u->path_end);
+	sg__buf_add(b, url, u->path_end);
 	if (url[u->path_end] == '?')
 		rc = sg__wh_form_decode(url + u->path_end + 1, strcspn(url + u->path_end + 1, "#"), &q);
 	if (!rc && !sg__wh_is_get(req))
@@ -81,21 +68,21 @@ static int v3_base(const sg__wh_request *req, const sg__wh_url *u, sg__wh_buf *b
 	sg__wh_form_sort(&q);
 	sg__wh_form_sort(&body);
 	if (q.n || body.n)
-		sg__wh_buf_add(b, "?", 1);
+		sg__buf_add(b, "?", 1);
 	for (size_t i = 0; i < q.n; i++) {
 		if (i)
-			sg__wh_buf_add(b, "&", 1);
-		sg__wh_buf_add(b, q.pairs[i].key, q.pairs[i].key_len);
-		sg__wh_buf_add(b, "=", 1);
-		sg__wh_buf_add(b, q.pairs[i].val, q.pairs[i].val_len);
+			sg__buf_add(b, "&", 1);
+		sg__buf_add(b, q.pairs[i].key, q.pairs[i].key_len);
+		sg__buf_add(b, "=", 1);
+		sg__buf_add(b, q.pairs[i].val, q.pairs[i].val_len);
 	}
 	if (q.n && body.n)
-		sg__wh_buf_add(b, ".", 1);
+		sg__buf_add(b, ".", 1);
 	for (size_t i = 0; i < body.n; i++) {
-		sg__wh_buf_add(b, body.pairs[i].key, body.pairs[i].key_len);
-		sg__wh_buf_add(b, body.pairs[i].val, body.pairs[i].val_len);
+		sg__buf_add(b, body.pairs[i].key, body.pairs[i].key_len);
+		sg__buf_add(b, body.pairs[i].val, body.pairs[i].val_len);
 	}
-	rc = b->err;
+	rc = sg__buf_err(b);
 out:
 	sg__wh_form_free(&q);
 	sg__wh_form_free(&body);
@@ -103,7 +90,7 @@ out:
 }
 
 /* HMAC-SHA256 of msg, base64, against any comma-separated header value. */
-static int match_any(const char *token, const sg__wh_buf *msg, const char *header)
+static int match_any(const char *token, const sg__buf *msg, const char *header)
 {
 	unsigned char mac[SG__WH_MD_MAX];
 	char want[SG__WH_MD_MAX * 2];
@@ -130,7 +117,7 @@ static int match_any(const char *token, const sg__wh_buf *msg, const char *heade
 int sg__wh_verify_plivo(const sg__wh_request *req, const sg__wh_provider_cfg *cfg)
 {
 	sg__wh_url u;
-	sg__wh_buf b = {0};
+	sg__buf b = {0};
 	int rc;
 
 	if (!cfg || !cfg->secret || !*cfg->secret)
@@ -156,12 +143,12 @@ int sg__wh_verify_plivo(const sg__wh_request *req, const sg__wh_provider_cfg *cf
 		return SG_EBADSIG;
 	}
 	rc = v3_base(req, &u, &b);
-	sg__wh_buf_add(&b, ".", 1);
-	sg__wh_buf_adds(&b, v3n);
+	sg__buf_add(&b, ".", 1);
+	sg__buf_adds(&b, v3n);
 	if (!rc)
-		rc = b.err;
+		rc = sg__buf_err(&b);
 	if (!rc)
 		rc = match_any(cfg->secret, &b, v3);
-	sg__wh_buf_free(&b);
+	sg__buf_free(&b);
 	return rc;
 }

@@ -371,3 +371,28 @@ int sg__wh_parse_one_json(const sg__wh_request *req, sg__wh_provider provider, s
 	*out = p;
 	return 0;
 }
+
+int sg__wh_parse_one_form(const sg__wh_request *req, sg__wh_provider provider, sg__wh_params_fn params,
+			  sg__wh_form_fill_fn fill, sg__wh_parsed *out, const char **err_detail)
+{
+	sg__wh_parsed p = {.provider = provider};
+	sg__wh_form f;
+	const char *detail = "out of memory";
+	int rc = params(req, &f, &detail);
+	if (!rc) {
+		sg__wh_message *m = sg__wh_add(&p);
+		rc = m ? fill(&p, m, &f, &detail) : -ENOMEM;
+		if (!rc)
+			rc = sg__wh_finish(&p, m);
+		sg__wh_form_free(&f);
+		if (rc)
+			sg__wh_parsed_free(&p);
+	}
+	if (rc) {
+		if (err_detail)
+			*err_detail = detail;
+		return rc;
+	}
+	*out = p;
+	return 0;
+}

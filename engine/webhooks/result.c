@@ -85,52 +85,19 @@ int64_t sg__wh_time(const char *text)
 
 /* ---- byte strings ------------------------------------------------------ */
 
-void sg__wh_buf_add(sg__wh_buf *b, const void *s, size_t len)
-{
-	if (b->err)
-		return;
-	if (b->cap - b->len < len + 1) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap - b->len < len + 1)
-			cap *= 2;
-		char *np = realloc(b->p, cap);
-		if (!np) {
-			b->err = -ENOMEM;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	if (len)
-		memcpy(b->p + b->len, s, len);
-	b->len += len;
-	b->p[b->len] = '\0';
-}
-
-void sg__wh_buf_adds(sg__wh_buf *b, const char *s)
-{
-	sg__wh_buf_add(b, s, strlen(s));
-}
-
-void sg__wh_buf_free(sg__wh_buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
-
 /* ---- dedup keys -------------------------------------------------------- */
 
 /* Append one key component, %-escaping the separator and control bytes. */
-static void add_component(sg__wh_buf *b, const char *s)
+static void add_component(sg__buf *b, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	sg__wh_buf_add(b, ":", 1);
+	sg__buf_add(b, ":", 1);
 	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
 		if (*c == ':' || *c == '%' || *c < 0x20 || *c == 0x7f) {
 			char e[3] = {'%', hex[*c >> 4], hex[*c & 15]};
-			sg__wh_buf_add(b, e, 3);
+			sg__buf_add(b, e, 3);
 		} else {
-			sg__wh_buf_add(b, c, 1);
+			sg__buf_add(b, c, 1);
 		}
 	}
 }
@@ -138,9 +105,9 @@ static void add_component(sg__wh_buf *b, const char *s)
 static int dedup_key(sg__wh_parsed *p, sg__wh_message *m)
 {
 	const char *prov = sg__wh_provider_name(p->provider);
-	sg__wh_buf b = {0};
+	sg__buf b = {0};
 
-	sg__wh_buf_adds(&b, prov);
+	sg__buf_adds(&b, prov);
 	add_component(&b, m->account);
 	add_component(&b, m->kind == SG__WH_INBOUND ? "in" : "status");
 	add_component(&b, m->msg_id);
@@ -148,27 +115,27 @@ static int dedup_key(sg__wh_parsed *p, sg__wh_message *m)
 		add_component(&b, m->status);
 		add_component(&b, m->status_code);
 	}
-	if (!b.err && b.len >= SG__WH_DEDUP_MAX) {
+	if (!sg__buf_err(&b) && b.len >= SG__WH_DEDUP_MAX) {
 		unsigned char md[SG__WH_MD_MAX];
 		char hex[2 * 32 + 1];
 		size_t n;
 		int rc = sg__wh_digest("SHA256", b.p, b.len, md, &n);
 		if (rc) {
-			sg__wh_buf_free(&b);
+			sg__buf_free(&b);
 			return rc;
 		}
 		sg__wh_hex(md, n, hex);
 		b.len = 0;
-		sg__wh_buf_adds(&b, prov);
-		sg__wh_buf_adds(&b, ":sha256:");
-		sg__wh_buf_adds(&b, hex);
+		sg__buf_adds(&b, prov);
+		sg__buf_adds(&b, ":sha256:");
+		sg__buf_adds(&b, hex);
 	}
-	int rc = b.err;
+	int rc = sg__buf_err(&b);
 	if (!rc) {
 		m->dedup_key = sg__wh_dup(p, b.p, b.len);
 		rc = m->dedup_key ? 0 : -ENOMEM;
 	}
-	sg__wh_buf_free(&b);
+	sg__buf_free(&b);
 	return rc;
 }
 

@@ -45,12 +45,12 @@ static int fill(sg__wh_parsed *p, sg__wh_message *m, const cJSON *root, const ch
 		m->status_code = sg__wh_jtext(p, sg__wh_jget(root, "code"), &bad);
 		m->event_time_us = sg__wh_time(cJSON_GetStringValue(sg__wh_jget(root, "at")));
 		if (batch && m->to && *batch) {
-			sg__wh_buf id = {0};
-			sg__wh_buf_adds(&id, batch);
-			sg__wh_buf_add(&id, "/", 1);
-			sg__wh_buf_adds(&id, m->to);
-			m->msg_id = id.err ? NULL : sg__wh_dup(p, id.p, id.len);
-			sg__wh_buf_free(&id);
+			sg__buf id = {0};
+			sg__buf_adds(&id, batch);
+			sg__buf_add(&id, "/", 1);
+			sg__buf_adds(&id, m->to);
+			m->msg_id = sg__buf_err(&id) ? NULL : sg__wh_dup(p, id.p, id.len);
+			sg__buf_free(&id);
 		}
 	} else {
 		return 0; /* IGNORED, e.g. batch-level delivery_report_sms */
@@ -102,18 +102,18 @@ static int check_hmac(const sg__wh_request *req, const sg__wh_provider_cfg *cfg)
 			   "(providers.sinch.maxSkewSeconds)");
 		return SG_EBADSIG;
 	}
-	sg__wh_buf msg = {0};
-	sg__wh_buf_add(&msg, req->body, req->body_len);
-	sg__wh_buf_add(&msg, ".", 1);
-	sg__wh_buf_adds(&msg, nonce);
-	sg__wh_buf_add(&msg, ".", 1);
-	sg__wh_buf_adds(&msg, ts);
+	sg__buf msg = {0};
+	sg__buf_add(&msg, req->body, req->body_len);
+	sg__buf_add(&msg, ".", 1);
+	sg__buf_adds(&msg, nonce);
+	sg__buf_add(&msg, ".", 1);
+	sg__buf_adds(&msg, ts);
 	unsigned char mac[SG__WH_MD_MAX];
 	char b64[SG__WH_MD_MAX * 2];
 	size_t mlen;
-	int rc = msg.err ? msg.err
+	int rc = sg__buf_err(&msg) ? sg__buf_err(&msg)
 			 : sg__wh_hmac(md, cfg->secret, strlen(cfg->secret), msg.p, msg.len, mac, &mlen);
-	sg__wh_buf_free(&msg);
+	sg__buf_free(&msg);
 	if (rc)
 		return rc;
 	size_t blen = sg__wh_b64_encode(mac, mlen, b64);

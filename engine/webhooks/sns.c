@@ -98,7 +98,7 @@ fail:
 
 /* ---- signature --------------------------------------------------------- */
 
-static int string_to_sign(const cJSON *env, sg__wh_buf *b)
+static int string_to_sign(const cJSON *env, sg__buf *b)
 {
 	static const char *const notification[] = {"Message", "MessageId", "Subject", "Timestamp",
 						   "TopicArn", "Type", NULL};
@@ -114,22 +114,22 @@ static int string_to_sign(const cJSON *env, sg__wh_buf *b)
 			continue;
 		if (!cJSON_IsString(v))
 			return SG_EJSON;
-		sg__wh_buf_adds(b, *keys);
-		sg__wh_buf_add(b, "\n", 1);
-		sg__wh_buf_adds(b, v->valuestring);
-		sg__wh_buf_add(b, "\n", 1);
+		sg__buf_adds(b, *keys);
+		sg__buf_add(b, "\n", 1);
+		sg__buf_adds(b, v->valuestring);
+		sg__buf_add(b, "\n", 1);
 	}
-	return b->err;
+	return sg__buf_err(b);
 }
 
 int sg__wh_sns_string_to_sign(const char *body, size_t len, char **ret, size_t *ret_len)
 {
-	sg__wh_buf b = {0};
+	sg__buf b = {0};
 	cJSON *env = cJSON_ParseWithLengthOpts(body, len, NULL, 0);
 	int rc = env ? string_to_sign(env, &b) : SG_EJSON;
 	cJSON_Delete(env);
 	if (rc) {
-		sg__wh_buf_free(&b);
+		sg__buf_free(&b);
 		return rc;
 	}
 	*ret = b.p;
@@ -183,7 +183,7 @@ bool sg__wh_sns_pem_ok(const char *pem)
 
 /* 0 valid, SG_EBADSIG not by this key, SG_ECONFIG unreadable PEM. */
 static int verify_with(const char *pem, const char *md, const unsigned char *sig, size_t siglen,
-		       const sg__wh_buf *b)
+		       const sg__buf *b)
 {
 	EVP_PKEY *key = load_key(pem);
 	if (!key)
@@ -204,7 +204,7 @@ int sg__wh_verify_aws_sns(const sg__wh_request *req, const sg__wh_provider_cfg *
 {
 	unsigned char sig[1024];
 	size_t siglen;
-	sg__wh_buf b = {0};
+	sg__buf b = {0};
 	const char *detail;
 	cJSON *env = NULL;
 
@@ -284,7 +284,7 @@ int sg__wh_verify_aws_sns(const sg__wh_request *req, const sg__wh_provider_cfg *
 				   cfg->ncerts > 1 ? "s" : "", q);
 	}
 out:
-	sg__wh_buf_free(&b);
+	sg__buf_free(&b);
 	cJSON_Delete(env);
 	return rc;
 }

@@ -146,11 +146,11 @@ int sg__wh_verify_telnyx(const sg__wh_request *req, const sg__wh_provider_cfg *c
 	if (sg__wh_b64_decode(sig64, strlen(sig64), sig, sizeof(sig), &siglen) || siglen != 64)
 		return SG_EBADSIG;
 
-	sg__wh_buf msg = {0};
-	sg__wh_buf_adds(&msg, ts);
-	sg__wh_buf_add(&msg, "|", 1);
-	sg__wh_buf_add(&msg, req->body, req->body_len);
-	rc = msg.err ? msg.err : sg__wh_ed25519_verify(pub, sig, msg.p, msg.len);
-	sg__wh_buf_free(&msg);
+	sg__buf msg = {0};
+	sg__buf_adds(&msg, ts);
+	sg__buf_add(&msg, "|", 1);
+	sg__buf_add(&msg, req->body, req->body_len);
+	rc = sg__buf_err(&msg) ? sg__buf_err(&msg) : sg__wh_ed25519_verify(pub, sig, msg.p, msg.len);
+	sg__buf_free(&msg);
 	return rc;
 }

@@ -17,77 +17,63 @@ static unsigned to_uint(const char *s)
 	return (unsigned)v;
 }
 
-int sg__wh_parse_twilio(const sg__wh_request *req, sg__wh_parsed *out, const char **err_detail)
+static int twilio_params(const sg__wh_request *req, sg__wh_form *out, const char **detail)
 {
-	sg__wh_parsed p = {.provider = SG__WH_TWILIO};
-	sg__wh_form f;
-	const char *detail = "out of memory";
-	int rc = sg__wh_params(req, false, &f, &detail);
-	if (rc)
-		goto fail_noform;
+	return sg__wh_params(req, false, out, detail);
+}
 
-	sg__wh_message *m = sg__wh_add(&p);
-	if (!m) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	const char *status = sg__wh_form_get(&f, "MessageStatus", NULL);
+static int fill(sg__wh_parsed *p, sg__wh_message *m, const sg__wh_form *f, const char **detail)
+{
+	int rc = 0;
+	const char *status = sg__wh_form_get(f, "MessageStatus", NULL);
 	bool is_status = status && strcmp(status, "received") != 0 && strcmp(status, "receiving") != 0;
 	const char *sid = "MessageSid";
-	if (!sg__wh_form_get(&f, sid, NULL))
-		sid = sg__wh_form_get(&f, "SmsMessageSid", NULL) ? "SmsMessageSid" : "SmsSid";
+	if (!sg__wh_form_get(f, sid, NULL))
+		sid = sg__wh_form_get(f, "SmsMessageSid", NULL) ? "SmsMessageSid" : "SmsSid";
 
 	m->kind = is_status ? SG__WH_STATUS : SG__WH_INBOUND;
 	m->event_type = is_status ? "status" : "inbound";
-	m->msg_id = sg__wh_fdup(&p, &f, sid, true, &rc);
-	m->from = sg__wh_fdup(&p, &f, "From", true, &rc);
-	m->to = sg__wh_fdup(&p, &f, "To", true, &rc);
-	m->from_country = sg__wh_fdup(&p, &f, "FromCountry", true, &rc);
-	m->to_country = sg__wh_fdup(&p, &f, "ToCountry", true, &rc);
-	m->account = sg__wh_fdup(&p, &f, "AccountSid", true, &rc);
-	m->group = sg__wh_fdup(&p, &f, "MessagingServiceSid", true, &rc);
-	m->hint = sg__wh_fdup(&p, &f, "OptOutType", true, &rc);
-	m->num_media = to_uint(sg__wh_fdup(&p, &f, "NumMedia", false, &rc));
+	m->msg_id = sg__wh_fdup(p, f, sid, true, &rc);
+	m->from = sg__wh_fdup(p, f, "From", true, &rc);
+	m->to = sg__wh_fdup(p, f, "To", true, &rc);
+	m->from_country = sg__wh_fdup(p, f, "FromCountry", true, &rc);
+	m->to_country = sg__wh_fdup(p, f, "ToCountry", true, &rc);
+	m->account = sg__wh_fdup(p, f, "AccountSid", true, &rc);
+	m->group = sg__wh_fdup(p, f, "MessagingServiceSid", true, &rc);
+	m->hint = sg__wh_fdup(p, f, "OptOutType", true, &rc);
+	m->num_media = to_uint(sg__wh_fdup(p, f, "NumMedia", false, &rc));
 	if (is_status) {
-		m->status = sg__wh_fdup(&p, &f, "MessageStatus", true, &rc);
-		m->status_code = sg__wh_fdup(&p, &f, "ErrorCode", true, &rc);
+		m->status = sg__wh_fdup(p, f, "MessageStatus", true, &rc);
+		m->status_code = sg__wh_fdup(p, f, "ErrorCode", true, &rc);
 	} else {
 		size_t len;
-		const char *body = sg__wh_form_get(&f, "Body", &len);
+		const char *body = sg__wh_form_get(f, "Body", &len);
 		if (body) {
-			m->text = sg__wh_dup(&p, body, len);
+			m->text = sg__wh_dup(p, body, len);
 			m->text_len = len;
 			if (!m->text)
 				rc = -ENOMEM;
 		}
 	}
 	if (rc) {
-		detail = rc == -EINVAL ? "NUL byte in a Twilio id or number" : detail;
-		goto fail;
+		if (rc == -EINVAL)
+			*detail = "NUL byte in a Twilio id or number";
+		return rc;
 	}
 	if (!*m->msg_id) {
-		rc = -EINVAL;
-		detail = "no MessageSid";
-		goto fail;
+		*detail = "no MessageSid";
+		return -EINVAL;
 	}
 	if (!*(is_status ? m->to : m->from)) {
-		rc = -EINVAL;
-		detail = is_status ? "status callback without To" : "message without From";
-		goto fail;
+		*detail = is_status ? "status callback without To" : "message without From";
+		return -EINVAL;
 	}
-	rc = sg__wh_finish(&p, m);
-	if (rc)
-		goto fail;
-	sg__wh_form_free(&f);
-	*out = p;
 	return 0;
-fail:
-	sg__wh_form_free(&f);
-	sg__wh_parsed_free(&p);
-fail_noform:
-	if (err_detail)
-		*err_detail = detail;
-	return rc;
+}
+
+int sg__wh_parse_twilio(const sg__wh_request *req, sg__wh_parsed *out, const char **err_detail)
+{
+	return sg__wh_parse_one_form(req, SG__WH_TWILIO, twilio_params, fill, out, err_detail);
 }
 
 /* ---- X-Twilio-Signature ------------------------------------------------ */
@@ -95,7 +81,7 @@ fail_noform:
 /* The signed parameter string: sorted decoded pairs, key then value, no
  * separators, empty values kept. A repeated key (or one in both the query
  * and the body) is refused first: the parser reads one value of it. */
-static int signed_params(const sg__wh_request *req, sg__wh_buf *b)
+static int signed_params(const sg__wh_request *req, sg__buf *b)
 {
 	sg__wh_form f;
 	const char *detail;
@@ -105,78 +91,73 @@ static int signed_params(const sg__wh_request *req, sg__wh_buf *b)
 	if (!sg__wh_is_get(req)) {
 		sg__wh_form_sort(&f);
 		for (size_t i = 0; i < f.n; i++) {
-			sg__wh_buf_add(b, f.pairs[i].key, f.pairs[i].key_len);
-			sg__wh_buf_add(b, f.pairs[i].val, f.pairs[i].val_len);
+			sg__buf_add(b, f.pairs[i].key, f.pairs[i].key_len);
+			sg__buf_add(b, f.pairs[i].val, f.pairs[i].val_len);
 		}
 	}
 	sg__wh_form_free(&f);
-	return b->err;
+	return sg__buf_err(b);
 }
 
 /* Write the port variants of url into v[] (as given, then with the default
  * port removed or added); returns how many. */
-static size_t port_variants(const char *url, sg__wh_buf *v)
+static size_t port_variants(const char *url, sg__buf *v)
 {
 	sg__wh_url u;
 	size_t n = 1;
 	char port[8];
 
-	sg__wh_buf_adds(&v[0], url);
+	sg__buf_adds(&v[0], url);
 	if (!sg__wh_url_split(url, &u) || !u.default_port)
 		return n;
 	snprintf(port, sizeof(port), ":%d", u.default_port);
 	if (u.port_colon) {
 		size_t plen = u.auth_end - u.port_colon;
 		if (plen == strlen(port) && memcmp(url + u.port_colon, port, plen) == 0) {
-			sg__wh_buf_add(&v[n], url, u.port_colon);
-			sg__wh_buf_adds(&v[n], url + u.auth_end);
+			sg__buf_add(&v[n], url, u.port_colon);
+			sg__buf_adds(&v[n], url + u.auth_end);
 			n++;
 		}
 	} else {
-		sg__wh_buf_add(&v[n], url, u.auth_end);
-		sg__wh_buf_adds(&v[n], port);
-		sg__wh_buf_adds(&v[n], url + u.auth_end);
+		sg__buf_add(&v[n], url, u.auth_end);
+		sg__buf_adds(&v[n], port);
+		sg__buf_adds(&v[n], url + u.auth_end);
 		n++;
 	}
 	return n;
-}
-
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
 /* The query forms Twilio's own validators try: as received; with %21 %27
  * %28 %29 %2A unescaped (the legacy querystring form: '!'()*' stay raw);
  * with ' " < > space, controls and non-ASCII escaped (the WHATWG URL
  * form: "'" becomes %27). Each decodes to the same parameters. */
-static size_t query_forms(const char *url, sg__wh_buf *f)
+static size_t query_forms(const char *url, sg__buf *f)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	const char *q = strchr(url, '?');
-	sg__wh_buf_adds(&f[0], url);
+	sg__buf_adds(&f[0], url);
 	if (!q)
 		return 1;
 	size_t head = (size_t)(q - url) + 1;
-	sg__wh_buf_add(&f[1], url, head);
-	sg__wh_buf_add(&f[2], url, head);
+	sg__buf_add(&f[1], url, head);
+	sg__buf_add(&f[2], url, head);
 	for (const char *c = url + head; *c; c++) {
 		unsigned char ch = (unsigned char)*c;
-		int hi = ch == '%' ? hexval(c[1]) : -1, lo = hi >= 0 ? hexval(c[2]) : -1;
+		int hi = ch == '%' ? sg__hexval((unsigned char)c[1]) : -1, lo = hi >= 0 ? sg__hexval((unsigned char)c[2]) : -1;
 		int dec = hi >= 0 && lo >= 0 ? hi << 4 | lo : -1;
 		if (dec == '!' || dec == '\'' || dec == '(' || dec == ')' || dec == '*') {
 			char raw = (char)dec;
-			sg__wh_buf_add(&f[1], &raw, 1);
-			sg__wh_buf_add(&f[2], c, 3);
+			sg__buf_add(&f[1], &raw, 1);
+			sg__buf_add(&f[2], c, 3);
 			c += 2;
 			continue;
 		}
-		sg__wh_buf_add(&f[1], c, 1);
+		sg__buf_add(&f[1], c, 1);
 		if (ch <= 0x20 || ch >= 0x7f || ch == '\'' || ch == '"' || ch == '<' || ch == '>') {
 			char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
-			sg__wh_buf_add(&f[2], e, 3);
+			sg__buf_add(&f[2], e, 3);
 		} else {
-			sg__wh_buf_add(&f[2], c, 1);
+			sg__buf_add(&f[2], c, 1);
 		}
 	}
 	size_t n = 1;
@@ -184,9 +165,9 @@ static size_t query_forms(const char *url, sg__wh_buf *f)
 		bool same = false;
 		for (size_t j = 0; j < n; j++)
 			same |= f[i].len == f[j].len && memcmp(f[i].p, f[j].p, f[i].len) == 0;
-		if (!same && !f[i].err) {
+		if (!same && !sg__buf_err(&f[i])) {
 			if (i != n) {
-				sg__wh_buf t = f[n];
+				sg__buf t = f[n];
 				f[n] = f[i];
 				f[i] = t;
 			}
@@ -267,10 +248,10 @@ int sg__wh_verify_twilio(const sg__wh_request *req, const sg__wh_provider_cfg *c
 		return SG_EBADSIG;
 	}
 
-	sg__wh_buf params = {0}, forms[3] = {{0}}, v[6] = {{0}};
+	sg__buf params = {0}, forms[3] = {{0}}, v[6] = {{0}};
 	size_t nf = query_forms(req->public_url, forms), n = 0;
 	for (size_t i = 0; i < nf; i++)
-		if (!forms[i].err)
+		if (!sg__buf_err(&forms[i]))
 			n += port_variants(forms[i].p, v + n);
 	rc = signed_params(req, &params);
 	bool ok = false;
@@ -278,8 +259,8 @@ int sg__wh_verify_twilio(const sg__wh_request *req, const sg__wh_provider_cfg *c
 		unsigned char mac[SG__WH_MD_MAX];
 		char b64[SG__WH_MD_MAX * 2];
 		size_t mlen;
-		sg__wh_buf_add(&v[i], params.p, params.len);
-		rc = v[i].err;
+		sg__buf_add(&v[i], params.p, params.len);
+		rc = sg__buf_err(&v[i]);
 		if (!rc)
 			rc = sg__wh_hmac(md, secret, strlen(secret), v[i].p, v[i].len, mac, &mlen);
 		if (!rc) {
@@ -288,10 +269,10 @@ int sg__wh_verify_twilio(const sg__wh_request *req, const sg__wh_provider_cfg *c
 		}
 	}
 	for (size_t i = 0; i < 3; i++)
-		sg__wh_buf_free(&forms[i]);
+		sg__buf_free(&forms[i]);
 	for (size_t i = 0; i < 6; i++)
-		sg__wh_buf_free(&v[i]);
-	sg__wh_buf_free(&params);
+		sg__buf_free(&v[i]);
+	sg__buf_free(&params);
 	if (rc)
 		return rc;
 	return ok ? 0 : SG_EBADSIG;

@@ -80,31 +80,20 @@ static int params(const sg__wh_request *req, sg__wh_form *out, const char **deta
 	return sg__wh_params(req, true, out, detail);
 }
 
-int sg__wh_parse_vonage(const sg__wh_request *req, sg__wh_parsed *out, const char **err_detail)
+static int fill(sg__wh_parsed *p, sg__wh_message *m, const sg__wh_form *f, const char **detail)
 {
-	sg__wh_parsed p = {.provider = SG__WH_VONAGE};
-	sg__wh_form f;
-	const char *detail = "out of memory";
-	int rc = params(req, &f, &detail);
-	if (rc)
-		goto fail_noform;
-
-	sg__wh_message *m = sg__wh_add(&p);
-	if (!m) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	const char *msisdn = sg__wh_fdup(&p, &f, "msisdn", true, &rc);
-	const char *to = sg__wh_fdup(&p, &f, "to", true, &rc);
-	bool is_dlr = sg__wh_form_get(&f, "err-code", NULL) || sg__wh_form_get(&f, "status", NULL);
-	m->msg_id = sg__wh_fdup(&p, &f, "messageId", true, &rc);
-	m->account = sg__wh_fdup(&p, &f, "api-key", true, &rc);
-	m->event_time_us = sg__wh_time(sg__wh_fdup(&p, &f, "message-timestamp", false, &rc));
+	int rc = 0;
+	const char *msisdn = sg__wh_fdup(p, f, "msisdn", true, &rc);
+	const char *to = sg__wh_fdup(p, f, "to", true, &rc);
+	bool is_dlr = sg__wh_form_get(f, "err-code", NULL) || sg__wh_form_get(f, "status", NULL);
+	m->msg_id = sg__wh_fdup(p, f, "messageId", true, &rc);
+	m->account = sg__wh_fdup(p, f, "api-key", true, &rc);
+	m->event_time_us = sg__wh_time(sg__wh_fdup(p, f, "message-timestamp", false, &rc));
 	if (rc)
 		goto bad_field;
 	if (!*msisdn && !*to) {
 		m->event_type = "url-check"; /* IGNORED: answer 200 */
-		goto done;
+		return 0;
 	}
 	m->kind = is_dlr ? SG__WH_STATUS : SG__WH_INBOUND;
 	m->event_type = is_dlr ? "status" : "inbound";
@@ -112,40 +101,32 @@ int sg__wh_parse_vonage(const sg__wh_request *req, sg__wh_parsed *out, const cha
 		/* A receipt's msisdn is the handset we sent to; `to` is our sender. */
 		m->to = msisdn;
 		m->from = to;
-		m->status = sg__wh_fdup(&p, &f, "status", true, &rc);
-		m->status_code = sg__wh_fdup(&p, &f, "err-code", true, &rc);
+		m->status = sg__wh_fdup(p, f, "status", true, &rc);
+		m->status_code = sg__wh_fdup(p, f, "err-code", true, &rc);
 	} else {
 		m->from = msisdn;
 		m->to = to;
-		m->text = sg__wh_fdup(&p, &f, "text", false, &rc);
-		sg__wh_form_get(&f, "text", &m->text_len);
-		m->concat_ref = sg__wh_fdup(&p, &f, "concat-ref", true, &rc);
-		m->concat_part = (unsigned)strtoul(sg__wh_fdup(&p, &f, "concat-part", false, &rc), NULL, 10);
-		m->concat_total = (unsigned)strtoul(sg__wh_fdup(&p, &f, "concat-total", false, &rc), NULL, 10);
+		m->text = sg__wh_fdup(p, f, "text", false, &rc);
+		sg__wh_form_get(f, "text", &m->text_len);
+		m->concat_ref = sg__wh_fdup(p, f, "concat-ref", true, &rc);
+		m->concat_part = (unsigned)strtoul(sg__wh_fdup(p, f, "concat-part", false, &rc), NULL, 10);
+		m->concat_total = (unsigned)strtoul(sg__wh_fdup(p, f, "concat-total", false, &rc), NULL, 10);
 	}
 	if (rc)
 		goto bad_field;
 	if (!*m->msg_id || !*msisdn) {
-		rc = -EINVAL;
-		detail = !*m->msg_id ? "no messageId" : "no msisdn";
-		goto fail;
+		*detail = !*m->msg_id ? "no messageId" : "no msisdn";
+		return -EINVAL;
 	}
-done:
-	rc = sg__wh_finish(&p, m);
-	if (rc)
-		goto fail;
-	sg__wh_form_free(&f);
-	*out = p;
 	return 0;
 bad_field:
-	detail = rc == -EINVAL ? "NUL byte in a Vonage id or number" : "out of memory";
-fail:
-	sg__wh_form_free(&f);
-	sg__wh_parsed_free(&p);
-fail_noform:
-	if (err_detail)
-		*err_detail = detail;
+	*detail = rc == -EINVAL ? "NUL byte in a Vonage id or number" : "out of memory";
 	return rc;
+}
+
+int sg__wh_parse_vonage(const sg__wh_request *req, sg__wh_parsed *out, const char **err_detail)
+{
+	return sg__wh_parse_one_form(req, SG__WH_VONAGE, params, fill, out, err_detail);
 }
 
 /* ---- sig --------------------------------------------------------------- */
@@ -154,18 +135,18 @@ fail_noform:
  * Every key is unique here: params() refuses a repeated one, which Vonage's
  * scheme cannot sign unambiguously (the signer and the parser would read
  * different values of it). */
-static void signed_string(sg__wh_form *f, sg__wh_buf *b)
+static void signed_string(sg__wh_form *f, sg__buf *b)
 {
 	sg__wh_form_sort(f);
 	for (size_t i = 0; i < f->n; i++) {
 		const sg__wh_pair *a = &f->pairs[i];
 		if (a->key_len == 3 && memcmp(a->key, "sig", 3) == 0)
 			continue;
-		sg__wh_buf_add(b, "&", 1);
-		sg__wh_buf_add(b, a->key, a->key_len);
-		sg__wh_buf_add(b, "=", 1);
+		sg__buf_add(b, "&", 1);
+		sg__buf_add(b, a->key, a->key_len);
+		sg__buf_add(b, "=", 1);
 		for (size_t j = 0; j < a->val_len; j++)
-			sg__wh_buf_add(b, a->val[j] == '&' || a->val[j] == '=' ? "_" : &a->val[j], 1);
+			sg__buf_add(b, a->val[j] == '&' || a->val[j] == '=' ? "_" : &a->val[j], 1);
 	}
 }
 
@@ -178,7 +159,7 @@ int sg__wh_verify_vonage(const sg__wh_request *req, const sg__wh_provider_cfg *c
 	};
 	const char *detail;
 	sg__wh_form f;
-	sg__wh_buf s = {0};
+	sg__buf s = {0};
 
 	if (!cfg || !cfg->secret || !*cfg->secret)
 		return sg__wh_unsigned(cfg);
@@ -199,10 +180,10 @@ int sg__wh_verify_vonage(const sg__wh_request *req, const sg__wh_provider_cfg *c
 	char hex[2 * SG__WH_MD_MAX + 1];
 	size_t mlen = 0;
 	const char *name = md_names[cfg->alg];
-	rc = s.err;
+	rc = sg__buf_err(&s);
 	if (!rc && (cfg->alg == SG__WH_ALG_DEFAULT || cfg->alg == SG__WH_ALG_MD5HASH)) {
-		sg__wh_buf_adds(&s, cfg->secret);
-		rc = s.err ? s.err : sg__wh_digest(name, s.p, s.len, md, &mlen);
+		sg__buf_adds(&s, cfg->secret);
+		rc = sg__buf_err(&s) ? sg__buf_err(&s) : sg__wh_digest(name, s.p, s.len, md, &mlen);
 	} else if (!rc) {
 		rc = sg__wh_hmac(name, cfg->secret, strlen(cfg->secret), s.p, s.len, md, &mlen);
 	}
@@ -210,7 +191,7 @@ int sg__wh_verify_vonage(const sg__wh_request *req, const sg__wh_provider_cfg *c
 		sg__wh_hex(md, mlen, hex);
 		rc = sg__wh_ct_equal_nocase(hex, 2 * mlen, sig, siglen) ? 0 : SG_EBADSIG;
 	}
-	sg__wh_buf_free(&s);
+	sg__buf_free(&s);
 	sg__wh_form_free(&f);
 	return rc;
 }

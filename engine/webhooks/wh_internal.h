@@ -2,6 +2,7 @@
 /* Helpers shared by the provider files of engine/webhooks (not for callers). */
 #pragma once
 #include <cjson/cJSON.h>
+#include "buf.h"
 #include "internal.h"
 #include "webhook.h"
 
@@ -18,15 +19,6 @@ bool sg__wh_clean(const char *s, size_t len);
 /* Parse an event time with sg_time_parse(); 0 when absent or unparseable. */
 int64_t sg__wh_time(const char *text);
 
-/* Growable byte string with a sticky error (result.c). */
-typedef struct sg__wh_buf {
-	char *p;
-	size_t len, cap;
-	int err; /* -ENOMEM once an append failed; appends are then no-ops */
-} sg__wh_buf;
-void sg__wh_buf_add(sg__wh_buf *b, const void *s, size_t len);
-void sg__wh_buf_adds(sg__wh_buf *b, const char *s);
-void sg__wh_buf_free(sg__wh_buf *b);
 
 /* ---- request helpers (result.c) ----------------------------------------- */
 
@@ -78,6 +70,14 @@ typedef int (*sg__wh_fill_fn)(sg__wh_parsed *p, sg__wh_message *m, const cJSON *
  * message (Telnyx, Sinch): parse, fill, finish; *out untouched on failure. */
 int sg__wh_parse_one_json(const sg__wh_request *req, sg__wh_provider provider, sg__wh_fill_fn fill,
 			  sg__wh_parsed *out, const char **err_detail);
+/* The same for a form provider (Twilio, Plivo, Vonage): params reads the
+ * parameters (sg__wh_params() or the provider's own), fill makes the one
+ * message from them, then finish; *out untouched on failure. */
+typedef int (*sg__wh_params_fn)(const sg__wh_request *req, sg__wh_form *out, const char **detail);
+typedef int (*sg__wh_form_fill_fn)(sg__wh_parsed *p, sg__wh_message *m, const sg__wh_form *f,
+				   const char **detail);
+int sg__wh_parse_one_form(const sg__wh_request *req, sg__wh_provider provider, sg__wh_params_fn params,
+			  sg__wh_form_fill_fn fill, sg__wh_parsed *out, const char **err_detail);
 /* Object member by exact name, or NULL. */
 const cJSON *sg__wh_jget(const cJSON *obj, const char *name);
 /* A string or number member copied into p: "" when absent or null, NULL on

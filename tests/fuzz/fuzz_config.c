@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Fuzz target: the JSON configuration file (sg_config_parse in
+ * Fuzz target: the JSON configuration file (sg__config_parse in
  * engine/cli/config.c) and the listen address checks the daemon applies to
  * it (sg__addr_valid, sg__addr_is_loopback). The input is the file.
  * Invariants (abort() when broken):
@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/config.h"
+#include "config/config.h"
 #include "daemon/http.h"
 #include "internal.h"
 
@@ -35,9 +35,9 @@ static void die(const char *what, const uint8_t *in, size_t len)
 #define TERMINATED(field) (memchr((field), '\0', sizeof(field)) != NULL)
 
 /* The config without its providers pointer, plus the providers as text. */
-static bool same(const sg_config *a, const sg_config *b)
+static bool same(const sg__config *a, const sg__config *b)
 {
-	sg_config x = *a, y = *b;
+	sg__config x = *a, y = *b;
 	x.providers = y.providers = NULL;
 	if (memcmp(&x, &y, sizeof(x)) != 0)
 		return false;
@@ -50,7 +50,7 @@ static bool same(const sg_config *a, const sg_config *b)
 	return eq;
 }
 
-static void check_ok(const sg_config *c, const uint8_t *in, size_t len)
+static void check_ok(const sg__config *c, const uint8_t *in, size_t len)
 {
 	if (!TERMINATED(c->data_dir) || !TERMINATED(c->keywords_dir) || !TERMINATED(c->default_country) ||
 	    !TERMINATED(c->listen) || !TERMINATED(c->token) || !TERMINATED(c->public_base_url) ||
@@ -61,7 +61,7 @@ static void check_ok(const sg_config *c, const uint8_t *in, size_t len)
 		die("defaultCountry accepted but not two capital letters", in, len);
 	if (c->log_level < SG_LOG_ERROR || c->log_level > SG_LOG_DEBUG)
 		die("log level out of range", in, len);
-	const sg_limits *l = &c->limits;
+	const sg__limits *l = &c->limits;
 	if (l->max_header_bytes < 1024 || l->max_header_bytes > (1u << 20) || l->max_body_bytes < 1024 ||
 	    l->max_body_bytes > (16u << 20) || l->max_batch_body_bytes < 1024 ||
 	    l->max_batch_body_bytes > (64u << 20) || l->max_connections < 1 || l->max_connections > 1000000 ||
@@ -80,7 +80,7 @@ static void check_ok(const sg_config *c, const uint8_t *in, size_t len)
 	if (c->providers && !cJSON_IsObject(c->providers))
 		die("providers is not an object", in, len);
 	sg_options o;
-	sg_config_engine_options(c, &o);
+	sg__config_engine_options(c, &o);
 	if (o.data_dir != c->data_dir || (o.keywords_dir && o.keywords_dir != c->keywords_dir))
 		die("engine options do not point into the config", in, len);
 	if (sg__addr_is_loopback(c->listen) && !sg__addr_valid(c->listen))
@@ -91,24 +91,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *text = (const char *)data;
 	char err[384];
-	sg_config a, b;
-	sg_config_init(&a);
-	sg_config_init(&b);
+	sg__config a, b;
+	sg__config_init(&a);
+	sg__config_init(&b);
 	memset(err, 0x55, sizeof(err));
-	int rc = sg_config_parse(&a, text, size, err, sizeof(err));
+	int rc = sg__config_parse(&a, text, size, err, sizeof(err));
 	if (rc != 0 && rc != SG_EJSON && rc != SG_ECONFIG)
 		die("unexpected return code", data, size);
 	if (rc && (!memchr(err, '\0', sizeof(err)) || !err[0]))
 		die("failure without a message", data, size);
 	char err2[384];
-	int rc2 = sg_config_parse(&b, text, size, err2, sizeof(err2));
+	int rc2 = sg__config_parse(&b, text, size, err2, sizeof(err2));
 	if (rc2 != rc || (rc && strcmp(err, err2)))
 		die("parsing twice gives different results", data, size);
 	if (!rc) {
 		check_ok(&a, data, size);
 		if (!same(&a, &b))
 			die("parsing twice gives different configs", data, size);
-		if (sg_config_parse(&b, text, size, err2, sizeof(err2)) || !same(&a, &b))
+		if (sg__config_parse(&b, text, size, err2, sizeof(err2)) || !same(&a, &b))
 			die("parsing over the result changes it", data, size);
 	}
 	/* The listen address checks on any text, not only accepted configs. */
@@ -118,7 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	addr[n] = '\0';
 	if (sg__addr_is_loopback(addr) && !sg__addr_valid(addr))
 		die("a loopback address that is not valid", data, size);
-	sg_config_free(&a);
-	sg_config_free(&b);
+	sg__config_free(&a);
+	sg__config_free(&b);
 	return 0;
 }

@@ -58,7 +58,7 @@ static struct {
 	bool ready;
 	uv_loop_t loop;
 	sg__server srv;
-	sg_config cfg[2]; /* [0] no token, [1] TOKEN */
+	sg__config cfg[2]; /* [0] no token, [1] TOKEN */
 	char dir[256];
 	unsigned inputs;
 	bool writer_closed;
@@ -112,7 +112,7 @@ static void store_open(void)
 	for (int i = 0; i < 2; i++)
 		snprintf(F.cfg[i].data_dir, sizeof(F.cfg[i].data_dir), "%s/data", F.dir);
 	sg_options o;
-	sg_config_engine_options(&F.cfg[0], &o);
+	sg__config_engine_options(&F.cfg[0], &o);
 	o.filter_capacity = 1024;
 	o.flags |= SG_OPEN_CREATE;
 	o.initial_map_size = 1u << 20; /* small: the map grows under the fuzzer */
@@ -134,7 +134,7 @@ static void teardown(void)
 	uv_run(&F.loop, UV_RUN_NOWAIT);
 	uv_loop_close(&F.loop);
 	for (int i = 0; i < 2; i++)
-		sg_config_free(&F.cfg[i]);
+		sg__config_free(&F.cfg[i]);
 	F.ready = false;
 }
 
@@ -150,11 +150,11 @@ static void setup(void)
 		abort();
 	const char *kw = getenv("SG_KEYWORDS");
 	for (int i = 0; i < 2; i++) {
-		sg_config *c = &F.cfg[i];
-		sg_config_init(c);
+		sg__config *c = &F.cfg[i];
+		sg__config_init(c);
 		sg__strlcpy(c->keywords_dir, kw && kw[0] ? kw : SG_KEYWORDS_DIR_SOURCE, sizeof(c->keywords_dir));
 		sg__strlcpy(c->public_base_url, "https://fuzz.example", sizeof(c->public_base_url));
-		c->limits = (sg_limits){
+		c->limits = (sg__limits){
 			.max_header_bytes = 2048,
 			.max_body_bytes = 4096,
 			.max_batch_body_bytes = 16384,
@@ -171,7 +171,7 @@ static void setup(void)
 		"\"vonage\": {\"country\": \"US\", \"concatTimeoutSeconds\": 5}, "
 		"\"sinch\": {\"country\": \"US\"}}, \"allowUnsignedWebhooks\": true}";
 	char err[256];
-	if (sg_config_parse(&F.cfg[0], providers, sizeof(providers) - 1, err, sizeof(err)) ||
+	if (sg__config_parse(&F.cfg[0], providers, sizeof(providers) - 1, err, sizeof(err)) ||
 	    sg__webhooks_init(&F.cfg[0])) {
 		fprintf(stderr, "fuzz_http: provider settings: %s\n", err);
 		abort();

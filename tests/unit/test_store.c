@@ -8,6 +8,7 @@
 #include <lmdb.h>
 
 #include "testutil.h"
+#include "internal.h"
 #include "store/store.h"
 
 #ifndef SG_OPEN_CREATE
@@ -140,6 +141,34 @@ static void durable_across_reopen_and_verified(void **state)
 	assert_int_equal(sg_check(e, "+14155550100", "+14155550007", 0, &v), 0);
 	assert_false(v.allow);
 	assert_int_equal(v.reason, SG_REASON_OPTED_OUT);
+	sg_engine_close(e);
+	tu_rmdir(dir);
+}
+
+/* sg_options and sg_policy carry their size (issue 12): options filled by
+ * hand without sg_options_default() are refused, not read at a guess. */
+static void options_need_their_size(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	sg_options o;
+	memset(&o, 0, sizeof(o));
+	o.data_dir = dir;
+	o.keywords_dir = tu_keywords();
+	o.flags = SG_OPEN_CREATE;
+	sg_engine *e = NULL;
+	assert_int_equal(sg_engine_open(&o, &e), -EINVAL);
+	sg_policy p;
+	memset(&p, 0, sizeof(p));
+	p.require_registered = true;
+	o.size = sizeof(o);
+	o.policy = &p;
+	assert_int_equal(sg_engine_open(&o, &e), -EINVAL);
+	sg_policy_default(&p);
+	p.require_registered = true;
+	assert_int_equal(sg_engine_open(&o, &e), 0);
+	assert_true(sg_engine_policy(e)->require_registered);
+	assert_int_equal(sg_engine_policy(e)->size, sizeof(sg_policy));
 	sg_engine_close(e);
 	tu_rmdir(dir);
 }
@@ -480,7 +509,7 @@ static void every_lmdb_code_is_translated(void **state)
 	assert_int_equal(sg__store_err(MDB_NOTFOUND), SG_ENOTFOUND);
 	assert_int_equal(sg__store_err(EIO), -EIO);
 	/* translating twice changes nothing */
-	for (int rc = SG_ERROR_MIN; rc < SG_ERROR_MAX; rc++)
+	for (int rc = SG_ERROR_MIN; rc < SG__ERROR_END; rc++)
 		assert_int_equal(sg__store_err(rc), rc);
 	assert_int_equal(sg__store_err(-ENOSPC), -ENOSPC);
 }
@@ -501,6 +530,7 @@ int main(void)
 		cmocka_unit_test(no_new_store_over_remains),
 		cmocka_unit_test(foreign_lmdb_file_is_not_adopted),
 		cmocka_unit_test(every_lmdb_code_is_translated),
+		cmocka_unit_test(options_need_their_size),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,7 +58,7 @@ static inline sg_engine *tu_open(const char *dir, unsigned flags, const sg_polic
 	o.keywords_dir = tu_keywords();
 	o.default_country = "US";
 	if (policy)
-		o.policy = *policy;
+		o.policy = policy;
 	sg_engine *e = NULL;
 	int rc = sg_engine_open(&o, &e);
 	if (rc)

@@ -9,20 +9,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/config.h"
+#include "config/config.h"
 #include "internal.h"
+#include "config/provider_settings.h"
 #include "webhooks/webhook.h"
 
 #define CONFIG_MAX_BYTES (1 << 20)
 
-void sg_config_init(sg_config *cfg)
+void sg__config_init(sg__config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	sg__strlcpy(cfg->data_dir, "./var", sizeof(cfg->data_dir));
 	sg__strlcpy(cfg->listen, "127.0.0.1:8080", sizeof(cfg->listen));
 	sg_policy_default(&cfg->policy);
 	cfg->log_level = SG_LOG_INFO;
-	cfg->limits = (sg_limits){
+	cfg->limits = (sg__limits){
 		.max_header_bytes = 16 * 1024,
 		.max_body_bytes = 64 * 1024,
 		.max_batch_body_bytes = 1024 * 1024,
@@ -78,7 +79,7 @@ static size_t distance(const char *a, const char *b)
 	return row[lb];
 }
 
-const char *sg_config_nearest(const char *key, const char *const *known, size_t n)
+const char *sg__config_nearest(const char *key, const char *const *known, size_t n)
 {
 	size_t len = strlen(key), limit = len / 3 > 2 ? len / 3 : 2, best = SIZE_MAX;
 	const char *found = NULL;
@@ -108,7 +109,7 @@ static int check_names(const cJSON *obj, const char *where, const char *noun, co
 			i++;
 		if (i < n)
 			continue;
-		const char *near = sg_config_nearest(it->string, known, n);
+		const char *near = sg__config_nearest(it->string, known, n);
 		if (near)
 			return fail(err, errlen, SG_ECONFIG, "%s%sunknown %s \"%.60s\" (did you mean \"%s\"?)", where,
 				    sep, noun, it->string, near);
@@ -214,7 +215,7 @@ static int get_bool(const cJSON *obj, const char *name, bool *out, char *err, si
 	return 0;
 }
 
-static int parse_policy(sg_config *cfg, const cJSON *pol, char *err, size_t errlen)
+static int parse_policy(sg__config *cfg, const cJSON *pol, char *err, size_t errlen)
 {
 	int rc;
 	if (!cJSON_IsObject(pol))
@@ -251,7 +252,7 @@ static int parse_policy(sg_config *cfg, const cJSON *pol, char *err, size_t errl
 	return 0;
 }
 
-static int parse_limits(sg_limits *l, const cJSON *obj, char *err, size_t errlen)
+static int parse_limits(sg__limits *l, const cJSON *obj, char *err, size_t errlen)
 {
 	if (!cJSON_IsObject(obj))
 		return fail(err, errlen, SG_ECONFIG, "limits: must be an object");
@@ -287,7 +288,7 @@ static int parse_limits(sg_limits *l, const cJSON *obj, char *err, size_t errlen
 	return 0;
 }
 
-int sg_config_parse(sg_config *cfg, const char *json, size_t len, char *err, size_t errlen)
+int sg__config_parse(sg__config *cfg, const char *json, size_t len, char *err, size_t errlen)
 {
 	const char *end = NULL;
 	int rc;
@@ -318,7 +319,7 @@ int sg_config_parse(sg_config *cfg, const char *json, size_t len, char *err, siz
 		rc = fail(err, errlen, SG_ECONFIG, "defaultCountry: an ISO 3166 code such as \"US\"");
 		goto out;
 	}
-	if (level[0] && (rc = sg_log_level_parse(level, &cfg->log_level))) {
+	if (level[0] && (rc = sg__log_level_parse(level, &cfg->log_level))) {
 		rc = fail(err, errlen, SG_ECONFIG, "logLevel: error, warn, info or debug");
 		goto out;
 	}
@@ -357,18 +358,18 @@ out:
 	return rc;
 }
 
-int sg_log_level_parse(const char *name, sg_log_level *ret)
+int sg__log_level_parse(const char *name, sg__log_level *ret)
 {
 	static const char *const names[] = {"error", "warn", "info", "debug"};
 	for (size_t i = 0; i < SG_ARRAY_SIZE(names); i++)
 		if (!strcmp(name, names[i])) {
-			*ret = (sg_log_level)i;
+			*ret = (sg__log_level)i;
 			return 0;
 		}
 	return -EINVAL;
 }
 
-int sg_config_load(sg_config *cfg, const char *path, char *err, size_t errlen)
+int sg__config_load(sg__config *cfg, const char *path, char *err, size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -386,7 +387,7 @@ int sg_config_load(sg_config *cfg, const char *path, char *err, size_t errlen)
 		return fail(err, errlen, -EIO, "%s: could not read", path);
 	}
 	char inner[384];
-	int rc = sg_config_parse(cfg, buf, (size_t)n, inner, sizeof(inner));
+	int rc = sg__config_parse(cfg, buf, (size_t)n, inner, sizeof(inner));
 	free(buf);
 	if (rc)
 		return fail(err, errlen, rc, "%s: %s", path, inner);
@@ -394,7 +395,7 @@ int sg_config_load(sg_config *cfg, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-void sg_config_env(sg_config *cfg)
+void sg__config_env(sg__config *cfg)
 {
 	const char *v = getenv("STOPGATE_TOKEN");
 	if (v && v[0])
@@ -404,16 +405,16 @@ void sg_config_env(sg_config *cfg)
 		sg__strlcpy(cfg->data_dir, v, sizeof(cfg->data_dir));
 }
 
-void sg_config_engine_options(const sg_config *cfg, sg_options *opts)
+void sg__config_engine_options(const sg__config *cfg, sg_options *opts)
 {
 	sg_options_default(opts);
 	opts->data_dir = cfg->data_dir;
 	opts->keywords_dir = cfg->keywords_dir[0] ? cfg->keywords_dir : NULL;
 	opts->default_country = cfg->default_country[0] ? cfg->default_country : NULL;
-	opts->policy = cfg->policy;
+	opts->policy = &cfg->policy;
 }
 
-void sg_config_free(sg_config *cfg)
+void sg__config_free(sg__config *cfg)
 {
 	cJSON_Delete(cfg->providers);
 	cfg->providers = NULL;

@@ -11,9 +11,9 @@
 #include <cjson/cJSON.h>
 #include "stopgate.h"
 
-typedef enum sg_log_level { SG_LOG_ERROR = 0, SG_LOG_WARN, SG_LOG_INFO, SG_LOG_DEBUG } sg_log_level;
+typedef enum sg__log_level { SG_LOG_ERROR = 0, SG_LOG_WARN, SG_LOG_INFO, SG_LOG_DEBUG } sg__log_level;
 
-typedef struct sg_limits {
+typedef struct sg__limits {
 	size_t max_header_bytes;    /* default 16 KiB */
 	size_t max_body_bytes;      /* default 64 KiB */
 	size_t max_batch_body_bytes; /* POST /v1/check: default 1 MiB */
@@ -23,9 +23,9 @@ typedef struct sg_limits {
 	unsigned idle_timeout_ms;   /* keep-alive idle, default 60 s */
 	unsigned max_pipelined;     /* requests queued per connection, default 64 */
 	unsigned writer_queue;      /* pending write requests before 503, default 8192 */
-} sg_limits;
+} sg__limits;
 
-typedef struct sg_config {
+typedef struct sg__config {
 	char data_dir[PATH_MAX];
 	char keywords_dir[PATH_MAX];  /* "" = default */
 	char default_country[3];      /* "" = none */
@@ -34,39 +34,35 @@ typedef struct sg_config {
 	char token[256];              /* bearer token, "" = none */
 	char public_base_url[512];    /* e.g. "https://optout.example.com", used for webhook signatures */
 	bool allow_unsigned_webhooks;
-	sg_log_level log_level;
-	sg_limits limits;
+	sg__log_level log_level;
+	sg__limits limits;
 	int64_t redact_bodies_after_days; /* retention: 0 = keep */
 	cJSON *providers;             /* the "providers" object as parsed (owned), or NULL */
 	char path[PATH_MAX];          /* the file it came from, "" if none */
-} sg_config;
+} sg__config;
 
 /* Defaults: data dir "./var", listen 127.0.0.1:8080, policy defaults. */
-void sg_config_init(sg_config *cfg);
+void sg__config_init(sg__config *cfg);
 
 /* Read a JSON config file over cfg. On error returns SG_ECONFIG / SG_EJSON /
  * -errno and writes "file: field: problem" into err. */
-int sg_config_load(sg_config *cfg, const char *path, char *err, size_t errlen);
+int sg__config_load(sg__config *cfg, const char *path, char *err, size_t errlen);
 
 /* Same, from a buffer (used by tests and the fuzz target). */
-int sg_config_parse(sg_config *cfg, const char *json, size_t len, char *err, size_t errlen);
+int sg__config_parse(sg__config *cfg, const char *json, size_t len, char *err, size_t errlen);
 
 /* Apply environment overrides (STOPGATE_TOKEN, STOPGATE_DATA). */
-void sg_config_env(sg_config *cfg);
+void sg__config_env(sg__config *cfg);
 
 /* Fill engine options from the config (pointers into cfg). */
-void sg_config_engine_options(const sg_config *cfg, sg_options *opts);
+void sg__config_engine_options(const sg__config *cfg, sg_options *opts);
 
-void sg_config_free(sg_config *cfg);
+void sg__config_free(sg__config *cfg);
 
 /* "error", "warn", "info", "debug" */
-int sg_log_level_parse(const char *name, sg_log_level *ret);
+int sg__log_level_parse(const char *name, sg__log_level *ret);
 
 /* The name in known[0..n) nearest to key by edit distance (case ignored),
  * or NULL when none is close: for "unknown key ... (did you mean ...?)".
  * Used for every section of the file, providers included. */
-const char *sg_config_nearest(const char *key, const char *const *known, size_t n);
-
-/* The setting names provider p accepts (defined with the settings table in
- * engine/daemon/wh_config.c): writes up to max into keys, returns how many. */
-size_t sg__wh_setting_keys(int p, const char **keys, size_t max);
+const char *sg__config_nearest(const char *key, const char *const *known, size_t n);

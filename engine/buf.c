@@ -104,60 +104,65 @@ char *sg__buf_steal(sg__buf *b, size_t *len)
 }
 
 
-void sg__buf_json_str(sg__buf *b, const char *str, size_t len)
+char *sg__json_escape(char *p, const char *str, size_t len, unsigned flags)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)str;
+	bool safe = flags & SG__JSON_HTML_SAFE;
+	size_t i = 0;
+	while (i < len) {
+		unsigned c = s[i];
+		if (c >= 0x80) {
+			size_t n = sg__utf8_seq(s + i, len - i);
+			if (n) {
+				memcpy(p, s + i, n);
+				p += n;
+				i += n;
+				continue;
+			}
+			const char *rep = safe ? "\\ufffd" : "\xEF\xBF\xBD"; /* U+FFFD */
+			size_t rn = safe ? 6 : 3;
+			memcpy(p, rep, rn);
+			p += rn;
+			i++;
+			continue;
+		}
+		char e = c == '"' ? '"' : c == '\\' ? '\\' : c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't'
+			: safe && c == '/' && i > 0 && s[i - 1] == '<' ? '/' : 0;
+		i++;
+		if (e) {
+			*p++ = '\\';
+			*p++ = e;
+		} else if (c < 0x20 || (safe && c == 0x7f)) {
+			memcpy(p, "\\u00", 4);
+			p[4] = hex[c >> 4];
+			p[5] = hex[c & 15];
+			p += 6;
+		} else {
+			*p++ = (char)c;
+		}
+	}
+	return p;
+}
+
+void sg__buf_json_str(sg__buf *b, const char *str, size_t len)
+{
 	if (!str) {
 		sg__buf_add(b, "null", 4);
 		return;
 	}
-	if (!sg__buf_reserve(b, len + 2))
+	if (len > (SIZE_MAX - 2) / 6) {
+		b->failed = true;
 		return;
-	sg__buf_addc(b, '"');
-	size_t i = 0, run = 0; /* bytes s[i-run, i) are pending verbatim */
-	while (i < len) {
-		unsigned c = s[i];
-		const char *esc = NULL;
-		char u[7];
-		size_t n = 1;
-		if (c >= 0x80) {
-			n = sg__utf8_seq(s + i, len - i);
-			if (n) {
-				i += n;
-				run += n;
-				continue;
-			}
-			esc = "\\ufffd";
-			n = 1;
-		} else if (c == '"') {
-			esc = "\\\"";
-		} else if (c == '\\') {
-			esc = "\\\\";
-		} else if (c == '/' && i > 0 && s[i - 1] == '<') {
-			esc = "\\/";
-		} else if (c == '\n') {
-			esc = "\\n";
-		} else if (c == '\r') {
-			esc = "\\r";
-		} else if (c == '\t') {
-			esc = "\\t";
-		} else if (c < 0x20 || c == 0x7f) {
-			u[0] = '\\', u[1] = 'u', u[2] = '0', u[3] = '0';
-			u[4] = hex[c >> 4], u[5] = hex[c & 15], u[6] = '\0';
-			esc = u;
-		} else {
-			i++;
-			run++;
-			continue;
-		}
-		sg__buf_add(b, s + i - run, run);
-		run = 0;
-		sg__buf_adds(b, esc);
-		i += n;
 	}
-	sg__buf_add(b, s + i - run, run);
-	sg__buf_addc(b, '"');
+	if (!sg__buf_reserve(b, 6 * len + 2))
+		return;
+	char *p = b->p + b->len;
+	*p++ = '"';
+	p = sg__json_escape(p, str, len, SG__JSON_HTML_SAFE);
+	*p++ = '"';
+	b->len = (size_t)(p - b->p);
+	b->p[b->len] = '\0';
 }
 
 void sg__buf_json_key(sg__buf *b, bool *first, const char *key)

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* A growable byte buffer for building responses, with JSON and CSV
- * escaping. Sticky allocation failure: once an append fails, every later
+/* The library's one growable byte buffer (daemon responses, export batches,
+ * webhook signature strings and dedup keys), with JSON string escaping.
+ * Sticky allocation failure: once an append fails, every later
  * append is a no-op and sg__buf_failed() is true, so callers check once. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <errno.h>
 #include <stdint.h>
 
 typedef struct sg__buf {
@@ -31,6 +33,20 @@ static inline bool sg__buf_failed(const sg__buf *b)
 {
 	return b->failed;
 }
+/* The same as an error code: -ENOMEM once an append failed, else 0. */
+static inline int sg__buf_err(const sg__buf *b)
+{
+	return b->failed ? -ENOMEM : 0;
+}
+
+/* The one JSON string escaper: s[0..len) as the inside of a string literal
+ * into p (room for 6 * len bytes), returning the end. Control characters,
+ * quote and backslash are escaped and valid UTF-8 copied; an invalid byte
+ * becomes U+FFFD. With SG__JSON_HTML_SAFE (API answers) DEL and the '/' of
+ * "</" are escaped too and U+FFFD is written as the escape; without it
+ * (the audit export's stable format) they are written as they are. */
+#define SG__JSON_HTML_SAFE 0x1u
+char *sg__json_escape(char *p, const char *s, size_t len, unsigned flags);
 
 /* A JSON string literal, quotes included. Invalid UTF-8 bytes are written
  * as U+FFFD; control characters, quote and backslash are escaped; "</" is

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The command line's shared helpers: errors, opening the engine, JSON output. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "internal.h"
+
+int cli_error(const char *sub, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "stopgate %s: ", sub);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return CLI_ERROR;
+}
+
+void cli_open_error(const char *dir, int rc)
+{
+	if (rc == SG_ENOSTORE)
+		fprintf(stderr,
+			"stopgate: no consent store in %s (it holds no data.mdb); nothing was checked or recorded.\n"
+			"  Is the data directory right? It comes from --data, else dataDir in --config, else ./var.\n"
+			"  To create a new store: stopgate init --data %s (or start stopgate serve on it).\n",
+			dir, dir);
+	else if (rc == SG_ETRUNCATED)
+		fprintf(stderr,
+			"stopgate: the consent store in %s is damaged: %s/data.mdb is missing, empty or truncated\n"
+			"  (shorter than its LMDB meta page says). A new store in its place would lose every\n"
+			"  opt-out, so none is created. Stop every process using it, restore the directory from\n"
+			"  a backup (stopgate backup) and run stopgate verify --data %s.\n",
+			dir, dir, dir);
+	else
+		fprintf(stderr, "stopgate: cannot open data directory %s: %s\n", dir, sg_strerror(rc));
+}
+
+int cli_open(sg__cmdline *c, bool rdonly, sg_engine **ret)
+{
+	sg_options opts;
+	sg__config_engine_options(&c->cfg, &opts);
+	if (rdonly)
+		opts.flags |= SG_OPEN_RDONLY;
+	/* Never SG_OPEN_CREATE: only init and serve make a store. */
+	int rc = sg_engine_open(&opts, ret);
+	if (rc)
+		cli_open_error(c->cfg.data_dir, rc);
+	return rc;
+}
+
+void cli_print_json(cJSON *json)
+{
+	char *s = cJSON_PrintUnformatted(json);
+	if (s) {
+		puts(s);
+		free(s);
+	}
+	cJSON_Delete(json);
+}
