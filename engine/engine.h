@@ -7,11 +7,8 @@
 #include "campaign.h"
 #include "keywords/kw.h"
 #include "store/handle.h"
-/* The store's own files (built with SG__STORE_INTERNAL, engine/meson.build)
- * also get its LMDB side; the rest of the library never sees LMDB. */
-#ifdef SG__STORE_INTERNAL
-#include "store/store.h"
-#endif
+/* The store's own files include store/store.h (its LMDB side) themselves;
+ * the rest of the library never sees LMDB. */
 
 /* Campaigns parsed for classification, cached in memory and refreshed when
  * the registry generation in the store moves on. Readers hold reg_lock for

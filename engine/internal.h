@@ -18,10 +18,6 @@ _Noreturn void sg__require_fail(const char *expr, const char *file, int line);
 #define SG__ERROR_END (SG_ETRUNCATED + 1)
 #define SG__ACTION_END (SG_ACTION_CONFIRM_SENT + 1)
 #define SG__SOURCE_END (SG_SOURCE_OPERATOR + 1)
-/* Transitional, for engine/store/log.c only (its event validation): delete
- * once it reads SG__ACTION_END / SG__SOURCE_END. */
-#define SG_ACTION_MAX SG__ACTION_END
-#define SG_SOURCE_MAX SG__SOURCE_END
 
 /* Copy a string into a fixed buffer, truncating; always NUL-terminates.
  * Returns the length of src (>= size means truncated). */

@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "engine.h"
+#include "store/store.h"
 #include "internal.h"
 #include "store/consent.h"
 #include "store/event.h"

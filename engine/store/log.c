@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "store/store.h"
 #include "internal.h"
 #include "store/consent.h"
 #include "store/event.h"
@@ -42,12 +43,12 @@ static bool valid_key(const char *k)
 
 static int validate(const sg_event_in *ev)
 {
-	if (ev->action < 0 || ev->action >= SG_ACTION_MAX)
+	if (ev->action < 0 || ev->action >= SG__ACTION_END)
 		return -EINVAL;
 	if (ev->override != SG_OVERRIDE_NONE &&
 	    (ev->override != SG_OVERRIDE_CONSUMER_REQUEST || ev->action != SG_ACTION_OPT_IN))
 		return -EINVAL; /* an override explains an opt-in, nothing else */
-	if (ev->action != 0 && (ev->source < SG_SOURCE_KEYWORD || ev->source >= SG_SOURCE_MAX))
+	if (ev->action != 0 && (ev->source < SG_SOURCE_KEYWORD || ev->source >= SG__SOURCE_END))
 		return -EINVAL;
 	if (ev->action == SG_ACTION_REDACT && (ev->recipient || (ev->scope && ev->scope != SG_SCOPE_GLOBAL)))
 		return -EINVAL; /* a redaction concerns no one person: scope global */

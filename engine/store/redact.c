@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "store/store.h"
 #include "internal.h"
 #include "store/event.h"
 

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "engine.h"
+#include "store/store.h"
 #include "internal.h"
 
 static void copy_json_str(const cJSON *obj, const char *name, char *out, size_t size)

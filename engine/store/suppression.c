@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "store/store.h"
 #include "internal.h"
 #include "store/consent.h"
 
