@@ -14,6 +14,13 @@
 
 #define KW_FILE_MAX (1u << 20)
 
+static __thread char last_error[512];
+
+const char *sg__kw_last_error(void)
+{
+	return last_error;
+}
+
 typedef struct loader {
 	sg__kw_set *set;
 	kw_table ids;     /* rule ids seen so far */
@@ -327,6 +334,11 @@ static int by_name(const void *a, const void *b)
 
 int sg__kw_load(const char *dir, sg__kw_set **ret, char *err, size_t errlen)
 {
+	char own[sizeof(last_error)];
+	if (!err || !errlen) { /* the reason is kept for sg__kw_last_error() anyway */
+		err = own;
+		errlen = sizeof(own);
+	}
 	loader ld = {.path = dir, .err = err, .errlen = errlen};
 	char *names[KW_MAX_LANGS];
 	size_t nn = 0;
@@ -367,9 +379,14 @@ int sg__kw_load(const char *dir, sg__kw_set **ret, char *err, size_t errlen)
 	if (rc == -ENOMEM && err && errlen && !err[0])
 		fail(&ld, rc, "out of memory");
 	if (rc) {
+		if (err[0])
+			sg__strlcpy(last_error, err, sizeof(last_error));
+		else
+			snprintf(last_error, sizeof(last_error), "%s: %s", dir, sg_strerror(rc));
 		sg__kw_free(ld.set);
 		return rc;
 	}
+	last_error[0] = '\0';
 	*ret = ld.set;
 	return 0;
 }

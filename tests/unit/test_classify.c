@@ -437,6 +437,10 @@ static void load_errors(void **state)
 		int rc = sg__kw_load(dir, &s, err, sizeof(err));
 		if (rc != SG_EKEYWORDS || !strstr(err, bad[i].why))
 			fail_msg("case %zu: rc %d err \"%s\", want \"%s\"", i, rc, err, bad[i].why);
+		/* the reason is kept for front ends (the CLI prints it) */
+		assert_string_equal(sg__kw_last_error(), err);
+		assert_int_equal(sg__kw_load(dir, &s, NULL, 0), SG_EKEYWORDS);
+		assert_non_null(strstr(sg__kw_last_error(), "xx.kw:"));
 	}
 	write_file(dir, "xx.kw", "# A tiny language\nexact opt_out xx.stop HALTE\n\n"
 				 "# and a pattern\nphrase opt_out xx.p halte,halt* ^halt\\w+ now$   \n");
