@@ -179,6 +179,10 @@ static int parse_rule(loader *ld, uint8_t lang, kw_kind kind, char *p)
 			rc = add_exact(ld, &s->exact, f, fl, idx);
 		if (!rc)
 			rc = add_exact(ld, &s->squeezed, q, ql, idx);
+		if (!rc && intent != SG_INTENT_NONE)
+			rc = sg__kw_typo_add(s, f, fl, idx);
+		if (!rc && intent != SG_INTENT_NONE)
+			rc = sg__kw_typo_add(s, q, ql, idx);
 		free(f);
 		free(q);
 		return rc;
@@ -220,6 +224,19 @@ static int parse_line(loader *ld, uint8_t lang, char *p)
 	for (int k = 0; k < 4; k++)
 		if (!strcmp(word, kinds[k]))
 			return parse_rule(ld, lang, (kw_kind)k, p);
+	if (!strcmp(word, "real")) { /* real words that are never read as typos */
+		char w[KW_TYPO_MAX * 3 + 2];
+		for (char *t; (t = token(&p));) {
+			size_t tl = strlen(t);
+			if (tl > KW_TYPO_MAX * 2)
+				return fail(ld, SG_EKEYWORDS, "real: word \"%s\" too long", t);
+			size_t wl = sg__kw_fold(t, tl, w);
+			int rc = wl ? sg__kw_table_put(&ld->set->real, w, wl, 0, NULL) : 0;
+			if (rc < 0)
+				return rc;
+		}
+		return 0;
+	}
 	if (!strcmp(word, "program")) {
 		if (l->program || !*rest(p))
 			return fail(ld, SG_EKEYWORDS, "program: given twice or empty");
@@ -319,6 +336,7 @@ static int finalize(loader *ld)
 			p += len + (p[len] == ',');
 		}
 	}
+	sg__kw_typo_init(s);
 	for (size_t l = 0; l < s->nlangs; l++)
 		if (!strcmp(s->langs[l].code, "en"))
 			s->default_lang = (uint8_t)l;
@@ -404,6 +422,8 @@ void sg__kw_free(sg__kw_set *set)
 	sg__kw_table_free(&set->squeezed);
 	sg__kw_table_free(&set->trig_word);
 	sg__kw_table_free(&set->trig_stem);
+	sg__kw_table_free(&set->real);
+	free(set->typo);
 	free(set->bits);
 	for (size_t l = 0; l < set->nlangs; l++) {
 		free(set->langs[l].program);
