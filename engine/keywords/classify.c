@@ -91,8 +91,10 @@ static void or_bits(uint64_t *bits, const sg__kw_set *s, uint32_t val)
  * holds the stem "短信*". */
 static bool inner_stems(const sg__kw_set *s, const char *f, size_t b, size_t e, uint64_t *bits)
 {
-	const kw_table *ts = &s->trig_stem;
+	const kw_table *ts = &s->trig_stem_wide;
 	bool any = false;
+	if (!ts->count)
+		return false;
 	for (size_t c = b + 1; c + ts->minlen <= e; c++) {
 		if (((unsigned char)f[c] & 0xC0) == 0x80)
 			continue; /* not the start of a character */
@@ -115,7 +117,7 @@ static bool inner_stems(const sg__kw_set *s, const char *f, size_t b, size_t e, 
 /* Collect the pattern rules whose triggers occur in the text. */
 static bool triggered(const sg__kw_set *s, const char *f, size_t n, uint64_t *bits)
 {
-	const kw_table *tw = &s->trig_word, *ts = &s->trig_stem;
+	const kw_table *tw = &s->trig_word;
 	bool any = false;
 	const uint32_t *v;
 	for (size_t i = 0; i < n;) {
@@ -125,9 +127,14 @@ static bool triggered(const sg__kw_set *s, const char *f, size_t n, uint64_t *bi
 		int cls = i < n ? kw_wordclass((unsigned char)f[i]) : 0;
 		while (i < n && kw_wordclass((unsigned char)f[i]) == cls)
 			i++;
-		unsigned pfx = i > b ? kw_pfx(f + b, i - b) : 0;
-		if (i == b || !(s->trig_pfx[pfx / 64] & (1ULL << (pfx % 64))))
-			continue; /* most words: no trigger starts with these two bytes */
+		if (i == b)
+			continue;
+		if (cls == 2)
+			any |= inner_stems(s, f, b, i, bits); /* whatever the word's first bytes */
+		unsigned pfx = kw_pfx(f + b, i - b);
+		if (!(s->trig_pfx[pfx / 64] & (1ULL << (pfx % 64))))
+			continue; /* most words: no trigger starts with these three bytes */
+		const kw_table *ts = cls == 2 ? &s->trig_stem_wide : &s->trig_stem;
 		uint64_t h = KW_HASH_INIT;
 		for (size_t k = b; k < i;) {
 			h = kw_hash_step(h, (unsigned char)f[k++]);
@@ -141,8 +148,6 @@ static bool triggered(const sg__kw_set *s, const char *f, size_t n, uint64_t *bi
 			or_bits(bits, s, *v);
 			any = true;
 		}
-		if (cls == 2)
-			any |= inner_stems(s, f, b, i, bits);
 	}
 	return any;
 }

@@ -318,7 +318,8 @@ static int finalize(loader *ld)
 		for (char *p = s->rules[s->pats[i]].triggers; *p;) {
 			size_t len = strcspn(p, ",");
 			bool stem = p[len - 1] == '*';
-			kw_table *t = stem ? &s->trig_stem : &s->trig_word;
+			kw_table *t = !stem ? &s->trig_word : kw_wordclass((unsigned char)p[0]) == 2 ?
+				      &s->trig_stem_wide : &s->trig_stem;
 			uint32_t val = (uint32_t)s->nbits;
 			unsigned pfx = kw_pfx(p, len - stem);
 			s->trig_pfx[pfx / 64] |= 1ULL << (pfx % 64);
@@ -422,6 +423,7 @@ void sg__kw_free(sg__kw_set *set)
 	sg__kw_table_free(&set->squeezed);
 	sg__kw_table_free(&set->trig_word);
 	sg__kw_table_free(&set->trig_stem);
+	sg__kw_table_free(&set->trig_stem_wide);
 	sg__kw_table_free(&set->real);
 	free(set->typo);
 	free(set->bits);

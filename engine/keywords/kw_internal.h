@@ -99,6 +99,7 @@ struct sg__kw_set {
 	kw_table squeezed;         /* keyword without separators -> rule index */
 	kw_table trig_word;        /* trigger word -> bitset index */
 	kw_table trig_stem;        /* trigger stem ("text*") -> bitset index */
+	kw_table trig_stem_wide;   /* stems of other scripts ("退订*"): other lengths */
 	uint64_t trig_pfx[1024];   /* bit kw_pfx(w) set for every trigger word and stem w */
 	uint64_t *bits;            /* bitsets of nwords words each, over pats[] positions */
 	size_t nbits, nwords;
@@ -126,11 +127,15 @@ static inline bool kw_wordbyte(unsigned char c)
 	return kw_wordclass(c) != 0;
 }
 
-/* The first two bytes of a word (n >= 1) as a 16-bit number: words whose
- * pair no trigger starts with skip the hash lookups. */
+/* A 16-bit hash of the first three bytes of a word (n >= 1; fewer when the
+ * word is shorter): words whose hash no trigger shares skip the table
+ * lookups. Stems have 3+ bytes, so a word a stem starts has the stem's. */
 static inline unsigned kw_pfx(const char *w, size_t n)
 {
-	return (unsigned)(unsigned char)w[0] << 8 | (n > 1 ? (unsigned char)w[1] : 0);
+	uint32_t h = (unsigned char)w[0];
+	h = h << 8 | (n > 1 ? (unsigned char)w[1] : 0);
+	h = h << 8 | (n > 2 ? (unsigned char)w[2] : 0);
+	return (h * 2654435761u) >> 16;
 }
 
 /* Fold len bytes of UTF-8 (validated by the caller; invalid bytes are read

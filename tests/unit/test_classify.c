@@ -402,6 +402,40 @@ static void replies(void **state)
 	sg__kw_campaign_free(&big);
 }
 
+/* Issue 13's languages: scripts without spaces match inside a run of
+ * letters (stems at every character), Vietnamese, Arabic-script and
+ * Cyrillic spellings fold together, the reply is the rule's language. */
+static void languages(void **state)
+{
+	(void)state;
+	expect("\xe9\x80\x80\xe8\xae\xa2", SG_INTENT_OPT_OUT, SG_CONF_EXACT, "zh.tuiding"); /* 退订 */
+	/* 请不要再发短信给我: the request is in the middle of one run of letters */
+	expect("\xe8\xaf\xb7\xe4\xb8\x8d\xe8\xa6\x81\xe5\x86\x8d\xe5\x8f\x91\xe7\x9f\xad\xe4\xbf\xa1"
+	       "\xe7\xbb\x99\xe6\x88\x91", SG_INTENT_OPT_OUT, SG_CONF_PHRASE, "zh.no_more");
+	/* 你们是谁 (who are you): the stem 是* starts the third character */
+	expect("\xe4\xbd\xa0\xe4\xbb\xac\xe6\x98\xaf\xe8\xb0\x81", SG_INTENT_HELP, SG_CONF_PHRASE, "zh.help");
+	/* もう送らないでください */
+	expect("\xe3\x82\x82\xe3\x81\x86\xe9\x80\x81\xe3\x82\x89\xe3\x81\xaa\xe3\x81\x84\xe3\x81\xa7"
+	       "\xe3\x81\x8f\xe3\x81\xa0\xe3\x81\x95\xe3\x81\x84", SG_INTENT_OPT_OUT, SG_CONF_PHRASE, "ja.no_more");
+	/* HỦY with precomposed and with combining marks, and as typed without */
+	expect("H\xe1\xbb\xa6Y", SG_INTENT_OPT_OUT, SG_CONF_EXACT, "vi.huy");
+	expect("HU\xcc\x89Y", SG_INTENT_OPT_OUT, SG_CONF_EXACT, "vi.huy");
+	expect("huy", SG_INTENT_OPT_OUT, SG_CONF_EXACT, "vi.huy");
+	/* Đúng (right): no opt-out, though it folds like dừng */
+	expect("\xc4\x90\xc3\xbang", SG_INTENT_NONE, SG_CONF_NONE, NULL);
+	/* إلغاء and الغاء (hamza or not) are one keyword */
+	expect("\xd8\xa5\xd9\x84\xd8\xba\xd8\xa7\xd8\xa1", SG_INTENT_OPT_OUT, SG_CONF_EXACT, "ar.ilgha");
+	expect("\xd8\xa7\xd9\x84\xd8\xba\xd8\xa7\xd8\xa1", SG_INTENT_OPT_OUT, SG_CONF_EXACT, "ar.ilgha");
+	/* СТОП: Cyrillic capitals fold; the reply is Russian */
+	sg_classification r = run("\xd0\xa1\xd0\xa2\xd0\x9e\xd0\x9f");
+	assert_string_equal(r.rule, "ru.stop");
+	assert_string_equal(r.lang, "ru");
+	assert_non_null(strstr(r.reply, "\xd0\x92\xd1\x8b \xd0\xbe\xd1\x82\xd0\xbf\xd0\xb8\xd1\x81")); /* Вы отпис */
+	expect("tigil na po", SG_INTENT_OPT_OUT, SG_CONF_PHRASE, "tl.polite");
+	expect("band karo", SG_INTENT_OPT_OUT, SG_CONF_EXACT, "hi.band_karo_r");
+	expect("band practice at 6?", SG_INTENT_NONE, SG_CONF_NONE, NULL);
+}
+
 /* Typo tolerance (typo.c): one keyboard slip in a whole-message keyword of
  * 4+ letters, never a real word, never inside a sentence. */
 static void typos(void **state)
@@ -512,6 +546,7 @@ int main(void)
 		cmocka_unit_test(replies),
 		cmocka_unit_test(load_errors),
 		cmocka_unit_test(typos),
+		cmocka_unit_test(languages),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
