@@ -109,6 +109,7 @@ struct sg__kw_set {
 	bool no_prefilter;         /* tests: run every pattern, ignore triggers */
 	kw_typo *typo;             /* exact keywords that typos may stand for */
 	size_t ntypo, typo_cap;
+	uint32_t typo_at[KW_TYPO_MAX + 2]; /* typo[] by length: first index of length >= n */
 	kw_table real;             /* real words ("real" lines): never typos */
 	uint64_t neighbour[36];    /* a-z0-9: bit b set when key b is next to key a */
 };

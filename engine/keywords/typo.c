@@ -45,8 +45,20 @@ static bool find_key(const char *const rows[4], char c, int *row, int *x)
 	return false;
 }
 
+static int by_len(const void *a, const void *b)
+{
+	const kw_typo *x = a, *y = b;
+	return x->len != y->len ? x->len - y->len : x->rule < y->rule ? -1 : x->rule > y->rule;
+}
+
 void sg__kw_typo_init(sg__kw_set *s)
 {
+	qsort(s->typo, s->ntypo, sizeof(*s->typo), by_len);
+	for (size_t len = 0, i = 0; len <= KW_TYPO_MAX + 1; len++) {
+		while (i < s->ntypo && s->typo[i].len < len)
+			i++;
+		s->typo_at[len] = (uint32_t)i; /* first entry of length >= len */
+	}
 	memset(s->neighbour, 0, sizeof(s->neighbour));
 	for (size_t l = 0; l < SG_ARRAY_SIZE(layouts); l++) {
 		for (int a = 0; a < 36; a++) {
@@ -134,18 +146,22 @@ const kw_rule *sg__kw_typo(const sg__kw_set *s, const char *f, size_t fl)
 			return NULL; /* one ASCII word only: never inside a sentence */
 		letters |= f[i] >= 'a';
 	}
-	if (!letters || sg__kw_table_get(&s->real, f, fl, sg__kw_hash(f, fl)))
-		return NULL; /* "stoop", "atop", "shop" are words, not typos */
+	if (!letters)
+		return NULL;
 	const kw_rule *found = NULL;
-	for (size_t i = 0; i < s->ntypo; i++) {
+	/* typo[] is sorted by length: only keywords of fl - 1 .. fl + 1 letters */
+	for (size_t i = s->typo_at[fl - 1]; i < s->typo_at[fl + 2 <= KW_TYPO_MAX + 1 ? fl + 2 : KW_TYPO_MAX + 1];
+	     i++) {
 		const kw_typo *t = &s->typo[i];
-		if ((size_t)t->len + 1 < fl || t->len > fl + 1 || !one_edit(s, f, fl, t->key, t->len))
+		if (!one_edit(s, f, fl, t->key, t->len))
 			continue;
 		const kw_rule *r = &s->rules[t->rule];
 		if (found && found->intent != r->intent)
 			return NULL; /* near keywords of two intents: no guess */
-		if (!found)
-			found = r;
+		if (!found || t->rule < (uint32_t)(found - s->rules))
+			found = r; /* the first loaded names it, as for exact keywords */
 	}
+	if (found && sg__kw_table_get(&s->real, f, fl, sg__kw_hash(f, fl)))
+		return NULL; /* "stoop", "atop", "shop" are words, not typos */
 	return found;
 }
