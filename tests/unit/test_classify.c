@@ -2,7 +2,9 @@
 /* The keyword engine: folding, every default keyword of every language,
  * the examples of issue 3, campaign keywords (and their lazy build racing
  * across threads), invalid UTF-8, the 1,600-character limit, replies per
- * language, and load errors. The corpus figures are in test_corpus.c. */
+ * language, load errors (and the reason kept for the CLI), typo tolerance
+ * and the issue 13 languages (scripts without spaces, Vietnamese, Arabic and
+ * Cyrillic folding). The corpus figures are in test_corpus.c. */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
