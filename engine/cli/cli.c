@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "internal.h"
+#include "keywords/kw.h"
 
 int cli_error(const char *sub, const char *fmt, ...)
 {
@@ -35,6 +36,10 @@ void cli_open_error(const char *dir, int rc)
 			"  opt-out, so none is created. Stop every process using it, restore the directory from\n"
 			"  a backup (stopgate backup) and run stopgate verify --data %s.\n",
 			dir, dir, dir);
+	else if (rc == SG_EKEYWORDS && sg__kw_last_error()[0])
+		fprintf(stderr, "stopgate: keyword rules do not load: %s\n"
+			"  Fix that line (format: keywords/README.md) or point --keywords at a good set.\n",
+			sg__kw_last_error());
 	else
 		fprintf(stderr, "stopgate: cannot open data directory %s: %s\n", dir, sg_strerror(rc));
 }

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "internal.h"
+#include "keywords/kw.h"
 
 static const char stats_usage[] = "usage: stopgate stats [--data DIR]\n\nStore statistics as JSON.\n";
 static const char head_usage[] =
@@ -152,8 +153,11 @@ int cmd_classify(int argc, char **argv)
 		/* The keyword set alone: no store is opened, none is needed. */
 		sg_options opts;
 		sg__config_engine_options(&c.cfg, &opts);
-		if ((rc = sg__engine_open_keywords_only(&opts, &e)))
+		if ((rc = sg__engine_open_keywords_only(&opts, &e))) {
+			if (sg__kw_last_error()[0])
+				return cli_error("classify", "%s: %s", sg_strerror(rc), sg__kw_last_error());
 			return cli_error("classify", "%s", sg_strerror(rc));
+		}
 	}
 	sg_classification r;
 	if (!from_stdin) {

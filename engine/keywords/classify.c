@@ -53,6 +53,7 @@ typedef struct kw_hit {
 	const kw_rule *rule; /* NULL for campaign keywords */
 	sg_intent intent;
 	sg_confidence conf;
+	bool typo;           /* a typo of rule's keyword (typo.c) */
 } kw_hit;
 
 static int match(const kw_rule *r, const char *s, size_t n, size_t start, pcre2_match_data *md)
@@ -85,10 +86,38 @@ static void or_bits(uint64_t *bits, const sg__kw_set *s, uint32_t val)
 		bits[w] |= b[w];
 }
 
+/* In a run of non-ASCII letters, stems also match at every character after
+ * the first: Chinese and Japanese put no space between words, so "不要再发短信"
+ * holds the stem "短信*". */
+static bool inner_stems(const sg__kw_set *s, const char *f, size_t b, size_t e, uint64_t *bits)
+{
+	const kw_table *ts = &s->trig_stem_wide;
+	bool any = false;
+	if (!ts->count)
+		return false;
+	for (size_t c = b + 1; c + ts->minlen <= e; c++) {
+		if (((unsigned char)f[c] & 0xC0) == 0x80)
+			continue; /* not the start of a character */
+		unsigned pfx = kw_pfx(f + c, e - c);
+		if (!(s->trig_pfx[pfx / 64] & (1ULL << (pfx % 64))))
+			continue;
+		uint64_t h = KW_HASH_INIT;
+		for (size_t k = c; k < e && k - c < ts->maxlen;) {
+			h = kw_hash_step(h, (unsigned char)f[k++]);
+			const uint32_t *v;
+			if (k - c >= ts->minlen && (v = sg__kw_table_get(ts, f + c, k - c, h))) {
+				or_bits(bits, s, *v);
+				any = true;
+			}
+		}
+	}
+	return any;
+}
+
 /* Collect the pattern rules whose triggers occur in the text. */
 static bool triggered(const sg__kw_set *s, const char *f, size_t n, uint64_t *bits)
 {
-	const kw_table *tw = &s->trig_word, *ts = &s->trig_stem;
+	const kw_table *tw = &s->trig_word;
 	bool any = false;
 	const uint32_t *v;
 	for (size_t i = 0; i < n;) {
@@ -98,9 +127,14 @@ static bool triggered(const sg__kw_set *s, const char *f, size_t n, uint64_t *bi
 		int cls = i < n ? kw_wordclass((unsigned char)f[i]) : 0;
 		while (i < n && kw_wordclass((unsigned char)f[i]) == cls)
 			i++;
-		unsigned pfx = i > b ? kw_pfx(f + b, i - b) : 0;
-		if (i == b || !(s->trig_pfx[pfx / 64] & (1ULL << (pfx % 64))))
-			continue; /* most words: no trigger starts with these two bytes */
+		if (i == b)
+			continue;
+		if (cls == 2)
+			any |= inner_stems(s, f, b, i, bits); /* whatever the word's first bytes */
+		unsigned pfx = kw_pfx(f + b, i - b);
+		if (!(s->trig_pfx[pfx / 64] & (1ULL << (pfx % 64))))
+			continue; /* most words: no trigger starts with these three bytes */
+		const kw_table *ts = cls == 2 ? &s->trig_stem_wide : &s->trig_stem;
 		uint64_t h = KW_HASH_INIT;
 		for (size_t k = b; k < i;) {
 			h = kw_hash_step(h, (unsigned char)f[k++]);
@@ -180,6 +214,12 @@ static int find(const sg__kw_set *s, sg__campaign *c, char *f, size_t fl, kw_hit
 	}
 	if (r) {
 		*hit = (kw_hit){r, r->intent, SG_CONF_EXACT};
+		return 0;
+	}
+	/* A one-word text one keyboard slip from a keyword ("Stpo", "unsubscibe"):
+	 * as clear as a phrase, reported as the keyword's rule + "~typo". */
+	if ((r = sg__kw_typo(s, f, fl))) {
+		*hit = (kw_hit){r, r->intent, SG_CONF_PHRASE, true};
 		return 0;
 	}
 	return patterns(s, f, fl, hit);
@@ -266,6 +306,10 @@ int sg__kw_classify(const sg__kw_set *set, sg__campaign *campaign, const char *t
 	if (hit.rule) {
 		sg__strlcpy(out->lang, set->langs[lang].code, sizeof(out->lang));
 		sg__strlcpy(out->rule, hit.rule->id, sizeof(out->rule));
+		if (hit.typo) {
+			size_t n = strlen(out->rule);
+			sg__strlcpy(out->rule + n, "~typo", sizeof(out->rule) - n);
+		}
 	} else {
 		sg__strlcpy(out->rule, campaign_rule[hit.intent], sizeof(out->rule));
 	}

@@ -37,6 +37,15 @@ static const char latin_ext_a[] =
 	"yyy" "zzzzzz" "s";
 _Static_assert(sizeof(latin_ext_a) == 129, "one letter per code point U+0100..U+017F");
 
+/* U+1EA0..U+1EF9, Vietnamese letters with two marks: their base letter,
+ * like every other accented Latin letter ("hủy" = "huy", as most people
+ * type it). "dừng" (stop) and "đúng" (right) both become "dung", so a bare
+ * "dung" is no exact keyword (see vi.kw). */
+static const char viet[] =
+	"aaaaaaaaaaaaaaaaaaaaaaaa" "eeeeeeeeeeeeeeee" "iiii" "oooooooooooooooooooooooo"
+	"uuuuuuuuuuuuuu" "yyyyyyyy";
+_Static_assert(sizeof(viet) == 0x1EF9 - 0x1EA0 + 2, "one letter per code point U+1EA0..U+1EF9");
+
 static int ascii_class(unsigned c, char *rep)
 {
 	if (c >= 'A' && c <= 'Z') {
@@ -126,8 +135,28 @@ static int wide_class(uint32_t cp, char rep[3], size_t *n)
 		cp += 0x20; /* Greek and Cyrillic capitals: same UTF-8 length */
 		goto encode2;
 	}
+	if (cp == 0x401 || cp == 0x451) { /* Ё ё are written е as often as not */
+		cp = 0x435;
+		goto encode2;
+	}
 	if (cp >= 0x400 && cp <= 0x40F) {
 		cp += 0x50;
+		goto encode2;
+	}
+	if (cp == 0x1A0 || cp == 0x1A1 || cp == 0x1AF || cp == 0x1B0) { /* Vietnamese ơ ư */
+		rep[0] = cp < 0x1AF ? 'o' : 'u';
+		*n = 1;
+		return C_WORD;
+	}
+	if (cp >= 0x622 && cp <= 0x6CC) { /* Arabic script: one spelling of each letter */
+		if (cp == 0x640 || (cp >= 0x64B && cp <= 0x652) || cp == 0x670)
+			return C_IGNORE; /* tatweel, short vowels and other marks */
+		if (cp == 0x622 || cp == 0x623 || cp == 0x625)
+			cp = 0x627; /* alef with hamza or madda: alef */
+		else if (cp == 0x64A || cp == 0x649)
+			cp = 0x6CC; /* Arabic yeh, alef maqsura: Persian yeh */
+		else if (cp == 0x643)
+			cp = 0x6A9; /* Arabic kaf: keheh */
 		goto encode2;
 	}
 	if (cp < 0x1680)
@@ -139,6 +168,11 @@ static int wide_class(uint32_t cp, char rep[3], size_t *n)
 	if (cp == 0x1E9E) { /* capital sharp s */
 		memcpy(rep, "ss", 2);
 		*n = 2;
+		return C_WORD;
+	}
+	if (cp >= 0x1EA0 && cp <= 0x1EF9) {
+		rep[0] = viet[cp - 0x1EA0];
+		*n = 1;
 		return C_WORD;
 	}
 	if (cp < 0x2000)

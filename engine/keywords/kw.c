@@ -14,6 +14,13 @@
 
 #define KW_FILE_MAX (1u << 20)
 
+static __thread char last_error[512];
+
+const char *sg__kw_last_error(void)
+{
+	return last_error;
+}
+
 typedef struct loader {
 	sg__kw_set *set;
 	kw_table ids;     /* rule ids seen so far */
@@ -172,6 +179,10 @@ static int parse_rule(loader *ld, uint8_t lang, kw_kind kind, char *p)
 			rc = add_exact(ld, &s->exact, f, fl, idx);
 		if (!rc)
 			rc = add_exact(ld, &s->squeezed, q, ql, idx);
+		if (!rc && intent != SG_INTENT_NONE)
+			rc = sg__kw_typo_add(s, f, fl, idx);
+		if (!rc && intent != SG_INTENT_NONE)
+			rc = sg__kw_typo_add(s, q, ql, idx);
 		free(f);
 		free(q);
 		return rc;
@@ -213,6 +224,19 @@ static int parse_line(loader *ld, uint8_t lang, char *p)
 	for (int k = 0; k < 4; k++)
 		if (!strcmp(word, kinds[k]))
 			return parse_rule(ld, lang, (kw_kind)k, p);
+	if (!strcmp(word, "real")) { /* real words that are never read as typos */
+		char w[KW_TYPO_MAX * 3 + 2];
+		for (char *t; (t = token(&p));) {
+			size_t tl = strlen(t);
+			if (tl > KW_TYPO_MAX * 2)
+				return fail(ld, SG_EKEYWORDS, "real: word \"%s\" too long", t);
+			size_t wl = sg__kw_fold(t, tl, w);
+			int rc = wl ? sg__kw_table_put(&ld->set->real, w, wl, 0, NULL) : 0;
+			if (rc < 0)
+				return rc;
+		}
+		return 0;
+	}
 	if (!strcmp(word, "program")) {
 		if (l->program || !*rest(p))
 			return fail(ld, SG_EKEYWORDS, "program: given twice or empty");
@@ -294,7 +318,8 @@ static int finalize(loader *ld)
 		for (char *p = s->rules[s->pats[i]].triggers; *p;) {
 			size_t len = strcspn(p, ",");
 			bool stem = p[len - 1] == '*';
-			kw_table *t = stem ? &s->trig_stem : &s->trig_word;
+			kw_table *t = !stem ? &s->trig_word : kw_wordclass((unsigned char)p[0]) == 2 ?
+				      &s->trig_stem_wide : &s->trig_stem;
 			uint32_t val = (uint32_t)s->nbits;
 			unsigned pfx = kw_pfx(p, len - stem);
 			s->trig_pfx[pfx / 64] |= 1ULL << (pfx % 64);
@@ -312,6 +337,7 @@ static int finalize(loader *ld)
 			p += len + (p[len] == ',');
 		}
 	}
+	sg__kw_typo_init(s);
 	for (size_t l = 0; l < s->nlangs; l++)
 		if (!strcmp(s->langs[l].code, "en"))
 			s->default_lang = (uint8_t)l;
@@ -327,6 +353,11 @@ static int by_name(const void *a, const void *b)
 
 int sg__kw_load(const char *dir, sg__kw_set **ret, char *err, size_t errlen)
 {
+	char own[sizeof(last_error)];
+	if (!err || !errlen) { /* the reason is kept for sg__kw_last_error() anyway */
+		err = own;
+		errlen = sizeof(own);
+	}
 	loader ld = {.path = dir, .err = err, .errlen = errlen};
 	char *names[KW_MAX_LANGS];
 	size_t nn = 0;
@@ -367,9 +398,14 @@ int sg__kw_load(const char *dir, sg__kw_set **ret, char *err, size_t errlen)
 	if (rc == -ENOMEM && err && errlen && !err[0])
 		fail(&ld, rc, "out of memory");
 	if (rc) {
+		if (err[0])
+			sg__strlcpy(last_error, err, sizeof(last_error));
+		else
+			snprintf(last_error, sizeof(last_error), "%s: %s", dir, sg_strerror(rc));
 		sg__kw_free(ld.set);
 		return rc;
 	}
+	last_error[0] = '\0';
 	*ret = ld.set;
 	return 0;
 }
@@ -387,6 +423,9 @@ void sg__kw_free(sg__kw_set *set)
 	sg__kw_table_free(&set->squeezed);
 	sg__kw_table_free(&set->trig_word);
 	sg__kw_table_free(&set->trig_stem);
+	sg__kw_table_free(&set->trig_stem_wide);
+	sg__kw_table_free(&set->real);
+	free(set->typo);
 	free(set->bits);
 	for (size_t l = 0; l < set->nlangs; l++) {
 		free(set->langs[l].program);

@@ -6,6 +6,7 @@
  *   classify.c  the matcher (hot path)
  *   campaign.c  per-campaign keywords, built lazily into campaign->kw_private
  *   reply.c     reply texts (campaign messages or per-language templates)
+ *   typo.c      keyboard-aware typo tolerance for whole-message keywords
  * The data format is documented in keywords/README.md. */
 #pragma once
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -78,6 +79,15 @@ int sg__kw_table_put(kw_table *t, const char *key, size_t len, uint32_t val, uin
 const uint32_t *sg__kw_table_get(const kw_table *t, const char *key, size_t len, uint64_t h);
 void sg__kw_table_free(kw_table *t);
 
+#define KW_TYPO_MIN 4  /* keywords shorter than this get no typo tolerance */
+#define KW_TYPO_MAX 24
+
+typedef struct kw_typo {
+	char key[KW_TYPO_MAX];  /* folded keyword, a-z only */
+	uint8_t len;
+	uint32_t rule;
+} kw_typo;
+
 struct sg__kw_set {
 	kw_rule *rules;            /* every rule, in load order */
 	size_t nrules, rules_cap;
@@ -89,6 +99,7 @@ struct sg__kw_set {
 	kw_table squeezed;         /* keyword without separators -> rule index */
 	kw_table trig_word;        /* trigger word -> bitset index */
 	kw_table trig_stem;        /* trigger stem ("text*") -> bitset index */
+	kw_table trig_stem_wide;   /* stems of other scripts ("退订*"): other lengths */
 	uint64_t trig_pfx[1024];   /* bit kw_pfx(w) set for every trigger word and stem w */
 	uint64_t *bits;            /* bitsets of nwords words each, over pats[] positions */
 	size_t nbits, nwords;
@@ -96,6 +107,11 @@ struct sg__kw_set {
 	size_t nlangs;
 	uint8_t default_lang;      /* "en" when loaded, else the first */
 	bool no_prefilter;         /* tests: run every pattern, ignore triggers */
+	kw_typo *typo;             /* exact keywords that typos may stand for */
+	size_t ntypo, typo_cap;
+	uint32_t typo_at[KW_TYPO_MAX + 2]; /* typo[] by length: first index of length >= n */
+	kw_table real;             /* real words ("real" lines): never typos */
+	uint64_t neighbour[36];    /* a-z0-9: bit b set when key b is next to key a */
 };
 
 /* The class of a byte of folded text: 1 for a-z and 0-9, 2 for any
@@ -112,11 +128,15 @@ static inline bool kw_wordbyte(unsigned char c)
 	return kw_wordclass(c) != 0;
 }
 
-/* The first two bytes of a word (n >= 1) as a 16-bit number: words whose
- * pair no trigger starts with skip the hash lookups. */
+/* A 16-bit hash of the first three bytes of a word (n >= 1; fewer when the
+ * word is shorter): words whose hash no trigger shares skip the table
+ * lookups. Stems have 3+ bytes, so a word a stem starts has the stem's. */
 static inline unsigned kw_pfx(const char *w, size_t n)
 {
-	return (unsigned)(unsigned char)w[0] << 8 | (n > 1 ? (unsigned char)w[1] : 0);
+	uint32_t h = (unsigned char)w[0];
+	h = h << 8 | (n > 1 ? (unsigned char)w[1] : 0);
+	h = h << 8 | (n > 2 ? (unsigned char)w[2] : 0);
+	return (h * 2654435761u) >> 16;
 }
 
 /* Fold len bytes of UTF-8 (validated by the caller; invalid bytes are read
@@ -137,6 +157,13 @@ void sg__kw_reply(const sg__kw_set *set, size_t lang, sg_intent intent, const sg
 		  char *out, size_t outlen);
 /* Check a template's syntax; returns NULL or a static description. */
 const char *sg__kw_template_check(const char *tpl);
+
+/* Typo tolerance (typo.c). Fill set->neighbour; register an exact
+ * keyword (ignored unless 4+ ASCII letters); the rule a one-word text is a
+ * typo of, or NULL. */
+void sg__kw_typo_init(sg__kw_set *s);
+int sg__kw_typo_add(sg__kw_set *s, const char *key, size_t len, uint32_t rule);
+const kw_rule *sg__kw_typo(const sg__kw_set *s, const char *f, size_t fl);
 
 /* Tests only: with on == false every pattern runs on every text, which
  * shows when a rule's triggers miss a text its pattern matches. */
