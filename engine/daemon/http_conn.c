@@ -571,14 +571,15 @@ static void refuse(sg__server *srv, uv_tcp_t *tcp)
 	uv_close((uv_handle_t *)tcp, (uv_close_cb)free);
 }
 
-/* A connection object on srv's loop, counted and linked, not reading yet;
- * NULL on failure. */
 /* Close callback of a connection whose timer never started: the handle's
  * data is the connection that contains it. */
 static void free_unstarted(uv_handle_t *h)
 {
 	free(h->data);
 }
+
+/* A connection object on srv's loop, counted and linked, not reading yet;
+ * NULL on failure. */
 
 static sg__conn *conn_new(sg__server *srv)
 {

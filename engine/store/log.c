@@ -22,6 +22,7 @@ typedef struct record_ctx {
 	size_t n;
 	sg_event_out *out;
 	const sg_event *replay; /* sg_apply: the recorded events in[] were made from */
+	const sg_event *cur;    /* with replay: the one being applied */
 	int64_t batch_us;       /* the time of events that carry none (read before the txn) */
 	int64_t now_us;         /* the time of the event being applied */
 	uint8_t *enc;    /* hash[32] prev[32] canonical, SG__EVENT_ENC_MAX */
@@ -333,7 +334,10 @@ static int append_event(record_ctx *c, MDB_txn *txn, const sg_event_in *ev, cons
 		.dedup_key = ev->dedup_key,
 		.body_len = ev->body_len,
 	};
-	sg__sha256(ev->body ? ev->body : "", ev->body ? ev->body_len : 0, e.body_sha256);
+	if (!ev->body && ev->body_len && c->cur)
+		memcpy(e.body_sha256, c->cur->body_sha256, 32); /* replayed after its body was redacted */
+	else
+		sg__sha256(ev->body ? ev->body : "", ev->body ? ev->body_len : 0, e.body_sha256);
 	long n = sg__event_encode(&e, c->enc + 64, SG__EVENT_ENC_MAX);
 	if (n < 0)
 		return (int)n;
@@ -490,6 +494,7 @@ static int record_txn(MDB_txn *txn, void *arg)
 		if (c->now_us > latest)
 			latest = c->now_us;
 		const sg_event *rp = c->replay ? &c->replay[i] : NULL;
+		c->cur = rp;
 		if (rp) {
 			rc = replay_position(c, txn, rp, seq);
 			memset(&c->out[i], 0, sizeof(c->out[i]));
@@ -526,24 +531,31 @@ static int record_txn(MDB_txn *txn, void *arg)
 	return sg__filter_add(&st->filter, c->new_keys, c->nnew, st->env, st->recipients, txn);
 }
 
+/* One write transaction for the batch in c (scratch allocated here); on
+ * failure every out[] gets the error. */
+static int run_batch(record_ctx *c)
+{
+	c->enc = malloc(SG__EVENT_ENC_MAX + 64);
+	c->rcpt = malloc(sizeof(*c->rcpt));
+	c->new_keys = malloc((c->n ? c->n : 1) * sizeof(*c->new_keys));
+	int rc = c->enc && c->rcpt && c->new_keys ? sg__store_write(&c->e->store, record_txn, c) : -ENOMEM;
+	free(c->enc);
+	free(c->rcpt);
+	free(c->new_keys);
+	if (rc)
+		for (size_t i = 0; i < c->n; i++) {
+			memset(&c->out[i], 0, sizeof(c->out[i]));
+			c->out[i].status = rc;
+		}
+	return rc;
+}
+
 int sg_record(sg_engine *e, const sg_event_in *events, size_t n, sg_event_out *out)
 {
 	if (e->rdonly)
 		return SG_ERDONLY;
 	record_ctx c = {.e = e, .in = events, .n = n, .out = out, .batch_us = sg_now_us()};
-	c.enc = malloc(SG__EVENT_ENC_MAX + 64);
-	c.rcpt = malloc(sizeof(*c.rcpt));
-	c.new_keys = malloc((n ? n : 1) * sizeof(*c.new_keys));
-	int rc = c.enc && c.rcpt && c.new_keys ? sg__store_write(&e->store, record_txn, &c) : -ENOMEM;
-	free(c.enc);
-	free(c.rcpt);
-	free(c.new_keys);
-	if (rc)
-		for (size_t i = 0; i < n; i++) {
-			memset(&out[i], 0, sizeof(out[i]));
-			out[i].status = rc;
-		}
-	return rc;
+	return run_batch(&c);
 }
 
 int sg_apply(sg_engine *e, const sg_event *events, size_t n, sg_event_out *out)
@@ -577,18 +589,7 @@ int sg_apply(sg_engine *e, const sg_event *events, size_t n, sg_event_out *out)
 		};
 	}
 	record_ctx c = {.e = e, .in = in, .n = n, .out = out, .replay = events, .batch_us = sg_now_us()};
-	c.enc = malloc(SG__EVENT_ENC_MAX + 64);
-	c.rcpt = malloc(sizeof(*c.rcpt));
-	c.new_keys = malloc((n ? n : 1) * sizeof(*c.new_keys));
-	int rc = c.enc && c.rcpt && c.new_keys ? sg__store_write(&e->store, record_txn, &c) : -ENOMEM;
-	free(c.enc);
-	free(c.rcpt);
-	free(c.new_keys);
+	int rc = run_batch(&c);
 	free(in);
-	if (rc)
-		for (size_t i = 0; i < n; i++) {
-			memset(&out[i], 0, sizeof(out[i]));
-			out[i].status = rc;
-		}
 	return rc;
 }
