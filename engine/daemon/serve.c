@@ -19,6 +19,7 @@
 #include "config/cmdline.h"
 #include "daemon.h"
 #include "internal.h"
+#include "keywords/kw.h"
 #include "serve.h"
 #include "wh.h"
 
@@ -128,7 +129,10 @@ static void on_reload_barrier(sg__wjob *job)
 	daemon_state *d = job->ctx;
 	int64_t t0 = sg_now_us();
 	int rc = sg_engine_reload(d->srv.engine);
-	if (rc)
+	if (rc == SG_EKEYWORDS && sg__kw_last_error()[0])
+		sg__err("daemon", "reload failed; previous keywords and campaigns stay error=\"%s\" where=\"%s\"",
+			sg_strerror(rc), sg__kw_last_error());
+	else if (rc)
 		sg__err("daemon", "reload failed; previous keywords and campaigns stay error=\"%s\"",
 			sg_strerror(rc));
 	else

@@ -57,4 +57,34 @@ def store_commands_name_file_and_line():
     shutil.rmtree(d)
 
 
+@case
+def daemon_reload_names_file_and_line():
+    """SIGHUP with a broken rule file: the old rules stay in force, and the
+    log says which file and line to fix."""
+    import signal
+    import time
+    from sgtest import Daemon
+    d = Daemon()
+    own = os.path.join(d.tmp, "kw")
+    shutil.copytree(KW, own)  # a copy: the rule file is broken on purpose below
+    d.kw = own
+    d.start()
+    try:
+        r = d.post("/v1/inbound", {"id": "k1", "from": "+14155552671", "to": "+14155550100", "body": "STOP"})
+        assert r.status == 200 and r.json()["action"] == "opt_out", r
+        with open(os.path.join(d.kw, "en.kw"), "a") as f:
+            f.write("\nphrase opt_out en.broken stop (unclosed\n")
+        d.kill(signal.SIGHUP)
+        deadline = time.time() + 10
+        while time.time() < deadline and "reload failed" not in d.log():
+            time.sleep(0.05)
+        log = d.log()
+        assert "reload failed" in log, log[-800:]
+        assert os.path.join(d.kw, "en.kw") + ":" in log and "en.broken" in log, log[-800:]
+        r = d.post("/v1/inbound", {"id": "k2", "from": "+14155552672", "to": "+14155550100", "body": "STOP"})
+        assert r.status == 200 and r.json()["action"] == "opt_out", r  # the old rules still read it
+    finally:
+        d.cleanup()
+
+
 _cases.finish()
