@@ -206,30 +206,6 @@ static void lost_filter_bits_never_hide_an_opt_out(void **state)
 
 /* ---- a page of data.mdb damaged under a running read-only engine ---- */
 
-static int open_flags(const char *dir, unsigned flags, sg_engine **e)
-{
-	sg_options o;
-	sg_options_default(&o);
-	o.data_dir = dir;
-	o.flags = flags;
-	o.keywords_dir = tu_keywords();
-	*e = NULL;
-	return sg_engine_open(&o, e);
-}
-
-/* A store with n opt-outs, closed. */
-static void store_with(const char *dir, int n)
-{
-	sg_engine *e;
-	assert_int_equal(open_flags(dir, SG_OPEN_CREATE, &e), 0);
-	for (int i = 0; i < n; i++) {
-		char to[32];
-		snprintf(to, sizeof(to), "+1415555%04d", i);
-		tu_record(e, SG_ACTION_OPT_OUT, SG_SOURCE_OPERATOR, "+14155550100", to, 0, NULL);
-	}
-	sg_engine_close(e);
-}
-
 static int count_event(const sg_event *ev, void *ctx)
 {
 	(void)ev;
@@ -275,10 +251,10 @@ static void corrupted_pages_are_reported(void **state)
 {
 	(void)state;
 	char *dir = tu_mkdtemp();
-	store_with(dir, 400);
+	tu_store_with(dir, 400);
 	uint64_t root = db_root(dir, "events");
 	sg_engine *r;
-	assert_int_equal(open_flags(dir, SG_OPEN_RDONLY, &r), 0);
+	assert_int_equal(tu_open_flags(dir, SG_OPEN_RDONLY, &r), 0);
 	char p[4096];
 	snprintf(p, sizeof(p), "%s/data.mdb", dir);
 	int fd = open(p, O_RDWR);

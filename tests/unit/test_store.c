@@ -345,17 +345,6 @@ static void deferred_sync_mode(void **state)
 
 /* ---- opening: no store unless asked, never over the remains of one ---- */
 
-static int open_flags(const char *dir, unsigned flags, sg_engine **e)
-{
-	sg_options o;
-	sg_options_default(&o);
-	o.data_dir = dir;
-	o.flags = flags;
-	o.keywords_dir = tu_keywords();
-	*e = NULL;
-	return sg_engine_open(&o, e);
-}
-
 static bool path_exists(const char *dir, const char *name)
 {
 	char p[8192];
@@ -371,22 +360,22 @@ static void open_without_create_finds_no_store(void **state)
 	char dir[4096];
 	snprintf(dir, sizeof(dir), "%s/typo", base);
 	sg_engine *e;
-	assert_int_equal(open_flags(dir, 0, &e), SG_ENOSTORE);
-	assert_int_equal(open_flags(dir, SG_OPEN_RDONLY, &e), SG_ENOSTORE);
-	assert_int_equal(open_flags(dir, SG_OPEN_RDONLY | SG_OPEN_CREATE, &e), SG_ENOSTORE);
+	assert_int_equal(tu_open_flags(dir, 0, &e), SG_ENOSTORE);
+	assert_int_equal(tu_open_flags(dir, SG_OPEN_RDONLY, &e), SG_ENOSTORE);
+	assert_int_equal(tu_open_flags(dir, SG_OPEN_RDONLY | SG_OPEN_CREATE, &e), SG_ENOSTORE);
 	assert_false(path_exists(dir, "")); /* nothing created */
 	/* an empty directory: still no store, and nothing is put in it */
-	assert_int_equal(open_flags(base, 0, &e), SG_ENOSTORE);
-	assert_int_equal(open_flags(base, SG_OPEN_RDONLY, &e), SG_ENOSTORE);
+	assert_int_equal(tu_open_flags(base, 0, &e), SG_ENOSTORE);
+	assert_int_equal(tu_open_flags(base, SG_OPEN_RDONLY, &e), SG_ENOSTORE);
 	assert_false(path_exists(base, "writer.lock"));
 	assert_false(path_exists(base, "lock.mdb"));
 	assert_string_not_equal(sg_strerror(SG_ENOSTORE), "unknown error");
 	assert_non_null(strstr(sg_strerror(SG_ENOSTORE), "stopgate init"));
 	/* with the flag, a store is made and later opens need none */
-	assert_int_equal(open_flags(dir, SG_OPEN_CREATE, &e), 0);
+	assert_int_equal(tu_open_flags(dir, SG_OPEN_CREATE, &e), 0);
 	tu_record(e, SG_ACTION_OPT_OUT, SG_SOURCE_OPERATOR, "+14155550100", "+14155552671", 0, NULL);
 	sg_engine_close(e);
-	assert_int_equal(open_flags(dir, 0, &e), 0); /* (read-only opens: test_processes.c) */
+	assert_int_equal(tu_open_flags(dir, 0, &e), 0); /* (read-only opens: test_processes.c) */
 	sg_verdict v;
 	assert_int_equal(sg_check(e, "+14155550100", "+14155552671", 0, &v), 0);
 	assert_false(v.allow);
@@ -412,14 +401,7 @@ static off_t data_size(const char *dir)
 /* A store with n opt-outs, closed; returns the size of data.mdb. */
 static off_t store_with(const char *dir, int n)
 {
-	sg_engine *e;
-	assert_int_equal(open_flags(dir, SG_OPEN_CREATE, &e), 0);
-	for (int i = 0; i < n; i++) {
-		char to[32];
-		snprintf(to, sizeof(to), "+1415555%04d", i);
-		tu_record(e, SG_ACTION_OPT_OUT, SG_SOURCE_OPERATOR, "+14155550100", to, 0, NULL);
-	}
-	sg_engine_close(e);
+	tu_store_with(dir, n);
 	return data_size(dir);
 }
 
@@ -436,7 +418,7 @@ static void damaged_data_file_is_refused(void **state)
 		cut(dir, len);
 		for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
 			sg_engine *e;
-			int rc = open_flags(dir, modes[m], &e);
+			int rc = tu_open_flags(dir, modes[m], &e);
 			if (rc != SG_ETRUNCATED)
 				fprintf(stderr, "cut to %lld, flags %u: %d %s\n", (long long)len, modes[m], rc,
 					sg_strerror(rc));
@@ -457,16 +439,16 @@ static void no_new_store_over_remains(void **state)
 	snprintf(p, sizeof(p), "%s/data.mdb", dir);
 	assert_int_equal(unlink(p), 0); /* deleted, or moved away: lock.mdb, filter.bits, writer.lock stay */
 	sg_engine *e;
-	assert_int_equal(open_flags(dir, SG_OPEN_CREATE, &e), SG_ETRUNCATED);
-	assert_int_equal(open_flags(dir, 0, &e), SG_ETRUNCATED);
-	assert_int_equal(open_flags(dir, SG_OPEN_RDONLY, &e), SG_ETRUNCATED);
+	assert_int_equal(tu_open_flags(dir, SG_OPEN_CREATE, &e), SG_ETRUNCATED);
+	assert_int_equal(tu_open_flags(dir, 0, &e), SG_ETRUNCATED);
+	assert_int_equal(tu_open_flags(dir, SG_OPEN_RDONLY, &e), SG_ETRUNCATED);
 	assert_false(path_exists(dir, "data.mdb"));
 	/* filter.bits alone is enough to tell */
 	snprintf(p, sizeof(p), "%s/lock.mdb", dir);
 	unlink(p);
 	snprintf(p, sizeof(p), "%s/writer.lock", dir);
 	unlink(p);
-	assert_int_equal(open_flags(dir, SG_OPEN_CREATE, &e), SG_ETRUNCATED);
+	assert_int_equal(tu_open_flags(dir, SG_OPEN_CREATE, &e), SG_ETRUNCATED);
 	assert_false(path_exists(dir, "data.mdb"));
 	tu_rmdir(dir);
 }
@@ -488,8 +470,8 @@ static void foreign_lmdb_file_is_not_adopted(void **state)
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);
 	sg_engine *e;
-	assert_int_equal(open_flags(dir, SG_OPEN_CREATE, &e), SG_ECORRUPT);
-	assert_int_equal(open_flags(dir, 0, &e), SG_ECORRUPT);
+	assert_int_equal(tu_open_flags(dir, SG_OPEN_CREATE, &e), SG_ECORRUPT);
+	assert_int_equal(tu_open_flags(dir, 0, &e), SG_ECORRUPT);
 	tu_rmdir(dir);
 }
 

@@ -77,3 +77,29 @@ static inline sg_event_out tu_record(sg_engine *e, sg_action action, sg_source s
 	assert_int_equal(sg_record(e, &ev, 1, &out), 0);
 	return out;
 }
+
+/* Open dir with exactly these flags (no create unless asked): the raw
+ * result, for tests of opening itself. */
+static inline int tu_open_flags(const char *dir, unsigned flags, sg_engine **e)
+{
+	sg_options o;
+	sg_options_default(&o);
+	o.data_dir = dir;
+	o.flags = flags;
+	o.keywords_dir = tu_keywords();
+	*e = NULL;
+	return sg_engine_open(&o, e);
+}
+
+/* Create a store in dir holding n operator opt-outs, and close it. */
+static inline void tu_store_with(const char *dir, int n)
+{
+	sg_engine *e;
+	assert_int_equal(tu_open_flags(dir, SG_OPEN_CREATE, &e), 0);
+	for (int i = 0; i < n; i++) {
+		char to[32];
+		snprintf(to, sizeof(to), "+1415555%04d", i);
+		tu_record(e, SG_ACTION_OPT_OUT, SG_SOURCE_OPERATOR, "+14155550100", to, 0, NULL);
+	}
+	sg_engine_close(e);
+}
