@@ -108,13 +108,13 @@ static sg_decision *decision_new(const char *provider)
 	return d;
 }
 
-/* The campaign's own "probable" setting, else the policy's. */
+/* The campaign's own "probable" setting, else the policy's. Called after
+ * sg_classify() with the same campaign, which refreshed the registry. */
 static sg_probable_mode probable_mode(sg_engine *e, const char *campaign_id)
 {
 	sg_probable_mode mode = e->policy.probable;
 	if (!campaign_id || !campaign_id[0])
 		return mode;
-	sg__registry_refresh(e); /* a failed refresh keeps the cached registry */
 	pthread_rwlock_rdlock(&e->reg_lock);
 	const sg__campaign *c = sg__registry_find(e, campaign_id);
 	if (c && c->probable_set)
