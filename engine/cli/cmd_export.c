@@ -2,7 +2,7 @@
 /*
  * stopgate export audit|optouts
  *
- * audit: the event log, every field (engine/export.h), streamed in constant
+ * audit: the event log, every field (engine/export/export.h), streamed in constant
  * memory: sg_events_read() in chunks of EXPORT_CHUNK events, each chunk its
  * own short read snapshot, resumed by sequence number; output leaves in
  * pieces of FLUSH_AT bytes. With --to the recipient index is walked
@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "export.h"
+#include "export/export.h"
 #include "internal.h"
 
 #define EXPORT_CHUNK 4096

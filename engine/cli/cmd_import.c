@@ -30,7 +30,7 @@
 
 #include "cli/cli.h"
 #include "cli/import_logs.h"
-#include "csv.h"
+#include "export/csv.h"
 #include "internal.h"
 
 #define IMPORT_BATCH 10000 /* events per durable transaction (one fsync) */

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "export.h"
+#include "export/export.h"
 #include "internal.h"
 
 static const char proof_usage[] =

@@ -8,7 +8,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
-#include "csv.h"
+#include "export/csv.h"
 
 /* A header cell reduced to lower-case letters and digits ("Sent Date" ->
  * "sentdate"). */

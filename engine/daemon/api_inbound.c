@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* POST /v1/inbound and the inbound path shared with provider webhooks
  * (sg__inbound_process, see daemon.h): the library decides what the
- * message means and what to record (sg_decide_inbound, engine/policy.c);
+ * message means and what to record (sg_decide_inbound, engine/policy/policy.c);
  * this file records it through the writer and answers only once durable.
  *
  * A duplicate answers what the first delivery answered: the intent and the

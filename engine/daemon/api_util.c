@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "daemon.h"
-#include "export.h"
+#include "export/export.h"
 #include "internal.h"
 
 /* Is there a \u0000 escape in this JSON text? (A backslash preceded by an
@@ -167,7 +167,7 @@ void sg__time_json(sg__buf *b, int64_t us)
 }
 
 /* Events are formatted by the same code as `stopgate export audit`
- * (engine/export.c), so the API and the CLI export agree field for field. */
+ * (engine/export/export.c), so the API and the CLI export agree field for field. */
 static void export_event(sg__buf *b, const sg_event *ev, sg__export_format fmt, bool strip_eol)
 {
 	size_t bound = sg__export_bound(ev, fmt);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Fuzz target: the RFC 4180 CSV reader behind `stopgate import`
- * (sg__csv_next in engine/csv.c). The input is the file. It is read twice,
+ * (sg__csv_next in engine/export/csv.c). The input is the file. It is read twice,
  * from memory and as a stream (fmemopen), record by record.
  * Invariants (abort() when broken):
  *  - each call returns 1, 0 (end), SG_ETOOLONG or -EINVAL, and the first
@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "csv.h"
+#include "export/csv.h"
 #include "internal.h"
 
 static void die(const char *what, const uint8_t *in, size_t len)

@@ -61,7 +61,7 @@ def fresh(name, init=True):
 
 
 def neutralised(v):
-    """What a CSV cell holds for a JSON value (engine/export.h)."""
+    """What a CSV cell holds for a JSON value (engine/export/export.h)."""
     if v is None:
         return ""
     if isinstance(v, bool):

@@ -11,8 +11,8 @@
 
 #include "testutil.h"
 #include "internal.h"
-#include "csv.h"
-#include "export.h"
+#include "export/csv.h"
+#include "export/export.h"
 #include "store/event.h"
 
 #define SENDER "+14155550100"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The consent policy as a library call (engine/policy.c): what an embedding
+ * The consent policy as a library call (engine/policy/policy.c): what an embedding
  * gateway gets without the daemon — the classification, the provider's own
  * word, the campaign's "probable" setting, the sender group, a message
  * without our number, long ids and texts, provider status signals. Real
