@@ -60,3 +60,8 @@ bool sg__engine_created(const sg_engine *e);
  * dir/data.mdb (0600): one consistent snapshot, compacted or not, synced.
  * -EEXIST when dir holds anything. */
 int sg__engine_backup(sg_engine *e, const char *dir, bool compact);
+
+/* sg_classify, and the version of the keyword set that answered copied to
+ * kwver (may be NULL) under the same lock. */
+int sg__classify_versioned(sg_engine *e, const char *campaign_id, const char *text, size_t len,
+			   sg_classification *out, char kwver[SG_KWVERSION_MAX]);

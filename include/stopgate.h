@@ -152,9 +152,14 @@ typedef enum sg_probable_mode {
 } sg_probable_mode;
 
 /*
- * Structs the caller fills and passes in (sg_policy, sg_options) begin with
- * `size`: sizeof the struct as the caller was compiled, set by
- * sg_policy_default() / sg_options_default(). A later library treats a
+ * Structs the caller fills and passes in (sg_policy, sg_options,
+ * sg_event_in, sg_inbound_msg, sg_signal_msg) begin with `size`: sizeof the
+ * struct as the caller was compiled, set by sg_policy_default() /
+ * sg_options_default(), and by the caller for the others
+ * (`sg_event_in ev = {.size = sizeof ev, ...}`); a size of 0 is refused
+ * with -EINVAL, so a struct filled without it never reads as another
+ * layout. An array of sg_event_in is walked with the first event's size as
+ * its stride, so every event in one call has the same size. A later library treats a
  * smaller size as an older caller and uses defaults for the fields it does
  * not have; an earlier library accepts a larger size only when the fields it
  * does not know are zero (else -EINVAL). Structs the library fills for the
@@ -347,6 +352,15 @@ typedef struct sg_classification {
 SG_EXPORT int sg_classify(sg_engine *engine, const char *campaign_id, const char *text, size_t len,
 			  sg_classification *out);
 
+/*
+ * The version of the keyword set in force: "kw-" and 16 hex digits of a
+ * SHA-256 over every rule file's name and bytes, so two engines with the
+ * same rules name the same set. Every event the policy records from a
+ * classified text carries it (sg_event.keywords). Thread-safe.
+ */
+#define SG_KWVERSION_MAX 24
+SG_EXPORT void sg_keywords_version(sg_engine *engine, char out[SG_KWVERSION_MAX]);
+
 /* Copy text into out (at least 3 * len + 1 bytes) with every byte that is
  * not part of valid UTF-8 replaced by U+FFFD, so a message with broken
  * encoding can still be classified. Returns the length written (out is
@@ -402,6 +416,8 @@ typedef enum sg_override {
 
 /* One consent event to record. Strings may be NULL (= absent). */
 typedef struct sg_event_in {
+	size_t size;                 /* sizeof(sg_event_in) as the caller was compiled (see
+				      * "Structs the caller fills"); all events of one call alike */
 	sg_action action;
 	sg_source source;
 	const char *sender;          /* canonical key of our number, or NULL (global/operator) */
@@ -423,6 +439,8 @@ typedef struct sg_event_in {
 				      * once per call. The store reads no clock while applying:
 				      * de-duplication windows, the confirmation window and the
 				      * state's times all come from the events. */
+	const char *keywords;        /* the keyword set that classified it (sg_keywords_version());
+				      * set by the policy, NULL for events no rule decided */
 } sg_event_in;
 
 typedef struct sg_event_out {
@@ -466,6 +484,7 @@ typedef struct sg_event {
 	uint8_t prev_hash[32];
 	uint8_t hash[32];
 	const char *dedup_key; /* NULL: none (and for events written by 0.1) */
+	const char *keywords;  /* the keyword set that classified it; NULL: none recorded */
 } sg_event;
 
 /* Return non-zero from the callback to stop early; that value is returned. */
@@ -514,6 +533,7 @@ typedef struct sg_decision sg_decision;
 
 /* One inbound message. Strings may be NULL (= absent) unless marked. */
 typedef struct sg_inbound_msg {
+	size_t size;                 /* sizeof(sg_inbound_msg) as the caller was compiled */
 	const char *provider;        /* "twilio", ...; NULL or "": "api" */
 	const char *id;              /* the provider's message id, any length */
 	const char *from;            /* required: the handset, raw */
@@ -540,6 +560,7 @@ typedef enum sg_signal_kind {
 } sg_signal_kind;
 
 typedef struct sg_signal_msg {
+	size_t size;                 /* sizeof(sg_signal_msg) as the caller was compiled */
 	const char *provider;
 	const char *id;              /* provider message id */
 	const char *dedup_key;

@@ -176,7 +176,7 @@ static int decide(sg_engine *e, sg__txn *txn, sender_ctx *s, const char *to, boo
 /* Claim the one confirmation durably; a lost race turns it into a deny. */
 static int claim_confirmation(sg_engine *e, const char *from, const char *to, const claim *cl, sg_verdict *v)
 {
-	sg_event_in ev = {
+	sg_event_in ev = {.size = sizeof(sg_event_in), 
 		.action = SG_ACTION_CONFIRM_SENT,
 		.source = SG_SOURCE_API,
 		.sender = from,

@@ -136,7 +136,7 @@ int cmd_consent(int argc, char **argv, sg_action action)
 	sg_engine *e;
 	if (cli_open(&c, false, &e))
 		return CLI_ERROR;
-	sg_event_in ev = {
+	sg_event_in ev = {.size = sizeof(sg_event_in), 
 		.action = action,
 		.source = SG_SOURCE_OPERATOR,
 		.sender = no_sender ? NULL : from,

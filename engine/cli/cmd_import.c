@@ -270,6 +270,7 @@ static int import_optouts(sg__cmdline *c, sg_engine *e, const char *path)
 		}
 		sg_event_in *ev = &b->ev[b->n];
 		memset(ev, 0, sizeof(*ev));
+		ev->size = sizeof(*ev);
 		const char *sender = scol >= 0 && scol < csv.nfields && csv.fields[scol][0] ? csv.fields[scol] : NULL;
 		if (sender) {
 			if (sg_number_normalize(sender, strlen(sender), dc, SG_FIELD_ADDRESS, b->from[b->n], NULL)) {

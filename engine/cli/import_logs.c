@@ -129,7 +129,7 @@ static int read_row(run *r, sg_engine *e, const import_layout *L, const sg__csv 
 	/* The library's policy reads the row as it reads any inbound message
 	 * (the campaign's keywords, its "probable" setting, the policy's). */
 	const char *text = f[L->text];
-	sg_inbound_msg msg = {.from = f[L->from], .to = ours, .body = text, .body_len = strlen(text),
+	sg_inbound_msg msg = {.size = sizeof(sg_inbound_msg), .from = f[L->from], .to = ours, .body = text, .body_len = strlen(text),
 			      .source = SG_SOURCE_IMPORT};
 	sg_decision *d;
 	int rc = sg_decide_inbound(e, &msg, &d);
@@ -245,7 +245,7 @@ static int record_all(run *r, sg_engine *e, const import_layout *L, sg_scope_kin
 				r->already++;
 				continue;
 			}
-			ev[k] = (sg_event_in){
+			ev[k] = (sg_event_in){.size = sizeof(sg_event_in), 
 				.action = c->action,
 				.source = SG_SOURCE_IMPORT,
 				.sender = c->sender,

@@ -80,6 +80,7 @@ static void consent_post_handler(sg__req *req)
 	if (answered)
 		goto fail;
 	sg_event_in *ev = &cp->ev;
+	ev->size = sizeof(*ev);
 	ev->scope = SG_SCOPE_DEFAULT;
 	if (scope && sg_scope_parse(scope, &ev->scope)) {
 		sg__respond_error(req, 422, "invalid_field",

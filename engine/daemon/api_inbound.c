@@ -208,7 +208,7 @@ void sg__api_inbound(sg__req *req)
 	if (!json)
 		return;
 	bool answered = false;
-	sg_inbound_msg msg = {0};
+	sg_inbound_msg msg = {.size = sizeof(sg_inbound_msg)};
 	msg.provider = sg__json_str(req, json, "provider", &answered);
 	msg.from = sg__json_str(req, json, "from", &answered);
 	msg.to = sg__json_str(req, json, "to", &answered);

@@ -175,7 +175,7 @@ static void start_inbound(sg__wh_item *it)
 {
 	sg__wh_call *call = it->call;
 	const sg__wh_message *m = it->m;
-	sg_inbound_msg msg = {.provider = call->name};
+	sg_inbound_msg msg = {.size = sizeof(sg_inbound_msg), .provider = call->name};
 	char cc[3];
 	if (it->concat) {
 		msg.id = it->cv.msg_id;
@@ -241,6 +241,7 @@ static void start_status(sg__wh_item *it)
 	char k[48], cc[3];
 	const sg__wh_message *m = it->m;
 	sg_signal_msg sig = {
+		.size = sizeof(sg_signal_msg),
 		.provider = call->name,
 		.id = m->msg_id[0] ? m->msg_id : NULL,
 		.dedup_key = m->dedup_key,

@@ -177,7 +177,7 @@ static char *csv_cstr(char *p, const char *s)
 static const char *const header_names[] = {
 	"seq", "time", "event_time", "action", "source", "scope", "scope_id", "sender", "recipient",
 	"campaign", "brand", "provider", "provider_msg_id", "rule", "body", "body_len", "body_redacted",
-	"reply", "note", "body_sha256", "prev_hash", "hash",
+	"reply", "note", "body_sha256", "prev_hash", "hash", "dedup_key", "keywords",
 };
 enum { NFIELDS = SG_ARRAY_SIZE(header_names) };
 
@@ -199,7 +199,8 @@ size_t sg__export_header(char out[SG__EXPORT_HEADER_MAX], sg__export_format fmt)
 size_t sg__export_bound(const sg_event *ev, sg__export_format fmt)
 {
 	const char *strs[] = {ev->scope_id, ev->sender, ev->recipient, ev->campaign, ev->brand,
-			      ev->provider, ev->provider_msg_id, ev->rule, ev->reply, ev->note};
+			      ev->provider, ev->provider_msg_id, ev->rule, ev->reply, ev->note,
+			      ev->dedup_key, ev->keywords};
 	size_t text = ev->body ? ev->body_len : 0;
 	for (size_t i = 0; i < SG_ARRAY_SIZE(strs); i++)
 		text += strs[i] ? strlen(strs[i]) : 0;
@@ -243,6 +244,10 @@ size_t sg__export_event(char *out, const sg_event *ev, sg__export_format fmt)
 		p = put_hex32(p, ev->prev_hash);
 		*p++ = ',';
 		p = put_hex32(p, ev->hash);
+		*p++ = ',';
+		p = csv_cstr(p, ev->dedup_key);
+		*p++ = ',';
+		p = csv_cstr(p, ev->keywords);
 		p = PUTS(p, "\r\n");
 		*p = '\0';
 		return (size_t)(p - out);
@@ -290,7 +295,11 @@ size_t sg__export_event(char *out, const sg_event *ev, sg__export_format fmt)
 	p = put_hex32(p, ev->prev_hash);
 	p = PUTS(p, "\",\"hash\":\"");
 	p = put_hex32(p, ev->hash);
-	p = PUTS(p, "\"}\n");
+	p = PUTS(p, "\",\"dedup_key\":");
+	p = json_cstr(p, ev->dedup_key);
+	p = PUTS(p, ",\"keywords\":");
+	p = json_cstr(p, ev->keywords);
+	p = PUTS(p, "}\n");
 	*p = '\0';
 	return (size_t)(p - out);
 }

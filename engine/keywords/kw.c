@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/evp.h>
 
 #include "internal.h"
 #include "keywords/kw_internal.h"
@@ -27,6 +28,7 @@ typedef struct loader {
 	const char *path; /* file being read */
 	unsigned line;
 	bool commented;   /* the current paragraph has a '#' comment */
+	EVP_MD_CTX *digest; /* the set's version: over every file read */
 	char *err;
 	size_t errlen;
 } loader;
@@ -278,6 +280,8 @@ static int load_file(loader *ld, const char *dir, const char *name)
 	fclose(f);
 	if (!rc && memchr(buf, '\0', n))
 		rc = fail(ld, SG_EKEYWORDS, "NUL byte in file");
+	if (!rc && (!EVP_DigestUpdate(ld->digest, name, strlen(name) + 1) || !EVP_DigestUpdate(ld->digest, buf, n)))
+		rc = -ENOMEM;
 	for (size_t i = 0; !rc && i < n;) {
 		size_t e = i;
 		while (e < n && buf[e] != '\n')
@@ -384,12 +388,22 @@ int sg__kw_load(const char *dir, sg__kw_set **ret, char *err, size_t errlen)
 		rc = fail(&ld, SG_EKEYWORDS, "no *.kw files");
 	qsort(names, nn, sizeof(*names), by_name);
 	ld.set = calloc(1, sizeof(*ld.set));
-	if (!rc && !ld.set)
+	ld.digest = EVP_MD_CTX_new();
+	if (!rc && (!ld.set || !ld.digest || !EVP_DigestInit_ex(ld.digest, EVP_sha256(), NULL)))
 		rc = -ENOMEM;
 	for (size_t i = 0; !rc && i < nn; i++)
 		rc = load_file(&ld, dir, names[i]);
 	ld.path = dir; /* load_file's path buffer is gone */
 	ld.line = 0;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	if (!rc && !EVP_DigestFinal_ex(ld.digest, md, NULL))
+		rc = -ENOMEM;
+	if (!rc) {
+		char hex[65];
+		sg_hex32(md, hex);
+		snprintf(ld.set->version, sizeof(ld.set->version), "kw-%.16s", hex);
+	}
+	EVP_MD_CTX_free(ld.digest);
 	if (!rc)
 		rc = finalize(&ld);
 	for (size_t i = 0; i < nn; i++)
@@ -408,6 +422,11 @@ int sg__kw_load(const char *dir, sg__kw_set **ret, char *err, size_t errlen)
 	last_error[0] = '\0';
 	*ret = ld.set;
 	return 0;
+}
+
+const char *sg__kw_version(const sg__kw_set *set)
+{
+	return set ? set->version : "";
 }
 
 void sg__kw_free(sg__kw_set *set)

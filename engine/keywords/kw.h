@@ -14,6 +14,9 @@ typedef struct sg__kw_set sg__kw_set;
  * human-readable reason (file:line: message) into err. */
 int sg__kw_load(const char *dir, sg__kw_set **ret, char *err, size_t errlen);
 void sg__kw_free(sg__kw_set *set);
+/* "kw-" + 16 hex digits of SHA-256 over each file's name, NUL and bytes,
+ * in name order: the same rules give the same version on every node. */
+const char *sg__kw_version(const sg__kw_set *set);
 /* The reason (file:line: message) of the last sg__kw_load that failed in
  * this thread, "" when none has: for front ends that report it (the CLI). */
 const char *sg__kw_last_error(void);

@@ -89,6 +89,7 @@ typedef struct kw_typo {
 } kw_typo;
 
 struct sg__kw_set {
+	char version[SG_KWVERSION_MAX]; /* sg__kw_version() */
 	kw_rule *rules;            /* every rule, in load order */
 	size_t nrules, rules_cap;
 	/* Pattern rules in match order: [0, nguards) guards, [nguards, nphrase)

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* sg_classify: the keyword engine with the campaign's own keywords. */
+/* sg_classify: the keyword engine with the campaign's own keywords, and
+ * the version of the set that answered. */
 #include <string.h>
 
 #include "engine.h"
 #include "internal.h"
 
-int sg_classify(sg_engine *e, const char *campaign_id, const char *text, size_t len, sg_classification *out)
+int sg__classify_versioned(sg_engine *e, const char *campaign_id, const char *text, size_t len,
+			   sg_classification *out, char kwver[SG_KWVERSION_MAX])
 {
 	if (!text && len)
 		return -EINVAL;
@@ -14,6 +16,20 @@ int sg_classify(sg_engine *e, const char *campaign_id, const char *text, size_t 
 	pthread_rwlock_rdlock(&e->reg_lock);
 	sg__campaign *c = campaign_id && campaign_id[0] ? sg__registry_find(e, campaign_id) : NULL;
 	int rc = sg__kw_classify(e->kw, c, text ? text : "", len, out);
+	if (kwver)
+		sg__strlcpy(kwver, sg__kw_version(e->kw), SG_KWVERSION_MAX);
 	pthread_rwlock_unlock(&e->reg_lock);
 	return rc;
+}
+
+int sg_classify(sg_engine *e, const char *campaign_id, const char *text, size_t len, sg_classification *out)
+{
+	return sg__classify_versioned(e, campaign_id, text, len, out, NULL);
+}
+
+void sg_keywords_version(sg_engine *e, char out[SG_KWVERSION_MAX])
+{
+	pthread_rwlock_rdlock(&e->reg_lock);
+	sg__strlcpy(out, sg__kw_version(e->kw), SG_KWVERSION_MAX);
+	pthread_rwlock_unlock(&e->reg_lock);
 }

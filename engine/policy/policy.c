@@ -26,6 +26,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,12 @@ struct sg_decision {
 	char rule[64];
 	char note[256], group_note[160];
 	char *repaired; /* the text with broken UTF-8 replaced, or NULL */
+	char keywords[SG_KWVERSION_MAX]; /* the keyword set that classified the text */
 };
+
+/* The first published layouts: a caller's struct is at least this big. */
+#define INBOUND_SIZE_V1 (offsetof(sg_inbound_msg, source) + sizeof(sg_source))
+#define SIGNAL_SIZE_V1 (offsetof(sg_signal_msg, event_time_us) + sizeof(int64_t))
 
 /* ---- small helpers ---- */
 
@@ -153,7 +159,7 @@ static int classify(sg_engine *e, sg_decision *d, const char *campaign, const sg
 		text = d->repaired;
 		note_add(d->note, sizeof(d->note), "invalid_utf8: classified with U+FFFD");
 	}
-	return sg_classify(e, campaign, text, len, &d->cls);
+	return sg__classify_versioned(e, campaign, text, len, &d->cls, d->keywords);
 }
 
 /* The second event when the provider applied the keyword to its whole
@@ -170,6 +176,7 @@ static void add_group_event(sg_decision *d, const sg_inbound_msg *m)
 	snprintf(d->group_note, sizeof(d->group_note), "%s applied %s to its sender group", d->provider,
 		 sg_intent_name(m->provider_intent));
 	d->events[d->nevents++] = (sg_event_in){
+		.size = sizeof(sg_event_in),
 		.action = d->action,
 		.source = SG_SOURCE_PROVIDER_SIGNAL,
 		.sender = main->sender,
@@ -182,12 +189,16 @@ static void add_group_event(sg_decision *d, const sg_inbound_msg *m)
 		.rule = main->rule,
 		.note = d->group_note,
 		.event_time_us = main->event_time_us,
+		.keywords = main->keywords,
 	};
 }
 
-int sg_decide_inbound(sg_engine *e, const sg_inbound_msg *m, sg_decision **ret)
+int sg_decide_inbound(sg_engine *e, const sg_inbound_msg *caller_msg, sg_decision **ret)
 {
-	if (!e || !m || !m->from || (!m->body && m->body_len))
+	sg_inbound_msg msg, *m = &msg;
+	if (!e || !caller_msg || sg__struct_in(&msg, sizeof(msg), caller_msg, INBOUND_SIZE_V1))
+		return -EINVAL;
+	if (!m->from || (!m->body && m->body_len))
 		return -EINVAL;
 	sg_decision *d = decision_new(m->provider);
 	if (!d)
@@ -274,6 +285,7 @@ int sg_decide_inbound(sg_engine *e, const sg_inbound_msg *m, sg_decision **ret)
 	if (stored < m->body_len)
 		note_add(d->note, sizeof(d->note), "body_truncated: stored %zu of %zu bytes", stored, m->body_len);
 	d->events[d->nevents++] = (sg_event_in){
+		.size = sizeof(sg_event_in),
 		.action = d->action, /* NONE with a key: a de-duplication marker only */
 		.source = source,
 		.sender = d->sender,
@@ -288,6 +300,7 @@ int sg_decide_inbound(sg_engine *e, const sg_inbound_msg *m, sg_decision **ret)
 		.reply = d->reply,
 		.note = d->note[0] ? d->note : NULL,
 		.event_time_us = m->event_time_us,
+		.keywords = d->keywords[0] ? d->keywords : NULL,
 	};
 	add_group_event(d, m);
 	*ret = d;
@@ -296,9 +309,12 @@ int sg_decide_inbound(sg_engine *e, const sg_inbound_msg *m, sg_decision **ret)
 
 /* ---- provider status signals ---- */
 
-int sg_decide_signal(sg_engine *e, const sg_signal_msg *m, sg_decision **ret)
+int sg_decide_signal(sg_engine *e, const sg_signal_msg *caller_msg, sg_decision **ret)
 {
-	if (!e || !m || !m->handset)
+	sg_signal_msg msg, *m = &msg;
+	if (!e || !caller_msg || sg__struct_in(&msg, sizeof(msg), caller_msg, SIGNAL_SIZE_V1))
+		return -EINVAL;
+	if (!m->handset)
 		return -EINVAL;
 	sg_decision *d = decision_new(m->provider);
 	if (!d)
@@ -338,6 +354,7 @@ int sg_decide_signal(sg_engine *e, const sg_signal_msg *m, sg_decision **ret)
 		dedup_key(d->dedup, sizeof(d->dedup), "", m->dedup_key);
 	sg__strlcpy(d->rule, code, sizeof(d->rule));
 	d->events[d->nevents++] = (sg_event_in){
+		.size = sizeof(sg_event_in),
 		.action = d->action,
 		.source = SG_SOURCE_PROVIDER_SIGNAL,
 		.sender = known ? d->sender : NULL,

@@ -59,7 +59,8 @@ static void put_str(writer *w, const char *s)
 long sg__event_encode(const sg_event *ev, uint8_t *buf, size_t size)
 {
 	writer w = {buf, buf + size, 0};
-	uint8_t format = SG__EVENT_FORMAT;
+	bool kw = ev->keywords && ev->keywords[0];
+	uint8_t format = kw ? SG__EVENT_FORMAT : SG__EVENT_FORMAT_V2;
 	put(&w, &format, 1);
 	put_u64(&w, ev->seq);
 	put_u64(&w, (uint64_t)ev->time_us);
@@ -68,8 +69,8 @@ long sg__event_encode(const sg_event *ev, uint8_t *buf, size_t size)
 	put(&w, kinds, 3);
 	const char *strs[] = {ev->scope_id, ev->sender,		 ev->recipient, ev->campaign,
 			      ev->brand,    ev->provider,	 ev->provider_msg_id, ev->rule,
-			      ev->reply,    ev->note,		 ev->dedup_key};
-	for (size_t i = 0; i < SG_ARRAY_SIZE(strs); i++)
+			      ev->reply,    ev->note,		 ev->dedup_key,	  ev->keywords};
+	for (size_t i = 0; i < (size_t)SG__EVENT_NSTRS(format); i++)
 		put_str(&w, strs[i]);
 	uint32_t bl = (uint32_t)ev->body_len;
 	uint8_t blb[4] = {(uint8_t)(bl >> 24), (uint8_t)(bl >> 16), (uint8_t)(bl >> 8), (uint8_t)bl};
@@ -133,7 +134,7 @@ int sg__event_decode(const void *val, size_t len, sg_event *ev, char *scratch, s
 	const uint8_t *format = take(&r, 1);
 	if (!format || !SG__EVENT_FORMAT_OK(*format))
 		return SG_ECORRUPT;
-	size_t nstrs = *format == SG__EVENT_FORMAT_V1 ? 10 : SG__EVENT_STRINGS;
+	size_t nstrs = SG__EVENT_NSTRS(*format);
 	ev->seq = take_u64(&r);
 	ev->time_us = (int64_t)take_u64(&r);
 	ev->event_time_us = (int64_t)take_u64(&r);
@@ -145,7 +146,7 @@ int sg__event_decode(const void *val, size_t len, sg_event *ev, char *scratch, s
 	ev->scope = k[2];
 	const char **strs[] = {&ev->scope_id, &ev->sender, &ev->recipient, &ev->campaign,
 			       &ev->brand,    &ev->provider, &ev->provider_msg_id, &ev->rule,
-			       &ev->reply,    &ev->note,   &ev->dedup_key};
+			       &ev->reply,    &ev->note,   &ev->dedup_key, &ev->keywords};
 	for (size_t i = 0; i < nstrs; i++)
 		*strs[i] = take_str(&r);
 	const uint8_t *bl = take(&r, 4);
@@ -162,7 +163,7 @@ int sg__event_peek_value(const void *val, size_t len, sg__event_peek *out)
 	const uint8_t *v = val, *end = v + len, *p = v + 64;
 	if (len < 64 + 1 + 24 + 3 || !SG__EVENT_FORMAT_OK(*p))
 		return SG_ECORRUPT;
-	int nstrs = *p == SG__EVENT_FORMAT_V1 ? 10 : SG__EVENT_STRINGS;
+	int nstrs = SG__EVENT_NSTRS(*p);
 	out->hash = v;
 	out->prev_hash = v + 32;
 	out->seq = sg__be64_get(p + 1);

@@ -2,13 +2,16 @@
 /*
  * The canonical encoding of one consent event, the unit of the hash chain.
  *
- *   u8  format (2; events written by 0.1 are format 1)
+ *   u8  format (3 when the event names its keyword set, else 2; events
+ *       written by 0.1 are format 1)
  *   u64 seq, i64 time_us, i64 event_time_us        (big-endian)
  *   u8  action, u8 source, u8 scope kind
- *   11 strings (format 1: the first 10), each u16 length (big-endian) +
- *   bytes, in this order:
+ *   12 strings (format 1: the first 10, format 2: the first 11), each u16
+ *   length (big-endian) + bytes, in this order:
  *       scope_id sender recipient campaign brand provider provider_msg_id
- *       rule reply note dedup_key
+ *       rule reply note dedup_key keywords
+ * An event without a keyword set is encoded as format 2, so the events
+ * stores hold from before format 3 encode (and hash) as they always did.
  *   u32 body length, 32 bytes SHA-256 of the body
  *
  * The record carries everything its application depends on (its own time,
@@ -24,13 +27,16 @@
 #include <stdint.h>
 #include "stopgate.h"
 
-#define SG__EVENT_FORMAT 2
+#define SG__EVENT_FORMAT 3
+#define SG__EVENT_FORMAT_V2 2
 #define SG__EVENT_FORMAT_V1 1
-#define SG__EVENT_STRINGS 11
+#define SG__EVENT_STRINGS 12
 #define SG__EVENT_STR_MAX 2048 /* any one string field */
 #define SG__EVENT_ENC_MAX (64 + 1 + 24 + 3 + SG__EVENT_STRINGS * (2 + SG__EVENT_STR_MAX) + 4 + 32)
 /* Is b (the byte after hash and prev) a format stopgate reads? */
-#define SG__EVENT_FORMAT_OK(b) ((b) == SG__EVENT_FORMAT || (b) == SG__EVENT_FORMAT_V1)
+#define SG__EVENT_FORMAT_OK(b) ((b) >= SG__EVENT_FORMAT_V1 && (b) <= SG__EVENT_FORMAT)
+/* How many strings an event of format b has. */
+#define SG__EVENT_NSTRS(b) ((b) == SG__EVENT_FORMAT_V1 ? 10 : (b) == SG__EVENT_FORMAT_V2 ? 11 : 12)
 
 /* Encode ev (its seq/time/hash-independent fields plus body digest) into
  * buf; returns the length, or a negative error when a field is too long. */

@@ -5,6 +5,8 @@
  * consent state, the hash-chained event log and the per-recipient index.
  */
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -332,6 +334,7 @@ static int append_event(record_ctx *c, MDB_txn *txn, const sg_event_in *ev, cons
 		.reply = ev->reply,
 		.note = ev->note,
 		.dedup_key = ev->dedup_key,
+		.keywords = ev->keywords,
 		.body_len = ev->body_len,
 	};
 	if (!ev->body && ev->body_len && c->cur)
@@ -550,12 +553,58 @@ static int run_batch(record_ctx *c)
 	return rc;
 }
 
+/* The first published layout of sg_event_in: a caller's is at least this
+ * big (see the header on `size`). */
+#define EVENT_IN_SIZE_V1 (offsetof(sg_event_in, keywords) + sizeof(const char *))
+
+/* The caller's events in this library's layout: walked with the first
+ * event's size as the stride, each copied with sg__struct_in (an older
+ * caller's missing fields zero). A mismatch fails the whole call: past it
+ * the stride would read the wrong bytes. */
+static int events_in(const sg_event_in *events, size_t n, sg_event_in *one, sg_event_in **ret)
+{
+	size_t stride;
+	if (!n) {
+		*ret = one;
+		return 0;
+	}
+	memcpy(&stride, events, sizeof(stride));
+	if (stride < EVENT_IN_SIZE_V1 || stride > SIZE_MAX / n)
+		return -EINVAL; /* `size` not set */
+	sg_event_in *in = n == 1 ? one : malloc(n * sizeof(*in));
+	if (!in)
+		return -ENOMEM;
+	const unsigned char *p = (const unsigned char *)events;
+	for (size_t i = 0; i < n; i++, p += stride) {
+		size_t sz;
+		memcpy(&sz, p, sizeof(sz));
+		int rc = sz == stride ? sg__struct_in(&in[i], sizeof(in[i]), p, EVENT_IN_SIZE_V1) : -EINVAL;
+		if (rc) {
+			if (in != one)
+				free(in);
+			return rc;
+		}
+	}
+	*ret = in;
+	return 0;
+}
+
 int sg_record(sg_engine *e, const sg_event_in *events, size_t n, sg_event_out *out)
 {
 	if (e->rdonly)
 		return SG_ERDONLY;
-	record_ctx c = {.e = e, .in = events, .n = n, .out = out, .batch_us = sg_now_us()};
-	return run_batch(&c);
+	sg_event_in one, *in;
+	int rc = events_in(events, n, &one, &in);
+	if (rc) {
+		for (size_t i = 0; i < n; i++)
+			out[i] = (sg_event_out){.status = rc};
+		return rc;
+	}
+	record_ctx c = {.e = e, .in = in, .n = n, .out = out, .batch_us = sg_now_us()};
+	rc = run_batch(&c);
+	if (in != &one)
+		free(in);
+	return rc;
 }
 
 int sg_apply(sg_engine *e, const sg_event *events, size_t n, sg_event_out *out)
@@ -569,6 +618,7 @@ int sg_apply(sg_engine *e, const sg_event *events, size_t n, sg_event_out *out)
 		const sg_event *ev = &events[i];
 		bool override = ev->rule && !strcmp(ev->rule, "override:consumer_request");
 		in[i] = (sg_event_in){
+			.size = sizeof(sg_event_in),
 			.action = ev->action,
 			.source = ev->source,
 			.sender = ev->sender,
@@ -586,6 +636,7 @@ int sg_apply(sg_engine *e, const sg_event *events, size_t n, sg_event_out *out)
 			.event_time_us = ev->event_time_us,
 			.override = override ? SG_OVERRIDE_CONSUMER_REQUEST : SG_OVERRIDE_NONE,
 			.time_us = ev->time_us,
+			.keywords = ev->keywords,
 		};
 	}
 	record_ctx c = {.e = e, .in = in, .n = n, .out = out, .replay = events, .batch_us = sg_now_us()};

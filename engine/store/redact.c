@@ -126,7 +126,7 @@ int sg_redact(sg_engine *e, int64_t before_us, uint64_t *count)
 		char t[32], note[96];
 		sg_time_format(before_us, t);
 		snprintf(note, sizeof(note), "before=%s bodies=%llu", t, (unsigned long long)todo);
-		sg_event_in ev = {.action = SG_ACTION_REDACT, .source = SG_SOURCE_OPERATOR,
+		sg_event_in ev = {.size = sizeof(sg_event_in), .action = SG_ACTION_REDACT, .source = SG_SOURCE_OPERATOR,
 				  .scope = SG_SCOPE_GLOBAL, .rule = "redact_bodies", .note = note};
 		sg_event_out out;
 		if ((rc = sg_record(e, &ev, 1, &out)))

@@ -72,7 +72,7 @@ int main(int argc, char **argv)
 			else
 				say("deny %s\n", sg_reason_name(v.reason), 0);
 		} else if (sscanf(line, "optout %127s %127s", from, to) == 2) {
-			sg_event_in ev = {.action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_OPERATOR, .sender = from,
+			sg_event_in ev = {.size = sizeof(sg_event_in), .action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_OPERATOR, .sender = from,
 					  .recipient = to};
 			sg_event_out out;
 			rc = sg_record(e, &ev, 1, &out);

@@ -31,7 +31,7 @@ KW = keywords_dir(TMP)
 OURS = "+14155550100"
 FIELDS = ["seq", "time", "event_time", "action", "source", "scope", "scope_id", "sender", "recipient",
           "campaign", "brand", "provider", "provider_msg_id", "rule", "body", "body_len", "body_redacted",
-          "reply", "note", "body_sha256", "prev_hash", "hash"]
+          "reply", "note", "body_sha256", "prev_hash", "hash", "dedup_key", "keywords"]
 HOSTILE_NOTE = '=HYPERLINK("http://evil.example","click"), "quoted"\nsecond line'
 KEYWORDS = ["-2+3", "+1 (415) go", "\tTAB", "plain, with comma", "line\r\nbreak", "@SUM(A1)"]
 

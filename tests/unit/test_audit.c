@@ -33,7 +33,7 @@ static void fill(sg_engine *e)
 	sg_event_out out[NEVENTS];
 	for (int i = 0; i < NEVENTS; i++) {
 		rcpt_key(i, to[i]);
-		ev[i] = (sg_event_in){.action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_KEYWORD, .sender = SENDER,
+		ev[i] = (sg_event_in){.size = sizeof(sg_event_in), .action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_KEYWORD, .sender = SENDER,
 				      .recipient = to[i], .provider = "twilio", .rule = "en.stop"};
 		if (i % 2) {
 			ev[i].body = "STOP";
@@ -272,7 +272,7 @@ static sg_event hostile_event(void)
 		.scope_id = "C1", .sender = "+14155550100", .recipient = "+14155552671", .campaign = "C1",
 		.brand = "-2+3", .provider = "@SUM(A1)", .provider_msg_id = "+123abc", .rule = "=cmd|' /C calc'!A0",
 		.reply = "Acme, Inc: you're out", .note = "\tnote, \"quoted\"", .body = hostile_body,
-		.body_len = sizeof(hostile_body) - 1,
+		.body_len = sizeof(hostile_body) - 1, .dedup_key = "=dedup", .keywords = "kw-0123456789abcdef",
 	};
 	for (int i = 0; i < 32; i++) {
 		ev.body_sha256[i] = (uint8_t)i;
@@ -363,7 +363,7 @@ static void csv_hostile_round_trip(void **state)
 	sg__export_header(header, SG__EXPORT_CSV);
 	assert_string_equal(header, "seq,time,event_time,action,source,scope,scope_id,sender,recipient,campaign,"
 				    "brand,provider,provider_msg_id,rule,body,body_len,body_redacted,reply,note,"
-				    "body_sha256,prev_hash,hash\r\n");
+				    "body_sha256,prev_hash,hash,dedup_key,keywords\r\n");
 	sg_event ev = hostile_event();
 	char *rec = format(&ev, SG__EXPORT_CSV);
 	size_t hl = strlen(header), rl = strlen(rec);
@@ -373,9 +373,9 @@ static void csv_hostile_round_trip(void **state)
 	sg__csv *csv = malloc(sizeof(*csv));
 	sg__csv_init_mem(csv, doc, hl + rl);
 	assert_int_equal(sg__csv_next(csv), 1);
-	assert_int_equal(csv->nfields, 22);
+	assert_int_equal(csv->nfields, 24);
 	assert_int_equal(sg__csv_next(csv), 1);
-	assert_int_equal(csv->nfields, 22);
+	assert_int_equal(csv->nfields, 24);
 	char **f = csv->fields;
 	assert_string_equal(f[0], "42");
 	assert_string_equal(f[1], "2024-02-29T00:00:00.123456Z");
@@ -393,6 +393,8 @@ static void csv_hostile_round_trip(void **state)
 	assert_string_equal(f[17], "Acme, Inc: you're out");
 	assert_string_equal(f[18], "'\tnote, \"quoted\"");
 	assert_int_equal(strlen(f[21]), 64);
+	assert_string_equal(f[22], "'=dedup");    /* the de-duplication key, neutralised too */
+	assert_string_equal(f[23], "kw-0123456789abcdef");
 	assert_int_equal(sg__csv_next(csv), 0);
 	free(csv);
 	free(doc);
@@ -487,7 +489,7 @@ static void redaction(void **state)
 	int64_t cut = sg_now_us();
 	while (sg_now_us() == cut)
 		;
-	sg_event_in late = {.action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_KEYWORD, .sender = SENDER,
+	sg_event_in late = {.size = sizeof(sg_event_in), .action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_KEYWORD, .sender = SENDER,
 			    .recipient = "+14155559999", .body = "stop", .body_len = 4};
 	sg_event_out out;
 	assert_int_equal(sg_record(e, &late, 1, &out), 0);
@@ -525,7 +527,7 @@ static void redaction(void **state)
 	assert_int_equal(head, NEVENTS + 2);
 
 	/* a REDACT event names no person */
-	sg_event_in bad = {.action = SG_ACTION_REDACT, .source = SG_SOURCE_OPERATOR, .recipient = "+14155552671"};
+	sg_event_in bad = {.size = sizeof(sg_event_in), .action = SG_ACTION_REDACT, .source = SG_SOURCE_OPERATOR, .recipient = "+14155552671"};
 	assert_int_equal(sg_record(e, &bad, 1, &out), 0);
 	assert_int_equal(out.status, -EINVAL);
 	sg_engine_close(e);
@@ -621,7 +623,7 @@ static void suppression_list(void **state)
 	for (int i = 0; i < MANY; i += B) {
 		for (int j = 0; j < B; j++) {
 			snprintf(keys[j], SG_KEY_MAX, "+1212555%04d", i + j);
-			ev[j] = (sg_event_in){.action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_IMPORT,
+			ev[j] = (sg_event_in){.size = sizeof(sg_event_in), .action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_IMPORT,
 					      .recipient = keys[j], .scope = SG_SCOPE_GLOBAL, .scope_id = ""};
 		}
 		assert_int_equal(sg_record(e, ev, B, eo), 0);

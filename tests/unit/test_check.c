@@ -143,7 +143,7 @@ static void not_sms_capable_is_not_an_opt_out(void **state)
 	(void)state;
 	fixture f;
 	sg_engine *e = open_registered(&f, NULL);
-	sg_event_in ev = {.action = SG_ACTION_FLAG_NOT_SMS_CAPABLE, .source = SG_SOURCE_PROVIDER_SIGNAL,
+	sg_event_in ev = {.size = sizeof(sg_event_in), .action = SG_ACTION_FLAG_NOT_SMS_CAPABLE, .source = SG_SOURCE_PROVIDER_SIGNAL,
 			  .sender = OURS, .recipient = THEM, .provider = "twilio", .rule = "30006"};
 	sg_event_out o;
 	assert_int_equal(sg_record(e, &ev, 1, &o), 0);

@@ -51,7 +51,7 @@ static int collect(const sg_event *ev, void *ctx)
 	c->ev = *ev;
 	const char **f[] = {&c->ev.scope_id, &c->ev.sender, &c->ev.recipient, &c->ev.campaign, &c->ev.brand,
 			    &c->ev.provider, &c->ev.provider_msg_id, &c->ev.rule, &c->ev.reply, &c->ev.note,
-			    &c->ev.dedup_key};
+			    &c->ev.dedup_key, &c->ev.keywords};
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
 		*f[i] = c->strs[i] = dup_or_null(*f[i]);
 	if (ev->body) {
@@ -75,7 +75,7 @@ static void stream_free(stream *s)
 static void inbound(sg_engine *e, const char *id, const char *from, const char *to, const char *text,
 		    int64_t when)
 {
-	sg_inbound_msg m = {.provider = "twilio", .id = id, .from = from, .to = to, .body = text,
+	sg_inbound_msg m = {.size = sizeof(sg_inbound_msg), .provider = "twilio", .id = id, .from = from, .to = to, .body = text,
 			    .body_len = strlen(text), .event_time_us = when};
 	sg_decision *d;
 	sg_event_out out[2];
@@ -114,17 +114,17 @@ static void make_stream(sg_engine *a)
 	assert_int_equal(sg_check(a, OURS, "+14155552003", SG_PURPOSE_HELP_REPLY, &v), 0);
 	assert_int_equal(sg_check(a, OURS, "+14155552002", SG_PURPOSE_OPTOUT_CONFIRM, &v), 0);
 	assert_true(v.confirmation); /* claimed: a CONFIRM_SENT event */
-	record(a, (sg_event_in){.action = SG_ACTION_FLAG_NOT_SMS_CAPABLE, .source = SG_SOURCE_PROVIDER_SIGNAL,
+	record(a, (sg_event_in){.size = sizeof(sg_event_in), .action = SG_ACTION_FLAG_NOT_SMS_CAPABLE, .source = SG_SOURCE_PROVIDER_SIGNAL,
 				.sender = OURS, .recipient = "+14155552008", .provider = "twilio", .rule = "30006"});
-	record(a, (sg_event_in){.action = SG_ACTION_CLEAR_NOT_SMS_CAPABLE, .source = SG_SOURCE_OPERATOR,
+	record(a, (sg_event_in){.size = sizeof(sg_event_in), .action = SG_ACTION_CLEAR_NOT_SMS_CAPABLE, .source = SG_SOURCE_OPERATOR,
 				.sender = OURS, .recipient = "+14155552008"});
-	record(a, (sg_event_in){.action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_OPERATOR,
+	record(a, (sg_event_in){.size = sizeof(sg_event_in), .action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_OPERATOR,
 				.recipient = "+14155552009", .scope = SG_SCOPE_GLOBAL, .scope_id = "",
 				.note = "legal hold"});
-	record(a, (sg_event_in){.action = SG_ACTION_OPT_IN, .source = SG_SOURCE_API, .sender = OURS,
+	record(a, (sg_event_in){.size = sizeof(sg_event_in), .action = SG_ACTION_OPT_IN, .source = SG_SOURCE_API, .sender = OURS,
 				.recipient = "+14155552001", .override = SG_OVERRIDE_CONSUMER_REQUEST,
 				.note = "asked by phone"});
-	record(a, (sg_event_in){.action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_IMPORT, .sender = OURS2,
+	record(a, (sg_event_in){.size = sizeof(sg_event_in), .action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_IMPORT, .sender = OURS2,
 				.recipient = "+14155552010", .event_time_us = t0, .note = "list.csv"});
 }
 
@@ -224,6 +224,25 @@ static void one_stream_two_stores_same_state(void **state)
 	uint8_t head_a[32];
 	assert_int_equal(sg_head(a, &seq_a, head_a), 0);
 	assert_int_equal(seq_a, s.n);
+	/* A classified message records the keyword set that read it; an
+	 * operator's change records none. */
+	char kwver[SG_KWVERSION_MAX];
+	sg_keywords_version(a, kwver);
+	assert_int_equal(strncmp(kwver, "kw-", 3), 0);
+	assert_int_equal(strlen(kwver), 3 + 16);
+	size_t classified = 0, unclassified = 0;
+	for (size_t i = 0; i < s.n; i++) {
+		const sg_event *ev = &s.items[i].ev;
+		if (ev->source == SG_SOURCE_KEYWORD) {
+			assert_non_null(ev->keywords);
+			assert_string_equal(ev->keywords, kwver);
+			classified++;
+		} else if (ev->source == SG_SOURCE_OPERATOR || ev->source == SG_SOURCE_API) {
+			assert_null(ev->keywords);
+			unclassified++;
+		}
+	}
+	assert_true(classified > 0 && unclassified > 0);
 	sg_engine_close(a);
 
 	/* B: one event at a time, a little later */

@@ -104,7 +104,7 @@ static void repeated_stop_keeps_the_first_time(void **state)
 	(void)state;
 	char *dir = tu_mkdtemp();
 	sg_engine *e = tu_open(dir, 0, NULL);
-	sg_event_in ev = {.action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_KEYWORD, .sender = OURS,
+	sg_event_in ev = {.size = sizeof(sg_event_in), .action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_KEYWORD, .sender = OURS,
 			  .recipient = THEM, .event_time_us = 1700000000000000};
 	sg_event_out o1, o2;
 	assert_int_equal(sg_record(e, &ev, 1, &o1), 0);
@@ -245,7 +245,7 @@ static void operator_optin_needs_override_after_own_stop(void **state)
 			char them[16];
 			snprintf(them, sizeof(them), "+1415555%04zu", 3000 + i * 10 + j);
 			tu_record(e, SG_ACTION_OPT_OUT, own[i], OURS, them, 0, NULL);
-			sg_event_in in = {.action = SG_ACTION_OPT_IN, .source = paths[j], .sender = OURS,
+			sg_event_in in = {.size = sizeof(sg_event_in), .action = SG_ACTION_OPT_IN, .source = paths[j], .sender = OURS,
 					  .recipient = them};
 			sg_event_out o;
 			assert_int_equal(sg_record(e, &in, 1, &o), 0);
@@ -295,7 +295,7 @@ static void operator_optin_needs_override_after_own_stop(void **state)
 	o = tu_record(e, SG_ACTION_OPT_IN, SG_SOURCE_API, OURS, "+14155554445", 0, NULL);
 	assert_int_equal(o.status, SG_ECONSENT);
 	/* an override is only for opt-ins */
-	sg_event_in bad = {.action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_API, .sender = OURS,
+	sg_event_in bad = {.size = sizeof(sg_event_in), .action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_API, .sender = OURS,
 			   .recipient = THEM, .override = SG_OVERRIDE_CONSUMER_REQUEST, .note = "x"};
 	assert_int_equal(sg_record(e, &bad, 1, &o), 0);
 	assert_int_equal(o.status, -EINVAL);
@@ -305,7 +305,7 @@ static void operator_optin_needs_override_after_own_stop(void **state)
 	sg_policy_default(&pol);
 	pol.forbid_optin_override = true;
 	e = tu_open(dir, 0, &pol);
-	sg_event_in in = {.action = SG_ACTION_OPT_IN, .source = SG_SOURCE_OPERATOR, .sender = OURS,
+	sg_event_in in = {.size = sizeof(sg_event_in), .action = SG_ACTION_OPT_IN, .source = SG_SOURCE_OPERATOR, .sender = OURS,
 			  .recipient = "+14155554445", .override = SG_OVERRIDE_CONSUMER_REQUEST, .note = "asked"};
 	assert_int_equal(sg_record(e, &in, 1, &o), 0);
 	assert_int_equal(o.status, SG_EFORBIDDEN);
@@ -321,7 +321,7 @@ static void future_event_time_cannot_shadow_a_later_stop(void **state)
 	(void)state;
 	char *dir = tu_mkdtemp();
 	sg_engine *e = tu_open(dir, 0, NULL);
-	sg_event_in start = {.action = SG_ACTION_OPT_IN, .source = SG_SOURCE_KEYWORD, .sender = OURS,
+	sg_event_in start = {.size = sizeof(sg_event_in), .action = SG_ACTION_OPT_IN, .source = SG_SOURCE_KEYWORD, .sender = OURS,
 			     .recipient = THEM, .event_time_us = 4102444800000000 /* 2100-01-01 */};
 	sg_event_out o;
 	assert_int_equal(sg_record(e, &start, 1, &o), 0);
@@ -332,10 +332,10 @@ static void future_event_time_cannot_shadow_a_later_stop(void **state)
 	assert_int_equal(sg_check(e, OURS, THEM, 0, &v), 0);
 	assert_int_equal(v.reason, SG_REASON_OPTED_OUT);
 	/* a little skew is tolerated and ordered as given */
-	sg_event_in late = {.action = SG_ACTION_OPT_IN, .source = SG_SOURCE_KEYWORD, .sender = OURS,
+	sg_event_in late = {.size = sizeof(sg_event_in), .action = SG_ACTION_OPT_IN, .source = SG_SOURCE_KEYWORD, .sender = OURS,
 			    .recipient = "+14155556000", .event_time_us = sg_now_us() + 60 * 1000000LL};
 	assert_int_equal(sg_record(e, &late, 1, &o), 0);
-	sg_event_in older = {.action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_KEYWORD, .sender = OURS,
+	sg_event_in older = {.size = sizeof(sg_event_in), .action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_KEYWORD, .sender = OURS,
 			     .recipient = "+14155556000", .event_time_us = sg_now_us()};
 	assert_int_equal(sg_record(e, &older, 1, &o), 0);
 	assert_false(o.applied); /* older than the START by its provider's clock */

@@ -34,7 +34,7 @@ static void a_stop_is_recorded_and_answered(void **state)
 	char *dir = tu_mkdtemp();
 	sg_engine *e = tu_open(dir, 0, NULL);
 	sg_event_out out[2];
-	sg_inbound_msg m = {.provider = "gw", .id = "m1", .from = "4155552671", .to = OURS, .body = "Stop", .body_len = 4};
+	sg_inbound_msg m = {.size = sizeof(sg_inbound_msg), .provider = "gw", .id = "m1", .from = "4155552671", .to = OURS, .body = "Stop", .body_len = 4};
 	sg_decision *d = inbound(e, &m, out);
 	assert_int_equal(sg_decision_action(d), SG_ACTION_OPT_OUT);
 	assert_int_equal(sg_decision_intent(d), SG_INTENT_OPT_OUT);
@@ -50,20 +50,20 @@ static void a_stop_is_recorded_and_answered(void **state)
 	assert_true(out[0].duplicate);
 	sg_decision_free(d);
 	/* ordinary text: a de-duplication marker only, no event */
-	sg_inbound_msg hi = {.provider = "gw", .id = "m2", .from = THEM, .to = OURS, .body = "thanks!", .body_len = 7};
+	sg_inbound_msg hi = {.size = sizeof(sg_inbound_msg), .provider = "gw", .id = "m2", .from = THEM, .to = OURS, .body = "thanks!", .body_len = 7};
 	d = inbound(e, &hi, out);
 	assert_int_equal(sg_decision_action(d), SG_ACTION_NONE);
 	assert_int_equal(out[0].seq, 0);
 	sg_decision_free(d);
 	/* a garbled handset is kept under raw: */
-	sg_inbound_msg raw = {.provider = "gw", .id = "m3", .from = "+1 (415) ???", .to = OURS, .body = "STOP", .body_len = 4};
+	sg_inbound_msg raw = {.size = sizeof(sg_inbound_msg), .provider = "gw", .id = "m3", .from = "+1 (415) ???", .to = OURS, .body = "STOP", .body_len = 4};
 	d = inbound(e, &raw, out);
 	assert_true(sg_decision_quarantined(d));
 	assert_int_equal(strncmp(sg_decision_recipient(d), "raw:", 4), 0);
 	assert_int_equal(out[0].status, 0);
 	sg_decision_free(d);
 	/* our number unusable: an error, nothing recorded */
-	sg_inbound_msg bad = {.provider = "gw", .id = "m4", .from = THEM, .to = "12", .body = "STOP", .body_len = 4};
+	sg_inbound_msg bad = {.size = sizeof(sg_inbound_msg), .provider = "gw", .id = "m4", .from = THEM, .to = "12", .body = "STOP", .body_len = 4};
 	assert_int_equal(sg_decide_inbound(e, &bad, &d), SG_ENUMBER);
 	sg_engine_close(e);
 	tu_rmdir(dir);
@@ -78,7 +78,7 @@ static void the_provider_word_and_its_sender_group_count(void **state)
 	sg_event_out out[2];
 	/* the classifier reads nothing, the provider says it treated it as STOP
 	 * for its whole Messaging Service */
-	sg_inbound_msg m = {.provider = "twilio", .id = "SM1", .from = THEM, .to = OURS, .body = "quit it", .body_len = 7,
+	sg_inbound_msg m = {.size = sizeof(sg_inbound_msg), .provider = "twilio", .id = "SM1", .from = THEM, .to = OURS, .body = "quit it", .body_len = 7,
 			    .provider_intent = SG_INTENT_OPT_OUT, .provider_rule = "OptOutType:STOP",
 			    .provider_group = "MG-pool", .dedup_key = "twilio:AC1:in:SM1"};
 	sg_decision *d = inbound(e, &m, out);
@@ -124,7 +124,7 @@ static void the_campaign_probable_setting_is_read_from_the_registry(void **state
 			snprintf(id, sizeof(id), "p%zu-%d", i, in_campaign);
 			snprintf(handset, sizeof(handset), "+1415555%04zu", 2700 + i * 2 + (size_t)in_campaign);
 			sg_event_out out[2];
-			sg_inbound_msg m = {.provider = "gw", .id = id, .from = handset,
+			sg_inbound_msg m = {.size = sizeof(sg_inbound_msg), .provider = "gw", .id = id, .from = handset,
 					    .to = in_campaign ? "+14155550102" : OURS, .body = texts[i],
 					    .body_len = strlen(texts[i])};
 			sg_decision *d = inbound(e, &m, out);
@@ -152,7 +152,7 @@ static void nothing_in_a_message_makes_it_be_dropped(void **state)
 	sg_engine *e = tu_open(dir, 0, NULL);
 	sg_event_out out[2];
 	/* no number of ours: the opt-out is kept under the quarantine sender */
-	sg_inbound_msg m = {.provider = "gw", .id = "n1", .from = THEM, .to = NULL, .body = "STOP", .body_len = 4};
+	sg_inbound_msg m = {.size = sizeof(sg_inbound_msg), .provider = "gw", .id = "n1", .from = THEM, .to = NULL, .body = "STOP", .body_len = 4};
 	sg_decision *d = inbound(e, &m, out);
 	assert_true(sg_decision_no_our_number(d));
 	assert_string_equal(sg_decision_sender(d), "raw:");
@@ -175,7 +175,7 @@ static void nothing_in_a_message_makes_it_be_dropped(void **state)
 		memcpy(big + i, "word ", 5);
 	memcpy(big + 40000, "please stop texting me", 22);
 	memset(id, 'x', 3000);
-	sg_inbound_msg l = {.provider = "gw", .id = id, .from = "+14155552672", .to = OURS, .body = big,
+	sg_inbound_msg l = {.size = sizeof(sg_inbound_msg), .provider = "gw", .id = id, .from = "+14155552672", .to = OURS, .body = big,
 			    .body_len = 40022};
 	d = inbound(e, &l, out);
 	assert_int_equal(sg_decision_action(d), SG_ACTION_OPT_OUT);
@@ -191,7 +191,7 @@ static void nothing_in_a_message_makes_it_be_dropped(void **state)
 	sg_decision_free(d);
 	/* broken UTF-8 */
 	static const char broken[] = "\xff STOP \xfe";
-	sg_inbound_msg b = {.provider = "gw", .id = "u1", .from = "+14155552673", .to = OURS, .body = broken,
+	sg_inbound_msg b = {.size = sizeof(sg_inbound_msg), .provider = "gw", .id = "u1", .from = "+14155552673", .to = OURS, .body = broken,
 			    .body_len = sizeof(broken) - 1};
 	d = inbound(e, &b, out);
 	assert_int_equal(sg_decision_action(d), SG_ACTION_OPT_OUT);
@@ -209,7 +209,7 @@ static void provider_signals(void **state)
 	sg_event_out out[2];
 	size_t n;
 	/* 21610 without our number: global, a lost opt-out is worse */
-	sg_signal_msg s = {.provider = "twilio", .id = "SM9", .dedup_key = "twilio:AC1:st:SM9:21610",
+	sg_signal_msg s = {.size = sizeof(sg_signal_msg), .provider = "twilio", .id = "SM9", .dedup_key = "twilio:AC1:st:SM9:21610",
 			   .handset = THEM, .kind = SG_SIGNAL_OPT_OUT, .code = "21610", .status = "undelivered",
 			   .account = "AC1"};
 	assert_int_equal(sg_decide_signal(e, &s, &d), 0);
@@ -223,7 +223,7 @@ static void provider_signals(void **state)
 	sg_decision_free(d);
 	assert_int_equal(check(e, "+14155550999", THEM).reason, SG_REASON_OPTED_OUT);
 	/* a landline flag, with our number */
-	sg_signal_msg f = {.provider = "twilio", .handset = "+14155552680", .our_number = OURS,
+	sg_signal_msg f = {.size = sizeof(sg_signal_msg), .provider = "twilio", .handset = "+14155552680", .our_number = OURS,
 			   .kind = SG_SIGNAL_NOT_SMS_CAPABLE, .code = "30006"};
 	assert_int_equal(sg_decide_signal(e, &f, &d), 0);
 	ev = sg_decision_events(d, &n);
@@ -233,7 +233,7 @@ static void provider_signals(void **state)
 	sg_decision_free(d);
 	assert_int_equal(check(e, OURS, "+14155552680").reason, SG_REASON_NOT_SMS_CAPABLE);
 	/* delivered: nothing */
-	sg_signal_msg ok = {.provider = "twilio", .handset = THEM, .our_number = OURS, .kind = SG_SIGNAL_OTHER};
+	sg_signal_msg ok = {.size = sizeof(sg_signal_msg), .provider = "twilio", .handset = THEM, .our_number = OURS, .kind = SG_SIGNAL_OTHER};
 	assert_int_equal(sg_decide_signal(e, &ok, &d), 0);
 	sg_decision_events(d, &n);
 	assert_int_equal(n, 0);

@@ -43,7 +43,7 @@ static int in_reader(const char *dir, int (*fn)(sg_engine *r, void *ctx), void *
 static int reader_cannot_write(sg_engine *r, void *ctx)
 {
 	(void)ctx;
-	sg_event_in ev = {.action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_API, .sender = "+14155550100",
+	sg_event_in ev = {.size = sizeof(sg_event_in), .action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_API, .sender = "+14155550100",
 			  .recipient = "+14155552671"};
 	sg_event_out out;
 	if (sg_record(r, &ev, 1, &out) != SG_ERDONLY)

@@ -111,7 +111,7 @@ static void writers_race_readers(void **state)
 		size_t n = 1 + (size_t)rand_r(&seed) % 10;
 		for (size_t i = 0; i < n; i++) {
 			recipient(next + i, tos[i]);
-			evs[i] = (sg_event_in){.action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_KEYWORD,
+			evs[i] = (sg_event_in){.size = sizeof(sg_event_in), .action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_KEYWORD,
 					       .sender = "+14155550100", .recipient = tos[i]};
 		}
 		assert_int_equal(sg_record(w, evs, n, outs), 0);

@@ -49,7 +49,7 @@ static void every_event_kind_round_trips(void **state)
 	char *dir = tu_mkdtemp();
 	sg_engine *e = tu_open(dir, 0, NULL);
 	static const char body[] = "STOP";
-	sg_event_in ev = {
+	sg_event_in ev = {.size = sizeof(sg_event_in), 
 		.action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_KEYWORD, .sender = "+14155550100",
 		.recipient = "+14155552671", .provider = "twilio", .provider_msg_id = "SM123",
 		.dedup_key = "inbound:twilio:SM123", .rule = "en.stop", .body = body, .body_len = 4,
@@ -173,6 +173,69 @@ static void options_need_their_size(void **state)
 	tu_rmdir(dir);
 }
 
+/* Events, inbound messages and signals carry their size too: a struct
+ * filled without it is refused, a newer caller's larger struct is read
+ * with its own stride as long as the fields this library lacks are zero. */
+typedef struct newer_event_in {
+	sg_event_in ev;
+	uint64_t field_from_the_future;
+} newer_event_in;
+
+static void events_and_messages_need_their_size(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	sg_engine *e = tu_open(dir, 0, NULL);
+	sg_event_in ev = {.action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_API, .sender = "+14155550100",
+			  .recipient = "+14155552671"}; /* no .size */
+	sg_event_out out = {0};
+	assert_int_equal(sg_record(e, &ev, 1, &out), -EINVAL);
+	assert_int_equal(out.status, -EINVAL);
+	uint64_t seq = 9;
+	uint8_t head[32];
+	assert_int_equal(sg_head(e, &seq, head), 0);
+	assert_int_equal(seq, 0); /* nothing recorded */
+
+	newer_event_in two[2];
+	memset(two, 0, sizeof(two));
+	for (int i = 0; i < 2; i++) {
+		two[i].ev = ev;
+		two[i].ev.size = sizeof(newer_event_in);
+		two[i].ev.recipient = i ? "+14155552672" : "+14155552671";
+	}
+	sg_event_out o2[2];
+	assert_int_equal(sg_record(e, &two[0].ev, 2, o2), 0);
+	assert_int_equal(o2[0].status, 0);
+	assert_int_equal(o2[1].status, 0);
+	assert_int_equal(o2[1].seq, 2); /* the second one read at the caller's stride */
+	two[1].field_from_the_future = 1;
+	assert_int_equal(sg_record(e, &two[0].ev, 2, o2), -EINVAL);
+	two[1].field_from_the_future = 0;
+	two[1].ev.size = sizeof(sg_event_in); /* not the stride the first one set */
+	assert_int_equal(sg_record(e, &two[0].ev, 2, o2), -EINVAL);
+	assert_int_equal(sg_head(e, &seq, head), 0);
+	assert_int_equal(seq, 2);
+
+	sg_decision *d = NULL;
+	sg_inbound_msg m = {.provider = "gw", .id = "x1", .from = "+14155552673", .to = "+14155550100",
+			    .body = "STOP", .body_len = 4};
+	assert_int_equal(sg_decide_inbound(e, &m, &d), -EINVAL);
+	m.size = sizeof(m);
+	assert_int_equal(sg_decide_inbound(e, &m, &d), 0);
+	size_t n;
+	const sg_event_in *evs = sg_decision_events(d, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(evs[0].size, sizeof(sg_event_in)); /* ready for sg_record */
+	sg_decision_free(d);
+	sg_signal_msg sig = {.provider = "gw", .handset = "+14155552673", .kind = SG_SIGNAL_OPT_OUT};
+	assert_int_equal(sg_decide_signal(e, &sig, &d), -EINVAL);
+	sig.size = sizeof(sig);
+	assert_int_equal(sg_decide_signal(e, &sig, &d), 0);
+	sg_decision_free(d);
+	sg_engine_close(e);
+	tu_rmdir(dir);
+}
+
 static void map_grows_past_initial_size(void **state)
 {
 	(void)state;
@@ -193,7 +256,7 @@ static void map_grows_past_initial_size(void **state)
 	for (int round = 0; round < 10; round++) {
 		for (int i = 0; i < 100; i++) {
 			snprintf(tos[i], sizeof(tos[i]), "+1212555%04d", round * 100 + i);
-			evs[i] = (sg_event_in){.action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_KEYWORD,
+			evs[i] = (sg_event_in){.size = sizeof(sg_event_in), .action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_KEYWORD,
 					       .sender = "+14155550100", .recipient = tos[i],
 					       .body = body, .body_len = sizeof(body)};
 		}
@@ -219,16 +282,16 @@ static void dedup_and_batch_semantics(void **state)
 	char *dir = tu_mkdtemp();
 	sg_engine *e = tu_open(dir, 0, NULL);
 	sg_event_in evs[4] = {
-		{.action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_KEYWORD, .sender = "+14155550100",
+		{.size = sizeof(sg_event_in), .action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_KEYWORD, .sender = "+14155550100",
 		 .recipient = "+14155552671", .dedup_key = "inbound:telnyx:abc"},
 		/* same key again in the same batch: a duplicate */
-		{.action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_KEYWORD, .sender = "+14155550100",
+		{.size = sizeof(sg_event_in), .action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_KEYWORD, .sender = "+14155550100",
 		 .recipient = "+14155552671", .dedup_key = "inbound:telnyx:abc"},
 		/* invalid: bad recipient key; only this one fails */
-		{.action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_KEYWORD, .sender = "+14155550100",
+		{.size = sizeof(sg_event_in), .action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_KEYWORD, .sender = "+14155550100",
 		 .recipient = "4155552671"},
 		/* a dedup marker only */
-		{.action = SG_ACTION_NONE, .dedup_key = "inbound:telnyx:def"},
+		{.size = sizeof(sg_event_in), .action = SG_ACTION_NONE, .dedup_key = "inbound:telnyx:def"},
 	};
 	sg_event_out out[4];
 	assert_int_equal(sg_record(e, evs, 4, out), 0);
@@ -263,7 +326,7 @@ static void older_event_does_not_override_newer(void **state)
 	char *dir = tu_mkdtemp();
 	sg_engine *e = tu_open(dir, 0, NULL);
 	/* STOP at t=2000 arrives first, then a START stamped t=1000 (out of order). */
-	sg_event_in stop = {.action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_KEYWORD, .sender = "+14155550100",
+	sg_event_in stop = {.size = sizeof(sg_event_in), .action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_KEYWORD, .sender = "+14155550100",
 			    .recipient = "+14155552671", .event_time_us = 2000000000000000};
 	sg_event_in start = stop;
 	start.action = SG_ACTION_OPT_IN;
@@ -292,7 +355,7 @@ static void import_is_idempotent(void **state)
 	(void)state;
 	char *dir = tu_mkdtemp();
 	sg_engine *e = tu_open(dir, 0, NULL);
-	sg_event_in ev = {.action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_IMPORT, .sender = NULL,
+	sg_event_in ev = {.size = sizeof(sg_event_in), .action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_IMPORT, .sender = NULL,
 			  .recipient = "+14155552671", .scope = SG_SCOPE_GLOBAL, .scope_id = "",
 			  .note = "list.csv"};
 	sg_event_out o;
@@ -513,6 +576,7 @@ int main(void)
 		cmocka_unit_test(foreign_lmdb_file_is_not_adopted),
 		cmocka_unit_test(every_lmdb_code_is_translated),
 		cmocka_unit_test(options_need_their_size),
+		cmocka_unit_test(events_and_messages_need_their_size),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -71,7 +71,7 @@ static inline sg_engine *tu_open(const char *dir, unsigned flags, const sg_polic
 static inline sg_event_out tu_record(sg_engine *e, sg_action action, sg_source source, const char *from,
 				     const char *to, sg_scope_kind scope, const char *scope_id)
 {
-	sg_event_in ev = {.action = action, .source = source, .sender = from, .recipient = to,
+	sg_event_in ev = {.size = sizeof(sg_event_in), .action = action, .source = source, .sender = from, .recipient = to,
 			  .scope = scope, .scope_id = scope_id};
 	sg_event_out out;
 	assert_int_equal(sg_record(e, &ev, 1, &out), 0);
