@@ -95,6 +95,8 @@ static int engine_open(const sg_options *caller_opts, bool with_store, sg_engine
 		char err[256];
 		rc = sg__kw_load(e->keywords_dir, &e->kw, err, sizeof(err));
 	}
+	if (!rc && with_store && !e->rdonly)
+		rc = sg__registry_log_migrate(e); /* once, for a store from before 0.2 */
 	if (rc) {
 		sg_engine_close(e);
 		return rc;

@@ -16,7 +16,7 @@ _Noreturn void sg__require_fail(const char *expr, const char *file, int line);
 /* One past the last value of the public enums: internal, so that a new code,
  * action or source in stopgate.h is no ABI change. Update with the enum. */
 #define SG__ERROR_END (SG_ETRUNCATED + 1)
-#define SG__ACTION_END (SG_ACTION_CONFIRM_SENT + 1)
+#define SG__ACTION_END (SG_ACTION_SENDER + 1)
 #define SG__SOURCE_END (SG_SOURCE_OPERATOR + 1)
 
 /* Copy a string into a fixed buffer, truncating; always NUL-terminates.
@@ -65,3 +65,7 @@ int sg__engine_backup(sg_engine *e, const char *dir, bool compact);
  * kwver (may be NULL) under the same lock. */
 int sg__classify_versioned(sg_engine *e, const char *campaign_id, const char *text, size_t len,
 			   sg_classification *out, char kwver[SG_KWVERSION_MAX]);
+
+/* Log the registry a store from before registry events holds, once
+ * (store/registry_log.c); called on a read-write open. */
+int sg__registry_log_migrate(sg_engine *e);

@@ -387,8 +387,14 @@ typedef enum sg_action {
 	SG_ACTION_FLAG_NOT_SMS_CAPABLE = 4,
 	SG_ACTION_CLEAR_NOT_SMS_CAPABLE = 5,
 	SG_ACTION_REVIEW = 6,         /* probable revocation held for review; consent unchanged */
-	SG_ACTION_REDACT = 7,         /* message bodies before a time were removed */
+	SG_ACTION_REDACT = 7,         /* message bodies recorded before event_time were removed */
 	SG_ACTION_CONFIRM_SENT = 8,   /* the one confirmation / HELP reply was let through */
+	/* Registry changes are events of the same log, so that a replica that
+	 * applies the log has the same registry (sg_apply). The body holds the
+	 * new registry record as JSON and is never redacted. */
+	SG_ACTION_CAMPAIGN = 9,       /* a campaign registered or changed: its TCR JSON */
+	SG_ACTION_SENDER = 10,        /* a number attached to a campaign / group, or detached:
+				       * {"sender":..., "campaign":..., "group":...} */
 } sg_action;
 
 typedef enum sg_source {
@@ -665,7 +671,10 @@ SG_EXPORT int sg_optouts_foreach(sg_engine *engine, const char *campaign_id, sg_
  * optoutMessage, helpMessage; also brandName/displayName, helpContact,
  * messageFrequency, and "stopgate": {"optoutScope", "probable"}).
  * Durable on return. On SG_EJSON, *err_detail (may be NULL) points at a
- * static description.
+ * static description. The change is an event of the log (SG_ACTION_CAMPAIGN,
+ * source operator, rule "campaign_put", the JSON as its body), applied to
+ * the registry in the same transaction; the same JSON again changes nothing
+ * and records nothing.
  */
 SG_EXPORT int sg_campaign_put_json(sg_engine *engine, const char *json, size_t len,
 				   const char **err_detail);
@@ -674,7 +683,9 @@ SG_EXPORT int sg_campaign_put_json(sg_engine *engine, const char *json, size_t l
 SG_EXPORT int sg_campaign_get_json(sg_engine *engine, const char *campaign_id, char **ret);
 
 /* Attach a sender (raw number, normalized here) to a campaign and optional
- * sender group. campaign_id NULL or "" detaches. Durable on return. */
+ * sender group; both NULL or "" detaches. Durable on return. An event of
+ * the log (SG_ACTION_SENDER, rule "sender_put" / "sender_detach", body
+ * {"sender","campaign","group"}), nothing when nothing changes. */
 SG_EXPORT int sg_sender_put(sg_engine *engine, const char *sender, const char *campaign_id,
 			    const char *group);
 
@@ -719,13 +730,15 @@ SG_EXPORT int sg_verify(sg_engine *engine, sg_verify_result *result);
 
 /*
  * Retention: remove the message bodies of events recorded before before_us
- * (UTC µs) from the store. Consent facts (who, when, what, how, each body's
+ * (UTC µs) from the store (a registry change's body, its record, stays). Consent facts (who, when, what, how, each body's
  * length and SHA-256) stay, so sg_verify still succeeds. When there is
  * anything to remove, an SG_ACTION_REDACT event (source operator, rule
  * "redact_bodies", note "before=<RFC 3339> bodies=<n>") is recorded first,
  * then the bodies are deleted in durable transactions of a few thousand
  * each; an interrupted run leaves the event and some bodies, and running it
- * again finishes. *count (may be NULL) receives the number removed.
+ * again finishes. A store that applies this log (sg_apply) removes the same
+ * bodies when it applies the event: those of the events before it recorded
+ * before the cutoff. *count (may be NULL) receives the number removed.
  * before_us later than now is -EINVAL. Read-write engines only.
  */
 SG_EXPORT int sg_redact(sg_engine *engine, int64_t before_us, uint64_t *count);

@@ -37,6 +37,8 @@ static const char *const actions[] = {
 	[SG_ACTION_REVIEW] = "review",
 	[SG_ACTION_REDACT] = "redact",
 	[SG_ACTION_CONFIRM_SENT] = "confirmation_sent",
+	[SG_ACTION_CAMPAIGN] = "campaign",
+	[SG_ACTION_SENDER] = "sender",
 };
 static const char *const sources[] = {
 	[0] = "none",

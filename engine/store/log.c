@@ -37,6 +37,8 @@ typedef struct record_ctx {
 /* How far ahead of our clock a provider's event time may be (clock skew). */
 #define SG__EVENT_TIME_SKEW_US (300 * (int64_t)1000000)
 
+#define REGISTRY_EVENT(a) ((a) == SG_ACTION_CAMPAIGN || (a) == SG_ACTION_SENDER)
+
 static bool valid_key(const char *k)
 {
 	if (!k || !k[0] || strlen(k) >= SG_KEY_MAX)
@@ -55,14 +57,19 @@ static int validate(const sg_event_in *ev)
 		return -EINVAL;
 	if (ev->action == SG_ACTION_REDACT && (ev->recipient || (ev->scope && ev->scope != SG_SCOPE_GLOBAL)))
 		return -EINVAL; /* a redaction concerns no one person: scope global */
-	if (ev->action != 0 && ev->action != SG_ACTION_REDACT && !valid_key(ev->recipient))
+	if (REGISTRY_EVENT(ev->action) &&
+	    (ev->recipient || !ev->body || !ev->body_len || ev->dedup_key ||
+	     (ev->action == SG_ACTION_SENDER && !valid_key(ev->sender))))
+		return -EINVAL; /* a registry change: its record in the body, no recipient */
+	if (ev->action != 0 && ev->action != SG_ACTION_REDACT && !REGISTRY_EVENT(ev->action) &&
+	    !valid_key(ev->recipient))
 		return SG_ENUMBER;
 	if (ev->sender && ev->sender[0] && !valid_key(ev->sender))
 		return SG_ENUMBER;
 	if (ev->scope < SG_SCOPE_DEFAULT || ev->scope > SG_SCOPE_GLOBAL)
 		return -EINVAL;
 	if (ev->scope == SG_SCOPE_DEFAULT && ev->action != 0 && ev->action != SG_ACTION_REDACT &&
-	    !(ev->sender && ev->sender[0]))
+	    !REGISTRY_EVENT(ev->action) && !(ev->sender && ev->sender[0]))
 		return -EINVAL; /* no sender: the scope must be named */
 	const char *strs[] = {ev->scope_id, ev->provider, ev->provider_msg_id, ev->dedup_key,
 			      ev->rule, ev->reply, ev->note};
@@ -363,6 +370,34 @@ static int append_event(record_ctx *c, MDB_txn *txn, const sg_event_in *ev, cons
 	return sg__store_err(rc);
 }
 
+/* A registry change: applied to the registry in this txn, then logged
+ * (nothing when it changes nothing). The event shows what it set: the
+ * campaign and brand, the sender's group as the scope id of a group. */
+static int record_registry(record_ctx *c, MDB_txn *txn, const sg_event_in *ev, sg_event_out *o, uint64_t *seq,
+			   uint8_t head[32])
+{
+	sg__registry_change ch;
+	int rc = sg__registry_apply(c->e, txn, ev, &ch);
+	if (rc || (o->status = ch.status))
+		return rc;
+	if (!ch.changed && !(ev->rule && !strcmp(ev->rule, SG__RULE_REGISTRY_MIGRATED))) {
+		o->duplicate = true;
+		return 0;
+	}
+	sg__scopes shown = {0};
+	sg__strlcpy(shown.campaign, ch.campaign, sizeof(shown.campaign));
+	sg__strlcpy(shown.brand, ch.brand, sizeof(shown.brand));
+	bool campaign = ev->action == SG_ACTION_CAMPAIGN;
+	sg_scope_kind scope = campaign ? SG_SCOPE_CAMPAIGN : ch.group[0] ? SG_SCOPE_GROUP : SG_SCOPE_SENDER;
+	const char *scope_id = campaign ? ch.campaign : ch.group[0] ? ch.group : ev->sender;
+	(*seq)++;
+	if ((rc = append_event(c, txn, ev, &shown, scope, scope_id, *seq, head)))
+		return rc;
+	o->seq = *seq;
+	o->applied = true;
+	return 0;
+}
+
 /* Apply event i of the batch: record it (or not: a duplicate, an invalid
  * or refused event) and advance *seq and head. Returns 0, or a store error
  * that fails the whole batch. Reads no clock: the event's time is c->now_us. */
@@ -390,6 +425,8 @@ static int record_one(record_ctx *c, MDB_txn *txn, size_t i, uint64_t *seq, uint
 	} else if (ev->action == 0) {
 		return 0;
 	}
+	if (REGISTRY_EVENT(ev->action))
+		return record_registry(c, txn, ev, o, seq, head);
 	sg__scopes sc;
 	if ((rc = sg__scopes_resolve(c->e, txn, ev->sender, &sc)))
 		return rc;
@@ -642,5 +679,10 @@ int sg_apply(sg_engine *e, const sg_event *events, size_t n, sg_event_out *out)
 	record_ctx c = {.e = e, .in = in, .n = n, .out = out, .replay = events, .batch_us = sg_now_us()};
 	int rc = run_batch(&c);
 	free(in);
+	/* A redaction applied here removes what it removed at the origin
+	 * (again for a re-delivered one: a crash may have cut it short). */
+	for (size_t i = 0; !rc && i < n; i++)
+		if (events[i].action == SG_ACTION_REDACT && out[i].status == 0)
+			rc = sg__redact_apply(e, &events[i]);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Retention: sg_redact() removes message bodies recorded before a time.
+ * Retention: sg_redact() removes message bodies recorded before a time
+ * (never a registry change's body, which is the registry record).
  * The chain covers each body's length and SHA-256, not its bytes (event.h),
  * so deleting from the bodies DB leaves every hash intact.
  *
@@ -8,7 +9,10 @@
  * (durable), then delete in durable write txns of at most DELETE_BATCH
  * bodies. A crash part way leaves a log that says more was removed than
  * was; a second run removes the rest. The reverse order could remove
- * bodies with no event saying so.
+ * bodies with no event saying so. A store that applies the log
+ * (sg_apply) removes the same bodies when it applies the event
+ * (sg__redact_apply): those of the events before it, recorded before the
+ * cutoff its note names.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,24 +26,27 @@
 #define DELETE_BATCH 4096
 #define SCAN_BATCH 65536 /* bodies looked at per snapshot / txn */
 
-/* time_us of the event stored under key k (canonical layout, event.h:
- * hash[32] prev[32] u8 format, u64 seq, i64 time_us). */
-static int event_time(sg_engine *e, MDB_txn *txn, MDB_val *k, int64_t *ret)
+/* time_us and action of the event stored under key k (canonical layout,
+ * event.h: hash[32] prev[32] u8 format, u64 seq, i64 time_us, i64
+ * event_time_us, u8 action). */
+static int event_info(sg_engine *e, MDB_txn *txn, MDB_val *k, int64_t *time_us, int *action)
 {
 	MDB_val v;
 	int rc = mdb_get(txn, e->store.events, k, &v);
 	if (rc)
 		return rc == MDB_NOTFOUND ? SG_ECORRUPT : sg__store_err(rc); /* a body without its event */
 	const uint8_t *b = v.mv_data;
-	if (v.mv_size < 64 + 1 + 16 || !SG__EVENT_FORMAT_OK(b[64]))
+	if (v.mv_size < 64 + 1 + 24 + 1 || !SG__EVENT_FORMAT_OK(b[64]))
 		return SG_ECORRUPT;
-	*ret = (int64_t)sg__be64_get(b + 64 + 1 + 8);
+	*time_us = (int64_t)sg__be64_get(b + 64 + 1 + 8);
+	*action = b[64 + 1 + 24];
 	return 0;
 }
 
 typedef struct pass {
 	sg_engine *e;
 	int64_t before_us;
+	uint64_t below_seq; /* only bodies of events before this one; 0: all */
 	bool delete;        /* false: only count */
 	uint64_t from_seq;  /* next body key to look at */
 	/* results of one txn, applied by the caller once it committed (the
@@ -69,10 +76,18 @@ static int pass_txn(MDB_txn *txn, void *arg)
 			rc = SG_ECORRUPT;
 			break;
 		}
-		p->next_seq = sg__be64_get(k.mv_data) + 1;
-		if ((rc = event_time(p->e, txn, &k, &t)))
+		uint64_t seq = sg__be64_get(k.mv_data);
+		if (p->below_seq && seq >= p->below_seq) {
+			rc = MDB_NOTFOUND; /* the end of what this redaction covers */
 			break;
-		if (t < p->before_us) {
+		}
+		p->next_seq = seq + 1;
+		int action = 0;
+		if ((rc = event_info(p->e, txn, &k, &t, &action)))
+			break;
+		/* A registry change's body is the registry record, not a
+		 * message: retention never removes it. */
+		if (t < p->before_us && action != SG_ACTION_CAMPAIGN && action != SG_ACTION_SENDER) {
 			p->hits++;
 			if (p->delete && (rc = mdb_cursor_del(cur, 0)))
 				break;
@@ -88,9 +103,9 @@ static int pass_txn(MDB_txn *txn, void *arg)
 }
 
 /* One pass over every body: count (snapshots) or delete (durable txns). */
-static int run_pass(sg_engine *e, int64_t before_us, bool delete, uint64_t *total)
+static int run_pass(sg_engine *e, int64_t before_us, uint64_t below_seq, bool delete, uint64_t *total)
 {
-	pass p = {.e = e, .before_us = before_us, .delete = delete, .from_seq = 1};
+	pass p = {.e = e, .before_us = before_us, .below_seq = below_seq, .delete = delete, .from_seq = 1};
 	*total = 0;
 	for (;;) {
 		int rc;
@@ -112,29 +127,56 @@ static int run_pass(sg_engine *e, int64_t before_us, bool delete, uint64_t *tota
 	}
 }
 
+/* The cutoff a REDACT event names: its note starts "before=<RFC 3339>". */
+static int redact_cutoff(const sg_event *ev, int64_t *before_us)
+{
+	char t[40];
+	const char *note = ev->note ? ev->note : "";
+	if (strncmp(note, "before=", 7))
+		return SG_ECORRUPT;
+	size_t n = strcspn(note + 7, " ");
+	if (n >= sizeof(t))
+		return SG_ECORRUPT;
+	memcpy(t, note + 7, n);
+	t[n] = '\0';
+	return sg_time_parse(t, before_us) ? SG_ECORRUPT : 0;
+}
+
+int sg__redact_apply(sg_engine *e, const sg_event *ev)
+{
+	int64_t before_us;
+	uint64_t done;
+	int rc = redact_cutoff(ev, &before_us);
+	return rc ? rc : run_pass(e, before_us, ev->seq, true, &done);
+}
+
 int sg_redact(sg_engine *e, int64_t before_us, uint64_t *count)
 {
 	if (e->rdonly)
 		return SG_ERDONLY;
 	if (before_us <= 0 || before_us > sg_now_us())
 		return -EINVAL;
-	uint64_t todo, done;
-	int rc = run_pass(e, before_us, false, &todo);
-	if (rc)
+	uint64_t todo, done = 0;
+	int rc = run_pass(e, before_us, 0, false, &todo);
+	if (rc || !todo) {
+		if (!rc && count)
+			*count = 0;
 		return rc;
-	if (todo) {
-		char t[32], note[96];
-		sg_time_format(before_us, t);
-		snprintf(note, sizeof(note), "before=%s bodies=%llu", t, (unsigned long long)todo);
-		sg_event_in ev = {.size = sizeof(sg_event_in), .action = SG_ACTION_REDACT, .source = SG_SOURCE_OPERATOR,
-				  .scope = SG_SCOPE_GLOBAL, .rule = "redact_bodies", .note = note};
-		sg_event_out out;
-		if ((rc = sg_record(e, &ev, 1, &out)))
-			return rc;
-		if (out.status)
-			return out.status;
 	}
-	rc = todo ? run_pass(e, before_us, true, &done) : (done = 0, 0);
+	/* The event says what goes; applying it (here, or on a store that
+	 * replays this log) removes exactly the bodies of the events before it
+	 * recorded before the cutoff. */
+	char t[32], note[96];
+	sg_time_format(before_us, t);
+	snprintf(note, sizeof(note), "before=%s bodies=%llu", t, (unsigned long long)todo);
+	sg_event_in ev = {.size = sizeof(ev), .action = SG_ACTION_REDACT, .source = SG_SOURCE_OPERATOR,
+			  .scope = SG_SCOPE_GLOBAL, .rule = "redact_bodies", .note = note};
+	sg_event_out out;
+	if ((rc = sg_record(e, &ev, 1, &out)))
+		return rc;
+	if (out.status)
+		return out.status;
+	rc = run_pass(e, before_us, out.seq, true, &done);
 	if (!rc && count)
 		*count = done;
 	return rc;

@@ -53,16 +53,30 @@ void sg__campaign_free_fields(sg__campaign *c)
 	}
 }
 
+struct cJSON *sg__json_parse_all(const char *text, size_t len)
+{
+	const char *end = NULL;
+	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	if (root && end)
+		while (end < text + len && strchr(" \t\r\n", *end) && *end)
+			end++;
+	if (root && end != text + len) {
+		cJSON_Delete(root); /* a second value or garbage after the first */
+		return NULL;
+	}
+	return root;
+}
+
 int sg__campaign_from_json(const char *json, size_t len, sg__campaign *c, const char **detail)
 {
 	const char *dummy;
 	if (!detail)
 		detail = &dummy;
 	memset(c, 0, sizeof(*c));
-	cJSON *root = cJSON_ParseWithLengthOpts(json, len, NULL, 0);
+	cJSON *root = sg__json_parse_all(json, len);
 	if (!cJSON_IsObject(root)) {
 		cJSON_Delete(root);
-		*detail = "campaign must be a JSON object";
+		*detail = "campaign must be one JSON object (nothing after it)";
 		return SG_EJSON;
 	}
 	int rc = 0;
@@ -171,52 +185,6 @@ out:
 	return rc;
 }
 
-typedef struct put_campaign_ctx {
-	sg_engine *e;
-	const sg__campaign *c;
-	const char *json;
-	size_t len;
-} put_campaign_ctx;
-
-static int put_campaign_txn(MDB_txn *txn, void *arg)
-{
-	put_campaign_ctx *ctx = arg;
-	sg__store *st = &ctx->e->store;
-	size_t blen = strlen(ctx->c->brand_id);
-	size_t n = 4 + blen + ctx->len;
-	uint8_t *buf = malloc(n);
-	if (!buf)
-		return -ENOMEM;
-	buf[0] = 1;
-	buf[1] = (ctx->c->active ? 1 : 0) | (ctx->c->subscriber_optin ? 2 : 0);
-	buf[2] = (uint8_t)ctx->c->optout_scope;
-	buf[3] = (uint8_t)blen;
-	memcpy(buf + 4, ctx->c->brand_id, blen);
-	memcpy(buf + 4 + blen, ctx->json, ctx->len);
-	MDB_val k = sg__val(ctx->c->id, strlen(ctx->c->id)), v = sg__val(buf, n);
-	int rc = sg__store_err(mdb_put(txn, st->campaigns, &k, &v, 0));
-	free(buf);
-	uint64_t gen;
-	if (!rc && !(rc = sg__meta_get_u64(st, txn, "reggen", &gen)))
-		rc = sg__meta_put_u64(st, txn, "reggen", gen + 1);
-	return rc;
-}
-
-int sg_campaign_put_json(sg_engine *e, const char *json, size_t len, const char **err_detail)
-{
-	if (e->rdonly)
-		return SG_ERDONLY;
-	sg__campaign c;
-	int rc = sg__campaign_from_json(json, len, &c, err_detail);
-	if (rc)
-		return rc;
-	/* Store the text as given (it parsed); keep it compact but complete. */
-	put_campaign_ctx ctx = {e, &c, json, len};
-	rc = sg__store_write(&e->store, put_campaign_txn, &ctx);
-	sg__campaign_free_fields(&c);
-	return rc;
-}
-
 static int campaign_raw(sg_engine *e, MDB_txn *txn, const char *id, MDB_val *v)
 {
 	MDB_val k = sg__val(id, strlen(id));
@@ -251,43 +219,6 @@ int sg_campaign_get_json(sg_engine *e, const char *campaign_id, char **ret)
 	}
 	sg__rd_end(&e->store, txn);
 	return rc;
-}
-
-typedef struct put_sender_ctx {
-	sg_engine *e;
-	const char *key, *campaign, *group;
-} put_sender_ctx;
-
-static int put_sender_txn(MDB_txn *txn, void *arg)
-{
-	put_sender_ctx *ctx = arg;
-	MDB_val k = sg__val(ctx->key, strlen(ctx->key));
-	size_t cl = strlen(ctx->campaign), gl = strlen(ctx->group);
-	if (!cl && !gl) {
-		int rc = mdb_del(txn, ctx->e->store.senders, &k, NULL);
-		return rc == MDB_NOTFOUND ? 0 : sg__store_err(rc);
-	}
-	char buf[160];
-	memcpy(buf, ctx->campaign, cl + 1);
-	memcpy(buf + cl + 1, ctx->group, gl + 1);
-	MDB_val v = sg__val(buf, cl + gl + 2);
-	return sg__store_err(mdb_put(txn, ctx->e->store.senders, &k, &v, 0));
-}
-
-int sg_sender_put(sg_engine *e, const char *sender, const char *campaign_id, const char *group)
-{
-	if (e->rdonly)
-		return SG_ERDONLY;
-	char key[SG_KEY_MAX];
-	int rc = sg_number_normalize(sender, strlen(sender), e->default_country, SG_FIELD_ADDRESS, key, NULL);
-	if (rc)
-		return rc;
-	campaign_id = campaign_id ? campaign_id : "";
-	group = group ? group : "";
-	if (strlen(campaign_id) >= 64 || strlen(group) >= 64)
-		return SG_ETOOLONG;
-	put_sender_ctx ctx = {e, key, campaign_id, group};
-	return sg__store_write(&e->store, put_sender_txn, &ctx);
 }
 
 const char *sg__scope_id(const sg__scopes *s, sg_scope_kind kind)

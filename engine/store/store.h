@@ -66,3 +66,25 @@ static inline uint64_t sg__be64_get(const uint8_t in[8])
 
 int sg__meta_get_u64(sg__store *st, MDB_txn *txn, const char *name, uint64_t *ret);
 int sg__meta_put_u64(sg__store *st, MDB_txn *txn, const char *name, uint64_t v);
+
+/* Apply a registry event (SG_ACTION_CAMPAIGN, SG_ACTION_SENDER) in the
+ * log's write txn (registry_log.c). out->status: the event's own error
+ * (a body that does not parse); out->changed: false when the registry
+ * already held exactly this (nothing to record). Returns a store error. */
+typedef struct sg__registry_change {
+	int status;
+	bool changed;
+	char campaign[64], brand[64], group[64];
+} sg__registry_change;
+int sg__registry_apply(sg_engine *e, MDB_txn *txn, const sg_event_in *ev, sg__registry_change *out);
+
+/* Remove the bodies a recorded REDACT event covers (redact.c): of the
+ * events before it, those recorded before the cutoff its note names.
+ * Idempotent; sg_apply calls it for every REDACT event it applies. */
+int sg__redact_apply(sg_engine *e, const sg_event *redact_event);
+
+/* Parse one JSON value that is the whole text (whitespace around it
+ * allowed), else NULL (registry.c). */
+struct cJSON *sg__json_parse_all(const char *text, size_t len);
+
+#define SG__RULE_REGISTRY_MIGRATED "registry_migrated" /* sg__registry_log_migrate */

@@ -90,14 +90,61 @@ static void record(sg_engine *e, sg_event_in ev)
 	assert_int_equal(o.status, 0);
 }
 
-/* The recording store: what a day of traffic leaves. */
-static void make_stream(sg_engine *a)
+static void read_all(sg_engine *e, stream *s);
+
+static void pause_ms(long ms)
+{
+	struct timespec ts = {0, ms * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static uint64_t head_seq(sg_engine *e)
+{
+	uint64_t seq;
+	uint8_t h[32];
+	assert_int_equal(sg_head(e, &seq, h), 0);
+	return seq;
+}
+
+static void put_campaign(sg_engine *e, const char *json)
+{
+	const char *detail = NULL;
+	assert_int_equal(sg_campaign_put_json(e, json, strlen(json), &detail), 0);
+}
+
+#define CAMPAIGN_V1 "{\"campaignId\":\"C1\",\"brandId\":\"B1\",\"status\":\"ACTIVE\"}"
+#define CAMPAIGN_V2 "{\"campaignId\":\"C1\",\"brandId\":\"B1\",\"status\":\"ACTIVE\"," \
+		    "\"usecase\":\"MARKETING\",\"stopgate\":{\"optoutScope\":\"brand\"}}"
+
+/* The recording store: what a day of traffic leaves, registry changes and
+ * a redaction included. The events recorded before the redaction are read
+ * into s before it (with their bodies, as a replica receives them). */
+static void make_stream(sg_engine *a, stream *s)
 {
 	int64_t t0 = 1764000000000000; /* provider times, some out of order */
 	inbound(a, "SM1", "+14155552001", OURS, "STOP", t0 + 10);
 	inbound(a, "SM1", "+14155552001", OURS, "STOP", t0 + 10);     /* a retry: a duplicate */
 	inbound(a, "SM2", "+14155552001", OURS, "START", t0 + 5);     /* older than the STOP */
+	/* the registry changes mid-stream: OURS joins a campaign and a group */
+	uint64_t before = head_seq(a);
+	put_campaign(a, CAMPAIGN_V1);
+	assert_int_equal(sg_sender_put(a, OURS, "C1", "MG1"), 0);
+	assert_int_equal(head_seq(a), before + 2);
+	put_campaign(a, CAMPAIGN_V1);                                  /* no change: no event */
+	assert_int_equal(sg_sender_put(a, OURS, "C1", "MG1"), 0);
+	assert_int_equal(head_seq(a), before + 2);
 	inbound(a, "SM3", "+14155552002", OURS, "Please stop texting me.", t0 + 20);
+	put_campaign(a, CAMPAIGN_V2);                                  /* opt-outs now at brand scope */
+	assert_int_equal(sg_sender_put(a, OURS2, "C1", NULL), 0);
+	/* the events so far reach a replica with their bodies; then retention
+	 * removes the bodies recorded before now */
+	read_all(a, s);
+	pause_ms(2);
+	int64_t cutoff = sg_now_us();
+	pause_ms(2);
+	uint64_t removed = 0;
+	assert_int_equal(sg_redact(a, cutoff, &removed), 0);
+	assert_true(removed >= 3); /* the messages; never the registry's records */
 	inbound(a, "SM4", "+14155552002", OURS, "stop", t0 + 30);      /* a repeated STOP */
 	inbound(a, "SM5", "+14155552003", OURS, "HELP", 0);
 	inbound(a, "SM6", "+14155552004", OURS2, "hi, see you at 5", 0); /* a marker only */
@@ -126,11 +173,14 @@ static void make_stream(sg_engine *a)
 				.note = "asked by phone"});
 	record(a, (sg_event_in){.size = sizeof(sg_event_in), .action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_IMPORT, .sender = OURS2,
 				.recipient = "+14155552010", .event_time_us = t0, .note = "list.csv"});
+	assert_int_equal(sg_sender_put(a, OURS2, NULL, NULL), 0);      /* detached */
+	inbound(a, "SM10", "+14155552011", OURS2, "STOP", 0);
 }
 
+/* Every event after the ones s holds. */
 static void read_all(sg_engine *e, stream *s)
 {
-	uint64_t next = 1;
+	uint64_t next = s->n ? s->items[s->n - 1].ev.seq + 1 : 1;
 	do {
 		uint64_t from = next;
 		assert_int_equal(sg_events_read(e, from, 5, collect, s, &next), 0);
@@ -205,19 +255,13 @@ static void same_state(const char *a, const char *b)
 	}
 }
 
-static void pause_ms(long ms)
-{
-	struct timespec ts = {0, ms * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
 static void one_stream_two_stores_same_state(void **state)
 {
 	(void)state;
 	char *da = tu_mkdtemp(), *dbd = tu_mkdtemp(), *dc = tu_mkdtemp();
 	sg_engine *a = tu_open(da, 0, NULL);
-	make_stream(a);
 	stream s = {0};
+	make_stream(a, &s);
 	read_all(a, &s);
 	assert_true(s.n >= 15);
 	uint64_t seq_a;
@@ -319,8 +363,8 @@ static void a_diverged_store_or_altered_event_is_refused(void **state)
 	(void)state;
 	char *da = tu_mkdtemp(), *dbd = tu_mkdtemp();
 	sg_engine *a = tu_open(da, 0, NULL);
-	make_stream(a);
 	stream s = {0};
+	make_stream(a, &s);
 	read_all(a, &s);
 	sg_engine_close(a);
 	sg_engine *b = tu_open(dbd, 0, NULL);
