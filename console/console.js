@@ -163,7 +163,8 @@
     for (const s of data.scopes) {
       const ev = s.event || {};
       let msg = ev.body;
-      if (msg === null || msg === undefined) msg = ev.body_redacted ? "(text removed by retention)" : (ev.note || "");
+      if (msg === null || msg === undefined)
+        msg = ev.body_redacted ? "(text removed by retention)" : ev.note ? "note: " + ev.note : "";
       tb.appendChild(el("tr", null, [
         el("td", { text: scopeText(s.scope) }),
         el("td", { text: s.id || "—" }),
@@ -185,14 +186,14 @@
       dl.addEventListener("click", () => downloadProof(sender, data.recipient));
       const view = el("button", { text: "Proof page", type: "button", cls: "secondary" });
       view.addEventListener("click", () => showProof(sender, data.recipient));
-      pt.appendChild(el("tr", null, [el("td", { text: sender }), el("td", { cls: "row" }, [dl, view])]));
+      pt.appendChild(el("tr", null, [el("td", { text: sender }), el("td", null, [el("div", { cls: "row" }, [dl, view])])]));
     }
 
     const et = $("r-events").tBodies[0];
     clear(et);
     for (const ev of data.events) {
       let body = ev.body;
-      if (body === null) body = ev.body_redacted ? "(text removed by retention)" : "";
+      if (body === null) body = ev.body_redacted ? "(text removed by retention)" : ev.note ? "note: " + ev.note : "";
       et.appendChild(el("tr", null, [
         el("td", { text: ev.seq }),
         el("td", { text: when(ev.time) }),
