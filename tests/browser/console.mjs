@@ -38,7 +38,9 @@ async function shot(page, name) {
 const browser = await chromium.launch({
   executablePath: env("CHROMIUM"),
   headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"],
+  // no network beyond the daemon: Chromium's own background connections off
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--disable-quic",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
