@@ -188,6 +188,12 @@ try {
   });
   if (review === 200) {
     check("review panel shown when the queue exists", await page.getByRole("heading", { name: "Review queue" }).isVisible());
+    const card = page.locator("#review-items li").filter({ hasText: process.env.SG_REVIEW_BODY });
+    check("the held message is listed, as text", (await card.count()) === 1 && (await page.locator("#review-items b").count()) === 0);
+    await page.getByLabel("Your name", { exact: true }).fill("Auditor");
+    await card.getByRole("button", { name: "Confirm opt-out", exact: true }).click();
+    await page.getByRole("alert").filter({ hasText: "read-only" }).waitFor({ timeout: 10000 });
+    check("the auditor token cannot resolve a review (403 shown)", true);
     await shot(page, "05-review");
   } else {
     check(`review panel hidden when GET /v1/review answers ${review}`, await page.locator("#review").isHidden());

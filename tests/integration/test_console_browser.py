@@ -26,6 +26,8 @@ AUD = "auditor-token-3c4b5a69788796a5"
 OURS = "+14155550100"
 HANDSET = "+14155552671"
 XSS = "STOP <img src=x onerror=alert(1)>"
+REVIEW_SENDER = "+14155550102"
+REVIEW_BODY = "stop <b>texting</b> me pls"
 
 
 def chromium():
@@ -70,9 +72,16 @@ def main():
         r = d.post("/v1/consent", {"from": "+14155550101", "to": HANDSET, "action": "opt_out",
                                    "source": "operator", "note": "asked by phone"})
         c.eq("an operator opt-out at a second sender", r.status, 200)
+        # a probable revocation held for review (campaign setting), for the review panel
+        d.put("/v1/campaigns/CAMPR", {"campaignId": "CAMPR", "brandId": "BR", "status": "ACTIVE",
+                                      "usecase": "MARKETING", "stopgate": {"probable": "review"}})
+        d.put(f"/v1/senders/{q(REVIEW_SENDER)}", {"campaignId": "CAMPR"})
+        r = d.post("/v1/inbound", {"provider": "gateway", "from": "+14155552673", "to": REVIEW_SENDER,
+                                   "body": REVIEW_BODY, "id": "m-review"})
+        c.eq("a probable revocation is held for review", (r.status, r.json().get("confidence")), (200, "probable"))
         before = d.get("/healthz").json()["events"]
         env = dict(os.environ, SG_URL=f"http://127.0.0.1:{d.port}", SG_AUDITOR=AUD, SG_NUMBER=HANDSET,
-                   SG_SENDER=OURS, SG_XSS=XSS, SG_SHOTS=shots, SG_EVENTS=str(before), CHROMIUM=chromium())
+                   SG_SENDER=OURS, SG_XSS=XSS, SG_REVIEW_BODY=REVIEW_BODY, SG_SHOTS=shots, SG_EVENTS=str(before), CHROMIUM=chromium())
         print(f"screenshots and downloads: {shots}", flush=True)
         p = subprocess.run(["node", os.path.join(BROWSER_DIR, "console.mjs")], env=env, cwd=BROWSER_DIR,
                            capture_output=True, text=True, timeout=240)
