@@ -255,6 +255,39 @@ def verify_reports_the_whole_chain():
     assert j["head_hash"] in p.stdout.decode(), (p.stdout, j)
 
 
+def mdb(args, stdin=None):
+    p = subprocess.run(args, input=stdin, capture_output=True, timeout=60)
+    assert p.returncode == 0, (args, p.stderr)
+    return p.stdout
+
+
+@case
+def verify_names_the_event_where_a_tampered_chain_breaks():
+    d = Daemon(token=OP, env={"STOPGATE_AUDITOR_TOKEN": AUD})
+    try:
+        d.start()
+        for i in range(3):
+            r = d.post("/v1/consent", {"from": OURS, "to": f"+1415555300{i}", "action": "opt_out", "note": f"n{i}"})
+            assert r.status == 200, r.body
+        assert d.stop() == 0
+        # one hex digit inside event 2's stored encoding, as tests/integration/test_audit.py does
+        lines = mdb(["mdb_dump", "-s", "events", d.data]).decode().splitlines()
+        start, end = lines.index("HEADER=END") + 1, lines.index("DATA=END")
+        recs = [(lines[i], lines[i + 1]) for i in range(start, end, 2)]
+        k, v = recs[1]
+        i = len(v) - 80
+        v = v[:i] + ("0" if v[i] != "0" else "1") + v[i + 1:]
+        mdb(["mdb_load", "-s", "events", d.data], "\n".join(lines[:start] + [k, v] + lines[end:]).encode() + b"\n")
+        d.start()
+        r = d.request("GET", "/v1/verify", headers=h(AUD))
+        j = r.json()
+        assert r.status == 200 and j["ok"] is False and j["bad_seq"] == 2, j
+        assert "does not match its hash" in j["reason"] and j["count"] == 1 and j["head_seq"] == 3, j
+        assert "hash chain broken" in d.log() and "bad_seq=2" in d.log(), d.log()
+    finally:
+        d.cleanup()
+
+
 @case
 def optouts_lists_every_opted_out_pair():
     r = aud("GET", "/v1/optouts")
