@@ -333,7 +333,7 @@
         out.className = "ok";
       } else {
         out.textContent = "Chain broken at event " + r.bad_seq + ": " + r.reason + " (" + r.count +
-          " events verified before it)";
+          (r.count === 1 ? " event" : " events") + " verified before it)";
         out.className = "bad";
       }
     } catch (e) {

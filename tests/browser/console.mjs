@@ -211,6 +211,23 @@ try {
     apiReqs.length > 0 && apiReqs.every((r) => r.auth === "Bearer " + AUDITOR || r.auth === "Bearer wrong-token"),
     JSON.stringify(apiReqs.slice(0, 3)));
 
+  // ---- a tampered store: Verify chain says where it breaks ----
+  if (process.env.SG_BROKEN_URL) {
+    const p2 = await context.newPage();
+    p2.on("dialog", (d) => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
+    await p2.goto(process.env.SG_BROKEN_URL + "/console/");
+    await p2.getByLabel("Access token", { exact: true }).fill(AUDITOR);
+    await p2.getByRole("button", { name: "Sign in", exact: true }).click();
+    await p2.getByRole("button", { name: "Verify chain", exact: true }).click();
+    const br = p2.locator("#verify-result");
+    await br.filter({ hasText: /Chain (verified|broken)/ }).waitFor({ timeout: 20000 });
+    const btext = await br.innerText();
+    check("Verify chain on a tampered log: 'Chain broken at event 2'",
+      /^Chain broken at event 2: .*does not match its hash \(1 event verified before it\)/.test(btext), btext);
+    await shot(p2, "06-chain-broken");
+    await p2.close();
+  }
+
   // ---- sign out forgets the token ----
   await page.getByRole("button", { name: "Sign out", exact: true }).click();
   check("sign out forgets the token", await page.evaluate(() => sessionStorage.length === 0) &&

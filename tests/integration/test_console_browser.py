@@ -48,6 +48,30 @@ def missing():
     return why
 
 
+def mdb(args, stdin=None):
+    p = subprocess.run(args, input=stdin, capture_output=True, timeout=60)
+    if p.returncode:
+        raise AssertionError(f"{args}: {p.stderr!r}")
+    return p.stdout
+
+
+def tampered_daemon():
+    """A daemon over a store whose event 2 was altered on disk (as test_audit.py does)."""
+    t = Daemon(config={"token": OP, "auditorToken": AUD})
+    t.token = OP
+    t.start()
+    for i in range(3):
+        t.post("/v1/consent", {"from": OURS, "to": f"+1415555310{i}", "action": "opt_out", "note": f"n{i}"})
+    t.stop()
+    lines = mdb(["mdb_dump", "-s", "events", t.data]).decode().splitlines()
+    start, end = lines.index("HEADER=END") + 1, lines.index("DATA=END")
+    k, v = lines[start + 2], lines[start + 3]
+    i = len(v) - 80
+    v = v[:i] + ("0" if v[i] != "0" else "1") + v[i + 1:]
+    mdb(["mdb_load", "-s", "events", t.data], "\n".join(lines[:start] + [k, v] + lines[end:]).encode() + b"\n")
+    return t.start()
+
+
 def main():
     why = missing()
     if why:
@@ -65,7 +89,9 @@ def main():
     shutil.rmtree(shots, ignore_errors=True)
     d = Daemon(config={"token": OP, "auditorToken": AUD})
     d.token = OP
+    t = None
     try:
+        t = tampered_daemon()
         d.start()
         r = d.post("/v1/inbound", {"provider": "gateway", "from": HANDSET, "to": OURS, "body": XSS, "id": "m-xss"})
         c.eq("the STOP over the API is an opt-out", (r.status, r.json().get("action")), (200, "opt_out"))
@@ -81,7 +107,8 @@ def main():
         c.eq("a probable revocation is held for review", (r.status, r.json().get("confidence")), (200, "probable"))
         before = d.get("/healthz").json()["events"]
         env = dict(os.environ, SG_URL=f"http://127.0.0.1:{d.port}", SG_AUDITOR=AUD, SG_NUMBER=HANDSET,
-                   SG_SENDER=OURS, SG_XSS=XSS, SG_REVIEW_BODY=REVIEW_BODY, SG_SHOTS=shots, SG_EVENTS=str(before), CHROMIUM=chromium())
+                   SG_SENDER=OURS, SG_XSS=XSS, SG_REVIEW_BODY=REVIEW_BODY, SG_SHOTS=shots, SG_EVENTS=str(before), CHROMIUM=chromium(),
+                   SG_BROKEN_URL=f"http://127.0.0.1:{t.port}")
         print(f"screenshots and downloads: {shots}", flush=True)
         p = subprocess.run(["node", os.path.join(BROWSER_DIR, "console.mjs")], env=env, cwd=BROWSER_DIR,
                            capture_output=True, text=True, timeout=240)
@@ -98,13 +125,15 @@ def main():
         c.eq("nothing was recorded by the auditor session", d.get("/healthz").json()["events"], before)
         j = d.get(f"/v1/check?from={q(OURS)}&to={q(HANDSET)}").json()
         c.eq("the recipient is still opted out", j["reason"], "opted_out")
-        for name in ["01-sign-in", "02-lookup", "03-proof-print", "04-audit"]:
+        for name in ["01-sign-in", "02-lookup", "03-proof-print", "04-audit", "06-chain-broken"]:
             path = os.path.join(shots, name + ".png")
             c.check(f"screenshot {name}.png written", os.path.getsize(path) > 1000 if os.path.exists(path) else False)
     except Exception as e:  # noqa: BLE001
         c.crash(e)
     finally:
         d.cleanup()
+        if t:
+            t.cleanup()
     c.finish()
 
 
