@@ -14,6 +14,12 @@ if [ "${SG_WITH_SANITIZERS:-0}" = 1 ]; then
 	# the full test run: sanitizers, valgrind, and wrk for the short soak
 	packages+=(clang libclang-rt-14-dev valgrind wrk)
 fi
+if [ "${SG_WITH_BROWSER:-0}" = 1 ]; then
+	# the console's browser test (tests/browser): Debian's Chromium, and
+	# Node.js + npm for playwright-core (pinned in tests/browser/package-lock.json)
+	packages+=(chromium)
+	command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+fi
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -23,6 +29,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
 	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ "${SG_WITH_BROWSER:-0}" = 1 ] &&
+	{ [ ! -d tests/browser/node_modules/playwright-core ] ||
+	  [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; }; then
+	echo "setup: npm ci in tests/browser"
+	(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
 if [ ! -f build/build.ninja ]; then

@@ -6,10 +6,18 @@
 #      daemon over real HTTP), fuzz corpus replay;
 #   2. the unit tests again under valgrind memcheck (leaks are errors);
 #   3. everything again in an ASan+UBSan build (-fno-sanitize-recover=all),
-#      except suite 'slow' (the short soak: memory figures mean nothing there).
+#      except suite 'slow' (the short soak: memory figures mean nothing there;
+#      the console's browser test, whose browser is not the code under test).
+# The full run also installs Chromium and playwright-core (SG_WITH_BROWSER=1)
+# for the console's browser test (tests/browser) and fails if it cannot run.
 # SG_QUICK=1 runs step 1 only.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+if [ "${SG_QUICK:-0}" != 1 ]; then
+	# the full run installs the browser test's Chromium and playwright-core and
+	# requires it to run (otherwise it is skipped when they are not there)
+	export SG_WITH_BROWSER=1 SG_REQUIRE_BROWSER=1
+fi
 SG_WITH_SANITIZERS=1 scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 
 logs=()

@@ -133,64 +133,25 @@ static int export_audit(sg__cmdline *c, sg_engine *e, sink *s)
 	return CLI_OK;
 }
 
-static char *lit(char *p, const char *s)
-{
-	size_t n = strlen(s);
-	memcpy(p, s, n);
-	return p + n;
-}
-
 static int on_optout(const char *rcpt, const sg_scope_state *st, void *ctx)
 {
 	sink *s = ctx;
-	/* keys and scope ids are shorter than SG_KEY_MAX: 2 KiB holds any row */
-	if (!sg__buf_reserve(&s->buf, 2048))
+	if (!sg__buf_reserve(&s->buf, SG__EXPORT_OPTOUT_MAX))
 		return -ENOMEM;
-	char *p0 = s->buf.p + s->buf.len, *p = p0;
-	const char *scope = sg_scope_name(st->scope), *source = sg_source_name(st->source);
-	char seq[24], latest_seq[24];
-	snprintf(seq, sizeof(seq), "%llu", (unsigned long long)st->seq);
-	snprintf(latest_seq, sizeof(latest_seq), "%llu", (unsigned long long)st->latest_seq);
-	if (s->fmt == SG__EXPORT_CSV) {
-		const char *cells[] = {rcpt, scope, st->scope_id};
-		for (size_t i = 0; i < SG_ARRAY_SIZE(cells); i++) {
-			p = sg__export_csv_cell(p, cells[i], strlen(cells[i]));
-			*p++ = ',';
-		}
-		p = sg__export_time(p, st->event_time_us);
-		*p++ = ',';
-		p = sg__export_time(p, st->since_us);
-		*p++ = ',';
-		p = sg__export_csv_cell(p, source, strlen(source));
-		*p++ = ',';
-		p = lit(lit(p, seq), ",");
-		p = sg__export_time(p, st->latest_us);
-		p = lit(lit(lit(p, ","), latest_seq), "\r\n");
-	} else {
-		p = lit(p, "{\"phone_number\":");
-		p = sg__export_json_str(p, rcpt, strlen(rcpt));
-		p = lit(lit(lit(p, ",\"scope\":\""), scope), "\",\"scope_id\":");
-		p = sg__export_json_str(p, st->scope_id, strlen(st->scope_id));
-		p = sg__export_time(lit(p, ",\"opted_out_at\":\""), st->event_time_us);
-		p = sg__export_time(lit(p, "\",\"recorded_at\":\""), st->since_us);
-		p = lit(lit(lit(p, "\",\"source\":\""), source), "\",\"seq\":");
-		p = lit(lit(p, seq), ",\"latest_at\":\"");
-		p = sg__export_time(p, st->latest_us);
-		p = lit(lit(lit(p, "\",\"latest_seq\":"), latest_seq), "}\n");
-	}
-	s->buf.len += (size_t)(p - p0);
-	s->buf.p[s->buf.len] = '\0';
+	size_t n = sg__export_optout(s->buf.p + s->buf.len, rcpt, st, s->fmt);
+	s->buf.len += n;
 	s->written++;
 	return s->buf.len >= FLUSH_AT ? sink_flush(s) : 0;
 }
 
 static int export_optouts(sg__cmdline *c, sg_engine *e, sink *s)
 {
-	static const char header[] = "phone_number,scope,scope_id,opted_out_at,recorded_at,source,seq,latest_at,latest_seq\r\n";
+	const char *header = sg__export_optouts_header;
+	size_t hlen = strlen(header);
 	if (sg__cmdline_set(c, "since") || sg__cmdline_set(c, "until") || sg__cmdline_set(c, "from") ||
 	    sg__cmdline_set(c, "to") || sg__cmdline_set(c, "action"))
 		return cli_error("export", "optouts takes only --campaign, --format and --output");
-	if (s->fmt == SG__EXPORT_CSV && fwrite(header, 1, sizeof(header) - 1, s->out) != sizeof(header) - 1)
+	if (s->fmt == SG__EXPORT_CSV && fwrite(header, 1, hlen, s->out) != hlen)
 		return cli_error("export", "write failed");
 	int rc = sg_optouts_foreach(e, sg__cmdline_value(c, "campaign"), on_optout, s);
 	if (!rc)

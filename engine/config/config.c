@@ -141,8 +141,8 @@ static int in_section(int rc, const char *section, char *err, size_t errlen)
 }
 
 static const char *const top_keys[] = {
-	"data", "keywords", "defaultCountry", "listen", "token", "publicBaseUrl", "logLevel",
-	"allowUnsignedWebhooks", "policy", "limits", "retention", "providers",
+	"data", "keywords", "defaultCountry", "listen", "token", "auditorToken", "publicBaseUrl",
+	"logLevel", "allowUnsignedWebhooks", "policy", "limits", "retention", "providers",
 };
 static const char *const policy_keys[] = {
 	"optoutScope", "probable", "requireRegistered", "requireOptin", "allowInactiveCampaigns",
@@ -308,6 +308,8 @@ int sg__config_parse(sg__config *cfg, const char *json, size_t len, char *err, s
 			     errlen)) ||
 	    (rc = get_string(root, "listen", cfg->listen, sizeof(cfg->listen), err, errlen)) ||
 	    (rc = get_string(root, "token", cfg->token, sizeof(cfg->token), err, errlen)) ||
+	    (rc = get_string(root, "auditorToken", cfg->auditor_token, sizeof(cfg->auditor_token), err,
+			     errlen)) ||
 	    (rc = get_string(root, "publicBaseUrl", cfg->public_base_url, sizeof(cfg->public_base_url), err,
 			     errlen)) ||
 	    (rc = get_string(root, "logLevel", level, sizeof(level), err, errlen)) ||
@@ -400,9 +402,28 @@ void sg__config_env(sg__config *cfg)
 	const char *v = getenv("STOPGATE_TOKEN");
 	if (v && v[0])
 		sg__strlcpy(cfg->token, v, sizeof(cfg->token));
+	v = getenv("STOPGATE_AUDITOR_TOKEN");
+	if (v && v[0])
+		sg__strlcpy(cfg->auditor_token, v, sizeof(cfg->auditor_token));
 	v = getenv("STOPGATE_DATA");
 	if (v && v[0])
 		sg__strlcpy(cfg->data_dir, v, sizeof(cfg->data_dir));
+}
+
+int sg__config_check_tokens(const sg__config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->auditor_token[0])
+		return 0;
+	if (!cfg->token[0])
+		return fail(err, errlen, SG_ECONFIG,
+			    "auditorToken: set only together with token (without an operator token every "
+			    "request may change consent, so a read-only token would protect nothing)");
+	if (!strcmp(cfg->auditor_token, cfg->token))
+		return fail(err, errlen, SG_ECONFIG, "auditorToken: must differ from token");
+	if (strlen(cfg->auditor_token) < 16)
+		return fail(err, errlen, SG_ECONFIG,
+			    "auditorToken: at least 16 characters (e.g. openssl rand -hex 24)");
+	return 0;
 }
 
 void sg__config_engine_options(const sg__config *cfg, sg_options *opts)

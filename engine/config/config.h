@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The stopgate configuration file (JSON) and its defaults, shared by the CLI
  * and the daemon. Flags override the file; the file overrides defaults;
- * secrets may also come from the environment (STOPGATE_TOKEN; provider
+ * secrets may also come from the environment (STOPGATE_TOKEN,
+ * STOPGATE_AUDITOR_TOKEN; provider
  * secrets such as STOPGATE_TWILIO_AUTH_TOKEN, read and checked by the
  * daemon's engine/daemon/wh_config.c), never from the command line. */
 #pragma once
@@ -32,6 +33,7 @@ typedef struct sg__config {
 	sg_policy policy;
 	char listen[256];             /* "127.0.0.1:8080" */
 	char token[256];              /* bearer token, "" = none */
+	char auditor_token[256];      /* read-only bearer token ("auditorToken"), "" = none */
 	char public_base_url[512];    /* e.g. "https://optout.example.com", used for webhook signatures */
 	bool allow_unsigned_webhooks;
 	sg__log_level log_level;
@@ -51,8 +53,15 @@ int sg__config_load(sg__config *cfg, const char *path, char *err, size_t errlen)
 /* Same, from a buffer (used by tests and the fuzz target). */
 int sg__config_parse(sg__config *cfg, const char *json, size_t len, char *err, size_t errlen);
 
-/* Apply environment overrides (STOPGATE_TOKEN, STOPGATE_DATA). */
+/* Apply environment overrides (STOPGATE_TOKEN, STOPGATE_AUDITOR_TOKEN,
+ * STOPGATE_DATA). */
 void sg__config_env(sg__config *cfg);
+
+/* The two tokens together, once the environment is applied: an auditor
+ * token needs an operator token (without one every request may write, so a
+ * read-only token would mean nothing) and must differ from it. SG_ECONFIG
+ * with the problem in err. */
+int sg__config_check_tokens(const sg__config *cfg, char *err, size_t errlen);
 
 /* Fill engine options from the config (pointers into cfg). */
 void sg__config_engine_options(const sg__config *cfg, sg_options *opts);

@@ -47,6 +47,7 @@ enum {
 	SG__ROUTE_PUBLIC = 1u << 1, /* no bearer token: /healthz, webhooks (own signatures) */
 	SG__ROUTE_BATCH = 1u << 2,  /* body limit is limits.max_batch_body_bytes */
 	SG__ROUTE_JSON = 1u << 3,   /* POST/PUT bodies must be application/json (else 415) */
+	SG__ROUTE_READ = 1u << 4,   /* POST only reads (batch check): the auditor token may */
 };
 
 struct sg__route {

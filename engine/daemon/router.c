@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The route table, the bearer token and the early checks (404, 405, 401,
- * 415, body limits) decided from the headers alone; see http.h.
+/* The route table, the bearer tokens and the early checks (404, 405, 401,
+ * 403, 415, body limits) decided from the headers alone; see http.h.
+ *
+ * Two tokens: the operator token ("token") may do everything; the auditor
+ * token ("auditorToken") may only read: GET, and POST on routes flagged
+ * SG__ROUTE_READ. Anything else with it is 403 read_only_token, decided
+ * here before the body is read, so no handler can forget it.
  *
  * Adding an endpoint: write `void handler(sg__req *req)` and add one line
  * to `routes` below. Provider webhooks are one prefix route; the provider
@@ -13,7 +18,8 @@
 #include "internal.h"
 
 static const sg__route routes[] = {
-	{"/v1/check", "check", SG__M_GET | SG__M_POST, SG__ROUTE_BATCH | SG__ROUTE_JSON, sg__api_check},
+	{"/v1/check", "check", SG__M_GET | SG__M_POST, SG__ROUTE_BATCH | SG__ROUTE_JSON | SG__ROUTE_READ,
+	 sg__api_check},
 	{"/v1/inbound", "inbound", SG__M_POST, SG__ROUTE_JSON, sg__api_inbound},
 	{"/v1/consent", "consent", SG__M_GET | SG__M_POST, SG__ROUTE_JSON, sg__api_consent},
 	{"/v1/audit", "audit", SG__M_GET, 0, sg__api_audit},
@@ -21,6 +27,12 @@ static const sg__route routes[] = {
 	{"/v1/senders/", "senders", SG__M_PUT, SG__ROUTE_PREFIX | SG__ROUTE_JSON, sg__api_sender_put},
 	{"/v1/webhooks/", "webhooks", SG__M_GET | SG__M_POST, SG__ROUTE_PREFIX | SG__ROUTE_PUBLIC,
 	 sg__api_webhooks},
+	{"/v1/recipients/", "recipients", SG__M_GET, SG__ROUTE_PREFIX, sg__api_recipient_get},
+	{"/v1/verify", "verify", SG__M_GET, 0, sg__api_verify},
+	{"/v1/optouts", "optouts", SG__M_GET, 0, sg__api_optouts},
+	{"/console", "console", SG__M_GET, SG__ROUTE_PUBLIC, sg__console_file},
+	{"/console/", "console", SG__M_GET, SG__ROUTE_PUBLIC, sg__console_file},
+	{"/console/", "console", SG__M_GET, SG__ROUTE_PREFIX | SG__ROUTE_PUBLIC, sg__console_file},
 	{"/healthz", "healthz", SG__M_GET, SG__ROUTE_PUBLIC, sg__api_healthz},
 	{"/metrics", "metrics", SG__M_GET, 0, sg__api_metrics},
 };
@@ -80,19 +92,33 @@ static void early(sg__req *req, int status, const char *error, const char *detai
 	sg__strlcpy(req->early_detail, detail, sizeof(req->early_detail));
 }
 
-static bool token_ok(const sg__req *req)
+enum role { ROLE_NONE = 0, ROLE_AUDITOR, ROLE_OPERATOR };
+
+/* Who the bearer token says the caller is. Without an operator token
+ * everyone is the operator (loopback only, serve.c); sg__config_check_tokens
+ * refuses an auditor token without one. Both comparisons always run, in
+ * constant time. */
+static enum role token_role(const sg__req *req)
 {
-	const char *token = req->srv->cfg->token;
-	size_t tlen = strlen(token);
+	const char *token = req->srv->cfg->token, *auditor = req->srv->cfg->auditor_token;
+	size_t tlen = strlen(token), alen = strlen(auditor);
 	if (tlen == 0)
-		return true;
+		return ROLE_OPERATOR;
 	const char *h = sg__req_header(req, "authorization");
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-		return false;
+		return ROLE_NONE;
 	h += 7;
 	while (*h == ' ')
 		h++;
-	return sg__ct_equal(h, strlen(h), token, tlen);
+	size_t hlen = strlen(h);
+	bool op = sg__ct_equal(h, hlen, token, tlen);
+	bool au = alen && sg__ct_equal(h, hlen, auditor, alen);
+	return op ? ROLE_OPERATOR : au ? ROLE_AUDITOR : ROLE_NONE;
+}
+
+static bool read_only(const sg__req *req, const sg__route *rt)
+{
+	return req->method == HTTP_GET || (req->method == HTTP_POST && (rt->flags & SG__ROUTE_READ));
 }
 
 void sg__router_prepare(sg__req *req)
@@ -117,9 +143,17 @@ void sg__router_prepare(sg__req *req)
 		early(req, 405, "method_not_allowed", d);
 		return;
 	}
-	if (!(rt->flags & SG__ROUTE_PUBLIC) && !token_ok(req)) {
-		early(req, 401, "unauthorized", "missing or wrong bearer token");
-		return;
+	if (!(rt->flags & SG__ROUTE_PUBLIC)) {
+		enum role role = token_role(req);
+		if (role == ROLE_NONE) {
+			early(req, 401, "unauthorized", "missing or wrong bearer token");
+			return;
+		}
+		if (role == ROLE_AUDITOR && !read_only(req, rt)) {
+			early(req, 403, "read_only_token",
+			      "the auditor token may read but not change anything; use the operator token");
+			return;
+		}
 	}
 	if ((rt->flags & SG__ROUTE_JSON) && (req->method == HTTP_POST || req->method == HTTP_PUT) &&
 	    !sg__req_content_type_is(req, "application/json")) {

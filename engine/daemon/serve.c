@@ -59,7 +59,9 @@ static const char usage[] =
 	"  --help              this text\n"
 	"\n"
 	"The bearer token comes from the config (\"token\") or STOPGATE_TOKEN, never\n"
-	"from the command line. Without a token only loopback addresses are allowed.\n"
+	"from the command line; a read-only one (\"auditorToken\", STOPGATE_AUDITOR_TOKEN)\n"
+	"may read everything and change nothing. Without a token only loopback\n"
+	"addresses are allowed. The compliance console is at /console/.\n"
 	"Signals: TERM/INT stop gracefully, HUP reloads keywords and campaigns.\n";
 
 static daemon_state *state_of(uv_handle_t *h)
@@ -289,8 +291,9 @@ static int run(daemon_state *d, sg__config *cfg)
 		sg__info("daemon", "retention: message bodies older than %lld days are removed hourly",
 			 (long long)cfg->redact_bodies_after_days);
 	}
-	sg__info("daemon", "listening addr=%s port=%d data=%s token=%s version=" SG_VERSION, cfg->listen,
-		 sg__http_bound_port(srv), cfg->data_dir, cfg->token[0] ? "set" : "none");
+	sg__info("daemon", "listening addr=%s port=%d data=%s token=%s auditor_token=%s version=" SG_VERSION,
+		 cfg->listen, sg__http_bound_port(srv), cfg->data_dir, cfg->token[0] ? "set" : "none",
+		 cfg->auditor_token[0] ? "set" : "none");
 out:
 	uv_run(&loop, UV_RUN_DEFAULT);
 	rc = uv_loop_close(&loop);
@@ -325,6 +328,12 @@ int sg__serve_main(int argc, char **argv)
 	if (!cfg->token[0] && !sg__addr_is_loopback(cfg->listen)) {
 		sg__err("daemon", "refusing to listen on a non-loopback address without a token addr=%s "
 			"hint=\"set token in the config or STOPGATE_TOKEN\"", cfg->listen);
+		sg__config_free(cfg);
+		return 2;
+	}
+	char terr[256];
+	if (sg__config_check_tokens(cfg, terr, sizeof(terr))) {
+		sg__err("daemon", "bad token settings error=\"%s\"", terr);
 		sg__config_free(cfg);
 		return 2;
 	}

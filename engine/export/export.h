@@ -69,6 +69,16 @@ char *sg__export_time(char *p, int64_t us);
 int sg__exbuf_event(sg__buf *b, const sg_event *ev, sg__export_format fmt);
 int sg__exbuf_header(sg__buf *b, sg__export_format fmt);
 
+/* The suppression list (sg_optouts_foreach): one row per opted-out
+ * (scope, recipient) pair. CSV columns (the header, CRLF included):
+ *   phone_number,scope,scope_id,opted_out_at,recorded_at,source,seq,latest_at,latest_seq
+ * JSONL members: the same names. Writes into out (SG__EXPORT_OPTOUT_MAX
+ * bytes hold any row: keys and scope ids are shorter than SG_KEY_MAX),
+ * NUL-terminates, returns the length. */
+#define SG__EXPORT_OPTOUT_MAX 2048
+extern const char sg__export_optouts_header[];
+size_t sg__export_optout(char *out, const char *rcpt, const sg_scope_state *st, sg__export_format fmt);
+
 /* Which events an export keeps. Zero-initialised: every event. */
 typedef struct sg__export_filter {
 	int64_t since_us;      /* keep time_us >= since_us; 0: no lower bound */

@@ -53,7 +53,8 @@ static bool same(const sg__config *a, const sg__config *b)
 static void check_ok(const sg__config *c, const uint8_t *in, size_t len)
 {
 	if (!TERMINATED(c->data_dir) || !TERMINATED(c->keywords_dir) || !TERMINATED(c->default_country) ||
-	    !TERMINATED(c->listen) || !TERMINATED(c->token) || !TERMINATED(c->public_base_url) ||
+	    !TERMINATED(c->listen) || !TERMINATED(c->token) || !TERMINATED(c->auditor_token) ||
+	    !TERMINATED(c->public_base_url) ||
 	    !TERMINATED(c->path))
 		die("a string field is not terminated", in, len);
 	const char *cc = c->default_country;
@@ -79,6 +80,13 @@ static void check_ok(const sg__config *c, const uint8_t *in, size_t len)
 		die("a global default opt-out scope", in, len);
 	if (c->providers && !cJSON_IsObject(c->providers))
 		die("providers is not an object", in, len);
+	char terr[256];
+	int trc = sg__config_check_tokens(c, terr, sizeof(terr));
+	if (trc && (trc != SG_ECONFIG || !terr[0]))
+		die("token check failed without SG_ECONFIG and a message", in, len);
+	if (!trc && c->auditor_token[0] &&
+	    (!c->token[0] || !strcmp(c->token, c->auditor_token) || strlen(c->auditor_token) < 16))
+		die("an auditor token accepted alone, equal to the operator token, or short", in, len);
 	sg_options o;
 	sg__config_engine_options(c, &o);
 	if (o.data_dir != c->data_dir || (o.keywords_dir && o.keywords_dir != c->keywords_dir))

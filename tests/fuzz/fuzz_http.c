@@ -26,8 +26,10 @@
  *    chunked stream may be cut off, and only at the very end);
  *  - every whole application/json answer is valid JSON, and every 4xx/5xx
  *    one is an object with a string "error";
- *  - with a token configured and neither the token nor a webhook path in
- *    the input, the only 2xx answer is /healthz's.
+ *  - with a token configured and neither token (operator or auditor) nor a
+ *    webhook path in the input, the only 2xx answers are /healthz's and the
+ *    console's static files (they hold no data; the only answers with a
+ *    Content-Security-Policy).
  * The store is scratch (under $TMPDIR or /dev/shm) and starts afresh every
  * 256 inputs, so /v1/audit streams stay short. SG_FUZZ_VERBOSE=1 prints
  * the answers (to see what a corpus file does).
@@ -53,6 +55,7 @@
 #define MAX_OUTPUT (16u << 20)
 #define RESET_EVERY 256
 #define TOKEN "fuzz-token-1"
+#define AUDITOR_TOKEN "fuzz-auditor-1" /* read-only */
 
 static struct {
 	bool ready;
@@ -167,6 +170,7 @@ static void setup(void)
 		};
 	}
 	sg__strlcpy(F.cfg[1].token, TOKEN, sizeof(F.cfg[1].token));
+	sg__strlcpy(F.cfg[1].auditor_token, AUDITOR_TOKEN, sizeof(F.cfg[1].auditor_token));
 	static const char providers[] = "{\"providers\": {\"plivo\": {\"country\": \"US\"}, "
 		"\"vonage\": {\"country\": \"US\", \"concatTimeoutSeconds\": 5}, "
 		"\"sinch\": {\"country\": \"US\"}}, \"allowUnsignedWebhooks\": true}";
@@ -350,7 +354,8 @@ static void check_output(const char *p, size_t len, bool token_less, const uint8
 		size_t n = strtoul(cl, NULL, 10);
 		if ((size_t)(end - body) < n)
 			die("answer body cut off", in, inlen);
-		check_body(status, json, body, n, token_less, in, inlen);
+		bool console = header(h, hend, "Content-Security-Policy", &vl) != NULL;
+		check_body(status, json, body, n, token_less && !console, in, inlen);
 		p = body + n;
 	}
 }
@@ -371,6 +376,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool with_token = flags & 4;
 	F.srv.cfg = &F.cfg[with_token];
 	bool token_less = with_token && !memmem(in, len, TOKEN, strlen(TOKEN)) &&
+			  !memmem(in, len, AUDITOR_TOKEN, strlen(AUDITOR_TOKEN)) &&
 			  !memmem(in, len, "/v1/webhooks/", 13);
 
 	int sv[2];
