@@ -37,6 +37,7 @@ static const char *const actions[] = {
 	[SG_ACTION_REVIEW] = "review",
 	[SG_ACTION_REDACT] = "redact",
 	[SG_ACTION_CONFIRM_SENT] = "confirmation_sent",
+	[SG_ACTION_REVIEW_RESOLVED] = "review_resolved",
 };
 static const char *const sources[] = {
 	[0] = "none",
