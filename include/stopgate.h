@@ -536,11 +536,14 @@ SG_EXPORT int sg_review_decision_parse(const char *name, sg_review_decision *ret
 
 /*
  * The pending review events with seq > after_seq, oldest first, at most
- * max, read in one snapshot from the index (not the log). cb receives each
- * review event as sg_events_read() gives it (body included unless
- * redacted); its return stops the walk and is returned. *next_seq (may be
- * NULL) receives the after_seq of the next page: the last event given when
- * more are pending after it, else 0.
+ * max (>= 1), read in one snapshot from the index (not the log). cb
+ * receives each review event as sg_events_read() gives it (body included
+ * unless redacted); its return stops the walk and is returned. *next_seq
+ * (may be NULL) receives the after_seq of the next page: the last event
+ * given when more are pending after it, else 0. -EAGAIN (this call and
+ * sg_review_state): a read-only engine on a store that no writer of this
+ * version has opened yet, which has no index (a writer builds it from the
+ * log when it opens the store).
  */
 SG_EXPORT int sg_reviews_pending(sg_engine *engine, uint64_t after_seq, size_t max, sg_event_cb cb,
 				 void *ctx, uint64_t *next_seq);

@@ -178,14 +178,9 @@ void sg__api_review_resolve(sg__req *req)
 				  "ends with the event number GET /v1/review lists)", arg);
 		return;
 	}
-	cJSON *json = sg__parse_body_json(req);
+	cJSON *json = sg__parse_body_json(req); /* answers 400 unless a JSON object */
 	if (!json)
 		return;
-	if (!cJSON_IsObject(json)) {
-		cJSON_Delete(json);
-		sg__respond_error(req, 400, "bad_json", "expected a JSON object {\"decision\", \"by\", \"note\"}");
-		return;
-	}
 	const char *dname, *by = NULL, *note = NULL;
 	sg_review_decision decision = SG_REVIEW_NONE;
 	if (!(dname = required(req, json, "decision", "\"opt_out\" or \"none\"")) ||

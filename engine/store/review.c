@@ -328,7 +328,7 @@ int sg_review_state(sg_engine *e, uint64_t review_seq, uint64_t *resolution_seq)
 int sg_reviews_pending(sg_engine *e, uint64_t after_seq, size_t max, sg_event_cb cb, void *ctx,
 		       uint64_t *next_seq)
 {
-	if (!e || !cb || after_seq == UINT64_MAX)
+	if (!e || !cb || !max || after_seq == UINT64_MAX)
 		return -EINVAL;
 	if (e->store.reviews_absent)
 		return -EAGAIN; /* open the store read-write once to build the index */
