@@ -10,6 +10,7 @@ running daemon and on its own."""
 import json
 import os
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sgtest import Daemon, q, run  # noqa: E402
@@ -214,6 +215,25 @@ def body(c, d):
     d.start()
     c.eq("daemon after the CLI: nothing pending", d.get("/v1/review").json(), {"items": [], "next": None})
     c.eq("daemon after the CLI: opted out", allowed(d, H[2]), False)
+
+    # ---- two reviewers at once: one decision counts ----
+    r = inbound(d, prob, "m9", "+14155550309")
+    seq4 = r.json()["event"]
+    answers = [None, None]
+
+    def post(i, decision):
+        answers[i] = resolve(d, seq4, {"decision": decision, "by": f"reviewer {i}", "note": "same time"})
+
+    threads = [threading.Thread(target=post, args=(0, "opt_out")), threading.Thread(target=post, args=(1, "none"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    c.eq("two resolutions at once: one 200, one 409", sorted(a.status for a in answers), [200, 409])
+    won = next(a.json() for a in answers if a.status == 200)
+    c.eq("... and the state is the winner's", allowed(d, "+14155550309"), won["decision"] == "none")
+    evs = [json.loads(x) for x in d.get(f"/v1/audit?after_seq={seq4}").body.decode().splitlines() if x]
+    c.eq("... one resolution recorded", [e["action"] for e in evs], ["review_resolved"])
 
 
 def main(c):
