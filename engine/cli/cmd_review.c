@@ -21,7 +21,7 @@ static const char review_usage[] =
 	"The probable revocations held for review (a campaign's or the policy's\n"
 	"probable: review). list prints the pending ones, oldest first, as JSON\n"
 	"{\"items\":[...],\"next\":EVENT|null} (pass next as --after for the next\n"
-	"page; --limit 1..500, default 50). show prints one review event and, once\n"
+	"page; --limit 1..200, default 50). show prints one review event and, once\n"
 	"resolved, its resolution. resolve records the decision as an event:\n"
 	"opt_out records the opt-out the review held back (the message was a\n"
 	"revocation), none leaves consent as it is; --by (who decided) and --note\n"
@@ -101,8 +101,8 @@ static int review_list(sg__cmdline *c)
 {
 	uint64_t limit = 50, after = 0, next = 0;
 	const char *l = sg__cmdline_value(c, "limit"), *a = sg__cmdline_value(c, "after");
-	if (l && (parse_seq(l, &limit) || limit < 1 || limit > 500))
-		return cli_error("review", "--limit: a whole number from 1 to 500");
+	if (l && (parse_seq(l, &limit) || limit < 1 || limit > 200))
+		return cli_error("review", "--limit: a whole number from 1 to 200");
 	if (a && parse_seq(a, &after))
 		return cli_error("review", "--after: an event number (the next of the previous page)");
 	sg_engine *e;

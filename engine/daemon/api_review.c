@@ -22,7 +22,7 @@
 #include "internal.h"
 
 #define LIST_DEFAULT 50
-#define LIST_MAX 500
+#define LIST_MAX 200 /* bodies are up to 32 KiB each: bounds one answer */
 
 /* ---- GET: the pending reviews ---- */
 
