@@ -28,6 +28,7 @@ static const char usage[] =
 	"  redact [--before T]     remove message bodies older than T (retention)\n"
 	"  init                    create a new, empty store in the data directory\n"
 	"  backup DIR              consistent, verified copy of the store into a new directory\n"
+	"  review list|show|resolve  probable revocations held for review, and their decisions\n"
 	"\n"
 	"Common options: --data DIR (default ./var), --config FILE, --country CC,\n"
 	"--keywords DIR, --help. 'stopgate COMMAND --help' describes each command.\n";
@@ -77,6 +78,8 @@ int main(int argc, char **argv)
 		return cmd_init(sub_argc, sub_argv);
 	if (!strcmp(cmd, "backup"))
 		return cmd_backup(sub_argc, sub_argv);
+	if (!strcmp(cmd, "review"))
+		return cmd_review(sub_argc, sub_argv);
 	fprintf(stderr, "stopgate: unknown command '%s'\n\n%s", cmd, usage);
 	return CLI_ERROR;
 }

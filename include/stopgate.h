@@ -72,6 +72,7 @@ enum sg_error {
 	SG_EFORBIDDEN,   /* the policy forbids this change (e.g. opt-in overrides) */
 	SG_ENOSTORE,     /* no consent store in the data directory (see SG_OPEN_CREATE) */
 	SG_ETRUNCATED,   /* data.mdb is missing, emptied or shorter than LMDB's meta page says */
+	SG_ERESOLVED,    /* the review event was already resolved (sg_review_resolve) */
 	/* New codes are added here; callers treat an unknown code as an error
 	 * (sg_strerror() describes it). */
 };
@@ -395,6 +396,7 @@ typedef enum sg_action {
 	SG_ACTION_CAMPAIGN = 9,       /* a campaign registered or changed: its TCR JSON */
 	SG_ACTION_SENDER = 10,        /* a number attached to a campaign / group, or detached:
 				       * {"sender":..., "campaign":..., "group":...} */
+	SG_ACTION_REVIEW_RESOLVED = 11, /* a person decided a review event (sg_review_resolve) */
 } sg_action;
 
 typedef enum sg_source {
@@ -521,6 +523,95 @@ SG_EXPORT int sg_events_for_recipient(sg_engine *engine, const char *recipient_k
  * Read-write engines only.
  */
 SG_EXPORT int sg_apply(sg_engine *engine, const sg_event *events, size_t n, sg_event_out *out);
+
+/* ---- the review queue ------------------------------------------------ */
+
+/*
+ * A probable revocation held for review (SG_ACTION_REVIEW, when a campaign
+ * or the policy sets probable to SG_PROBABLE_REVIEW) waits until a person
+ * resolves it. The resolution is an event of its own in the same log
+ * (SG_ACTION_REVIEW_RESOLVED, source operator) that names the review event,
+ * the decision, who decided and why:
+ *
+ *   rule  "review:opt_out" or "review:none"
+ *   note  "review=<seq>; by=<who>; why=<why>"
+ *
+ * with the review event's sender, recipient, scope, scope id and event time
+ * (the time of the message), so that the opt-out lands exactly where the
+ * review held it back and is ordered by when the person wrote, not by when
+ * someone read it: a START the person sent after that message still wins.
+ * A decision of opt_out records the opt-out in the same durable
+ * transaction, counted as the recipient's own (an API opt-in over it needs
+ * the consumer_request override, as over a STOP). A review is resolved
+ * once: a second resolution is SG_ERESOLVED, whoever sends it. The store
+ * keeps an index of the pending ones, so listing them reads no log.
+ */
+typedef enum sg_review_decision {
+	SG_REVIEW_NONE = 0,    /* not a revocation: consent unchanged */
+	SG_REVIEW_OPT_OUT = 1, /* a revocation: the opt-out is recorded */
+} sg_review_decision;
+
+#define SG_REVIEW_BY_MAX 64     /* bytes of who decided (UTF-8, no control characters, no ';') */
+#define SG_REVIEW_NOTE_MAX 1024 /* bytes of why (UTF-8, no control characters but tab and newline) */
+
+/* "opt_out" / "none"; the parser returns -EINVAL for another name. Static,
+ * thread-safe. */
+SG_EXPORT const char *sg_review_decision_name(sg_review_decision d);
+SG_EXPORT int sg_review_decision_parse(const char *name, sg_review_decision *ret);
+
+/*
+ * The pending review events with seq > after_seq, oldest first, at most
+ * max (>= 1), read in one snapshot from the index (not the log). cb
+ * receives each review event as sg_events_read() gives it (body included
+ * unless redacted); its return stops the walk and is returned. *next_seq
+ * (may be NULL) receives the after_seq of the next page: the last event
+ * given when more are pending after it, else 0. -EAGAIN (this call and
+ * sg_review_state): a read-only engine on a store that no writer of this
+ * version has opened yet, which has no index (a writer builds it from the
+ * log when it opens the store).
+ */
+SG_EXPORT int sg_reviews_pending(sg_engine *engine, uint64_t after_seq, size_t max, sg_event_cb cb,
+				 void *ctx, uint64_t *next_seq);
+
+/* Where review event review_seq stands: SG_ENOTFOUND when it is no review
+ * event; else 0 and *resolution_seq (may be NULL) receives the seq of the
+ * event that resolved it, or 0 while it is pending. */
+SG_EXPORT int sg_review_state(sg_engine *engine, uint64_t review_seq, uint64_t *resolution_seq);
+
+/*
+ * The resolution of review event review_seq as an event to record, for a
+ * caller that records through its own writer (the daemon's group commit):
+ * on success *ret is a new request the caller frees with
+ * sg_review_request_free(); sg_review_request_event() is its one event, to
+ * pass to sg_record(), where out.status is SG_ERESOLVED if another
+ * resolution came first. Errors: SG_ENOTFOUND (no such review event),
+ * SG_ERESOLVED (already resolved), -EINVAL / SG_ETOOLONG / SG_EUTF8 for a
+ * bad decision, by or note (both required), with *err_detail (may be NULL)
+ * pointing at a static sentence that names the field and the rule.
+ */
+typedef struct sg_review_request sg_review_request;
+SG_EXPORT int sg_review_prepare(sg_engine *engine, uint64_t review_seq, sg_review_decision decision,
+				const char *by, const char *note, sg_review_request **ret,
+				const char **err_detail);
+SG_EXPORT const sg_event_in *sg_review_request_event(const sg_review_request *req);
+SG_EXPORT void sg_review_request_free(sg_review_request *req);
+
+/* Prepare and record in one call (durable on return). *ret_seq (may be
+ * NULL) receives the resolution event's seq. Same errors as above;
+ * read-write engines only. */
+SG_EXPORT int sg_review_resolve(sg_engine *engine, uint64_t review_seq, sg_review_decision decision,
+				const char *by, const char *note, uint64_t *ret_seq, const char **err_detail);
+
+/* What a SG_ACTION_REVIEW_RESOLVED event says. note points into ev->note
+ * (valid as long as ev is). SG_ENOTFOUND when ev is another action,
+ * SG_ECORRUPT when its rule or note is not laid out as above. */
+typedef struct sg_review_resolution {
+	uint64_t review_seq;
+	sg_review_decision decision;
+	char by[SG_REVIEW_BY_MAX + 1];
+	const char *note;
+} sg_review_resolution;
+SG_EXPORT int sg_review_resolution_read(const sg_event *ev, sg_review_resolution *out);
 
 /* ---- policy: from what arrived to what is recorded ------------------- */
 

@@ -37,3 +37,4 @@ int cmd_proof(int argc, char **argv);
 int cmd_redact(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
+int cmd_review(int argc, char **argv);  /* review list / show / resolve */

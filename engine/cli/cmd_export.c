@@ -33,7 +33,7 @@ static const char export_usage[] =
 	"--until (exclusive) on the time stopgate recorded the event (RFC 3339 or a\n"
 	"date), --from / --to numbers (normalized as for check), --campaign, --action\n"
 	"(opt_out, opt_in, help, flag_not_sms_capable, clear_not_sms_capable, review,\n"
-	"redact, confirmation_sent, campaign, sender). Default format jsonl.\n"
+	"review_resolved, redact, confirmation_sent, campaign, sender). Default format jsonl.\n"
 	"optouts: every (scope, recipient) pair opted out now, with the time and source;\n"
 	"--campaign keeps the pairs that block that campaign. Default format csv.\n"
 	"CSV is RFC 4180; a cell starting with = + - @ is prefixed with ' except a\n"

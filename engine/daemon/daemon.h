@@ -73,6 +73,8 @@ void sg__api_check(sg__req *req);
 void sg__api_inbound(sg__req *req);
 void sg__api_consent(sg__req *req);
 void sg__api_audit(sg__req *req);
+void sg__api_review_list(sg__req *req);    /* api_review.c */
+void sg__api_review_resolve(sg__req *req);
 void sg__api_campaign_put(sg__req *req);
 void sg__api_sender_put(sg__req *req);
 void sg__api_healthz(sg__req *req);

@@ -23,6 +23,8 @@ static const sg__route routes[] = {
 	{"/v1/inbound", "inbound", SG__M_POST, SG__ROUTE_JSON, sg__api_inbound},
 	{"/v1/consent", "consent", SG__M_GET | SG__M_POST, SG__ROUTE_JSON, sg__api_consent},
 	{"/v1/audit", "audit", SG__M_GET, 0, sg__api_audit},
+	{"/v1/review", "review", SG__M_GET, 0, sg__api_review_list},
+	{"/v1/review/", "review", SG__M_POST, SG__ROUTE_PREFIX | SG__ROUTE_JSON, sg__api_review_resolve},
 	{"/v1/campaigns/", "campaigns", SG__M_PUT, SG__ROUTE_PREFIX | SG__ROUTE_JSON, sg__api_campaign_put},
 	{"/v1/senders/", "senders", SG__M_PUT, SG__ROUTE_PREFIX | SG__ROUTE_JSON, sg__api_sender_put},
 	{"/v1/webhooks/", "webhooks", SG__M_GET | SG__M_POST, SG__ROUTE_PREFIX | SG__ROUTE_PUBLIC,

@@ -209,7 +209,9 @@ size_t sg__export_bound(const sg_event *ev, sg__export_format fmt)
 	 * quote per cell. Fixed part (under 700 bytes in fact): member names,
 	 * enum names, times, hashes, numbers, nulls. */
 	size_t fixed = 3 * 64 + 2 * 27 + 3 * 20 + 64 + 2 * SG__EXPORT_HEADER_MAX + 64;
-	return fixed + (fmt == SG__EXPORT_CSV ? 3 * text + 3 * NFIELDS : 6 * text);
+	/* JSON of a review resolution repeats its note's parts in "review" */
+	size_t review = ev->action == SG_ACTION_REVIEW_RESOLVED && ev->note ? 6 * strlen(ev->note) + 128 : 0;
+	return fixed + (fmt == SG__EXPORT_CSV ? 3 * text + 3 * NFIELDS : 6 * text + review);
 }
 
 size_t sg__export_event(char *out, const sg_event *ev, sg__export_format fmt)
@@ -299,7 +301,20 @@ size_t sg__export_event(char *out, const sg_event *ev, sg__export_format fmt)
 	p = json_cstr(p, ev->dedup_key);
 	p = PUTS(p, ",\"keywords\":");
 	p = json_cstr(p, ev->keywords);
-	p = PUTS(p, "}\n");
+	sg_review_resolution r;
+	if (ev->action == SG_ACTION_REVIEW_RESOLVED && sg_review_resolution_read(ev, &r) == 0) {
+		p = PUTS(p, ",\"review\":{\"resolved\":");
+		p = put_u64(p, r.review_seq);
+		p = PUTS(p, ",\"decision\":");
+		p = json_cstr(p, sg_review_decision_name(r.decision));
+		p = PUTS(p, ",\"by\":");
+		p = json_cstr(p, r.by);
+		p = PUTS(p, ",\"note\":");
+		p = json_cstr(p, r.note);
+		p = PUTS(p, "}}\n");
+	} else {
+		p = PUTS(p, "}\n");
+	}
 	*p = '\0';
 	return (size_t)(p - out);
 }

@@ -8,6 +8,10 @@
  *   seq, time, event_time, action, source, scope, scope_id, sender,
  *   recipient, campaign, brand, provider, provider_msg_id, rule, body,
  *   body_len, body_redacted, reply, note, body_sha256, prev_hash, hash
+ * A review resolution (action review_resolved) has one more JSON member
+ * after hash: "review": {"resolved": the review event's seq, "decision",
+ * "by", "note"}, read from its rule and note (stopgate.h, "the review
+ * queue"); in CSV the rule and note cells carry the same facts.
  * Times are RFC 3339 UTC with microseconds; hashes lowercase hex. An absent
  * string is JSON null / an empty CSV cell. body is null (empty cell) when the
  * event had none or it was redacted; body_redacted tells which (body_len and

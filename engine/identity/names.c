@@ -39,6 +39,7 @@ static const char *const actions[] = {
 	[SG_ACTION_CONFIRM_SENT] = "confirmation_sent",
 	[SG_ACTION_CAMPAIGN] = "campaign",
 	[SG_ACTION_SENDER] = "sender",
+	[SG_ACTION_REVIEW_RESOLVED] = "review_resolved",
 };
 static const char *const sources[] = {
 	[0] = "none",

@@ -20,6 +20,8 @@ typedef struct MDB_txn sg__txn;
 typedef struct sg__store {
 	struct MDB_env *env;
 	unsigned int meta, events, bodies, byrcpt, recipients, senders, campaigns, dedup;
+	unsigned int reviews;       /* the review queue's index, store/review.h */
+	bool reviews_absent;        /* a reader met a store no writer has indexed yet */
 	bool rdonly;
 	size_t map_size;
 	pthread_rwlock_t map_lock;  /* RW engines only, see store/store.h */

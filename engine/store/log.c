@@ -15,6 +15,7 @@
 #include "internal.h"
 #include "store/consent.h"
 #include "store/event.h"
+#include "store/review.h"
 
 #define DEDUP_SWEEP_PER_BATCH 64
 
@@ -199,7 +200,9 @@ static int set_state(record_ctx *c, const sg_event_in *ev, int64_t etime, uint64
 	int64_t prev_etime = en->event_time_us;
 	en->event_time_us = etime;
 	en->claimed = 0;
-	bool own = ev->source == SG_SOURCE_KEYWORD || ev->source == SG_SOURCE_PROVIDER_SIGNAL;
+	/* A review resolved as opt_out: the recipient's own words, read by a person. */
+	bool own = ev->source == SG_SOURCE_KEYWORD || ev->source == SG_SOURCE_PROVIDER_SIGNAL ||
+		   ev->action == SG_ACTION_REVIEW_RESOLVED;
 	if (en->seq && en->state == SG_STATE_OPTED_OUT && state == SG_STATE_OPTED_OUT) {
 		en->by_recipient |= own;
 		if (!en->latest_seq)
@@ -313,6 +316,12 @@ static int apply(record_ctx *c, const sg_event_in *ev, const sg__scopes *sc, sg_
 			return SG_ENOTFOUND;
 		en->claimed = 1;
 		return 1;
+	}
+	case SG_ACTION_REVIEW_RESOLVED: { /* checked by sg__review_check() */
+		sg_review_decision d;
+		if (sg__review_rule_decision(ev->rule, &d) || d != SG_REVIEW_OPT_OUT)
+			return 0;
+		return set_state(c, ev, etime, seq, scope, scope_id, SG_STATE_OPTED_OUT, delta);
 	}
 	case SG_ACTION_REVIEW:
 	default:
@@ -444,6 +453,10 @@ static int record_one(record_ctx *c, MDB_txn *txn, size_t i, uint64_t *seq, uint
 		o->status = -EINVAL; /* e.g. scope "group" for a sender without one */
 		return 0;
 	}
+	uint64_t reviewed = 0; /* a resolution: the review event it resolves */
+	if (ev->action == SG_ACTION_REVIEW_RESOLVED &&
+	    ((rc = sg__review_check(&c->e->store, txn, ev, scope, scope_id, &reviewed, &o->status)) || o->status))
+		return rc;
 	if ((rc = rcpt_load(c, txn, ev->recipient)))
 		return rc;
 	if (ev->source == SG_SOURCE_IMPORT && ev->action == SG_ACTION_OPT_OUT) {
@@ -485,6 +498,8 @@ static int record_one(record_ctx *c, MDB_txn *txn, size_t i, uint64_t *seq, uint
 	if ((rc = append_event(c, txn, ev, &sc, scope, scope_id, *seq, head)))
 		return rc;
 	if (ev->dedup_key && ev->dedup_key[0] && (rc = dedup_put(c, txn, ev->dedup_key, *seq)))
+		return rc;
+	if ((rc = sg__review_index_note(&c->e->store, txn, ev->action, reviewed, *seq)))
 		return rc;
 	o->seq = *seq;
 	o->applied = applied > 0;

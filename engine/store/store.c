@@ -14,6 +14,7 @@
 
 #include "internal.h"
 #include "store/store.h"
+#include "store/review.h"
 
 /* store/handle.h spells LMDB's handle types by their struct tags and
  * MDB_dbi as unsigned int, to keep <lmdb.h> inside engine/store/. */
@@ -382,7 +383,7 @@ int sg__store_open(sg__store *st, const char *dir, bool rdonly, bool defer_sync,
 		st->map_size = info.me_mapsize; /* the file was grown by an earlier writer */
 	int dead = 0;
 	mdb_reader_check(st->env, &dead);
-	if ((rc = open_dbs(st)))
+	if ((rc = open_dbs(st)) || (rc = sg__review_index_open(st)))
 		return rc;
 	if (rdonly)
 		sg__filter_open_reader(&st->filter, dir);

@@ -74,6 +74,18 @@ def every_header_function_is_exported():
     assert not missing, f"SG_EXPORT in stopgate.h but not exported: {missing}"
 
 
+REVIEW_QUEUE = {"sg_review_decision_name", "sg_review_decision_parse", "sg_reviews_pending", "sg_review_state",
+                "sg_review_prepare", "sg_review_request_event", "sg_review_request_free", "sg_review_resolve",
+                "sg_review_resolution_read"}
+
+
+@case
+def review_queue_api_is_exported():
+    """Issue 13's review queue, additive: declared and exported."""
+    missing = sorted(REVIEW_QUEUE - (declared() & exported()))
+    assert not missing, f"review queue functions not declared and exported: {missing}"
+
+
 @case
 def public_enums_have_no_max_sentinel():
     bodies = re.findall(r"enum\s+\w*\s*\{(.*?)\}", header_text(), flags=re.S)

@@ -9,8 +9,11 @@
  * webhooks, a repeated STOP, a HELP and its claimed reply, an opt-out
  * confirmation claim, a not-SMS-capable flag and its clearing, an operator
  * global block, an operator opt-in override, a future-dated START, long ids
- * and texts. (Registry changes and redactions are not events yet: the
- * stream uses none, see the closing note of issue 12.)
+ * and texts, review events resolved as opt_out and as none (the review
+ * queue's index is derived from the log like the consent state, and a
+ * writer rebuilds it from the log alone). (Registry changes and redactions
+ * are not events yet: the stream uses none, see the closing note of issue
+ * 12.)
  */
 #include <errno.h>
 #include <lmdb.h>
@@ -175,6 +178,25 @@ static void make_stream(sg_engine *a, stream *s)
 				.recipient = "+14155552010", .event_time_us = t0, .note = "list.csv"});
 	assert_int_equal(sg_sender_put(a, OURS2, NULL, NULL), 0);      /* detached */
 	inbound(a, "SM10", "+14155552011", OURS2, "STOP", 0);
+	/* probable revocations held for review (as the policy records them
+	 * with probable = review), two resolved, one left pending */
+	static const char held[] = "ugh I said stop";
+	uint64_t r[3];
+	for (int i = 0; i < 3; i++) {
+		char to[16];
+		snprintf(to, sizeof(to), "+141555520%02d", 11 + i);
+		sg_event_in ev = {.size = sizeof(ev), .action = SG_ACTION_REVIEW, .source = SG_SOURCE_KEYWORD, .sender = OURS,
+				  .recipient = to, .provider = "twilio", .rule = "en.stop_inside",
+				  .body = held, .body_len = sizeof(held) - 1, .event_time_us = t0 + 40 + i};
+		sg_event_out o;
+		assert_int_equal(sg_record(a, &ev, 1, &o), 0);
+		assert_int_equal(o.status, 0);
+		r[i] = o.seq;
+	}
+	uint64_t seq;
+	assert_int_equal(sg_review_resolve(a, r[0], SG_REVIEW_OPT_OUT, "dana", "a revocation", &seq, NULL), 0);
+	assert_int_equal(sg_review_resolve(a, r[1], SG_REVIEW_NONE, "dana", "a bus stop", &seq, NULL), 0);
+	assert_int_equal(sg_review_resolve(a, r[0], SG_REVIEW_NONE, "eve", "again", &seq, NULL), SG_ERESOLVED);
 }
 
 /* Every event after the ones s holds. */
@@ -225,9 +247,11 @@ static size_t dump_db(MDB_txn *txn, const char *name, bool skip_markers, char **
 	return len;
 }
 
-static const char *const dbs[] = {"meta", "events", "bodies", "byrcpt", "recipients", "senders", "campaigns", "dedup"};
+static const char *const dbs[] = {"meta",      "events", "bodies", "byrcpt", "recipients",
+				  "senders", "campaigns", "dedup", "reviews"};
+#define NDBS (sizeof(dbs) / sizeof(dbs[0]))
 
-static void dump_store(const char *dir, char *out[8], size_t len[8])
+static void dump_store(const char *dir, char *out[NDBS], size_t len[NDBS])
 {
 	MDB_env *env;
 	MDB_txn *txn;
@@ -235,7 +259,7 @@ static void dump_store(const char *dir, char *out[8], size_t len[8])
 	assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
 	assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0600), 0);
 	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
-	for (size_t i = 0; i < 8; i++)
+	for (size_t i = 0; i < NDBS; i++)
 		len[i] = dump_db(txn, dbs[i], !strcmp(dbs[i], "dedup"), &out[i]);
 	mdb_txn_abort(txn);
 	mdb_env_close(env);
@@ -243,11 +267,11 @@ static void dump_store(const char *dir, char *out[8], size_t len[8])
 
 static void same_state(const char *a, const char *b)
 {
-	char *da[8], *db[8];
-	size_t la[8], lb[8];
+	char *da[NDBS], *db[NDBS];
+	size_t la[NDBS], lb[NDBS];
 	dump_store(a, da, la);
 	dump_store(b, db, lb);
-	for (size_t i = 0; i < 8; i++) {
+	for (size_t i = 0; i < NDBS; i++) {
 		if (la[i] != lb[i] || memcmp(da[i], db[i], la[i]))
 			fail_msg("database %s differs (%zu vs %zu bytes)", dbs[i], la[i], lb[i]);
 		free(da[i]);
@@ -277,7 +301,7 @@ static void one_stream_two_stores_same_state(void **state)
 	size_t classified = 0, unclassified = 0;
 	for (size_t i = 0; i < s.n; i++) {
 		const sg_event *ev = &s.items[i].ev;
-		if (ev->source == SG_SOURCE_KEYWORD) {
+		if (ev->source == SG_SOURCE_KEYWORD && ev->dedup_key && !strncmp(ev->dedup_key, "inbound:", 8)) {
 			assert_non_null(ev->keywords);
 			assert_string_equal(ev->keywords, kwver);
 			classified++;
@@ -332,7 +356,8 @@ static void one_stream_two_stores_same_state(void **state)
 	assert_memory_equal(head_c, head_a, 32);
 	/* the views answer the same */
 	const char *to[] = {"+14155552001", "+14155552002", "+14155552003", "+14155552005",
-			    "+14155552006", "+14155552007", "+14155552008", "+14155552009", "+14155552010"};
+			    "+14155552006", "+14155552007", "+14155552008", "+14155552009", "+14155552010",
+			    "+14155552011", "+14155552012", "+14155552013"};
 	sg_engine *ra = tu_open(da, SG_OPEN_RDONLY, NULL);
 	for (size_t i = 0; i < sizeof(to) / sizeof(to[0]); i++) {
 		sg_verdict va, vb, vc;
@@ -399,11 +424,75 @@ static void a_diverged_store_or_altered_event_is_refused(void **state)
 	tu_rmdir(dbd);
 }
 
+static int count_pending(const sg_event *ev, void *ctx)
+{
+	assert_int_equal(ev->action, SG_ACTION_REVIEW);
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+/* A store from before the review index (0.1 had none): a reader says it
+ * cannot list (no index yet), a writer builds it from the log, and what it
+ * builds is what recording the stream built, byte for byte. */
+static void the_review_index_is_rebuilt_from_the_log(void **state)
+{
+	(void)state;
+	char *da = tu_mkdtemp(), *db = tu_mkdtemp();
+	sg_engine *a = tu_open(da, 0, NULL);
+	stream s = {0};
+	make_stream(a, &s);
+	read_all(a, &s);
+	sg_engine_close(a);
+	sg_engine *b = tu_open(db, 0, NULL);
+	sg_event_out *out = calloc(s.n, sizeof(*out));
+	sg_event *evs = calloc(s.n, sizeof(*evs));
+	for (size_t i = 0; i < s.n; i++)
+		evs[i] = s.items[i].ev;
+	assert_int_equal(sg_apply(b, evs, s.n, out), 0);
+	for (size_t i = 0; i < s.n; i++)
+		assert_int_equal(out[i].status, 0);
+	free(evs);
+	free(out);
+	sg_engine_close(b);
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+	assert_int_equal(mdb_env_open(env, db, MDB_NOTLS, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "reviews", 0, &dbi), 0);
+	assert_int_equal(mdb_drop(txn, dbi, 1), 0); /* the database itself, as 0.1 left it */
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	size_t n = 0;
+	uint64_t next, res;
+	b = tu_open(db, SG_OPEN_RDONLY, NULL);
+	assert_int_equal(sg_reviews_pending(b, 0, 10, count_pending, &n, &next), -EAGAIN);
+	assert_int_equal(sg_review_state(b, 1, &res), -EAGAIN);
+	sg_engine_close(b);
+	b = tu_open(db, 0, NULL);
+	assert_int_equal(sg_reviews_pending(b, 0, 10, count_pending, &n, &next), 0);
+	assert_int_equal(n, 1);
+	sg_engine_close(b);
+	same_state(da, db);
+	/* and a reader of an indexed store lists the same */
+	n = 0;
+	b = tu_open(db, SG_OPEN_RDONLY, NULL);
+	assert_int_equal(sg_reviews_pending(b, 0, 10, count_pending, &n, &next), 0);
+	assert_int_equal(n, 1);
+	sg_engine_close(b);
+	stream_free(&s);
+	tu_rmdir(da);
+	tu_rmdir(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(one_stream_two_stores_same_state),
 		cmocka_unit_test(a_diverged_store_or_altered_event_is_refused),
+		cmocka_unit_test(the_review_index_is_rebuilt_from_the_log),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
