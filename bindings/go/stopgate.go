@@ -357,4 +357,3 @@ func CountryOf(key string) string {
 	}
 	return C.GoString(&cc[0])
 }
-
