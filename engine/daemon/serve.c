@@ -359,9 +359,13 @@ int sg__serve_main(int argc, char **argv)
 		sg__warn("daemon", "created a new, empty consent store data=%s hint=\"if opt-outs were expected here, "
 			 "stop and check --data / dataDir\"", cfg->data_dir);
 	struct stat dst;
-	if (stat(cfg->data_dir, &dst) == 0 && (dst.st_mode & 077))
+	/* Group read (0750) is the documented way for gateways to open the
+	 * store read-only (docs/operations.md, "Install"); other users or a
+	 * group that may write are not. */
+	if (stat(cfg->data_dir, &dst) == 0 && (dst.st_mode & 027))
 		sg__warn("daemon", "the data directory is open to other users (consent records are personal "
-			 "data) data=%s mode=%03o hint=\"chmod 700\"", cfg->data_dir, (unsigned)(dst.st_mode & 0777));
+			 "data) data=%s mode=%03o hint=\"chmod 700, or 750 for a group of read-only gateways\"",
+			 cfg->data_dir, (unsigned)(dst.st_mode & 0777));
 	if (cfg->path[0] && (cfg->token[0] || cfg->providers) && stat(cfg->path, &dst) == 0 && (dst.st_mode & 077))
 		sg__warn("daemon", "the config file is open to other users while a token or provider settings "
 			 "are in use config=%s mode=%03o hint=\"keep secrets in a 0600 file or the environment\"", cfg->path,
