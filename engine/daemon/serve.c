@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "internal.h"
 #include "keywords/kw.h"
+#include "notify.h"
 #include "serve.h"
 #include "wh.h"
 
@@ -117,6 +118,7 @@ static void on_stop_signal(uv_signal_t *s, int signum)
 		return;
 	}
 	d->stopping = true;
+	sg__notify("STOPPING=1");
 	sg__info("daemon", "stopping signal=%s connections=%u", signum == SIGTERM ? "TERM" : "INT",
 		 d->srv.nconns);
 	uv_timer_start(&d->deadline, on_deadline, SHUTDOWN_GRACE_MS, 0);
@@ -140,6 +142,7 @@ static void on_reload_barrier(sg__wjob *job)
 			 (long long)(sg_now_us() - t0));
 	d->srv.reloading = false;
 	sg__writer_release(d->srv.writer);
+	sg__notify("READY=1");
 }
 
 static void on_hup(uv_signal_t *s, int signum)
@@ -155,8 +158,10 @@ static void on_hup(uv_signal_t *s, int signum)
 	int rc = sg__writer_submit(d->srv.writer, &d->reload_job);
 	if (rc)
 		sg__err("daemon", "reload not started error=\"%s\"", sg_strerror(rc));
-	else
+	else {
 		d->srv.reloading = true;
+		sg__notify("RELOADING=1");
+	}
 }
 
 /* Retention runs on the writer (sg_redact writes), never on the loop. */
@@ -291,6 +296,7 @@ static int run(daemon_state *d, sg__config *cfg)
 	}
 	sg__info("daemon", "listening addr=%s port=%d data=%s token=%s version=" SG_VERSION, cfg->listen,
 		 sg__http_bound_port(srv), cfg->data_dir, cfg->token[0] ? "set" : "none");
+	sg__notify("READY=1\nSTATUS=listening");
 out:
 	uv_run(&loop, UV_RUN_DEFAULT);
 	rc = uv_loop_close(&loop);
