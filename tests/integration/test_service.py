@@ -67,6 +67,14 @@ def body(c):
         d = Daemon(env={"NOTIFY_SOCKET": os.path.join(tmp, "nobody-listens")}).start()
         try:
             c.eq("a notify socket nobody listens on changes nothing", d.get("/healthz").status, 200)
+            alerts = os.path.join(os.environ.get("SG_SOURCE_ROOT", ""), "packaging", "prometheus",
+                                  "stopgate-alerts.yml")
+            names = set(re.findall(r"\b(stopgate_[a-z_]+?)(?:_bucket|_sum|_count)?\b", open(alerts).read()))
+            names = {n for n in names if not n.startswith("stopgate_alerts")}
+            metrics = d.get("/metrics").body.decode()
+            missing = sorted(n for n in names if f"# TYPE {n} " not in metrics)
+            c.check("every metric the example alerts use is exported by /metrics", names and not missing,
+                    (sorted(names), missing))
         finally:
             d.stop()
 
