@@ -174,7 +174,8 @@ fi
 # ---- 4: HTTP check, stopgate and the nginx floor ----
 port=$(free_port)
 echo "== HTTP: stopgate serve on 127.0.0.1:$port (store of $pairs pairs)"
-"$build/engine/stopgate" serve --data "$store" --listen "127.0.0.1:$port" \
+# --log-level warn: no request lines, as nginx runs with access_log off
+"$build/engine/stopgate" serve --data "$store" --listen "127.0.0.1:$port" --log-level warn \
 	--keywords "$root/keywords" >"$work/daemon.log" 2>&1 &
 daemon_pid=$!
 if ! wait_http "http://127.0.0.1:$port/healthz" 120; then

@@ -54,7 +54,8 @@ static const char usage[] =
 	"  --data DIR          data directory (default ./var; env STOPGATE_DATA)\n"
 	"  --listen ADDR:PORT  listen address (default 127.0.0.1:8080; [::1]:8080 for IPv6)\n"
 	"  --config FILE       JSON configuration file\n"
-	"  --log-level LEVEL   error, warn, info (default) or debug\n"
+	"  --log-level LEVEL   error, warn, info (default: a line per request) or debug\n"
+	"  --log-format F      text (default), logfmt, or json (one object per line)\n"
 	"  --keywords DIR      keyword rules (default: the installed set)\n"
 	"  --country CC        default country for national numbers\n"
 	"  --help              this text\n"
@@ -220,7 +221,8 @@ static void walk_open_handle(uv_handle_t *h, void *arg)
 /* Options to the config; returns 0, 1 for --help, or an exit code. */
 static int parse_options(sg__cmdline *c, int argc, char **argv)
 {
-	static const sg__cmdline_flag flags[] = {{"listen", true, NULL}, {"log-level", true, NULL}, {NULL, false, NULL}};
+	static const sg__cmdline_flag flags[] = {{"listen", true, NULL}, {"log-level", true, NULL},
+						     {"log-format", true, NULL}, {NULL, false, NULL}};
 	int rc = sg__cmdline_parse(c, argc, argv, flags, usage);
 	if (rc)
 		return rc;
@@ -239,6 +241,11 @@ static int parse_options(sg__cmdline *c, int argc, char **argv)
 	const char *level = sg__cmdline_value(c, "log-level");
 	if (level && sg__log_level_parse(level, &c->cfg.log_level)) {
 		fprintf(stderr, "stopgate serve: --log-level: error, warn, info or debug\n");
+		return -1;
+	}
+	const char *format = sg__cmdline_value(c, "log-format");
+	if (format && sg__log_format_parse(format, &c->cfg.log_format)) {
+		fprintf(stderr, "stopgate serve: --log-format: text, logfmt or json\n");
 		return -1;
 	}
 	return 0;
@@ -319,6 +326,7 @@ int sg__serve_main(int argc, char **argv)
 	}
 	sg__config *cfg = &c.cfg;
 	sg__log_set_level(cfg->log_level);
+	sg__log_set_format((sg__log_format)cfg->log_format);
 	/* http-parser's own bound (a process global) above ours, so that ours
 	 * answers 431 first. */
 	http_parser_set_max_header_size((uint32_t)cfg->limits.max_header_bytes + 4096);
