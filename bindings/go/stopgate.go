@@ -357,3 +357,20 @@ func CountryOf(key string) string {
 	}
 	return C.GoString(&cc[0])
 }
+
+// Normalize is the package Normalize with this engine's default country
+// when country is "".
+func (e *Engine) Normalize(number, country string, field Field) (string, error) {
+	if country == "" {
+		e.mu.RLock()
+		if e.closed {
+			e.mu.RUnlock()
+			return "", ErrClosed
+		}
+		if cc := C.sg_engine_default_country(e.h); cc != nil {
+			country = C.GoString(cc)
+		}
+		e.mu.RUnlock()
+	}
+	return Normalize(number, country, field)
+}

@@ -172,6 +172,20 @@ func TestNormalize(t *testing.T) {
 	}
 }
 
+func TestEngineNormalizeUsesItsDefaultCountry(t *testing.T) {
+	e, err := Open(store(t), &Options{DefaultCountry: "GB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if k, err := e.Normalize("020 7183 8750", "", FieldAny); err != nil || k != "+442071838750" {
+		t.Fatal(k, err)
+	}
+	if k, err := e.Normalize("(415) 555-2671", "US", FieldAny); err != nil || k != "+14155552671" {
+		t.Fatal(k, err)
+	}
+}
+
 func TestOpenErrors(t *testing.T) {
 	dir := t.TempDir()
 	_, err := Open(filepath.Join(dir, "none"), nil)

@@ -49,6 +49,7 @@ export class Engine {
   classify(text: string | Buffer, campaign?: string | null): Classification;
   normalize(number: string, country?: string | null, field?: 'any' | 'address' | 'number'): string;
   readonly readonly: boolean;
+  readonly defaultCountry: string | null;
   close(): void;
 }
 

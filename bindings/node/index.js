@@ -79,8 +79,10 @@ class Engine extends native.Engine {
     return this._checkBatch(from, to, purposeCode(p)).map(verdict);
   }
 
-  /** normalize() using this engine. */
-  normalize(number, country, field) { return normalize(number, country, field); }
+  /** normalize() with this engine's default country when none is given. */
+  normalize(number, country, field) {
+    return normalize(number, country === undefined || country === null ? this.defaultCountry : country, field);
+  }
 }
 
 /** The canonical key of a number, short code or sender ID; throws SG_ENUMBER / SG_ENOCOUNTRY. */

@@ -232,6 +232,21 @@ static napi_value engine_readonly(napi_env env, napi_callback_info info)
 	return r;
 }
 
+static napi_value engine_default_country(napi_env env, napi_callback_info info)
+{
+	napi_value self, r;
+	napi_get_cb_info(env, info, NULL, NULL, &self, NULL);
+	sg_engine *e = this_engine(env, self);
+	if (!e)
+		return NULL;
+	const char *cc = sg_engine_default_country(e);
+	if (cc && cc[0])
+		napi_create_string_utf8(env, cc, NAPI_AUTO_LENGTH, &r);
+	else
+		napi_get_null(env, &r);
+	return r;
+}
+
 /* The verdict as a plain object (the JS side returns its shared frozen
  * "allowed" object for undefined). */
 static napi_value verdict_value(napi_env env, const sg_verdict *v)
@@ -520,6 +535,7 @@ NAPI_MODULE_INIT()
 		{"classify", NULL, engine_classify, NULL, NULL, NULL, napi_default, NULL},
 		{"close", NULL, engine_close, NULL, NULL, NULL, napi_default, NULL},
 		{"readonly", NULL, NULL, engine_readonly, NULL, NULL, napi_default, NULL},
+		{"defaultCountry", NULL, NULL, engine_default_country, NULL, NULL, napi_default, NULL},
 	};
 	napi_value cls, f;
 	napi_define_class(env, "Engine", NAPI_AUTO_LENGTH, engine_new, NULL,

@@ -98,6 +98,17 @@ test('normalize and its errors', () => {
   assert.match(sg.version(), /^\d+\.\d+\.\d+$/);
 });
 
+test('Engine.normalize uses the engine\'s default country', () => {
+  const e = new sg.Engine(STORE, { defaultCountry: 'GB' });
+  assert.equal(e.defaultCountry, 'GB');
+  assert.equal(e.normalize('020 7183 8750'), '+442071838750');
+  assert.equal(e.normalize('(415) 555-2671', 'US'), '+14155552671');
+  e.close();
+  const f = new sg.Engine(STORE);
+  assert.throws(() => f.normalize('020 7183 8750'), { code: 'SG_ENOCOUNTRY' });
+  f.close();
+});
+
 test('open errors carry the library\'s code and text', () => {
   assert.throws(() => new sg.Engine(path.join(tmp, 'none')), (e) =>
     e.code === 'SG_ENOSTORE' && /stopgate init/.test(e.message) && e.message.includes(tmp));

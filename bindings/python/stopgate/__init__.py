@@ -431,7 +431,11 @@ class Engine:
     def normalize(self, number: str | bytes, country: str | None = None,
                   field: Field | str = Field.ANY) -> str:
         """normalize() with this engine's default country when none is given."""
-        self._handle()
+        if country is None:
+            cc = self._L.sg_engine_default_country(self._handle())
+            country = cc.decode() if cc else None
+        else:
+            self._handle()
         return normalize(number, country, field)
 
     def reload(self) -> None:

@@ -102,6 +102,7 @@ def load(path: str | None = None) -> ctypes.CDLL:
         "sg_engine_open": (c_int, [POINTER(Options), POINTER(c_void_p)]),
         "sg_engine_close": (None, [c_void_p]),
         "sg_engine_readonly": (c_bool, [c_void_p]),
+        "sg_engine_default_country": (c_char_p, [c_void_p]),
         "sg_engine_reload": (c_int, [c_void_p]),
         "sg_engine_check_readers": (c_int, [c_void_p, POINTER(c_int)]),
         "sg_check": (c_int, [c_void_p, c_char_p, c_char_p, c_int, POINTER(CVerdict)]),

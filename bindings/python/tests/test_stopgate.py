@@ -100,6 +100,14 @@ def test_normalize_and_its_errors():
         stopgate.normalize("4155552671", "USA")
 
 
+def test_engine_normalize_uses_the_engine_s_default_country(store):
+    with stopgate.Engine(store, default_country="GB") as e:
+        assert e.normalize("020 7183 8750") == "+442071838750"
+        assert e.normalize("(415) 555-2671", "US") == "+14155552671"
+    with stopgate.Engine(store) as e, pytest.raises(stopgate.NoCountryError):
+        e.normalize("020 7183 8750")
+
+
 def test_missing_store_raises_no_store_with_the_library_s_text(tmp_path):
     with pytest.raises(stopgate.NoStoreError) as ei:
         stopgate.Engine(tmp_path / "none")
