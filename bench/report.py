@@ -106,6 +106,7 @@ def main():
     ap.add_argument("--wrk-inbound")
     ap.add_argument("--metrics-before")
     ap.add_argument("--metrics-after")
+    ap.add_argument("--bindings", help="JSON lines of the bindings' per-check figures")
     ap.add_argument("--json-out", required=True)
     ap.add_argument("--label", default="")
     ap.add_argument("--tree", default="")
@@ -157,6 +158,18 @@ def main():
         ("HTTP check / nginx return 200", r_http, ">= 0.8", lambda v: v >= 0.8, "%.3f x"),
         ("durable inbound, 64 connections", inbound, ">= 10,000 events/s", lambda v: v >= 1e4, None),
     ]
+    # the bindings: ns per check in their own language, same store and queries
+    bindings = {}
+    for line in (read(a.bindings) or "").splitlines() if a.bindings else []:
+        try:
+            b = json.loads(line)
+            bindings[b["binding"]] = b
+        except (ValueError, KeyError):
+            pass
+    for name, label, goal in (("python", "Python", 2000), ("go", "Go", 1000), ("node", "Node", 2000)):
+        b = bindings.get(name)
+        targets.append(("%s binding, ns per check" % label, b and b.get("ns_median"), "<= %d ns" % goal,
+                        lambda v, goal=goal: v <= goal, "%.0f ns"))
 
     rows = []
 
@@ -173,6 +186,12 @@ def main():
                                             fmt_ns(g("check.t1.call_ns_p99"))))
     row("check, 2 threads", "%s median, %s p99" % (fmt_ns(g("check.t2.ns_median")), fmt_ns(g("check.t2.ns_p99"))),
         "%s both threads" % fmt_rate(g("check.t2.per_s")))
+    for name, label in (("python", "Python (ctypes)"), ("go", "Go (cgo)"), ("node", "Node (N-API)")):
+        b = bindings.get(name)
+        if b:
+            row("check through %s" % label, "%s median, %s best" % (fmt_ns(b.get("ns_median")), fmt_ns(b.get("ns_best"))),
+                "%.1f x the C check (%s checks, %s rounds)" % (ratio(b.get("ns_median"), check) or 0, f"{b.get('checks', 0):,}",
+                                                                b.get("rounds")))
     row("check, read-only 2nd process",
         "%s median, %s p99" % (fmt_ns(g("check.ro_process.ns_median")), fmt_ns(g("check.ro_process.ns_p99"))),
         fmt_rate(g("check.ro_process.per_s")))
@@ -281,6 +300,7 @@ def main():
                    "check_over_hash_4k": ratio(check, g("floor_hash.t1.ns_median")),
                    "batch_over_single": r_batch, "http_check_over_nginx": r_http},
         "in_process": c,
+        "bindings": bindings,
         "classify": {"bench_classify_msgs_per_s": cls_ext, "sg_classify_msgs_per_s": cls_own},
         "http_check": wc, "http_nginx": wn, "http_nginx_2_workers": wn2,
         "inbound": dict(wi or {}, mean_commit_batch=batch_mean, mean_commit_ms=commit_ms) if wi else None,

@@ -4,6 +4,7 @@
 # release build in ./build-bench, then runs
 #   1. the check in process against raw LMDB, an in-memory hash and SQLite
 #      (bench_check: 1 and 2 threads, a read-only second process),
+#   1b. the same check through the Python, Go and Node bindings,
 #   2. the batch check, 3. classification (bench_classify),
 #   4. HTTP GET /v1/check with wrk, and nginx `return 200` as the floor,
 #   5. durable POST /v1/inbound with wrk (64 connections),
@@ -173,7 +174,8 @@ fi
 # ---- 4: HTTP check, stopgate and the nginx floor ----
 port=$(free_port)
 echo "== HTTP: stopgate serve on 127.0.0.1:$port (store of $pairs pairs)"
-"$build/engine/stopgate" serve --data "$store" --listen "127.0.0.1:$port" \
+# --log-level warn: no request lines, as nginx runs with access_log off
+"$build/engine/stopgate" serve --data "$store" --listen "127.0.0.1:$port" --log-level warn \
 	--keywords "$root/keywords" >"$work/daemon.log" 2>&1 &
 daemon_pid=$!
 if ! wait_http "http://127.0.0.1:$port/healthz" 120; then
@@ -182,6 +184,42 @@ if ! wait_http "http://127.0.0.1:$port/healthz" 120; then
 	exit 1
 fi
 url="http://127.0.0.1:$port"
+
+# ---- 1b: the check through each binding, on the same store and query pool ----
+# (bindings/*/README.md; goals: Python <= 2 us, Go <= 1 us, Node <= 2 us per
+# check). Each runs 1,000,000 checks in 10 rounds (100,000 with --quick)
+# read-only while the daemon holds the store (as a gateway beside it: a
+# reader trusts the shared filter only while its writer runs), before any
+# HTTP load, and prints one JSON line.
+echo "== the check through the bindings (same store, same queries)"
+bind_checks=$(( quick == 1 ? 100000 : 1000000 ))
+: >"$work/bindings.jsonl"
+bind_env=(STOPGATE_LIBRARY="$build/engine/libstopgate.so" LD_LIBRARY_PATH="$build/engine")
+if /usr/bin/python3 -c 'import ctypes' 2>/dev/null; then
+	env "${bind_env[@]}" /usr/bin/python3 "$root/bindings/python/bench.py" --dir "$store" \
+		--queries "$work/check_paths.txt" --checks "$bind_checks" | tee -a "$work/bindings.jsonl" | sed 's/^/  /' ||
+		echo "  python binding benchmark failed"
+fi
+if command -v go >/dev/null; then
+	(cd "$root/bindings/go" && env "${bind_env[@]}" GOCACHE="$build/go-cache" GOPATH="$build/go-path" GOPROXY=off \
+		GOFLAGS=-mod=mod CGO_CFLAGS="-O2 -I$root/include -I$build/include" CGO_LDFLAGS="-L$build/engine" \
+		STOPGATE_BENCH_DIR="$store" STOPGATE_BENCH_QUERIES="$work/check_paths.txt" \
+		go test -run '^$' -bench '^BenchmarkCheck$' -benchtime "${bind_checks}x" -count 3 .) >"$work/go_bench.txt" 2>&1 ||
+		echo "  go binding benchmark failed: $(tail -3 "$work/go_bench.txt")"
+	python3 - "$work/go_bench.txt" "$bind_checks" <<-'EOF' | tee -a "$work/bindings.jsonl" | sed 's/^/  /'
+	import json, re, statistics, sys
+	ns = [float(m) for m in re.findall(r"^BenchmarkCheck\S*\s+\d+\s+([\d.]+) ns/op", open(sys.argv[1]).read(), re.M)]
+	if ns:
+	    print(json.dumps({"binding": "go", "checks": int(sys.argv[2]) * len(ns), "rounds": len(ns),
+	                      "ns_median": statistics.median(ns), "ns_best": min(ns)}))
+	EOF
+fi
+if command -v node >/dev/null && [ -f "$build/bindings/stopgate.node" ]; then
+	env "${bind_env[@]}" STOPGATE_NODE_ADDON="$build/bindings/stopgate.node" node "$root/bindings/node/bench.js" \
+		"$store" "$work/check_paths.txt" "$bind_checks" | tee -a "$work/bindings.jsonl" | sed 's/^/  /' ||
+		echo "  node binding benchmark failed"
+fi
+
 wrk_check=(wrk -t2 -c50 --timeout 5s -s "$root/bench/wrk_check.lua")
 
 nginx_url=""
@@ -268,7 +306,7 @@ echo
 python3 "$root/bench/report.py" --check "$work/check.json" --classify "$work/classify.txt" \
 	--wrk-check "$work/wrk_check.txt" --wrk-nginx "$work/wrk_nginx.txt" --wrk-nginx2 "$work/wrk_nginx2.txt" \
 	--wrk-inbound "$work/wrk_inbound.txt" --metrics-before "$work/metrics_before.txt" \
-	--metrics-after "$work/metrics_after.txt" --json-out "$json_out" --label "$label" --tree "$tree" \
+	--metrics-after "$work/metrics_after.txt" --bindings "$work/bindings.jsonl" --json-out "$json_out" --label "$label" --tree "$tree" \
 	--elapsed "$(( $(date +%s) - t_start ))"
 echo
 echo "bench: figures written to $json_out"

@@ -6,7 +6,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(meson ninja-build pkg-config gcc python3 liblmdb-dev lmdb-utils libpcre2-dev libuv1-dev
-	libcjson-dev libssl-dev libcmocka-dev libhttp-parser-dev curl)
+	libcjson-dev libssl-dev libcmocka-dev libhttp-parser-dev curl
+	python3-pytest golang-go scdoc debhelper dpkg-dev fakeroot adduser man-db
+	prometheus)
+# the Node binding's addon builds against the system's Node headers: the
+# machine's own Node when it has one, else Debian's (headers in libnode-dev)
+if ! command -v node >/dev/null || [ ! -f /usr/include/node/node_api.h ]; then
+	command -v node >/dev/null || packages+=(nodejs)
+	[ -f /usr/include/node/node_api.h ] || packages+=(libnode-dev)
+fi
 if [ "${SG_WITH_BENCH_TOOLS:-0}" = 1 ]; then
 	packages+=(wrk nginx-light sqlite3 libsqlite3-dev)
 fi

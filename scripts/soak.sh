@@ -42,7 +42,9 @@ cat >"$tmp/config.json" <<EOF
  "providers": {"twilio": {"authToken": "$token"}},
  "limits": {"maxConnections": 256}}
 EOF
-"$bin" serve --data "$tmp/data" --listen "127.0.0.1:$port" --config "$tmp/config.json" \
+# --log-level warn: no line per request (at info a 10-minute soak writes
+# gigabytes of request lines; tests/integration/request_log covers them)
+"$bin" serve --data "$tmp/data" --listen "127.0.0.1:$port" --config "$tmp/config.json" --log-level warn \
 	--keywords "${SG_KEYWORDS:-keywords}" 2>"$tmp/daemon.log" &
 dpid=$!
 for _ in $(seq 100); do

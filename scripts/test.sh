@@ -7,7 +7,9 @@
 #   2. the unit tests again under valgrind memcheck (leaks are errors);
 #   3. everything again in an ASan+UBSan build (-fno-sanitize-recover=all),
 #      except suite 'slow' (the short soak: memory figures mean nothing there;
-#      the console's browser test, whose browser is not the code under test).
+#      the console's browser test, whose browser is not the code under test)
+#      and suites 'bindings' (python, go and node load the regular library)
+#      and 'package' (the Debian packages are built from the tree, not the build).
 # The full run also installs Chromium and playwright-core (SG_WITH_BROWSER=1)
 # for the console's browser test (tests/browser) and fails if it cannot run.
 # SG_QUICK=1 runs step 1 only.
@@ -37,7 +39,7 @@ if [ "${SG_QUICK:-0}" != 1 ]; then
 	fi
 	if ninja -C build-asan >/dev/null; then
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-			meson test -C build-asan --no-suite slow --print-errorlogs --num-processes 2
+			meson test -C build-asan --no-suite slow --no-suite bindings --no-suite package --print-errorlogs --num-processes 2
 		logs+=(build-asan/meson-logs/testlog.json)
 	else
 		echo "build-asan failed to build"

@@ -142,7 +142,7 @@ static int in_section(int rc, const char *section, char *err, size_t errlen)
 
 static const char *const top_keys[] = {
 	"data", "keywords", "defaultCountry", "listen", "token", "auditorToken", "publicBaseUrl",
-	"logLevel", "allowUnsignedWebhooks", "policy", "limits", "retention", "providers",
+	"logLevel", "logFormat", "allowUnsignedWebhooks", "policy", "limits", "retention", "providers",
 };
 static const char *const policy_keys[] = {
 	"optoutScope", "probable", "requireRegistered", "requireOptin", "allowInactiveCampaigns",
@@ -299,7 +299,7 @@ int sg__config_parse(sg__config *cfg, const char *json, size_t len, char *err, s
 		cJSON_Delete(root);
 		return fail(err, errlen, SG_ECONFIG, "the top level must be an object");
 	}
-	char level[16] = "";
+	char level[16] = "", format[16] = "";
 	if ((rc = check_keys(root, "", top_keys, SG_ARRAY_SIZE(top_keys), err, errlen)))
 		goto out;
 	if ((rc = get_string(root, "data", cfg->data_dir, sizeof(cfg->data_dir), err, errlen)) ||
@@ -313,6 +313,7 @@ int sg__config_parse(sg__config *cfg, const char *json, size_t len, char *err, s
 	    (rc = get_string(root, "publicBaseUrl", cfg->public_base_url, sizeof(cfg->public_base_url), err,
 			     errlen)) ||
 	    (rc = get_string(root, "logLevel", level, sizeof(level), err, errlen)) ||
+	    (rc = get_string(root, "logFormat", format, sizeof(format), err, errlen)) ||
 	    (rc = get_bool(root, "allowUnsignedWebhooks", &cfg->allow_unsigned_webhooks, err, errlen)))
 		goto out;
 	if (cfg->default_country[0] &&
@@ -323,6 +324,10 @@ int sg__config_parse(sg__config *cfg, const char *json, size_t len, char *err, s
 	}
 	if (level[0] && (rc = sg__log_level_parse(level, &cfg->log_level))) {
 		rc = fail(err, errlen, SG_ECONFIG, "logLevel: error, warn, info or debug");
+		goto out;
+	}
+	if (format[0] && (rc = sg__log_format_parse(format, &cfg->log_format))) {
+		rc = fail(err, errlen, SG_ECONFIG, "logFormat: text, logfmt or json");
 		goto out;
 	}
 	const cJSON *pol = cJSON_GetObjectItemCaseSensitive(root, "policy");
@@ -358,6 +363,17 @@ int sg__config_parse(sg__config *cfg, const char *json, size_t len, char *err, s
 out:
 	cJSON_Delete(root);
 	return rc;
+}
+
+int sg__log_format_parse(const char *name, int *ret)
+{
+	static const char *const names[] = {"text", "logfmt", "json"};
+	for (int i = 0; i < 3; i++)
+		if (strcmp(name, names[i]) == 0) {
+			*ret = i;
+			return 0;
+		}
+	return -EINVAL;
 }
 
 int sg__log_level_parse(const char *name, sg__log_level *ret)

@@ -37,6 +37,7 @@ typedef struct sg__config {
 	char public_base_url[512];    /* e.g. "https://optout.example.com", used for webhook signatures */
 	bool allow_unsigned_webhooks;
 	sg__log_level log_level;
+	int log_format;               /* logFormat: 0 text (default), 1 logfmt, 2 json (daemon/log.h) */
 	sg__limits limits;
 	int64_t redact_bodies_after_days; /* retention: 0 = keep */
 	cJSON *providers;             /* the "providers" object as parsed (owned), or NULL */
@@ -70,6 +71,8 @@ void sg__config_free(sg__config *cfg);
 
 /* "error", "warn", "info", "debug" */
 int sg__log_level_parse(const char *name, sg__log_level *ret);
+/* "text" 0, "logfmt" 1 or "json" 2; -EINVAL otherwise. */
+int sg__log_format_parse(const char *name, int *ret);
 
 /* The name in known[0..n) nearest to key by edit distance (case ignored),
  * or NULL when none is close: for "unknown key ... (did you mean ...?)".

@@ -100,16 +100,36 @@ static void build_head(sg__req *r, int status, const char *ctype, size_t len, bo
 		sg__buf_add(h, r->extra.p, r->extra.len);
 }
 
+/* One line per request at info level (logFormat decides text, logfmt or
+ * JSON): our request id, the caller's X-Request-Id when it sent one, and
+ * what was answered how fast. Refusals (4xx, 503) go through the rate
+ * limiter per endpoint and status, so a flood of bad requests cannot flood
+ * the log; other 5xx are warnings, always logged. */
 static void note_answer(sg__req *r, int status)
 {
 	r->status = status;
-	sg__metrics_request(&r->srv->metrics, r->route ? r->route->name : "other", status);
-	if (sg__log_enabled(SG_LOG_DEBUG)) {
-		char path[160];
-		sg__log_quote(r->path, strlen(r->path), path, sizeof(path));
-		sg__debug("http", "request id=%lu peer=%s method=%s path=%s status=%d us=%lld", r->id,
-			  r->conn->peer, http_method_str(r->method), path, status,
-			  (long long)(sg_now_us() - r->start_us));
+	const char *endpoint = r->route ? r->route->name : "other";
+	sg__metrics_request(&r->srv->metrics, endpoint, status);
+	sg__log_level level = status >= 500 && status != 503 ? SG_LOG_WARN : SG_LOG_INFO;
+	if (!sg__log_enabled(level))
+		return;
+	char path[160], rid[80] = "";
+	sg__log_quote(r->path, strlen(r->path), path, sizeof(path));
+	const char *theirs = sg__req_header(r, "X-Request-Id");
+	if (theirs) {
+		char q[72];
+		snprintf(rid, sizeof(rid), " rid=%s", sg__log_quote(theirs, strlen(theirs), q, sizeof(q)));
+	}
+	long long us = (long long)(sg_now_us() - r->start_us);
+	if (status < 400 || level == SG_LOG_WARN) {
+		sg__log(level, "http", "request id=%lu%s method=%s path=%s endpoint=%s status=%d us=%lld peer=%s",
+			r->id, rid, http_method_str(r->method), path, endpoint, status, us, r->conn->peer);
+	} else {
+		char key[48];
+		snprintf(key, sizeof(key), "refused:%s:%d", endpoint, status);
+		sg__log_limited(level, "http", key,
+				"request refused id=%lu%s method=%s path=%s endpoint=%s status=%d us=%lld peer=%s",
+				r->id, rid, http_method_str(r->method), path, endpoint, status, us, r->conn->peer);
 	}
 }
 

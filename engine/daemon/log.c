@@ -7,10 +7,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "internal.h"
 #include "log.h"
 
 static sg__log_level threshold = SG_LOG_INFO;
+static sg__log_format format = SG__LOG_TEXT;
+
+void sg__log_set_format(sg__log_format f)
+{
+	format = f;
+}
 
 void sg__log_set_level(sg__log_level level)
 {
@@ -37,25 +44,127 @@ void sg__log(sg__log_level level, const char *group, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Where the fixed message ends: before the first " key=" (a lowercase
+ * word and '='), as every line is "message key=value ...". */
+static size_t message_end(const char *m, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (m[i] != ' ')
+			continue;
+		size_t j = i + 1;
+		while (j < len && ((m[j] >= 'a' && m[j] <= 'z') || m[j] == '_' || (m[j] >= '0' && m[j] <= '9')))
+			j++;
+		if (j > i + 1 && j < len && m[j] == '=')
+			return i;
+	}
+	return len;
+}
+
+static void json_str(sg__buf *b, const char *s, size_t len)
+{
+	sg__buf_addc(b, '"');
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\') {
+			sg__buf_addc(b, '\\');
+			sg__buf_addc(b, (char)c);
+		} else if (c < 0x20) {
+			sg__buf_printf(b, "\\u%04x", c);
+		} else {
+			sg__buf_addc(b, (char)c);
+		}
+	}
+	sg__buf_addc(b, '"');
+}
+
+/* The key=value pairs after the message, as JSON members: a value in
+ * quotes (sg__log_quote's \" and \\ undone, \xHH kept as text) is a string,
+ * a bare integer a number, anything else a string. */
+static void json_pairs(sg__buf *b, const char *p, const char *end)
+{
+	while (p < end) {
+		while (p < end && *p == ' ')
+			p++;
+		const char *k = p;
+		while (p < end && *p != '=' && *p != ' ')
+			p++;
+		if (p >= end || *p != '=' || p == k) { /* not a pair: keep it as text */
+			const char *t = k;
+			while (p < end && *p != ' ')
+				p++;
+			if (p > t) {
+				sg__buf_adds(b, ",\"text\":");
+				json_str(b, t, (size_t)(p - t));
+			}
+			continue;
+		}
+		size_t klen = (size_t)(p - k);
+		p++;
+		sg__buf_addc(b, ',');
+		json_str(b, k, klen);
+		sg__buf_addc(b, ':');
+		if (p < end && *p == '"') {
+			sg__buf v = SG__BUF_INIT;
+			for (p++; p < end && *p != '"'; p++) {
+				if (*p == '\\' && p + 1 < end && (p[1] == '"' || p[1] == '\\'))
+					p++;
+				sg__buf_addc(&v, *p);
+			}
+			if (p < end)
+				p++;
+			json_str(b, v.p ? v.p : "", v.len);
+			sg__buf_free(&v);
+		} else {
+			const char *v = p;
+			bool num = p < end && (*p == '-' || (*p >= '0' && *p <= '9'));
+			for (; p < end && *p != ' '; p++)
+				if (!((*p >= '0' && *p <= '9') || (p == v && *p == '-')))
+					num = false;
+			if (num && p - v <= 18 && !(p - v == 1 && *v == '-'))
+				sg__buf_add(b, v, (size_t)(p - v));
+			else
+				json_str(b, v, (size_t)(p - v));
+		}
+	}
+}
+
 static void vlog(sg__log_level level, const char *group, const char *fmt, va_list ap)
 {
 	if (!sg__log_enabled(level))
 		return;
-	char ts[32], line[2048];
+	char ts[32], msg[2048];
 	sg_time_format(sg_now_us(), ts);
-	int n = snprintf(line, sizeof(line), "%s %-5s [%-6.6s] ", ts, level_names[level], group);
-	if (n < 0 || (size_t)n >= sizeof(line))
-		return;
-	int m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	int m = vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (m < 0)
 		return;
-	size_t len = (size_t)n + (size_t)m;
-	if (len > sizeof(line) - 2) {
-		len = sizeof(line) - 2; /* truncated: still one line */
+	size_t len = (size_t)m < sizeof(msg) ? (size_t)m : sizeof(msg) - 1; /* truncated: still one line */
+	for (size_t i = 0; i < len; i++)
+		if (msg[i] == '\n' || msg[i] == '\r')
+			msg[i] = ' ';
+	sg__buf b = SG__BUF_INIT;
+	if (format == SG__LOG_TEXT) {
+		sg__buf_printf(&b, "%s %-5s [%-6.6s] ", ts, level_names[level], group);
+		sg__buf_add(&b, msg, len);
+	} else {
+		size_t me = message_end(msg, len);
+		if (format == SG__LOG_JSON) {
+			sg__buf_printf(&b, "{\"time\":\"%s\",\"level\":\"%s\",\"group\":", ts, level_names[level]);
+			json_str(&b, group, strlen(group));
+			sg__buf_adds(&b, ",\"msg\":");
+			json_str(&b, msg, me);
+			json_pairs(&b, msg + me, msg + len);
+			sg__buf_addc(&b, '}');
+		} else { /* logfmt */
+			sg__buf_printf(&b, "time=%s level=%s group=%s msg=", ts, level_names[level], group);
+			json_str(&b, msg, me); /* a quoted logfmt value: \" and \\ escaped */
+			sg__buf_add(&b, msg + me, len - me);
+		}
 	}
-	line[len++] = '\n';
+	sg__buf_addc(&b, '\n');
 	/* One write per line so threads do not interleave inside a line. */
-	fwrite(line, 1, len, stderr);
+	if (b.p)
+		fwrite(b.p, 1, b.len, stderr);
+	sg__buf_free(&b);
 }
 
 /* ---- rate limiting --------------------------------------------------------- */

@@ -9,6 +9,14 @@
 /* Set the threshold (messages above it are dropped). Not thread-safe; set it
  * before starting threads. */
 void sg__log_set_level(sg__log_level level);
+
+/* The line format (config logFormat, --log-format): TEXT as above (the
+ * default), LOGFMT "time=... level=info group=http msg=\"request\" id=7 ...",
+ * JSON {"time":...,"level":...,"group":...,"msg":...,"id":7,...}: the
+ * message's key=value pairs become members (bare integers as numbers). Set
+ * before starting threads. */
+typedef enum sg__log_format { SG__LOG_TEXT = 0, SG__LOG_LOGFMT, SG__LOG_JSON } sg__log_format;
+void sg__log_set_format(sg__log_format f);
 bool sg__log_enabled(sg__log_level level);
 
 /* group: up to 6 characters ("http", "writer", "store"); fmt: printf format

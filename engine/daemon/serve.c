@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "internal.h"
 #include "keywords/kw.h"
+#include "notify.h"
 #include "serve.h"
 #include "wh.h"
 
@@ -53,7 +54,8 @@ static const char usage[] =
 	"  --data DIR          data directory (default ./var; env STOPGATE_DATA)\n"
 	"  --listen ADDR:PORT  listen address (default 127.0.0.1:8080; [::1]:8080 for IPv6)\n"
 	"  --config FILE       JSON configuration file\n"
-	"  --log-level LEVEL   error, warn, info (default) or debug\n"
+	"  --log-level LEVEL   error, warn, info (default: a line per request) or debug\n"
+	"  --log-format F      text (default), logfmt, or json (one object per line)\n"
 	"  --keywords DIR      keyword rules (default: the installed set)\n"
 	"  --country CC        default country for national numbers\n"
 	"  --help              this text\n"
@@ -119,6 +121,7 @@ static void on_stop_signal(uv_signal_t *s, int signum)
 		return;
 	}
 	d->stopping = true;
+	sg__notify("STOPPING=1");
 	sg__info("daemon", "stopping signal=%s connections=%u", signum == SIGTERM ? "TERM" : "INT",
 		 d->srv.nconns);
 	uv_timer_start(&d->deadline, on_deadline, SHUTDOWN_GRACE_MS, 0);
@@ -142,6 +145,7 @@ static void on_reload_barrier(sg__wjob *job)
 			 (long long)(sg_now_us() - t0));
 	d->srv.reloading = false;
 	sg__writer_release(d->srv.writer);
+	sg__notify("READY=1");
 }
 
 static void on_hup(uv_signal_t *s, int signum)
@@ -157,8 +161,10 @@ static void on_hup(uv_signal_t *s, int signum)
 	int rc = sg__writer_submit(d->srv.writer, &d->reload_job);
 	if (rc)
 		sg__err("daemon", "reload not started error=\"%s\"", sg_strerror(rc));
-	else
+	else {
 		d->srv.reloading = true;
+		sg__notify("RELOADING=1");
+	}
 }
 
 /* Retention runs on the writer (sg_redact writes), never on the loop. */
@@ -217,7 +223,8 @@ static void walk_open_handle(uv_handle_t *h, void *arg)
 /* Options to the config; returns 0, 1 for --help, or an exit code. */
 static int parse_options(sg__cmdline *c, int argc, char **argv)
 {
-	static const sg__cmdline_flag flags[] = {{"listen", true, NULL}, {"log-level", true, NULL}, {NULL, false, NULL}};
+	static const sg__cmdline_flag flags[] = {{"listen", true, NULL}, {"log-level", true, NULL},
+						     {"log-format", true, NULL}, {NULL, false, NULL}};
 	int rc = sg__cmdline_parse(c, argc, argv, flags, usage);
 	if (rc)
 		return rc;
@@ -236,6 +243,11 @@ static int parse_options(sg__cmdline *c, int argc, char **argv)
 	const char *level = sg__cmdline_value(c, "log-level");
 	if (level && sg__log_level_parse(level, &c->cfg.log_level)) {
 		fprintf(stderr, "stopgate serve: --log-level: error, warn, info or debug\n");
+		return -1;
+	}
+	const char *format = sg__cmdline_value(c, "log-format");
+	if (format && sg__log_format_parse(format, &c->cfg.log_format)) {
+		fprintf(stderr, "stopgate serve: --log-format: text, logfmt or json\n");
 		return -1;
 	}
 	return 0;
@@ -294,6 +306,7 @@ static int run(daemon_state *d, sg__config *cfg)
 	sg__info("daemon", "listening addr=%s port=%d data=%s token=%s auditor_token=%s version=" SG_VERSION,
 		 cfg->listen, sg__http_bound_port(srv), cfg->data_dir, cfg->token[0] ? "set" : "none",
 		 cfg->auditor_token[0] ? "set" : "none");
+	sg__notify("READY=1\nSTATUS=listening");
 out:
 	uv_run(&loop, UV_RUN_DEFAULT);
 	rc = uv_loop_close(&loop);
@@ -316,6 +329,7 @@ int sg__serve_main(int argc, char **argv)
 	}
 	sg__config *cfg = &c.cfg;
 	sg__log_set_level(cfg->log_level);
+	sg__log_set_format((sg__log_format)cfg->log_format);
 	/* http-parser's own bound (a process global) above ours, so that ours
 	 * answers 431 first. */
 	http_parser_set_max_header_size((uint32_t)cfg->limits.max_header_bytes + 4096);
@@ -368,9 +382,13 @@ int sg__serve_main(int argc, char **argv)
 		sg__warn("daemon", "created a new, empty consent store data=%s hint=\"if opt-outs were expected here, "
 			 "stop and check --data / dataDir\"", cfg->data_dir);
 	struct stat dst;
-	if (stat(cfg->data_dir, &dst) == 0 && (dst.st_mode & 077))
+	/* Group read (0750) is the documented way for gateways to open the
+	 * store read-only (docs/operations.md, "Install"); other users or a
+	 * group that may write are not. */
+	if (stat(cfg->data_dir, &dst) == 0 && (dst.st_mode & 027))
 		sg__warn("daemon", "the data directory is open to other users (consent records are personal "
-			 "data) data=%s mode=%03o hint=\"chmod 700\"", cfg->data_dir, (unsigned)(dst.st_mode & 0777));
+			 "data) data=%s mode=%03o hint=\"chmod 700, or 750 for a group of read-only gateways\"",
+			 cfg->data_dir, (unsigned)(dst.st_mode & 0777));
 	if (cfg->path[0] && (cfg->token[0] || cfg->providers) && stat(cfg->path, &dst) == 0 && (dst.st_mode & 077))
 		sg__warn("daemon", "the config file is open to other users while a token or provider settings "
 			 "are in use config=%s mode=%03o hint=\"keep secrets in a 0600 file or the environment\"", cfg->path,

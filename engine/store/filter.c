@@ -258,6 +258,10 @@ static int build(sg__filter *f, uint64_t capacity, MDB_txn *txn, MDB_dbi recipie
 	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
+	/* readable by the group that may read writer.lock (store.c: group access) */
+	struct stat lsb;
+	if (stat(f->lock_path, &lsb) == 0)
+		(void)fchmod(fd, 0600 | (lsb.st_mode & S_IRGRP));
 	/* Allocate every block now: setting bits through the shared mapping
 	 * must never meet a hole on a full disk (SIGBUS); -ENOSPC here is a
 	 * clean error of this commit instead. */

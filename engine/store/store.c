@@ -135,12 +135,26 @@ static int open_dbs(sg__store *st)
 	return sg__store_err(mdb_txn_commit(txn));
 }
 
+/* Group access (docs/operations.md, "Install"): when the data directory is
+ * readable by its group (0750, e.g. the stopgate group of a packaged
+ * install), the writer makes the store's files readable by that group too,
+ * and lock.mdb writable by it, since an LMDB reader records itself there:
+ * data.mdb, writer.lock and filter.bits 0640, lock.mdb 0660. Otherwise
+ * every file is 0600. Set with fchmod(), whatever the umask; a reader
+ * changes nothing. */
+static mode_t group_read(const char *dir)
+{
+	struct stat sb;
+	return stat(dir, &sb) == 0 && (sb.st_mode & S_IRGRP) ? S_IRGRP : 0;
+}
+
 static int take_writer_lock(sg__store *st, const char *dir)
 {
 	char path[PATH_MAX];
 	if ((size_t)snprintf(path, sizeof(path), "%s/writer.lock", dir) >= sizeof(path))
 		return -ENAMETOOLONG;
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	mode_t mode = 0600 | group_read(dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -149,6 +163,7 @@ static int take_writer_lock(sg__store *st, const char *dir)
 		return err;
 	}
 	st->lock_fd = fd;
+	(void)fchmod(fd, mode); /* also when the directory's mode changed since */
 	return 0;
 }
 
@@ -159,14 +174,17 @@ static int take_writer_lock(sg__store *st, const char *dir)
  * this process opens the environment: closing any descriptor of lock.mdb
  * drops the process's fcntl() locks on it, which LMDB relies on. */
 #define LOCK_FILE_RESERVE (128u << 10) /* > LMDB's size for 1024 readers */
-static void reserve_lock_file(const char *dir)
+static void reserve_lock_file(const char *dir, bool writer)
 {
 	char path[PATH_MAX];
 	if ((size_t)snprintf(path, sizeof(path), "%s/lock.mdb", dir) >= sizeof(path))
 		return;
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	mode_t mode = group_read(dir) ? 0660 : 0600;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, mode);
 	if (fd < 0)
 		return;
+	if (writer)
+		(void)fchmod(fd, mode);
 	(void)fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, LOCK_FILE_RESERVE);
 	close(fd);
 }
@@ -374,10 +392,16 @@ int sg__store_open(sg__store *st, const char *dir, bool rdonly, bool defer_sync,
 	/* Never NOSYNC/MAPASYNC/WRITEMAP; NOMETASYNC only for a caller that
 	 * acknowledges a commit after the next sync (SG_OPEN_DEFER_SYNC). */
 	unsigned flags = MDB_NOTLS | (rdonly ? MDB_RDONLY : 0) | (defer_sync && !rdonly ? MDB_NOMETASYNC : 0);
-	reserve_lock_file(dir);
-	rc = mdb_env_open(st->env, dir, flags, 0600);
+	reserve_lock_file(dir, !rdonly);
+	mode_t data_mode = 0600 | group_read(dir);
+	rc = mdb_env_open(st->env, dir, flags, data_mode);
 	if (rc)
 		return rc == ENOENT ? SG_ENOSTORE : sg__store_err(rc);
+	if (!rdonly) {
+		int dfd;
+		if (!mdb_env_get_fd(st->env, &dfd))
+			(void)fchmod(dfd, data_mode);
+	}
 	MDB_envinfo info;
 	if (!mdb_env_info(st->env, &info) && info.me_mapsize > st->map_size)
 		st->map_size = info.me_mapsize; /* the file was grown by an earlier writer */

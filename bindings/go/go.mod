@@ -1,0 +1,3 @@
+module stopgate.dev/stopgate
+
+go 1.19
