@@ -17,20 +17,35 @@
 #define POLICY_SIZE_V1 (offsetof(sg_policy, dedup_ttl_us) + sizeof(int64_t))
 #define OPTIONS_SIZE_V1 (offsetof(sg_options, filter_capacity) + sizeof(size_t))
 
-void sg_policy_default(sg_policy *p)
+/* Defaults into a caller's struct of `size` bytes: what both know copied,
+ * the caller's tail (fields of a newer header) zero, size = the caller's. */
+static void struct_out(void *dst, size_t size, const void *full, size_t full_size)
 {
-	memset(p, 0, sizeof(*p));
-	p->size = sizeof(*p);
-	p->optout_scope = SG_SCOPE_DEFAULT;
-	p->probable = SG_PROBABLE_OPT_OUT;
-	p->confirm_window_us = 5 * 60 * (int64_t)1000000;
-	p->dedup_ttl_us = 48 * 3600 * (int64_t)1000000;
+	memset(dst, 0, size);
+	memcpy(dst, full, size < full_size ? size : full_size);
+	memcpy(dst, &size, sizeof(size));
 }
 
-void sg_options_default(sg_options *o)
+void sg_policy_init(sg_policy *p, size_t size)
 {
-	memset(o, 0, sizeof(*o));
-	o->size = sizeof(*o);
+	if (size < sizeof(size_t))
+		return; /* not even room for size: nothing to write */
+	sg_policy d;
+	memset(&d, 0, sizeof(d));
+	d.optout_scope = SG_SCOPE_DEFAULT;
+	d.probable = SG_PROBABLE_OPT_OUT;
+	d.confirm_window_us = 5 * 60 * (int64_t)1000000;
+	d.dedup_ttl_us = 48 * 3600 * (int64_t)1000000;
+	struct_out(p, size, &d, sizeof(d));
+}
+
+void sg_options_init(sg_options *o, size_t size)
+{
+	if (size < sizeof(size_t))
+		return;
+	sg_options d;
+	memset(&d, 0, sizeof(d));
+	struct_out(o, size, &d, sizeof(d));
 }
 
 /* The keyword set: the one named, else the installed one, else the source

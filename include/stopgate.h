@@ -186,7 +186,17 @@ typedef struct sg_policy {
 } sg_policy;
 
 /* Fill a policy with the defaults described above. */
-SG_EXPORT void sg_policy_default(sg_policy *policy);
+/* Fill a policy (or options, below) with the defaults for a struct of
+ * `size` bytes, the caller's sizeof: a caller built against an older, smaller
+ * struct gets only the fields it has, one built against a newer, larger one
+ * gets zeros past the fields this library knows (their defaults), and size
+ * is set to `size`. sg_policy_default() / sg_options_default() pass the
+ * caller's sizeof. */
+SG_EXPORT void sg_policy_init(sg_policy *policy, size_t size);
+static inline void sg_policy_default(sg_policy *policy)
+{
+	sg_policy_init(policy, sizeof(*policy));
+}
 
 #define SG_OPEN_RDONLY 0x1u /* read-only: any number of processes */
 /* Group durability for a process that acknowledges writes itself (the
@@ -216,7 +226,11 @@ typedef struct sg_options {
 } sg_options;
 
 /* Defaults for everything but data_dir (policy NULL: the default policy). */
-SG_EXPORT void sg_options_default(sg_options *opts);
+SG_EXPORT void sg_options_init(sg_options *opts, size_t size);
+static inline void sg_options_default(sg_options *opts)
+{
+	sg_options_init(opts, sizeof(*opts));
+}
 
 /*
  * Open an engine. On success *ret is a new handle the caller frees with

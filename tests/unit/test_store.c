@@ -170,6 +170,36 @@ static void options_need_their_size(void **state)
 	assert_true(sg_engine_policy(e)->require_registered);
 	assert_int_equal(sg_engine_policy(e)->size, sizeof(sg_policy));
 	sg_engine_close(e);
+
+	/* The defaults are written at the caller's size: a newer caller's
+	 * larger struct gets zeros past what this library knows (and opens),
+	 * an older caller's smaller one is never written past its end. */
+	struct {
+		sg_policy p;
+		uint64_t newer_field;
+	} wide;
+	memset(&wide, 0xab, sizeof(wide));
+	sg_policy_init(&wide.p, sizeof(wide));
+	assert_int_equal(wide.p.size, sizeof(wide));
+	assert_int_equal(wide.newer_field, 0);
+	assert_int_equal(wide.p.dedup_ttl_us, 48 * 3600 * (int64_t)1000000);
+	o.policy = &wide.p;
+	assert_int_equal(sg_engine_open(&o, &e), 0);
+	sg_engine_close(e);
+	unsigned char narrow[sizeof(sg_policy)];
+	memset(narrow, 0xab, sizeof(narrow));
+	sg_policy_init((sg_policy *)narrow, sizeof(size_t) + 4);
+	for (size_t i = sizeof(size_t) + 4; i < sizeof(narrow); i++)
+		assert_int_equal(narrow[i], 0xab);
+	struct {
+		sg_options o;
+		uint64_t newer_field;
+	} wopts;
+	memset(&wopts, 0xab, sizeof(wopts));
+	sg_options_init(&wopts.o, sizeof(wopts));
+	assert_int_equal(wopts.o.size, sizeof(wopts));
+	assert_null(wopts.o.data_dir);
+	assert_int_equal(wopts.newer_field, 0);
 	tu_rmdir(dir);
 }
 

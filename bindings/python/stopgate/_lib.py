@@ -98,7 +98,6 @@ def load(path: str | None = None) -> ctypes.CDLL:
     sig = {
         "sg_version": (c_char_p, []),
         "sg_strerror": (c_char_p, [c_int]),
-        "sg_policy_default": (None, [c_void_p]),
         "sg_engine_open": (c_int, [POINTER(Options), POINTER(c_void_p)]),
         "sg_engine_close": (None, [c_void_p]),
         "sg_engine_readonly": (c_bool, [c_void_p]),
