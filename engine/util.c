@@ -40,6 +40,7 @@ const char *sg_strerror(int err)
 		[SG_ETRUNCATED - SG_ERROR_MIN] = "data.mdb is missing, empty or truncated (shorter than its "
 						 "LMDB meta page says): restore the directory from a backup "
 						 "('stopgate backup'); no new store is created over it",
+		[SG_EQUIETHOURS - SG_ERROR_MIN] = "quiet-hours rules do not load",
 	};
 	_Static_assert(SG_ARRAY_SIZE(own) == SG__ERROR_END - SG_ERROR_MIN,
 		       "SG__ERROR_END is not one past the last code with a description");
