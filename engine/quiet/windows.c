@@ -36,6 +36,10 @@ typedef struct profile {
 	uint16_t *zones;
 	size_t nzones;
 	ivlist iv[SG__QH_CATEGORIES];
+	uint8_t *opener[SG__QH_CATEGORIES]; /* per interval: the rule whose window opens it */
+	uint32_t *day[SG__QH_CATEGORIES];   /* per UTC day of the horizon: the first interval
+					     * ending after the day begins (two cache lines
+					     * per lookup instead of a binary search) */
 	bool covered[SG__QH_CATEGORIES]; /* some rule covers the category */
 } profile;
 
@@ -165,13 +169,47 @@ static bool covers(const sg__qh_rule *r, sg_category cat)
 	return r->categories & (1u << cat);
 }
 
-/* The intersection of every (rule, zone) pair of profile p for cat. */
+/* The rule whose own window opens at each interval of l (the one that
+ * decides a denial before it): the first (rule, zone) pair with an
+ * interval starting there. pairs[k] belongs to rules[rule_of[k]]. */
+static int openers(const ivlist *l, const ivlist *pairs, const uint8_t *rule_of, size_t npairs, uint8_t **ret)
+{
+	uint8_t *o = malloc(l->n + 1);
+	if (!o)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->n; i++) {
+		o[i] = 0xff;
+		for (size_t k = 0; k < npairs && o[i] == 0xff; k++) {
+			ptrdiff_t f = iv_find(&pairs[k], l->iv[i][0]);
+			if (f >= 0 && pairs[k].iv[f][0] == l->iv[i][0])
+				o[i] = rule_of[k];
+		}
+	}
+	*ret = o;
+	return 0;
+}
+
+/* The intersection of every (rule, zone) pair of profile p for cat;
+ * opener (may be NULL) receives openers() of it. */
 static int profile_intervals(const sg__qh_set *s, const profile *p, sg_category cat, int64_t from, int64_t to,
-			     ivlist *out)
+			     ivlist *out, uint8_t **opener)
 {
 	ivlist acc = {0}, one = {0}, tmp = {0};
+	ivlist *pairs = NULL;
+	uint8_t *rule_of = NULL;
+	size_t npairs = 0;
 	bool first = true;
 	int rc = 0;
+	if (opener) {
+		size_t max = s->nrules * (p->nzones + 1);
+		pairs = calloc(max ? max : 1, sizeof(*pairs));
+		rule_of = calloc(max ? max : 1, 1);
+		if (!pairs || !rule_of) {
+			free(pairs);
+			free(rule_of);
+			return -ENOMEM;
+		}
+	}
 	for (size_t i = 0; i < s->nrules && !rc; i++) {
 		if (!(p->rules & (1ull << i)) || !covers(&s->rules[i], cat))
 			continue;
@@ -186,6 +224,17 @@ static int profile_intervals(const sg__qh_set *s, const profile *p, sg_category 
 			one.n = 0;
 			if ((rc = pair_intervals(&s->rules[i], tz, from, to, &one)))
 				break;
+			if (pairs) { /* keep a copy for openers() */
+				ivlist *c = &pairs[npairs];
+				c->iv = malloc((one.n ? one.n : 1) * sizeof(*c->iv));
+				if (!c->iv) {
+					rc = -ENOMEM;
+					break;
+				}
+				memcpy(c->iv, one.iv, one.n * sizeof(*c->iv));
+				c->n = c->cap = one.n;
+				rule_of[npairs++] = (uint8_t)i;
+			}
 			if (first) {
 				ivlist t = acc;
 				acc = one;
@@ -203,6 +252,12 @@ static int profile_intervals(const sg__qh_set *s, const profile *p, sg_category 
 	}
 	iv_free(&one);
 	iv_free(&tmp);
+	if (!rc && opener)
+		rc = openers(&acc, pairs, rule_of, npairs, opener);
+	for (size_t k = 0; k < npairs; k++)
+		iv_free(&pairs[k]);
+	free(pairs);
+	free(rule_of);
 	if (rc) {
 		iv_free(&acc);
 		return rc;
@@ -523,9 +578,18 @@ static int precompute(sg__qh_set *s)
 					p->covered[c] = true;
 			if (!p->covered[c])
 				continue;
-			int rc = profile_intervals(s, p, (sg_category)c, s->base, s->end, &p->iv[c]);
+			int rc = profile_intervals(s, p, (sg_category)c, s->base, s->end, &p->iv[c], &p->opener[c]);
 			if (rc)
 				return rc;
+			size_t ndays = (size_t)((s->end - s->base) / DAY) + 1, k = 0;
+			if (!(p->day[c] = malloc(ndays * sizeof(uint32_t))))
+				return -ENOMEM;
+			for (size_t d = 0; d < ndays; d++) {
+				int64_t t = s->base + (int64_t)d * DAY;
+				while (k < p->iv[c].n && p->iv[c].iv[k][1] <= t)
+					k++;
+				p->day[c][d] = (uint32_t)k;
+			}
 		}
 	}
 	return 0;
@@ -595,8 +659,11 @@ void sg__qh_free(sg__qh_set *s)
 		sg__tz_free(&s->zones[i]);
 	free(s->zones);
 	for (size_t i = 0; i < s->nprofiles; i++) {
-		for (int c = 0; c < SG__QH_CATEGORIES; c++)
+		for (int c = 0; c < SG__QH_CATEGORIES; c++) {
 			iv_free(&s->profiles[i].iv[c]);
+			free(s->profiles[i].opener[c]);
+			free(s->profiles[i].day[c]);
+		}
 		free(s->profiles[i].zones);
 	}
 	free(s->profiles);
@@ -692,7 +759,7 @@ static bool slow_eval(const sg__qh_set *s, const profile *p, sg_category cat, in
 {
 	ivlist l = {0};
 	*next = 0;
-	if (profile_intervals(s, p, cat, t - DAY, t + SEARCH_DAYS * (int64_t)DAY, &l)) {
+	if (profile_intervals(s, p, cat, t - DAY, t + SEARCH_DAYS * (int64_t)DAY, &l, NULL)) {
 		iv_free(&l);
 		return true; /* cannot tell: quiet (fail closed), no next */
 	}
@@ -729,15 +796,22 @@ void sg__qh_eval(const sg__qh_set *s, const char *to, const char *sender_cc, sg_
 		return;
 	const ivlist *l = &p->iv[cat];
 	if (t >= s->base && t < s->end) {
-		ptrdiff_t k = iv_find(l, t);
-		if (k >= 0)
-			return;
+		size_t nx = p->day[cat][(t - s->base) / DAY];
+		while (nx < l->n && l->iv[nx][1] <= t)
+			nx++;
+		if (nx < l->n && l->iv[nx][0] <= t)
+			return; /* inside an allowed interval */
 		a->quiet = true;
-		size_t nx = (size_t)(-k - 1);
-		if (nx < l->n)
+		if (nx < l->n) {
 			a->next_allowed_s = l->iv[nx][0];
-		else
+			uint8_t r = p->opener[cat][nx];
+			if (r != 0xff) {
+				a->rule = &s->rules[r];
+				return;
+			}
+		} else {
 			slow_eval(s, p, cat, t, &a->next_allowed_s);
+		}
 	} else if (!(a->quiet = slow_eval(s, p, cat, t, &a->next_allowed_s))) {
 		return;
 	}
