@@ -13,7 +13,8 @@
  *   usecase    sg_check_ex, no category: the sender's campaign is looked
  *              up (one LMDB read) to find its usecase
  * Prints ns per check and the difference and ratio to plain; asserts no
- * timing. Usage: bench_quiet [--rounds N] [--checks N]
+ * timing. Usage: bench_quiet [--rounds N] [--checks N] [--npas N (a pool of the
+ * first N area codes only: cache-hot)]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,11 +72,14 @@ static int cmp_double(const void *a, const void *b)
 int main(int argc, char **argv)
 {
 	size_t rounds = 101, checks = 8192;
+	int use_npas = 0; /* 0: all; N: only the first N area codes (a cache-hot pool) */
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--rounds"))
 			rounds = strtoul(argv[i + 1], NULL, 10);
 		else if (!strcmp(argv[i], "--checks"))
 			checks = strtoul(argv[i + 1], NULL, 10);
+		else if (!strcmp(argv[i], "--npas"))
+			use_npas = atoi(argv[i + 1]);
 	}
 	/* NPAs from the shipped data */
 	char path[4200];
@@ -91,6 +95,8 @@ int main(int argc, char **argv)
 		if (line[0] >= '2' && line[0] <= '9' && line[3] == '\t')
 			npas[nn++] = atoi(line) ;
 	fclose(f);
+	if (use_npas > 0 && use_npas < nn)
+		nn = use_npas;
 	srand(42);
 	for (int i = 0; i < POOL; i++) {
 		int npa = i % 16 == 15 ? 800 : npas[rand() % nn];

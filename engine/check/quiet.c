@@ -148,8 +148,7 @@ int sg__quiet_prepare(sg__quiet_ctx *q, sg_engine *e, const sg_check_opts *opts,
 	pthread_rwlock_rdlock(&e->reg_lock);
 	q->locked = true;
 	q->active = sg__qh_rule_count(e->qh) > 0;
-	if (from_key)
-		sg__qh_sender_country(e->qh, from_key, q->sender_cc);
+	q->from_key = from_key;
 	return 0;
 }
 
@@ -158,7 +157,7 @@ void sg__quiet_apply(sg__quiet_ctx *q, size_t i, const char *to_key, sg_verdict 
 	if (!q->active || !v->allow || v->confirmation)
 		return;
 	sg__qh_answer a;
-	sg__qh_eval(q->e->qh, to_key, q->sender_cc, q->cat, q->at_s, &a);
+	sg__qh_eval(q->e->qh, to_key, q->from_key, q->sender_cc, q->cat, q->at_s, &a);
 	sg_quiet *o = q->out ? &q->out[i] : NULL;
 	if (o) {
 		o->evaluated = a.region != NULL;

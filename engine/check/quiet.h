@@ -12,6 +12,7 @@ typedef struct sg__quiet_ctx {
 	bool locked;         /* holds e->reg_lock for reading (the set) */
 	int64_t at_s;
 	char sender_cc[3];
+	const char *from_key; /* the sender's key, for the country of numbers with no place */
 } sg__quiet_ctx;
 
 /* Before the recipients: resolve the category (the option, else the

@@ -23,11 +23,22 @@
 #define SEARCH_DAYS 400 /* how far an on-demand next_allowed looks */
 #define UNKNOWN (-1)    /* npa[]: no place known (toll-free, 5XX, unassigned) */
 #define NO_RULES (-2)   /* a place no rule covers (e.g. Jamaica) */
+#define REFINED (1u << 30)
+#define NPA_PROFILE(v) ((int32_t)((v) & ~REFINED) - 3)
 
 typedef struct ivlist {
 	int64_t (*iv)[2]; /* [start, end) UTC seconds, sorted, disjoint */
 	size_t n, cap;
 } ivlist;
+
+/* One UTC day of the horizon: the first allowed interval that ends after
+ * the day begins, inline (seconds from the set's base; end 0: none left),
+ * and its index, so that the common lookup reads one 16-byte entry. */
+typedef struct day_entry {
+	uint32_t start, end;
+	uint32_t index;
+	uint32_t pad;
+} day_entry;
 
 typedef struct profile {
 	char region[8];
@@ -37,14 +48,13 @@ typedef struct profile {
 	size_t nzones;
 	ivlist iv[SG__QH_CATEGORIES];
 	uint8_t *opener[SG__QH_CATEGORIES]; /* per interval: the rule whose window opens it */
-	uint32_t *day[SG__QH_CATEGORIES];   /* per UTC day of the horizon: the first interval
-					     * ending after the day begins (two cache lines
-					     * per lookup instead of a binary search) */
+	day_entry *day[SG__QH_CATEGORIES];  /* per UTC day of the horizon (see day_entry) */
 	bool covered[SG__QH_CATEGORIES]; /* some rule covers the category */
 } profile;
 
 typedef struct prefix {
-	uint32_t key; /* digits after +1 as a number, times 10 plus their count */
+	uint32_t key; /* the digits after +1 padded to 7, times 10, plus their count:
+		       * sorted, each NPA's prefixes are contiguous */
 	int32_t profile;
 } prefix;
 
@@ -61,11 +71,14 @@ struct sg__qh_set {
 	size_t nzones;
 	profile *profiles;
 	size_t nprofiles;
-	int32_t npa[1000];   /* profile of NPA, UNKNOWN or NO_RULES */
-	bool refined[1000];  /* has longer prefixes */
+	int32_t npa[1000];   /* profile of NPA, UNKNOWN or NO_RULES; | REFINED when it has
+			      * longer prefixes (one table, one cache line per lookup) */
 	char npa_cc[1000][3]; /* the NPA's country ("US", "CA", "JM"), "" unknown */
+	bool npa_refined[1000]; /* has longer prefixes */
+	uint32_t npa_packed[1000]; /* npa + 3, | REFINED: what the lookup reads (one table) */
 	prefix *pre;
 	size_t npre;
+	uint16_t pre_lo[1000], pre_hi[1000]; /* each NPA's range of pre[] */
 	country *countries;
 	size_t ncountries;
 	int64_t base, end;   /* the precomputed horizon, UTC seconds */
@@ -436,7 +449,7 @@ static int load_nanp(sg__qh_set *s, const char *dir, char *err, size_t errlen)
 			memcpy(s->npa_cc[npa], region, 2);
 			continue;
 		}
-		s->refined[npa] = true;
+		s->npa_refined[npa] = true;
 		if (s->npre == cap) {
 			cap = cap ? cap * 2 : 1024;
 			prefix *np = realloc(s->pre, cap * sizeof(*np));
@@ -446,12 +459,33 @@ static int load_nanp(sg__qh_set *s, const char *dir, char *err, size_t errlen)
 			}
 			s->pre = np;
 		}
-		s->pre[s->npre++] = (prefix){(uint32_t)strtoul(digits, NULL, 10) * 10 + (uint32_t)strlen(digits), pi};
+		uint32_t v = (uint32_t)strtoul(digits, NULL, 10);
+		for (size_t l = strlen(digits); l < 7; l++)
+			v *= 10;
+		s->pre[s->npre++] = (prefix){v * 10 + (uint32_t)strlen(digits), pi};
 	}
 	fclose(f);
-	if (!rc)
+	if (!rc && s->npre > UINT16_MAX) {
+		snprintf(err, errlen, "zones/nanp.tsv: more than %u exchange lines", UINT16_MAX);
+		rc = SG_ECONFIG;
+	}
+	if (!rc) {
 		qsort(s->pre, s->npre, sizeof(*s->pre), cmp_prefix);
+		for (size_t i = s->npre; i-- > 0;) {
+			int npa = (int)(s->pre[i].key / 100000);
+			s->pre_lo[npa] = (uint16_t)i;
+			if (!s->pre_hi[npa])
+				s->pre_hi[npa] = (uint16_t)(i + 1);
+		}
+	}
 	return rc;
+}
+
+/* npa[] and npa_refined[] into one word per NPA for the lookup. */
+static void pack_npas(sg__qh_set *s)
+{
+	for (int i = 0; i < 1000; i++)
+		s->npa_packed[i] = (uint32_t)(s->npa[i] + 3) | (s->npa_refined[i] ? REFINED : 0);
 }
 
 /* The zones of a country from the system's zone.tab. */
@@ -582,13 +616,18 @@ static int precompute(sg__qh_set *s)
 			if (rc)
 				return rc;
 			size_t ndays = (size_t)((s->end - s->base) / DAY) + 1, k = 0;
-			if (!(p->day[c] = malloc(ndays * sizeof(uint32_t))))
+			if (!(p->day[c] = calloc(ndays, sizeof(day_entry))))
 				return -ENOMEM;
 			for (size_t d = 0; d < ndays; d++) {
 				int64_t t = s->base + (int64_t)d * DAY;
 				while (k < p->iv[c].n && p->iv[c].iv[k][1] <= t)
 					k++;
-				p->day[c][d] = (uint32_t)k;
+				day_entry *de = &p->day[c][d];
+				de->index = (uint32_t)k;
+				if (k < p->iv[c].n) {
+					de->start = (uint32_t)(p->iv[c].iv[k][0] - s->base);
+					de->end = (uint32_t)(p->iv[c].iv[k][1] - s->base);
+				}
 			}
 		}
 	}
@@ -614,11 +653,14 @@ int sg__qh_load(const char *dir, int64_t now_us, sg__qh_set **ret, char *err, si
 		return -ENOMEM;
 	for (int i = 0; i < 1000; i++)
 		s->npa[i] = UNKNOWN;
+	pack_npas(s);
 	int rc = 0;
 	if (dir && dir[0] && strcmp(dir, "none")) {
 		rc = load_rules(s, dir, err, errlen);
 		if (!rc && s->nrules)
 			rc = load_nanp(s, dir, err, errlen);
+		if (!rc)
+			pack_npas(s);
 		for (size_t i = 0; !rc && i < s->nrules; i++) {
 			char cc[3] = {s->rules[i].jurisdiction[0], s->rules[i].jurisdiction[1], 0};
 			bool have = false;
@@ -687,26 +729,40 @@ static int32_t country_profile(const sg__qh_set *s, const char *cc)
 	return -1;
 }
 
-static int32_t place_of(const sg__qh_set *s, const char *to, const char *sender_cc)
+/* "+1" and ten digits (a canonical key holds digits only after '+'). */
+static bool nanp_key(const char *k)
+{
+	return k[0] == '+' && k[1] == '1' && strnlen(k, 13) == 12;
+}
+
+static int32_t place_of(const sg__qh_set *s, const char *to, const char *sender_key, const char *sender_cc)
 {
 	if (to[0] != '+')
 		return -1;
-	if (to[1] == '1' && strlen(to) == 12) {
+	if (nanp_key(to)) {
 		int npa = (to[2] - '0') * 100 + (to[3] - '0') * 10 + (to[4] - '0');
-		int32_t pi = s->npa[npa];
-		if (s->refined[npa]) {
-			/* longest prefix: NPA + 4, 3, 2, 1 digits */
-			uint32_t v = (uint32_t)npa;
-			uint32_t keys[4];
+		uint32_t packed = s->npa_packed[npa];
+		int32_t pi = NPA_PROFILE(packed);
+		if (packed & REFINED) {
+			/* longest prefix: NPA + 4, 3, 2, 1 digits, searched in the
+			 * NPA's own range */
+			uint32_t keys[4], v = (uint32_t)npa, scale = 10000;
 			for (int l = 0; l < 4; l++) {
 				v = v * 10 + (uint32_t)(to[5 + l] - '0');
-				keys[l] = v * 10 + (uint32_t)(4 + l);
+				scale /= 10;
+				keys[l] = v * (scale ? scale : 1) * 10 + (uint32_t)(4 + l);
 			}
 			for (int l = 3; l >= 0; l--) {
-				prefix k = {keys[l], 0};
-				const prefix *hit = bsearch(&k, s->pre, s->npre, sizeof(*s->pre), cmp_prefix);
-				if (hit)
-					return hit->profile;
+				size_t lo = s->pre_lo[npa], hi = s->pre_hi[npa];
+				while (lo < hi) {
+					size_t mid = (lo + hi) / 2;
+					if (s->pre[mid].key < keys[l])
+						lo = mid + 1;
+					else
+						hi = mid;
+				}
+				if (lo < s->pre_hi[npa] && s->pre[lo].key == keys[l])
+					return s->pre[lo].profile;
 			}
 			return pi;
 		}
@@ -714,7 +770,10 @@ static int32_t place_of(const sg__qh_set *s, const char *to, const char *sender_
 			return pi;
 		/* An NPA with no place: toll-free, 5XX, unassigned: the
 		 * sender country's every zone and rule, else the US's. */
-		int32_t c = country_profile(s, sender_cc);
+		char cc[3] = {sender_cc[0], sender_cc[1], 0};
+		if (sender_key)
+			sg__qh_sender_country(s, sender_key, cc);
+		int32_t c = country_profile(s, cc);
 		return c >= 0 ? c : country_profile(s, "US");
 	}
 	char cc[3];
@@ -773,20 +832,23 @@ static bool slow_eval(const sg__qh_set *s, const profile *p, sg_category cat, in
 
 void sg__qh_sender_country(const sg__qh_set *s, const char *key, char cc[3])
 {
-	if (s && key[0] == '+' && key[1] == '1' && strlen(key) == 12) {
+	if (s && nanp_key(key)) {
 		int npa = (key[2] - '0') * 100 + (key[3] - '0') * 10 + (key[4] - '0');
 		if (s->npa_cc[npa][0])
 			memcpy(cc, s->npa_cc[npa], 3);
 	}
 }
 
-void sg__qh_eval(const sg__qh_set *s, const char *to, const char *sender_cc, sg_category cat, int64_t t,
-		 sg__qh_answer *a)
+void sg__qh_eval(const sg__qh_set *s, const char *to, const char *sender_key, const char *sender_cc,
+		 sg_category cat, int64_t t, sg__qh_answer *a)
 {
-	memset(a, 0, sizeof(*a));
+	a->quiet = false;
+	a->next_allowed_s = 0;
+	a->region = a->zones = NULL;
+	a->rule = NULL;
 	if (!s || !s->nprofiles || cat <= SG_CATEGORY_DEFAULT || cat >= SG__QH_CATEGORIES)
 		return;
-	int32_t pi = place_of(s, to, sender_cc);
+	int32_t pi = place_of(s, to, sender_key, sender_cc);
 	if (pi < 0)
 		return;
 	const profile *p = &s->profiles[pi];
@@ -796,11 +858,20 @@ void sg__qh_eval(const sg__qh_set *s, const char *to, const char *sender_cc, sg_
 		return;
 	const ivlist *l = &p->iv[cat];
 	if (t >= s->base && t < s->end) {
-		size_t nx = p->day[cat][(t - s->base) / DAY];
-		while (nx < l->n && l->iv[nx][1] <= t)
-			nx++;
-		if (nx < l->n && l->iv[nx][0] <= t)
-			return; /* inside an allowed interval */
+		const day_entry *de = &p->day[cat][(t - s->base) / DAY];
+		uint32_t rel = (uint32_t)(t - s->base);
+		size_t nx;
+		if (de->end > rel) { /* the common case: one entry decides */
+			if (de->start <= rel)
+				return; /* inside an allowed interval */
+			nx = de->index;
+		} else {
+			nx = de->index;
+			while (nx < l->n && l->iv[nx][1] <= t)
+				nx++;
+			if (nx < l->n && l->iv[nx][0] <= t)
+				return;
+		}
 		a->quiet = true;
 		if (nx < l->n) {
 			a->next_allowed_s = l->iv[nx][0];
