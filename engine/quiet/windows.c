@@ -79,6 +79,10 @@ struct sg__qh_set {
 	prefix *pre;
 	size_t npre;
 	uint16_t pre_lo[1000], pre_hi[1000]; /* each NPA's range of pre[] */
+	/* hot[profile * SG__QH_CATEGORIES + category]: the day table, NULL when
+	 * no rule covers the category; a dense copy, so the check's lookup
+	 * touches the small tables and one day entry, not the profile. */
+	const day_entry **hot;
 	country *countries;
 	size_t ncountries;
 	int64_t base, end;   /* the precomputed horizon, UTC seconds */
@@ -604,6 +608,9 @@ static int load_rules(sg__qh_set *s, const char *dir, char *err, size_t errlen)
 
 static int precompute(sg__qh_set *s)
 {
+	s->hot = calloc(s->nprofiles * SG__QH_CATEGORIES + 1, sizeof(*s->hot));
+	if (!s->hot)
+		return -ENOMEM;
 	for (size_t i = 0; i < s->nprofiles; i++) {
 		profile *p = &s->profiles[i];
 		for (int c = 1; c < SG__QH_CATEGORIES; c++) {
@@ -629,6 +636,7 @@ static int precompute(sg__qh_set *s)
 					de->end = (uint32_t)(p->iv[c].iv[k][1] - s->base);
 				}
 			}
+			s->hot[i * SG__QH_CATEGORIES + (size_t)c] = p->day[c];
 		}
 	}
 	return 0;
@@ -710,6 +718,7 @@ void sg__qh_free(sg__qh_set *s)
 	}
 	free(s->profiles);
 	free(s->pre);
+	free(s->hot);
 	free(s->countries);
 	free(s);
 }
@@ -854,11 +863,12 @@ void sg__qh_eval(const sg__qh_set *s, const char *to, const char *sender_key, co
 	const profile *p = &s->profiles[pi];
 	a->region = p->region;
 	a->zones = p->tz;
-	if (!p->covered[cat])
-		return;
-	const ivlist *l = &p->iv[cat];
 	if (t >= s->base && t < s->end) {
-		const day_entry *de = &p->day[cat][(t - s->base) / DAY];
+		const day_entry *days = s->hot[(size_t)pi * SG__QH_CATEGORIES + cat];
+		if (!days)
+			return; /* no rule covers the category */
+		const ivlist *l = &p->iv[cat];
+		const day_entry *de = &days[(t - s->base) / DAY];
 		uint32_t rel = (uint32_t)(t - s->base);
 		size_t nx;
 		if (de->end > rel) { /* the common case: one entry decides */
@@ -883,7 +893,7 @@ void sg__qh_eval(const sg__qh_set *s, const char *to, const char *sender_key, co
 		} else {
 			slow_eval(s, p, cat, t, &a->next_allowed_s);
 		}
-	} else if (!(a->quiet = slow_eval(s, p, cat, t, &a->next_allowed_s))) {
+	} else if (!p->covered[cat] || !(a->quiet = slow_eval(s, p, cat, t, &a->next_allowed_s))) {
 		return;
 	}
 	a->rule = deciding_rule(s, p, cat, t);

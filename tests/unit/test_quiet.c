@@ -5,6 +5,7 @@
  * instant is fixed (the `at` of sg_check_ex), so no test depends on the
  * clock; the rules are the shipped ones of the source tree. */
 #include <errno.h>
+#include <time.h>
 #include <sys/stat.h>
 #include "testutil.h"
 #include "internal.h"
@@ -352,6 +353,79 @@ static void bad_rule_file(void **state)
 	tu_rmdir(dir);
 }
 
+/* The TZif reader and its POSIX-rule extension agree with the C library
+ * (localtime_r under TZ, single-threaded here) on every hour of 2026-2027
+ * and on sample days up to 2060, in zones with and without DST, half-hour
+ * offsets and a zone that changed rules. */
+static void tz_matches_the_c_library(void **state)
+{
+	(void)state;
+	static const char *const zones[] = {"America/New_York", "America/Chicago", "America/Denver", "America/Phoenix",
+					    "America/Los_Angeles", "America/Anchorage", "Pacific/Honolulu",
+					    "America/St_Johns", "America/Indiana/Knox", "America/Adak",
+					    "Europe/London", "Australia/Lord_Howe", "Etc/GMT+6"};
+	char *old = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
+	for (size_t z = 0; z < SG_ARRAY_SIZE(zones); z++) {
+		sg__tz tz;
+		char err[256];
+		assert_int_equal(sg__tz_load(NULL, zones[z], &tz, err, sizeof(err)), 0);
+		setenv("TZ", zones[z], 1);
+		tzset();
+		int64_t from = sg__days_from_civil(2026, 1, 1) * 86400, to = sg__days_from_civil(2028, 1, 1) * 86400;
+		for (int64_t t = from; t < to; t += 3600) {
+			struct tm tm;
+			time_t tt = (time_t)t;
+			localtime_r(&tt, &tm);
+			if (sg__tz_offset(&tz, t) != tm.tm_gmtoff)
+				fail_msg("%s at %lld: %d vs libc %ld", zones[z], (long long)t, sg__tz_offset(&tz, t),
+					 tm.tm_gmtoff);
+			/* local -> UTC inverts it except in a gap or an overlap */
+			int64_t local = t + tm.tm_gmtoff;
+			int64_t back = sg__tz_utc_of_local(&tz, local);
+			assert_true(back <= t);
+		}
+		for (int y = 2030; y <= 2060; y += 3)
+			for (int m = 1; m <= 12; m++) {
+				int64_t t = sg__days_from_civil(y, m, 15) * 86400 + 12 * 3600;
+				struct tm tm;
+				time_t tt = (time_t)t;
+				localtime_r(&tt, &tm);
+				if (sg__tz_offset(&tz, t) != tm.tm_gmtoff)
+					fail_msg("%s in %d-%02d: %d vs libc %ld", zones[z], y, m, sg__tz_offset(&tz, t),
+						 tm.tm_gmtoff);
+			}
+		sg__tz_free(&tz);
+	}
+	if (old) {
+		setenv("TZ", old, 1);
+		free(old);
+	} else {
+		unsetenv("TZ");
+	}
+	tzset();
+	sg__tz tz;
+	char err[256];
+	assert_int_not_equal(sg__tz_load(NULL, "../etc/passwd", &tz, err, sizeof(err)), 0);
+	assert_int_not_equal(sg__tz_load(NULL, "America/Nowhere", &tz, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "America/Nowhere"));
+}
+
+/* A far instant (outside the precomputed years) is computed on demand:
+ * the POSIX rule of the zone file carries DST on. */
+static void far_future_on_demand(void **state)
+{
+	fixture *f = *state;
+	static const expect x[] = {
+		{"New York 2045-07-01 07:30 EDT", NULL, "+12125551234", "2045-07-01T11:30:00Z", false,
+		 "2045-07-01T12:00:00", "us.qh", NULL, NULL},
+		{"New York 2045-07-01 08:30 EDT", NULL, "+12125551234", "2045-07-01T12:30:00Z", true, NULL, NULL, NULL,
+		 NULL},
+		{"Alabama Christmas 2044 (a Sunday) kept Monday", NULL, "+12055551234", "2044-12-26T18:00:00Z", false,
+		 "2044-12-27T14:00:00", "us-al.qh", NULL, NULL},
+	};
+	run(f->e, x, SG_ARRAY_SIZE(x));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,6 +434,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(non_geographic_numbers, setup, teardown),
 		cmocka_unit_test(categories_and_exemptions),
 		cmocka_unit_test(names),
+		cmocka_unit_test(tz_matches_the_c_library),
+		cmocka_unit_test_setup_teardown(far_future_on_demand, setup, teardown),
 		cmocka_unit_test(bad_rule_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
