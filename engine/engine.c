@@ -80,7 +80,8 @@ static int engine_open(const sg_options *caller_opts, bool with_store, sg_engine
 		return SG_ECONFIG;
 	if (policy.optout_scope == SG_SCOPE_GLOBAL || policy.optout_scope > SG_SCOPE_GLOBAL)
 		return SG_ECONFIG;
-	if (policy.default_category < SG_CATEGORY_DEFAULT || policy.default_category > SG_CATEGORY_CONVERSATIONAL)
+	if (policy.default_category < SG_CATEGORY_DEFAULT || policy.default_category > SG_CATEGORY_CONVERSATIONAL ||
+	    (policy.quiet_unknown != SG_QUIET_UNKNOWN_COUNTRY && policy.quiet_unknown != SG_QUIET_UNKNOWN_SKIP))
 		return SG_ECONFIG;
 	sg_engine *e = calloc(1, sizeof(*e));
 	if (!e)

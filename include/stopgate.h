@@ -183,7 +183,14 @@ typedef struct sg_policy {
 	 * SG_CATEGORY_DEFAULT (the default) = none, so quiet hours never apply to
 	 * it; SG_CATEGORY_MARKETING makes every such check subject to them. */
 	int default_category;        /* an sg_category */
+	/* Added in 0.2: quiet hours for a number with no place (toll-free 8XX,
+	 * 5XX, an unassigned area code): SG_QUIET_UNKNOWN_COUNTRY (default)
+	 * applies every rule of the sender's country in every zone of it (the
+	 * intersection: most restrictive); SG_QUIET_UNKNOWN_SKIP applies none. */
+	int quiet_unknown;
 } sg_policy;
+#define SG_QUIET_UNKNOWN_COUNTRY 0
+#define SG_QUIET_UNKNOWN_SKIP 1
 
 /* Fill a policy with the defaults described above. */
 SG_EXPORT void sg_policy_default(sg_policy *policy);
@@ -354,7 +361,8 @@ SG_EXPORT void sg_check_opts_default(sg_check_opts *opts);
  * major version). All strings NUL-terminated, "" when unknown. */
 typedef struct sg_quiet {
 	sg_category category;    /* the category the check resolved (DEFAULT: none) */
-	bool evaluated;          /* quiet-hours rules covered this check */
+	bool evaluated;          /* the recipient's place is one the rules know (region and
+				  * tz are set); false: no rule covers its country */
 	int64_t next_allowed_us; /* SG_REASON_QUIET_HOURS: the earliest instant at or after
 				  * at_us the same check would allow (UTC µs); 0 when no
 				  * window opens within 400 days, or not quiet */

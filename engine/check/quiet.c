@@ -126,9 +126,7 @@ int sg__quiet_prepare(sg__quiet_ctx *q, sg_engine *e, const sg_check_opts *opts,
 {
 	memset(q, 0, sizeof(*q));
 	q->e = e;
-	q->out = out;
-	if (out)
-		memset(out, 0, n * sizeof(*out));
+	q->out = out; /* zeroed by sg_check_ex */
 	memcpy(q->sender_cc, cc, 3);
 	sg_category cat = opts->category;
 	if (cat == SG_CATEGORY_DEFAULT && from_key) {
@@ -157,7 +155,8 @@ void sg__quiet_apply(sg__quiet_ctx *q, size_t i, const char *to_key, sg_verdict 
 	if (!q->active || !v->allow || v->confirmation)
 		return;
 	sg__qh_answer a;
-	sg__qh_eval(q->e->qh, to_key, q->from_key, q->sender_cc, q->cat, q->at_s, &a);
+	sg__qh_eval(q->e->qh, to_key, q->from_key, q->sender_cc, q->cat,
+		    q->e->policy.quiet_unknown == SG_QUIET_UNKNOWN_SKIP, q->at_s, &a);
 	sg_quiet *o = q->out ? &q->out[i] : NULL;
 	if (o) {
 		o->evaluated = a.region != NULL;
@@ -207,5 +206,7 @@ int sg_check_ex(sg_engine *e, const char *from, const char *const *to, size_t n,
 		}
 		return rc;
 	}
+	if (quiet) /* also for an invalid sender and the exempt purposes */
+		memset(quiet, 0, n * sizeof(*quiet));
 	return sg__check_run(e, from, to, n, o.purpose, out, &o, quiet);
 }

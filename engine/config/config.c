@@ -146,7 +146,7 @@ static const char *const top_keys[] = {
 };
 static const char *const policy_keys[] = {
 	"optoutScope", "probable", "requireRegistered", "requireOptin", "allowInactiveCampaigns",
-	"forbidOptinOverride", "confirmWindowSeconds", "dedupHours", "defaultCategory",
+	"forbidOptinOverride", "confirmWindowSeconds", "dedupHours", "defaultCategory", "quietHoursUnknown",
 };
 static const char *const limits_keys[] = {
 	"maxHeaderBytes", "maxBodyBytes", "maxBatchBodyBytes", "maxConnections", "headerTimeoutMs",
@@ -234,6 +234,16 @@ static int parse_policy(sg__config *cfg, const cJSON *pol, char *err, size_t err
 			return fail(err, errlen, SG_ECONFIG, "policy.defaultCategory: \"none\" (the default), "
 				    "\"marketing\", \"informational\", \"transactional\" or \"conversational\"");
 		cfg->policy.default_category = (int)c;
+	}
+	const cJSON *unk = cJSON_GetObjectItemCaseSensitive(pol, "quietHoursUnknown");
+	if (unk) {
+		if (cJSON_IsString(unk) && !strcmp(unk->valuestring, "country"))
+			cfg->policy.quiet_unknown = SG_QUIET_UNKNOWN_COUNTRY;
+		else if (cJSON_IsString(unk) && !strcmp(unk->valuestring, "skip"))
+			cfg->policy.quiet_unknown = SG_QUIET_UNKNOWN_SKIP;
+		else
+			return fail(err, errlen, SG_ECONFIG, "policy.quietHoursUnknown: \"country\" (the default: "
+				    "every rule and zone of the sender's country) or \"skip\"");
 	}
 	const cJSON *prob = cJSON_GetObjectItemCaseSensitive(pol, "probable");
 	if (prob) {

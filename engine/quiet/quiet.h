@@ -78,7 +78,7 @@ typedef struct sg__qh_answer {
 /* Evaluate quiet hours for recipient key `to` (canonical "+E.164") at UTC
  * second at, for category cat; sender_key (may be NULL) and sender_cc
  * (its country as sg_number_country says) choose the country of a number
- * with no place. No rule applying: *ret->quiet false, region etc.
+ * with no place; skip_unknown: such a number gets no rule at all. No rule applying: *ret->quiet false, region etc.
  * may still be set. Thread-safe, no allocation on the common path. */
 void sg__qh_eval(const sg__qh_set *set, const char *to, const char *sender_key, const char *sender_cc,
-		 sg_category cat, int64_t at, sg__qh_answer *ret);
+		 sg_category cat, bool skip_unknown, int64_t at, sg__qh_answer *ret);

@@ -744,7 +744,8 @@ static bool nanp_key(const char *k)
 	return k[0] == '+' && k[1] == '1' && strnlen(k, 13) == 12;
 }
 
-static int32_t place_of(const sg__qh_set *s, const char *to, const char *sender_key, const char *sender_cc)
+static int32_t place_of(const sg__qh_set *s, const char *to, const char *sender_key, const char *sender_cc,
+			bool skip_unknown)
 {
 	if (to[0] != '+')
 		return -1;
@@ -775,7 +776,7 @@ static int32_t place_of(const sg__qh_set *s, const char *to, const char *sender_
 			}
 			return pi;
 		}
-		if (pi != UNKNOWN)
+		if (pi != UNKNOWN || skip_unknown)
 			return pi;
 		/* An NPA with no place: toll-free, 5XX, unassigned: the
 		 * sender country's every zone and rule, else the US's. */
@@ -849,7 +850,7 @@ void sg__qh_sender_country(const sg__qh_set *s, const char *key, char cc[3])
 }
 
 void sg__qh_eval(const sg__qh_set *s, const char *to, const char *sender_key, const char *sender_cc,
-		 sg_category cat, int64_t t, sg__qh_answer *a)
+		 sg_category cat, bool skip_unknown, int64_t t, sg__qh_answer *a)
 {
 	a->quiet = false;
 	a->next_allowed_s = 0;
@@ -857,7 +858,7 @@ void sg__qh_eval(const sg__qh_set *s, const char *to, const char *sender_key, co
 	a->rule = NULL;
 	if (!s || !s->nprofiles || cat <= SG_CATEGORY_DEFAULT || cat >= SG__QH_CATEGORIES)
 		return;
-	int32_t pi = place_of(s, to, sender_key, sender_cc);
+	int32_t pi = place_of(s, to, sender_key, sender_cc, skip_unknown);
 	if (pi < 0)
 		return;
 	const profile *p = &s->profiles[pi];

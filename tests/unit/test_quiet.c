@@ -222,6 +222,25 @@ static void non_geographic_numbers(void **state)
 	run(f->e, x, SG_ARRAY_SIZE(x));
 }
 
+static void unknown_numbers_by_policy(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	sg_policy pol;
+	sg_policy_default(&pol);
+	pol.quiet_unknown = SG_QUIET_UNKNOWN_SKIP;
+	sg_engine *e = tu_open(dir, 0, &pol);
+	static const expect x[] = {
+		{"800 with quietHoursUnknown skip: no rule", NULL, "+18005551234", "2026-12-06T20:00:00Z", true, NULL,
+		 NULL, NULL, NULL},
+		{"a placed number still gets its rules", NULL, "+12055551234", "2026-12-06T20:00:00Z", false,
+		 "2026-12-07T14:00:00", "us-al.qh", "US-AL", NULL},
+	};
+	run(e, x, SG_ARRAY_SIZE(x));
+	sg_engine_close(e);
+	tu_rmdir(dir);
+}
+
 static void categories_and_exemptions(void **state)
 {
 	(void)state;
@@ -258,9 +277,16 @@ static void categories_and_exemptions(void **state)
 	/* the old calls never apply quiet hours */
 	assert_int_equal(sg_check(e, "+12125550111", to, SG_PURPOSE_MESSAGE, &v), 0);
 	assert_true(v.allow);
-	/* HELP replies are exempt */
+	/* HELP replies are exempt; the quiet part is still written (zeroed) */
+	memset(&q, 0xa5, sizeof(q));
 	check_at(e, NY_SENDER, to, night, SG_PURPOSE_HELP_REPLY, SG_CATEGORY_MARKETING, &v, &q);
 	assert_true(v.allow);
+	assert_false(q.evaluated);
+	assert_int_equal(q.next_allowed_us, 0);
+	memset(&q, 0xa5, sizeof(q));
+	check_at(e, "not a sender", to, night, SG_PURPOSE_MESSAGE, SG_CATEGORY_MARKETING, &v, &q);
+	assert_int_equal(v.reason, SG_REASON_INVALID_NUMBER);
+	assert_int_equal(q.rule[0], '\0');
 	/* opted_out comes first; the one confirmation is exempt */
 	tu_record(e, SG_ACTION_OPT_OUT, SG_SOURCE_KEYWORD, NY_SENDER, to, SG_SCOPE_SENDER, NULL);
 	check_at(e, NY_SENDER, to, night, SG_PURPOSE_MESSAGE, SG_CATEGORY_MARKETING, &v, &q);
@@ -433,6 +459,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(dst_and_split_area_codes, setup, teardown),
 		cmocka_unit_test_setup_teardown(non_geographic_numbers, setup, teardown),
 		cmocka_unit_test(categories_and_exemptions),
+		cmocka_unit_test(unknown_numbers_by_policy),
 		cmocka_unit_test(names),
 		cmocka_unit_test(tz_matches_the_c_library),
 		cmocka_unit_test_setup_teardown(far_future_on_demand, setup, teardown),
