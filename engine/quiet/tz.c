@@ -87,8 +87,11 @@ static const char *parse_hms(const char *p, int32_t *ret)
 	for (int i = 0; i < 3; i++) {
 		if (*p < '0' || *p > '9')
 			return NULL;
-		while (*p >= '0' && *p <= '9')
+		while (*p >= '0' && *p <= '9') {
 			v[i] = v[i] * 10 + (*p++ - '0');
+			if (v[i] > 999)
+				return NULL; /* POSIX allows 167 hours at most */
+		}
 		if (*p != ':')
 			break;
 		p++;
@@ -125,6 +128,8 @@ static bool parse_posix(const char *p, posix_rule *r)
 	if (!(p = skip_name(p)) || !(p = parse_hms(p, &v)))
 		return false;
 	r->std = -v;
+	if (r->std < -26 * 3600 || r->std > 26 * 3600)
+		return false;
 	if (!*p)
 		return true;
 	if (!(p = skip_name(p)))
@@ -138,7 +143,7 @@ static bool parse_posix(const char *p, posix_rule *r)
 	}
 	if (*p++ != ',' || !(p = parse_mdate(p, r, 0)) || *p++ != ',' || !(p = parse_mdate(p, r, 1)))
 		return false;
-	return *p == '\0';
+	return *p == '\0' && r->dst >= -26 * 3600 && r->dst <= 26 * 3600;
 }
 
 /* Day (since epoch) of the week-th wday of mon in year y (week 5 = last). */
@@ -190,10 +195,16 @@ static int extend(sg__tz *tz, size_t *cap, const posix_rule *r)
 		int64_t a = s < e ? s : e, b = s < e ? e : s;
 		int32_t oa = s < e ? r->dst : r->std, ob = s < e ? r->std : r->dst;
 		int rc;
-		if (a > last && (rc = push(tz, cap, a, oa)))
-			return rc;
-		if (b > last && (rc = push(tz, cap, b, ob)))
-			return rc;
+		if (a > last) {
+			if ((rc = push(tz, cap, a, oa)))
+				return rc;
+			last = a;
+		}
+		if (b > last) {
+			if ((rc = push(tz, cap, b, ob)))
+				return rc;
+			last = b;
+		}
 	}
 	return 0;
 }
@@ -226,8 +237,11 @@ static int parse_tzif(const unsigned char *b, size_t len, sg__tz *tz, char *err,
 		}
 		const unsigned char *t = h + 44, *idx = t + timecnt * tsize, *types = idx + timecnt;
 		tz->off0 = (int32_t)be(types, 4);
+		for (int64_t i = 0; i < typecnt; i++) /* RFC 8536: -2^31 is invalid; none is a day off */
+			if (be(types + i * 6, 4) < -26 * 3600 || be(types + i * 6, 4) > 26 * 3600)
+				goto bad;
 		for (int64_t i = 0; i < timecnt; i++) {
-			if (idx[i] >= typecnt)
+			if (idx[i] >= typecnt || (i && be(t + i * tsize, tsize) <= be(t + (i - 1) * tsize, tsize)))
 				goto bad;
 			int rc = push(tz, &cap, be(t + i * tsize, tsize), (int32_t)be(types + idx[i] * 6, 4));
 			if (rc)
