@@ -53,6 +53,9 @@ def main():
         c.eq("batch: Toronto Sunday 12:30 allowed", (res[1]["allow"], res[1]["region"]), (True, "CA-ON"))
         c.eq("batch: toll-free on a Sunday waits for Monday", (res[2]["reason"], res[2]["next_allowed_at"], res[2]["tz"]),
              ("quiet_hours", "2026-12-07T19:00:00Z", "US:*"))
+        m = d.get("/metrics").body.decode()
+        c.check("metrics count quiet_hours verdicts", 'stopgate_check_verdicts_total{reason="quiet_hours"} 3' in m,
+                [l for l in m.splitlines() if "verdicts" in l])
         # the campaign usecase decides when no category is given
         camp = {"campaignId": "CQH1", "brandId": "B1", "status": "ACTIVE", "usecase": "MIXED"}
         c.eq("campaign PUT", d.put("/v1/campaigns/CQH1", camp).status, 200)
