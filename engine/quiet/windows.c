@@ -64,28 +64,29 @@ typedef struct country {
 } country;
 
 struct sg__qh_set {
+	/* what every check reads, together at the front */
+	int64_t base, end;   /* the precomputed horizon, UTC seconds */
+	size_t nprofiles;
+	profile *profiles;
+	/* hot[profile * SG__QH_CATEGORIES + category]: the day table, NULL when
+	 * no rule covers the category; a dense copy, so the check's lookup
+	 * touches the small tables and one day entry, not the profile. */
+	const day_entry **hot;
+	uint32_t npa_packed[1000]; /* npa + 3, | REFINED: what the lookup reads (one table) */
+	/* the rest: loading, exchanges, denials */
 	sg__qh_rule *rules;
 	int *also;           /* zone index of rules[i].also_zone, or -1 */
 	size_t nrules;
 	sg__tz *zones;
 	size_t nzones;
-	profile *profiles;
-	size_t nprofiles;
-	int32_t npa[1000];   /* profile of NPA, UNKNOWN or NO_RULES; | REFINED when it has
-			      * longer prefixes (one table, one cache line per lookup) */
+	int32_t npa[1000];   /* profile of NPA, UNKNOWN or NO_RULES */
 	char npa_cc[1000][3]; /* the NPA's country ("US", "CA", "JM"), "" unknown */
 	bool npa_refined[1000]; /* has longer prefixes */
-	uint32_t npa_packed[1000]; /* npa + 3, | REFINED: what the lookup reads (one table) */
 	prefix *pre;
 	size_t npre;
 	uint16_t pre_lo[1000], pre_hi[1000]; /* each NPA's range of pre[] */
-	/* hot[profile * SG__QH_CATEGORIES + category]: the day table, NULL when
-	 * no rule covers the category; a dense copy, so the check's lookup
-	 * touches the small tables and one day entry, not the profile. */
-	const day_entry **hot;
 	country *countries;
 	size_t ncountries;
-	int64_t base, end;   /* the precomputed horizon, UTC seconds */
 };
 
 /* ---- interval lists ---- */
