@@ -16,6 +16,8 @@
  * caller could not be told from a newer one. */
 #define POLICY_SIZE_V1 (offsetof(sg_policy, dedup_ttl_us) + sizeof(int64_t))
 #define OPTIONS_SIZE_V1 (offsetof(sg_options, filter_capacity) + sizeof(size_t))
+_Static_assert(sizeof(sg_policy) > POLICY_SIZE_V1, "a new policy field must grow the struct");
+_Static_assert(sizeof(sg_options) > OPTIONS_SIZE_V1, "a new option must grow the struct");
 
 /* Defaults into a caller's struct of `size` bytes: what both know copied,
  * the caller's tail (fields of a newer header) zero, size = the caller's. */
@@ -59,6 +61,19 @@ static const char *keywords_dir(const sg_options *o)
 	return SG_KEYWORDS_DIR_SOURCE;
 }
 
+/* The quiet-hours rules: the ones named ("" or "none": none), else the
+ * installed ones, else the source tree's. */
+static const char *quiet_dir(const sg_options *o)
+{
+	if (o->quiet_hours_dir)
+		return !strcmp(o->quiet_hours_dir, "none") ? "" : o->quiet_hours_dir;
+	if (access(SG_QUIET_DIR_INSTALLED, R_OK) == 0)
+		return SG_QUIET_DIR_INSTALLED;
+	if (access(SG_QUIET_DIR_SOURCE, R_OK) == 0)
+		return SG_QUIET_DIR_SOURCE;
+	return "";
+}
+
 /* Everything but the store; with_store false leaves the store closed. */
 static int engine_open(const sg_options *caller_opts, bool with_store, sg_engine **ret)
 {
@@ -80,6 +95,9 @@ static int engine_open(const sg_options *caller_opts, bool with_store, sg_engine
 		return SG_ECONFIG;
 	if (policy.optout_scope == SG_SCOPE_GLOBAL || policy.optout_scope > SG_SCOPE_GLOBAL)
 		return SG_ECONFIG;
+	if (policy.default_category < SG_CATEGORY_DEFAULT || policy.default_category > SG_CATEGORY_CONVERSATIONAL ||
+	    (policy.quiet_unknown != SG_QUIET_UNKNOWN_COUNTRY && policy.quiet_unknown != SG_QUIET_UNKNOWN_SKIP))
+		return SG_ECONFIG;
 	sg_engine *e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
@@ -95,6 +113,7 @@ static int engine_open(const sg_options *caller_opts, bool with_store, sg_engine
 		return -ENAMETOOLONG;
 	}
 	sg__strlcpy(e->keywords_dir, keywords_dir(opts), sizeof(e->keywords_dir));
+	sg__strlcpy(e->quiet_dir, quiet_dir(opts), sizeof(e->quiet_dir));
 	if (opts->default_country) {
 		e->default_country[0] = (char)(opts->default_country[0] & ~0x20);
 		e->default_country[1] = opts->default_country[0] ? (char)(opts->default_country[1] & ~0x20) : 0;
@@ -110,6 +129,8 @@ static int engine_open(const sg_options *caller_opts, bool with_store, sg_engine
 		char err[256];
 		rc = sg__kw_load(e->keywords_dir, &e->kw, err, sizeof(err));
 	}
+	if (!rc && with_store)
+		rc = sg__qh_load(e->quiet_dir, sg_now_us(), &e->qh, NULL, 0);
 	if (!rc && with_store && !e->rdonly)
 		rc = sg__registry_log_migrate(e); /* once, for a store from before 0.2 */
 	if (rc) {
@@ -143,6 +164,7 @@ void sg_engine_close(sg_engine *e)
 		sg__store_close(&e->store);
 	sg__registry_clear(&e->reg);
 	sg__kw_free(e->kw);
+	sg__qh_free(e->qh);
 	pthread_rwlock_destroy(&e->reg_lock);
 	free(e);
 }
@@ -154,14 +176,24 @@ int sg_engine_reload(sg_engine *e)
 	int rc = sg__kw_load(e->keywords_dir, &fresh, err, sizeof(err));
 	if (rc)
 		return rc;
+	sg__qh_set *qh = NULL;
+	if (e->store_open && (rc = sg__qh_load(e->quiet_dir, sg_now_us(), &qh, NULL, 0))) {
+		sg__kw_free(fresh);
+		return rc;
+	}
 	pthread_rwlock_wrlock(&e->reg_lock);
 	sg__kw_set *old = e->kw;
+	sg__qh_set *old_qh = e->qh;
 	e->kw = fresh;
+	if (e->store_open)
+		e->qh = qh;
 	e->reg.loaded = false; /* campaigns are re-read on next use */
 	for (size_t i = 0; i < e->reg.count; i++)
 		sg__kw_campaign_free(e->reg.items[i]); /* compiled against the old set */
 	pthread_rwlock_unlock(&e->reg_lock);
 	sg__kw_free(old);
+	if (e->store_open)
+		sg__qh_free(old_qh);
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #include "stopgate.h"
 #include "campaign.h"
 #include "keywords/kw.h"
+#include "quiet/quiet.h"
 #include "store/handle.h"
 /* The store's own files include store/store.h (its LMDB side) themselves;
  * the rest of the library never sees LMDB. */
@@ -30,6 +31,8 @@ struct sg_engine {
 	char keywords_dir[PATH_MAX];
 	char default_country[3];
 	sg__kw_set *kw;             /* immutable once loaded; swapped by reload */
+	char quiet_dir[PATH_MAX];   /* quiet-hours rules; "" none */
+	sg__qh_set *qh;             /* immutable; swapped by reload under reg_lock (write) */
 	pthread_rwlock_t reg_lock;
 	sg__registry reg;
 };

@@ -41,6 +41,7 @@ const char *sg_strerror(int err)
 						 "LMDB meta page says): restore the directory from a backup "
 						 "('stopgate backup'); no new store is created over it",
 		[SG_ERESOLVED - SG_ERROR_MIN] = "the review event was already resolved",
+		[SG_EQUIETHOURS - SG_ERROR_MIN] = "quiet-hours rules do not load",
 	};
 	_Static_assert(SG_ARRAY_SIZE(own) == SG__ERROR_END - SG_ERROR_MIN,
 		       "SG__ERROR_END is not one past the last code with a description");

@@ -73,6 +73,7 @@ enum sg_error {
 	SG_ENOSTORE,     /* no consent store in the data directory (see SG_OPEN_CREATE) */
 	SG_ETRUNCATED,   /* data.mdb is missing, emptied or shorter than LMDB's meta page says */
 	SG_ERESOLVED,    /* the review event was already resolved (sg_review_resolve) */
+	SG_EQUIETHOURS,  /* a quiet-hours rule file or zone does not load (since 0.2) */
 	/* New codes are added here; callers treat an unknown code as an error
 	 * (sg_strerror() describes it). */
 };
@@ -183,7 +184,19 @@ typedef struct sg_policy {
 	sg_probable_mode probable;
 	int64_t confirm_window_us;   /* one confirmation/HELP reply window; default 5 min */
 	int64_t dedup_ttl_us;        /* webhook de-duplication window; default and minimum 48 h */
+	/* Added in 0.2 (see sg_check_ex). The category of a check that names none
+	 * and whose sender's campaign has no usecase stopgate knows:
+	 * SG_CATEGORY_DEFAULT (the default) = none, so quiet hours never apply to
+	 * it; SG_CATEGORY_MARKETING makes every such check subject to them. */
+	int default_category;        /* an sg_category */
+	/* Added in 0.2: quiet hours for a number with no place (toll-free 8XX,
+	 * 5XX, an unassigned area code): SG_QUIET_UNKNOWN_COUNTRY (default)
+	 * applies every rule of the sender's country in every zone of it (the
+	 * intersection: most restrictive); SG_QUIET_UNKNOWN_SKIP applies none. */
+	int quiet_unknown;
 } sg_policy;
+#define SG_QUIET_UNKNOWN_COUNTRY 0
+#define SG_QUIET_UNKNOWN_SKIP 1
 
 /* Fill a policy with the defaults described above. */
 /* Fill a policy (or options, below) with the defaults for a struct of
@@ -223,6 +236,10 @@ typedef struct sg_options {
 	size_t filter_capacity;      /* recipients the negative-lookup filter is sized for
 				      * at open; 0: default (1 million, or twice the
 				      * recipients stored). It grows by itself. */
+	/* Added in 0.2: the quiet-hours rules (*.qh and zones/nanp.tsv, format in
+	 * quiet-hours/README.md). NULL: the installed default set; "" or "none":
+	 * no quiet hours at all. */
+	const char *quiet_hours_dir;
 } sg_options;
 
 /* Defaults for everything but data_dir (policy NULL: the default policy). */
@@ -284,6 +301,9 @@ typedef enum sg_reason {
 					   * cannot claim it: ask the daemon (POST /v1/check) */
 	SG_REASON_CHECK_FAILED = 8,       /* "check_failed": not decided (a store error);
 					   * every verdict starts as this deny */
+	SG_REASON_QUIET_HOURS = 9,        /* "quiet_hours": a marketing message outside the hours
+					   * the recipient's jurisdiction allows (decided after
+					   * every other reason: see sg_check_ex) */
 } sg_reason;
 
 typedef struct sg_verdict {
@@ -321,6 +341,75 @@ SG_EXPORT int sg_check(sg_engine *engine, const char *from, const char *to, sg_p
 /* One sender, n recipients, one snapshot: out[i] is the verdict for to[i]. */
 SG_EXPORT int sg_check_batch(sg_engine *engine, const char *from, const char *const *to, size_t n,
 			     sg_purpose purpose, sg_verdict *out);
+
+/* ---- quiet hours ------------------------------------------------------- */
+
+/*
+ * What a message is, for the laws on when it may be sent (47 CFR
+ * 64.1200(c)(1) and the state rules in quiet-hours/): they cover
+ * telephone solicitations, i.e. marketing.
+ */
+typedef enum sg_category {
+	SG_CATEGORY_DEFAULT = 0,       /* not given: the sender's campaign's TCR usecase decides
+					* (MARKETING, MIXED, LOW_VOLUME_MIXED, SWEEPSTAKE, ... are
+					* marketing; 2FA, ACCOUNT_NOTIFICATION, ... are not), else
+					* the policy's default_category (default: none) */
+	SG_CATEGORY_MARKETING = 1,
+	SG_CATEGORY_INFORMATIONAL = 2,
+	SG_CATEGORY_TRANSACTIONAL = 3,
+	SG_CATEGORY_CONVERSATIONAL = 4,
+} sg_category;
+
+/* "marketing", ...; NULL for SG_CATEGORY_DEFAULT. Static strings. */
+SG_EXPORT const char *sg_category_name(sg_category c);
+SG_EXPORT int sg_category_parse(const char *name, sg_category *ret);
+/* The category of a TCR usecase ("MARKETING" -> SG_CATEGORY_MARKETING,
+ * "2FA" -> SG_CATEGORY_TRANSACTIONAL, ...); SG_CATEGORY_DEFAULT when the
+ * usecase is NULL, empty or unknown. Case-insensitive. */
+SG_EXPORT sg_category sg_category_of_usecase(const char *usecase);
+
+/* Options of sg_check_ex; caller-filled, versioned like sg_policy. */
+typedef struct sg_check_opts {
+	size_t size;          /* sizeof(sg_check_opts), set by sg_check_opts_default() */
+	sg_purpose purpose;
+	sg_category category; /* SG_CATEGORY_DEFAULT: resolved as described above */
+	int64_t at_us;        /* the instant the message would be sent (UTC µs); 0: now */
+} sg_check_opts;
+/* The defaults at the caller's size (see sg_policy_init). */
+SG_EXPORT void sg_check_opts_init(sg_check_opts *opts, size_t size);
+static inline void sg_check_opts_default(sg_check_opts *opts)
+{
+	sg_check_opts_init(opts, sizeof(*opts));
+}
+
+/* The quiet-hours part of a verdict (library-filled, fixed until the next
+ * major version). All strings NUL-terminated, "" when unknown. */
+typedef struct sg_quiet {
+	sg_category category;    /* the category the check resolved (DEFAULT: none) */
+	bool evaluated;          /* the recipient's place is one the rules know (region and
+				  * tz are set); false: no rule covers its country */
+	int64_t next_allowed_us; /* SG_REASON_QUIET_HOURS: the earliest instant at or after
+				  * at_us the same check would allow (UTC µs); 0 when no
+				  * window opens within 400 days, or not quiet */
+	char region[8];          /* the recipient's region, ISO 3166-2 ("US-FL") or country */
+	char tz[96];             /* its IANA zone(s), comma-separated ("America/Chicago,America/New_York") */
+	char rule[224];          /* quiet: the rule file and statute that decided */
+} sg_quiet;
+
+/*
+ * sg_check_batch with options: the purpose, the message's category and the
+ * instant `at` it would be sent ("may I send at T?"). Every other reason is
+ * decided first; a message they allow is then denied SG_REASON_QUIET_HOURS
+ * when its category is marketing and the local time of the recipient's
+ * number at `at` is outside the hours of a rule that covers it: the federal
+ * rule, the state's or province's, for every zone the number may be in
+ * (several zones or regions: the intersection). The one opt-out
+ * confirmation and HELP replies (SG_PURPOSE_OPTOUT_CONFIRM,
+ * SG_PURPOSE_HELP_REPLY) are never held by quiet hours. quiet (may be NULL)
+ * receives n entries. opts NULL: defaults (the same as sg_check_batch).
+ */
+SG_EXPORT int sg_check_ex(sg_engine *engine, const char *from, const char *const *to, size_t n,
+			  const sg_check_opts *opts, sg_verdict *out, sg_quiet *quiet);
 
 /* Names as they appear in JSON, CSV and the CLI. Returned strings are
  * static; the parsers return -EINVAL for an unknown name. Thread-safe. */

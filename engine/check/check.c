@@ -6,7 +6,8 @@
  * Denials come in the documented order: invalid_number, sender_unregistered
  * (policy) / campaign_inactive (a known campaign that is not ACTIVE, unless
  * the policy allows it), recipient_not_sms_capable, opted_out, no_consent
- * (policy).
+ * (policy), and last quiet_hours (check/quiet.c: a marketing message
+ * outside the recipient's local hours; sg_check_ex only).
  *
  * Fail closed: every verdict starts as a deny (check_failed) and becomes an
  * allow only once decided, so a store error part way through a batch leaves
@@ -15,6 +16,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "check/quiet.h"
 #include "engine.h"
 #include "internal.h"
 #include "store/consent.h"
@@ -206,8 +208,14 @@ static int normalize_pair(sg_engine *e, const char *from, char fkey[SG_KEY_MAX],
 	return 0;
 }
 
-int sg_check_batch(sg_engine *e, const char *from, const char *const *to, size_t n, sg_purpose purpose,
-		   sg_verdict *out)
+/* Quiet hours never hold the one opt-out confirmation or a HELP reply. */
+static bool quiet_exempt(sg_purpose purpose)
+{
+	return purpose == SG_PURPOSE_OPTOUT_CONFIRM || purpose == SG_PURPOSE_HELP_REPLY;
+}
+
+int sg__check_run(sg_engine *e, const char *from, const char *const *to, size_t n, sg_purpose purpose,
+		  sg_verdict *out, const sg_check_opts *opts, sg_quiet *quiet)
 {
 	char fkey[SG_KEY_MAX], tkey[SG_KEY_MAX], cc[3];
 	sg__rcpt rcpt; /* ~14 KiB, decoded only for recipients with a record */
@@ -232,6 +240,12 @@ int sg_check_batch(sg_engine *e, const char *from, const char *const *to, size_t
 		return 0;
 	}
 	int64_t now = purpose == SG_PURPOSE_MESSAGE ? 0 : sg_now_us();
+	sg__quiet_ctx qc, *q = NULL;
+	if (opts && !quiet_exempt(purpose)) {
+		if ((rc = sg__quiet_prepare(&qc, e, opts, fkey, cc, quiet, n)))
+			return rc;
+		q = &qc;
+	}
 	/* Recipients go in windows: normalize and hash a window, prefetch its
 	 * filter blocks, then probe, so the cache misses overlap. */
 	enum { WINDOW = 16 };
@@ -258,10 +272,12 @@ int sg_check_batch(sg_engine *e, const char *from, const char *const *to, size_t
 			bool no_record = !sg__filter_maybe(&e->store.filter, hashes[j]);
 			if (no_record && !need_sender) {
 				allow_undenied(&out[i]);
+				if (q)
+					sg__quiet_apply(q, i, keys[j], &out[i]);
 				continue;
 			}
 			if (!txn && (rc = sg__rd_begin(&e->store, &txn)))
-				return rc;
+				break;
 			if (!gated) {
 				if ((rc = sender_gate(e, txn, &s, &gate)))
 					break;
@@ -276,6 +292,8 @@ int sg_check_batch(sg_engine *e, const char *from, const char *const *to, size_t
 			if (rc)
 				break; /* this one and the rest stay denied (check_failed) */
 			allow_undenied(&out[i]);
+			if (q)
+				sg__quiet_apply(q, i, keys[j], &out[i]);
 			if (one.needed && n == 1) {
 				cl = one;
 				sg__strlcpy(tkey, keys[j], sizeof(tkey));
@@ -288,6 +306,8 @@ int sg_check_batch(sg_engine *e, const char *from, const char *const *to, size_t
 	}
 	if (txn)
 		sg__rd_end(&e->store, txn);
+	if (q)
+		sg__quiet_finish(q);
 	if (rc)
 		return rc;
 	if (cl.needed && !e->rdonly) {
@@ -298,6 +318,12 @@ int sg_check_batch(sg_engine *e, const char *from, const char *const *to, size_t
 		}
 	}
 	return rc;
+}
+
+int sg_check_batch(sg_engine *e, const char *from, const char *const *to, size_t n, sg_purpose purpose,
+		   sg_verdict *out)
+{
+	return sg__check_run(e, from, to, n, purpose, out, NULL, NULL);
 }
 
 int sg_check(sg_engine *e, const char *from, const char *to, sg_purpose purpose, sg_verdict *verdict)

@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "internal.h"
 #include "keywords/kw.h"
+#include "quiet/quiet.h"
 
 int cli_error(const char *sub, const char *fmt, ...)
 {
@@ -40,6 +41,10 @@ void cli_open_error(const char *dir, int rc)
 		fprintf(stderr, "stopgate: keyword rules do not load: %s\n"
 			"  Fix that line (format: keywords/README.md) or point --keywords at a good set.\n",
 			sg__kw_last_error());
+	else if (rc == SG_EQUIETHOURS)
+		fprintf(stderr, "stopgate: quiet-hours rules do not load: %s\n"
+			"  Fix that line (format: quiet-hours/README.md) or point quietHoursDir at a good set.\n",
+			sg__qh_last_error());
 	else
 		fprintf(stderr, "stopgate: cannot open data directory %s: %s\n", dir, sg_strerror(rc));
 }

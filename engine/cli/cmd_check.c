@@ -48,16 +48,45 @@ static int parse_purpose(const char *s, sg_purpose *ret)
 }
 
 static const char check_usage[] =
-	"usage: stopgate check [--purpose P] [--data DIR] [--country CC] FROM TO\n"
+	"usage: stopgate check [--purpose P] [--category C] [--at TIME] [--data DIR] [--country CC] FROM TO\n"
 	"\n"
 	"Prints the verdict as JSON: {\"allow\", \"reason\", \"scope\", \"since\"}.\n"
 	"Exit status: 0 allow, 1 deny, 2 error. Opens the store read-only, so it\n"
 	"runs beside a daemon. --purpose: message (default), optout_confirm,\n"
-	"help_reply, optin_confirm.\n";
+	"help_reply, optin_confirm. --category: marketing, informational,\n"
+	"transactional, conversational (default: the campaign's usecase, else\n"
+	"policy.defaultCategory); marketing is held outside the recipient's quiet\n"
+	"hours (reason quiet_hours, with next_allowed_at, region, tz, rule).\n"
+	"--at: the RFC 3339 instant to check for (default now).\n";
+
+/* The quiet-hours fields, once a category applies (as GET /v1/check). */
+static void quiet_fields(cJSON *o, const sg_verdict *v, const sg_quiet *q)
+{
+	if (q->category == SG_CATEGORY_DEFAULT)
+		return;
+	cJSON_AddStringToObject(o, "category", sg_category_name(q->category));
+	if (!q->evaluated)
+		return;
+	cJSON_AddStringToObject(o, "region", q->region);
+	cJSON_AddStringToObject(o, "tz", q->tz);
+	if (v->allow || v->reason != SG_REASON_QUIET_HOURS)
+		return;
+	if (q->next_allowed_us) {
+		char t[32];
+		sg_time_format(q->next_allowed_us, t);
+		t[19] = 'Z';
+		t[20] = '\0';
+		cJSON_AddStringToObject(o, "next_allowed_at", t);
+	} else {
+		cJSON_AddNullToObject(o, "next_allowed_at");
+	}
+	cJSON_AddStringToObject(o, "rule", q->rule);
+}
 
 int cmd_check(int argc, char **argv)
 {
-	static const sg__cmdline_flag flags[] = {{"purpose", true, NULL}, {NULL, false, NULL}};
+	static const sg__cmdline_flag flags[] = {
+		{"purpose", true, NULL}, {"category", true, NULL}, {"at", true, NULL}, {NULL, false, NULL}};
 	sg__cmdline c;
 	int rc = sg__cmdline_parse(&c, argc, argv, flags, check_usage);
 	if (rc)
@@ -70,16 +99,29 @@ int cmd_check(int argc, char **argv)
 	const char *p = sg__cmdline_value(&c, "purpose");
 	if (p && parse_purpose(p, &purpose))
 		return cli_error("check", "unknown --purpose '%s'", p);
+	sg_check_opts opts;
+	sg_check_opts_default(&opts);
+	opts.purpose = purpose;
+	const char *cat = sg__cmdline_value(&c, "category"), *at = sg__cmdline_value(&c, "at");
+	if (cat && sg_category_parse(cat, &opts.category))
+		return cli_error("check", "unknown --category '%s' (marketing, informational, transactional, "
+			       "conversational)", cat);
+	if (at && sg_time_parse(at, &opts.at_us))
+		return cli_error("check", "--at '%s': an RFC 3339 instant, e.g. 2026-12-02T01:30:00Z", at);
 	sg_engine *e;
 	if (cli_open(&c, true, &e))
 		return CLI_ERROR;
 	sg_verdict v;
-	rc = sg_check(e, c.positional[0], c.positional[1], purpose, &v);
+	sg_quiet q;
+	const char *to = c.positional[1];
+	rc = sg_check_ex(e, c.positional[0], &to, 1, &opts, &v, &q);
 	sg_engine_close(e);
 	sg__config_free(&c.cfg);
 	if (rc)
 		return cli_error("check", "%s", sg_strerror(rc));
-	cli_print_json(cli_verdict_json(&v));
+	cJSON *o = cli_verdict_json(&v);
+	quiet_fields(o, &v, &q);
+	cli_print_json(o);
 	return v.allow ? CLI_OK : CLI_DENY;
 }
 

@@ -143,10 +143,11 @@ static int in_section(int rc, const char *section, char *err, size_t errlen)
 static const char *const top_keys[] = {
 	"data", "keywords", "defaultCountry", "listen", "token", "auditorToken", "publicBaseUrl",
 	"logLevel", "logFormat", "allowUnsignedWebhooks", "policy", "limits", "retention", "providers",
+	"quietHours",
 };
 static const char *const policy_keys[] = {
 	"optoutScope", "probable", "requireRegistered", "requireOptin", "allowInactiveCampaigns",
-	"forbidOptinOverride", "confirmWindowSeconds", "dedupHours",
+	"forbidOptinOverride", "confirmWindowSeconds", "dedupHours", "defaultCategory", "quietHoursUnknown",
 };
 static const char *const limits_keys[] = {
 	"maxHeaderBytes", "maxBodyBytes", "maxBatchBodyBytes", "maxConnections", "headerTimeoutMs",
@@ -227,6 +228,24 @@ static int parse_policy(sg__config *cfg, const cJSON *pol, char *err, size_t err
 		      cfg->policy.optout_scope == SG_SCOPE_GLOBAL))
 		return fail(err, errlen, SG_ECONFIG,
 			    "policy.optoutScope: one of default, sender, group, campaign, brand");
+	const cJSON *cat = cJSON_GetObjectItemCaseSensitive(pol, "defaultCategory");
+	if (cat) {
+		sg_category c;
+		if (!cJSON_IsString(cat) || sg_category_parse(cat->valuestring, &c))
+			return fail(err, errlen, SG_ECONFIG, "policy.defaultCategory: \"none\" (the default), "
+				    "\"marketing\", \"informational\", \"transactional\" or \"conversational\"");
+		cfg->policy.default_category = (int)c;
+	}
+	const cJSON *unk = cJSON_GetObjectItemCaseSensitive(pol, "quietHoursUnknown");
+	if (unk) {
+		if (cJSON_IsString(unk) && !strcmp(unk->valuestring, "country"))
+			cfg->policy.quiet_unknown = SG_QUIET_UNKNOWN_COUNTRY;
+		else if (cJSON_IsString(unk) && !strcmp(unk->valuestring, "skip"))
+			cfg->policy.quiet_unknown = SG_QUIET_UNKNOWN_SKIP;
+		else
+			return fail(err, errlen, SG_ECONFIG, "policy.quietHoursUnknown: \"country\" (the default: "
+				    "every rule and zone of the sender's country) or \"skip\"");
+	}
 	const cJSON *prob = cJSON_GetObjectItemCaseSensitive(pol, "probable");
 	if (prob) {
 		if (cJSON_IsString(prob) && !strcmp(prob->valuestring, "opt_out"))
@@ -304,6 +323,7 @@ int sg__config_parse(sg__config *cfg, const char *json, size_t len, char *err, s
 		goto out;
 	if ((rc = get_string(root, "data", cfg->data_dir, sizeof(cfg->data_dir), err, errlen)) ||
 	    (rc = get_string(root, "keywords", cfg->keywords_dir, sizeof(cfg->keywords_dir), err, errlen)) ||
+	    (rc = get_string(root, "quietHours", cfg->quiet_dir, sizeof(cfg->quiet_dir), err, errlen)) ||
 	    (rc = get_string(root, "defaultCountry", cfg->default_country, sizeof(cfg->default_country), err,
 			     errlen)) ||
 	    (rc = get_string(root, "listen", cfg->listen, sizeof(cfg->listen), err, errlen)) ||
@@ -447,6 +467,7 @@ void sg__config_engine_options(const sg__config *cfg, sg_options *opts)
 	sg_options_default(opts);
 	opts->data_dir = cfg->data_dir;
 	opts->keywords_dir = cfg->keywords_dir[0] ? cfg->keywords_dir : NULL;
+	opts->quiet_hours_dir = cfg->quiet_dir[0] ? cfg->quiet_dir : NULL;
 	opts->default_country = cfg->default_country[0] ? cfg->default_country : NULL;
 	opts->policy = &cfg->policy;
 }

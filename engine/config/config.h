@@ -29,6 +29,7 @@ typedef struct sg__limits {
 typedef struct sg__config {
 	char data_dir[PATH_MAX];
 	char keywords_dir[PATH_MAX];  /* "" = default */
+	char quiet_dir[PATH_MAX];     /* quietHours: "" = default, "none" = no quiet hours */
 	char default_country[3];      /* "" = none */
 	sg_policy policy;
 	char listen[256];             /* "127.0.0.1:8080" */

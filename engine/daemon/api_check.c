@@ -8,6 +8,10 @@
  *
  * An unparseable number is a verdict (allow false, reason invalid_number),
  * not an error, so that one bad recipient does not fail a batch.
+ *
+ * Quiet hours (sg_check_ex): `category` and `at` (RFC 3339) as query
+ * parameters or body fields; the answer gains category, region, tz and, for
+ * quiet_hours, next_allowed_at and rule whenever a category applies.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -43,6 +47,9 @@ static bool claims(sg_purpose p)
 #define FIELD_MAX 256
 
 typedef struct check {
+	sg_check_opts opts;
+	sg_quiet *quiet;        /* n entries */
+	sg_quiet one_quiet[1];
 	sg_purpose purpose;
 	bool batch;
 	cJSON *json;            /* batch: owns from and the to strings */
@@ -65,15 +72,61 @@ static void check_free(check *c)
 		free((void *)c->to);
 	if (c->out != c->one_out)
 		free(c->out);
+	if (c->quiet != c->one_quiet)
+		free(c->quiet);
 	free(c);
 }
 
 static int check_run(sg_engine *engine, void *ctx)
 {
 	check *c = ctx;
-	if (c->batch)
-		return sg_check_batch(engine, c->from, c->to, c->n, c->purpose, c->out);
-	return sg_check(engine, c->from, c->to[0], c->purpose, c->out);
+	c->opts.purpose = c->purpose;
+	return sg_check_ex(engine, c->from, c->to, c->n, &c->opts, c->out, c->quiet);
+}
+
+/* The quiet-hours fields, present once a category applies. */
+static void quiet_json(sg__buf *b, bool *first, const sg_verdict *v, const sg_quiet *q)
+{
+	if (q->category == SG_CATEGORY_DEFAULT)
+		return;
+	sg__buf_json_key(b, first, "category");
+	sg__buf_json_cstr(b, sg_category_name(q->category));
+	if (!q->evaluated)
+		return;
+	sg__buf_json_key(b, first, "region");
+	sg__buf_json_cstr(b, q->region);
+	sg__buf_json_key(b, first, "tz");
+	sg__buf_json_cstr(b, q->tz);
+	if (v->reason != SG_REASON_QUIET_HOURS || v->allow)
+		return;
+	sg__buf_json_key(b, first, "next_allowed_at");
+	if (q->next_allowed_us) {
+		char t[32];
+		sg_time_format(q->next_allowed_us, t);
+		t[19] = 'Z'; /* whole seconds */
+		t[20] = '\0';
+		sg__buf_json_cstr(b, t);
+	} else {
+		sg__buf_adds(b, "null");
+	}
+	sg__buf_json_key(b, first, "rule");
+	sg__buf_json_cstr(b, q->rule);
+}
+
+/* category and at, from the query or the body; false when answered 422. */
+static bool parse_quiet(sg__req *req, check *c, const char *category, const char *at)
+{
+	sg_check_opts_default(&c->opts);
+	if (category && category[0] && sg_category_parse(category, &c->opts.category)) {
+		sg__respond_error(req, 422, "invalid_field",
+				  "category: marketing, informational, transactional, conversational or none");
+		return false;
+	}
+	if (at && at[0] && sg_time_parse(at, &c->opts.at_us)) {
+		sg__respond_error(req, 422, "invalid_field", "at: an RFC 3339 instant, e.g. 2026-12-02T01:30:00Z");
+		return false;
+	}
+	return true;
 }
 
 static void check_answer(sg__req *req, int rc, void *ctx)
@@ -90,6 +143,7 @@ static void check_answer(sg__req *req, int rc, void *ctx)
 		bool first = true;
 		sg__buf_addc(&b, '{');
 		sg__verdict_json(&b, &first, &c->out[0]);
+		quiet_json(&b, &first, &c->out[0], &c->quiet[0]);
 		sg__buf_adds(&b, "}\n");
 		sg__metrics_verdict(m, &c->out[0]);
 	} else {
@@ -103,6 +157,7 @@ static void check_answer(sg__req *req, int rc, void *ctx)
 			sg__buf_json_key(&b, &first, "to");
 			sg__buf_json_cstr(&b, c->to[i]);
 			sg__verdict_json(&b, &first, &c->out[i]);
+			quiet_json(&b, &first, &c->out[i], &c->quiet[i]);
 			sg__buf_addc(&b, '}');
 			sg__metrics_verdict(m, &c->out[i]);
 		}
@@ -151,10 +206,12 @@ static void check_get(sg__req *req)
 		sg__respond_error(req, 500, "out_of_memory", NULL);
 		return;
 	}
-	char purpose[32];
+	char purpose[32], category[32], at[64];
 	if (!query_param(req, "from", true, c->qfrom, sizeof(c->qfrom)) ||
 	    !query_param(req, "to", true, c->qto, sizeof(c->qto)) ||
-	    !query_param(req, "purpose", false, purpose, sizeof(purpose))) {
+	    !query_param(req, "purpose", false, purpose, sizeof(purpose)) ||
+	    !query_param(req, "category", false, category, sizeof(category)) ||
+	    !query_param(req, "at", false, at, sizeof(at)) || !parse_quiet(req, c, category, at)) {
 		check_free(c);
 		return;
 	}
@@ -169,6 +226,7 @@ static void check_get(sg__req *req)
 	c->to = c->one_to;
 	c->n = 1;
 	c->out = c->one_out;
+	c->quiet = c->one_quiet;
 	dispatch(req, c);
 }
 
@@ -187,10 +245,13 @@ static void check_post(sg__req *req)
 	c->batch = true;
 	c->to = c->one_to;
 	c->out = c->one_out;
+	c->quiet = c->one_quiet;
 	bool answered = false;
 	c->from = sg__json_str(req, json, "from", &answered);
 	const char *purpose = sg__json_str(req, json, "purpose", &answered);
-	if (answered)
+	const char *category = sg__json_str(req, json, "category", &answered);
+	const char *at = sg__json_str(req, json, "at", &answered);
+	if (answered || !parse_quiet(req, c, category, at))
 		goto fail;
 	if (!c->from) {
 		sg__respond_error(req, 422, "missing_field", "from is required");
@@ -219,7 +280,8 @@ static void check_post(sg__req *req)
 	if (n > 0) {
 		c->to = calloc(n, sizeof(*c->to));
 		c->out = calloc(n, sizeof(*c->out));
-		if (!c->to || !c->out) {
+		c->quiet = calloc(n, sizeof(*c->quiet));
+		if (!c->to || !c->out || !c->quiet) {
 			sg__respond_error(req, 500, "out_of_memory", NULL);
 			goto fail;
 		}

@@ -21,6 +21,7 @@
 #include "internal.h"
 #include "keywords/kw.h"
 #include "notify.h"
+#include "quiet/quiet.h"
 #include "serve.h"
 #include "wh.h"
 
@@ -137,11 +138,14 @@ static void on_reload_barrier(sg__wjob *job)
 	if (rc == SG_EKEYWORDS && sg__kw_last_error()[0])
 		sg__err("daemon", "reload failed; previous keywords and campaigns stay error=\"%s\" where=\"%s\"",
 			sg_strerror(rc), sg__kw_last_error());
+	else if (rc == SG_EQUIETHOURS)
+		sg__err("daemon", "reload failed; previous keywords, quiet-hours rules and campaigns stay "
+			"error=\"%s\" where=\"%s\"", sg_strerror(rc), sg__qh_last_error());
 	else if (rc)
 		sg__err("daemon", "reload failed; previous keywords and campaigns stay error=\"%s\"",
 			sg_strerror(rc));
 	else
-		sg__info("daemon", "reloaded keywords and campaigns us=%lld",
+		sg__info("daemon", "reloaded keywords and campaigns (and quiet-hours rules) us=%lld",
 			 (long long)(sg_now_us() - t0));
 	d->srv.reloading = false;
 	sg__writer_release(d->srv.writer);

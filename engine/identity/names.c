@@ -14,6 +14,7 @@ static const char *const reasons[] = {
 	[SG_REASON_NO_CONSENT] = "no_consent",
 	[SG_REASON_CLAIM_REQUIRED] = "confirmation_needs_writer",
 	[SG_REASON_CHECK_FAILED] = "check_failed",
+	[SG_REASON_QUIET_HOURS] = "quiet_hours",
 };
 static const char *const scopes[] = {
 	[SG_SCOPE_DEFAULT] = "default", [SG_SCOPE_SENDER] = "sender", [SG_SCOPE_GROUP] = "group",

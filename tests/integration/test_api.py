@@ -266,7 +266,10 @@ def body(c, d):
         c.eq("probable revocation under review policy: action review",
              (r.json()["intent"], r.json()["confidence"], r.json()["action"], r.json()["reply"]),
              ("opt_out", "probable", "review", None))
-        c.eq("review leaves consent unchanged", check(d, OURS2, H3).json()["allow"], True)
+        # CAMP001 is MARKETING, so quiet hours apply: ask for a daytime instant
+        # (15:00 in San Francisco) so that only consent decides.
+        v = d.get(f"/v1/check?from={q(OURS2)}&to={q(H3)}&at=2026-12-02T23:00:00Z").json()
+        c.eq("review leaves consent unchanged", v["allow"], True)
         r = inbound(d, text, "msg-p2", frm=H3, to="+14155550103")
         c.eq("probable revocation under the default policy: opt_out", r.json()["action"], "opt_out")
 
