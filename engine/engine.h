@@ -56,6 +56,10 @@ typedef struct sg__scopes {
 	sg_scope_kind default_scope; /* where this sender's opt-outs go by policy */
 } sg__scopes;
 int sg__scopes_resolve(sg_engine *e, sg__txn *txn, const char *sender_key, sg__scopes *out);
+/* The same, from this thread's cache while the registry is unchanged (no
+ * LMDB access): otherwise resolved in *txn, which is begun here when NULL
+ * (the caller ends it), and cached when this call began it. */
+int sg__scopes_cached(sg_engine *e, sg__txn **txn, const char *sender_key, sg__scopes *out);
 /* The id of one scope level for these scopes ("" when the level is absent;
  * global is always present with id ""). */
 const char *sg__scope_id(const sg__scopes *s, sg_scope_kind kind);

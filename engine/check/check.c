@@ -52,11 +52,13 @@ typedef struct sender_ctx {
 	bool resolved;
 } sender_ctx;
 
-static int sender_scopes(sg_engine *e, sg__txn *txn, sender_ctx *s)
+/* From this thread's cache while the registry is unchanged; otherwise in
+ * *txn (begun here when there is none yet). */
+static int sender_scopes(sg_engine *e, sg__txn **txn, sender_ctx *s)
 {
 	if (s->resolved)
 		return 0;
-	int rc = sg__scopes_resolve(e, txn, s->key, &s->scopes);
+	int rc = sg__scopes_cached(e, txn, s->key, &s->scopes);
 	s->resolved = rc == 0;
 	return rc;
 }
@@ -79,7 +81,7 @@ typedef struct claim {
 
 /* The sender's own denials (registration, campaign status), decided once
  * per call: SG_REASON_NONE when the sender may send at all. */
-static int sender_gate(sg_engine *e, sg__txn *txn, sender_ctx *s, sg_reason *ret)
+static int sender_gate(sg_engine *e, sg__txn **txn, sender_ctx *s, sg_reason *ret)
 {
 	const sg_policy *pol = &e->policy;
 	int rc = sender_scopes(e, txn, s);
@@ -129,8 +131,8 @@ static int decide(sg_engine *e, sg__txn *txn, sender_ctx *s, const char *to, boo
 		v->seq = rcpt->flag_seq;
 		return 0;
 	}
-	if ((rc = sender_scopes(e, txn, s)))
-		return rc;
+	if ((rc = sender_scopes(e, &txn, s)))
+		return rc; /* resolved before the txn began (sg_check_batch) */
 	const sg__entry *out = NULL, *in = NULL;
 	for (unsigned i = 0; i < rcpt->count; i++) {
 		const sg__entry *en = &rcpt->entries[i];
@@ -260,10 +262,10 @@ int sg_check_batch(sg_engine *e, const char *from, const char *const *to, size_t
 				allow_undenied(&out[i]);
 				continue;
 			}
-			if (!txn && (rc = sg__rd_begin(&e->store, &txn)))
-				return rc;
+			/* The sender first (cached: no LMDB), then the txn,
+			 * only for a recipient that may have a record. */
 			if (!gated) {
-				if ((rc = sender_gate(e, txn, &s, &gate)))
+				if ((rc = sender_gate(e, &txn, &s, &gate)))
 					break;
 				gated = true;
 			}
@@ -271,6 +273,8 @@ int sg_check_batch(sg_engine *e, const char *from, const char *const *to, size_t
 				deny(&out[i], gate);
 				continue;
 			}
+			if (!no_record && !txn && (rc = sg__rd_begin(&e->store, &txn)))
+				break;
 			claim one = {0};
 			rc = decide(e, txn, &s, keys[j], no_record, purpose, now, &rcpt, &out[i], &one);
 			if (rc)

@@ -212,7 +212,9 @@ int sg_campaign_put_json(sg_engine *e, const char *json, size_t len, const char 
 		return rc;
 	/* Store the text as given (it parsed); keep it compact but complete. */
 	put_campaign_ctx ctx = {e, &c, json, len};
+	sg__filter_reg_begin(&e->store.filter);
 	rc = sg__store_write(&e->store, put_campaign_txn, &ctx);
+	sg__filter_reg_end(&e->store.filter);
 	sg__campaign_free_fields(&c);
 	return rc;
 }
@@ -287,7 +289,10 @@ int sg_sender_put(sg_engine *e, const char *sender, const char *campaign_id, con
 	if (strlen(campaign_id) >= 64 || strlen(group) >= 64)
 		return SG_ETOOLONG;
 	put_sender_ctx ctx = {e, key, campaign_id, group};
-	return sg__store_write(&e->store, put_sender_txn, &ctx);
+	sg__filter_reg_begin(&e->store.filter);
+	rc = sg__store_write(&e->store, put_sender_txn, &ctx);
+	sg__filter_reg_end(&e->store.filter);
+	return rc;
 }
 
 const char *sg__scope_id(const sg__scopes *s, sg_scope_kind kind)
@@ -366,6 +371,83 @@ int sg__scopes_resolve(sg_engine *e, MDB_txn *txn, const char *sender_key, sg__s
 	s->default_scope = default_scope(s, campaign_scope != SG_SCOPE_DEFAULT ? campaign_scope
 										: e->policy.optout_scope);
 	return 0;
+}
+
+/* ---- each thread's cache of resolved sender scopes ----
+ * Valid while the registry version in the shared filter header (filter.h)
+ * and the writer that keeps it are the ones an entry was resolved under:
+ * every process's registry write moves the version on after its commit
+ * and counts as busy until then, so an entry never outlives a change, and
+ * a check needs no LMDB lookup for its sender. */
+#define SCACHE_SLOTS 128
+
+typedef struct scache_slot {
+	uint64_t writer_id, version; /* 0: empty */
+	char key[SG_KEY_MAX];
+	sg__scopes scopes;
+} scache_slot;
+
+typedef struct sg__scache {
+	struct sg__scache *next;
+	scache_slot slot[SCACHE_SLOTS];
+} sg__scache;
+
+static sg__scache *thread_scache(sg__store *st)
+{
+	sg__scache *c = pthread_getspecific(st->scache_key);
+	if (c)
+		return c;
+	if (!(c = calloc(1, sizeof(*c))))
+		return NULL;
+	if (pthread_setspecific(st->scache_key, c)) {
+		free(c);
+		return NULL;
+	}
+	pthread_mutex_lock(&st->txns_mutex);
+	c->next = st->scaches;
+	st->scaches = c;
+	pthread_mutex_unlock(&st->txns_mutex);
+	return c;
+}
+
+void sg__scache_free_all(sg__store *st)
+{
+	for (sg__scache *c = st->scaches, *next; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	st->scaches = NULL;
+}
+
+int sg__scopes_cached(sg_engine *e, sg__txn **txn, const char *sender_key, sg__scopes *out)
+{
+	uint64_t wid = 0, ver = 0;
+	scache_slot *slot = NULL;
+	size_t len = strlen(sender_key);
+	/* The version is read before the txn that resolves: an entry is never
+	 * older than the version it is filed under. */
+	if (!*txn && len < SG_KEY_MAX && sg__filter_reg_version(&e->store.filter, &wid, &ver)) {
+		sg__scache *c = thread_scache(&e->store);
+		if (c) {
+			slot = &c->slot[sg__filter_hash(sender_key, len) % SCACHE_SLOTS];
+			if (slot->version == ver && slot->writer_id == wid && !memcmp(slot->key, sender_key, len + 1)) {
+				*out = slot->scopes;
+				return 0;
+			}
+		}
+	}
+	int rc = *txn ? 0 : sg__rd_begin(&e->store, txn);
+	if (!rc)
+		rc = sg__scopes_resolve(e, *txn, sender_key, out);
+	if (!rc && slot) {
+		slot->writer_id = wid;
+		slot->version = ver;
+		memcpy(slot->key, sender_key, len + 1);
+		slot->scopes = *out;
+	} else if (slot) {
+		slot->version = 0;
+	}
+	return rc;
 }
 
 int sg_sender_get(sg_engine *e, const char *sender_key, sg_sender_info *out)
