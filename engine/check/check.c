@@ -45,10 +45,13 @@ static void allow_undenied(sg_verdict *v)
 	}
 }
 
-/* Scopes of the sender, resolved at most once per call. */
+/* Scopes of the sender, resolved at most once per call: this thread's
+ * cached ones (slot) while the registry is unchanged, else own. */
 typedef struct sender_ctx {
 	const char *key;
-	sg__scopes scopes;
+	sg__sender_slot *slot;
+	const sg__scopes *sc;
+	sg__scopes own;
 	bool resolved;
 } sender_ctx;
 
@@ -58,7 +61,7 @@ static int sender_scopes(sg_engine *e, sg__txn **txn, sender_ctx *s)
 {
 	if (s->resolved)
 		return 0;
-	int rc = sg__scopes_cached(e, txn, s->key, &s->scopes);
+	int rc = sg__scopes_cached(e, txn, s->slot, s->key, &s->own, &s->sc);
 	s->resolved = rc == 0;
 	return rc;
 }
@@ -87,7 +90,7 @@ static int sender_gate(sg_engine *e, sg__txn **txn, sender_ctx *s, sg_reason *re
 	int rc = sender_scopes(e, txn, s);
 	if (rc)
 		return rc;
-	const sg__scopes *sc = &s->scopes;
+	const sg__scopes *sc = s->sc;
 	*ret = SG_REASON_NONE;
 	if (pol->require_registered && !sc->registered)
 		*ret = SG_REASON_SENDER_UNREGISTERED;
@@ -116,7 +119,7 @@ static int decide(sg_engine *e, sg__txn *txn, sender_ctx *s, const char *to, boo
 	const sg_policy *pol = &e->policy;
 	int rc;
 	if (no_record) {
-		if (pol->require_optin && s->scopes.subscriber_optin)
+		if (pol->require_optin && s->sc->subscriber_optin)
 			deny(v, SG_REASON_NO_CONSENT);
 		return 0;
 	}
@@ -136,7 +139,7 @@ static int decide(sg_engine *e, sg__txn *txn, sender_ctx *s, const char *to, boo
 	const sg__entry *out = NULL, *in = NULL;
 	for (unsigned i = 0; i < rcpt->count; i++) {
 		const sg__entry *en = &rcpt->entries[i];
-		if (en->type != SG__ENTRY_CONSENT || !encloses(&s->scopes, en))
+		if (en->type != SG__ENTRY_CONSENT || !encloses(s->sc, en))
 			continue;
 		if (en->state == SG_STATE_OPTED_OUT && (!out || en->since_us > out->since_us))
 			out = en;
@@ -153,7 +156,7 @@ static int decide(sg_engine *e, sg__txn *txn, sender_ctx *s, const char *to, boo
 		if (purpose == SG_PURPOSE_OPTOUT_CONFIRM)
 			grant = out;
 		else if (purpose == SG_PURPOSE_HELP_REPLY)
-			grant = sg__rcpt_find(rcpt, SG__ENTRY_HELP, SG_SCOPE_SENDER, s->scopes.sender);
+			grant = sg__rcpt_find(rcpt, SG__ENTRY_HELP, SG_SCOPE_SENDER, s->sc->sender);
 		int64_t from_us = grant ? (grant->latest_us ? grant->latest_us : grant->since_us) : 0;
 		if (grant && !grant->claimed && now - from_us <= pol->confirm_window_us && now >= from_us) {
 			if (e->rdonly) {
@@ -170,7 +173,7 @@ static int decide(sg_engine *e, sg__txn *txn, sender_ctx *s, const char *to, boo
 		}
 		return 0;
 	}
-	if (pol->require_optin && s->scopes.subscriber_optin && !in)
+	if (pol->require_optin && s->sc->subscriber_optin && !in)
 		deny(v, SG_REASON_NO_CONSENT);
 	return 0;
 }
@@ -198,13 +201,26 @@ static int claim_confirmation(sg_engine *e, const char *from, const char *to, co
 	return 0;
 }
 
-static int normalize_pair(sg_engine *e, const char *from, char fkey[SG_KEY_MAX], char cc[3])
+/* The sender's key and country, from this thread's slot for the text
+ * when it holds it. */
+static int normalize_pair(sg_engine *e, const char *from, sg__sender_slot *slot, char fkey[SG_KEY_MAX], char cc[3])
 {
+	if (slot && !strcmp(slot->raw, from)) {
+		memcpy(fkey, slot->key, strlen(slot->key) + 1);
+		memcpy(cc, slot->cc, 3);
+		return 0;
+	}
 	int rc = sg_number_normalize(from, strlen(from), e->default_country, SG_FIELD_ADDRESS, fkey, NULL);
 	if (rc)
 		return rc;
 	if (sg_number_country(fkey, cc))
 		sg__strlcpy(cc, e->default_country, 3);
+	if (slot) { /* the slot is this text's from now on */
+		slot->version = 0;
+		sg__strlcpy(slot->raw, from, sizeof(slot->raw));
+		sg__strlcpy(slot->key, fkey, sizeof(slot->key));
+		memcpy(slot->cc, cc, 3);
+	}
 	return 0;
 }
 
@@ -214,8 +230,10 @@ int sg_check_batch(sg_engine *e, const char *from, const char *const *to, size_t
 	char fkey[SG_KEY_MAX], tkey[SG_KEY_MAX], cc[3];
 	sg__rcpt rcpt; /* ~14 KiB, decoded only for recipients with a record */
 	claim cl = {0};
-	bool from_ok = normalize_pair(e, from ? from : "", fkey, cc) == 0;
-	sender_ctx s = {.key = fkey};
+	from = from ? from : "";
+	sg__sender_slot *slot = sg__sender_slot_of(e, from);
+	bool from_ok = normalize_pair(e, from, slot, fkey, cc) == 0;
+	sender_ctx s = {.key = fkey, .slot = from_ok ? slot : NULL};
 	sg__txn *txn = NULL;
 	int rc = 0;
 	/* The filter tells which recipients certainly have no record. Without

@@ -379,17 +379,11 @@ int sg__scopes_resolve(sg_engine *e, MDB_txn *txn, const char *sender_key, sg__s
  * every process's registry write moves the version on after its commit
  * and counts as busy until then, so an entry never outlives a change, and
  * a check needs no LMDB lookup for its sender. */
-#define SCACHE_SLOTS 128
-
-typedef struct scache_slot {
-	uint64_t writer_id, version; /* 0: empty */
-	char key[SG_KEY_MAX];
-	sg__scopes scopes;
-} scache_slot;
+#define SCACHE_SLOTS 1024 /* ~420 KiB of address space per thread, touched as senders come */
 
 typedef struct sg__scache {
 	struct sg__scache *next;
-	scache_slot slot[SCACHE_SLOTS];
+	sg__sender_slot slot[SCACHE_SLOTS];
 } sg__scache;
 
 static sg__scache *thread_scache(sg__store *st)
@@ -419,35 +413,40 @@ void sg__scache_free_all(sg__store *st)
 	st->scaches = NULL;
 }
 
-int sg__scopes_cached(sg_engine *e, sg__txn **txn, const char *sender_key, sg__scopes *out)
+sg__sender_slot *sg__sender_slot_of(sg_engine *e, const char *raw)
+{
+	size_t len = strlen(raw);
+	if (!len || len >= sizeof(((sg__sender_slot *)0)->raw))
+		return NULL;
+	sg__scache *c = thread_scache(&e->store);
+	return c ? &c->slot[sg__filter_hash(raw, len) % SCACHE_SLOTS] : NULL;
+}
+
+int sg__scopes_cached(sg_engine *e, sg__txn **txn, sg__sender_slot *slot, const char *sender_key, sg__scopes *own,
+		      const sg__scopes **out)
 {
 	uint64_t wid = 0, ver = 0;
-	scache_slot *slot = NULL;
-	size_t len = strlen(sender_key);
 	/* The version is read before the txn that resolves: an entry is never
 	 * older than the version it is filed under. */
-	if (!*txn && len < SG_KEY_MAX && sg__filter_reg_version(&e->store.filter, &wid, &ver)) {
-		sg__scache *c = thread_scache(&e->store);
-		if (c) {
-			slot = &c->slot[sg__filter_hash(sender_key, len) % SCACHE_SLOTS];
-			if (slot->version == ver && slot->writer_id == wid && !memcmp(slot->key, sender_key, len + 1)) {
-				*out = slot->scopes;
-				return 0;
-			}
-		}
+	bool tok = slot && !*txn && sg__filter_reg_version(&e->store.filter, &wid, &ver);
+	if (tok && slot->version == ver && slot->writer_id == wid) {
+		*out = &slot->scopes;
+		return 0;
 	}
 	int rc = *txn ? 0 : sg__rd_begin(&e->store, txn);
+	sg__scopes *into = tok ? &slot->scopes : own;
+	if (slot)
+		slot->version = 0; /* until resolved */
 	if (!rc)
-		rc = sg__scopes_resolve(e, *txn, sender_key, out);
-	if (!rc && slot) {
+		rc = sg__scopes_resolve(e, *txn, sender_key, into);
+	if (rc)
+		return rc;
+	if (tok) {
 		slot->writer_id = wid;
 		slot->version = ver;
-		memcpy(slot->key, sender_key, len + 1);
-		slot->scopes = *out;
-	} else if (slot) {
-		slot->version = 0;
 	}
-	return rc;
+	*out = into;
+	return 0;
 }
 
 int sg_sender_get(sg_engine *e, const char *sender_key, sg_sender_info *out)
