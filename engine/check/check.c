@@ -110,6 +110,36 @@ static bool sender_needed(const sg_policy *pol)
 	return pol->require_registered || pol->require_optin || !pol->allow_inactive_campaigns;
 }
 
+/* The recipient has a record (or a false positive of the filter): do the
+ * pair keys say that none of it concerns this sender? Every consent
+ * entry's (scope, id) and the not-SMS-capable flag are keys of the
+ * filter (filter.h); a sender meets its own, group, campaign and brand
+ * levels and global. All clear: decided as a recipient with no record. */
+/* 0: a key too long to be stored, never proved absent */
+static bool pair_maybe(sg__filter *f, unsigned kind, const char *id, const char *to)
+{
+	uint64_t h = sg__filter_pair_hash(kind, id, to);
+	return !h || sg__filter_maybe(f, h);
+}
+
+static bool pairs_clear(sg_engine *e, const sg__scopes *sc, const char *to)
+{
+	sg__filter *f = &e->store.filter;
+	/* The recipient's own block, in cache already: the level where this
+	 * sender's opt-outs go first (the likeliest hit), global and the flag
+	 * last. */
+	sg_scope_kind first = sc->default_scope;
+	const char *fid = sg__scope_id(sc, first);
+	if (fid[0] && first != SG_SCOPE_GLOBAL && pair_maybe(f, first, fid, to))
+		return false; /* a key that may be there: LMDB decides */
+	for (sg_scope_kind k = SG_SCOPE_SENDER; k < SG_SCOPE_GLOBAL; k++) {
+		const char *id = sg__scope_id(sc, k);
+		if (k != first && id[0] && pair_maybe(f, k, id, to))
+			return false;
+	}
+	return !pair_maybe(f, SG_SCOPE_GLOBAL, "", to) && !pair_maybe(f, SG__PAIR_FLAG, "", to);
+}
+
 /* Decide for one normalized recipient key inside a read txn, once the
  * sender's gate has passed. no_record: the filter already knows there is
  * no record for this key. */
@@ -291,6 +321,8 @@ int sg_check_batch(sg_engine *e, const char *from, const char *const *to, size_t
 				deny(&out[i], gate);
 				continue;
 			}
+			if (!no_record && pairs_clear(e, s.sc, keys[j]))
+				no_record = true; /* nothing of the record concerns this sender */
 			if (!no_record && !txn && (rc = sg__rd_begin(&e->store, &txn)))
 				break;
 			claim one = {0};

@@ -13,10 +13,12 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "store/consent.h"
+#include "store/event.h"
 #include "store/filter.h"
 #include "store/store.h"
 
-#define FILTER_VERSION 3u /* 3: a 128-byte header (registry version, saved state) */
+#define FILTER_VERSION 5u /* 5: a 128-byte header (registry version, saved state), pair keys in the recipient's block */
 #define REPROBE_EVERY 4096 /* checks between two looks for a usable filter */
 #define REVALIDATE_EVERY 1024 /* a thread's probes between two looks at the files */
 #define BITS_PER_KEY 12          /* ~0.5 % false positives with 8 probes per 512-bit block */
@@ -49,6 +51,38 @@ uint64_t sg__filter_hash(const char *key, size_t len)
 	uint64_t tail = 0;
 	memcpy(&tail, key + i, len - i);
 	return mix(h ^ tail ^ ((uint64_t)(len - i) << 56));
+}
+
+uint64_t sg__filter_pair_hash(unsigned kind, const char *id, const char *rcpt)
+{
+	char buf[2 + 2 * SG_KEY_MAX];
+	size_t il = kind == SG_SCOPE_GLOBAL || kind == SG__PAIR_FLAG ? 0 : strlen(id);
+	size_t rl = strlen(rcpt);
+	if (il >= SG_KEY_MAX || rl >= SG_KEY_MAX)
+		return 0; /* never a stored key: a probe of it answers "maybe" through LMDB */
+	buf[0] = (char)kind;
+	memcpy(buf + 1, id, il);
+	buf[1 + il] = '\0';
+	memcpy(buf + 2 + il, rcpt, rl);
+	/* The block is the recipient's (the high half of its hash picks it):
+	 * a check that found the recipient's bits set probes its pair keys in
+	 * the cache line it already has. */
+	uint64_t h = (sg__filter_hash(rcpt, rl) & 0xffffffff00000000ull) |
+		     (sg__filter_hash(buf, 2 + il + rl) & 0xffffffffull);
+	return h ? h : 1;
+}
+
+/* The pair keys of one record of recipient key (rcpt): every consent
+ * entry's (scope, id) and the not-SMS-capable flag. */
+static size_t record_pairs(const sg__rcpt *r, const char *rcpt, uint64_t *out)
+{
+	size_t n = 0;
+	if (r->not_sms_capable)
+		out[n++] = sg__filter_pair_hash(SG__PAIR_FLAG, "", rcpt);
+	for (unsigned i = 0; i < r->count; i++)
+		if (r->entries[i].type == SG__ENTRY_CONSENT)
+			out[n++] = sg__filter_pair_hash(r->entries[i].scope, r->entries[i].id, rcpt);
+	return n;
 }
 
 /* The block of a key and the 8 bit positions inside its 512 bits. */
@@ -311,13 +345,30 @@ static int fill(sg__filter_map *m, MDB_txn *txn, MDB_dbi recipients, char *from,
 {
 	MDB_cursor *cur;
 	MDB_val k = {.mv_size = *from_len, .mv_data = from}, v;
-	uint64_t count = 0;
+	uint64_t count = 0, pairs_added = 0;
 	int rc = mdb_cursor_open(txn, recipients, &cur);
 	if (rc)
 		return sg__store_err(rc);
 	rc = *from_len ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-	for (; !rc && count < max; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), count++)
+	sg__rcpt *r = malloc(sizeof(*r));
+	uint64_t pairs[SG__RCPT_MAX_ENTRIES + 1];
+	char key[SG_KEY_MAX];
+	if (!r)
+		rc = ENOMEM;
+	for (; !rc && count < max; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), count++) {
 		set_bits(m, sg__filter_hash(k.mv_data, k.mv_size));
+		if (k.mv_size >= SG_KEY_MAX || sg__rcpt_decode(v.mv_data, v.mv_size, r)) {
+			rc = MDB_CORRUPTED; /* a record the check could not read either */
+			break;
+		}
+		memcpy(key, k.mv_data, k.mv_size);
+		key[k.mv_size] = '\0';
+		size_t np = record_pairs(r, key, pairs);
+		for (size_t i = 0; i < np; i++)
+			set_bits(m, pairs[i]);
+		pairs_added += np;
+	}
+	free(r);
 	*done = rc == MDB_NOTFOUND;
 	if (!rc) {
 		if (k.mv_size > 511)
@@ -328,7 +379,7 @@ static int fill(sg__filter_map *m, MDB_txn *txn, MDB_dbi recipients, char *from,
 		}
 	}
 	mdb_cursor_close(cur);
-	atomic_fetch_add(&m->hdr->count, count);
+	atomic_fetch_add(&m->hdr->count, count + pairs_added);
 	return rc && rc != MDB_NOTFOUND ? sg__store_err(rc) : 0;
 }
 
@@ -505,12 +556,14 @@ static bool matches(const sg__filter_map *m, const sg__filter_stamp *now)
 	       atomic_load(&h->count) <= h->capacity && blocks_sum(m) == h->saved_sum;
 }
 
-int sg__filter_open_writer(sg__filter *f, const char *dir, MDB_env *env, MDB_dbi recipients,
-			   size_t min_capacity, pthread_rwlock_t *map_lock, const sg__filter_stamp *now)
+int sg__filter_open_writer(sg__filter *f, const char *dir, MDB_env *env, MDB_dbi recipients, MDB_dbi events,
+			   MDB_dbi meta, size_t min_capacity, pthread_rwlock_t *map_lock, const sg__filter_stamp *now)
 {
 	init(f, dir, true);
 	f->env = env;
 	f->recipients = recipients;
+	f->events = events;
+	f->meta = meta;
 	f->map_lock = map_lock;
 	/* Name this writer in the lock file it holds: readers accept only a
 	 * filter stamped with this id, i.e. one this writer built or took
@@ -550,7 +603,8 @@ int sg__filter_open_writer(sg__filter *f, const char *dir, MDB_env *env, MDB_dbi
 	MDB_stat ms;
 	rc = mdb_stat(txn, recipients, &ms);
 	uint64_t floor = min_capacity ? min_capacity : MIN_CAPACITY;
-	uint64_t cap = rc ? floor : ms.ms_entries * 2;
+	/* a recipient key and ~1.5 pair keys per recipient, and room to grow */
+	uint64_t cap = rc ? floor : ms.ms_entries * 4;
 	cap = cap < floor ? floor : cap;
 	if (!rc && ms.ms_entries > sg__filter_sync_max) {
 		mdb_txn_abort(txn);
@@ -627,10 +681,123 @@ void sg__filter_close(sg__filter *f)
 	pthread_mutex_destroy(&f->remap_mutex);
 }
 
+static int meta_seq(const sg__filter *f, MDB_txn *txn, uint64_t *seq)
+{
+	MDB_val k = {.mv_size = 3, .mv_data = (void *)"seq"}, v;
+	int rc = mdb_get(txn, f->meta, &k, &v);
+	*seq = 0;
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return sg__store_err(rc);
+	if (v.mv_size != 8)
+		return SG_ECORRUPT;
+	*seq = sg__be64_get(v.mv_data);
+	return 0;
+}
+
+/* The pair keys of every record the pending batch wrote: the records of
+ * the recipients of its events, those after the last committed seq (read
+ * in a txn of its own: nothing commits while the batch's txn is open). A
+ * batch that is retried or aborted only sets bits again. */
+static int batch_pairs(sg__filter *f, MDB_txn *pending, uint64_t **ret, size_t *nret)
+{
+	uint64_t from = 0, to = 0;
+	MDB_txn *rd;
+	*ret = NULL;
+	*nret = 0;
+	int rc = sg__store_err(mdb_txn_begin(f->env, NULL, MDB_RDONLY, &rd));
+	if (rc)
+		return rc;
+	rc = meta_seq(f, rd, &from);
+	mdb_txn_abort(rd);
+	if (!rc)
+		rc = meta_seq(f, pending, &to);
+	if (rc || to <= from)
+		return rc;
+	sg__rcpt *r = malloc(sizeof(*r));
+	char *scratch = malloc(SG__EVENT_ENC_MAX + 256);
+	size_t cap = (size_t)(to - from) * 2 + SG__RCPT_MAX_ENTRIES + 1, n = 0;
+	uint64_t *keys = malloc(cap * sizeof(*keys));
+	if (!r || !scratch || !keys)
+		rc = -ENOMEM;
+	for (uint64_t seq = from + 1; !rc && seq <= to; seq++) {
+		uint8_t kb[8];
+		sg__be64_put(kb, seq);
+		MDB_val k = {.mv_size = 8, .mv_data = kb}, v;
+		sg_event ev;
+		if ((rc = sg__store_err(mdb_get(pending, f->events, &k, &v))))
+			break; /* every seq of the batch has its event */
+		if (v.mv_size + 16 > SG__EVENT_ENC_MAX + 256) {
+			rc = SG_ECORRUPT;
+			break;
+		}
+		if ((rc = sg__event_decode(v.mv_data, v.mv_size, &ev, scratch, SG__EVENT_ENC_MAX + 256)))
+			break;
+		if (!ev.recipient || !ev.recipient[0] || strlen(ev.recipient) >= SG_KEY_MAX)
+			continue;
+		char rk[SG_KEY_MAX];
+		memcpy(rk, ev.recipient, strlen(ev.recipient) + 1);
+		MDB_val key = {.mv_size = strlen(rk), .mv_data = rk}, val;
+		int g = mdb_get(pending, f->recipients, &key, &val);
+		if (g == MDB_NOTFOUND)
+			continue; /* no record left: nothing to find */
+		if (g || sg__rcpt_decode(val.mv_data, val.mv_size, r)) {
+			rc = g ? sg__store_err(g) : SG_ECORRUPT;
+			break;
+		}
+		if (n + r->count + 1 > cap) {
+			size_t ncap = (n + r->count + 1) * 2;
+			uint64_t *grown = realloc(keys, ncap * sizeof(*keys));
+			if (!grown) {
+				rc = -ENOMEM;
+				break;
+			}
+			keys = grown;
+			cap = ncap;
+		}
+		n += record_pairs(r, rk, keys + n);
+	}
+	free(r);
+	free(scratch);
+	if (rc) {
+		free(keys);
+		return rc;
+	}
+	*ret = keys;
+	*nret = n;
+	return 0;
+}
+
+static int add_keys(sg__filter *f, const uint64_t *hashes, size_t n, MDB_dbi recipients, MDB_txn *pending);
+
 int sg__filter_add(sg__filter *f, const uint64_t *hashes, size_t n, MDB_env *env, MDB_dbi recipients,
 		   MDB_txn *pending)
 {
 	(void)env;
+	uint64_t *pairs;
+	size_t np;
+	int rc = batch_pairs(f, pending, &pairs, &np);
+	if (rc)
+		return rc; /* the batch fails: no record without its keys */
+	uint64_t *all = malloc((n + np + 1) * sizeof(*all));
+	if (!all) {
+		free(pairs);
+		return -ENOMEM;
+	}
+	if (n)
+		memcpy(all, hashes, n * sizeof(*all));
+	if (np)
+		memcpy(all + n, pairs, np * sizeof(*all));
+	free(pairs);
+	rc = add_keys(f, all, n + np, recipients, pending);
+	free(all);
+	return rc;
+}
+
+/* Set the bits of hashes (recipient and pair keys) before the commit. */
+static int add_keys(sg__filter *f, const uint64_t *hashes, size_t n, MDB_dbi recipients, MDB_txn *pending)
+{
 	if (!n)
 		return 0;
 	pthread_mutex_lock(&f->remap_mutex);

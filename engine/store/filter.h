@@ -113,7 +113,7 @@ typedef struct sg__filter {
 	_Atomic int builder_stop;
 	int builder_rc;                /* the background build's result */
 	struct MDB_env *env;
-	unsigned int recipients;
+	unsigned int recipients, events, meta;
 	uint64_t build_capacity;
 	sg__filter_map *build_old;     /* the file it replaces, retired when done */
 	bool reused;                   /* this open took over the saved file */
@@ -137,6 +137,16 @@ extern unsigned sg__filter_build_pause_us;
 
 uint64_t sg__filter_hash(const char *key, size_t len);
 
+/* A pair key: a consent entry of recipient rcpt at scope kind with id
+ * (global: any id), or SG__PAIR_FLAG for the not-SMS-capable flag. A
+ * clear probe of every pair key a sender's scopes can meet proves that
+ * the recipient's record holds nothing that decides for this sender. */
+#define SG__PAIR_FLAG 0xffu
+/* In the recipient's block (the high 32 bits are its hash's): probing a
+ * recipient's pair keys after the recipient costs no other cache miss.
+ * Never 0; 0 only from an id or key too long to be stored (probe: maybe). */
+uint64_t sg__filter_pair_hash(unsigned kind, const char *id, const char *rcpt);
+
 /* LMDB's handles, by their struct tags (MDB_env, MDB_txn, an MDB_dbi is an
  * unsigned int): only engine/store/ includes <lmdb.h>. */
 struct MDB_env;
@@ -145,7 +155,8 @@ struct MDB_txn;
 /* Reader/writer open. A writer (re)builds the file from the recipients DB
  * with txn; a reader maps what is there (or nothing). */
 int sg__filter_open_writer(sg__filter *f, const char *dir, struct MDB_env *env, unsigned int recipients,
-			   size_t min_capacity, pthread_rwlock_t *map_lock, const sg__filter_stamp *now);
+			   unsigned int events, unsigned int meta, size_t min_capacity, pthread_rwlock_t *map_lock,
+			   const sg__filter_stamp *now);
 void sg__filter_open_reader(sg__filter *f, const char *dir);
 void sg__filter_close(sg__filter *f);
 
@@ -173,8 +184,10 @@ void sg__filter_prefetch(sg__filter *f, uint64_t hash);
 /* true: the key may have a record; false: it certainly has none. */
 bool sg__filter_maybe(sg__filter *f, uint64_t hash);
 
-/* Writer: add keys and make them durable (msync) — call before the commit
- * that creates their records. Grows the filter when it is over capacity
- * (needs the env to read every recipient). */
+/* Writer: add keys — call in the txn, before the commit that creates their
+ * records. hashes are the recipient keys the batch created; the pair keys
+ * of every record the batch wrote are read back from pending (the events
+ * after the committed seq, their recipients' records). Grows the filter
+ * when it is over capacity (needs the env to read every recipient). */
 int sg__filter_add(sg__filter *f, const uint64_t *hashes, size_t n, struct MDB_env *env,
 		   unsigned int recipients, struct MDB_txn *pending);

@@ -419,8 +419,8 @@ int sg__store_open(sg__store *st, const char *dir, bool rdonly, bool defer_sync,
 	if (rdonly)
 		sg__filter_open_reader(&st->filter, dir);
 	else if ((rc = read_stamp(st, &stamp)) ||
-		 (rc = sg__filter_open_writer(&st->filter, dir, st->env, st->recipients, filter_capacity,
-					      &st->map_lock, &stamp)))
+		 (rc = sg__filter_open_writer(&st->filter, dir, st->env, st->recipients, st->events, st->meta,
+					      filter_capacity, &st->map_lock, &stamp)))
 		return rc;
 	st->filter_open = true;
 	return 0;

@@ -7,7 +7,10 @@
  *    this store's, exactly (txn id and checksum): never after commits it
  *    did not see, nor with lost bits;
  *  - a filter rebuilt in the background while the writer records misses no
- *    opt-out, and LMDB answers meanwhile.
+ *    opt-out, and LMDB answers meanwhile;
+ *  - the pair keys ((scope, id, recipient) and the not-SMS-capable flag)
+ *    decide for a known recipient and another sender at every level, in
+ *    the writer, a reader, a file taken over and a rebuilt one.
  * Real LMDB in temp dirs, real processes (fork).
  */
 #include <stdarg.h>
@@ -330,12 +333,120 @@ static void background_rebuild_misses_nothing(void **state)
 	tu_rmdir(dir);
 }
 
+/* ---- the pair keys ---- */
+
+/* Each level a record can hold, against a sender that meets it and one
+ * that does not; the recipient has other records too, so the recipient
+ * filter alone says "maybe" and the pair keys decide. */
+typedef struct pair_case {
+	const char *to;
+	sg_scope_kind scope;
+	const char *scope_id;
+	const char *meets, *misses; /* senders */
+	sg_reason reason;
+} pair_case;
+
+#define P_A "+14155550101" /* CA, brand BA, group GA */
+#define P_B "+14155550102" /* CB, brand BA */
+#define P_C "+14155550103" /* CC, brand BC, group GA */
+#define P_D "+14155550104" /* unregistered */
+
+static const pair_case pair_cases[] = {
+	{"+14155557001", SG_SCOPE_SENDER, P_A, P_A, P_B, SG_REASON_OPTED_OUT},
+	{"+14155557002", SG_SCOPE_GROUP, "GA", P_C, P_B, SG_REASON_OPTED_OUT},
+	{"+14155557003", SG_SCOPE_CAMPAIGN, "CB", P_B, P_A, SG_REASON_OPTED_OUT},
+	{"+14155557004", SG_SCOPE_BRAND, "BA", P_B, P_C, SG_REASON_OPTED_OUT},
+	{"+14155557005", SG_SCOPE_GLOBAL, "any-id", P_D, NULL, SG_REASON_OPTED_OUT},
+	{"+14155557006", 0, NULL, P_D, NULL, SG_REASON_NOT_SMS_CAPABLE}, /* the flag */
+};
+
+static int pair_verdicts(sg_engine *e)
+{
+	for (size_t i = 0; i < sizeof(pair_cases) / sizeof(pair_cases[0]); i++) {
+		const pair_case *c = &pair_cases[i];
+		sg_verdict v;
+		if (sg_check(e, c->meets, c->to, 0, &v) || v.allow || v.reason != c->reason)
+			return (int)(10 + i);
+		if (c->misses && (sg_check(e, c->misses, c->to, 0, &v) || !v.allow))
+			return (int)(20 + i);
+	}
+	return 0;
+}
+
+static int pair_reader(const char *dir)
+{
+	sg_engine *r = open_reader(dir);
+	if (!r)
+		return 1;
+	int rc = pair_verdicts(r);
+	if (!rc && !atomic_load(&r->store.filter.map))
+		rc = 2;
+	sg_engine_close(r);
+	return rc;
+}
+
+static void pair_keys_decide_for_every_level(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	sg_engine *w = tu_open(dir, 0, NULL);
+	const char *detail;
+	const char *camps[] = {"{\"campaignId\":\"CA\",\"brandId\":\"BA\"}", "{\"campaignId\":\"CB\",\"brandId\":\"BA\"}",
+			       "{\"campaignId\":\"CC\",\"brandId\":\"BC\"}"};
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(sg_campaign_put_json(w, camps[i], strlen(camps[i]), &detail), 0);
+	assert_int_equal(sg_sender_put(w, P_A, "CA", "GA"), 0);
+	assert_int_equal(sg_sender_put(w, P_B, "CB", NULL), 0);
+	assert_int_equal(sg_sender_put(w, P_C, "CC", "GA"), 0);
+	for (size_t i = 0; i < sizeof(pair_cases) / sizeof(pair_cases[0]); i++) {
+		const pair_case *c = &pair_cases[i];
+		/* another record first: the recipient is known to the filter */
+		assert_int_equal(tu_record(w, SG_ACTION_OPT_OUT, SG_SOURCE_KEYWORD, "+14155550199", c->to, 0, NULL).status, 0);
+		sg_event_in ev = {.action = c->scope ? SG_ACTION_OPT_OUT : SG_ACTION_FLAG_NOT_SMS_CAPABLE,
+				  .source = SG_SOURCE_OPERATOR, .sender = c->scope ? NULL : P_D, .recipient = c->to,
+				  .scope = c->scope, .scope_id = c->scope_id, .rule = "21610"};
+		sg_event_out out;
+		assert_int_equal(sg_record(w, &ev, 1, &out), 0);
+		assert_int_equal(out.status, 0);
+	}
+	assert_int_equal(pair_verdicts(w), 0);
+	int ready[2];
+	(void)ready;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(pair_reader(dir));
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	sg_engine_close(w);
+	/* taken over, then rebuilt from the store: the same verdicts */
+	w = tu_open(dir, 0, NULL);
+	assert_true(w->store.filter.reused);
+	assert_int_equal(pair_verdicts(w), 0);
+	sg_engine_close(w);
+	char bits[600];
+	snprintf(bits, sizeof(bits), "%s/filter.bits", dir);
+	assert_int_equal(unlink(bits), 0);
+	w = tu_open(dir, 0, NULL);
+	assert_false(w->store.filter.reused);
+	assert_int_equal(pair_verdicts(w), 0);
+	/* a START at the sender's level lifts it: allowed again (a key that
+	 * stays set only sends the check to LMDB) */
+	assert_int_equal(tu_record(w, SG_ACTION_OPT_IN, SG_SOURCE_KEYWORD, P_A, pair_cases[0].to, 0, NULL).status, 0);
+	assert_true(allowed(w, P_A, pair_cases[0].to));
+	sg_engine_close(w);
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(registry_changes_reach_cached_scopes),
 		cmocka_unit_test(saved_filter_taken_over_only_when_current),
 		cmocka_unit_test(background_rebuild_misses_nothing),
+		cmocka_unit_test(pair_keys_decide_for_every_level),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
