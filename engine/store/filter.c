@@ -357,13 +357,19 @@ static int fill(sg__filter_map *m, MDB_txn *txn, MDB_dbi recipients, char *from,
 		rc = ENOMEM;
 	for (; !rc && count < max; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), count++) {
 		set_bits(m, sg__filter_hash(k.mv_data, k.mv_size));
-		if (k.mv_size >= SG_KEY_MAX || sg__rcpt_decode(v.mv_data, v.mv_size, r)) {
-			rc = MDB_CORRUPTED; /* a record the check could not read either */
-			break;
-		}
+		if (k.mv_size >= SG_KEY_MAX)
+			continue; /* no check can name it (pair keys of it answer "maybe") */
 		memcpy(key, k.mv_data, k.mv_size);
 		key[k.mv_size] = '\0';
-		size_t np = record_pairs(r, key, pairs);
+		size_t np;
+		if (sg__rcpt_decode(v.mv_data, v.mv_size, r)) {
+			/* A record the check cannot read either: its flag key
+			 * sends every check of it to LMDB, which reports it. */
+			pairs[0] = sg__filter_pair_hash(SG__PAIR_FLAG, "", key);
+			np = 1;
+		} else {
+			np = record_pairs(r, key, pairs);
+		}
 		for (size_t i = 0; i < np; i++)
 			set_bits(m, pairs[i]);
 		pairs_added += np;
@@ -742,10 +748,13 @@ static int batch_pairs(sg__filter *f, MDB_txn *pending, uint64_t **ret, size_t *
 		int g = mdb_get(pending, f->recipients, &key, &val);
 		if (g == MDB_NOTFOUND)
 			continue; /* no record left: nothing to find */
-		if (g || sg__rcpt_decode(val.mv_data, val.mv_size, r)) {
-			rc = g ? sg__store_err(g) : SG_ECORRUPT;
+		if (g) {
+			rc = sg__store_err(g);
 			break;
 		}
+		bool bad = sg__rcpt_decode(val.mv_data, val.mv_size, r) != 0;
+		if (bad)
+			r->count = 0, r->not_sms_capable = true; /* its flag key: LMDB reports it */
 		if (n + r->count + 1 > cap) {
 			size_t ncap = (n + r->count + 1) * 2;
 			uint64_t *grown = realloc(keys, ncap * sizeof(*keys));
