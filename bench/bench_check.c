@@ -94,8 +94,9 @@ static void write_wrk_files(void)
 
 /* ---- --profile OP: one operation in a loop, nothing else timed ---- */
 
-static int profile(sg_engine *e)
+static int profile(sg_engine **ep)
 {
+	sg_engine *e = *ep;
 	size_t qn = opt.round_q * 2;
 	query *q = pool;
 	size_t n = pool_n;
@@ -105,6 +106,10 @@ static int profile(sg_engine *e)
 	void *ctx = NULL;
 	if (!strcmp(opt.profile, "mixes")) { /* only the mixes table, printed */
 		bench_mixes(e);
+		return 0;
+	}
+	if (!strcmp(opt.profile, "start")) { /* only the start times, printed */
+		*ep = bench_start(e);
 		return 0;
 	}
 	if (!strcmp(opt.profile, "check")) {
@@ -126,7 +131,7 @@ static int profile(sg_engine *e)
 		breakdown_filter_open();
 		run = filter_run, q = subpool(0, qn), n = qn;
 	} else {
-		bench_die("--profile: check, check_miss, check_hit, raw, hash, normalize, normalize_from, filter or mixes");
+		bench_die("--profile: check, check_miss, check_hit, raw, hash, normalize, normalize_from, filter, mixes or start");
 	}
 	note("== profiling %s for %.1f s (pid %d)\n", opt.profile, opt.seconds, (int)getpid());
 	int64_t t0 = bench_now_ns(), end = t0 + (int64_t)(opt.seconds * 1e9);
@@ -309,7 +314,7 @@ int main(int argc, char **argv)
 		bench_die("the filter build failed");
 	if (opt.profile) {
 		write_wrk_files();
-		int prc = profile(e);
+		int prc = profile(&e);
 		sg_engine_close(e);
 		return prc;
 	}
