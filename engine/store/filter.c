@@ -156,6 +156,17 @@ static void set_bits(sg__filter_map *m, uint64_t h)
 		__atomic_fetch_or(&blk[pos[i] >> 6], 1ull << (pos[i] & 63), __ATOMIC_RELEASE);
 }
 
+static bool has_bits(const sg__filter_map *m, uint64_t h)
+{
+	const uint64_t *blk = block_of(m, h);
+	unsigned pos[8];
+	positions(h, pos);
+	for (int i = 0; i < 8; i++)
+		if (!(__atomic_load_n(&blk[pos[i] >> 6], __ATOMIC_RELAXED) & (1ull << (pos[i] & 63))))
+			return false;
+	return true;
+}
+
 void sg__filter_prefetch(sg__filter *f, uint64_t h)
 {
 	sg__filter_map *m = atomic_load_explicit(&f->map, memory_order_acquire);
@@ -838,7 +849,13 @@ static int add_keys(sg__filter *f, const uint64_t *hashes, size_t n, MDB_dbi rec
 			return rebuild(f, cap, pending, recipients);
 		}
 	}
-	uint64_t count = atomic_load(&m->hdr->count) + n;
+	/* Only keys not in the file yet count towards its capacity: a batch
+	 * re-keys the records it touches, and re-adds would otherwise fill it
+	 * (and make a growth rebuild) on repeated traffic alone. */
+	size_t fresh = 0;
+	for (size_t i = 0; i < n; i++)
+		fresh += !has_bits(m, hashes[i]);
+	uint64_t count = atomic_load(&m->hdr->count) + fresh;
 	if (atomic_load(&m->hdr->retired)) {
 		/* A growth retired this file and failed to put its successor in
 		 * place: readers ignore it, so publish a complete one first. */

@@ -62,7 +62,7 @@ typedef struct sg__filter_hdr {
 	uint32_t version;
 	uint64_t nblocks;         /* 64-byte blocks, a power of two */
 	uint64_t capacity;        /* keys before the writer grows it */
-	_Atomic uint64_t count;   /* keys added (upper bound: re-adds count) */
+	_Atomic uint64_t count;   /* keys added (a key whose bits were all set already is not counted) */
 	_Atomic uint32_t retired; /* set once a newer file replaced this one */
 	uint32_t pad0;
 	_Atomic uint64_t writer_id; /* the writer that built (or took over) it (see writer.lock) */
