@@ -890,6 +890,8 @@ bool sg__filter_reg_version(sg__filter *f, uint64_t *writer_id, uint64_t *versio
 
 void sg__filter_reg_begin(sg__filter *f)
 {
+	if (!f->writer)
+		return;
 	pthread_mutex_lock(&f->remap_mutex);
 	f->reg_busy++;
 	sg__filter_map *m = atomic_load(&f->map);
@@ -900,6 +902,8 @@ void sg__filter_reg_begin(sg__filter *f)
 
 void sg__filter_reg_end(sg__filter *f)
 {
+	if (!f->writer)
+		return;
 	pthread_mutex_lock(&f->remap_mutex);
 	f->reg_version++;
 	f->reg_busy--;

@@ -40,8 +40,9 @@
  *    every check until the new file is in place.
  *  - The header also carries the registry version (reg_version, reg_busy)
  *    that every process's cache of resolved sender scopes is checked
- *    against: a registry write counts as busy from before its txn until
- *    after its commit, then moves the version on. A reader reads busy,
+ *    against: every write txn (sg__store_write) counts as busy from
+ *    before the txn until after its commit or abort, then moves the
+ *    version on. A reader reads busy,
  *    then the version, then begins the txn it resolves in; an entry is
  *    used only while busy is 0 and the version and writer id are the
  *    ones it was filed under. A writer killed mid-write leaves busy set:
@@ -173,8 +174,9 @@ int sg__filter_wait(sg__filter *f);
  * progress (resolve from LMDB and cache nothing). Read it before the read
  * txn whose answer is cached. */
 bool sg__filter_reg_version(sg__filter *f, uint64_t *writer_id, uint64_t *version);
-/* Writer: around every write of the senders or campaigns DBs (begin before
- * the txn, end after its commit or abort). */
+/* Writer: around every write txn (sg__store_write does it: a registry
+ * change may ride in any batch): begin before the txn, end after its
+ * commit or abort. */
 void sg__filter_reg_begin(sg__filter *f);
 void sg__filter_reg_end(sg__filter *f);
 

@@ -212,9 +212,7 @@ int sg_campaign_put_json(sg_engine *e, const char *json, size_t len, const char 
 		return rc;
 	/* Store the text as given (it parsed); keep it compact but complete. */
 	put_campaign_ctx ctx = {e, &c, json, len};
-	sg__filter_reg_begin(&e->store.filter);
-	rc = sg__store_write(&e->store, put_campaign_txn, &ctx);
-	sg__filter_reg_end(&e->store.filter);
+	rc = sg__store_write(&e->store, put_campaign_txn, &ctx); /* moves the registry version on */
 	sg__campaign_free_fields(&c);
 	return rc;
 }
@@ -289,10 +287,7 @@ int sg_sender_put(sg_engine *e, const char *sender, const char *campaign_id, con
 	if (strlen(campaign_id) >= 64 || strlen(group) >= 64)
 		return SG_ETOOLONG;
 	put_sender_ctx ctx = {e, key, campaign_id, group};
-	sg__filter_reg_begin(&e->store.filter);
-	rc = sg__store_write(&e->store, put_sender_txn, &ctx);
-	sg__filter_reg_end(&e->store.filter);
-	return rc;
+	return sg__store_write(&e->store, put_sender_txn, &ctx); /* moves the registry version on */
 }
 
 const char *sg__scope_id(const sg__scopes *s, sg_scope_kind kind)
@@ -376,9 +371,10 @@ int sg__scopes_resolve(sg_engine *e, MDB_txn *txn, const char *sender_key, sg__s
 /* ---- each thread's cache of resolved sender scopes ----
  * Valid while the registry version in the shared filter header (filter.h)
  * and the writer that keeps it are the ones an entry was resolved under:
- * every process's registry write moves the version on after its commit
- * and counts as busy until then, so an entry never outlives a change, and
- * a check needs no LMDB lookup for its sender. */
+ * every write txn (sg__store_write: a registry change may ride in any
+ * batch) counts as busy until its commit and then moves the version on,
+ * so an entry never outlives a change, and between commits a check needs
+ * no LMDB lookup for its sender. */
 #define SCACHE_SLOTS 1024 /* ~420 KiB of address space per thread, touched as senders come */
 
 typedef struct sg__scache {

@@ -557,7 +557,23 @@ int sg__store_grow(sg__store *st)
 	return sg__store_err(rc);
 }
 
+static int store_write(sg__store *st, int (*fn)(MDB_txn *txn, void *ctx), void *ctx);
+
+/* Every write txn, whatever it writes (a registry change may ride in any
+ * batch), counts as busy for the sender-scope caches until its commit or
+ * abort, then moves the registry version on (filter.h): a cached scope
+ * is never used across a commit. */
 int sg__store_write(sg__store *st, int (*fn)(MDB_txn *txn, void *ctx), void *ctx)
+{
+	if (st->rdonly)
+		return SG_ERDONLY;
+	sg__filter_reg_begin(&st->filter);
+	int rc = store_write(st, fn, ctx);
+	sg__filter_reg_end(&st->filter);
+	return rc;
+}
+
+static int store_write(sg__store *st, int (*fn)(MDB_txn *txn, void *ctx), void *ctx)
 {
 	for (int attempt = 0; attempt < 8; attempt++) {
 		MDB_txn *txn;
