@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "engine.h" /* sg__filter_wait: time only once the filter is in use */
 
 /* ---- verification: every method answers the truth on the whole pool ---- */
 
@@ -93,8 +94,9 @@ static void write_wrk_files(void)
 
 /* ---- --profile OP: one operation in a loop, nothing else timed ---- */
 
-static int profile(sg_engine *e)
+static int profile(sg_engine **ep)
 {
+	sg_engine *e = *ep;
 	size_t qn = opt.round_q * 2;
 	query *q = pool;
 	size_t n = pool_n;
@@ -102,6 +104,14 @@ static int profile(sg_engine *e)
 	raw_ctx rc;
 	run_fn run = NULL;
 	void *ctx = NULL;
+	if (!strcmp(opt.profile, "mixes")) { /* only the mixes table, printed */
+		bench_mixes(e);
+		return 0;
+	}
+	if (!strcmp(opt.profile, "start")) { /* only the start times, printed */
+		*ep = bench_start(e);
+		return 0;
+	}
 	if (!strcmp(opt.profile, "check")) {
 		run = check_run, ctx = &cc;
 	} else if (!strcmp(opt.profile, "check_miss")) {
@@ -121,7 +131,7 @@ static int profile(sg_engine *e)
 		breakdown_filter_open();
 		run = filter_run, q = subpool(0, qn), n = qn;
 	} else {
-		bench_die("--profile: check, check_miss, check_hit, raw, hash, normalize, normalize_from or filter");
+		bench_die("--profile: check, check_miss, check_hit, raw, hash, normalize, normalize_from, filter, mixes or start");
 	}
 	note("== profiling %s for %.1f s (pid %d)\n", opt.profile, opt.seconds, (int)getpid());
 	int64_t t0 = bench_now_ns(), end = t0 + (int64_t)(opt.seconds * 1e9);
@@ -252,7 +262,7 @@ int main(int argc, char **argv)
 	char params[8192], want[256], have[256] = "";
 	snprintf(params, sizeof(params), "%s/params", dir);
 	snprintf(want, sizeof(want), "pairs=%llu senders=%u seed=%llu sqlite=%d batch=%zu\n",
-		 (unsigned long long)opt.pairs, opt.senders, (unsigned long long)opt.seed, BENCH_SQLITE,
+		 (unsigned long long)opt.pairs, opt.senders, (unsigned long long)opt.seed, BENCH_SQLITE && !opt.profile,
 		 opt.record_batch);
 	FILE *pf = opt.reuse ? fopen(params, "r") : NULL;
 	if (pf) {
@@ -270,7 +280,8 @@ int main(int argc, char **argv)
 		note("== building the floors on the same keys\n");
 		build_raw_env();
 #ifdef BENCH_HAVE_SQLITE
-		build_sqlite();
+		if (!opt.profile) /* --profile never reads it (a 10 M build is long enough) */
+			build_sqlite();
 #endif
 		if (opt.reuse && (pf = fopen(params, "w"))) {
 			fputs(want, pf);
@@ -299,9 +310,11 @@ int main(int argc, char **argv)
 	if (!BENCH_SQLITE)
 		note("  SQLite: not built in (libsqlite3-dev absent): skipped\n");
 	sg_engine *e = open_engine(false);
+	if (sg__filter_wait(&e->store.filter)) /* a rebuild in the background (a store of an older layout) */
+		bench_die("the filter build failed");
 	if (opt.profile) {
 		write_wrk_files();
-		int prc = profile(e);
+		int prc = profile(&e);
 		sg_engine_close(e);
 		return prc;
 	}
@@ -364,6 +377,10 @@ int main(int argc, char **argv)
 	meas mro = ro_process();
 	report("check.ro_process", "sg_check, read-only second process", &mro);
 
+	note("== start: opening the store read-write (warm cache)\n");
+	e = bench_start(e);
+	note("== check / raw mdb_get per query mix (thread CPU time, alternating rounds)\n");
+	bench_mixes(e);
 	note("== batch check\n");
 	bench_batch(e, m1.med);
 	note("== classification\n");

@@ -66,26 +66,7 @@ void breakdown(sg_engine *e)
 	unsigned rounds = opt.quick ? 5 : 11;
 	size_t qn = opt.round_q * 2;
 	query *miss = subpool(0, qn), *hit = subpool(1, qn);
-	/* no record for this pair, but the recipient opted out of another
-	 * sender: the filter cannot answer, LMDB must */
-	query *other = bench_xcalloc(qn, sizeof(*other));
-	bench_rng r = {opt.seed ^ 0x07e4};
-	for (size_t i = 0; i < qn; i++) {
-		uint64_t p = bench_below(&r, opt.pairs);
-		unsigned s;
-		bool recorded;
-		do {
-			s = (unsigned)bench_below(&r, opt.senders);
-			recorded = false;
-			for (uint64_t j = p; j < opt.pairs && pair_r[j] == pair_r[p]; j++)
-				recorded |= pair_s[j] == s;
-			for (uint64_t j = p; j-- > 0 && pair_r[j] == pair_r[p];)
-				recorded |= pair_s[j] == s;
-		} while (recorded);
-		memcpy(other[i].from, senders[s].s, 16);
-		memcpy(other[i].to, rcpts[pair_r[p]].s, 15);
-		other[i].deny = 0;
-	}
+	query *other = other_sender_pool(qn);
 	check_ctx cc = {e};
 	sg__filter_open_reader(&bd_filter, store_dir);
 	raw_open(&bd_raw);

@@ -243,7 +243,8 @@ void build_store(void)
 		size_t n = opt.pairs - done < BATCH ? (size_t)(opt.pairs - done) : BATCH;
 		for (size_t i = 0; i < n; i++) {
 			uint32_t p = order[done + i];
-			ev[i] = (sg_event_in){.size = sizeof(sg_event_in), 
+			ev[i] = (sg_event_in){
+				.size = sizeof(sg_event_in),
 				.action = SG_ACTION_OPT_OUT,
 				.source = SG_SOURCE_KEYWORD,
 				.sender = senders[pair_s[p]].s,

@@ -208,6 +208,14 @@ void bench_batch(sg_engine *e, double single_ns);
 /* classify_mix.c: sg_classify on ~90 % ordinary conversation */
 void bench_classify_mix(sg_engine *e);
 
+/* start.c: opening the store, with and without a saved filter; returns
+ * the engine reopened */
+sg_engine *bench_start(sg_engine *e);
+
+/* mixes.c: sg_check / raw mdb_get per query mix, in thread CPU time */
+void bench_mixes(sg_engine *e);
+query *other_sender_pool(size_t n);
+
 /* breakdown.c: where the check's time goes, its parts timed alone */
 void breakdown(sg_engine *e);
 /* the parts, also run by --profile */

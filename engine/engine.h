@@ -48,17 +48,40 @@ void sg__campaign_free_fields(sg__campaign *c);
 
 /* The enclosing scopes of a sender, from the registry (registry.c). */
 typedef struct sg__scopes {
-	char sender[SG_KEY_MAX];
-	char group[64];
-	char campaign[64];
-	char brand[64];
+	/* the flags first: a check of a recipient with no record reads only
+	 * these (one cache line of a cached entry) */
 	bool registered;      /* sender has a campaign */
 	bool campaign_known;  /* ... that exists in the registry */
 	bool campaign_active;
 	bool subscriber_optin;
 	sg_scope_kind default_scope; /* where this sender's opt-outs go by policy */
+	char sender[SG_KEY_MAX];
+	char group[64];
+	char campaign[64];
+	char brand[64];
 } sg__scopes;
 int sg__scopes_resolve(sg_engine *e, sg__txn *txn, const char *sender_key, sg__scopes *out);
+/* This thread's memory of a sender as a caller spelled it (registry.c):
+ * its key and country (what sg_number_normalize and sg_number_country make
+ * of the text: never stale), and its scopes, valid while the registry
+ * version and writer id in the shared filter header are the ones they
+ * were resolved under. */
+typedef struct sg__sender_slot {
+	char raw[32];                /* "": empty */
+	char key[SG_KEY_MAX];
+	char cc[3];
+	uint64_t writer_id, version; /* version 0: scopes not cached */
+	sg__scopes scopes;
+} sg__sender_slot;
+/* The slot for this text (holding it or not: compare raw), NULL when the
+ * text is too long to cache or memory is short. */
+sg__sender_slot *sg__sender_slot_of(sg_engine *e, const char *raw);
+/* The sender's scopes: the slot's while the registry is unchanged (no
+ * LMDB access); otherwise resolved in *txn (begun here when NULL, the
+ * caller ends it) into the slot when this call began the txn, else into
+ * *own. slot may be NULL. */
+int sg__scopes_cached(sg_engine *e, sg__txn **txn, sg__sender_slot *slot, const char *sender_key, sg__scopes *own,
+		      const sg__scopes **out);
 /* The id of one scope level for these scopes ("" when the level is absent;
  * global is always present with id ""). */
 const char *sg__scope_id(const sg__scopes *s, sg_scope_kind kind);

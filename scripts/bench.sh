@@ -133,9 +133,9 @@ free_port() {
 }
 wait_http() { # url, seconds
 	local i
-	for i in $(seq $(( $2 * 10 ))); do
+	for i in $(seq $(( $2 * 100 ))); do
 		curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
-		sleep 0.1
+		sleep 0.01
 	done
 	return 1
 }
@@ -174,15 +174,35 @@ fi
 # ---- 4: HTTP check, stopgate and the nginx floor ----
 port=$(free_port)
 echo "== HTTP: stopgate serve on 127.0.0.1:$port (store of $pairs pairs)"
-# --log-level warn: no request lines, as nginx runs with access_log off
-"$build/engine/stopgate" serve --data "$store" --listen "127.0.0.1:$port" --log-level warn \
-	--keywords "$root/keywords" >"$work/daemon.log" 2>&1 &
-daemon_pid=$!
-if ! wait_http "http://127.0.0.1:$port/healthz" 120; then
+# --log-level warn: no request lines, as nginx runs with access_log off.
+# Start time: launch to the first 200 from /healthz (warm cache), timed by a
+# small poller that starts the daemon itself and tries every 2 ms.
+read -r daemon_pid daemon_start_ms < <(python3 - "$port" "$work/daemon.log" "$build/engine/stopgate" serve \
+	--data "$store" --listen "127.0.0.1:$port" --log-level warn --keywords "$root/keywords" <<-'PY'
+	import socket, subprocess, sys, time
+	port, log, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+	t0 = time.monotonic()
+	p = subprocess.Popen(cmd, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+	ms = -1
+	while time.monotonic() - t0 < 120 and p.poll() is None:
+	    try:
+	        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+	            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	            if s.recv(64).startswith(b"HTTP/1.1 200"):
+	                ms = (time.monotonic() - t0) * 1000
+	                break
+	    except OSError:
+	        pass
+	    time.sleep(0.002)
+	print(p.pid, "%.0f" % ms)
+	PY
+)
+if [ "${daemon_start_ms:--1}" = -1 ] || ! wait_http "http://127.0.0.1:$port/healthz" 5; then
 	echo "bench: the daemon did not come up; its log:" >&2
 	tail -20 "$work/daemon.log" >&2
 	exit 1
 fi
+echo "  daemon answered /healthz ${daemon_start_ms} ms after launch"
 url="http://127.0.0.1:$port"
 
 # ---- 1b: the check through each binding, on the same store and query pool ----
@@ -307,6 +327,6 @@ python3 "$root/bench/report.py" --check "$work/check.json" --classify "$work/cla
 	--wrk-check "$work/wrk_check.txt" --wrk-nginx "$work/wrk_nginx.txt" --wrk-nginx2 "$work/wrk_nginx2.txt" \
 	--wrk-inbound "$work/wrk_inbound.txt" --metrics-before "$work/metrics_before.txt" \
 	--metrics-after "$work/metrics_after.txt" --bindings "$work/bindings.jsonl" --json-out "$json_out" --label "$label" --tree "$tree" \
-	--elapsed "$(( $(date +%s) - t_start ))"
+	--elapsed "$(( $(date +%s) - t_start ))" --daemon-start-ms "$daemon_start_ms"
 echo
 echo "bench: figures written to $json_out"

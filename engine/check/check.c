@@ -47,18 +47,23 @@ static void allow_undenied(sg_verdict *v)
 	}
 }
 
-/* Scopes of the sender, resolved at most once per call. */
+/* Scopes of the sender, resolved at most once per call: this thread's
+ * cached ones (slot) while the registry is unchanged, else own. */
 typedef struct sender_ctx {
 	const char *key;
-	sg__scopes scopes;
+	sg__sender_slot *slot;
+	const sg__scopes *sc;
+	sg__scopes own;
 	bool resolved;
 } sender_ctx;
 
-static int sender_scopes(sg_engine *e, sg__txn *txn, sender_ctx *s)
+/* From this thread's cache while the registry is unchanged; otherwise in
+ * *txn (begun here when there is none yet). */
+static int sender_scopes(sg_engine *e, sg__txn **txn, sender_ctx *s)
 {
 	if (s->resolved)
 		return 0;
-	int rc = sg__scopes_resolve(e, txn, s->key, &s->scopes);
+	int rc = sg__scopes_cached(e, txn, s->slot, s->key, &s->own, &s->sc);
 	s->resolved = rc == 0;
 	return rc;
 }
@@ -81,13 +86,13 @@ typedef struct claim {
 
 /* The sender's own denials (registration, campaign status), decided once
  * per call: SG_REASON_NONE when the sender may send at all. */
-static int sender_gate(sg_engine *e, sg__txn *txn, sender_ctx *s, sg_reason *ret)
+static int sender_gate(sg_engine *e, sg__txn **txn, sender_ctx *s, sg_reason *ret)
 {
 	const sg_policy *pol = &e->policy;
 	int rc = sender_scopes(e, txn, s);
 	if (rc)
 		return rc;
-	const sg__scopes *sc = &s->scopes;
+	const sg__scopes *sc = s->sc;
 	*ret = SG_REASON_NONE;
 	if (pol->require_registered && !sc->registered)
 		*ret = SG_REASON_SENDER_UNREGISTERED;
@@ -107,6 +112,36 @@ static bool sender_needed(const sg_policy *pol)
 	return pol->require_registered || pol->require_optin || !pol->allow_inactive_campaigns;
 }
 
+/* The recipient has a record (or a false positive of the filter): do the
+ * pair keys say that none of it concerns this sender? Every consent
+ * entry's (scope, id) and the not-SMS-capable flag are keys of the
+ * filter (filter.h); a sender meets its own, group, campaign and brand
+ * levels and global. All clear: decided as a recipient with no record. */
+/* 0: a key too long to be stored, never proved absent */
+static bool pair_maybe(sg__filter *f, unsigned kind, const char *id, const char *to)
+{
+	uint64_t h = sg__filter_pair_hash(kind, id, to);
+	return !h || sg__filter_maybe(f, h);
+}
+
+static bool pairs_clear(sg_engine *e, const sg__scopes *sc, const char *to)
+{
+	sg__filter *f = &e->store.filter;
+	/* The recipient's own block, in cache already: the level where this
+	 * sender's opt-outs go first (the likeliest hit), global and the flag
+	 * last. */
+	sg_scope_kind first = sc->default_scope;
+	const char *fid = sg__scope_id(sc, first);
+	if (fid[0] && first != SG_SCOPE_GLOBAL && pair_maybe(f, first, fid, to))
+		return false; /* a key that may be there: LMDB decides */
+	for (sg_scope_kind k = SG_SCOPE_SENDER; k < SG_SCOPE_GLOBAL; k++) {
+		const char *id = sg__scope_id(sc, k);
+		if (k != first && id[0] && pair_maybe(f, k, id, to))
+			return false;
+	}
+	return !pair_maybe(f, SG_SCOPE_GLOBAL, "", to) && !pair_maybe(f, SG__PAIR_FLAG, "", to);
+}
+
 /* Decide for one normalized recipient key inside a read txn, once the
  * sender's gate has passed. no_record: the filter already knows there is
  * no record for this key. */
@@ -116,7 +151,7 @@ static int decide(sg_engine *e, sg__txn *txn, sender_ctx *s, const char *to, boo
 	const sg_policy *pol = &e->policy;
 	int rc;
 	if (no_record) {
-		if (pol->require_optin && s->scopes.subscriber_optin)
+		if (pol->require_optin && s->sc->subscriber_optin)
 			deny(v, SG_REASON_NO_CONSENT);
 		return 0;
 	}
@@ -131,12 +166,12 @@ static int decide(sg_engine *e, sg__txn *txn, sender_ctx *s, const char *to, boo
 		v->seq = rcpt->flag_seq;
 		return 0;
 	}
-	if ((rc = sender_scopes(e, txn, s)))
-		return rc;
+	if ((rc = sender_scopes(e, &txn, s)))
+		return rc; /* resolved before the txn began (sg_check_batch) */
 	const sg__entry *out = NULL, *in = NULL;
 	for (unsigned i = 0; i < rcpt->count; i++) {
 		const sg__entry *en = &rcpt->entries[i];
-		if (en->type != SG__ENTRY_CONSENT || !encloses(&s->scopes, en))
+		if (en->type != SG__ENTRY_CONSENT || !encloses(s->sc, en))
 			continue;
 		if (en->state == SG_STATE_OPTED_OUT && (!out || en->since_us > out->since_us))
 			out = en;
@@ -153,7 +188,7 @@ static int decide(sg_engine *e, sg__txn *txn, sender_ctx *s, const char *to, boo
 		if (purpose == SG_PURPOSE_OPTOUT_CONFIRM)
 			grant = out;
 		else if (purpose == SG_PURPOSE_HELP_REPLY)
-			grant = sg__rcpt_find(rcpt, SG__ENTRY_HELP, SG_SCOPE_SENDER, s->scopes.sender);
+			grant = sg__rcpt_find(rcpt, SG__ENTRY_HELP, SG_SCOPE_SENDER, s->sc->sender);
 		int64_t from_us = grant ? (grant->latest_us ? grant->latest_us : grant->since_us) : 0;
 		if (grant && !grant->claimed && now - from_us <= pol->confirm_window_us && now >= from_us) {
 			if (e->rdonly) {
@@ -170,7 +205,7 @@ static int decide(sg_engine *e, sg__txn *txn, sender_ctx *s, const char *to, boo
 		}
 		return 0;
 	}
-	if (pol->require_optin && s->scopes.subscriber_optin && !in)
+	if (pol->require_optin && s->sc->subscriber_optin && !in)
 		deny(v, SG_REASON_NO_CONSENT);
 	return 0;
 }
@@ -198,13 +233,26 @@ static int claim_confirmation(sg_engine *e, const char *from, const char *to, co
 	return 0;
 }
 
-static int normalize_pair(sg_engine *e, const char *from, char fkey[SG_KEY_MAX], char cc[3])
+/* The sender's key and country, from this thread's slot for the text
+ * when it holds it. */
+static int normalize_pair(sg_engine *e, const char *from, sg__sender_slot *slot, char fkey[SG_KEY_MAX], char cc[3])
 {
+	if (slot && !strcmp(slot->raw, from)) {
+		memcpy(fkey, slot->key, strlen(slot->key) + 1);
+		memcpy(cc, slot->cc, 3);
+		return 0;
+	}
 	int rc = sg_number_normalize(from, strlen(from), e->default_country, SG_FIELD_ADDRESS, fkey, NULL);
 	if (rc)
 		return rc;
 	if (sg_number_country(fkey, cc))
 		sg__strlcpy(cc, e->default_country, 3);
+	if (slot) { /* the slot is this text's from now on */
+		slot->version = 0;
+		sg__strlcpy(slot->raw, from, sizeof(slot->raw));
+		sg__strlcpy(slot->key, fkey, sizeof(slot->key));
+		memcpy(slot->cc, cc, 3);
+	}
 	return 0;
 }
 
@@ -220,8 +268,10 @@ int sg__check_run(sg_engine *e, const char *from, const char *const *to, size_t 
 	char fkey[SG_KEY_MAX], tkey[SG_KEY_MAX], cc[3];
 	sg__rcpt rcpt; /* ~14 KiB, decoded only for recipients with a record */
 	claim cl = {0};
-	bool from_ok = normalize_pair(e, from ? from : "", fkey, cc) == 0;
-	sender_ctx s = {.key = fkey};
+	from = from ? from : "";
+	sg__sender_slot *slot = sg__sender_slot_of(e, from);
+	bool from_ok = normalize_pair(e, from, slot, fkey, cc) == 0;
+	sender_ctx s = {.key = fkey, .slot = from_ok ? slot : NULL};
 	sg__txn *txn = NULL;
 	int rc = 0;
 	/* The filter tells which recipients certainly have no record. Without
@@ -276,10 +326,10 @@ int sg__check_run(sg_engine *e, const char *from, const char *const *to, size_t 
 					sg__quiet_apply(q, i, keys[j], &out[i]);
 				continue;
 			}
-			if (!txn && (rc = sg__rd_begin(&e->store, &txn)))
-				break;
+			/* The sender first (cached: no LMDB), then the txn,
+			 * only for a recipient that may have a record. */
 			if (!gated) {
-				if ((rc = sender_gate(e, txn, &s, &gate)))
+				if ((rc = sender_gate(e, &txn, &s, &gate)))
 					break;
 				gated = true;
 			}
@@ -287,6 +337,10 @@ int sg__check_run(sg_engine *e, const char *from, const char *const *to, size_t 
 				deny(&out[i], gate);
 				continue;
 			}
+			if (!no_record && pairs_clear(e, s.sc, keys[j]))
+				no_record = true; /* nothing of the record concerns this sender */
+			if (!no_record && !txn && (rc = sg__rd_begin(&e->store, &txn)))
+				break;
 			claim one = {0};
 			rc = decide(e, txn, &s, keys[j], no_record, purpose, now, &rcpt, &out[i], &one);
 			if (rc)

@@ -245,7 +245,8 @@ static int record_all(run *r, sg_engine *e, const import_layout *L, sg_scope_kin
 				r->already++;
 				continue;
 			}
-			ev[k] = (sg_event_in){.size = sizeof(sg_event_in), 
+			ev[k] = (sg_event_in){
+				.size = sizeof(sg_event_in),
 				.action = c->action,
 				.source = SG_SOURCE_IMPORT,
 				.sender = c->sender,

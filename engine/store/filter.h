@@ -30,6 +30,23 @@
  *    file into place; later commits set bits in the new file only. A writer
  *    killed at any step leaves readers on a complete file or on LMDB.
  *  - Readers that find no usable file fall back to LMDB lookups.
+ *  - Start time: a writer's clean close syncs the bits and then stamps the
+ *    header with the store's last txn id, event seq, head hash prefix,
+ *    recipient count and a checksum of the blocks (synced). The next writer
+ *    open takes the file over only when all of them agree with the store
+ *    (no commit can have been missed, no bit lost), clearing the stamp and
+ *    writing its own id; otherwise it rebuilds: at once for a small store,
+ *    in the background for a large one (filter.c), with LMDB answering
+ *    every check until the new file is in place.
+ *  - The header also carries the registry version (reg_version, reg_busy)
+ *    that every process's cache of resolved sender scopes is checked
+ *    against: every write txn (sg__store_write) counts as busy from
+ *    before the txn until after its commit or abort, then moves the
+ *    version on. A reader reads busy,
+ *    then the version, then begins the txn it resolves in; an entry is
+ *    used only while busy is 0 and the version and writer id are the
+ *    ones it was filed under. A writer killed mid-write leaves busy set:
+ *    nothing is cached until a new writer (a new id) starts.
  */
 #pragma once
 #include <stdatomic.h>
@@ -46,11 +63,25 @@ typedef struct sg__filter_hdr {
 	uint32_t version;
 	uint64_t nblocks;         /* 64-byte blocks, a power of two */
 	uint64_t capacity;        /* keys before the writer grows it */
-	_Atomic uint64_t count;   /* keys added (upper bound: re-adds count) */
+	_Atomic uint64_t count;   /* keys added (a key whose bits were all set already is not counted) */
 	_Atomic uint32_t retired; /* set once a newer file replaced this one */
 	uint32_t pad0;
-	uint64_t writer_id;       /* the writer that built it (see writer.lock) */
-	uint32_t pad[4];
+	_Atomic uint64_t writer_id; /* the writer that built (or took over) it (see writer.lock) */
+	/* The registry's version, for every process's cache of resolved
+	 * sender scopes (registry.c): reg_busy counts registry writes in
+	 * progress, reg_version moves on after each one's commit. */
+	_Atomic uint64_t reg_version;
+	_Atomic uint64_t reg_busy;
+	/* The saved state (a writer's clean close): the bits are complete,
+	 * and synced, for the store at this LMDB txn id, event seq, head
+	 * hash prefix and recipient count; sum is the checksum of the
+	 * blocks. saved_txnid 0: nothing saved (rebuild at the next open). */
+	uint64_t saved_txnid;
+	uint64_t saved_seq;
+	uint64_t saved_head;
+	uint64_t saved_entries;
+	uint64_t saved_sum;
+	uint64_t pad[3];
 } sg__filter_hdr;
 
 typedef struct sg__filter_map {
@@ -76,9 +107,46 @@ typedef struct sg__filter {
 	/* old maps are kept until close: a reader may still be probing one */
 	sg__filter_map *retired[64];
 	unsigned nretired;
+	/* writer: a rebuild running in the background (see filter.c) */
+	sg__filter_map *building;      /* bits set by commits meanwhile; under remap_mutex */
+	pthread_t builder;
+	bool builder_running;
+	_Atomic int builder_stop;
+	int builder_rc;                /* the background build's result */
+	struct MDB_env *env;
+	unsigned int recipients, events, meta;
+	uint64_t build_capacity;
+	sg__filter_map *build_old;     /* the file it replaces, retired when done */
+	bool reused;                   /* this open took over the saved file */
+	pthread_rwlock_t *map_lock;    /* the store's (held for reading around each read txn) */
+	uint64_t reg_version, reg_busy; /* writer: the registry version, mirrored into the map */
 } sg__filter;
 
+/* The store's state a saved filter is stamped with (store.c reads it). */
+typedef struct sg__filter_stamp {
+	uint64_t txnid, seq, head, entries;
+} sg__filter_stamp;
+
+/* Stores with at most this many recipients rebuild a disagreeing filter
+ * at open, before it returns; larger ones in the background. A variable
+ * so that tests can make the background path run on a small store. */
+extern uint64_t sg__filter_sync_max;
+/* Keys per read txn of a background build (a variable for the same reason). */
+extern uint64_t sg__filter_build_chunk;
+/* Tests only: a pause between two chunks (commits run between them). */
+extern unsigned sg__filter_build_pause_us;
+
 uint64_t sg__filter_hash(const char *key, size_t len);
+
+/* A pair key: a consent entry of recipient rcpt at scope kind with id
+ * (global: any id), or SG__PAIR_FLAG for the not-SMS-capable flag. A
+ * clear probe of every pair key a sender's scopes can meet proves that
+ * the recipient's record holds nothing that decides for this sender. */
+#define SG__PAIR_FLAG 0xffu
+/* In the recipient's block (the high 32 bits are its hash's): probing a
+ * recipient's pair keys after the recipient costs no other cache miss.
+ * Never 0; 0 only from an id or key too long to be stored (probe: maybe). */
+uint64_t sg__filter_pair_hash(unsigned kind, const char *id, const char *rcpt);
 
 /* LMDB's handles, by their struct tags (MDB_env, MDB_txn, an MDB_dbi is an
  * unsigned int): only engine/store/ includes <lmdb.h>. */
@@ -88,9 +156,29 @@ struct MDB_txn;
 /* Reader/writer open. A writer (re)builds the file from the recipients DB
  * with txn; a reader maps what is there (or nothing). */
 int sg__filter_open_writer(sg__filter *f, const char *dir, struct MDB_env *env, unsigned int recipients,
-			   size_t min_capacity);
+			   unsigned int events, unsigned int meta, size_t min_capacity, pthread_rwlock_t *map_lock,
+			   const sg__filter_stamp *now);
 void sg__filter_open_reader(sg__filter *f, const char *dir);
 void sg__filter_close(sg__filter *f);
+
+/* Writer, before closing: sync the bits and stamp the file with the
+ * store's state, so the next writer open can take it over instead of
+ * rebuilding it. */
+int sg__filter_save(sg__filter *f, const sg__filter_stamp *now);
+
+/* Writer: wait for a background rebuild (tests, sg_engine_close). */
+int sg__filter_wait(sg__filter *f);
+
+/* The registry version readers compare their cached sender scopes with:
+ * false when no usable filter is mapped or a registry write is in
+ * progress (resolve from LMDB and cache nothing). Read it before the read
+ * txn whose answer is cached. */
+bool sg__filter_reg_version(sg__filter *f, uint64_t *writer_id, uint64_t *version);
+/* Writer: around every write txn (sg__store_write does it: a registry
+ * change may ride in any batch): begin before the txn, end after its
+ * commit or abort. */
+void sg__filter_reg_begin(sg__filter *f);
+void sg__filter_reg_end(sg__filter *f);
 
 /* Hint that hash will be probed soon (batch checks overlap cache misses). */
 void sg__filter_prefetch(sg__filter *f, uint64_t hash);
@@ -98,8 +186,10 @@ void sg__filter_prefetch(sg__filter *f, uint64_t hash);
 /* true: the key may have a record; false: it certainly has none. */
 bool sg__filter_maybe(sg__filter *f, uint64_t hash);
 
-/* Writer: add keys and make them durable (msync) — call before the commit
- * that creates their records. Grows the filter when it is over capacity
- * (needs the env to read every recipient). */
+/* Writer: add keys — call in the txn, before the commit that creates their
+ * records. hashes are the recipient keys the batch created; the pair keys
+ * of every record the batch wrote are read back from pending (the events
+ * after the committed seq, their recipients' records). Grows the filter
+ * when it is over capacity (needs the env to read every recipient). */
 int sg__filter_add(sg__filter *f, const uint64_t *hashes, size_t n, struct MDB_env *env,
 		   unsigned int recipients, struct MDB_txn *pending);

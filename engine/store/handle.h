@@ -30,6 +30,9 @@ typedef struct sg__store {
 	pthread_mutex_t txns_mutex; /* guards the list of every cached read txn */
 	struct sg__rtxn *txns;
 	int lock_fd;                /* exclusive writer lock, -1 when read-only */
+	pthread_key_t scache_key;   /* this thread's cache of resolved sender scopes (registry.c) */
+	bool scache_key_made;
+	struct sg__scache *scaches; /* every thread's, under txns_mutex */
 	sg__filter filter;          /* negative-lookup filter over recipient keys */
 	bool filter_open;
 	bool fresh;                 /* this open created the store */

@@ -299,6 +299,83 @@ int sg__scopes_resolve(sg_engine *e, MDB_txn *txn, const char *sender_key, sg__s
 	return 0;
 }
 
+/* ---- each thread's cache of resolved sender scopes ----
+ * Valid while the registry version in the shared filter header (filter.h)
+ * and the writer that keeps it are the ones an entry was resolved under:
+ * every write txn (sg__store_write: a registry change may ride in any
+ * batch) counts as busy until its commit and then moves the version on,
+ * so an entry never outlives a change, and between commits a check needs
+ * no LMDB lookup for its sender. */
+#define SCACHE_SLOTS 1024 /* ~420 KiB of address space per thread, touched as senders come */
+
+typedef struct sg__scache {
+	struct sg__scache *next;
+	sg__sender_slot slot[SCACHE_SLOTS];
+} sg__scache;
+
+static sg__scache *thread_scache(sg__store *st)
+{
+	sg__scache *c = pthread_getspecific(st->scache_key);
+	if (c)
+		return c;
+	if (!(c = calloc(1, sizeof(*c))))
+		return NULL;
+	if (pthread_setspecific(st->scache_key, c)) {
+		free(c);
+		return NULL;
+	}
+	pthread_mutex_lock(&st->txns_mutex);
+	c->next = st->scaches;
+	st->scaches = c;
+	pthread_mutex_unlock(&st->txns_mutex);
+	return c;
+}
+
+void sg__scache_free_all(sg__store *st)
+{
+	for (sg__scache *c = st->scaches, *next; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	st->scaches = NULL;
+}
+
+sg__sender_slot *sg__sender_slot_of(sg_engine *e, const char *raw)
+{
+	size_t len = strlen(raw);
+	if (!len || len >= sizeof(((sg__sender_slot *)0)->raw))
+		return NULL;
+	sg__scache *c = thread_scache(&e->store);
+	return c ? &c->slot[sg__filter_hash(raw, len) % SCACHE_SLOTS] : NULL;
+}
+
+int sg__scopes_cached(sg_engine *e, sg__txn **txn, sg__sender_slot *slot, const char *sender_key, sg__scopes *own,
+		      const sg__scopes **out)
+{
+	uint64_t wid = 0, ver = 0;
+	/* The version is read before the txn that resolves: an entry is never
+	 * older than the version it is filed under. */
+	bool tok = slot && !*txn && sg__filter_reg_version(&e->store.filter, &wid, &ver);
+	if (tok && slot->version == ver && slot->writer_id == wid) {
+		*out = &slot->scopes;
+		return 0;
+	}
+	int rc = *txn ? 0 : sg__rd_begin(&e->store, txn);
+	sg__scopes *into = tok ? &slot->scopes : own;
+	if (slot)
+		slot->version = 0; /* until resolved */
+	if (!rc)
+		rc = sg__scopes_resolve(e, *txn, sender_key, into);
+	if (rc)
+		return rc;
+	if (tok) {
+		slot->writer_id = wid;
+		slot->version = ver;
+	}
+	*out = into;
+	return 0;
+}
+
 int sg_sender_get(sg_engine *e, const char *sender_key, sg_sender_info *out)
 {
 	MDB_txn *txn;

@@ -341,6 +341,34 @@ static int inspect_dir(const char *dir, bool create, bool leftovers_before_lock,
 	return 0;
 }
 
+/* What a saved filter is stamped with: the last commit's txn id, the last
+ * event's seq, the head hash's first 8 bytes and the recipient count. */
+static int read_stamp(sg__store *st, sg__filter_stamp *out)
+{
+	MDB_txn *txn;
+	MDB_stat ms;
+	memset(out, 0, sizeof(*out));
+	int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		return sg__store_err(rc);
+	out->txnid = (uint64_t)mdb_txn_id(txn);
+	rc = mdb_stat(txn, st->recipients, &ms);
+	if (!rc) {
+		out->entries = ms.ms_entries;
+		rc = sg__meta_get_u64(st, txn, "seq", &out->seq);
+	}
+	if (!rc) {
+		MDB_val k = sg__val("head", 4), v;
+		int g = mdb_get(txn, st->meta, &k, &v);
+		if (!g && v.mv_size == 32)
+			memcpy(&out->head, v.mv_data, 8);
+		else if (g != MDB_NOTFOUND)
+			rc = g ? g : MDB_CORRUPTED;
+	}
+	mdb_txn_abort(txn);
+	return sg__store_err(rc);
+}
+
 int sg__store_open(sg__store *st, const char *dir, bool rdonly, bool defer_sync, bool create,
 		   size_t initial_map, size_t filter_capacity)
 {
@@ -354,6 +382,9 @@ int sg__store_open(sg__store *st, const char *dir, bool rdonly, bool defer_sync,
 	if (pthread_key_create(&st->txn_key, NULL) != 0)
 		return -EAGAIN;
 	st->txn_key_made = true;
+	if (pthread_key_create(&st->scache_key, NULL) != 0)
+		return -EAGAIN;
+	st->scache_key_made = true;
 
 	struct stat dsb;
 	if (stat(dir, &dsb) < 0) {
@@ -409,9 +440,12 @@ int sg__store_open(sg__store *st, const char *dir, bool rdonly, bool defer_sync,
 	mdb_reader_check(st->env, &dead);
 	if ((rc = open_dbs(st)) || (rc = sg__review_index_open(st)))
 		return rc;
+	sg__filter_stamp stamp;
 	if (rdonly)
 		sg__filter_open_reader(&st->filter, dir);
-	else if ((rc = sg__filter_open_writer(&st->filter, dir, st->env, st->recipients, filter_capacity)))
+	else if ((rc = read_stamp(st, &stamp)) ||
+		 (rc = sg__filter_open_writer(&st->filter, dir, st->env, st->recipients, st->events, st->meta,
+					      filter_capacity, &st->map_lock, &stamp)))
 		return rc;
 	st->filter_open = true;
 	return 0;
@@ -428,7 +462,15 @@ void sg__store_close(sg__store *st)
 		free(r);
 	}
 	st->txns = NULL;
+	sg__scache_free_all(st);
 	pthread_mutex_unlock(&st->txns_mutex);
+	if (st->filter_open && !st->rdonly && st->env) {
+		/* Saved for the next writer open (or rebuilt by it when this
+		 * fails: nothing depends on it). */
+		sg__filter_stamp stamp;
+		if (!read_stamp(st, &stamp))
+			(void)sg__filter_save(&st->filter, &stamp);
+	}
 	if (st->filter_open)
 		sg__filter_close(&st->filter);
 	st->filter_open = false;
@@ -438,6 +480,9 @@ void sg__store_close(sg__store *st)
 	if (st->txn_key_made)
 		pthread_key_delete(st->txn_key);
 	st->txn_key_made = false;
+	if (st->scache_key_made)
+		pthread_key_delete(st->scache_key);
+	st->scache_key_made = false;
 	if (st->lock_fd >= 0)
 		close(st->lock_fd);
 	st->lock_fd = -1;
@@ -537,7 +582,23 @@ int sg__store_grow(sg__store *st)
 	return sg__store_err(rc);
 }
 
+static int store_write(sg__store *st, int (*fn)(MDB_txn *txn, void *ctx), void *ctx);
+
+/* Every write txn, whatever it writes (a registry change may ride in any
+ * batch), counts as busy for the sender-scope caches until its commit or
+ * abort, then moves the registry version on (filter.h): a cached scope
+ * is never used across a commit. */
 int sg__store_write(sg__store *st, int (*fn)(MDB_txn *txn, void *ctx), void *ctx)
+{
+	if (st->rdonly)
+		return SG_ERDONLY;
+	sg__filter_reg_begin(&st->filter);
+	int rc = store_write(st, fn, ctx);
+	sg__filter_reg_end(&st->filter);
+	return rc;
+}
+
+static int store_write(sg__store *st, int (*fn)(MDB_txn *txn, void *ctx), void *ctx)
 {
 	for (int attempt = 0; attempt < 8; attempt++) {
 		MDB_txn *txn;

@@ -64,6 +64,9 @@ static inline uint64_t sg__be64_get(const uint8_t in[8])
 	return v;
 }
 
+/* Free every thread's sender-scope cache (registry.c; txns_mutex held). */
+void sg__scache_free_all(sg__store *st);
+
 int sg__meta_get_u64(sg__store *st, MDB_txn *txn, const char *name, uint64_t *ret);
 int sg__meta_put_u64(sg__store *st, MDB_txn *txn, const char *name, uint64_t v);
 
