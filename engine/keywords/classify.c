@@ -152,14 +152,26 @@ static bool triggered(const sg__kw_set *s, const char *f, size_t n, uint64_t *bi
 	return any;
 }
 
+/* Whether a rule past the guards (a phrase or probable) is among the bits. */
+static bool beyond_guards(const sg__kw_set *s, const uint64_t *bits)
+{
+	size_t g = s->nguards;
+	for (size_t w = g / 64; w < s->nwords; w++) {
+		uint64_t m = w == g / 64 ? ~0ULL << (g % 64) : ~0ULL;
+		if (bits[w] & m)
+			return true;
+	}
+	return false;
+}
+
 static int patterns(const sg__kw_set *s, char *f, size_t fl, kw_hit *hit)
 {
 	uint64_t bits[KW_BITSET_WORDS] = {0};
 	if (s->no_prefilter) {
 		for (size_t i = 0; i < s->npats; i++)
 			bits[i / 64] |= 1ULL << (i % 64);
-	} else if (!triggered(s, f, fl, bits)) {
-		return 0;
+	} else if (!triggered(s, f, fl, bits) || !beyond_guards(s, bits)) {
+		return 0; /* guards only blank: with no phrase or probable to run, nothing can match */
 	}
 	pcre2_match_data *md = thread_md();
 	if (!md)

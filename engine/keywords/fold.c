@@ -148,6 +148,15 @@ static int wide_class(uint32_t cp, char rep[3], size_t *n)
 		*n = 1;
 		return C_WORD;
 	}
+	switch (cp) { /* punctuation of other scripts: Arabic comma, semicolon, question
+		       mark and full stop (also Urdu, Persian); the danda of Devanagari,
+		       Bengali, Gurmukhi and Gujarati */
+	case 0x60C: return punct(rep, ',');
+	case 0x61B: return punct(rep, ';');
+	case 0x61F: return punct(rep, '?');
+	case 0x6D4: case 0x964: case 0x965: return punct(rep, '.');
+	default: break;
+	}
 	if (cp >= 0x622 && cp <= 0x6CC) { /* Arabic script: one spelling of each letter */
 		if (cp == 0x640 || (cp >= 0x64B && cp <= 0x652) || cp == 0x670)
 			return C_IGNORE; /* tatweel, short vowels and other marks */
