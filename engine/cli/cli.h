@@ -37,3 +37,4 @@ int cmd_proof(int argc, char **argv);
 int cmd_redact(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
+int cmd_violations(int argc, char **argv); /* the send ledger's violations report */

@@ -20,3 +20,12 @@ bool sg__send_counts(sg_send_category c);
  * the oldest ones' times, sorted. */
 int sg__cap_count(sg_engine *e, const char *recipient_key, const char *campaign, int64_t at, uint64_t before_ordinal,
 		  unsigned *count, int64_t times[], size_t ntimes);
+
+/* sg_violations in pieces (the daemon streams it): each step reads 4096
+ * events of the campaigns' history or one block of sends. A non-zero
+ * return of cb ends it with that value. */
+typedef struct sg__viol_iter sg__viol_iter;
+int sg__viol_open(sg_engine *e, int64_t since_us, int64_t until_us, sg_violation_cb cb, void *ctx,
+		  sg__viol_iter **ret);
+int sg__viol_step(sg__viol_iter *it, bool *done);
+void sg__viol_close(sg__viol_iter *it);

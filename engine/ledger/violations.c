@@ -24,6 +24,7 @@
 #include "engine.h"
 #include "internal.h"
 #include "ledger/ledger.h"
+#include "store/sends.h"
 
 /* ---- the campaigns' status over time ---- */
 
@@ -34,14 +35,19 @@ typedef struct cstat {
 	bool active;
 } cstat;
 
-typedef struct vctx {
+struct sg__viol_iter {
 	sg_engine *e;
 	sg_violation_cb cb;
 	void *ctx;
+	int64_t since_us, until_us;
 	cstat *camp;
 	size_t ncamp, capcamp;
 	int err;
-} vctx;
+	bool loaded;        /* the campaigns' history is read */
+	uint64_t next_seq;  /* loading: the next event */
+	uint64_t resume;    /* the sends: the next ordinal */
+};
+typedef struct sg__viol_iter vctx;
 
 static int on_registry_event(const sg_event *ev, void *arg)
 {
@@ -72,14 +78,13 @@ static int on_registry_event(const sg_event *ev, void *arg)
 	return 0;
 }
 
-static int load_campaigns(vctx *c)
+/* One piece of the campaigns' history: 4096 events. */
+static int load_campaigns_step(vctx *c)
 {
-	uint64_t next = 1, from;
-	int rc;
-	do {
-		from = next;
-		rc = sg_events_read(c->e, from, 4096, on_registry_event, c, &next);
-	} while (!rc && next != from);
+	uint64_t from = c->next_seq;
+	int rc = sg_events_read(c->e, from, 4096, on_registry_event, c, &c->next_seq);
+	if (!rc && c->next_seq == from)
+		c->loaded = true;
 	return rc;
 }
 
@@ -272,14 +277,45 @@ static int on_send(const sg_send *s, void *arg)
 	return 0;
 }
 
-int sg_violations(sg_engine *e, int64_t since_us, int64_t until_us, sg_violation_cb cb, void *ctx)
+int sg__viol_open(sg_engine *e, int64_t since_us, int64_t until_us, sg_violation_cb cb, void *ctx,
+		  sg__viol_iter **ret)
 {
 	if (!cb)
 		return -EINVAL;
-	vctx c = {.e = e, .cb = cb, .ctx = ctx};
-	int rc = load_campaigns(&c);
-	if (!rc)
-		rc = sg_sends_read(e, since_us, until_us, on_send, &c);
-	free(c.camp);
-	return c.err ? c.err : rc;
+	vctx *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	*c = (vctx){.e = e, .cb = cb, .ctx = ctx, .since_us = since_us, .until_us = until_us, .next_seq = 1};
+	*ret = c;
+	return 0;
+}
+
+int sg__viol_step(sg__viol_iter *c, bool *done)
+{
+	*done = false;
+	if (!c->loaded)
+		return load_campaigns_step(c);
+	int rc = sg__sends_read_from(c->e, &c->resume, 1, c->since_us, c->until_us, on_send, c);
+	if (c->err)
+		return c->err;
+	*done = rc || !c->resume;
+	return rc;
+}
+
+void sg__viol_close(sg__viol_iter *c)
+{
+	if (c)
+		free(c->camp);
+	free(c);
+}
+
+int sg_violations(sg_engine *e, int64_t since_us, int64_t until_us, sg_violation_cb cb, void *ctx)
+{
+	sg__viol_iter *it = NULL;
+	int rc = sg__viol_open(e, since_us, until_us, cb, ctx, &it);
+	bool done = false;
+	while (!rc && !done)
+		rc = sg__viol_step(it, &done);
+	sg__viol_close(it);
+	return rc;
 }

@@ -82,6 +82,12 @@ int sg__sends_mark_parse(const char *rule, const char *note, sg__sends_mark *out
 struct sg__store;
 int sg__sends_get(struct sg__store *st, struct MDB_txn *txn, uint64_t ordinal, sg__send_rec *out);
 
+/* sg_sends_read resumable: from ordinal *resume (0: the start), at most
+ * max_blocks blocks (0: all); *resume receives where to go on, 0 at the
+ * end. */
+int sg__sends_read_from(struct sg_engine *e, uint64_t *resume, unsigned max_blocks, int64_t since_us,
+			int64_t until_us, sg_send_cb cb, void *ctx);
+
 /* The ledger against the seals the log holds (sends_audit.c): on a break,
  * *bad_seq and why; returns a store error only. */
 struct sg_engine;

@@ -75,14 +75,30 @@ static void to_public(const sg__send_rec *r, send_copy *c)
 
 int sg_sends_read(sg_engine *e, int64_t since_us, int64_t until_us, sg_send_cb cb, void *ctx)
 {
+	uint64_t from = 0;
+	int rc;
+	do
+		rc = sg__sends_read_from(e, &from, 0, since_us, until_us, cb, ctx);
+	while (!rc && from);
+	return rc;
+}
+
+int sg__sends_read_from(sg_engine *e, uint64_t *resume, unsigned max_blocks, int64_t since_us, int64_t until_us,
+			sg_send_cb cb, void *ctx)
+{
 	sg__store *st = &e->store;
+	uint64_t from = *resume;
+	*resume = 0;
 	if (st->no_sends)
 		return 0;
-	uint64_t from = 0;
 	uint8_t *copy = NULL;
 	size_t cap = 0;
 	int rc = 0, cbrc = 0;
-	for (;;) {
+	for (unsigned blocks = 0;; blocks++) {
+		if (max_blocks && blocks == max_blocks) {
+			*resume = from;
+			break;
+		}
 		MDB_txn *txn;
 		MDB_cursor *cur;
 		if ((rc = sg__rd_begin(st, &txn)))
