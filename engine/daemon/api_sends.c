@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * POST /v1/sends: the gateway reports what it sent, after it sent it.
- * Body: {"sends": [{"id", "from", "to", "at"?, "campaign"?, "category"?}]}
- * (or the array alone), at most SG_SENDS_BATCH_MAX items. Each item is
+ * Body: {"sends": [{"id", "from", "to", "at"?, "campaign"?, "category"?}]},
+ * at most SG_SENDS_BATCH_MAX items. Each item is
  * checked on its own: a bad one gets its error in results[i] (what, which
  * field, how to fix) and the rest are recorded. The batch is recorded by
  * the writer in one durable transaction before the answer.
@@ -205,7 +205,7 @@ void sg__api_sends(sg__req *req)
 	cJSON *json = sg__parse_body_json(req);
 	if (!json)
 		return;
-	const cJSON *arr = cJSON_IsArray(json) ? json : cJSON_GetObjectItemCaseSensitive(json, "sends");
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(json, "sends");
 	if (!cJSON_IsArray(arr)) {
 		cJSON_Delete(json);
 		sg__respond_error(req, 422, "missing_field", "sends: an array of {\"id\", \"from\", \"to\", \"at\"}");

@@ -100,12 +100,15 @@ static void on_writer_closed(void *arg)
 	close_process_handles(d);
 }
 
+static void ledger_submit(daemon_state *d, int64_t prune_before_us);
+
 static void on_drained(sg__server *srv)
 {
 	daemon_state *d = (daemon_state *)srv; /* srv is the first member */
 	srv->on_drained = NULL;
 	sg__info("daemon", "connections closed; committing what is queued");
 	uv_timer_stop(&d->deadline);
+	ledger_submit(d, 0); /* the last sends get their seal */
 	sg__writer_stop(srv->writer, on_writer_closed, d);
 }
 
@@ -228,21 +231,28 @@ static void ledger_done(sg__wjob *job)
 		sg__debug("daemon", "send ledger sealed sends=%llu", (unsigned long long)d->ledger_sealed);
 }
 
-static void on_ledger(uv_timer_t *t)
+static void ledger_submit(daemon_state *d, int64_t prune_before_us)
 {
-	daemon_state *d = state_of((uv_handle_t *)t);
-	if (d->ledger_pending || d->stopping || !d->srv.writer)
+	if (d->ledger_pending || !d->srv.writer)
 		return;
 	memset(&d->ledger_job, 0, sizeof(d->ledger_job));
-	int64_t days = d->srv.cfg->sends_after_days;
-	d->ledger_prune_before_us = days > 0 && d->ledger_ticks++ % LEDGER_PRUNE_EVERY == 0
-					    ? sg_now_us() - days * 86400 * INT64_C(1000000)
-					    : 0;
+	d->ledger_prune_before_us = prune_before_us;
 	d->ledger_job.run = ledger_run;
 	d->ledger_job.done = ledger_done;
 	d->ledger_job.ctx = d;
 	if (sg__writer_submit(d->srv.writer, &d->ledger_job) == 0)
 		d->ledger_pending = true;
+}
+
+static void on_ledger(uv_timer_t *t)
+{
+	daemon_state *d = state_of((uv_handle_t *)t);
+	if (d->stopping)
+		return;
+	int64_t days = d->srv.cfg->sends_after_days;
+	ledger_submit(d, days > 0 && d->ledger_ticks++ % LEDGER_PRUNE_EVERY == 0
+				 ? sg_now_us() - days * 86400 * INT64_C(1000000)
+				 : 0);
 }
 
 /* Reader processes (gateways checking in process, CLI commands) that died
