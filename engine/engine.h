@@ -19,6 +19,7 @@ typedef struct sg__registry {
 	size_t count;
 	uint64_t gen;
 	bool loaded;
+	size_t capped;  /* campaigns with a maxPerDay: 0 lets sg_send_cap skip the sender */
 } sg__registry;
 
 struct sg_engine {

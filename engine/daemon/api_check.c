@@ -8,6 +8,14 @@
  *
  * An unparseable number is a verdict (allow false, reason invalid_number),
  * not an error, so that one bad recipient does not fail a batch.
+ *
+ * Frequency caps (the send ledger, sg_send_cap): an allowed ordinary
+ * message whose category (query/body "category": marketing, informational,
+ * unspecified; default unspecified, which counts as marketing) is capped
+ * for the recipient and the subject ("campaign", default the sender's) and
+ * already reached it in the last 24 h is denied "frequency_cap" with
+ * "next_allowed_at". A recipient outside FL, OK and MD costs no ledger read
+ * unless some campaign has a maxPerDay.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -54,6 +62,11 @@ typedef struct check {
 	char qto[FIELD_MAX];
 	const char *one_to[1];
 	sg_verdict one_out[1];
+	sg_send_category category;
+	const char *campaign;   /* NULL: the sender's */
+	char qcampaign[64];
+	int64_t *next_allowed;  /* n times, set for frequency_cap verdicts */
+	int64_t one_next[1];
 } check;
 
 static void check_free(check *c)
@@ -65,15 +78,76 @@ static void check_free(check *c)
 		free((void *)c->to);
 	if (c->out != c->one_out)
 		free(c->out);
+	if (c->next_allowed != c->one_next)
+		free(c->next_allowed);
 	free(c);
+}
+
+/* Deny the allowed verdicts whose cap is reached (numbers read as sg_check reads them). */
+static int apply_caps(sg_engine *engine, check *c)
+{
+	if (c->purpose != SG_PURPOSE_MESSAGE || c->category == SG_SEND_INFORMATIONAL)
+		return 0;
+	char from[SG_KEY_MAX], to[SG_KEY_MAX], cc[3];
+	const char *dc = sg_engine_default_country(engine);
+	if (sg_number_normalize(c->from, strlen(c->from), dc, SG_FIELD_ADDRESS, from, NULL))
+		return 0; /* every verdict is invalid_number already */
+	const char *tc = sg_number_country(from, cc) == 0 ? cc : dc;
+	for (size_t i = 0; i < c->n; i++) {
+		c->next_allowed[i] = 0;
+		if (!c->out[i].allow || c->out[i].confirmation ||
+		    sg_number_normalize(c->to[i], strlen(c->to[i]), tc, SG_FIELD_NUMBER, to, NULL))
+			continue;
+		sg_cap_result r;
+		int rc = sg_send_cap(engine, from, to, c->campaign, c->category, 0, &r);
+		if (rc) {
+			/* fail closed: this verdict and the rest undecided */
+			for (size_t j = i; j < c->n; j++)
+				c->out[j] = (sg_verdict){.reason = SG_REASON_CHECK_FAILED};
+			return rc;
+		}
+		if (r.exceeded) {
+			c->out[i].allow = false;
+			c->out[i].reason = SG_REASON_FREQUENCY_CAP;
+			c->out[i].scope = SG_SCOPE_CAMPAIGN;
+			c->next_allowed[i] = r.next_allowed_at_us;
+		}
+	}
+	return 0;
 }
 
 static int check_run(sg_engine *engine, void *ctx)
 {
 	check *c = ctx;
-	if (c->batch)
-		return sg_check_batch(engine, c->from, c->to, c->n, c->purpose, c->out);
-	return sg_check(engine, c->from, c->to[0], c->purpose, c->out);
+	int rc = c->batch ? sg_check_batch(engine, c->from, c->to, c->n, c->purpose, c->out)
+			  : sg_check(engine, c->from, c->to[0], c->purpose, c->out);
+	return rc ? rc : apply_caps(engine, c);
+}
+
+static void next_allowed_json(sg__buf *b, bool *first, const check *c, size_t i)
+{
+	if (c->out[i].reason != SG_REASON_FREQUENCY_CAP)
+		return;
+	sg__buf_json_key(b, first, "next_allowed_at");
+	sg__time_json(b, c->next_allowed[i]);
+}
+
+/* "category" and "campaign" of a check; answers 422 and returns -1 when bad. */
+static int cap_params(sg__req *req, check *c, const char *category, const char *campaign)
+{
+	if (category && category[0] && sg_send_category_parse(category, &c->category)) {
+		sg__respond_error(req, 422, "invalid_field", "category: marketing, informational or unspecified");
+		return -1;
+	}
+	if (campaign && strlen(campaign) >= sizeof(c->qcampaign)) {
+		sg__respond_error(req, 422, "invalid_field", "campaign: at most 63 bytes");
+		return -1;
+	}
+	if (campaign && campaign[0]) {
+		sg__strlcpy(c->qcampaign, campaign, sizeof(c->qcampaign));
+		c->campaign = c->qcampaign;
+	}
+	return 0;
 }
 
 static void check_answer(sg__req *req, int rc, void *ctx)
@@ -90,6 +164,7 @@ static void check_answer(sg__req *req, int rc, void *ctx)
 		bool first = true;
 		sg__buf_addc(&b, '{');
 		sg__verdict_json(&b, &first, &c->out[0]);
+		next_allowed_json(&b, &first, c, 0);
 		sg__buf_adds(&b, "}\n");
 		sg__metrics_verdict(m, &c->out[0]);
 	} else {
@@ -103,6 +178,7 @@ static void check_answer(sg__req *req, int rc, void *ctx)
 			sg__buf_json_key(&b, &first, "to");
 			sg__buf_json_cstr(&b, c->to[i]);
 			sg__verdict_json(&b, &first, &c->out[i]);
+			next_allowed_json(&b, &first, c, i);
 			sg__buf_addc(&b, '}');
 			sg__metrics_verdict(m, &c->out[i]);
 		}
@@ -151,10 +227,14 @@ static void check_get(sg__req *req)
 		sg__respond_error(req, 500, "out_of_memory", NULL);
 		return;
 	}
-	char purpose[32];
+	char purpose[32], category[32], campaign[128];
+	c->next_allowed = c->one_next;
 	if (!query_param(req, "from", true, c->qfrom, sizeof(c->qfrom)) ||
 	    !query_param(req, "to", true, c->qto, sizeof(c->qto)) ||
-	    !query_param(req, "purpose", false, purpose, sizeof(purpose))) {
+	    !query_param(req, "purpose", false, purpose, sizeof(purpose)) ||
+	    !query_param(req, "category", false, category, sizeof(category)) ||
+	    !query_param(req, "campaign", false, campaign, sizeof(campaign)) ||
+	    cap_params(req, c, category, campaign)) {
 		check_free(c);
 		return;
 	}
@@ -187,10 +267,13 @@ static void check_post(sg__req *req)
 	c->batch = true;
 	c->to = c->one_to;
 	c->out = c->one_out;
+	c->next_allowed = c->one_next;
 	bool answered = false;
 	c->from = sg__json_str(req, json, "from", &answered);
 	const char *purpose = sg__json_str(req, json, "purpose", &answered);
-	if (answered)
+	const char *category = sg__json_str(req, json, "category", &answered);
+	const char *campaign = sg__json_str(req, json, "campaign", &answered);
+	if (answered || cap_params(req, c, category, campaign))
 		goto fail;
 	if (!c->from) {
 		sg__respond_error(req, 422, "missing_field", "from is required");
@@ -219,7 +302,8 @@ static void check_post(sg__req *req)
 	if (n > 0) {
 		c->to = calloc(n, sizeof(*c->to));
 		c->out = calloc(n, sizeof(*c->out));
-		if (!c->to || !c->out) {
+		c->next_allowed = calloc(n, sizeof(*c->next_allowed));
+		if (!c->to || !c->out || !c->next_allowed) {
 			sg__respond_error(req, 500, "out_of_memory", NULL);
 			goto fail;
 		}

@@ -17,7 +17,7 @@ typedef struct sg__metrics {
 		uint64_t count;
 	} req[SG__METRIC_PAIRS];
 	unsigned nreq;
-	uint64_t verdicts[8];     /* by sg_reason; [0] = allowed */
+	uint64_t verdicts[SG_REASON_FREQUENCY_CAP + 1]; /* by sg_reason; [0] = allowed */
 	uint64_t intents[4];      /* inbound by sg_intent */
 	uint64_t inbound_duplicates;
 	uint64_t connections_accepted, connections_refused;
@@ -30,6 +30,6 @@ void sg__metrics_request(sg__metrics *m, const char *endpoint, int status);
 static inline void sg__metrics_verdict(sg__metrics *m, const sg_verdict *v)
 {
 	unsigned r = v->allow ? 0 : (unsigned)v->reason;
-	if (r < 8)
+	if (r < sizeof(m->verdicts) / sizeof(m->verdicts[0]))
 		m->verdicts[r]++;
 }

@@ -120,6 +120,18 @@ int sg_send_cap(sg_engine *e, const char *sender_key, const char *recipient_key,
 		return 0;
 	if (!at_us)
 		at_us = sg_now_us();
+	unsigned state_limit = 0;
+	const char *state = sg__cap_state(recipient_key, &state_limit);
+	if (!state) {
+		/* no state rule: only a campaign's maxPerDay may cap, and when no
+		 * campaign has one there is nothing to look up */
+		sg__registry_refresh(e);
+		pthread_rwlock_rdlock(&e->reg_lock);
+		size_t capped = e->reg.capped;
+		pthread_rwlock_unlock(&e->reg_lock);
+		if (!capped)
+			return 0;
+	}
 	char campaign[64] = "";
 	if (campaign_id) {
 		sg__strlcpy(campaign, campaign_id, sizeof(campaign));
@@ -131,8 +143,7 @@ int sg_send_cap(sg_engine *e, const char *sender_key, const char *recipient_key,
 		if (!rc)
 			sg__strlcpy(campaign, info.campaign_id, sizeof(campaign));
 	}
-	unsigned state_limit = 0, own = sg__campaign_max_per_day(e, campaign);
-	const char *state = sg__cap_state(recipient_key, &state_limit);
+	unsigned own = sg__campaign_max_per_day(e, campaign);
 	unsigned limit = state_limit;
 	const char *rule = state;
 	if (own && (!limit || own < limit)) {

@@ -400,6 +400,9 @@ int sg__registry_refresh(sg_engine *e)
 			e->reg = fresh;
 			e->reg.gen = gen;
 			e->reg.loaded = true;
+			e->reg.capped = 0;
+			for (size_t i = 0; i < fresh.count; i++)
+				e->reg.capped += fresh.items[i]->max_per_day > 0;
 			pthread_rwlock_unlock(&e->reg_lock);
 			sg__registry_clear(&old);
 		} else {

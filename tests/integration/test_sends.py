@@ -119,6 +119,22 @@ def body(c, d):
             v and v[0]["reason"] == "frequency_cap" and v[0]["rule"] == "FL" and v[0]["count"] == 4
             and v[0]["since"].startswith(rfc3339(t0)[:19]), v)
 
+    # the check: a 5th marketing message now is denied until the first counted one leaves the window
+    fl_q = f"/v1/check?from={OURS.replace('+', '%2B')}&to={FLORIDA.replace('+', '%2B')}"
+    j = d.get(fl_q + "&category=marketing").json()
+    c.eq("check: frequency_cap", (j["allow"], j["reason"]), (False, "frequency_cap"))
+    # counted: FL0..FL3 at t0+0..3 h; the 3rd-newest-but-one (FL1, t0+1 h) leaving lets one more in
+    c.check("check: next_allowed_at when enough have left the window",
+            j.get("next_allowed_at", "").startswith(rfc3339(t0 + timedelta(hours=25))[:19]), j)
+    j = d.get(fl_q + "&category=informational").json()
+    c.eq("check: informational is not capped", j["allow"], True)
+    j = d.get(fl_q + "&category=marketing&campaign=C9").json()
+    c.eq("check: another subject is not capped", j["allow"], True)
+    j = d.post("/v1/check", {"from": OURS, "to": [FLORIDA, "+14155552699"]}).json()["results"]
+    c.eq("batch check: unspecified counts as marketing", [(x["allow"], x["reason"]) for x in j],
+         [(False, "frequency_cap"), (True, None)])
+    c.eq("check: a bad category is 422", d.get(fl_q + "&category=promo").status, 422)
+
     # ---- ranges, CSV, the CLI ----
     since = rfc3339(now - timedelta(minutes=1))
     c.eq("since filters on the send time", len(violations(d, "?since=" + since)), 3)
