@@ -154,6 +154,8 @@ def body(c, d):
     d.stop()
     p = d.cli("verify", "--data", d.data)
     c.check("stopgate verify passes", p.returncode == 0, p.stdout + p.stderr)
+    p = d.cli("proof", "--data", d.data, OURS, THEM)
+    c.eq("stopgate proof: the sends after the opt-out", len(json.loads(p.stdout)["sends_after_optout"]), 4)
     p = d.cli("export", "audit", "--data", d.data, "--action", "sends")
     seals = [json.loads(x) for x in p.stdout.decode().splitlines() if x]
     c.check("the sends are sealed into the log at the stop",
