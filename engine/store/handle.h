@@ -20,7 +20,7 @@ typedef struct MDB_txn sg__txn;
 typedef struct sg__store {
 	struct MDB_env *env;
 	unsigned int meta, events, bodies, byrcpt, recipients, senders, campaigns, dedup;
-	unsigned int sends, sendidx, sendseals; /* the send ledger (store/sends.h) */
+	unsigned int sends, sendrcpt, sendseals; /* the send ledger (store/sends.h) */
 	bool no_sends;              /* read-only open of a store without the ledger yet */
 	bool rdonly;
 	size_t map_size;

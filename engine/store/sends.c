@@ -259,27 +259,51 @@ static int senc_add(senc *e, const sg_send_in *s, const char *campaign, int64_t 
 	return 0;
 }
 
-/* ---- the index ---- */
+/* ---- a recipient's list ---- */
 
-void sg__sends_idx_entry(uint8_t out[SG__SENDS_IDX], int64_t at_us, uint64_t ordinal, uint64_t id_hash)
+void sg__rlist_open(sg__rlist *l, const void *val, size_t len)
 {
-	uint32_t sec = (uint32_t)(at_us / 1000000);
-	out[0] = (uint8_t)(sec >> 24);
-	out[1] = (uint8_t)(sec >> 16);
-	out[2] = (uint8_t)(sec >> 8);
-	out[3] = (uint8_t)sec;
-	for (int i = 0; i < 5; i++)
-		out[4 + i] = (uint8_t)(ordinal >> (8 * (4 - i)));
-	out[9] = (uint8_t)(id_hash >> 16);
-	out[10] = (uint8_t)(id_hash >> 8);
-	out[11] = (uint8_t)id_hash;
+	l->p = val;
+	l->end = l->p + len;
+	l->sec = 0;
+	l->ord = 0;
+}
+
+int sg__rlist_next(sg__rlist *l, int64_t *sec, uint64_t *ordinal, uint16_t *id16)
+{
+	if (l->p == l->end)
+		return 0;
+	uint64_t dt, dord;
+	if (get_varint(&l->p, l->end, &dt) || get_varint(&l->p, l->end, &dord) || l->end - l->p < 2 || !dord)
+		return SG_ECORRUPT;
+	l->sec += unzigzag(dt);
+	l->ord += dord;
+	*sec = l->sec;
+	*ordinal = l->ord;
+	*id16 = (uint16_t)(l->p[0] << 8 | l->p[1]);
+	l->p += 2;
+	return 1;
+}
+
+size_t sg__rlist_put(uint8_t *out, int64_t *prev_sec, uint64_t *prev_ord, int64_t sec, uint64_t ordinal,
+		     uint16_t id16)
+{
+	size_t n = put_varint(out, zigzag(sec - *prev_sec));
+	n += put_varint(out + n, ordinal - *prev_ord);
+	out[n++] = (uint8_t)(id16 >> 8);
+	out[n++] = (uint8_t)id16;
+	*prev_sec = sec;
+	*prev_ord = ordinal;
+	return n;
 }
 
 /* ---- recording ---- */
 
 typedef struct pending {
-	uint64_t id_hash;
-	uint64_t rhash;
+	uint64_t rhash, id_hash;
+	int64_t at;
+	size_t idx;        /* in the batch */
+	size_t dup_of;     /* SIZE_MAX: none; else the batch index of the original */
 } pending;
 
 typedef struct rec_ctx {
@@ -288,8 +312,12 @@ typedef struct rec_ctx {
 	size_t n;
 	sg_send_out *out;
 	int64_t now;
-	pending *pend;
+	pending *pend;     /* the valid sends, then sorted by recipient */
+	size_t npend;
+	size_t *by_idx;    /* batch index -> position in pend, SIZE_MAX: invalid */
 	senc enc;
+	uint8_t *lbuf;     /* a recipient's new list */
+	size_t lcap;
 	uint64_t next_after; /* meta "send_next" after the commit */
 } rec_ctx;
 
@@ -315,58 +343,106 @@ static int validate(const sg_send_in *s, int64_t now)
 	return 0;
 }
 
-/* Is (recipient, id) already in the ledger, or earlier in this batch?
- * 1 with *ordinal, 0, or an error. */
-static int dedup_find(rec_ctx *c, MDB_txn *txn, uint64_t rhash, uint64_t id_hash, int64_t at, uint64_t batch_first,
-		      uint64_t *ordinal)
+static int by_recipient(const void *a, const void *b)
+{
+	const pending *x = a, *y = b;
+	if (x->rhash != y->rhash)
+		return x->rhash < y->rhash ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* De-duplicate the group pend[g0, g1) (one recipient, batch order) against
+ * the recipient's stored list and against itself. */
+static int dedup_group(rec_ctx *c, MDB_txn *txn, size_t g0, size_t g1)
 {
 	sg__store *st = &c->e->store;
-	uint8_t kb[8], lo[SG__SENDS_IDX];
-	sg__be64_put(kb, rhash);
-	int64_t from = at - SG__SENDS_DEDUP_US;
-	sg__sends_idx_entry(lo, from < 0 ? 0 : from, 0, 0);
-	uint32_t until = (uint32_t)((at + SG__SENDS_DEDUP_US) / 1000000);
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(txn, st->sendidx, &cur);
-	if (rc)
+	uint8_t kb[8];
+	sg__be64_put(kb, c->pend[g0].rhash);
+	MDB_val k = sg__val(kb, 8), v;
+	int rc = mdb_get(txn, st->sendrcpt, &k, &v);
+	bool stored = rc == 0;
+	if (rc && rc != MDB_NOTFOUND)
 		return sg__store_err(rc);
-	MDB_val k = sg__val(kb, 8), v = sg__val(lo, SG__SENDS_IDX);
-	int found = 0;
-	rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
-	while (!rc && !found) {
-		const uint8_t *p = v.mv_data;
-		if (v.mv_size != SG__SENDS_IDX) {
-			rc = SG_ECORRUPT;
-			break;
-		}
-		uint32_t sec = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-		if (sec > until)
-			break;
-		uint64_t ord = 0;
-		for (int i = 0; i < 5; i++)
-			ord = ord << 8 | p[4 + i];
-		uint32_t low = (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
-		if (low == (id_hash & 0xffffff)) {
-			if (ord >= batch_first) {
-				found = c->pend[ord - batch_first].id_hash == id_hash;
-			} else {
-				sg__send_rec r;
-				int g = sg__sends_get(st, txn, ord, &r);
-				if (g < 0 && g != SG_ENOTFOUND) {
-					rc = g;
-					break;
-				}
-				found = g == 0 && r.id_hash == id_hash;
+	for (size_t i = g0; i < g1; i++) {
+		pending *p = &c->pend[i];
+		if (!p->id_hash)
+			continue;
+		for (size_t j = g0; j < i && p->dup_of == SIZE_MAX; j++)
+			if (c->pend[j].dup_of == SIZE_MAX && c->pend[j].id_hash == p->id_hash &&
+			    llabs(c->pend[j].at - p->at) <= SG__SENDS_DEDUP_US)
+				p->dup_of = c->pend[j].idx;
+		if (p->dup_of != SIZE_MAX || !stored)
+			continue;
+		sg__rlist l;
+		int64_t sec;
+		uint64_t ord;
+		uint16_t id16, want = sg__id16(p->id_hash);
+		int64_t lo = (p->at - SG__SENDS_DEDUP_US) / 1000000 - 1, hi = (p->at + SG__SENDS_DEDUP_US) / 1000000 + 1;
+		sg__rlist_open(&l, v.mv_data, v.mv_size);
+		while ((rc = sg__rlist_next(&l, &sec, &ord, &id16)) == 1) {
+			if (id16 != want || sec < lo || sec > hi)
+				continue;
+			sg__send_rec r;
+			int g = sg__sends_get(st, txn, ord, &r);
+			if (g < 0 && g != SG_ENOTFOUND)
+				return g;
+			if (g == 0 && r.id_hash == p->id_hash && !strcmp(r.rcpt, c->in[p->idx].recipient)) {
+				c->out[p->idx].duplicate = true;
+				c->out[p->idx].ordinal = ord;
+				p->dup_of = p->idx; /* of a stored send: the ordinal is set */
+				break;
 			}
-			if (found)
-				*ordinal = ord;
 		}
-		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+		if (rc < 0)
+			return rc;
 	}
-	mdb_cursor_close(cur);
-	if (rc == MDB_NOTFOUND)
-		rc = 0;
-	return rc < 0 ? rc : rc ? sg__store_err(rc) : found;
+	return 0;
+}
+
+/* The group's new sends appended to the recipient's list. */
+static int append_group(rec_ctx *c, MDB_txn *txn, size_t g0, size_t g1)
+{
+	sg__store *st = &c->e->store;
+	size_t add = 0;
+	for (size_t i = g0; i < g1; i++)
+		add += c->pend[i].dup_of == SIZE_MAX;
+	if (!add)
+		return 0;
+	uint8_t kb[8];
+	sg__be64_put(kb, c->pend[g0].rhash);
+	MDB_val k = sg__val(kb, 8), v = {0};
+	int rc = mdb_get(txn, st->sendrcpt, &k, &v);
+	if (rc && rc != MDB_NOTFOUND)
+		return sg__store_err(rc);
+	size_t need = v.mv_size + add * SG__RLIST_ENTRY_MAX;
+	if (need > c->lcap) {
+		uint8_t *nb = realloc(c->lbuf, need);
+		if (!nb)
+			return -ENOMEM;
+		c->lbuf = nb;
+		c->lcap = need;
+	}
+	int64_t sec = 0;
+	uint64_t ord = 0;
+	uint16_t id16;
+	sg__rlist l;
+	sg__rlist_open(&l, v.mv_data, v.mv_size);
+	while ((rc = sg__rlist_next(&l, &sec, &ord, &id16)) == 1)
+		;
+	if (rc < 0)
+		return rc;
+	if (v.mv_size)
+		memcpy(c->lbuf, v.mv_data, v.mv_size);
+	size_t len = v.mv_size;
+	for (size_t i = g0; i < g1; i++) {
+		const pending *p = &c->pend[i];
+		if (p->dup_of != SIZE_MAX)
+			continue;
+		len += sg__rlist_put(c->lbuf + len, &sec, &ord, p->at / 1000000, c->out[p->idx].ordinal,
+				     sg__id16(p->id_hash));
+	}
+	MDB_val nv = sg__val(c->lbuf, len);
+	return sg__store_err(mdb_put(txn, st->sendrcpt, &k, &nv, 0));
 }
 
 static int put_block(rec_ctx *c, MDB_txn *txn, uint64_t first, unsigned count, int64_t base, int64_t min_at,
@@ -398,43 +474,31 @@ static void senc_reset(senc *e)
 	e->ndict = 0;
 }
 
-static int record_txn(MDB_txn *txn, void *arg)
+/* In batch order: ordinals for the sends that are not duplicates, and the
+ * blocks that hold them. */
+static int encode_blocks(rec_ctx *c, MDB_txn *txn, uint64_t *next, uint64_t *count)
 {
-	rec_ctx *c = arg;
-	sg__store *st = &c->e->store;
-	uint64_t next, count;
-	int rc;
-	if ((rc = sg__meta_get_u64(st, txn, "send_next", &next)) || (rc = sg__meta_get_u64(st, txn, "send_count", &count)))
-		return rc;
-	if (!next)
-		next = 1;
-	uint64_t batch_first = next, block_first = next;
+	uint64_t block_first = *next;
 	unsigned in_block = 0;
 	int64_t base = 0, min_at = 0, max_at = 0;
 	char last_sender[SG_KEY_MAX] = "";
 	sg__scopes sc = {0};
+	int rc;
 	if (senc_reserve(&c->enc, 64))
 		return -ENOMEM;
 	senc_reset(&c->enc);
 	for (size_t i = 0; i < c->n; i++) {
 		const sg_send_in *s = &c->in[i];
 		sg_send_out *o = &c->out[i];
-		*o = (sg_send_out){0};
-		if ((o->status = validate(s, c->now)))
+		if (o->status || c->by_idx[i] == SIZE_MAX)
 			continue;
-		int64_t at = s->at_us ? s->at_us : c->now;
-		uint64_t rhash = sg__sends_hash64(s->recipient, strlen(s->recipient));
-		uint64_t id_hash = s->id && s->id[0] ? sg__sends_hash64(s->id, strlen(s->id)) : 0;
-		if (s->id && s->id[0] && !id_hash)
-			id_hash = 1;
-		if (id_hash) {
-			rc = dedup_find(c, txn, rhash, id_hash, at, batch_first, &o->ordinal);
-			if (rc < 0)
-				return rc;
-			if (rc == 1) {
+		const pending *p = &c->pend[c->by_idx[i]];
+		if (p->dup_of != SIZE_MAX) {
+			if (!o->duplicate) { /* of an earlier send of this batch */
 				o->duplicate = true;
-				continue;
+				o->ordinal = c->out[p->dup_of].ordinal;
 			}
+			continue;
 		}
 		const char *campaign = s->campaign;
 		if (!campaign) {
@@ -449,32 +513,71 @@ static int record_txn(MDB_txn *txn, void *arg)
 			if ((rc = put_block(c, txn, block_first, in_block, base, min_at, max_at)))
 				return rc;
 			senc_reset(&c->enc);
-			block_first = next;
+			block_first = *next;
 			in_block = 0;
 		}
 		if (!in_block) {
-			base = min_at = max_at = at;
-			c->enc.prev_at = at;
+			base = min_at = max_at = p->at;
+			c->enc.prev_at = p->at;
 		}
-		if ((rc = senc_add(&c->enc, s, campaign, at, id_hash)))
+		if ((rc = senc_add(&c->enc, s, campaign, p->at, p->id_hash)))
 			return rc;
-		if (at < min_at)
-			min_at = at;
-		if (at > max_at)
-			max_at = at;
-		c->pend[next - batch_first] = (pending){.id_hash = id_hash, .rhash = rhash};
-		uint8_t kb[8], ib[SG__SENDS_IDX];
-		sg__be64_put(kb, rhash);
-		sg__sends_idx_entry(ib, at, next, id_hash);
-		MDB_val k = sg__val(kb, 8), v = sg__val(ib, SG__SENDS_IDX);
-		if ((rc = sg__store_err(mdb_put(txn, st->sendidx, &k, &v, 0))))
-			return rc;
-		o->ordinal = next++;
+		if (p->at < min_at)
+			min_at = p->at;
+		if (p->at > max_at)
+			max_at = p->at;
+		o->ordinal = (*next)++;
 		in_block++;
-		count++;
+		(*count)++;
 	}
-	if (in_block && (rc = put_block(c, txn, block_first, in_block, base, min_at, max_at)))
+	return in_block ? put_block(c, txn, block_first, in_block, base, min_at, max_at) : 0;
+}
+
+static int record_txn(MDB_txn *txn, void *arg)
+{
+	rec_ctx *c = arg;
+	sg__store *st = &c->e->store;
+	uint64_t next, count;
+	int rc;
+	if ((rc = sg__meta_get_u64(st, txn, "send_next", &next)) || (rc = sg__meta_get_u64(st, txn, "send_count", &count)))
 		return rc;
+	if (!next)
+		next = 1;
+	uint64_t batch_first = next;
+	/* this function runs again after a map growth: start over */
+	c->npend = 0;
+	for (size_t i = 0; i < c->n; i++) {
+		sg_send_out *o = &c->out[i];
+		*o = (sg_send_out){0};
+		c->by_idx[i] = SIZE_MAX;
+		if ((o->status = validate(&c->in[i], c->now)))
+			continue;
+		const sg_send_in *s = &c->in[i];
+		uint64_t id_hash = s->id && s->id[0] ? sg__sends_hash64(s->id, strlen(s->id)) : 0;
+		if (s->id && s->id[0] && !id_hash)
+			id_hash = 1;
+		c->pend[c->npend++] = (pending){.rhash = sg__sends_hash64(s->recipient, strlen(s->recipient)),
+						.id_hash = id_hash, .at = s->at_us ? s->at_us : c->now, .idx = i,
+						.dup_of = SIZE_MAX};
+	}
+	/* by recipient: each list is read and written once, in key order */
+	qsort(c->pend, c->npend, sizeof(*c->pend), by_recipient);
+	for (size_t i = 0; i < c->npend; i++)
+		c->by_idx[c->pend[i].idx] = i;
+	for (size_t g0 = 0, g1; g0 < c->npend; g0 = g1) {
+		for (g1 = g0 + 1; g1 < c->npend && c->pend[g1].rhash == c->pend[g0].rhash; g1++)
+			;
+		if ((rc = dedup_group(c, txn, g0, g1)))
+			return rc;
+	}
+	if ((rc = encode_blocks(c, txn, &next, &count)))
+		return rc;
+	for (size_t g0 = 0, g1; g0 < c->npend; g0 = g1) {
+		for (g1 = g0 + 1; g1 < c->npend && c->pend[g1].rhash == c->pend[g0].rhash; g1++)
+			;
+		if ((rc = append_group(c, txn, g0, g1)))
+			return rc;
+	}
 	c->next_after = next;
 	if (next != batch_first &&
 	    ((rc = sg__meta_put_u64(st, txn, "send_next", next)) || (rc = sg__meta_put_u64(st, txn, "send_count", count))))
@@ -499,9 +602,12 @@ int sg_sends_record(sg_engine *e, const sg_send_in *sends, size_t n, sg_send_out
 		if (sends[i].size != stride)
 			return -EINVAL;
 	c.pend = malloc(n * sizeof(*c.pend));
-	int rc = c.pend ? sg__store_write(&e->store, record_txn, &c) : -ENOMEM;
+	c.by_idx = malloc(n * sizeof(*c.by_idx));
+	int rc = c.pend && c.by_idx ? sg__store_write(&e->store, record_txn, &c) : -ENOMEM;
 	free(c.pend);
+	free(c.by_idx);
 	free(c.enc.buf);
+	free(c.lbuf);
 	if (rc) {
 		for (size_t i = 0; i < n; i++)
 			out[i] = (sg_send_out){.status = rc};

@@ -28,7 +28,7 @@
 #define SG__SENDS_BLOCK_MAX 1024
 #define SG__SENDS_DICT_MAX 255
 #define SG__SENDS_HDR 26
-#define SG__SENDS_IDX 12 /* sendidx entry size */
+#define SG__RLIST_ENTRY_MAX 22 /* one entry of a recipient's list, at most */
 #define SG__SENDS_DEDUP_US (48 * 3600 * (int64_t)1000000)
 
 #define SG__RULE_SENDS_SEAL "sends_seal"
@@ -64,8 +64,29 @@ int sg__send_dec_open(sg__send_dec *d, uint64_t first_ordinal, const void *val, 
 int sg__send_dec_next(sg__send_dec *d, sg__send_rec *out);
 
 uint64_t sg__sends_hash64(const char *s, size_t len);
-/* The sendidx entry of a send (its key: the recipient's hash64, BE). */
-void sg__sends_idx_entry(uint8_t out[SG__SENDS_IDX], int64_t at_us, uint64_t ordinal, uint64_t id_hash);
+/*
+ * A recipient's list (sendrcpt DB, key = the recipient key's hash64, u64
+ * BE): one entry per send to it, in ordinal order, each
+ *   varint zigzag(second - previous second), varint (ordinal - previous
+ *   ordinal), u16 BE low bits of the id hash (0: no id)
+ * from (0, 0). Rewritten whole when sends are added or pruned.
+ */
+typedef struct sg__rlist {
+	const uint8_t *p, *end;
+	int64_t sec;
+	uint64_t ord;
+} sg__rlist;
+void sg__rlist_open(sg__rlist *l, const void *val, size_t len);
+/* 1: an entry; 0: the end; SG_ECORRUPT. */
+int sg__rlist_next(sg__rlist *l, int64_t *sec, uint64_t *ordinal, uint16_t *id16);
+/* Append one entry at out (SG__RLIST_ENTRY_MAX bytes of room) after the
+ * entry (*prev_sec, *prev_ord), which it updates; returns its length. */
+size_t sg__rlist_put(uint8_t *out, int64_t *prev_sec, uint64_t *prev_ord, int64_t sec, uint64_t ordinal,
+		     uint16_t id16);
+static inline uint16_t sg__id16(uint64_t id_hash)
+{
+	return id_hash ? (uint16_t)(id_hash & 0xffff ? id_hash & 0xffff : 1) : 0;
+}
 
 /* A seal or a prune named by an SG_ACTION_SENDS event. */
 typedef struct sg__sends_mark {

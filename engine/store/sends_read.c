@@ -157,6 +157,14 @@ int sg__sends_read_from(sg_engine *e, uint64_t *resume, unsigned max_blocks, int
 	return cbrc ? cbrc : rc;
 }
 
+static int by_time(const void *a, const void *b)
+{
+	const send_copy *x = a, *y = b;
+	if (x->s.at_us != y->s.at_us)
+		return x->s.at_us < y->s.at_us ? -1 : 1;
+	return x->s.ordinal < y->s.ordinal ? -1 : x->s.ordinal > y->s.ordinal;
+}
+
 int sg_sends_for_pair(sg_engine *e, const char *sender_key, const char *recipient_key, int64_t after_us,
 		      sg_send_cb cb, void *ctx)
 {
@@ -171,18 +179,21 @@ int sg_sends_for_pair(sg_engine *e, const char *sender_key, const char *recipien
 		return rc;
 	send_copy *found = NULL;
 	size_t n = 0, cap = 0;
-	MDB_cursor *ic = NULL;
-	uint8_t kb[8], lo[SG__SENDS_IDX];
+	uint8_t kb[8];
 	sg__be64_put(kb, sg__sends_hash64(recipient_key, strlen(recipient_key)));
-	sg__sends_idx_entry(lo, after_us > 0 ? after_us : 0, 0, 0);
-	MDB_val k = sg__val(kb, 8), v = sg__val(lo, SG__SENDS_IDX);
-	rc = sg__store_err(mdb_cursor_open(txn, st->sendidx, &ic));
-	int g = rc ? MDB_NOTFOUND : mdb_cursor_get(ic, &k, &v, MDB_GET_BOTH_RANGE);
-	while (!rc && !g) {
-		const uint8_t *p = v.mv_data;
-		uint64_t ord = 0;
-		for (int i = 0; i < 5; i++)
-			ord = ord << 8 | p[4 + i];
+	MDB_val k = sg__val(kb, 8), v;
+	int g = mdb_get(txn, st->sendrcpt, &k, &v);
+	if (g && g != MDB_NOTFOUND)
+		rc = sg__store_err(g);
+	sg__rlist l;
+	sg__rlist_open(&l, g ? NULL : v.mv_data, g ? 0 : v.mv_size);
+	int64_t sec, after_sec = after_us > 0 ? after_us / 1000000 : 0;
+	uint64_t ord;
+	uint16_t id16;
+	while (!rc && (rc = sg__rlist_next(&l, &sec, &ord, &id16)) == 1) {
+		rc = 0;
+		if (sec < after_sec)
+			continue;
 		sg__send_rec r;
 		int gr = sg__sends_get(st, txn, ord, &r);
 		if (gr && gr != SG_ENOTFOUND) {
@@ -203,13 +214,14 @@ int sg_sends_for_pair(sg_engine *e, const char *sender_key, const char *recipien
 			}
 			to_public(&r, &found[n++]);
 		}
-		g = mdb_cursor_get(ic, &k, &v, MDB_NEXT_DUP);
 	}
-	if (!rc && g && g != MDB_NOTFOUND)
-		rc = sg__store_err(g);
-	mdb_cursor_close(ic);
+	if (rc == 1)
+		rc = 0;
 	sg__rd_end(st, txn);
 	int cbrc = 0;
+	/* in time order (the list is in ledger order) */
+	if (n > 1)
+		qsort(found, n, sizeof(*found), by_time);
 	for (size_t i = 0; !rc && !cbrc && i < n; i++) {
 		/* the copies moved with realloc: point the strings again */
 		send_copy *c = &found[i];

@@ -174,7 +174,43 @@ typedef struct prune_ctx {
 	uint64_t removed;
 } prune_ctx;
 
-/* Delete every block before new_first and its sends' index entries. */
+/* Drop the entries before new_first from one recipient's list (nothing
+ * when an earlier send of the same recipient already did). */
+static int drop_entries(prune_ctx *c, MDB_txn *txn, uint64_t rhash)
+{
+	sg__store *st = &c->e->store;
+	uint8_t kb[8];
+	sg__be64_put(kb, rhash);
+	MDB_val k = sg__val(kb, 8), v;
+	int rc = mdb_get(txn, st->sendrcpt, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return sg__store_err(rc);
+	sg__rlist l;
+	int64_t sec, psec = 0;
+	uint64_t ord, pord = 0;
+	uint16_t id16;
+	size_t len = 0, dropped = 0;
+	uint8_t *buf = malloc(v.mv_size + SG__RLIST_ENTRY_MAX);
+	if (!buf)
+		return -ENOMEM;
+	sg__rlist_open(&l, v.mv_data, v.mv_size);
+	while ((rc = sg__rlist_next(&l, &sec, &ord, &id16)) == 1) {
+		if (ord < c->new_first)
+			dropped++;
+		else
+			len += sg__rlist_put(buf + len, &psec, &pord, sec, ord, id16);
+	}
+	if (!rc && dropped) {
+		MDB_val nv = sg__val(buf, len);
+		rc = sg__store_err(len ? mdb_put(txn, st->sendrcpt, &k, &nv, 0) : mdb_del(txn, st->sendrcpt, &k, NULL));
+	}
+	free(buf);
+	return rc;
+}
+
+/* Delete every block before new_first and its sends' list entries. */
 static int prune_apply(MDB_txn *txn, void *arg, const sg_event_out *out)
 {
 	prune_ctx *c = arg;
@@ -199,15 +235,8 @@ static int prune_apply(MDB_txn *txn, void *arg, const sg_event_out *out)
 		if ((rc = sg__send_dec_open(&d, sg__be64_get(k.mv_data), v.mv_data, v.mv_size)))
 			break;
 		while ((rc = sg__send_dec_next(&d, &r)) == 1) {
-			uint8_t kb[8], ib[SG__SENDS_IDX];
-			sg__be64_put(kb, sg__sends_hash64(r.rcpt, strlen(r.rcpt)));
-			sg__sends_idx_entry(ib, r.at_us, r.ordinal, r.id_hash);
-			MDB_val ik = sg__val(kb, 8), iv = sg__val(ib, SG__SENDS_IDX);
-			int d2 = mdb_del(txn, st->sendidx, &ik, &iv);
-			if (d2 && d2 != MDB_NOTFOUND) {
-				rc = sg__store_err(d2);
+			if ((rc = drop_entries(c, txn, sg__sends_hash64(r.rcpt, strlen(r.rcpt)))))
 				break;
-			}
 			c->removed++;
 		}
 		if (rc < 0)

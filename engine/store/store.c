@@ -97,7 +97,7 @@ static int open_dbs(sg__store *st)
 		{"campaigns", &st->campaigns, 0},
 		{"dedup", &st->dedup, 0},
 		{"sends", &st->sends, 0},
-		{"sendidx", &st->sendidx, MDB_DUPSORT | MDB_DUPFIXED},
+		{"sendrcpt", &st->sendrcpt, 0},
 		{"sendseals", &st->sendseals, 0},
 	};
 	for (size_t i = 0; i < SG_ARRAY_SIZE(dbs) && !rc; i++) {

@@ -15,8 +15,8 @@
  *   campaigns   campaign id -> summary header + TCR JSON
  *   dedup       dedup key -> expires_us i64, seq u64
  *   sends       first ordinal (u64 BE) -> one block of sends (store/sends.h)
- *   sendidx     recipient hash (u64 BE) -> 12-byte entries (DUPSORT, DUPFIXED):
- *               send second u32 BE, ordinal u40 BE, id hash u24
+ *   sendrcpt    recipient hash (u64 BE) -> the list of its sends (store/sends.h):
+ *               second, ordinal and 16 bits of the id hash, delta-coded
  *   sendseals   last ordinal of a seal (u64 BE) -> first u64, seq u64, hash[32]
  *
  * Invariants:
