@@ -174,7 +174,7 @@ typedef struct senc {
 	size_t len, cap;
 	int64_t prev_at;
 	struct {
-		const char *s;
+		char s[SG_KEY_MAX]; /* a copy: the caller's strings may be reused */
 		uint32_t n;
 	} dict[SG__SENDS_DICT_MAX];
 	unsigned ndict;
@@ -211,8 +211,8 @@ static void put_ref(senc *e, const char *s)
 	e->len += put_varint(e->buf + e->len, n);
 	memcpy(e->buf + e->len, s, n);
 	e->len += n;
-	if (e->ndict < SG__SENDS_DICT_MAX) {
-		e->dict[e->ndict].s = s;
+	if (e->ndict < SG__SENDS_DICT_MAX && n < SG_KEY_MAX) {
+		memcpy(e->dict[e->ndict].s, s, n);
 		e->dict[e->ndict].n = n;
 		e->ndict++;
 	}
@@ -481,8 +481,13 @@ static int encode_blocks(rec_ctx *c, MDB_txn *txn, uint64_t *next, uint64_t *cou
 	uint64_t block_first = *next;
 	unsigned in_block = 0;
 	int64_t base = 0, min_at = 0, max_at = 0;
-	char last_sender[SG_KEY_MAX] = "";
-	sg__scopes sc = {0};
+	/* the senders' campaigns, resolved once per sender in the batch */
+	struct {
+		const char *sender;
+		char campaign[64];
+	} seen[16];
+	unsigned nseen = 0, next_slot = 0;
+	sg__scopes sc;
 	int rc;
 	if (senc_reserve(&c->enc, 64))
 		return -ENOMEM;
@@ -502,12 +507,17 @@ static int encode_blocks(rec_ctx *c, MDB_txn *txn, uint64_t *next, uint64_t *cou
 		}
 		const char *campaign = s->campaign;
 		if (!campaign) {
-			if (strcmp(last_sender, s->sender)) {
+			for (unsigned k = 0; k < nseen && !campaign; k++)
+				if (!strcmp(seen[k].sender, s->sender))
+					campaign = seen[k].campaign;
+			if (!campaign) {
 				if ((rc = sg__scopes_resolve(c->e, txn, s->sender, &sc)))
 					return rc;
-				sg__strlcpy(last_sender, s->sender, sizeof(last_sender));
+				unsigned k = nseen < 16 ? nseen++ : next_slot++ % 16;
+				seen[k].sender = s->sender;
+				sg__strlcpy(seen[k].campaign, sc.campaign, sizeof(seen[k].campaign));
+				campaign = seen[k].campaign;
 			}
-			campaign = sc.campaign;
 		}
 		if (in_block == SG__SENDS_BLOCK_MAX) {
 			if ((rc = put_block(c, txn, block_first, in_block, base, min_at, max_at)))

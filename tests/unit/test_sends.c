@@ -122,6 +122,39 @@ static void record_and_read(void **state)
 	tu_rmdir(dir);
 }
 
+/* More senders in one batch than the campaign cache holds: each send
+ * still gets its own sender's campaign. */
+static void many_senders_campaigns(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	sg_engine *e = tu_open(dir, 0, NULL);
+	enum { NS = 24, N = 64 };
+	char from[NS][16], camp[NS][16];
+	for (int i = 0; i < NS; i++) {
+		snprintf(from[i], 16, "+1415555%04d", 1000 + i);
+		snprintf(camp[i], 16, "K%02d", i);
+		char json[128];
+		snprintf(json, sizeof(json), "{\"campaignId\":\"%s\",\"status\":\"ACTIVE\"}", camp[i]);
+		assert_int_equal(sg_campaign_put_json(e, json, strlen(json), NULL), 0);
+		assert_int_equal(sg_sender_put(e, from[i], camp[i], NULL), 0);
+	}
+	sg_send_in in[N];
+	sg_send_out out[N];
+	for (int i = 0; i < N; i++)
+		in[i] = (sg_send_in){.size = sizeof(sg_send_in), .sender = from[(i * 7) % NS], .recipient = THEM};
+	assert_int_equal(sg_sends_record(e, in, N, out), 0);
+	got g = {0};
+	assert_int_equal(sg_sends_read(e, 0, 0, collect, &g), 0);
+	assert_int_equal(g.n, N);
+	for (int i = 0; i < N; i++) {
+		assert_string_equal(g.from[i], from[(i * 7) % NS]);
+		assert_string_equal(g.camp[i], camp[(i * 7) % NS]);
+	}
+	sg_engine_close(e);
+	tu_rmdir(dir);
+}
+
 static int count_sends_events(const sg_event *ev, void *ctx)
 {
 	if (ev->action == SG_ACTION_SENDS)
@@ -493,6 +526,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(record_and_read),
+		cmocka_unit_test(many_senders_campaigns),
 		cmocka_unit_test(tampering_detected),
 		cmocka_unit_test(pruning_keeps_verify),
 		cmocka_unit_test(sends_after_optout_are_violations),
