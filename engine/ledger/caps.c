@@ -13,6 +13,7 @@
  * (fail closed): label transactional sends "informational".
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "engine.h"
@@ -118,20 +119,28 @@ int sg_send_cap(sg_engine *e, const char *sender_key, const char *recipient_key,
 	memset(out, 0, sizeof(*out));
 	if (!sg__send_counts(category))
 		return 0;
-	if (!at_us)
-		at_us = sg_now_us();
 	unsigned state_limit = 0;
 	const char *state = sg__cap_state(recipient_key, &state_limit);
 	if (!state) {
 		/* no state rule: only a campaign's maxPerDay may cap, and when no
-		 * campaign has one there is nothing to look up */
-		sg__registry_refresh(e);
+		 * campaign has one there is nothing to look up. A read-write
+		 * engine's writer is the only one that changes the registry, so
+		 * while its epoch has not moved that answer stands. */
+		uint64_t epoch = atomic_load(&e->reg_epoch);
+		if (!e->rdonly && atomic_load(&e->no_caps_epoch) == epoch + 1)
+			return 0;
+		int rrc = sg__registry_refresh(e);
 		pthread_rwlock_rdlock(&e->reg_lock);
 		size_t capped = e->reg.capped;
+		bool loaded = e->reg.loaded;
 		pthread_rwlock_unlock(&e->reg_lock);
+		if (!rrc && loaded && !e->rdonly)
+			atomic_store(&e->no_caps_epoch, capped ? 0 : epoch + 1);
 		if (!capped)
 			return 0;
 	}
+	if (!at_us)
+		at_us = sg_now_us();
 	char campaign[64] = "";
 	if (campaign_id) {
 		sg__strlcpy(campaign, campaign_id, sizeof(campaign));

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "engine.h"
@@ -34,6 +35,7 @@ typedef struct record_ctx {
 	size_t nnew;
 	int (*extra)(MDB_txn *txn, void *ctx, const sg_event_out *out); /* sg__record_with */
 	void *extra_ctx;
+	bool registry_changed; /* this txn changed the registry (reg_epoch after the commit) */
 } record_ctx;
 
 /* How far ahead of our clock a provider's event time may be (clock skew). */
@@ -400,6 +402,7 @@ static int record_registry(record_ctx *c, MDB_txn *txn, const sg_event_in *ev, s
 		return rc;
 	o->seq = *seq;
 	o->applied = true;
+	c->registry_changed = true;
 	return 0;
 }
 
@@ -587,6 +590,8 @@ static int run_batch(record_ctx *c)
 	c->rcpt = malloc(sizeof(*c->rcpt));
 	c->new_keys = malloc((c->n ? c->n : 1) * sizeof(*c->new_keys));
 	int rc = c->enc && c->rcpt && c->new_keys ? sg__store_write(&c->e->store, record_txn, c) : -ENOMEM;
+	if (c->registry_changed)
+		atomic_fetch_add(&c->e->reg_epoch, 1); /* committed or not: a refresh decides */
 	free(c->enc);
 	free(c->rcpt);
 	free(c->new_keys);
