@@ -66,9 +66,10 @@ def main():
             for body in mine:
                 c.request("POST", "/v1/sends", body=body, headers={"Content-Type": "application/json"})
                 r = c.getresponse()
-                j = json.loads(r.read())
-                if r.status != 200 or j["recorded"] != size:
-                    raise SystemExit(f"batch refused: {r.status} {str(j)[:200]}")
+                data = r.read()
+                # the tail holds the counts; parsing 10,000 results in Python would time the client
+                if r.status != 200 or f'"recorded":{size},"duplicates":0,"rejected":0}}'.encode() not in data[-100:]:
+                    raise SystemExit(f"batch refused: {r.status} {data[-200:]!r}")
                 done.append(size)
         t = time.time()
         th = [threading.Thread(target=worker, args=(m,)) for m in per]

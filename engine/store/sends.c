@@ -597,23 +597,20 @@ static int record_txn(MDB_txn *txn, void *arg)
 
 int sg_sends_record(sg_engine *e, const sg_send_in *sends, size_t n, sg_send_out *out)
 {
-	if (e->rdonly)
-		return SG_ERDONLY;
-	if (n > SG_SENDS_BATCH_MAX)
-		return -E2BIG;
-	if (!n)
-		return 0;
-	size_t stride;
-	memcpy(&stride, sends, sizeof(stride));
-	if (stride < sizeof(sg_send_in) || stride > sizeof(sg_send_in))
-		return -EINVAL; /* `size` not set (one layout so far) */
+	int rc = e->rdonly ? SG_ERDONLY : n > SG_SENDS_BATCH_MAX ? -E2BIG : 0;
+	/* one layout so far: every send's `size` is exactly this library's */
+	for (size_t i = 0; !rc && i < n; i++)
+		if (sends[i].size != sizeof(sg_send_in))
+			rc = -EINVAL;
+	if (rc || !n) {
+		for (size_t i = 0; i < n && n <= SG_SENDS_BATCH_MAX; i++)
+			out[i] = (sg_send_out){.status = rc};
+		return rc;
+	}
 	rec_ctx c = {.e = e, .in = sends, .n = n, .out = out, .now = sg_now_us()};
-	for (size_t i = 0; i < n; i++)
-		if (sends[i].size != stride)
-			return -EINVAL;
 	c.pend = malloc(n * sizeof(*c.pend));
 	c.by_idx = malloc(n * sizeof(*c.by_idx));
-	int rc = c.pend && c.by_idx ? sg__store_write(&e->store, record_txn, &c) : -ENOMEM;
+	rc = c.pend && c.by_idx ? sg__store_write(&e->store, record_txn, &c) : -ENOMEM;
 	free(c.pend);
 	free(c.by_idx);
 	free(c.enc.buf);
