@@ -13,7 +13,7 @@
  *      and the same for a Florida recipient with no sends (an index read).
  * Nothing is asserted about time; a wrong answer stops the run.
  *
- *   bench_sends [--sends N] [--per K] [--dir DIR]
+ *   bench_sends [--sends N] [--per K] [--batch B] [--dir DIR]
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,7 +26,7 @@
 #include "bench_common.h"
 #include "stopgate.h"
 
-#define BATCH 10000
+static size_t BATCH = 10000;
 
 static double cpu_s(void)
 {
@@ -209,10 +209,12 @@ int main(int argc, char **argv)
 			per = (unsigned)strtoul(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
 			base = argv[++i];
+		else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
+			BATCH = strtoul(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--quick"))
 			n = 100000;
 		else
-			bench_die("usage: bench_sends [--sends N] [--per K] [--dir DIR] [--quick]");
+			bench_die("usage: bench_sends [--sends N] [--per K] [--batch B] [--dir DIR] [--quick]");
 	}
 	char tmpl[] = "/tmp/sg-bench-sends-XXXXXX";
 	const char *root = base ? base : mkdtemp(tmpl);
@@ -223,7 +225,9 @@ int main(int argc, char **argv)
 	snprintf(d2, sizeof(d2), "%s/distinct", root);
 	snprintf(d3, sizeof(d3), "%s/events", root);
 
-	printf("send ledger: %llu sends, batches of %d, durable (fsync per batch)\n", (unsigned long long)n, BATCH);
+	if (BATCH < 1 || BATCH > SG_SENDS_BATCH_MAX)
+		bench_die("--batch: 1 to %d", SG_SENDS_BATCH_MAX);
+	printf("send ledger: %llu sends, batches of %zu, durable (fsync per batch)\n", (unsigned long long)n, BATCH);
 	run ev = record_events(d3, n / 10);
 	run s = record_sends(d1, n, per);
 	run u = record_sends(d2, n, 0);
