@@ -25,6 +25,7 @@ typedef struct sg__campaign {
 	sg_scope_kind optout_scope;
 	bool probable_set;
 	sg_probable_mode probable;
+	unsigned max_per_day;     /* "maxPerDay": marketing sends per rolling 24 h, 0: none */
 	/* Compiled campaign keywords, owned by the keyword engine
 	 * (sg__kw_campaign_free releases it). */
 	void *kw_private;

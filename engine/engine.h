@@ -20,6 +20,7 @@ typedef struct sg__registry {
 	size_t count;
 	uint64_t gen;
 	bool loaded;
+	size_t capped;  /* campaigns with a maxPerDay: 0 lets sg_send_cap skip the sender */
 } sg__registry;
 
 struct sg_engine {
@@ -35,6 +36,13 @@ struct sg_engine {
 	sg__qh_set *qh;             /* immutable; swapped by reload under reg_lock (write) */
 	pthread_rwlock_t reg_lock;
 	sg__registry reg;
+	/* Read-write engines: bumped after every commit that changed the
+	 * registry. This process is the store's only writer, so while it has
+	 * not moved since the cache was refreshed the cache is current and
+	 * sg_send_cap reads nothing (store/log.c, ledger/caps.c). */
+	_Atomic uint64_t reg_epoch;
+	_Atomic uint64_t no_caps_epoch; /* reg_epoch + 1 when the registry then had no
+					 * campaign with a maxPerDay; 0: not known */
 };
 
 /* Registry cache (registry.c). sg__registry_refresh() reloads the cache if

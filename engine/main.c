@@ -26,6 +26,7 @@ static const char usage[] =
 	"  export optouts          the current suppression list (CSV or JSONL)\n"
 	"  proof FROM TO           consent proof for one pair (JSON)\n"
 	"  redact [--before T]     remove message bodies older than T (retention)\n"
+	"  violations              recorded sends the check would have denied (JSONL or CSV)\n"
 	"  init                    create a new, empty store in the data directory\n"
 	"  backup DIR              consistent, verified copy of the store into a new directory\n"
 	"  review list|show|resolve  probable revocations held for review, and their decisions\n"
@@ -80,6 +81,8 @@ int main(int argc, char **argv)
 		return cmd_backup(sub_argc, sub_argv);
 	if (!strcmp(cmd, "review"))
 		return cmd_review(sub_argc, sub_argv);
+	if (!strcmp(cmd, "violations"))
+		return cmd_violations(sub_argc, sub_argv);
 	fprintf(stderr, "stopgate: unknown command '%s'\n\n%s", cmd, usage);
 	return CLI_ERROR;
 }

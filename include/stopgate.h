@@ -304,6 +304,9 @@ typedef enum sg_reason {
 	SG_REASON_QUIET_HOURS = 9,        /* "quiet_hours": a marketing message outside the hours
 					   * the recipient's jurisdiction allows (decided after
 					   * every other reason: see sg_check_ex) */
+	SG_REASON_FREQUENCY_CAP = 10,     /* "frequency_cap": the recipient's jurisdiction (or the
+					   * campaign's maxPerDay) caps marketing contacts per rolling
+					   * 24 h on one subject (sg_send_cap; in sg_violations) */
 } sg_reason;
 
 typedef struct sg_verdict {
@@ -500,6 +503,13 @@ typedef enum sg_action {
 	SG_ACTION_SENDER = 10,        /* a number attached to a campaign / group, or detached:
 				       * {"sender":..., "campaign":..., "group":...} */
 	SG_ACTION_REVIEW_RESOLVED = 11, /* a person decided a review event (sg_review_resolve) */
+	/* The send ledger (sg_sends_record) is kept out of the consent log,
+	 * but sealed into it: rule "sends_seal", note
+	 * "sends=<first>-<last> hash=<hex>" (the chained SHA-256 of the send
+	 * blocks up to <last>), or rule "sends_prune", note
+	 * "before_send=<first kept> before=<RFC 3339>" (retention). No
+	 * recipient, scope global, no consent effect. */
+	SG_ACTION_SENDS = 12,
 } sg_action;
 
 typedef enum sg_source {
@@ -948,6 +958,163 @@ SG_EXPORT void sg_time_format(int64_t us, char out[32]);
 SG_EXPORT int sg_time_parse(const char *text, int64_t *ret_us);
 /* The wall clock in UTC µs. */
 SG_EXPORT int64_t sg_now_us(void);
+
+
+/* ---- the send ledger --------------------------------------------------- */
+
+/*
+ * What the gateway sent, recorded after it sent: so that an audit can show
+ * nothing went to a person after their STOP (sg_violations), and so that
+ * per-day caps can be counted (sg_send_cap). Sends are kept out of the
+ * consent hash chain, compactly (about 20 bytes a send in blocks plus a
+ * per-recipient index), and sealed into it: sg_sends_seal() records one
+ * SG_ACTION_SENDS event naming the chained SHA-256 of the blocks up to
+ * there, so sg_verify() fails on a removed or altered sealed send. A block
+ * is sealed by sg_sends_record() once SG_SENDS_SEAL_EVERY sends wait, and
+ * by sg_sends_seal() (the daemon calls it on a timer); sends not yet sealed
+ * are protected only by the store's own integrity.
+ */
+typedef enum sg_send_category {
+	SG_SEND_UNSPECIFIED = 0,
+	SG_SEND_MARKETING = 1,     /* a solicitation: counted by the frequency caps */
+	SG_SEND_INFORMATIONAL = 2, /* transactional / account notices: never capped */
+} sg_send_category;
+
+typedef enum sg_send_source {
+	SG_SEND_REPORTED = 0, /* the gateway's own report (POST /v1/sends, the library) */
+	SG_SEND_STATUS = 1,   /* a provider's status callback (sent / delivered) */
+} sg_send_source;
+
+#define SG_SENDS_SEAL_EVERY 4096 /* sends waiting that make sg_sends_record seal */
+#define SG_SENDS_BATCH_MAX 10000 /* the most sends one sg_sends_record takes */
+#define SG_SEND_ID_MAX 256       /* a provider message id's longest length */
+
+/* One send to record. Strings may be NULL (= absent) unless marked. */
+typedef struct sg_send_in {
+	size_t size;            /* sizeof(sg_send_in) as the caller was compiled */
+	const char *id;         /* the provider's message id: a second report of the same
+				 * id to the same recipient within 48 h (e.g. a status
+				 * callback after the gateway's report) is a duplicate;
+				 * NULL: never de-duplicated */
+	const char *sender;     /* required: canonical key of our number */
+	const char *recipient;  /* required: canonical key of the handset */
+	int64_t at_us;          /* when it was sent (UTC µs); 0: now. At most 5 min ahead. */
+	const char *campaign;   /* the subject; NULL: the sender's campaign when recorded */
+	sg_send_category category;
+	sg_send_source source;
+} sg_send_in;
+
+typedef struct sg_send_out {
+	int status;        /* 0, or the error for this send alone (-EINVAL, SG_ENUMBER, SG_ETOOLONG) */
+	bool duplicate;    /* the same id to the same recipient was already recorded */
+	uint64_t ordinal;  /* the send's number in the ledger (of the original for duplicates) */
+} sg_send_out;
+
+/*
+ * Record up to SG_SENDS_BATCH_MAX sends in one durable transaction (with
+ * SG_OPEN_DEFER_SYNC: durable as described there). Invalid sends get their
+ * own status and do not fail the batch; a store error fails it whole with
+ * nothing written. Read-write engines only.
+ */
+SG_EXPORT int sg_sends_record(sg_engine *engine, const sg_send_in *sends, size_t n, sg_send_out *out);
+
+/* Seal every send not yet sealed: one SG_ACTION_SENDS event (nothing when
+ * none waits). *sealed (may be NULL) receives how many sends it covered. */
+SG_EXPORT int sg_sends_seal(sg_engine *engine, uint64_t *sealed);
+
+/* A recorded send, as read back; pointers valid only inside the callback. */
+typedef struct sg_send {
+	uint64_t ordinal;
+	int64_t at_us;
+	const char *sender, *recipient;
+	const char *campaign; /* "" when none was known */
+	sg_send_category category;
+	sg_send_source source;
+	uint64_t id_hash;     /* 64-bit hash of the provider message id, 0: none */
+} sg_send;
+typedef int (*sg_send_cb)(const sg_send *send, void *ctx);
+
+/* Every send with since_us <= at_us < until_us (0: unbounded), in ledger
+ * order. Constant memory; one snapshot per block. */
+SG_EXPORT int sg_sends_read(sg_engine *engine, int64_t since_us, int64_t until_us, sg_send_cb cb, void *ctx);
+
+/* The sends to one recipient key at or after after_us, in time order;
+ * sender_key NULL: from any sender. For proofs and counting. */
+SG_EXPORT int sg_sends_for_pair(sg_engine *engine, const char *sender_key, const char *recipient_key,
+				int64_t after_us, sg_send_cb cb, void *ctx);
+
+typedef struct sg_sends_stats {
+	uint64_t sends;       /* recorded (pruned ones not counted) */
+	uint64_t sealed;      /* the last sealed ordinal */
+	uint64_t next;        /* the next ordinal */
+	uint64_t blocks;
+	uint64_t first_kept;  /* the first ordinal retention kept (1: nothing pruned) */
+} sg_sends_stats;
+SG_EXPORT int sg_sends_stats_get(sg_engine *engine, sg_sends_stats *out);
+
+/*
+ * Retention: remove sealed sends from before before_us, whole seals at a
+ * time from the oldest (a seal is removed only when every send it covers
+ * is older), after recording an SG_ACTION_SENDS "sends_prune" event naming
+ * the first send kept, so that sg_verify() still verifies the rest from
+ * the seal before it. *removed (may be NULL) receives how many. The TCPA's
+ * limitation period is 4 years: the daemon's default (sendsRetentionDays).
+ */
+SG_EXPORT int sg_sends_prune(sg_engine *engine, int64_t before_us, uint64_t *removed);
+
+/* One recorded send the check would have denied at its send time. */
+typedef struct sg_violation {
+	const sg_send *send;
+	sg_reason reason;      /* SG_REASON_OPTED_OUT, SG_REASON_CAMPAIGN_INACTIVE,
+				* SG_REASON_FREQUENCY_CAP (more reasons may be added) */
+	uint64_t seq;          /* the event that made it one (the opt-out, the campaign
+				* change); 0 for a cap */
+	sg_scope_kind scope;   /* opted_out: the scope that decided */
+	const char *scope_id;
+	int64_t since_us;      /* when that state began; a cap: the first send counted */
+	unsigned count;        /* a cap: sends counted in the 24 h before it, this one included */
+	const char *rule;      /* a cap: "FL", "OK", "MD" or "maxPerDay"; else NULL */
+} sg_violation;
+typedef int (*sg_violation_cb)(const sg_violation *v, void *ctx);
+
+/*
+ * Every recorded send with since_us <= at_us < until_us (0: unbounded) that
+ * the check would have denied when it was sent: the recipient opted out at
+ * a scope enclosing the sender (as the consent log stood at that time),
+ * the campaign known and not ACTIVE then, or a frequency cap exceeded. The
+ * one allowed confirmation (the first send from that sender within the
+ * policy's confirmation window after the opt-out) is not a violation.
+ * Constant memory in the number of sends; reads each recipient's history.
+ */
+SG_EXPORT int sg_violations(sg_engine *engine, int64_t since_us, int64_t until_us, sg_violation_cb cb,
+			    void *ctx);
+
+/* A frequency cap as it applies to one send. */
+typedef struct sg_cap_result {
+	bool exceeded;            /* another send now would exceed it */
+	unsigned count;           /* sends counted in the rolling 24 h before at_us */
+	unsigned limit;           /* 0: no cap applies */
+	int64_t next_allowed_at_us; /* with exceeded: when the oldest counted send leaves the window */
+	char rule[16];            /* "FL", "OK", "MD", "maxPerDay"; "" when none */
+} sg_cap_result;
+
+/*
+ * Would one more marketing send from sender_key to recipient_key on
+ * campaign_id (NULL: the sender's campaign; the subject) at at_us (0: now)
+ * exceed a cap? The state rule (FL, OK, MD: 3 per rolling 24 h per
+ * subject) applies to a NANP recipient whose area code is in that state;
+ * the campaign's "stopgate": {"maxPerDay": n} applies everywhere (the
+ * stricter wins). Informational sends are never capped. The count is over
+ * every sender of the subject. A recipient outside those states with no
+ * maxPerDay costs no store read.
+ */
+SG_EXPORT int sg_send_cap(sg_engine *engine, const char *sender_key, const char *recipient_key,
+			  const char *campaign_id, sg_send_category category, int64_t at_us,
+			  sg_cap_result *out);
+
+/* "marketing", "informational", "unspecified"; parse: -EINVAL otherwise. */
+SG_EXPORT const char *sg_send_category_name(sg_send_category c);
+SG_EXPORT int sg_send_category_parse(const char *name, sg_send_category *ret);
 
 #ifdef __cplusplus
 }

@@ -38,3 +38,4 @@ int cmd_redact(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_review(int argc, char **argv);  /* review list / show / resolve */
+int cmd_violations(int argc, char **argv); /* the send ledger's violations report */

@@ -62,6 +62,8 @@ typedef struct proof {
 	cJSON *enclosing[SG_SCOPE_GLOBAL + 1];
 	cJSON *other;
 	cJSON *events;
+	cJSON *sends;        /* the sends to the pair since the opt-out */
+	int64_t out_since;   /* the earliest enclosing opt-out in force, 0: none */
 	uint64_t head;
 	int err;
 } proof;
@@ -91,9 +93,29 @@ static int on_scope(const sg_scope_state *st, void *ctx)
 	if (k <= SG_SCOPE_GLOBAL && p->ids[k] && !strcmp(p->ids[k], st->scope_id)) {
 		cJSON_Delete(p->enclosing[k]);
 		p->enclosing[k] = scope_json(st->scope, st->scope_id, st);
+		if (st->state == SG_STATE_OPTED_OUT && (!p->out_since || st->since_us < p->out_since))
+			p->out_since = st->since_us;
 	} else {
 		cJSON_AddItemToArray(p->other, scope_json(st->scope, st->scope_id, st));
 	}
+	return 0;
+}
+
+static int on_send(const sg_send *s, void *ctx)
+{
+	proof *p = ctx;
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return -ENOMEM;
+	cJSON_AddNumberToObject(o, "ordinal", (double)s->ordinal);
+	add_time(o, "at", s->at_us);
+	if (s->campaign[0])
+		cJSON_AddStringToObject(o, "campaign", s->campaign);
+	else
+		cJSON_AddNullToObject(o, "campaign");
+	cJSON_AddStringToObject(o, "category", sg_send_category_name(s->category));
+	cJSON_AddStringToObject(o, "source", s->source == SG_SEND_STATUS ? "status_callback" : "reported");
+	cJSON_AddItemToArray(p->sends, o);
 	return 0;
 }
 
@@ -159,6 +181,11 @@ static int build(sg__cmdline *c, sg_engine *e, cJSON *doc, bool *chain_ok)
 	if ((rc = sg_consent_scopes(e, tkey, on_scope, &p)) || (rc = sg_recipient_flag_get(e, tkey, &flag)) ||
 	    (rc = sg_events_for_recipient(e, tkey, on_event, &p)))
 		goto fail;
+	p.sends = cJSON_CreateArray();
+	if (p.out_since && (rc = sg_sends_for_pair(e, fkey, tkey, p.out_since, on_send, &p))) {
+		cJSON_Delete(p.sends);
+		goto fail;
+	}
 
 	cJSON *pair = cJSON_AddObjectToObject(doc, "pair");
 	cJSON_AddStringToObject(pair, "from", from);
@@ -187,6 +214,7 @@ static int build(sg__cmdline *c, sg_engine *e, cJSON *doc, bool *chain_ok)
 		cJSON_AddNumberToObject(fl, "event", (double)flag.seq);
 	}
 	cJSON_AddItemToObject(doc, "events", p.events);
+	cJSON_AddItemToObject(doc, "sends_after_optout", p.sends);
 	if (!sg__cmdline_set(c, "no-verify")) {
 		sg_verify_result r;
 		if ((rc = sg_verify(e, &r)))

@@ -23,10 +23,12 @@ void sg__config_init(sg__config *cfg)
 	sg__strlcpy(cfg->listen, "127.0.0.1:8080", sizeof(cfg->listen));
 	sg_policy_default(&cfg->policy);
 	cfg->log_level = SG_LOG_INFO;
+	cfg->sends_after_days = 1461; /* 4 years: the TCPA limitation period */
 	cfg->limits = (sg__limits){
 		.max_header_bytes = 16 * 1024,
 		.max_body_bytes = 64 * 1024,
 		.max_batch_body_bytes = 1024 * 1024,
+		.max_sends_body_bytes = 8 * 1024 * 1024,
 		.max_connections = 4096,
 		.header_timeout_ms = 10000,
 		.body_timeout_ms = 10000,
@@ -150,10 +152,10 @@ static const char *const policy_keys[] = {
 	"forbidOptinOverride", "confirmWindowSeconds", "dedupHours", "defaultCategory", "quietHoursUnknown",
 };
 static const char *const limits_keys[] = {
-	"maxHeaderBytes", "maxBodyBytes", "maxBatchBodyBytes", "maxConnections", "headerTimeoutMs",
+	"maxHeaderBytes", "maxBodyBytes", "maxBatchBodyBytes", "maxSendsBodyBytes", "maxConnections", "headerTimeoutMs",
 	"bodyTimeoutMs", "idleTimeoutMs", "maxPipelined", "writerQueue",
 };
-static const char *const retention_keys[] = {"redactBodiesAfterDays"};
+static const char *const retention_keys[] = {"redactBodiesAfterDays", "sendsAfterDays"};
 
 /* "providers": the provider names here, their settings as the daemon's
  * table lists them (engine/daemon/wh_config.c checks the values). */
@@ -287,6 +289,7 @@ static int parse_limits(sg__limits *l, const cJSON *obj, char *err, size_t errle
 		{"maxHeaderBytes", 1024, 1 << 20, &l->max_header_bytes, NULL},
 		{"maxBodyBytes", 1024, 16 << 20, &l->max_body_bytes, NULL},
 		{"maxBatchBodyBytes", 1024, 64 << 20, &l->max_batch_body_bytes, NULL},
+		{"maxSendsBodyBytes", 1024, 64 << 20, &l->max_sends_body_bytes, NULL},
 		{"maxConnections", 1, 1000000, NULL, &l->max_connections},
 		{"headerTimeoutMs", 100, 600000, NULL, &l->header_timeout_ms},
 		{"bodyTimeoutMs", 100, 600000, NULL, &l->body_timeout_ms},
@@ -358,15 +361,18 @@ int sg__config_parse(sg__config *cfg, const char *json, size_t len, char *err, s
 		goto out;
 	const cJSON *ret = cJSON_GetObjectItemCaseSensitive(root, "retention");
 	if (ret) {
-		double days = (double)cfg->redact_bodies_after_days;
+		double days = (double)cfg->redact_bodies_after_days, sdays = (double)cfg->sends_after_days;
 		if (!cJSON_IsObject(ret) ||
 		    (rc = check_keys(ret, "retention", retention_keys, SG_ARRAY_SIZE(retention_keys), err, errlen)) ||
 		    (rc = in_section(get_uint(ret, "redactBodiesAfterDays", 0, 36500, &days, err, errlen), "retention",
-				     err, errlen))) {
+				     err, errlen)) ||
+		    (rc = in_section(get_uint(ret, "sendsAfterDays", 0, 36500, &sdays, err, errlen), "retention", err,
+				     errlen))) {
 			rc = rc ? rc : fail(err, errlen, SG_ECONFIG, "retention: must be an object");
 			goto out;
 		}
 		cfg->redact_bodies_after_days = (int64_t)days;
+		cfg->sends_after_days = (int64_t)sdays;
 	}
 	cJSON *prov = cJSON_DetachItemFromObjectCaseSensitive(root, "providers");
 	if (prov && !cJSON_IsObject(prov)) {

@@ -18,6 +18,7 @@ typedef struct sg__limits {
 	size_t max_header_bytes;    /* default 16 KiB */
 	size_t max_body_bytes;      /* default 64 KiB */
 	size_t max_batch_body_bytes; /* POST /v1/check: default 1 MiB */
+	size_t max_sends_body_bytes; /* POST /v1/sends (10,000 sends): default 8 MiB */
 	unsigned max_connections;   /* default 4096 */
 	unsigned header_timeout_ms; /* default 10 s */
 	unsigned body_timeout_ms;   /* default 10 s */
@@ -41,6 +42,7 @@ typedef struct sg__config {
 	int log_format;               /* logFormat: 0 text (default), 1 logfmt, 2 json (daemon/log.h) */
 	sg__limits limits;
 	int64_t redact_bodies_after_days; /* retention: 0 = keep */
+	int64_t sends_after_days;     /* retention.sendsAfterDays: default 1461 (4 years), 0 = keep */
 	cJSON *providers;             /* the "providers" object as parsed (owned), or NULL */
 	char path[PATH_MAX];          /* the file it came from, "" if none */
 } sg__config;

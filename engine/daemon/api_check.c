@@ -12,6 +12,14 @@
  * Quiet hours (sg_check_ex): `category` and `at` (RFC 3339) as query
  * parameters or body fields; the answer gains category, region, tz and, for
  * quiet_hours, next_allowed_at and rule whenever a category applies.
+ *
+ * Frequency caps (the send ledger, sg_send_cap): an allowed ordinary
+ * message whose category resolves to marketing (the same rule as quiet
+ * hours: the parameter, else the campaign's TCR usecase, else the policy's
+ * defaultCategory) and whose recipient and subject ("campaign", default the
+ * sender's) already reached their cap in the 24 h before `at` is denied
+ * "frequency_cap" with "next_allowed_at". A recipient outside FL, OK and MD
+ * costs no ledger read unless some campaign has a maxPerDay.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -50,6 +58,10 @@ typedef struct check {
 	sg_check_opts opts;
 	sg_quiet *quiet;        /* n entries */
 	sg_quiet one_quiet[1];
+	const char *campaign;   /* the cap's subject; NULL: the sender's */
+	char qcampaign[64];
+	int64_t *next_allowed;  /* n entries, set for frequency_cap verdicts */
+	int64_t one_next[1];
 	sg_purpose purpose;
 	bool batch;
 	cJSON *json;            /* batch: owns from and the to strings */
@@ -74,14 +86,73 @@ static void check_free(check *c)
 		free(c->out);
 	if (c->quiet != c->one_quiet)
 		free(c->quiet);
+	if (c->next_allowed != c->one_next)
+		free(c->next_allowed);
 	free(c);
+}
+
+/* Deny the allowed marketing verdicts whose cap is reached (numbers read
+ * as the check reads them). */
+static int apply_caps(sg_engine *engine, check *c)
+{
+	if (c->purpose != SG_PURPOSE_MESSAGE)
+		return 0;
+	char from[SG_KEY_MAX], to[SG_KEY_MAX], cc[3];
+	const char *dc = sg_engine_default_country(engine);
+	if (sg_number_normalize(c->from, strlen(c->from), dc, SG_FIELD_ADDRESS, from, NULL))
+		return 0; /* every verdict is invalid_number already */
+	const char *tc = sg_number_country(from, cc) == 0 ? cc : dc;
+	for (size_t i = 0; i < c->n; i++) {
+		c->next_allowed[i] = 0;
+		if (!c->out[i].allow || c->out[i].confirmation || c->quiet[i].category != SG_CATEGORY_MARKETING ||
+		    sg_number_normalize(c->to[i], strlen(c->to[i]), tc, SG_FIELD_NUMBER, to, NULL))
+			continue;
+		sg_cap_result r;
+		int rc = sg_send_cap(engine, from, to, c->campaign, SG_SEND_MARKETING, c->opts.at_us, &r);
+		if (rc) {
+			/* fail closed: this verdict and the rest undecided */
+			for (size_t j = i; j < c->n; j++)
+				c->out[j] = (sg_verdict){.reason = SG_REASON_CHECK_FAILED};
+			return rc;
+		}
+		if (r.exceeded) {
+			c->out[i].allow = false;
+			c->out[i].reason = SG_REASON_FREQUENCY_CAP;
+			c->out[i].scope = SG_SCOPE_CAMPAIGN;
+			c->next_allowed[i] = r.next_allowed_at_us;
+		}
+	}
+	return 0;
 }
 
 static int check_run(sg_engine *engine, void *ctx)
 {
 	check *c = ctx;
 	c->opts.purpose = c->purpose;
-	return sg_check_ex(engine, c->from, c->to, c->n, &c->opts, c->out, c->quiet);
+	int rc = sg_check_ex(engine, c->from, c->to, c->n, &c->opts, c->out, c->quiet);
+	return rc ? rc : apply_caps(engine, c);
+}
+
+static void next_allowed_json(sg__buf *b, bool *first, const check *c, size_t i)
+{
+	if (c->out[i].reason != SG_REASON_FREQUENCY_CAP)
+		return;
+	sg__buf_json_key(b, first, "next_allowed_at");
+	sg__time_json(b, c->next_allowed[i]);
+}
+
+/* The cap's subject; answers 422 and returns false when bad. */
+static bool parse_campaign(sg__req *req, check *c, const char *campaign)
+{
+	if (campaign && strlen(campaign) >= sizeof(c->qcampaign)) {
+		sg__respond_error(req, 422, "invalid_field", "campaign: at most 63 bytes");
+		return false;
+	}
+	if (campaign && campaign[0]) {
+		sg__strlcpy(c->qcampaign, campaign, sizeof(c->qcampaign));
+		c->campaign = c->qcampaign;
+	}
+	return true;
 }
 
 /* The quiet-hours fields, present once a category applies. */
@@ -144,6 +215,7 @@ static void check_answer(sg__req *req, int rc, void *ctx)
 		sg__buf_addc(&b, '{');
 		sg__verdict_json(&b, &first, &c->out[0]);
 		quiet_json(&b, &first, &c->out[0], &c->quiet[0]);
+		next_allowed_json(&b, &first, c, 0);
 		sg__buf_adds(&b, "}\n");
 		sg__metrics_verdict(m, &c->out[0]);
 	} else {
@@ -158,6 +230,7 @@ static void check_answer(sg__req *req, int rc, void *ctx)
 			sg__buf_json_cstr(&b, c->to[i]);
 			sg__verdict_json(&b, &first, &c->out[i]);
 			quiet_json(&b, &first, &c->out[i], &c->quiet[i]);
+			next_allowed_json(&b, &first, c, i);
 			sg__buf_addc(&b, '}');
 			sg__metrics_verdict(m, &c->out[i]);
 		}
@@ -206,12 +279,14 @@ static void check_get(sg__req *req)
 		sg__respond_error(req, 500, "out_of_memory", NULL);
 		return;
 	}
-	char purpose[32], category[32], at[64];
+	char purpose[32], category[32], at[64], campaign[128];
+	c->next_allowed = c->one_next;
 	if (!query_param(req, "from", true, c->qfrom, sizeof(c->qfrom)) ||
 	    !query_param(req, "to", true, c->qto, sizeof(c->qto)) ||
 	    !query_param(req, "purpose", false, purpose, sizeof(purpose)) ||
 	    !query_param(req, "category", false, category, sizeof(category)) ||
-	    !query_param(req, "at", false, at, sizeof(at)) || !parse_quiet(req, c, category, at)) {
+	    !query_param(req, "at", false, at, sizeof(at)) || !parse_quiet(req, c, category, at) ||
+	    !query_param(req, "campaign", false, campaign, sizeof(campaign)) || !parse_campaign(req, c, campaign)) {
 		check_free(c);
 		return;
 	}
@@ -246,12 +321,14 @@ static void check_post(sg__req *req)
 	c->to = c->one_to;
 	c->out = c->one_out;
 	c->quiet = c->one_quiet;
+	c->next_allowed = c->one_next;
 	bool answered = false;
 	c->from = sg__json_str(req, json, "from", &answered);
 	const char *purpose = sg__json_str(req, json, "purpose", &answered);
 	const char *category = sg__json_str(req, json, "category", &answered);
 	const char *at = sg__json_str(req, json, "at", &answered);
-	if (answered || !parse_quiet(req, c, category, at))
+	const char *campaign = sg__json_str(req, json, "campaign", &answered);
+	if (answered || !parse_quiet(req, c, category, at) || !parse_campaign(req, c, campaign))
 		goto fail;
 	if (!c->from) {
 		sg__respond_error(req, 422, "missing_field", "from is required");
@@ -281,7 +358,8 @@ static void check_post(sg__req *req)
 		c->to = calloc(n, sizeof(*c->to));
 		c->out = calloc(n, sizeof(*c->out));
 		c->quiet = calloc(n, sizeof(*c->quiet));
-		if (!c->to || !c->out || !c->quiet) {
+		c->next_allowed = calloc(n, sizeof(*c->next_allowed));
+		if (!c->to || !c->out || !c->quiet || !c->next_allowed) {
 			sg__respond_error(req, 500, "out_of_memory", NULL);
 			goto fail;
 		}

@@ -159,6 +159,9 @@ fail:
 
 /* ---- GET: the consent proof ---- */
 
+struct proof;
+static int on_send_json(const sg_send *s, void *ctx);
+
 typedef struct scope_ref {
 	sg_scope_kind kind;
 	const char *id;
@@ -342,8 +345,43 @@ static void consent_get_handler(sg__req *req)
 		sg__respond_engine_error(req, rc, "event history");
 		return;
 	}
+	sg__buf_addc(&b, ']');
+	/* The sends to the pair after its opt-out (normally none; the first
+	 * may be the one allowed confirmation). */
+	int64_t out_since = 0;
+	for (size_t i = 0; i < p.nscopes; i++)
+		if (p.scopes[i].state == SG_STATE_OPTED_OUT && (!out_since || p.scopes[i].since_us < out_since))
+			out_since = p.scopes[i].since_us;
+	sg__buf_json_key(&b, &first, "sends_after_optout");
+	sg__buf_addc(&b, '[');
+	p.first_event = true;
+	if (out_since && (rc = sg_sends_for_pair(engine, sender, recipient, out_since, on_send_json, &p)) < 0) {
+		sg__buf_free(&b);
+		sg__respond_engine_error(req, rc, "send ledger");
+		return;
+	}
 	sg__buf_adds(&b, "]}\n");
 	sg__respond_buf(req, 200, "application/json", &b);
+}
+
+static int on_send_json(const sg_send *s, void *ctx)
+{
+	proof *p = ctx;
+	bool f = true;
+	sg__buf_adds(p->b, p->first_event ? "{" : ",{");
+	p->first_event = false;
+	sg__buf_json_key(p->b, &f, "ordinal");
+	sg__buf_printf(p->b, "%llu", (unsigned long long)s->ordinal);
+	sg__buf_json_key(p->b, &f, "at");
+	sg__time_json(p->b, s->at_us);
+	sg__buf_json_key(p->b, &f, "campaign");
+	sg__buf_json_cstr(p->b, s->campaign[0] ? s->campaign : NULL);
+	sg__buf_json_key(p->b, &f, "category");
+	sg__buf_json_cstr(p->b, sg_send_category_name(s->category));
+	sg__buf_json_key(p->b, &f, "source");
+	sg__buf_json_cstr(p->b, s->source == SG_SEND_STATUS ? "status_callback" : "reported");
+	sg__buf_addc(p->b, '}');
+	return sg__buf_failed(p->b) ? -ENOMEM : 0;
 }
 
 void sg__api_consent(sg__req *req)

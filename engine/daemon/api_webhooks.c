@@ -46,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "internal.h"
 #include "wh.h"
@@ -235,6 +236,84 @@ static void status_recorded(sg__req *req, int status, const sg_event_out *out, s
 	item_done(it->call);
 }
 
+/* ---- status callbacks as sends (the send ledger) ---- */
+
+/* Does this status say the message went out? Twilio and Plivo "sent" /
+ * "delivered", Telnyx to[0].status "sent" / "delivered" (message.sent,
+ * message.finalized), Bandwidth "message-delivered", Vonage "delivered" /
+ * "accepted", Sinch "Delivered" / "Dispatched". */
+static bool status_is_sent(const sg__wh_message *m)
+{
+	static const char *const sent[] = {"sent", "delivered", "message-delivered", "accepted", "dispatched"};
+	for (size_t i = 0; i < SG_ARRAY_SIZE(sent); i++)
+		if (!strcasecmp(m->status, sent[i]))
+			return true;
+	return false;
+}
+
+typedef struct status_send {
+	sg__wh_item *it;
+	sg_send_in in;
+	sg_send_out out;
+	char id[SG_SEND_ID_MAX + 1];
+	char from[SG_KEY_MAX], to[SG_KEY_MAX];
+} status_send;
+
+static int status_send_run(sg_engine *engine, void *ctx)
+{
+	status_send *s = ctx;
+	return sg_sends_record(engine, &s->in, 1, &s->out);
+}
+
+static void status_send_done(sg__req *req, int rc, void *ctx)
+{
+	status_send *s = ctx;
+	(void)req;
+	if (rc || s->out.status) {
+		sg__err("webhk", "status callback not recorded as a send provider=%s error=\"%s\"",
+			s->it->call->name, sg_strerror(rc ? rc : s->out.status));
+		fail_item(s->it, rc ? rc : s->out.status, "record_failed");
+	}
+	sg__wh_call *call = s->it->call;
+	free(s);
+	item_done(call);
+}
+
+/* A sent or delivered status: the send, de-duplicated with the gateway's
+ * own report by message id. Nothing when our number is not named (Twilio's
+ * 21610 callbacks) or a number does not parse. */
+static void record_status_send(sg__wh_item *it)
+{
+	sg__wh_call *call = it->call;
+	const sg__wh_message *m = it->m;
+	char cc[3];
+	if (!status_is_sent(m) || !m->our_number[0] || !m->handset[0] || strlen(m->msg_id) > SG_SEND_ID_MAX)
+		return;
+	status_send *s = calloc(1, sizeof(*s));
+	if (!s)
+		return;
+	sg_engine *engine = call->req->srv->engine;
+	if (sg_number_normalize(m->our_number, strlen(m->our_number), country_of(call, NULL, NULL, cc),
+				SG_FIELD_ADDRESS, s->from, NULL) ||
+	    sg_number_normalize(m->handset, strlen(m->handset), country_of(call, m->to_country, s->from, cc),
+				SG_FIELD_NUMBER, s->to, NULL)) {
+		free(s);
+		return;
+	}
+	sg__strlcpy(s->id, m->msg_id, sizeof(s->id));
+	int64_t now = sg_now_us();
+	s->it = it;
+	s->in = (sg_send_in){.size = sizeof(s->in), .id = s->id[0] ? s->id : NULL, .sender = s->from,
+			     .recipient = s->to, .at_us = m->event_time_us > 0 && m->event_time_us <= now ? m->event_time_us : 0,
+			     .source = SG_SEND_STATUS};
+	(void)engine;
+	if (sg__submit_run(call->req, status_send_run, status_send_done, s)) {
+		free(s);
+		return;
+	}
+	call->pending++;
+}
+
 static void start_status(sg__wh_item *it)
 {
 	sg__wh_call *call = it->call;
@@ -267,6 +346,7 @@ static void start_status(sg__wh_item *it)
 	if (n == 0) { /* delivered, queued, other failures: consent untouched */
 		sg_decision_free(it->decision);
 		it->decision = NULL;
+		record_status_send(it);
 		return;
 	}
 	it->action = sg_decision_action(it->decision);

@@ -83,6 +83,8 @@ void sg__api_webhooks(sg__req *req);
 void sg__api_recipient_get(sg__req *req); /* api_recipients.c */
 void sg__api_verify(sg__req *req);        /* api_reports.c */
 void sg__api_optouts(sg__req *req);
+void sg__api_sends(sg__req *req);         /* api_sends.c */
+void sg__api_violations(sg__req *req);    /* api_violations.c */
 void sg__console_file(sg__req *req);      /* console.c */
 
 /* ---- hooks for provider webhooks (api_inbound.c, api_util.c) ---- */

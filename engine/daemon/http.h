@@ -48,6 +48,7 @@ enum {
 	SG__ROUTE_BATCH = 1u << 2,  /* body limit is limits.max_batch_body_bytes */
 	SG__ROUTE_JSON = 1u << 3,   /* POST/PUT bodies must be application/json (else 415) */
 	SG__ROUTE_READ = 1u << 4,   /* POST only reads (batch check): the auditor token may */
+	SG__ROUTE_SENDS = 1u << 5,  /* body limit is limits.max_sends_body_bytes (POST /v1/sends) */
 };
 
 struct sg__route {

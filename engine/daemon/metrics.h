@@ -17,7 +17,7 @@ typedef struct sg__metrics {
 		uint64_t count;
 	} req[SG__METRIC_PAIRS];
 	unsigned nreq;
-	uint64_t verdicts[10];    /* by sg_reason (to SG_REASON_QUIET_HOURS); [0] = allowed */
+	uint64_t verdicts[SG_REASON_FREQUENCY_CAP + 1]; /* by sg_reason; [0] = allowed */
 	uint64_t intents[4];      /* inbound by sg_intent */
 	uint64_t inbound_duplicates;
 	uint64_t connections_accepted, connections_refused;

@@ -32,6 +32,8 @@ static const sg__route routes[] = {
 	{"/v1/recipients/", "recipients", SG__M_GET, SG__ROUTE_PREFIX, sg__api_recipient_get},
 	{"/v1/verify", "verify", SG__M_GET, 0, sg__api_verify},
 	{"/v1/optouts", "optouts", SG__M_GET, 0, sg__api_optouts},
+	{"/v1/sends", "sends", SG__M_POST, SG__ROUTE_SENDS | SG__ROUTE_JSON, sg__api_sends},
+	{"/v1/violations", "violations", SG__M_GET, 0, sg__api_violations},
 	{"/console", "console", SG__M_GET, SG__ROUTE_PUBLIC, sg__console_file},
 	{"/console/", "console", SG__M_GET, SG__ROUTE_PUBLIC, sg__console_file},
 	{"/console/", "console", SG__M_GET, SG__ROUTE_PREFIX | SG__ROUTE_PUBLIC, sg__console_file},
@@ -130,8 +132,9 @@ void sg__router_prepare(sg__req *req)
 	const sg__route *rt = find(req->path, &arg);
 	req->route = rt;
 	req->arg = arg;
-	req->body_limit = rt && (rt->flags & SG__ROUTE_BATCH) ? lim->max_batch_body_bytes
-							       : lim->max_body_bytes;
+	req->body_limit = rt && (rt->flags & SG__ROUTE_SENDS)   ? lim->max_sends_body_bytes
+			  : rt && (rt->flags & SG__ROUTE_BATCH) ? lim->max_batch_body_bytes
+								: lim->max_body_bytes;
 	if (!rt) {
 		early(req, 404, "not_found", "no such endpoint");
 		return;

@@ -29,6 +29,8 @@
 #define RETENTION_FIRST_MS 60000          /* first retention run after start */
 #define RETENTION_PERIOD_MS 3600000       /* then hourly */
 #define READERS_PERIOD_MS 60000           /* free reader slots of dead processes */
+#define LEDGER_PERIOD_MS 10000            /* seal the sends recorded since the last seal */
+#define LEDGER_PRUNE_EVERY 360            /* ... and every hour, send retention */
 
 typedef struct daemon_state {
 	sg__server srv;
@@ -36,6 +38,12 @@ typedef struct daemon_state {
 	uv_timer_t deadline;
 	uv_timer_t retention;   /* config retention.redactBodiesAfterDays */
 	uv_timer_t readers;     /* sg_engine_check_readers() every minute */
+	uv_timer_t ledger;      /* sg_sends_seal, and sg_sends_prune (retention.sendsAfterDays) */
+	sg__wjob ledger_job;
+	bool ledger_pending;
+	unsigned ledger_ticks;
+	int64_t ledger_prune_before_us; /* 0: seal only this time */
+	uint64_t ledger_sealed, ledger_pruned;
 	sg__wjob retention_job;
 	bool retention_pending;
 	int64_t retention_before_us;
@@ -85,6 +93,7 @@ static void close_process_handles(daemon_state *d)
 	uv_close((uv_handle_t *)&d->deadline, close_cb_noop);
 	uv_close((uv_handle_t *)&d->retention, close_cb_noop);
 	uv_close((uv_handle_t *)&d->readers, close_cb_noop);
+	uv_close((uv_handle_t *)&d->ledger, close_cb_noop);
 }
 
 static void on_writer_closed(void *arg)
@@ -94,12 +103,15 @@ static void on_writer_closed(void *arg)
 	close_process_handles(d);
 }
 
+static void ledger_submit(daemon_state *d, int64_t prune_before_us);
+
 static void on_drained(sg__server *srv)
 {
 	daemon_state *d = (daemon_state *)srv; /* srv is the first member */
 	srv->on_drained = NULL;
 	sg__info("daemon", "connections closed; committing what is queued");
 	uv_timer_stop(&d->deadline);
+	ledger_submit(d, 0); /* the last sends get their seal */
 	sg__writer_stop(srv->writer, on_writer_closed, d);
 }
 
@@ -116,6 +128,7 @@ static void on_stop_signal(uv_signal_t *s, int signum)
 	daemon_state *d = state_of((uv_handle_t *)s);
 	uv_timer_stop(&d->retention);
 	uv_timer_stop(&d->readers);
+	uv_timer_stop(&d->ledger);
 	if (d->stopping) {
 		sg__warn("daemon", "second signal: closing connections now signal=%d", signum);
 		sg__http_close_all(&d->srv);
@@ -204,6 +217,54 @@ static void on_retention(uv_timer_t *t)
 		d->retention_pending = true;
 }
 
+/* The send ledger's upkeep runs on the writer: a seal of what was recorded
+ * since the last one, and hourly the retention of sends. */
+static int ledger_run(sg__wjob *job, sg_engine *engine)
+{
+	daemon_state *d = job->ctx;
+	d->ledger_sealed = d->ledger_pruned = 0;
+	int rc = sg_sends_seal(engine, &d->ledger_sealed);
+	if (!rc && d->ledger_prune_before_us)
+		rc = sg_sends_prune(engine, d->ledger_prune_before_us, &d->ledger_pruned);
+	return rc;
+}
+
+static void ledger_done(sg__wjob *job)
+{
+	daemon_state *d = job->ctx;
+	d->ledger_pending = false;
+	if (job->status)
+		sg__err("daemon", "send ledger upkeep failed error=\"%s\"", sg_strerror(job->status));
+	else if (d->ledger_pruned)
+		sg__info("daemon", "send retention removed sends count=%llu", (unsigned long long)d->ledger_pruned);
+	else if (d->ledger_sealed)
+		sg__debug("daemon", "send ledger sealed sends=%llu", (unsigned long long)d->ledger_sealed);
+}
+
+static void ledger_submit(daemon_state *d, int64_t prune_before_us)
+{
+	if (d->ledger_pending || !d->srv.writer)
+		return;
+	memset(&d->ledger_job, 0, sizeof(d->ledger_job));
+	d->ledger_prune_before_us = prune_before_us;
+	d->ledger_job.run = ledger_run;
+	d->ledger_job.done = ledger_done;
+	d->ledger_job.ctx = d;
+	if (sg__writer_submit(d->srv.writer, &d->ledger_job) == 0)
+		d->ledger_pending = true;
+}
+
+static void on_ledger(uv_timer_t *t)
+{
+	daemon_state *d = state_of((uv_handle_t *)t);
+	if (d->stopping)
+		return;
+	int64_t days = d->srv.cfg->sends_after_days;
+	ledger_submit(d, days > 0 && d->ledger_ticks++ % LEDGER_PRUNE_EVERY == 0
+				 ? sg_now_us() - days * 86400 * INT64_C(1000000)
+				 : 0);
+}
+
 /* Reader processes (gateways checking in process, CLI commands) that died
  * holding an LMDB reader slot would pin old pages and, in the end, fill the
  * reader table; free their slots (cheap, thread-safe). */
@@ -279,8 +340,9 @@ static int run(daemon_state *d, sg__config *cfg)
 	uv_timer_init(&loop, &d->deadline);
 	uv_timer_init(&loop, &d->retention);
 	uv_timer_init(&loop, &d->readers);
+	uv_timer_init(&loop, &d->ledger);
 	d->sigterm.data = d->sigint.data = d->sighup.data = d->deadline.data = d->retention.data = d;
-	d->readers.data = d;
+	d->readers.data = d->ledger.data = d;
 
 	rc = sg__writer_start(&loop, srv->engine, cfg->limits.writer_queue, &srv->writer);
 	if (rc) {
@@ -302,6 +364,7 @@ static int run(daemon_state *d, sg__config *cfg)
 	uv_signal_start(&d->sigint, on_stop_signal, SIGINT);
 	uv_signal_start(&d->sighup, on_hup, SIGHUP);
 	uv_timer_start(&d->readers, on_readers, READERS_PERIOD_MS, READERS_PERIOD_MS);
+	uv_timer_start(&d->ledger, on_ledger, LEDGER_PERIOD_MS, LEDGER_PERIOD_MS);
 	if (cfg->redact_bodies_after_days > 0) {
 		uv_timer_start(&d->retention, on_retention, RETENTION_FIRST_MS, RETENTION_PERIOD_MS);
 		sg__info("daemon", "retention: message bodies older than %lld days are removed hourly",

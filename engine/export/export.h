@@ -99,3 +99,8 @@ bool sg__export_match(const sg__export_filter *f, const sg_event *ev);
  * filter mask. -EINVAL (and *bad, if not NULL, at the unknown name's start)
  * for an unknown name. */
 int sg__export_actions_parse(const char *list, uint32_t *mask, const char **bad);
+
+/* The violations report (export/violations.c): the CSV header (nothing for
+ * JSONL) and one violation. 0 or -ENOMEM. */
+int sg__exbuf_violation_header(sg__buf *b, sg__export_format fmt);
+int sg__exbuf_violation(sg__buf *b, const sg_violation *v, sg__export_format fmt);

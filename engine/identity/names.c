@@ -15,6 +15,7 @@ static const char *const reasons[] = {
 	[SG_REASON_CLAIM_REQUIRED] = "confirmation_needs_writer",
 	[SG_REASON_CHECK_FAILED] = "check_failed",
 	[SG_REASON_QUIET_HOURS] = "quiet_hours",
+	[SG_REASON_FREQUENCY_CAP] = "frequency_cap",
 };
 static const char *const scopes[] = {
 	[SG_SCOPE_DEFAULT] = "default", [SG_SCOPE_SENDER] = "sender", [SG_SCOPE_GROUP] = "group",
@@ -41,6 +42,7 @@ static const char *const actions[] = {
 	[SG_ACTION_CAMPAIGN] = "campaign",
 	[SG_ACTION_SENDER] = "sender",
 	[SG_ACTION_REVIEW_RESOLVED] = "review_resolved",
+	[SG_ACTION_SENDS] = "sends",
 };
 static const char *const sources[] = {
 	[0] = "none",

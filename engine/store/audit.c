@@ -12,8 +12,42 @@
 #include "internal.h"
 #include "store/consent.h"
 #include "store/event.h"
+#include "store/sends.h"
 
 #define SCRATCH (SG__EVENT_ENC_MAX + 64)
+
+/* Where the action byte of an event sits in its stored value: hash, prev,
+ * format, seq, time_us, event_time_us (event.h). */
+#define ACTION_AT (64 + 1 + 24)
+
+/* The seals and prunes of the send ledger met in the walk. */
+typedef struct marks {
+	sg__sends_mark *v;
+	size_t n, cap;
+} marks;
+
+static int marks_add(marks *m, const MDB_val *k, const MDB_val *v, char *scratch)
+{
+	sg_event ev;
+	sg__sends_mark mk;
+	MDB_val kk = *k;
+	int rc = sg__event_decode(v->mv_data, v->mv_size, &ev, scratch, SCRATCH);
+	if (rc || kk.mv_size != 8)
+		return 1; /* the chain check reports it */
+	if (sg__sends_mark_parse(ev.rule, ev.note, &mk))
+		return 1;
+	mk.seq = ev.seq;
+	if (m->n == m->cap) {
+		size_t nc = m->cap ? m->cap * 2 : 64;
+		sg__sends_mark *nv = realloc(m->v, nc * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		m->v = nv;
+		m->cap = nc;
+	}
+	m->v[m->n++] = mk;
+	return 0;
+}
 
 /* Decode one events value; body fields are left for the caller. */
 static int decode_event(MDB_val *k, MDB_val *v, sg_event *ev, char *scratch)
@@ -266,7 +300,9 @@ int sg_verify(sg_engine *e, sg_verify_result *result)
 	sg_verify_result r = {.ok = true};
 	uint8_t prev[32] = {0}, calc[32];
 	hasher h = {0};
-	int rc = hasher_init(&h);
+	marks mk = {0};
+	char *scratch = malloc(SCRATCH);
+	int rc = scratch ? hasher_init(&h) : -ENOMEM;
 	if (rc || (rc = sg__rd_begin(&e->store, &txn)))
 		goto out_free;
 	MDB_val k, v, bk, bv;
@@ -292,6 +328,15 @@ int sg_verify(sg_engine *e, sg_verify_result *result)
 			hash_into(&h, (const uint8_t *)v.mv_data + 32, v.mv_size - 32, calc);
 			if (memcmp(calc, ev.hash, 32))
 				broken(&r, expect, "event content does not match its hash");
+			else if (v.mv_size > ACTION_AT && ((const uint8_t *)v.mv_data)[ACTION_AT] == SG_ACTION_SENDS) {
+				int mrc = marks_add(&mk, &k, &v, scratch);
+				if (mrc < 0) {
+					rc = mrc;
+					break;
+				}
+				if (mrc)
+					broken(&r, expect, "send ledger seal does not parse");
+			}
 		}
 		if (r.ok && !brc && key_seq(&bk) < expect)
 			broken(&r, key_seq(&bk), "message body without its event");
@@ -330,7 +375,17 @@ int sg_verify(sg_engine *e, sg_verify_result *result)
 	mdb_cursor_close(bcur);
 	sg__rd_end(&e->store, txn);
 	rc = sg__store_err(rc);
+	if (!rc && r.ok) {
+		bool ok = true;
+		uint64_t bad = 0;
+		char why[sizeof(r.reason)];
+		rc = sg__sends_verify(e, mk.v, mk.n, &ok, &bad, why, sizeof(why));
+		if (!rc && !ok)
+			broken(&r, bad, why);
+	}
 out_free:
+	free(mk.v);
+	free(scratch);
 	hasher_free(&h);
 	if (!rc)
 		*result = r;

@@ -22,6 +22,8 @@ typedef struct sg__store {
 	unsigned int meta, events, bodies, byrcpt, recipients, senders, campaigns, dedup;
 	unsigned int reviews;       /* the review queue's index, store/review.h */
 	bool reviews_absent;        /* a reader met a store no writer has indexed yet */
+	unsigned int sends, sendrcpt, sendseals; /* the send ledger (store/sends.h) */
+	bool no_sends;              /* read-only open of a store without the ledger yet */
 	bool rdonly;
 	size_t map_size;
 	pthread_rwlock_t map_lock;  /* RW engines only, see store/store.h */

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "engine.h"
@@ -33,12 +34,18 @@ typedef struct record_ctx {
 	bool rcpt_new;   /* the loaded recipient had no record */
 	uint64_t *new_keys; /* filter hashes of recipients this batch created */
 	size_t nnew;
+	int (*extra)(MDB_txn *txn, void *ctx, const sg_event_out *out); /* sg__record_with */
+	void *extra_ctx;
+	bool registry_changed; /* this txn changed the registry (reg_epoch after the commit) */
 } record_ctx;
 
 /* How far ahead of our clock a provider's event time may be (clock skew). */
 #define SG__EVENT_TIME_SKEW_US (300 * (int64_t)1000000)
 
 #define REGISTRY_EVENT(a) ((a) == SG_ACTION_CAMPAIGN || (a) == SG_ACTION_SENDER)
+/* Recorded in the log only, with no consent state: a redaction, a seal of
+ * the send ledger. */
+#define LOG_ONLY(a) ((a) == SG_ACTION_REDACT || (a) == SG_ACTION_SENDS)
 
 static bool valid_key(const char *k)
 {
@@ -56,20 +63,20 @@ static int validate(const sg_event_in *ev)
 		return -EINVAL; /* an override explains an opt-in, nothing else */
 	if (ev->action != 0 && (ev->source < SG_SOURCE_KEYWORD || ev->source >= SG__SOURCE_END))
 		return -EINVAL;
-	if (ev->action == SG_ACTION_REDACT && (ev->recipient || (ev->scope && ev->scope != SG_SCOPE_GLOBAL)))
-		return -EINVAL; /* a redaction concerns no one person: scope global */
+	if (LOG_ONLY(ev->action) && (ev->recipient || (ev->scope && ev->scope != SG_SCOPE_GLOBAL)))
+		return -EINVAL; /* a redaction or a seal concerns no one person: scope global */
 	if (REGISTRY_EVENT(ev->action) &&
 	    (ev->recipient || !ev->body || !ev->body_len || ev->dedup_key ||
 	     (ev->action == SG_ACTION_SENDER && !valid_key(ev->sender))))
 		return -EINVAL; /* a registry change: its record in the body, no recipient */
-	if (ev->action != 0 && ev->action != SG_ACTION_REDACT && !REGISTRY_EVENT(ev->action) &&
+	if (ev->action != 0 && !LOG_ONLY(ev->action) && !REGISTRY_EVENT(ev->action) &&
 	    !valid_key(ev->recipient))
 		return SG_ENUMBER;
 	if (ev->sender && ev->sender[0] && !valid_key(ev->sender))
 		return SG_ENUMBER;
 	if (ev->scope < SG_SCOPE_DEFAULT || ev->scope > SG_SCOPE_GLOBAL)
 		return -EINVAL;
-	if (ev->scope == SG_SCOPE_DEFAULT && ev->action != 0 && ev->action != SG_ACTION_REDACT &&
+	if (ev->scope == SG_SCOPE_DEFAULT && ev->action != 0 && !LOG_ONLY(ev->action) &&
 	    !REGISTRY_EVENT(ev->action) && !(ev->sender && ev->sender[0]))
 		return -EINVAL; /* no sender: the scope must be named */
 	const char *strs[] = {ev->scope_id, ev->provider, ev->provider_msg_id, ev->dedup_key,
@@ -404,6 +411,7 @@ static int record_registry(record_ctx *c, MDB_txn *txn, const sg_event_in *ev, s
 		return rc;
 	o->seq = *seq;
 	o->applied = true;
+	c->registry_changed = true;
 	return 0;
 }
 
@@ -439,8 +447,9 @@ static int record_one(record_ctx *c, MDB_txn *txn, size_t i, uint64_t *seq, uint
 	sg__scopes sc;
 	if ((rc = sg__scopes_resolve(c->e, txn, ev->sender, &sc)))
 		return rc;
-	if (ev->action == SG_ACTION_REDACT) {
-		/* Only the log records a redaction (sg_redact): no consent state. */
+	if (LOG_ONLY(ev->action)) {
+		/* Only the log records a redaction (sg_redact) or a seal
+		 * (sg_sends_seal): no consent state. */
 		(*seq)++;
 		if ((rc = append_event(c, txn, ev, &sc, SG_SCOPE_GLOBAL, "", *seq, head)))
 			return rc;
@@ -581,6 +590,8 @@ static int record_txn(MDB_txn *txn, void *arg)
 	}
 	if ((rc = dedup_sweep(c, txn)))
 		return rc;
+	if (c->extra && (rc = c->extra(txn, c->extra_ctx, c->out)))
+		return rc;
 	/* The new recipients' filter bits are durable before the commit that
 	 * creates their records (filter.h). */
 	return sg__filter_add(&st->filter, c->new_keys, c->nnew, st->env, st->recipients, txn);
@@ -594,6 +605,8 @@ static int run_batch(record_ctx *c)
 	c->rcpt = malloc(sizeof(*c->rcpt));
 	c->new_keys = malloc((c->n ? c->n : 1) * sizeof(*c->new_keys));
 	int rc = c->enc && c->rcpt && c->new_keys ? sg__store_write(&c->e->store, record_txn, c) : -ENOMEM;
+	if (c->registry_changed)
+		atomic_fetch_add(&c->e->reg_epoch, 1); /* committed or not: a refresh decides */
 	free(c->enc);
 	free(c->rcpt);
 	free(c->new_keys);
@@ -659,6 +672,16 @@ int sg_record(sg_engine *e, const sg_event_in *events, size_t n, sg_event_out *o
 	return rc;
 }
 
+int sg__record_with(sg_engine *e, const sg_event_in *events, size_t n, sg_event_out *out,
+		    int (*fn)(MDB_txn *txn, void *ctx, const sg_event_out *out), void *ctx)
+{
+	if (e->rdonly)
+		return SG_ERDONLY;
+	record_ctx c = {.e = e, .in = events, .n = n, .out = out, .batch_us = sg_now_us(), .extra = fn,
+			.extra_ctx = ctx};
+	return run_batch(&c);
+}
+
 int sg_apply(sg_engine *e, const sg_event *events, size_t n, sg_event_out *out)
 {
 	if (e->rdonly)
@@ -675,8 +698,8 @@ int sg_apply(sg_engine *e, const sg_event *events, size_t n, sg_event_out *out)
 			.source = ev->source,
 			.sender = ev->sender,
 			.recipient = ev->recipient,
-			.scope = ev->action == SG_ACTION_REDACT ? SG_SCOPE_DEFAULT : ev->scope, /* as resolved */
-			.scope_id = ev->action == SG_ACTION_REDACT ? NULL : ev->scope_id ? ev->scope_id : "",
+			.scope = LOG_ONLY(ev->action) ? SG_SCOPE_DEFAULT : ev->scope, /* as resolved */
+			.scope_id = LOG_ONLY(ev->action) ? NULL : ev->scope_id ? ev->scope_id : "",
 			.provider = ev->provider,
 			.provider_msg_id = ev->provider_msg_id,
 			.dedup_key = ev->dedup_key,

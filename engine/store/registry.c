@@ -138,8 +138,9 @@ int sg__campaign_from_json(const char *json, size_t len, sg__campaign *c, const 
 	/* stopgate's own settings: a misspelt one must not silently turn a
 	 * policy off (TCR's fields may grow; ours are known). */
 	for (const cJSON *it = cJSON_IsObject(own) ? own->child : NULL; it; it = it->next) {
-		if (strcmp(it->string, "optoutScope") && strcmp(it->string, "probable")) {
-			*detail = "stopgate: unknown setting (the known ones are optoutScope and probable)";
+		if (strcmp(it->string, "optoutScope") && strcmp(it->string, "probable") &&
+		    strcmp(it->string, "maxPerDay")) {
+			*detail = "stopgate: unknown setting (the known ones are optoutScope, probable and maxPerDay)";
 			rc = SG_EJSON;
 			goto out;
 		}
@@ -165,6 +166,16 @@ int sg__campaign_from_json(const char *json, size_t len, sg__campaign *c, const 
 				goto out;
 			}
 			c->probable_set = true;
+		}
+		const cJSON *cap = cJSON_GetObjectItemCaseSensitive(own, "maxPerDay");
+		if (cap && !cJSON_IsNull(cap)) {
+			if (!cJSON_IsNumber(cap) || cap->valuedouble < 1 || cap->valuedouble > 1000 ||
+			    cap->valuedouble != (double)(int)cap->valuedouble) {
+				*detail = "stopgate.maxPerDay: a whole number of marketing sends per rolling 24 h, 1 to 1000";
+				rc = SG_EJSON;
+				goto out;
+			}
+			c->max_per_day = (unsigned)cap->valueint;
 		}
 	}
 	const char *too_long = NULL;
@@ -466,6 +477,9 @@ int sg__registry_refresh(sg_engine *e)
 			e->reg = fresh;
 			e->reg.gen = gen;
 			e->reg.loaded = true;
+			e->reg.capped = 0;
+			for (size_t i = 0; i < fresh.count; i++)
+				e->reg.capped += fresh.items[i]->max_per_day > 0;
 			pthread_rwlock_unlock(&e->reg_lock);
 			sg__registry_clear(&old);
 		} else {

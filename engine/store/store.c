@@ -97,9 +97,20 @@ static int open_dbs(sg__store *st)
 		{"senders", &st->senders, 0},
 		{"campaigns", &st->campaigns, 0},
 		{"dedup", &st->dedup, 0},
+		{"sends", &st->sends, 0},
+		{"sendrcpt", &st->sendrcpt, 0},
+		{"sendseals", &st->sendseals, 0},
 	};
-	for (size_t i = 0; i < SG_ARRAY_SIZE(dbs) && !rc; i++)
+	for (size_t i = 0; i < SG_ARRAY_SIZE(dbs) && !rc; i++) {
 		rc = mdb_dbi_open(txn, dbs[i].name, (i ? flags : meta_flags) | dbs[i].extra, dbs[i].dbi);
+		/* A reader of a store no writer of this version opened yet: no
+		 * send ledger (reads of it find nothing). */
+		if (rc == MDB_NOTFOUND && st->rdonly && dbs[i].dbi == &st->sends) {
+			st->no_sends = true;
+			rc = 0;
+			break;
+		}
+	}
 	if (rc == MDB_NOTFOUND) {
 		/* An LMDB file without stopgate's databases: a reader may have met
 		 * a store being created; a writer found a file stopgate did not

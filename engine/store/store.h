@@ -14,6 +14,10 @@
  *   senders     sender key -> campaign id NUL group NUL
  *   campaigns   campaign id -> summary header + TCR JSON
  *   dedup       dedup key -> expires_us i64, seq u64
+ *   sends       first ordinal (u64 BE) -> one block of sends (store/sends.h)
+ *   sendrcpt    recipient hash (u64 BE) -> the list of its sends (store/sends.h):
+ *               second, ordinal and 16 bits of the id hash, delta-coded
+ *   sendseals   last ordinal of a seal (u64 BE) -> first u64, seq u64, hash[32]
  *
  * Invariants:
  *  - Consent data is durable: no MDB_NOSYNC/MAPASYNC/WRITEMAP, ever.
@@ -89,5 +93,12 @@ int sg__redact_apply(sg_engine *e, const sg_event *redact_event);
 /* Parse one JSON value that is the whole text (whitespace around it
  * allowed), else NULL (registry.c). */
 struct cJSON *sg__json_parse_all(const char *text, size_t len);
+
+/* sg_record of events in this library's layout (size set), with fn run in
+ * the same write txn after them (out: their outcomes), so that what fn
+ * writes commits with the events or not at all (the send ledger's seals).
+ * fn must be re-runnable, as for sg__store_write. */
+int sg__record_with(sg_engine *e, const sg_event_in *events, size_t n, sg_event_out *out,
+		    int (*fn)(MDB_txn *txn, void *ctx, const sg_event_out *out), void *ctx);
 
 #define SG__RULE_REGISTRY_MIGRATED "registry_migrated" /* sg__registry_log_migrate */
