@@ -522,6 +522,25 @@ SG_EXPORT int sg_events_for_recipient(sg_engine *engine, const char *recipient_k
  */
 SG_EXPORT int sg_apply(sg_engine *engine, const sg_event *events, size_t n, sg_event_out *out);
 
+/*
+ * Record events in the order of an external, replicated log (a fleet's
+ * JetStream stream): every node applies the same log entries in the same
+ * order with this call and so assigns the same seq numbers and hash chain.
+ * As sg_record, one durable transaction, with three differences: every
+ * event must carry its time (time_us > 0, else -EINVAL for the call: the
+ * store reads no clock, so the outcome is a function of the store and the
+ * events alone); log_pos (> 0), the external log's position of the last
+ * entry in this batch, is stored in the same transaction; and a log_pos
+ * not above the stored one is -EALREADY with nothing written (a
+ * re-delivered entry has no second effect). n may be 0 (only the position
+ * advances). Read-write engines only.
+ */
+SG_EXPORT int sg_record_logged(sg_engine *engine, uint64_t log_pos, const sg_event_in *events, size_t n,
+			       sg_event_out *out);
+
+/* The external log position stored by sg_record_logged (0: none). */
+SG_EXPORT int sg_log_position(sg_engine *engine, uint64_t *pos);
+
 /* ---- policy: from what arrived to what is recorded ------------------- */
 
 /*
