@@ -22,6 +22,7 @@ void sg__config_init(sg__config *cfg)
 	sg__strlcpy(cfg->data_dir, "./var", sizeof(cfg->data_dir));
 	sg__strlcpy(cfg->listen, "127.0.0.1:8080", sizeof(cfg->listen));
 	sg_policy_default(&cfg->policy);
+	sg__replication_init(&cfg->replication);
 	cfg->log_level = SG_LOG_INFO;
 	cfg->limits = (sg__limits){
 		.max_header_bytes = 16 * 1024,
@@ -142,7 +143,7 @@ static int in_section(int rc, const char *section, char *err, size_t errlen)
 
 static const char *const top_keys[] = {
 	"data", "keywords", "defaultCountry", "listen", "token", "auditorToken", "publicBaseUrl",
-	"logLevel", "allowUnsignedWebhooks", "policy", "limits", "retention", "providers",
+	"logLevel", "allowUnsignedWebhooks", "policy", "limits", "retention", "providers", "replication",
 };
 static const char *const policy_keys[] = {
 	"optoutScope", "probable", "requireRegistered", "requireOptin", "allowInactiveCampaigns",
@@ -343,6 +344,9 @@ int sg__config_parse(sg__config *cfg, const char *json, size_t len, char *err, s
 		}
 		cfg->redact_bodies_after_days = (int64_t)days;
 	}
+	const cJSON *repl = cJSON_GetObjectItemCaseSensitive(root, "replication");
+	if (repl && (rc = sg__replication_parse(&cfg->replication, repl, err, errlen)))
+		goto out;
 	cJSON *prov = cJSON_DetachItemFromObjectCaseSensitive(root, "providers");
 	if (prov && !cJSON_IsObject(prov)) {
 		cJSON_Delete(prov);

@@ -21,6 +21,7 @@ struct sg__server {
 	sg_engine *engine;
 	const sg__config *cfg;
 	sg__writer *writer;
+	struct sg__fleet *fleet; /* --replicate: writes go through the stream (engine/fleet/) */
 	sg__metrics metrics;
 
 	uv_tcp_t listener;
