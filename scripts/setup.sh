@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(meson ninja-build pkg-config gcc python3 liblmdb-dev lmdb-utils libpcre2-dev libuv1-dev
-	libcjson-dev libssl-dev libcmocka-dev libhttp-parser-dev curl)
+	libcjson-dev libssl-dev libcmocka-dev libhttp-parser-dev curl nats-server libnats-dev)
 if [ "${SG_WITH_BENCH_TOOLS:-0}" = 1 ]; then
 	packages+=(wrk nginx-light sqlite3 libsqlite3-dev)
 fi

@@ -1,0 +1,323 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""A fleet of stopgate nodes on NATS JetStream (issue 15, docs/fleet.md):
+three real nats-server processes clustered on loopback (JetStream file
+storage in temporary directories) and three `stopgate serve --replicate`
+nodes. An opt-out at one node denies at another; a retried webhook at
+another node answers what the first delivery answered; under load, with 10 %
+of the messages retried to a different node and kill -9 of the stream
+leader and of one stopgate node (both restarted), every acknowledged event
+is in every node's audit export exactly once, every acknowledged STOP denies
+on every node, chain heads and `stopgate verify` agree; a node bootstrapped
+from a backup converges. Skips (77) only when nats-server is not installed."""
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sgtest import BIN, CaseFunctions, Daemon, free_port, q  # noqa: E402
+
+NATS = shutil.which("nats-server")
+if not NATS:
+    print("nats-server not installed (apt-get install nats-server): skipped")
+    sys.exit(77)
+
+OURS = "+14155550100"
+cases = CaseFunctions()
+case = cases.case
+
+
+class NatsServer:
+    def __init__(self, name, tmp, port, mon, cport, routes):
+        self.name, self.port, self.mon = name, port, mon
+        self.conf = os.path.join(tmp, f"{name}.conf")
+        self.log = os.path.join(tmp, f"{name}.log")
+        with open(self.conf, "w") as f:
+            f.write(f"server_name: {name}\nlisten: 127.0.0.1:{port}\nhttp: 127.0.0.1:{mon}\n"
+                    f"jetstream {{ store_dir: {os.path.join(tmp, name)}, max_memory_store: 64MB, "
+                    f"max_file_store: 1GB }}\n"
+                    f"cluster {{ name: sg, listen: 127.0.0.1:{cport}, routes: [{routes}] }}\n")
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([NATS, "-c", self.conf], stdout=open(self.log, "ab"),
+                                     stderr=subprocess.STDOUT)
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def jsz(self):
+        url = f"http://127.0.0.1:{self.mon}/jsz?accounts=true&streams=true"
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return json.load(r)
+
+
+class Cluster:
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="sg-nats-")
+        ports = [(free_port(), free_port(), free_port()) for _ in range(3)]
+        routes = ", ".join(f"nats-route://127.0.0.1:{c}" for _, _, c in ports)
+        self.servers = [NatsServer(f"n{i + 1}", self.tmp, p, m, c, routes)
+                        for i, (p, m, c) in enumerate(ports)]
+        self.urls = ",".join(f"nats://127.0.0.1:{s.port}" for s in self.servers)
+
+    def start(self):
+        for s in self.servers:
+            s.start()
+        deadline = time.time() + 30
+        while time.time() < deadline:  # JetStream ready: a meta leader is known
+            try:
+                if all(s.jsz().get("meta_cluster", {}).get("leader") for s in self.servers):
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("the NATS cluster did not elect a JetStream meta leader")
+
+    def stream_leader(self):
+        for s in self.servers:
+            try:
+                for acc in s.jsz().get("account_details", []):
+                    for st in acc.get("stream_detail", []):
+                        if st.get("name") == "STOPGATE" and st.get("cluster", {}).get("leader"):
+                            return next(x for x in self.servers if x.name == st["cluster"]["leader"])
+            except (OSError, StopIteration):
+                continue
+        return None
+
+    def cleanup(self):
+        for s in self.servers:
+            if s.proc and s.proc.poll() is None:
+                s.proc.kill()
+                s.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+cluster = Cluster()
+cluster.start()
+nodes = {}
+
+
+def node(name, data=None):
+    d = Daemon(data=data, args=["--replicate", cluster.urls, "--node", name])
+    d.start()
+    nodes[name] = d
+    return d
+
+
+def health(d):
+    return d.get("/healthz", timeout=5).json()["replication"]
+
+
+def settle(ds, timeout=60):
+    """Wait until every node applied the stream's last sequence; returns it."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            hs = [health(d) for d in ds]
+            last = max(h["stream_last"] for h in hs)
+            if all(h["applied"] == last for h in hs):
+                return last
+        except (OSError, KeyError, ValueError):
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"nodes did not converge: {[health(d) for d in ds]}")
+
+
+def inbound(d, msg_id, to_rcpt, body, timeout=15):
+    return d.post("/v1/inbound", {"id": msg_id, "provider": "twilio", "from": to_rcpt, "to": OURS,
+                                  "body": body}, timeout=timeout)
+
+
+def check(d, to_rcpt):
+    return d.get(f"/v1/check?from={q(OURS)}&to={q(to_rcpt)}").json()
+
+
+try:
+    a, b, c = node("a"), node("b"), node("c")
+
+    @case
+    def an_opt_out_at_one_node_denies_at_another():
+        r = inbound(a, "SM-first", "+14155552671", "STOP")
+        assert r.status == 200, r
+        assert r.json()["action"] == "opt_out", r
+        settle([a, b, c])
+        for d in (a, b, c):
+            v = check(d, "+14155552671")
+            assert not v["allow"] and v["reason"] == "opted_out", (d.port, v)
+        hs = [health(d) for d in (a, b, c)]
+        assert len({h["head"] for h in hs}) == 1, hs
+
+    @case
+    def a_retry_at_another_node_answers_as_the_first_delivery():
+        first = inbound(a, "SM-retry", "+14155552672", "STOP").json()
+        again = inbound(b, "SM-retry", "+14155552672", "STOP").json()
+        assert not first["duplicate"] and again["duplicate"], (first, again)
+        for k in ("event", "action", "reply", "intent"):
+            assert first[k] == again[k], (k, first, again)
+
+    @case
+    def a_local_only_write_is_refused_not_forked():
+        r = a.put("/v1/senders/" + q(OURS), {"campaignId": "C1"})
+        assert r.status == 409 and r.json()["error"] == "fleet_unsupported", r
+
+    # ---- load with failures ----
+    acked = {}      # msg id -> (recipient, action, event)
+    lock = threading.Lock()
+    problems = []
+    stop_rcpts = [f"+1415556{i:04d}" for i in range(300)]
+    cycle_rcpts = [f"+1415557{i:04d}" for i in range(100)]
+    alive = {"a": True, "b": True, "c": True}
+    progress = [0]
+    refused = {"503": 0, "conn": 0}
+
+    def send_until_acked(msg_id, rcpt, body, avoid=None):
+        names = ["a", "b", "c"]
+        tries = 0
+        while tries < 200:
+            tries += 1
+            with lock:
+                live = [n for n in names if alive[n] and n != avoid] or [n for n in names if alive[n]]
+            n = random.choice(live)
+            try:
+                r = inbound(nodes[n], msg_id, rcpt, body, timeout=10)
+            except OSError:
+                refused["conn"] += 1
+                time.sleep(0.2)
+                continue
+            if r.status == 200:
+                return n, r.json()
+            if r.status != 503:
+                problems.append(f"{msg_id} at {n}: {r}")
+                return None, None
+            refused["503"] += 1
+            time.sleep(0.2)
+        problems.append(f"{msg_id}: never acknowledged")
+        return None, None
+
+    def worker(w, items):
+        rnd = random.Random(w)
+        for msg_id, rcpt, body in items:
+            n, ans = send_until_acked(msg_id, rcpt, body)
+            if not ans:
+                continue
+            with lock:
+                acked[msg_id] = (rcpt, ans["action"], ans["event"])
+                progress[0] += 1
+            if rnd.random() < 0.10:  # the provider retries to another node
+                _, again = send_until_acked(msg_id, rcpt, body, avoid=n)
+                if again and (not again["duplicate"] or again["event"] != ans["event"]
+                              or again["action"] != ans["action"]):
+                    problems.append(f"retry of {msg_id} answered {again}, first {ans}")
+
+    work = []
+    for i, r in enumerate(stop_rcpts):
+        work.append([(f"SMs{i}", r, "STOP")])
+    for i, r in enumerate(cycle_rcpts):  # STOP then START, in order, from one worker
+        work.append([(f"SMc{i}a", r, "STOP"), (f"SMc{i}b", r, "START")])
+    random.Random(7).shuffle(work)
+    lanes = [[] for _ in range(8)]
+    for i, items in enumerate(work):
+        lanes[i % 8].extend(items)
+    total = sum(len(x) for x in lanes)
+    threads = [threading.Thread(target=worker, args=(w, lanes[w])) for w in range(8)]
+    for t in threads:
+        t.start()
+    while progress[0] < total // 4 and any(t.is_alive() for t in threads):
+        time.sleep(0.05)
+    leader = cluster.stream_leader()
+    if leader:
+        leader.kill9()
+    with lock:
+        alive["c"] = False
+    c.kill(signal.SIGKILL)
+    c.proc.wait()
+    while progress[0] < total // 2 and any(t.is_alive() for t in threads):
+        time.sleep(0.05)
+    if leader:
+        leader.start()
+    c.logfile.close()
+    c.start(wait=True)
+    with lock:
+        alive["c"] = True
+    for t in threads:
+        t.join(timeout=240)
+    print(f"load: {total} messages, leader {leader.name if leader else None} and node c killed; "
+          f"answered 503 {refused['503']}, connection failed {refused['conn']} (then retried)", flush=True)
+
+    @case
+    def every_message_was_acknowledged():
+        assert not problems, problems[:5]
+        assert leader is not None, "no stream leader found to kill"
+        assert len(acked) == total, (len(acked), total)
+
+    last = settle([a, b, c], timeout=90)
+
+    def audit(d):
+        r = d.get("/v1/audit", timeout=30)
+        assert r.status == 200, r
+        return [json.loads(line) for line in r.body.decode().splitlines() if line.strip()]
+
+    @case
+    def every_acknowledged_event_is_on_every_node_once():
+        for d in (a, b, c):
+            evs = audit(d)
+            by_id = {}
+            for e in evs:
+                if e["provider_msg_id"]:
+                    by_id.setdefault(e["provider_msg_id"], []).append(e)
+            for msg_id, (rcpt, action, seq) in acked.items():
+                got = by_id.get(msg_id, [])
+                assert len(got) == 1, (d.port, msg_id, len(got))
+                assert got[0]["seq"] == seq and got[0]["recipient"] == rcpt, (d.port, msg_id, got[0], seq)
+                assert got[0]["action"] == action, (msg_id, got[0], action)
+
+    @case
+    def every_acknowledged_stop_denies_on_every_node():
+        for d in (a, b, c):
+            for r in stop_rcpts:
+                v = check(d, r)
+                assert not v["allow"] and v["reason"] == "opted_out", (d.port, r, v)
+            for r in cycle_rcpts:  # the START came after its STOP: allowed
+                v = check(d, r)
+                assert v["allow"], (d.port, r, v)
+
+    @case
+    def chain_heads_and_verify_agree():
+        hs = [health(d) for d in (a, b, c)]
+        assert len({h["head"] for h in hs}) == 1 and len({h["events"] for h in hs}) == 1, hs
+        assert all(h["applied"] == last for h in hs), hs
+        for d in (a, b, c):
+            out = subprocess.run([BIN, "verify", "--data", d.data], capture_output=True, text=True, timeout=60)
+            assert out.returncode == 0 and hs[0]["head"] in out.stdout, (out.returncode, out.stdout, out.stderr)
+
+    @case
+    def a_node_bootstrapped_from_a_backup_converges():
+        target = os.path.join(tempfile.mkdtemp(prefix="sg-boot-"), "data")
+        out = subprocess.run([BIN, "backup", "--data", a.data, target], capture_output=True, text=True,
+                             timeout=60)
+        assert out.returncode == 0, out.stderr
+        r = inbound(b, "SM-after-backup", "+14155559999", "STOP")  # after the copy
+        assert r.status == 200, r
+        d = node("d", data=target)
+        last2 = settle([a, b, c, d])
+        hs = [health(x) for x in (a, b, c, d)]
+        assert len({h["head"] for h in hs}) == 1 and all(h["applied"] == last2 for h in hs), hs
+        v = check(d, "+14155559999")
+        assert not v["allow"], v
+        shutil.rmtree(os.path.dirname(target), ignore_errors=True)
+
+finally:
+    for d in nodes.values():
+        d.cleanup()
+    cluster.cleanup()
+cases.finish()
