@@ -114,6 +114,15 @@ static void check_answer(sg__req *req, int rc, void *ctx)
 
 static void dispatch(sg__req *req, check *c)
 {
+	if (claims(c->purpose) && req->srv->fleet) {
+		/* a fleet node claims through the stream (api_check_fleet.c); a
+		 * batch of several never claims */
+		if (c->n == 1)
+			sg__check_fleet_claim(req, c->from, c->to[0], c->purpose, &c->out[0], check_answer, c);
+		else
+			check_answer(req, check_run(req->srv->engine, c), c);
+		return;
+	}
 	if (claims(c->purpose)) {
 		int rc = sg__submit_run(req, check_run, check_answer, c);
 		if (rc) {

@@ -39,6 +39,11 @@ struct sg__server {
 	int64_t date_sec;
 };
 
+/* A fleet node's claiming check (api_check_fleet.c): v is the verdict for
+ * the one pair; cb(req, rc, ctx) once decided. */
+void sg__check_fleet_claim(sg__req *req, const char *from, const char *to, sg_purpose purpose, sg_verdict *v,
+			   void (*cb)(sg__req *req, int rc, void *ctx), void *ctx);
+
 /* ---- helpers for handlers (api_util.c) ---- */
 
 /* Parse a JSON request body. On failure answers 400 with the position and

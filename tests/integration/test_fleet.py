@@ -166,9 +166,28 @@ try:
             assert first[k] == again[k], (k, first, again)
 
     @case
-    def a_local_only_write_is_refused_not_forked():
-        r = a.put("/v1/senders/" + q(OURS), {"campaignId": "C1"})
-        assert r.status == 409 and r.json()["error"] == "fleet_unsupported", r
+    def registry_changes_and_claims_go_through_the_stream():
+        ours2 = "+14155550101"
+        r = a.put("/v1/campaigns/C1", {"campaignId": "C1", "brandId": "B1", "status": "ACTIVE"})
+        assert r.status == 200, r
+        r = b.put("/v1/senders/" + q(ours2), {"campaignId": "C1"})
+        assert r.status == 200, r
+        settle([a, b, c])
+        r = c.post("/v1/inbound", {"id": "SM-campaign", "provider": "twilio", "from": "+14155552673",
+                                   "to": ours2, "body": "STOP"})
+        assert r.status == 200, r
+        settle([a, b, c])
+        for d in (a, b, c):
+            v = d.get(f"/v1/check?from={q(ours2)}&to={q('+14155552673')}").json()
+            assert not v["allow"] and v["scope"] == {"kind": "campaign", "id": "C1"}, (d.port, v)
+        # the one confirmation after that STOP: claimed once, in the whole fleet
+        path = f"/v1/check?from={q(ours2)}&to={q('+14155552673')}&purpose=optout_confirm"
+        first = a.get(path).json()
+        assert first["allow"] and first["confirmation"], first
+        settle([a, b, c])
+        for d in (b, a):
+            again = d.get(path).json()
+            assert not again["allow"] and again["reason"] == "opted_out", (d.port, again)
 
     # ---- load with failures ----
     acked = {}      # msg id -> (recipient, action, event)
