@@ -269,6 +269,11 @@ typedef enum sg_reason {
 					   * cannot claim it: ask the daemon (POST /v1/check) */
 	SG_REASON_CHECK_FAILED = 8,       /* "check_failed": not decided (a store error);
 					   * every verdict starts as this deny */
+	/* Set by a fleet node's daemon (docs/fleet.md), never by sg_check: */
+	SG_REASON_STALE_REPLICA = 9,      /* "stale_replica": the node has not heard from the
+					   * stream for replication.maxStaleMs */
+	SG_REASON_REPLICA_DIVERGED = 10,  /* "replica_diverged": its chain head differs from
+					   * another node's at the same stream sequence */
 } sg_reason;
 
 typedef struct sg_verdict {

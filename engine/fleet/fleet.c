@@ -33,6 +33,7 @@ typedef struct fjob {
 	char msg_id[512];
 	uint64_t outbox_id;
 	int64_t t0;
+	bool barrier; /* no events: finished once the stream's last sequence is applied */
 	/* set by the ack handler, under mu */
 	bool acked, failed, dup;
 	uint64_t seq;
@@ -77,6 +78,9 @@ struct sg__fleet {
 	fjob *dhead, *dtail;
 	result *ring;
 	uint64_t applied, stream_last;
+	int64_t contact_ms; /* last time the stream answered or delivered */
+	bool diverged;
+	char diverged_reason[160];
 	bool stopping, pub_exited, apply_exited, broken;
 	char broken_reason[160];
 	/* publisher thread only */
@@ -102,6 +106,8 @@ static void fjob_free(fjob *j)
 	sg__buf_free(&j->msg);
 	free(j);
 }
+
+static bool refresh_stream_last(sg__fleet *f, uint64_t *last);
 
 /* mu held: finish j with its status already set. */
 static void post_done_locked(sg__fleet *f, fjob *j)
@@ -253,8 +259,46 @@ static void tend_rows(sg__fleet *f)
 		sg__warn("fleet", "outbox cleanup failed error=\"%s\"", sg_strerror(rc));
 }
 
+/* Read barriers (consistency=leader): the stream's last sequence now, then
+ * wait for the applier to pass it. */
+static void barriers(sg__fleet *f, fjob *list)
+{
+	uint64_t last = 0;
+	bool ok = refresh_stream_last(f, &last);
+	uv_mutex_lock(&f->mu);
+	for (fjob *j = list, *next; j; j = next) {
+		next = j->next;
+		if (!ok) {
+			j->job->status = -EAGAIN; /* the stream does not answer: 503 */
+			post_done_locked(f, j);
+		} else if ((j->seq = last) <= f->applied) {
+			complete_locked(f, j);
+		} else {
+			j->next = f->waiting;
+			f->waiting = j;
+		}
+	}
+	uv_mutex_unlock(&f->mu);
+	uv_async_send(&f->async);
+}
+
 static void publish_batch(sg__fleet *f, fjob *list)
 {
+	fjob *bar = NULL;
+	for (fjob **pp = &list; *pp;) {
+		fjob *j = *pp;
+		if (j->barrier) {
+			*pp = j->next;
+			j->next = bar;
+			bar = j;
+		} else {
+			pp = &j->next;
+		}
+	}
+	if (bar)
+		barriers(f, bar);
+	if (!list)
+		return;
 	size_t n = 0;
 	for (fjob *j = list; j; j = j->next)
 		n++;
@@ -406,18 +450,24 @@ static natsSubscription *subscribe(sg__fleet *f, uint64_t pos)
 	return sub;
 }
 
-static void refresh_stream_last(sg__fleet *f)
+/* The stream's last sequence now (0 and false when it does not answer). */
+static bool refresh_stream_last(sg__fleet *f, uint64_t *last)
 {
 	jsStreamInfo *si = NULL;
 	jsOptions o;
 	jsOptions_Init(&o);
 	o.Wait = 1000;
-	if (js_GetStreamInfo(&si, f->js, f->cfg.stream, &o, NULL) == NATS_OK && si) {
-		uv_mutex_lock(&f->mu);
+	if (js_GetStreamInfo(&si, f->js, f->cfg.stream, &o, NULL) != NATS_OK || !si)
+		return false;
+	uv_mutex_lock(&f->mu);
+	if (f->stream_last < si->State.LastSeq)
 		f->stream_last = si->State.LastSeq;
-		uv_mutex_unlock(&f->mu);
-		jsStreamInfo_Destroy(si);
-	}
+	f->contact_ms = now_ms();
+	if (last)
+		*last = si->State.LastSeq;
+	uv_mutex_unlock(&f->mu);
+	jsStreamInfo_Destroy(si);
+	return true;
 }
 
 typedef struct batch {
@@ -480,6 +530,7 @@ static int batch_apply(sg__fleet *f, batch *b)
 		memcpy(r->out, &b->out[b->first[i]], r->n * sizeof(r->out[0]));
 	}
 	f->applied = last;
+	f->contact_ms = now_ms();
 	if (f->stream_last < last)
 		f->stream_last = last;
 	for (fjob **pp = &f->waiting; *pp;) {
@@ -513,7 +564,7 @@ static void apply_main(void *arg)
 			break;
 		if (now_ms() - last_info >= 1000) {
 			last_info = now_ms();
-			refresh_stream_last(f);
+			refresh_stream_last(f, NULL);
 		}
 		if (broken) {
 			uv_sleep(200);
@@ -662,6 +713,7 @@ int sg__fleet_submit(sg__fleet *f, sg__wjob *job)
 		return -ENOMEM;
 	j->job = job;
 	j->t0 = sg_now_us();
+	j->barrier = job->nevents == 0;
 	/* The time of the events is decided here, once: every node applies it. */
 	sg_event_in ev[SG__FLEET_MSG_MAX_EVENTS];
 	bool registry = false;
@@ -674,7 +726,7 @@ int sg__fleet_submit(sg__fleet *f, sg__wjob *job)
 		if (!key && ev[i].dedup_key && ev[i].dedup_key[0])
 			key = ev[i].dedup_key;
 	}
-	int rc = sg__fleet_encode(ev, job->nevents, &j->msg);
+	int rc = j->barrier ? 0 : sg__fleet_encode(ev, job->nevents, &j->msg);
 	if (!rc && key && strlen(key) >= sizeof(j->msg_id))
 		rc = SG_ETOOLONG;
 	if (rc) {
@@ -715,6 +767,7 @@ bool sg__fleet_health(sg__fleet *f, sg__buf *b)
 	uv_mutex_lock(&f->mu);
 	uint64_t applied = f->applied, last = f->stream_last;
 	bool broken = f->broken;
+	int64_t contact = f->contact_ms;
 	char reason[160];
 	sg__strlcpy(reason, f->broken_reason, sizeof(reason));
 	uv_mutex_unlock(&f->mu);
@@ -724,12 +777,31 @@ bool sg__fleet_health(sg__fleet *f, sg__buf *b)
 	sg__buf_json_cstr(b, f->cfg.stream);
 	sg__buf_printf(b, ",\"applied\":%" PRIu64 ",\"stream_last\":%" PRIu64 ",\"connected\":%s,\"head\":\"%s\","
 		       "\"events\":%" PRIu64, applied, last, connected ? "true" : "false", hrc ? "" : hex, seq);
+	bool stale = f->cfg.max_stale_ms && now_ms() - contact > (int64_t)f->cfg.max_stale_ms;
+	sg__buf_printf(b, ",\"stale\":%s", stale ? "true" : "false");
 	if (broken) {
 		sg__buf_adds(b, ",\"error\":");
 		sg__buf_json_cstr(b, reason);
 	}
 	sg__buf_addc(b, '}');
 	return !broken && hrc == 0;
+}
+
+void sg__fleet_gate(sg__fleet *f, sg_verdict *v, size_t n)
+{
+	uv_mutex_lock(&f->mu);
+	bool diverged = f->diverged || f->broken;
+	bool stale = f->cfg.max_stale_ms && now_ms() - f->contact_ms > (int64_t)f->cfg.max_stale_ms;
+	uv_mutex_unlock(&f->mu);
+	if (!diverged && !stale)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].allow || v[i].reason == SG_REASON_CHECK_FAILED || v[i].reason == SG_REASON_INVALID_NUMBER) {
+			v[i].allow = false;
+			v[i].confirmation = false;
+			v[i].reason = diverged ? SG_REASON_REPLICA_DIVERGED : SG_REASON_STALE_REPLICA;
+		}
+	}
 }
 
 void sg__fleet_stop(sg__fleet *f, void (*cb)(void *arg), void *arg)
@@ -893,6 +965,7 @@ int sg__fleet_start(uv_loop_t *loop, sg_engine *engine, const sg__config *cfg, s
 	f->rows = oldest_first;
 	if (sg_log_position(engine, &f->applied) != 0)
 		f->applied = 0;
+	f->contact_ms = now_ms();
 	if ((rc = uv_async_init(loop, &f->async, on_async))) {
 		fail(err, errlen, rc, "uv_async_init: %s", uv_strerror(rc));
 		goto fail_early;

@@ -33,6 +33,11 @@ int sg__fleet_submit(sg__fleet *f, sg__wjob *job);
 /* The /healthz "replication" object (without a leading comma); false when
  * this node should not be used (the applier stopped on an error). */
 bool sg__fleet_health(sg__fleet *f, sg__buf *b);
+/* A check on a fleet node that has not heard from the stream for
+ * maxStaleMs denies stale_replica; one whose store stopped following the
+ * stream, or diverged, denies replica_diverged. Applied to n verdicts (an
+ * existing deny other than check_failed / invalid_number keeps its reason). */
+void sg__fleet_gate(sg__fleet *f, sg_verdict *v, size_t n);
 /* Finish queued jobs (failed with -ESHUTDOWN if unpublished), stop the
  * threads, close; cb(arg) runs on the loop once the handle is closed. */
 void sg__fleet_stop(sg__fleet *f, void (*cb)(void *arg), void *arg);

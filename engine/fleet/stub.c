@@ -30,6 +30,11 @@ bool sg__fleet_health(sg__fleet *f, sg__buf *b)
 	return false;
 }
 
+void sg__fleet_gate(sg__fleet *f, sg_verdict *v, size_t n)
+{
+	(void)f, (void)v, (void)n;
+}
+
 void sg__fleet_stop(sg__fleet *f, void (*cb)(void *arg), void *arg)
 {
 	(void)f;

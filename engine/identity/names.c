@@ -14,6 +14,8 @@ static const char *const reasons[] = {
 	[SG_REASON_NO_CONSENT] = "no_consent",
 	[SG_REASON_CLAIM_REQUIRED] = "confirmation_needs_writer",
 	[SG_REASON_CHECK_FAILED] = "check_failed",
+	[SG_REASON_STALE_REPLICA] = "stale_replica",
+	[SG_REASON_REPLICA_DIVERGED] = "replica_diverged",
 };
 static const char *const scopes[] = {
 	[SG_SCOPE_DEFAULT] = "default", [SG_SCOPE_SENDER] = "sender", [SG_SCOPE_GROUP] = "group",

@@ -102,6 +102,33 @@ class Cluster:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+
+
+@case
+def replication_settings_are_checked_by_name():
+    tmp = tempfile.mkdtemp(prefix="sg-fleetcfg-")
+    try:
+        def serve(*args):
+            return subprocess.run([BIN, "serve", "--data", os.path.join(tmp, "d"), "--listen",
+                                   f"127.0.0.1:{free_port()}"] + list(args), capture_output=True, text=True,
+                                  timeout=20)
+        r = serve("--replicate", "127.0.0.1:4222", "--node", "a")
+        assert r.returncode == 2 and "replication.servers" in r.stderr, (r.returncode, r.stderr)
+        r = serve("--replicate", "nats://127.0.0.1:4222")
+        assert r.returncode == 2 and "replication.node" in r.stderr, (r.returncode, r.stderr)
+        cfg = os.path.join(tmp, "c.json")
+        with open(cfg, "w") as f:
+            json.dump({"replication": {"servers": ["nats://127.0.0.1:4222"], "node": "a", "maxStale": 1}}, f)
+        r = serve("--config", cfg)
+        assert r.returncode == 2 and "replication.maxStale" in r.stderr and "maxStaleMs" in r.stderr, r.stderr
+        with open(cfg, "w") as f:  # no server listens there: the daemon names the setting and stops
+            json.dump({"replication": {"servers": [f"nats://127.0.0.1:{free_port()}"], "node": "a"}}, f)
+        r = serve("--config", cfg)
+        assert r.returncode == 2 and "replication.servers: cannot connect" in r.stderr, r.stderr
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 cluster = Cluster()
 cluster.start()
 nodes = {}
@@ -164,6 +191,16 @@ try:
         assert not first["duplicate"] and again["duplicate"], (first, again)
         for k in ("event", "action", "reply", "intent"):
             assert first[k] == again[k], (k, first, again)
+
+    @case
+    def consistency_leader_answers_from_the_streams_last_sequence():
+        for i in range(20):  # each STOP at a, checked at once at b
+            rcpt = f"+1415558{i:04d}"
+            assert inbound(a, f"SM-lead{i}", rcpt, "STOP").status == 200
+            v = b.get(f"/v1/check?from={q(OURS)}&to={q(rcpt)}&consistency=leader").json()
+            assert not v["allow"] and v["reason"] == "opted_out", (i, v)
+        r = b.get(f"/v1/check?from={q(OURS)}&to={q('+14155552671')}&consistency=nearest")
+        assert r.status == 422, r
 
     @case
     def registry_changes_and_claims_go_through_the_stream():
@@ -334,6 +371,22 @@ try:
         v = check(d, "+14155559999")
         assert not v["allow"], v
         shutil.rmtree(os.path.dirname(target), ignore_errors=True)
+
+    @case
+    def a_node_cut_off_from_the_stream_denies_stale_replica():
+        for s in cluster.servers:
+            s.kill9()
+        deadline = time.time() + 30
+        while time.time() < deadline and not health(b).get("stale"):
+            time.sleep(0.25)
+        h = b.get("/healthz").json()
+        assert h["replication"]["stale"] and not h["replication"]["connected"], h
+        v = check(b, "+14155550999")  # no record: allowed by a current node
+        assert not v["allow"] and v["reason"] == "stale_replica", v
+        v = check(b, "+14155552671")  # an opt-out stays an opt-out
+        assert not v["allow"] and v["reason"] == "opted_out", v
+        r = inbound(b, "SM-nostream", "+14155550998", "STOP", timeout=30)
+        assert r.status == 503 and r.header("Retry-After"), r
 
 finally:
     for d in nodes.values():
