@@ -17,7 +17,7 @@
 #include "daemon/log.h"
 #include "fleet/codec.h"
 #include "fleet/fleet.h"
-#include "fleet/outbox.h"
+#include "store/fleet_outbox.h"
 #include "internal.h"
 
 #define RING 16384                 /* applied results kept for waiters (stream messages) */

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fleet/outbox.h"
+#include "store/fleet_outbox.h"
 
 struct sg__outbox {
 	MDB_env *env;
