@@ -17,6 +17,7 @@
 #include "daemon/log.h"
 #include "fleet/codec.h"
 #include "fleet/fleet.h"
+#include "fleet/heads.h"
 #include "store/fleet_outbox.h"
 #include "internal.h"
 
@@ -24,6 +25,7 @@
 #define RING_EVENTS 4
 #define APPLY_BATCH 256
 #define RETRY_MS 1000              /* republish unacknowledged outbox rows this often */
+#define HEADS_MS 2000              /* publish and compare chain heads this often */
 #define DUP_WINDOW_NS ((int64_t)48 * 3600 * 1000000000)
 
 typedef struct fjob {
@@ -68,6 +70,7 @@ struct sg__fleet {
 	natsConnection *nc;
 	jsCtx *js;
 	sg__outbox *outbox;
+	sg__heads *heads; /* applier thread only */
 	char subj_all[96];
 	unsigned max_queue;
 	/* under mu */
@@ -555,7 +558,7 @@ static void apply_main(void *arg)
 	batch *b = calloc(1, sizeof(*b));
 	uint64_t pos = 0;
 	natsSubscription *sub = NULL;
-	int64_t last_info = 0;
+	int64_t last_info = 0, last_heads = 0;
 	while (b) {
 		uv_mutex_lock(&f->mu);
 		bool stop = f->stopping, broken = f->broken;
@@ -565,6 +568,24 @@ static void apply_main(void *arg)
 		if (now_ms() - last_info >= 1000) {
 			last_info = now_ms();
 			refresh_stream_last(f, NULL);
+		}
+		if (now_ms() - last_heads >= HEADS_MS) {
+			last_heads = now_ms();
+			char why[160];
+			int hrc = f->heads ? 0 : sg__heads_open(f->js, f->cfg.stream, f->cfg.replicas, &f->heads);
+			if (!hrc)
+				hrc = sg__heads_tick(f->heads, f->engine, f->cfg.node, why, sizeof(why));
+			if (hrc < 0)
+				sg__debug("fleet", "chain heads not compared error=\"%s\"", sg_strerror(hrc));
+			if (hrc == 1) {
+				uv_mutex_lock(&f->mu);
+				if (!f->diverged)
+					sg__err("fleet", "replica diverged: checks deny and writes are refused reason=\"%s\"",
+						why);
+				f->diverged = true;
+				sg__strlcpy(f->diverged_reason, why, sizeof(f->diverged_reason));
+				uv_mutex_unlock(&f->mu);
+			}
 		}
 		if (broken) {
 			uv_sleep(200);
@@ -638,6 +659,8 @@ static void apply_main(void *arg)
 	}
 	if (sub)
 		natsSubscription_Destroy(sub);
+	sg__heads_close(f->heads);
+	f->heads = NULL;
 	free(b);
 	uv_mutex_lock(&f->mu);
 	f->apply_exited = true;
@@ -739,6 +762,8 @@ int sg__fleet_submit(sg__fleet *f, sg__wjob *job)
 	uv_mutex_lock(&f->mu);
 	if (f->stopping) {
 		rc = -ESHUTDOWN;
+	} else if (f->diverged || f->broken) {
+		rc = -EAGAIN; /* fail closed: another node answers (503 + Retry-After) */
 	} else if (f->qlen >= f->max_queue) {
 		rc = -EAGAIN;
 	} else {
@@ -766,10 +791,10 @@ bool sg__fleet_health(sg__fleet *f, sg__buf *b)
 	bool connected = natsConnection_Status(f->nc) == NATS_CONN_STATUS_CONNECTED;
 	uv_mutex_lock(&f->mu);
 	uint64_t applied = f->applied, last = f->stream_last;
-	bool broken = f->broken;
+	bool broken = f->broken || f->diverged;
 	int64_t contact = f->contact_ms;
 	char reason[160];
-	sg__strlcpy(reason, f->broken_reason, sizeof(reason));
+	sg__strlcpy(reason, f->diverged ? f->diverged_reason : f->broken_reason, sizeof(reason));
 	uv_mutex_unlock(&f->mu);
 	sg__buf_adds(b, "\"replication\":{\"node\":");
 	sg__buf_json_cstr(b, f->cfg.node);
@@ -778,7 +803,7 @@ bool sg__fleet_health(sg__fleet *f, sg__buf *b)
 	sg__buf_printf(b, ",\"applied\":%" PRIu64 ",\"stream_last\":%" PRIu64 ",\"connected\":%s,\"head\":\"%s\","
 		       "\"events\":%" PRIu64, applied, last, connected ? "true" : "false", hrc ? "" : hex, seq);
 	bool stale = f->cfg.max_stale_ms && now_ms() - contact > (int64_t)f->cfg.max_stale_ms;
-	sg__buf_printf(b, ",\"stale\":%s", stale ? "true" : "false");
+	sg__buf_printf(b, ",\"stale\":%s,\"diverged\":%s", stale ? "true" : "false", broken ? "true" : "false");
 	if (broken) {
 		sg__buf_adds(b, ",\"error\":");
 		sg__buf_json_cstr(b, reason);

@@ -388,6 +388,56 @@ try:
         r = inbound(b, "SM-nostream", "+14155550998", "STOP", timeout=30)
         assert r.status == 503 and r.header("Retry-After"), r
 
+    @case
+    def the_servers_back_the_unacknowledged_write_is_published_from_the_outbox():
+        cluster.start()  # from their file stores
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if all(health(d)["connected"] and not health(d)["stale"] for d in (a, b)):
+                    break
+            except OSError:
+                pass
+            time.sleep(0.25)
+        settle([a, b], timeout=60)
+        deadline = time.time() + 30  # b republishes its outbox row; the provider never retried
+        while time.time() < deadline and check(a, "+14155550998")["allow"]:
+            time.sleep(0.25)
+        v = check(a, "+14155550998")
+        assert not v["allow"] and v["reason"] == "opted_out", v
+
+    @case
+    def a_store_written_outside_the_stream_is_found_diverged():
+        target = os.path.join(tempfile.mkdtemp(prefix="sg-fork-"), "data")
+        out = subprocess.run([BIN, "backup", "--data", a.data, target], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        out = subprocess.run([BIN, "optout", "--data", target, OURS, "+14155550997"], capture_output=True,
+                             text=True, timeout=60)  # a local write: not in the stream
+        assert out.returncode == 0, out.stderr
+        e = Daemon(data=target, args=["--replicate", cluster.urls, "--node", "e"])
+        e.start(wait=False)
+        nodes["e"] = e
+        time.sleep(1)
+        # the next event of the stream is event N+1 at a, N+2 at e: the heads differ at N+1
+        assert inbound(a, "SM-after-fork", "+14155550994", "STOP").status == 200
+        deadline = time.time() + 30
+        h = {}
+        while time.time() < deadline:
+            try:
+                r = e.get("/healthz", timeout=5)
+                h = r.json()
+                if r.status == 503 and h["replication"].get("diverged"):
+                    break
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.25)
+        assert h.get("replication", {}).get("diverged"), h
+        v = check(e, "+14155550996")
+        assert not v["allow"] and v["reason"] == "replica_diverged", v
+        r = inbound(e, "SM-diverged", "+14155550995", "STOP")
+        assert r.status == 503, r
+        shutil.rmtree(os.path.dirname(target), ignore_errors=True)
+
 finally:
     for d in nodes.values():
         d.cleanup()
