@@ -423,6 +423,11 @@ int sg__serve_main(int argc, char **argv)
 			 (unsigned)(dst.st_mode & 0777));
 	if (cfg->allow_unsigned_webhooks)
 		sg__warn("daemon", "unsigned provider webhooks are ACCEPTED (allowUnsignedWebhooks)");
+	uint64_t logpos = 0;
+	if (!cfg->replication.nservers && sg_log_position(d->srv.engine, &logpos) == 0 && logpos)
+		sg__warn("daemon", "this store is a fleet node's copy of a stream (position %llu), started without "
+			 "--replicate: writes here are not in the stream and fork it (docs/fleet.md)",
+			 (unsigned long long)logpos);
 	int code = run(d, cfg);
 	sg__webhooks_free();
 	sg_engine_close(d->srv.engine);

@@ -123,18 +123,36 @@ static void post_done_locked(sg__fleet *f, fjob *j)
 	f->dtail = j;
 }
 
+typedef struct by_key {
+	const char *key;
+	uint64_t seq;
+} by_key;
+
+static int find_key(const sg_event *ev, void *ctx)
+{
+	by_key *k = ctx;
+	if (ev->dedup_key && !strcmp(ev->dedup_key, k->key))
+		k->seq = ev->seq; /* the last one with that key */
+	return 0;
+}
+
 /* mu held: out[] from the applied result of j->seq. */
 static void complete_locked(sg__fleet *f, fjob *j)
 {
 	sg__wjob *w = j->job;
 	const result *r = &f->ring[j->seq % RING];
 	for (size_t i = 0; i < w->nevents; i++) {
+		const sg_event_in *ev = &w->events[i];
 		if (r->seq == j->seq && i < r->n) {
 			w->out[i] = r->out[i];
 		} else {
-			/* older than the ring, or another node's message for the
-			 * same de-dup key with fewer events: held, not new */
+			/* older than the ring (a late retry): held, not new; the
+			 * event the first delivery recorded, found by its key */
 			w->out[i] = (sg_event_out){.duplicate = true};
+			by_key k = {.key = ev->dedup_key};
+			if (ev->dedup_key && ev->recipient &&
+			    sg_events_for_recipient(f->engine, ev->recipient, find_key, &k) == 0)
+				w->out[i].seq = k.seq;
 		}
 		if (j->dup && w->out[i].status == 0)
 			w->out[i].duplicate = true; /* a retry: answered as the first delivery */
@@ -517,6 +535,15 @@ static int batch_apply(sg__fleet *f, batch *b)
 {
 	uint64_t last = b->seq[b->nmsg - 1];
 	int rc = sg_record_logged(f->engine, last, b->ev, b->nev, b->out);
+	if (rc == -EINVAL) {
+		/* an event without its time: every node refuses it alike, and
+		 * skipping it could drop an opt-out: stop, fail closed */
+		char why[128];
+		snprintf(why, sizeof(why), "stream messages %" PRIu64 "..%" PRIu64 " hold an event without its time",
+			 b->seq[0], last);
+		set_broken(f, why);
+		return 0;
+	}
 	if (rc == -EALREADY) {
 		/* applied before (a re-delivery): nothing to do */
 		rc = 0;
