@@ -160,8 +160,8 @@ try:
     acked = {}      # msg id -> (recipient, action, event)
     lock = threading.Lock()
     problems = []
-    stop_rcpts = [f"+1415556{i:04d}" for i in range(300)]
-    cycle_rcpts = [f"+1415557{i:04d}" for i in range(100)]
+    stop_rcpts = [f"+1415556{i:04d}" for i in range(1400)]
+    cycle_rcpts = [f"+1415557{i:04d}" for i in range(300)]
     alive = {"a": True, "b": True, "c": True}
     progress = [0]
     refused = {"503": 0, "conn": 0}
