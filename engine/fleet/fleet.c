@@ -709,6 +709,7 @@ static void on_closed(uv_handle_t *h)
 	}
 	jsCtx_Destroy(f->js);
 	natsConnection_Destroy(f->nc);
+	nats_Close(); /* libnats's own threads and memory: one fleet per process */
 	sg__outbox_close(f->outbox);
 	uv_mutex_destroy(&f->mu);
 	uv_cond_destroy(&f->cond);
