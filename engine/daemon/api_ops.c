@@ -117,5 +117,7 @@ void sg__api_metrics(sg__req *req)
 		help(&b, "stopgate_store_map_size_bytes", "gauge", "Size of the LMDB map.");
 		sg__buf_printf(&b, "stopgate_store_map_size_bytes %zu\n", st.map_size);
 	}
+	if (req->srv->fleet)
+		sg__fleet_metrics(req->srv->fleet, &b);
 	sg__respond_buf(req, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }

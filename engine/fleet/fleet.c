@@ -82,6 +82,7 @@ struct sg__fleet {
 	result *ring;
 	uint64_t applied, stream_last;
 	int64_t contact_ms; /* last time the stream answered or delivered */
+	uint64_t published, publish_timeouts, republished, applied_msgs;
 	bool diverged;
 	char diverged_reason[160];
 	bool stopping, pub_exited, apply_exited, broken;
@@ -261,6 +262,9 @@ static void tend_rows(sg__fleet *f)
 				sg__info("fleet", "outbox row published again id=%" PRIu64 " seq=%" PRIu64 " duplicate=%s",
 					 r->id, pa->Sequence, pa->Duplicate ? "true" : "false");
 				r->acked_us = now;
+				uv_mutex_lock(&f->mu);
+				f->republished++;
+				uv_mutex_unlock(&f->mu);
 				free(r->data);
 				r->data = NULL;
 			}
@@ -375,6 +379,8 @@ static void publish_batch(sg__fleet *f, fjob *list)
 	int64_t now = sg_now_us();
 	uv_mutex_lock(&f->mu);
 	f->inflight = NULL;
+	for (fjob *j = list; j; j = j->next)
+		j->acked ? f->published++ : f->publish_timeouts++;
 	for (fjob *j = list, *next; j; j = next) {
 		next = j->next;
 		/* the row: kept until old once acknowledged, else for republishing */
@@ -560,6 +566,7 @@ static int batch_apply(sg__fleet *f, batch *b)
 		memcpy(r->out, &b->out[b->first[i]], r->n * sizeof(r->out[0]));
 	}
 	f->applied = last;
+	f->applied_msgs += b->nmsg;
 	f->contact_ms = now_ms();
 	if (f->stream_last < last)
 		f->stream_last = last;
@@ -857,6 +864,36 @@ void sg__fleet_gate(sg__fleet *f, sg_verdict *v, size_t n)
 	}
 }
 
+void sg__fleet_metrics(sg__fleet *f, sg__buf *b)
+{
+	uv_mutex_lock(&f->mu);
+	uint64_t applied = f->applied, last = f->stream_last, pub = f->published, to = f->publish_timeouts,
+		 rep = f->republished, msgs = f->applied_msgs;
+	bool diverged = f->diverged || f->broken;
+	bool stale = f->cfg.max_stale_ms && now_ms() - f->contact_ms > (int64_t)f->cfg.max_stale_ms;
+	uv_mutex_unlock(&f->mu);
+	sg__buf_printf(b,
+		       "# HELP stopgate_fleet_applied_seq The last stream sequence this node applied.\n"
+		       "# TYPE stopgate_fleet_applied_seq gauge\nstopgate_fleet_applied_seq %" PRIu64 "\n"
+		       "# HELP stopgate_fleet_stream_last_seq The stream's last sequence as last seen.\n"
+		       "# TYPE stopgate_fleet_stream_last_seq gauge\nstopgate_fleet_stream_last_seq %" PRIu64 "\n"
+		       "# HELP stopgate_fleet_applied_messages_total Stream messages applied since start.\n"
+		       "# TYPE stopgate_fleet_applied_messages_total counter\n"
+		       "stopgate_fleet_applied_messages_total %" PRIu64 "\n"
+		       "# HELP stopgate_fleet_published_total Writes of this node acknowledged by the stream.\n"
+		       "# TYPE stopgate_fleet_published_total counter\nstopgate_fleet_published_total %" PRIu64 "\n"
+		       "# HELP stopgate_fleet_publish_timeouts_total Writes answered 503: no PubAck in time.\n"
+		       "# TYPE stopgate_fleet_publish_timeouts_total counter\n"
+		       "stopgate_fleet_publish_timeouts_total %" PRIu64 "\n"
+		       "# HELP stopgate_fleet_republished_total Outbox rows published again (after a timeout or a restart).\n"
+		       "# TYPE stopgate_fleet_republished_total counter\nstopgate_fleet_republished_total %" PRIu64 "\n"
+		       "# HELP stopgate_fleet_stale 1 when checks deny stale_replica.\n"
+		       "# TYPE stopgate_fleet_stale gauge\nstopgate_fleet_stale %d\n"
+		       "# HELP stopgate_fleet_diverged 1 when this node failed closed (replica_diverged).\n"
+		       "# TYPE stopgate_fleet_diverged gauge\nstopgate_fleet_diverged %d\n",
+		       applied, last, msgs, pub, to, rep, stale ? 1 : 0, diverged ? 1 : 0);
+}
+
 void sg__fleet_stop(sg__fleet *f, void (*cb)(void *arg), void *arg)
 {
 	f->close_cb = cb;
@@ -917,8 +954,8 @@ static int ensure_stream(sg__fleet *f, char *err, size_t errlen)
 	if (s != NATS_OK)
 		return fail(err, errlen, SG_ECONFIG,
 			    "replication.stream: cannot find or create stream %s on the servers (%s, JetStream error %d): "
-			    "are the servers clustered with JetStream enabled?",
-			    f->cfg.stream, natsStatus_GetText(s), (int)jerr);
+			    "are the servers clustered with JetStream enabled, at least replication.replicas (%u) of them?",
+			    f->cfg.stream, natsStatus_GetText(s), (int)jerr, f->cfg.replicas);
 	if (si->Config && si->Config->Replicas != (int64_t)f->cfg.replicas)
 		sg__warn("fleet", "the stream has another replica count than configured stream=%s replicas=%" PRId64
 			 " configured=%u (used as it is)", f->cfg.stream, si->Config->Replicas, f->cfg.replicas);

@@ -38,6 +38,8 @@ bool sg__fleet_health(sg__fleet *f, sg__buf *b);
  * stream, or diverged, denies replica_diverged. Applied to n verdicts (an
  * existing deny other than check_failed / invalid_number keeps its reason). */
 void sg__fleet_gate(sg__fleet *f, sg_verdict *v, size_t n);
+/* The fleet's lines of GET /metrics (Prometheus text). */
+void sg__fleet_metrics(sg__fleet *f, sg__buf *b);
 /* Finish queued jobs (failed with -ESHUTDOWN if unpublished), stop the
  * threads, close; cb(arg) runs on the loop once the handle is closed. */
 void sg__fleet_stop(sg__fleet *f, void (*cb)(void *arg), void *arg);

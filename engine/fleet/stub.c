@@ -35,6 +35,11 @@ void sg__fleet_gate(sg__fleet *f, sg_verdict *v, size_t n)
 	(void)f, (void)v, (void)n;
 }
 
+void sg__fleet_metrics(sg__fleet *f, sg__buf *b)
+{
+	(void)f, (void)b;
+}
+
 void sg__fleet_stop(sg__fleet *f, void (*cb)(void *arg), void *arg)
 {
 	(void)f;

@@ -278,6 +278,13 @@ try:
                 assert v["allow"], (d.port, r, v)
 
     @case
+    def the_metrics_count_the_fleet():
+        text = a.get("/metrics").body.decode()
+        vals = dict(line.rsplit(" ", 1) for line in text.splitlines() if line.startswith("stopgate_fleet_"))
+        assert int(vals["stopgate_fleet_applied_seq"]) == last, vals
+        assert int(vals["stopgate_fleet_published_total"]) > 0 and vals["stopgate_fleet_diverged"] == "0", vals
+
+    @case
     def chain_heads_and_verify_agree():
         hs = [health(d) for d in (a, b, c)]
         assert len({h["head"] for h in hs}) == 1 and len({h["events"] for h in hs}) == 1, hs
