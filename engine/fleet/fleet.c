@@ -42,16 +42,21 @@ typedef struct fjob {
 	struct fjob *next;
 } fjob;
 
-/* An outbox row without a PubAck yet, or acknowledged and kept until old. */
+/* An outbox row without a PubAck yet (published again until it has one). */
 typedef struct row {
 	uint64_t id;
 	char subject[96];
 	char msg_id[512];
 	uint8_t *data;
 	size_t len;
-	int64_t acked_us; /* 0: not yet */
 	struct row *next;
 } row;
+
+/* An acknowledged outbox row, kept on disk until outboxKeepMs old: a FIFO. */
+typedef struct acked_row {
+	uint64_t id;
+	int64_t acked_us;
+} acked_row;
 
 typedef struct result {
 	uint64_t seq; /* stream sequence this entry holds, 0 = empty */
@@ -89,6 +94,8 @@ struct sg__fleet {
 	char broken_reason[160];
 	/* publisher thread only */
 	row *rows;
+	acked_row *acked;       /* circular: acked[(ahead + i) % acap], i < alen */
+	size_t ahead, alen, acap;
 	/* loop thread only */
 	bool stop_called;
 	void (*close_cb)(void *);
@@ -212,76 +219,104 @@ static natsStatus publish_async(sg__fleet *f, const char *subject, const char *m
 	return s;
 }
 
-static void keep_row(sg__fleet *f, const fjob *j, int64_t acked_us)
+static void note_acked(sg__fleet *f, uint64_t id, int64_t now)
+{
+	if (f->alen == f->acap) {
+		size_t cap = f->acap ? 2 * f->acap : 1024;
+		acked_row *a = malloc(cap * sizeof(*a));
+		if (!a)
+			return; /* the row stays on disk; republished (a duplicate) on the next start */
+		for (size_t i = 0; i < f->alen; i++)
+			a[i] = f->acked[(f->ahead + i) % f->acap];
+		free(f->acked);
+		f->acked = a;
+		f->acap = cap;
+		f->ahead = 0;
+	}
+	f->acked[(f->ahead + f->alen++) % f->acap] = (acked_row){id, now};
+}
+
+/* A row without a PubAck: kept in memory to be published again. */
+static void keep_row(sg__fleet *f, const fjob *j)
 {
 	row *r = calloc(1, sizeof(*r));
-	if (!r)
+	if (!r || !(r->data = malloc(j->msg.len ? j->msg.len : 1))) {
+		free(r);
 		return; /* it stays in the outbox; republished on the next start */
+	}
 	r->id = j->outbox_id;
 	memcpy(r->subject, j->subject, sizeof(r->subject));
 	memcpy(r->msg_id, j->msg_id, sizeof(r->msg_id));
-	r->acked_us = acked_us;
-	if (!acked_us) {
-		r->data = malloc(j->msg.len ? j->msg.len : 1);
-		if (!r->data) {
-			free(r);
-			return;
-		}
-		memcpy(r->data, j->msg.p, j->msg.len);
-		r->len = j->msg.len;
-	}
-	r->next = f->rows;
-	f->rows = r;
+	memcpy(r->data, j->msg.p, j->msg.len);
+	r->len = j->msg.len;
+	row **pp = &f->rows; /* oldest first */
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = r;
 }
 
-/* Republish rows without a PubAck (one at a time, synchronously), and
- * delete acknowledged rows older than outboxKeepMs. */
-static void tend_rows(sg__fleet *f)
+/* Republish rows without a PubAck (one at a time, synchronously, oldest
+ * first), and delete acknowledged rows older than outboxKeepMs. Returns
+ * true when rows are left and the servers answer (call again soon). */
+static bool tend_rows(sg__fleet *f)
 {
 	int64_t now = sg_now_us();
-	uint64_t del[256];
-	size_t ndel = 0;
-	for (row **pp = &f->rows; *pp;) {
-		row *r = *pp;
-		if (!r->acked_us) {
-			jsPubOptions po;
-			jsPubOptions_Init(&po);
-			po.MsgId = r->msg_id;
-			po.MaxWait = f->cfg.publish_timeout_ms;
-			natsMsg *m = NULL;
-			jsPubAck *pa = NULL;
-			char idv[24];
-			snprintf(idv, sizeof(idv), "%" PRIu64, r->id);
-			natsStatus s = natsMsg_Create(&m, r->subject, NULL, (const char *)r->data, (int)r->len);
-			if (s == NATS_OK)
-				s = natsMsgHeader_Set(m, "Sg-Outbox", idv);
-			if (s == NATS_OK)
-				s = js_PublishMsg(&pa, f->js, m, &po, NULL);
-			natsMsg_Destroy(m);
-			if (s == NATS_OK) {
-				sg__info("fleet", "outbox row published again id=%" PRIu64 " seq=%" PRIu64 " duplicate=%s",
-					 r->id, pa->Sequence, pa->Duplicate ? "true" : "false");
-				r->acked_us = now;
-				uv_mutex_lock(&f->mu);
-				f->republished++;
-				uv_mutex_unlock(&f->mu);
-				free(r->data);
-				r->data = NULL;
-			}
+	bool failed = false;
+	/* a slice at a time (a restart may bring many rows): new writes wait
+	 * for the publisher meanwhile */
+	while (f->rows && sg_now_us() - now < 200000) {
+		row *r = f->rows;
+		jsPubOptions po;
+		jsPubOptions_Init(&po);
+		po.MsgId = r->msg_id;
+		po.MaxWait = f->cfg.publish_timeout_ms;
+		natsMsg *m = NULL;
+		jsPubAck *pa = NULL;
+		char idv[24];
+		snprintf(idv, sizeof(idv), "%" PRIu64, r->id);
+		natsStatus s = natsMsg_Create(&m, r->subject, NULL, (const char *)r->data, (int)r->len);
+		if (s == NATS_OK)
+			s = natsMsgHeader_Set(m, "Sg-Outbox", idv);
+		if (s == NATS_OK)
+			s = js_PublishMsg(&pa, f->js, m, &po, NULL);
+		natsMsg_Destroy(m);
+		if (s != NATS_OK) {
 			jsPubAck_Destroy(pa);
-			if (s != NATS_OK)
-				break; /* still no servers: try again later */
-		} else if (now - r->acked_us > (int64_t)f->cfg.outbox_keep_ms * 1000 && ndel < 256) {
-			del[ndel++] = r->id;
-			*pp = r->next;
-			free(r);
-			continue;
+			failed = true;
+			break; /* still no servers: try again later */
 		}
-		pp = &r->next;
+		sg__info("fleet", "outbox row published again id=%" PRIu64 " seq=%" PRIu64 " duplicate=%s", r->id,
+			 pa->Sequence, pa->Duplicate ? "true" : "false");
+		jsPubAck_Destroy(pa);
+		uv_mutex_lock(&f->mu);
+		f->republished++;
+		uv_mutex_unlock(&f->mu);
+		note_acked(f, r->id, now);
+		f->rows = r->next;
+		free(r->data);
+		free(r);
 	}
-	int rc = sg__outbox_del(f->outbox, del, ndel);
-	if (rc)
+	bool more = f->rows && !failed;
+	size_t n = 0;
+	int64_t keep = (int64_t)f->cfg.outbox_keep_ms * 1000;
+	while (n < f->alen && now - f->acked[(f->ahead + n) % f->acap].acked_us > keep)
+		n++;
+	if (!n)
+		return more;
+	uint64_t *ids = malloc(n * sizeof(*ids));
+	if (!ids)
+		return more;
+	for (size_t i = 0; i < n; i++)
+		ids[i] = f->acked[(f->ahead + i) % f->acap].id;
+	int rc = sg__outbox_del(f->outbox, ids, n);
+	free(ids);
+	if (rc) {
 		sg__warn("fleet", "outbox cleanup failed error=\"%s\"", sg_strerror(rc));
+		return more; /* kept: tried again next time */
+	}
+	f->ahead = (f->ahead + n) % f->acap;
+	f->alen -= n;
+	return more;
 }
 
 /* Read barriers (consistency=leader): the stream's last sequence now, then
@@ -384,7 +419,10 @@ static void publish_batch(sg__fleet *f, fjob *list)
 	for (fjob *j = list, *next; j; j = next) {
 		next = j->next;
 		/* the row: kept until old once acknowledged, else for republishing */
-		keep_row(f, j, j->acked ? now : 0);
+		if (j->acked)
+			note_acked(f, j->outbox_id, now);
+		else
+			keep_row(f, j);
 		if (j->acked) {
 			if (j->seq <= f->applied) {
 				complete_locked(f, j);
@@ -408,9 +446,10 @@ static void pub_main(void *arg)
 {
 	sg__fleet *f = arg;
 	int64_t last_tend = 0;
+	bool more = false; /* outbox rows left to republish: no idle wait */
 	for (;;) {
 		uv_mutex_lock(&f->mu);
-		if (!f->qhead && !f->stopping)
+		if (!f->qhead && !f->stopping && !more)
 			uv_cond_timedwait(&f->cond, &f->mu, (uint64_t)RETRY_MS * 1000000);
 		fjob *list = f->qhead;
 		f->qhead = f->qtail = NULL;
@@ -432,9 +471,9 @@ static void pub_main(void *arg)
 			break;
 		if (list)
 			publish_batch(f, list);
-		if (now_ms() - last_tend >= RETRY_MS) {
+		if (more || now_ms() - last_tend >= RETRY_MS) {
 			last_tend = now_ms();
-			tend_rows(f);
+			more = tend_rows(f);
 		}
 	}
 	uv_mutex_lock(&f->mu);
@@ -714,6 +753,7 @@ static void on_closed(uv_handle_t *h)
 		free(r->data);
 		free(r);
 	}
+	free(f->acked);
 	jsCtx_Destroy(f->js);
 	natsConnection_Destroy(f->nc);
 	nats_Close(); /* libnats's own threads and memory: one fleet per process */
