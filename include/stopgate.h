@@ -307,6 +307,11 @@ typedef enum sg_reason {
 	SG_REASON_FREQUENCY_CAP = 10,     /* "frequency_cap": the recipient's jurisdiction (or the
 					   * campaign's maxPerDay) caps marketing contacts per rolling
 					   * 24 h on one subject (sg_send_cap; in sg_violations) */
+	/* Set by a fleet node's daemon (docs/fleet.md), never by sg_check: */
+	SG_REASON_STALE_REPLICA = 11,     /* "stale_replica": the node has not heard from the
+					   * stream for replication.maxStaleMs */
+	SG_REASON_REPLICA_DIVERGED = 12,  /* "replica_diverged": its chain head differs from
+					   * another node's at the same stream sequence */
 } sg_reason;
 
 typedef struct sg_verdict {
@@ -725,6 +730,24 @@ typedef struct sg_review_resolution {
 	const char *note;
 } sg_review_resolution;
 SG_EXPORT int sg_review_resolution_read(const sg_event *ev, sg_review_resolution *out);
+/*
+ * Record events in the order of an external, replicated log (a fleet's
+ * JetStream stream): every node applies the same log entries in the same
+ * order with this call and so assigns the same seq numbers and hash chain.
+ * As sg_record, one durable transaction, with three differences: every
+ * event must carry its time (time_us > 0, else -EINVAL for the call: the
+ * store reads no clock, so the outcome is a function of the store and the
+ * events alone); log_pos (> 0), the external log's position of the last
+ * entry in this batch, is stored in the same transaction; and a log_pos
+ * not above the stored one is -EALREADY with nothing written (a
+ * re-delivered entry has no second effect). n may be 0 (only the position
+ * advances). Read-write engines only.
+ */
+SG_EXPORT int sg_record_logged(sg_engine *engine, uint64_t log_pos, const sg_event_in *events, size_t n,
+			       sg_event_out *out);
+
+/* The external log position stored by sg_record_logged (0: none). */
+SG_EXPORT int sg_log_position(sg_engine *engine, uint64_t *pos);
 
 /* ---- policy: from what arrived to what is recorded ------------------- */
 

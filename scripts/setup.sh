@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 packages=(meson ninja-build pkg-config gcc python3 liblmdb-dev lmdb-utils libpcre2-dev libuv1-dev
 	libcjson-dev libssl-dev libcmocka-dev libhttp-parser-dev curl
+	nats-server libnats-dev
 	python3-pytest golang-go scdoc debhelper dpkg-dev fakeroot adduser man-db
 	prometheus tzdata python3-phonenumbers) # tzdata: zone rules; phonenumbers: scripts/gen-nanp-zones.py
 # the Node binding's addon builds against the system's Node headers: the

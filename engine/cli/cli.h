@@ -13,6 +13,9 @@ enum { CLI_OK = 0, CLI_DENY = 1, CLI_ERROR = 2 };
 /* Open the engine from the parsed config; prints the error. Never creates
  * a store (a missing one is SG_ENOSTORE, with the way to make one). */
 int cli_open(sg__cmdline *c, bool rdonly, sg_engine **ret);
+/* The same for a command that never checks (export, verify, review, ...):
+ * without the quiet-hours rules. */
+int cli_open_store(sg__cmdline *c, bool rdonly, sg_engine **ret);
 /* Print what an open of the store in dir that failed with rc means. */
 void cli_open_error(const char *dir, int rc);
 

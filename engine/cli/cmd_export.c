@@ -202,7 +202,7 @@ int cmd_export(int argc, char **argv)
 		rc = cli_error("export", "--format: jsonl or csv");
 	else if (path && !(s.out = open_output(path)))
 		rc = cli_error("export", "%s: %s", path, errno == ELOOP ? "is a symbolic link (refused)" : strerror(errno));
-	else if (cli_open(&c, true, &e))
+	else if (cli_open_store(&c, true, &e))
 		rc = CLI_ERROR;
 	else
 		rc = audit ? export_audit(&c, e, &s) : export_optouts(&c, e, &s);

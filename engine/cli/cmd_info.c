@@ -27,7 +27,7 @@ static int open_simple(int argc, char **argv, const char *usage, sg__cmdline *c,
 		fputs(usage, stderr);
 		return -1;
 	}
-	return cli_open(c, true, e) ? -1 : 0;
+	return cli_open_store(c, true, e) ? -1 : 0;
 }
 
 int cmd_stats(int argc, char **argv)
@@ -147,7 +147,7 @@ int cmd_classify(int argc, char **argv)
 	}
 	const char *campaign = sg__cmdline_value(&c, "campaign");
 	if (campaign && campaign[0]) {
-		if (cli_open(&c, true, &e)) /* the campaign's own keywords are in the store */
+		if (cli_open_store(&c, true, &e)) /* the campaign's own keywords are in the store */
 			return CLI_ERROR;
 	} else {
 		/* The keyword set alone: no store is opened, none is needed. */

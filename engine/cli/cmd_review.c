@@ -106,7 +106,7 @@ static int review_list(sg__cmdline *c)
 	if (a && parse_seq(a, &after))
 		return cli_error("review", "--after: an event number (the next of the previous page)");
 	sg_engine *e;
-	if (cli_open(c, true, &e))
+	if (cli_open_store(c, true, &e))
 		return CLI_ERROR;
 	cJSON *doc = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(doc, "items");
 	int rc = sg_reviews_pending(e, after, (size_t)limit, on_pending, items, &next);
@@ -159,7 +159,7 @@ static int review_show(sg__cmdline *c)
 		return CLI_ERROR;
 	}
 	sg_engine *e;
-	if (cli_open(c, true, &e))
+	if (cli_open_store(c, true, &e))
 		return CLI_ERROR;
 	uint64_t by_seq = 0;
 	shown item = {.seq = seq}, res = {.resolution = true};
@@ -204,7 +204,7 @@ static int review_resolve(sg__cmdline *c)
 	if (!by || !note)
 		return cli_error("review", "--by (who decided) and --note (why) are required");
 	sg_engine *e;
-	if (cli_open(c, false, &e)) {
+	if (cli_open_store(c, false, &e)) {
 		fprintf(stderr, "  (with a daemon running, resolve with POST /v1/review/%" PRIu64 ")\n", seq);
 		return CLI_ERROR;
 	}

@@ -22,6 +22,7 @@ void sg__config_init(sg__config *cfg)
 	sg__strlcpy(cfg->data_dir, "./var", sizeof(cfg->data_dir));
 	sg__strlcpy(cfg->listen, "127.0.0.1:8080", sizeof(cfg->listen));
 	sg_policy_default(&cfg->policy);
+	sg__replication_init(&cfg->replication);
 	cfg->log_level = SG_LOG_INFO;
 	cfg->sends_after_days = 1461; /* 4 years: the TCPA limitation period */
 	cfg->limits = (sg__limits){
@@ -145,7 +146,7 @@ static int in_section(int rc, const char *section, char *err, size_t errlen)
 static const char *const top_keys[] = {
 	"data", "keywords", "defaultCountry", "listen", "token", "auditorToken", "publicBaseUrl",
 	"logLevel", "logFormat", "allowUnsignedWebhooks", "policy", "limits", "retention", "providers",
-	"quietHours",
+	"quietHours", "replication",
 };
 static const char *const policy_keys[] = {
 	"optoutScope", "probable", "requireRegistered", "requireOptin", "allowInactiveCampaigns",
@@ -374,6 +375,9 @@ int sg__config_parse(sg__config *cfg, const char *json, size_t len, char *err, s
 		cfg->redact_bodies_after_days = (int64_t)days;
 		cfg->sends_after_days = (int64_t)sdays;
 	}
+	const cJSON *repl = cJSON_GetObjectItemCaseSensitive(root, "replication");
+	if (repl && (rc = sg__replication_parse(&cfg->replication, repl, err, errlen)))
+		goto out;
 	cJSON *prov = cJSON_DetachItemFromObjectCaseSensitive(root, "providers");
 	if (prov && !cJSON_IsObject(prov)) {
 		cJSON_Delete(prov);

@@ -27,6 +27,20 @@ typedef struct sg__limits {
 	unsigned writer_queue;      /* pending write requests before 503, default 8192 */
 } sg__limits;
 
+/* "replication" (docs/fleet.md): a fleet node on NATS JetStream; servers
+ * empty = a single node (the default). */
+#define SG__REPL_MAX_SERVERS 8
+typedef struct sg__replication {
+	char servers[SG__REPL_MAX_SERVERS][256]; /* "nats://HOST:PORT" */
+	unsigned nservers;
+	char stream[64];             /* default "STOPGATE" */
+	unsigned replicas;           /* default 3 */
+	char node[64];               /* this node's name, required with servers */
+	unsigned max_stale_ms;       /* default 5000 */
+	unsigned publish_timeout_ms; /* PubAck wait before 503, default 5000 */
+	unsigned outbox_keep_ms;     /* outbox rows kept past their PubAck, default 120000 */
+} sg__replication;
+
 typedef struct sg__config {
 	char data_dir[PATH_MAX];
 	char keywords_dir[PATH_MAX];  /* "" = default */
@@ -44,6 +58,7 @@ typedef struct sg__config {
 	int64_t redact_bodies_after_days; /* retention: 0 = keep */
 	int64_t sends_after_days;     /* retention.sendsAfterDays: default 1461 (4 years), 0 = keep */
 	cJSON *providers;             /* the "providers" object as parsed (owned), or NULL */
+	sg__replication replication;
 	char path[PATH_MAX];          /* the file it came from, "" if none */
 } sg__config;
 
@@ -71,6 +86,15 @@ int sg__config_check_tokens(const sg__config *cfg, char *err, size_t errlen);
 void sg__config_engine_options(const sg__config *cfg, sg_options *opts);
 
 void sg__config_free(sg__config *cfg);
+
+/* engine/config/replication.c: the "replication" object over cfg, and the
+ * --replicate list ("nats://H1:P1,nats://H2:P2"). SG_ECONFIG with
+ * "replication.KEY: problem" in err. */
+void sg__replication_init(sg__replication *r);
+int sg__replication_parse(sg__replication *r, const cJSON *obj, char *err, size_t errlen);
+int sg__replication_servers(sg__replication *r, const char *list, char *err, size_t errlen);
+/* With servers: a node name is required, etc. */
+int sg__replication_check(const sg__replication *r, char *err, size_t errlen);
 
 /* "error", "warn", "info", "debug" */
 int sg__log_level_parse(const char *name, sg__log_level *ret);

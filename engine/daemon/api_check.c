@@ -27,6 +27,7 @@
 
 #include "daemon.h"
 #include "internal.h"
+#include "fleet/fleet.h"
 
 #define BATCH_MAX 10000
 
@@ -47,6 +48,19 @@ static int parse_purpose(const char *s, sg_purpose *ret)
 	return -EINVAL;
 }
 
+/* consistency: "" / "local" (the default: this node's applied state) or
+ * "leader" (a fleet node applies the stream's last sequence first; a single
+ * node is always current). Answers 422 and returns false otherwise. */
+static bool parse_consistency(sg__req *req, const char *s, bool *leader)
+{
+	if (!s[0] || !strcmp(s, "local") || !strcmp(s, "leader")) {
+		*leader = !strcmp(s, "leader");
+		return true;
+	}
+	sg__respond_error(req, 422, "invalid_field", "consistency: local or leader");
+	return false;
+}
+
 static bool claims(sg_purpose p)
 {
 	return p == SG_PURPOSE_OPTOUT_CONFIRM || p == SG_PURPOSE_HELP_REPLY;
@@ -63,6 +77,7 @@ typedef struct check {
 	int64_t *next_allowed;  /* n entries, set for frequency_cap verdicts */
 	int64_t one_next[1];
 	sg_purpose purpose;
+	bool leader;            /* consistency=leader: a fleet node first applies the stream's last sequence */
 	bool batch;
 	cJSON *json;            /* batch: owns from and the to strings */
 	const char *from;
@@ -208,6 +223,8 @@ static void check_answer(sg__req *req, int rc, void *ctx)
 		check_free(c);
 		return;
 	}
+	if (req->srv->fleet)
+		sg__fleet_gate(req->srv->fleet, c->out, c->n); /* stale_replica, replica_diverged */
 	sg__metrics *m = &req->srv->metrics;
 	sg__buf b = SG__BUF_INIT;
 	if (!c->batch) {
@@ -240,8 +257,42 @@ static void check_answer(sg__req *req, int rc, void *ctx)
 	sg__respond_buf(req, 200, "application/json", &b);
 }
 
+static void dispatch(sg__req *req, check *c);
+
+static void current(sg__req *req, int status, const sg_event_out *out, size_t n, void *ctx)
+{
+	(void)out, (void)n;
+	check *c = ctx;
+	if (status) {
+		check_free(c);
+		sg__resp_header(req, "Retry-After", "1");
+		sg__respond_error(req, 503, "stream_unavailable",
+				  "consistency=leader: the stream's last sequence could not be read or applied");
+		return;
+	}
+	c->leader = false;
+	dispatch(req, c);
+}
+
 static void dispatch(sg__req *req, check *c)
 {
+	if (c->leader && req->srv->fleet) {
+		int rc = sg__submit_events(req, NULL, 0, current, c); /* a read barrier */
+		if (rc) {
+			check_free(c);
+			sg__respond_submit_error(req, rc);
+		}
+		return;
+	}
+	if (claims(c->purpose) && req->srv->fleet) {
+		/* a fleet node claims through the stream (api_check_fleet.c); a
+		 * batch of several never claims */
+		if (c->n == 1)
+			sg__check_fleet_claim(req, c->from, c->to[0], c->purpose, &c->out[0], check_answer, c);
+		else
+			check_answer(req, check_run(req->srv->engine, c), c);
+		return;
+	}
 	if (claims(c->purpose)) {
 		int rc = sg__submit_run(req, check_run, check_answer, c);
 		if (rc) {
@@ -279,14 +330,16 @@ static void check_get(sg__req *req)
 		sg__respond_error(req, 500, "out_of_memory", NULL);
 		return;
 	}
-	char purpose[32], category[32], at[64], campaign[128];
+	char purpose[32], category[32], at[64], campaign[128], consistency[16];
 	c->next_allowed = c->one_next;
 	if (!query_param(req, "from", true, c->qfrom, sizeof(c->qfrom)) ||
 	    !query_param(req, "to", true, c->qto, sizeof(c->qto)) ||
 	    !query_param(req, "purpose", false, purpose, sizeof(purpose)) ||
 	    !query_param(req, "category", false, category, sizeof(category)) ||
 	    !query_param(req, "at", false, at, sizeof(at)) || !parse_quiet(req, c, category, at) ||
-	    !query_param(req, "campaign", false, campaign, sizeof(campaign)) || !parse_campaign(req, c, campaign)) {
+	    !query_param(req, "campaign", false, campaign, sizeof(campaign)) || !parse_campaign(req, c, campaign) ||
+	    !query_param(req, "consistency", false, consistency, sizeof(consistency)) ||
+	    !parse_consistency(req, consistency, &c->leader)) {
 		check_free(c);
 		return;
 	}
@@ -328,7 +381,9 @@ static void check_post(sg__req *req)
 	const char *category = sg__json_str(req, json, "category", &answered);
 	const char *at = sg__json_str(req, json, "at", &answered);
 	const char *campaign = sg__json_str(req, json, "campaign", &answered);
-	if (answered || !parse_quiet(req, c, category, at) || !parse_campaign(req, c, campaign))
+	const char *consistency = sg__json_str(req, json, "consistency", &answered);
+	if (answered || !parse_quiet(req, c, category, at) || !parse_campaign(req, c, campaign) ||
+	    !parse_consistency(req, consistency ? consistency : "", &c->leader))
 		goto fail;
 	if (!c->from) {
 		sg__respond_error(req, 422, "missing_field", "from is required");

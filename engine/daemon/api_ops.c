@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "fleet/fleet.h"
 #include "internal.h"
 
 void sg__api_healthz(sg__req *req)
@@ -17,13 +18,17 @@ void sg__api_healthz(sg__req *req)
 		sg__writer_get_stats(srv->writer, &ws);
 	bool writable = !sg_engine_readonly(srv->engine) && srv->writer && ws.last_status == 0;
 	bool ok = rc == 0 && writable && !srv->draining;
+	sg__buf repl = SG__BUF_INIT;
+	if (srv->fleet && !sg__fleet_health(srv->fleet, &repl))
+		ok = false; /* the store stopped following the stream: fail closed */
 	sg__buf b = SG__BUF_INIT;
 	sg__buf_printf(&b,
 		       "{\"status\":\"%s\",\"store\":\"%s\",\"writable\":%s,\"draining\":%s,"
-		       "\"events\":%llu,\"writer_queue\":%u,\"version\":\"" SG_VERSION "\"}\n",
+		       "\"events\":%llu,\"writer_queue\":%u,\"version\":\"" SG_VERSION "\"%s%s}\n",
 		       ok ? "ok" : "unavailable", rc == 0 ? "ok" : sg_strerror(rc),
 		       writable ? "true" : "false", srv->draining ? "true" : "false",
-		       (unsigned long long)seq, ws.queued);
+		       (unsigned long long)seq, ws.queued, repl.len ? "," : "", repl.len ? repl.p : "");
+	sg__buf_free(&repl);
 	if (!ok)
 		sg__resp_header(req, "Retry-After", "5");
 	sg__respond_buf(req, ok ? 200 : 503, "application/json", &b);
@@ -112,5 +117,7 @@ void sg__api_metrics(sg__req *req)
 		help(&b, "stopgate_store_map_size_bytes", "gauge", "Size of the LMDB map.");
 		sg__buf_printf(&b, "stopgate_store_map_size_bytes %zu\n", st.map_size);
 	}
+	if (req->srv->fleet)
+		sg__fleet_metrics(req->srv->fleet, &b);
 	sg__respond_buf(req, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }

@@ -8,6 +8,7 @@
 
 #include "daemon.h"
 #include "internal.h"
+#include "engine.h" /* sg__campaign_from_json: a fleet node checks before publishing */
 
 /* ---- campaigns ---- */
 
@@ -49,6 +50,27 @@ static void campaign_done(sg__req *req, int rc, void *ctx)
 	free(cp);
 }
 
+/* A fleet node: the registry change is an event of the stream, applied by
+ * every node (docs/fleet.md); checked here first for the answer's detail. */
+static void campaign_recorded(sg__req *req, int status, const sg_event_out *out, size_t n, void *ctx)
+{
+	campaign_done(req, status ? status : n ? out[0].status : 0, ctx);
+}
+
+static int campaign_fleet(sg__req *req, campaign_put *cp)
+{
+	sg__campaign c;
+	int rc = sg__campaign_from_json(cp->json, cp->len, &c, &cp->detail);
+	if (rc) {
+		campaign_done(req, rc, cp);
+		return 0;
+	}
+	sg__campaign_free_fields(&c);
+	sg_event_in ev = {.size = sizeof(ev), .action = SG_ACTION_CAMPAIGN, .source = SG_SOURCE_OPERATOR,
+			  .scope = SG_SCOPE_CAMPAIGN, .rule = "campaign_put", .body = cp->json, .body_len = cp->len};
+	return sg__submit_events(req, &ev, 1, campaign_recorded, cp);
+}
+
 void sg__api_campaign_put(sg__req *req)
 {
 	campaign_put *cp = calloc(1, sizeof(*cp));
@@ -83,7 +105,7 @@ void sg__api_campaign_put(sg__req *req)
 	}
 	cp->json = req->body; /* valid until answered */
 	cp->len = req->body_len;
-	int rc = sg__submit_run(req, campaign_run, campaign_done, cp);
+	int rc = req->srv->fleet ? campaign_fleet(req, cp) : sg__submit_run(req, campaign_run, campaign_done, cp);
 	if (rc) {
 		free(cp);
 		sg__respond_submit_error(req, rc);
@@ -94,6 +116,7 @@ void sg__api_campaign_put(sg__req *req)
 
 typedef struct sender_put {
 	cJSON *json;
+	sg__buf body; /* a fleet node: the event's body */
 	char number[128];
 	char key[SG_KEY_MAX];
 	const char *campaign;
@@ -128,7 +151,35 @@ static void sender_done(sg__req *req, int rc, void *ctx)
 		sg__respond_buf(req, 200, "application/json", &b);
 	}
 	cJSON_Delete(sp->json);
+	sg__buf_free(&sp->body);
 	free(sp);
+}
+
+static void sender_recorded(sg__req *req, int status, const sg_event_out *out, size_t n, void *ctx)
+{
+	sender_done(req, status ? status : n ? out[0].status : 0, ctx);
+}
+
+/* A fleet node: the event sg_sender_put records, through the stream. */
+static int sender_fleet(sg__req *req, sender_put *sp)
+{
+	const char *campaign = sp->campaign ? sp->campaign : "", *group = sp->group ? sp->group : "";
+	if (sg__utf8_count(campaign, strlen(campaign)) < 0 || sg__utf8_count(group, strlen(group)) < 0)
+		return SG_EUTF8;
+	sg__buf_adds(&sp->body, "{\"sender\":");
+	sg__buf_json_cstr(&sp->body, sp->key);
+	sg__buf_adds(&sp->body, ",\"campaign\":");
+	sg__buf_json_cstr(&sp->body, campaign);
+	sg__buf_adds(&sp->body, ",\"group\":");
+	sg__buf_json_cstr(&sp->body, group);
+	sg__buf_addc(&sp->body, '}');
+	if (sg__buf_err(&sp->body))
+		return -ENOMEM;
+	bool detach = !campaign[0] && !group[0];
+	sg_event_in ev = {.size = sizeof(ev), .action = SG_ACTION_SENDER, .source = SG_SOURCE_OPERATOR,
+			  .sender = sp->key, .scope = SG_SCOPE_SENDER, .rule = detach ? "sender_detach" : "sender_put",
+			  .body = sp->body.p, .body_len = sp->body.len};
+	return sg__submit_events(req, &ev, 1, sender_recorded, sp);
 }
 
 void sg__api_sender_put(sg__req *req)
@@ -167,9 +218,10 @@ void sg__api_sender_put(sg__req *req)
 		sg__respond_error(req, 422, "invalid_field", "campaignId and group: at most 63 bytes");
 		return;
 	}
-	int rc = sg__submit_run(req, sender_run, sender_done, sp);
+	int rc = req->srv->fleet ? sender_fleet(req, sp) : sg__submit_run(req, sender_run, sender_done, sp);
 	if (rc) {
 		cJSON_Delete(sp->json);
+		sg__buf_free(&sp->body);
 		free(sp);
 		sg__respond_submit_error(req, rc);
 	}

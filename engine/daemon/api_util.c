@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "fleet/fleet.h"
 #include "export/export.h"
 #include "internal.h"
 
@@ -110,6 +111,9 @@ void sg__respond_submit_error(sg__req *req, int rc)
 	if (rc == -EAGAIN) {
 		sg__resp_header(req, "Retry-After", "1");
 		sg__respond_error(req, 503, "busy", "the writer queue is full; retry shortly");
+	} else if (rc == -ENOTSUP) {
+		sg__respond_error(req, 409, "fleet_unsupported",
+				  "this write is not carried by the fleet's stream yet; see docs/fleet.md");
 	} else if (rc == -ESHUTDOWN) {
 		sg__resp_header(req, "Retry-After", "5");
 		sg__respond_error(req, 503, "shutting_down", "the daemon is stopping");
@@ -263,7 +267,9 @@ int sg__submit_events(sg__req *req, const sg_event_in *events, size_t n, sg__eve
 	ej->job.nevents = n;
 	ej->job.out = ej->out;
 	ej->job.done = events_done;
-	int rc = sg__writer_submit(req->srv->writer, &ej->job);
+	/* A fleet node publishes and answers once applied from the stream. */
+	int rc = req->srv->fleet ? sg__fleet_submit(req->srv->fleet, &ej->job)
+				 : sg__writer_submit(req->srv->writer, &ej->job);
 	if (rc)
 		free(ej);
 	return rc;
@@ -293,6 +299,8 @@ static void run_done(sg__wjob *job)
 int sg__submit_run(sg__req *req, int (*fn)(sg_engine *engine, void *ctx),
 		   void (*cb)(sg__req *req, int status, void *ctx), void *ctx)
 {
+	if (req->srv->fleet)
+		return -ENOTSUP; /* a local-only write would fork a fleet node's chain (docs/fleet.md) */
 	run_job *rj = calloc(1, sizeof(*rj));
 	if (!rj)
 		return -ENOMEM;

@@ -21,6 +21,7 @@ struct sg__server {
 	sg_engine *engine;
 	const sg__config *cfg;
 	sg__writer *writer;
+	struct sg__fleet *fleet; /* --replicate: writes go through the stream (engine/fleet/) */
 	sg__metrics metrics;
 
 	uv_tcp_t listener;
@@ -37,6 +38,11 @@ struct sg__server {
 	char date[40];               /* cached "Date: ..." value */
 	int64_t date_sec;
 };
+
+/* A fleet node's claiming check (api_check_fleet.c): v is the verdict for
+ * the one pair; cb(req, rc, ctx) once decided. */
+void sg__check_fleet_claim(sg__req *req, const char *from, const char *to, sg_purpose purpose, sg_verdict *v,
+			   void (*cb)(sg__req *req, int rc, void *ctx), void *ctx);
 
 /* ---- helpers for handlers (api_util.c) ---- */
 

@@ -23,6 +23,7 @@
 #include "notify.h"
 #include "quiet/quiet.h"
 #include "serve.h"
+#include "fleet/fleet.h"
 #include "wh.h"
 
 #define SHUTDOWN_GRACE_MS 30000
@@ -67,6 +68,8 @@ static const char usage[] =
 	"  --log-format F      text (default), logfmt, or json (one object per line)\n"
 	"  --keywords DIR      keyword rules (default: the installed set)\n"
 	"  --country CC        default country for national numbers\n"
+	"  --replicate URLS    a fleet node: nats://H1:P1,nats://H2:P2,... (docs/fleet.md)\n"
+	"  --node NAME         this node's name in the fleet (with --replicate)\n"
 	"  --help              this text\n"
 	"\n"
 	"The bearer token comes from the config (\"token\") or STOPGATE_TOKEN, never\n"
@@ -104,6 +107,12 @@ static void on_writer_closed(void *arg)
 }
 
 static void ledger_submit(daemon_state *d, int64_t prune_before_us);
+static void on_fleet_closed(void *arg)
+{
+	daemon_state *d = arg;
+	d->srv.fleet = NULL;
+	sg__writer_stop(d->srv.writer, on_writer_closed, d);
+}
 
 static void on_drained(sg__server *srv)
 {
@@ -111,8 +120,12 @@ static void on_drained(sg__server *srv)
 	srv->on_drained = NULL;
 	sg__info("daemon", "connections closed; committing what is queued");
 	uv_timer_stop(&d->deadline);
-	ledger_submit(d, 0); /* the last sends get their seal */
-	sg__writer_stop(srv->writer, on_writer_closed, d);
+	if (!srv->fleet)
+		ledger_submit(d, 0); /* the last sends get their seal (a fleet node keeps no ledger) */
+	if (srv->fleet)
+		sg__fleet_stop(srv->fleet, on_fleet_closed, d); /* then the writer */
+	else
+		sg__writer_stop(srv->writer, on_writer_closed, d);
 }
 
 static void on_deadline(uv_timer_t *t)
@@ -289,7 +302,8 @@ static void walk_open_handle(uv_handle_t *h, void *arg)
 static int parse_options(sg__cmdline *c, int argc, char **argv)
 {
 	static const sg__cmdline_flag flags[] = {{"listen", true, NULL}, {"log-level", true, NULL},
-						     {"log-format", true, NULL}, {NULL, false, NULL}};
+						     {"log-format", true, NULL}, {"replicate", true, NULL}, {"node", true, NULL},
+						     {NULL, false, NULL}};
 	int rc = sg__cmdline_parse(c, argc, argv, flags, usage);
 	if (rc)
 		return rc;
@@ -304,6 +318,23 @@ static int parse_options(sg__cmdline *c, int argc, char **argv)
 			return -1;
 		}
 		sg__strlcpy(c->cfg.listen, listen, sizeof(c->cfg.listen));
+	}
+	char rerr[256];
+	const char *repl = sg__cmdline_value(c, "replicate"), *node = sg__cmdline_value(c, "node");
+	if (repl && sg__replication_servers(&c->cfg.replication, repl, rerr, sizeof(rerr))) {
+		fprintf(stderr, "stopgate serve: --replicate: %s\n", rerr);
+		return -1;
+	}
+	if (node) {
+		if (strlen(node) >= sizeof(c->cfg.replication.node)) {
+			fprintf(stderr, "stopgate serve: --node: name too long\n");
+			return -1;
+		}
+		sg__strlcpy(c->cfg.replication.node, node, sizeof(c->cfg.replication.node));
+	}
+	if (sg__replication_check(&c->cfg.replication, rerr, sizeof(rerr))) {
+		fprintf(stderr, "stopgate serve: %s\n", rerr);
+		return -1;
 	}
 	const char *level = sg__cmdline_value(c, "log-level");
 	if (level && sg__log_level_parse(level, &c->cfg.log_level)) {
@@ -352,6 +383,18 @@ static int run(daemon_state *d, sg__config *cfg)
 		close_process_handles(d);
 		goto out;
 	}
+	if (cfg->replication.nservers) {
+		char ferr[512];
+		rc = sg__fleet_start(&loop, srv->engine, cfg, &srv->fleet, ferr, sizeof(ferr));
+		if (rc) {
+			sg__err("daemon", "cannot join the fleet error=\"%s\"", ferr);
+			srv->fleet = NULL;
+			d->exit_code = 2;
+			d->stopping = true;
+			sg__writer_stop(srv->writer, on_writer_closed, d); /* closes the handles */
+			goto out;
+		}
+	}
 	rc = sg__http_listen(srv, cfg->listen);
 	if (rc) {
 		sg__err("daemon", "cannot listen addr=%s error=\"%s\"", cfg->listen, uv_strerror(rc));
@@ -364,8 +407,12 @@ static int run(daemon_state *d, sg__config *cfg)
 	uv_signal_start(&d->sigint, on_stop_signal, SIGINT);
 	uv_signal_start(&d->sighup, on_hup, SIGHUP);
 	uv_timer_start(&d->readers, on_readers, READERS_PERIOD_MS, READERS_PERIOD_MS);
-	uv_timer_start(&d->ledger, on_ledger, LEDGER_PERIOD_MS, LEDGER_PERIOD_MS);
-	if (cfg->redact_bodies_after_days > 0) {
+	if (!srv->fleet)
+		uv_timer_start(&d->ledger, on_ledger, LEDGER_PERIOD_MS, LEDGER_PERIOD_MS);
+	if (cfg->redact_bodies_after_days > 0 && srv->fleet) {
+		sg__warn("daemon", "retention is not run by a fleet node (a local redaction would fork the log; "
+			 "docs/fleet.md)");
+	} else if (cfg->redact_bodies_after_days > 0) {
 		uv_timer_start(&d->retention, on_retention, RETENTION_FIRST_MS, RETENTION_PERIOD_MS);
 		sg__info("daemon", "retention: message bodies older than %lld days are removed hourly",
 			 (long long)cfg->redact_bodies_after_days);
@@ -462,6 +509,11 @@ int sg__serve_main(int argc, char **argv)
 			 (unsigned)(dst.st_mode & 0777));
 	if (cfg->allow_unsigned_webhooks)
 		sg__warn("daemon", "unsigned provider webhooks are ACCEPTED (allowUnsignedWebhooks)");
+	uint64_t logpos = 0;
+	if (!cfg->replication.nservers && sg_log_position(d->srv.engine, &logpos) == 0 && logpos)
+		sg__warn("daemon", "this store is a fleet node's copy of a stream (position %llu), started without "
+			 "--replicate: writes here are not in the stream and fork it (docs/fleet.md)",
+			 (unsigned long long)logpos);
 	int code = run(d, cfg);
 	sg__webhooks_free();
 	sg_engine_close(d->srv.engine);

@@ -16,6 +16,8 @@ static const char *const reasons[] = {
 	[SG_REASON_CHECK_FAILED] = "check_failed",
 	[SG_REASON_QUIET_HOURS] = "quiet_hours",
 	[SG_REASON_FREQUENCY_CAP] = "frequency_cap",
+	[SG_REASON_STALE_REPLICA] = "stale_replica",
+	[SG_REASON_REPLICA_DIVERGED] = "replica_diverged",
 };
 static const char *const scopes[] = {
 	[SG_SCOPE_DEFAULT] = "default", [SG_SCOPE_SENDER] = "sender", [SG_SCOPE_GROUP] = "group",

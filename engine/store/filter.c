@@ -616,6 +616,11 @@ int sg__filter_open_writer(sg__filter *f, const char *dir, MDB_env *env, MDB_dbi
 		 * changes with the next commit; a crash then leaves a txn id
 		 * that no longer matches anyway). */
 		old->hdr->saved_txnid = 0;
+		/* its mode follows writer.lock's now, as a new file's would
+		 * (store.c: group access; the directory may have changed) */
+		struct stat lsb;
+		if (stat(f->lock_path, &lsb) == 0)
+			(void)fchmod(old->fd, 0600 | (lsb.st_mode & S_IRGRP));
 		atomic_store(&old->hdr->reg_busy, 0);
 		atomic_store(&old->hdr->reg_version, f->reg_version);
 		atomic_store(&old->hdr->writer_id, f->writer_id); /* readers attach again */

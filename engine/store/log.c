@@ -37,6 +37,7 @@ typedef struct record_ctx {
 	int (*extra)(MDB_txn *txn, void *ctx, const sg_event_out *out); /* sg__record_with */
 	void *extra_ctx;
 	bool registry_changed; /* this txn changed the registry (reg_epoch after the commit) */
+	uint64_t log_pos;   /* sg_record_logged: the external log's position after this batch */
 } record_ctx;
 
 /* How far ahead of our clock a provider's event time may be (clock skew). */
@@ -548,6 +549,13 @@ static int record_txn(MDB_txn *txn, void *arg)
 		memcpy(head, hv.mv_data, 32);
 	else if (rc != MDB_NOTFOUND)
 		return rc ? sg__store_err(rc) : SG_ECORRUPT;
+	if (c->log_pos) {
+		uint64_t pos;
+		if ((rc = sg__meta_get_u64(st, txn, "logpos", &pos)))
+			return rc;
+		if (c->log_pos <= pos)
+			return -EALREADY; /* applied before: nothing again */
+	}
 	uint64_t first = seq;
 	int64_t delta = 0, latest = c->batch_us;
 	c->nnew = 0; /* this function may run again after the map grew */
@@ -588,6 +596,8 @@ static int record_txn(MDB_txn *txn, void *arg)
 		    (rc = sg__store_err(mdb_put(txn, st->meta, &hk, &nv, 0))))
 			return rc;
 	}
+	if (c->log_pos && (rc = sg__meta_put_u64(st, txn, "logpos", c->log_pos)))
+		return rc;
 	if ((rc = dedup_sweep(c, txn)))
 		return rc;
 	if (c->extra && (rc = c->extra(txn, c->extra_ctx, c->out)))
@@ -680,6 +690,43 @@ int sg__record_with(sg_engine *e, const sg_event_in *events, size_t n, sg_event_
 	record_ctx c = {.e = e, .in = events, .n = n, .out = out, .batch_us = sg_now_us(), .extra = fn,
 			.extra_ctx = ctx};
 	return run_batch(&c);
+}
+
+int sg_record_logged(sg_engine *e, uint64_t log_pos, const sg_event_in *events, size_t n, sg_event_out *out)
+{
+	if (e->rdonly)
+		return SG_ERDONLY;
+	sg_event_in one, *in = NULL;
+	int rc = log_pos ? events_in(events, n, &one, &in) : -EINVAL;
+	for (size_t i = 0; !rc && i < n; i++)
+		if (in[i].time_us <= 0)
+			rc = -EINVAL; /* the time is part of the event: no clock here */
+	if (!rc) {
+		/* batch_us 0: every event carries its time, and the de-dup
+		 * sweep reads the batch's latest event time, not the clock. */
+		record_ctx c = {.e = e, .in = in, .n = n, .out = out, .log_pos = log_pos};
+		rc = run_batch(&c);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			out[i] = (sg_event_out){.status = rc};
+	}
+	if (in && in != &one)
+		free(in);
+	return rc;
+}
+
+int sg_log_position(sg_engine *e, uint64_t *pos)
+{
+	MDB_txn *txn;
+	int rc = sg__rd_begin(&e->store, &txn);
+	if (rc)
+		return rc;
+	uint64_t p = 0;
+	rc = sg__meta_get_u64(&e->store, txn, "logpos", &p);
+	sg__rd_end(&e->store, txn);
+	if (!rc)
+		*pos = p;
+	return rc;
 }
 
 int sg_apply(sg_engine *e, const sg_event *events, size_t n, sg_event_out *out)

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The parts of a fleet node (fleet.h) shared by its files: fleet.c (start,
+ * stop, submit, the loop side, /healthz and /metrics), publish.c (the
+ * publisher thread and the ack handler) and apply.c (the applier thread).
+ *
+ * Threads: the loop (submit, done callbacks), the publisher (outbox,
+ * publish, PubAck), the applier (ordered consumer, sg_record_logged), and
+ * libnats's own. Everything shared is under mu: the submit queue, the
+ * in-flight table the ack handler fills, the waiters for an applied
+ * sequence, the done list, the applied results ring and the counters. */
+#pragma once
+#include <nats/nats.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "fleet/fleet.h"
+#include "fleet/heads.h"
+#include "store/fleet_outbox.h"
+
+#define RING 16384                 /* applied results kept for waiters (stream messages) */
+#define RING_EVENTS 4
+#define APPLY_BATCH 256
+#define RETRY_MS 1000              /* republish unacknowledged outbox rows this often */
+#define HEADS_MS 2000              /* publish and compare chain heads this often */
+#define DUP_WINDOW_NS ((int64_t)48 * 3600 * 1000000000)
+
+typedef struct fjob {
+	sg__wjob *job;
+	sg__buf msg;
+	char subject[96];
+	char msg_id[512];
+	uint64_t outbox_id;
+	int64_t t0;
+	bool barrier; /* no events: finished once the stream's last sequence is applied */
+	/* set by the ack handler, under mu */
+	bool acked, failed, dup;
+	uint64_t seq;
+	struct fjob *next;
+} fjob;
+
+/* An outbox row without a PubAck yet (published again until it has one). */
+typedef struct row {
+	uint64_t id;
+	char subject[96];
+	char msg_id[512];
+	uint8_t *data;
+	size_t len;
+	struct row *next;
+} row;
+
+/* An acknowledged outbox row, kept on disk until outboxKeepMs old: a FIFO. */
+typedef struct acked_row {
+	uint64_t id;
+	int64_t acked_us;
+} acked_row;
+
+typedef struct result {
+	uint64_t seq; /* stream sequence this entry holds, 0 = empty */
+	unsigned n;
+	sg_event_out out[RING_EVENTS];
+} result;
+
+struct sg__fleet {
+	uv_loop_t *loop;
+	sg_engine *engine;
+	sg__replication cfg;
+	uv_async_t async;
+	uv_thread_t pub_thread, apply_thread;
+	uv_mutex_t mu;
+	uv_cond_t cond;
+	natsConnection *nc;
+	jsCtx *js;
+	sg__outbox *outbox;
+	sg__heads *heads; /* applier thread only */
+	char subj_all[96];
+	unsigned max_queue;
+	/* under mu */
+	fjob *qhead, *qtail;
+	unsigned qlen;
+	fjob *inflight; /* published, PubAck awaited */
+	fjob *waiting;  /* acknowledged, applied seq awaited */
+	fjob *dhead, *dtail;
+	result *ring;
+	uint64_t applied, stream_last;
+	int64_t contact_ms; /* last time the stream answered or delivered */
+	uint64_t published, publish_timeouts, republished, applied_msgs;
+	bool diverged;
+	char diverged_reason[160];
+	bool stopping, pub_exited, apply_exited, broken;
+	char broken_reason[160];
+	/* publisher thread only */
+	row *rows;
+	acked_row *acked;       /* circular: acked[(ahead + i) % acap], i < alen */
+	size_t ahead, alen, acap;
+	/* loop thread only */
+	bool stop_called;
+	void (*close_cb)(void *);
+	void *close_arg;
+};
+
+static inline int64_t now_ms(void)
+{
+	return sg_now_us() / 1000;
+}
+
+static inline void fjob_free(fjob *j)
+{
+	sg__buf_free(&j->msg);
+	free(j);
+}
+
+/* mu held: finish j with its status already set (posted to the loop). */
+void sg__fleet_post_done(sg__fleet *f, fjob *j);
+/* mu held: j's out[] from the applied result of j->seq, then posted. */
+void sg__fleet_complete(sg__fleet *f, fjob *j);
+/* The stream's last sequence now (false when the stream does not answer). */
+bool sg__fleet_stream_last(sg__fleet *f, uint64_t *last);
+void sg__fleet_pub_main(void *arg);
+void sg__fleet_apply_main(void *arg);
+void sg__fleet_on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure);

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The fleet outbox; see outbox.h. Row: u16 subject length, subject, u16
+ * msg-id length, msg-id, the message bytes. Key: the id, big-endian. */
+#include <errno.h>
+#include <limits.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "store/fleet_outbox.h"
+
+struct sg__outbox {
+	MDB_env *env;
+	MDB_dbi rows, meta;
+};
+
+static int err(int rc)
+{
+	return rc > 0 ? -rc : rc == 0 ? 0 : -EIO;
+}
+
+static void be64(uint8_t k[8], uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		k[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+static uint64_t unbe64(const uint8_t k[8])
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | k[i];
+	return v;
+}
+
+int sg__outbox_open(const char *data_dir, sg__outbox **ret)
+{
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof(path), "%s/fleet-outbox", data_dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	if (mkdir(path, 0700) && errno != EEXIST)
+		return -errno;
+	sg__outbox *ob = calloc(1, sizeof(*ob));
+	if (!ob)
+		return -ENOMEM;
+	MDB_txn *txn = NULL;
+	int rc = mdb_env_create(&ob->env);
+	if (!rc)
+		rc = mdb_env_set_maxdbs(ob->env, 2);
+	if (!rc)
+		rc = mdb_env_set_mapsize(ob->env, (size_t)1 << 30);
+	if (!rc)
+		rc = mdb_env_open(ob->env, path, 0, 0600);
+	if (!rc)
+		rc = mdb_txn_begin(ob->env, NULL, 0, &txn);
+	if (!rc)
+		rc = mdb_dbi_open(txn, "rows", MDB_CREATE, &ob->rows);
+	if (!rc)
+		rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &ob->meta);
+	if (!rc) {
+		rc = mdb_txn_commit(txn);
+		txn = NULL;
+	}
+	if (rc) {
+		if (txn)
+			mdb_txn_abort(txn);
+		if (ob->env)
+			mdb_env_close(ob->env);
+		free(ob);
+		return err(rc);
+	}
+	*ret = ob;
+	return 0;
+}
+
+void sg__outbox_close(sg__outbox *ob)
+{
+	if (!ob)
+		return;
+	mdb_env_close(ob->env);
+	free(ob);
+}
+
+int sg__outbox_put(sg__outbox *ob, const char *node, sg__outbox_row *rows, size_t n)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(ob->env, NULL, 0, &txn);
+	if (rc)
+		return err(rc);
+	MDB_val mk = {4, "next"}, mv;
+	uint64_t next = 1;
+	rc = mdb_get(txn, ob->meta, &mk, &mv);
+	if (!rc && mv.mv_size == 8)
+		next = unbe64(mv.mv_data);
+	else if (rc != MDB_NOTFOUND)
+		rc = rc ? rc : EIO;
+	else
+		rc = 0;
+	uint8_t *val = NULL;
+	for (size_t i = 0; !rc && i < n; i++) {
+		sg__outbox_row *r = &rows[i];
+		r->id = next++;
+		if (!r->msg_id || !r->msg_id[0]) {
+			snprintf(r->own_id, sizeof(r->own_id), "%.60s:o%llu", node, (unsigned long long)r->id);
+			r->msg_id = r->own_id;
+		}
+		size_t sl = strlen(r->subject), il = strlen(r->msg_id);
+		if (sl > 0xffff || il > 0xffff) {
+			rc = E2BIG;
+			break;
+		}
+		size_t vl = 4 + sl + il + r->len;
+		free(val);
+		if (!(val = malloc(vl))) {
+			rc = ENOMEM;
+			break;
+		}
+		val[0] = (uint8_t)(sl >> 8);
+		val[1] = (uint8_t)sl;
+		memcpy(val + 2, r->subject, sl);
+		val[2 + sl] = (uint8_t)(il >> 8);
+		val[3 + sl] = (uint8_t)il;
+		memcpy(val + 4 + sl, r->msg_id, il);
+		memcpy(val + 4 + sl + il, r->data, r->len);
+		uint8_t key[8];
+		be64(key, r->id);
+		MDB_val k = {8, key}, v = {vl, val};
+		rc = mdb_put(txn, ob->rows, &k, &v, MDB_APPEND);
+	}
+	free(val);
+	if (!rc) {
+		uint8_t nb[8];
+		be64(nb, next);
+		MDB_val nv = {8, nb};
+		rc = mdb_put(txn, ob->meta, &mk, &nv, 0);
+	}
+	if (rc) {
+		mdb_txn_abort(txn);
+		return err(rc);
+	}
+	return err(mdb_txn_commit(txn)); /* synced: the env is opened without MDB_NOSYNC */
+}
+
+int sg__outbox_del(sg__outbox *ob, const uint64_t *ids, size_t n)
+{
+	if (!n)
+		return 0;
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(ob->env, NULL, 0, &txn);
+	for (size_t i = 0; !rc && i < n; i++) {
+		uint8_t key[8];
+		be64(key, ids[i]);
+		MDB_val k = {8, key};
+		rc = mdb_del(txn, ob->rows, &k, NULL);
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+	}
+	if (rc) {
+		if (txn)
+			mdb_txn_abort(txn);
+		return err(rc);
+	}
+	return err(mdb_txn_commit(txn));
+}
+
+int sg__outbox_foreach(sg__outbox *ob, int (*cb)(const sg__outbox_row *row, void *ctx), void *ctx)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	int rc = mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		return err(rc);
+	if ((rc = mdb_cursor_open(txn, ob->rows, &cur))) {
+		mdb_txn_abort(txn);
+		return err(rc);
+	}
+	MDB_val k, v;
+	int crc = 0;
+	char subj[256], mid[512];
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc && !crc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		const uint8_t *p = v.mv_data;
+		size_t sl, il;
+		if (k.mv_size != 8 || v.mv_size < 4 || (sl = (size_t)p[0] << 8 | p[1]) + 4 > v.mv_size ||
+		    sl >= sizeof(subj) || (il = (size_t)p[2 + sl] << 8 | p[3 + sl]) + sl + 4 > v.mv_size ||
+		    il >= sizeof(mid)) {
+			crc = -EBADMSG;
+			break;
+		}
+		memcpy(subj, p + 2, sl);
+		subj[sl] = '\0';
+		memcpy(mid, p + 4 + sl, il);
+		mid[il] = '\0';
+		sg__outbox_row row = {.id = unbe64(k.mv_data), .subject = subj, .msg_id = mid,
+				      .data = p + 4 + sl + il, .len = v.mv_size - 4 - sl - il};
+		crc = cb(&row, ctx);
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (crc)
+		return crc;
+	return rc == MDB_NOTFOUND ? 0 : err(rc);
+}
