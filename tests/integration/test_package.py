@@ -186,8 +186,9 @@ def body(c):
                                                       "./usr/lib/sysusers.d/stopgate.conf",
                                                       "./etc/stopgate/config.json",
                                                       "man1/stopgate-serve.1.gz")), names["stopgate"][-800:])
-        c.check("libstopgate0 has the library and the keyword rules",
-                "libstopgate.so.0" in names["libstopgate0"] and "keywords/en.kw" in names["libstopgate0"])
+        c.check("libstopgate0 has the library, the keyword rules and the quiet-hours rules",
+                "libstopgate.so.0" in names["libstopgate0"] and "keywords/en.kw" in names["libstopgate0"]
+                and "quiet-hours/us.qh" in names["libstopgate0"] and "quiet-hours/zones/nanp.tsv" in names["libstopgate0"])
         c.check("libstopgate-dev has the header, the pkg-config file and the link library",
                 all(x in names["libstopgate-dev"] for x in ("stopgate.h", "stopgate.pc", "libstopgate.so -> ")))
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
