@@ -119,18 +119,18 @@ static int engine_open(const sg_options *caller_opts, bool with_store, sg_engine
 		e->default_country[1] = opts->default_country[0] ? (char)(opts->default_country[1] & ~0x20) : 0;
 		e->default_country[2] = '\0';
 	}
-	if (with_store) {
+	/* The rules first: a bad file fails before the store is touched, and
+	 * a background filter rebuild starts only once the engine is ready. */
+	char err[256];
+	rc = sg__kw_load(e->keywords_dir, &e->kw, err, sizeof(err));
+	if (!rc && with_store)
+		rc = sg__qh_load(e->quiet_dir, sg_now_us(), &e->qh, NULL, 0);
+	if (!rc && with_store) {
 		rc = sg__store_open(&e->store, e->data_dir, e->rdonly, opts->flags & SG_OPEN_DEFER_SYNC,
 				    !e->rdonly && (opts->flags & SG_OPEN_CREATE), opts->initial_map_size,
 				    opts->filter_capacity);
 		e->store_open = true;
 	}
-	if (!rc) {
-		char err[256];
-		rc = sg__kw_load(e->keywords_dir, &e->kw, err, sizeof(err));
-	}
-	if (!rc && with_store)
-		rc = sg__qh_load(e->quiet_dir, sg_now_us(), &e->qh, NULL, 0);
 	if (!rc && with_store && !e->rdonly)
 		rc = sg__registry_log_migrate(e); /* once, for a store from before 0.2 */
 	if (rc) {
