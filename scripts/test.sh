@@ -9,7 +9,9 @@
 #      except suite 'slow' (the short soak: memory figures mean nothing there;
 #      the console's browser test, whose browser is not the code under test)
 #      and suites 'bindings' (python, go and node load the regular library)
-#      and 'package' (the Debian packages are built from the tree, not the build).
+#      and 'package' (the Debian packages are built from the tree, not the build);
+#      the crash sweeps (integrity_store, crash_consistency) sample their
+#      crash points there, having run every one in step 1.
 # The full run also installs Chromium and playwright-core (SG_WITH_BROWSER=1)
 # for the console's browser test (tests/browser) and fails if it cannot run.
 # SG_QUICK=1 runs step 1 only.
@@ -38,6 +40,9 @@ if [ "${SG_QUICK:-0}" != 1 ]; then
 			-Dc_args=-fno-sanitize-recover=all -Dbench=false >/dev/null
 	fi
 	if ninja -C build-asan >/dev/null; then
+		# SG_SANITIZED=1: the crash sweeps sample their points (the regular
+		# pass above runs every one); fewer SIGKILL rounds for the same reason
+		SG_SANITIZED=1 SG_CRASH_ROUNDS=8 \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 			meson test -C build-asan --no-suite slow --no-suite bindings --no-suite package --print-errorlogs --num-processes 2
 		logs+=(build-asan/meson-logs/testlog.json)

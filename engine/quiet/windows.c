@@ -154,7 +154,23 @@ static ptrdiff_t iv_find(const ivlist *l, int64_t t)
 }
 
 /* The allowed intervals of one rule in one zone over [from, to). */
-static int pair_intervals(const sg__qh_rule *r, const sg__tz *tz, int64_t from, int64_t to, ivlist *out)
+/* The days a rule is closed (holidays), one byte per day from day0: the
+ * rule's part of a pair, computed once per rule at load. */
+typedef struct closed_days {
+	const uint8_t *day;
+	int64_t day0;
+	size_t n;
+} closed_days;
+
+static bool rule_closed(const sg__qh_rule *r, const closed_days *cd, int64_t d)
+{
+	if (cd && d >= cd->day0 && (uint64_t)(d - cd->day0) < cd->n)
+		return cd->day[d - cd->day0];
+	return sg__qh_rule_closed(r, d, NULL);
+}
+
+static int pair_intervals(const sg__qh_rule *r, const closed_days *cd, const sg__tz *tz, int64_t from, int64_t to,
+			  ivlist *out)
 {
 	int64_t d0 = from / DAY - 2, d1 = to / DAY + 2;
 	for (int64_t d = d0; d <= d1; d++) {
@@ -164,7 +180,7 @@ static int pair_intervals(const sg__qh_rule *r, const sg__tz *tz, int64_t from, 
 			b = (d + 1) * DAY; /* not yet in force: the whole local day */
 		} else {
 			int wd = sg__weekday(d);
-			if (r->open[wd] < 0 || sg__qh_rule_closed(r, d, NULL))
+			if (r->open[wd] < 0 || rule_closed(r, cd, d))
 				continue;
 			a = d * DAY + r->open[wd] * 60;
 			b = d * DAY + r->close[wd] * 60;
@@ -207,10 +223,53 @@ static int openers(const ivlist *l, const ivlist *pairs, const uint8_t *rule_of,
 	return 0;
 }
 
+/* The (rule, zone) pairs' intervals over the whole horizon, computed once
+ * at load: the profiles share a few dozen pairs, and each pair is the same
+ * for every category (precompute() would otherwise redo each one per
+ * profile and category, most of the load time). */
+typedef struct pair_memo {
+	ivlist *iv;  /* [rule * nzones + zone] */
+	bool *done;
+	uint8_t *closed; /* [rule * ndays + day - day0]: closed_days of each rule */
+	int64_t day0;
+	size_t ndays;
+} pair_memo;
+
+/* one = the allowed intervals of rule i in zone zi over [from, to): the
+ * memo's copy when memo is set (from, to are then the horizon). */
+static int pair_get(const sg__qh_set *s, pair_memo *memo, size_t i, size_t zi, int64_t from, int64_t to,
+		    ivlist *one)
+{
+	one->n = 0;
+	if (!memo)
+		return pair_intervals(&s->rules[i], NULL, &s->zones[zi], from, to, one);
+	size_t k = i * s->nzones + zi;
+	if (!memo->done[k]) {
+		closed_days cd = {memo->closed + i * memo->ndays, memo->day0, memo->ndays};
+		int rc = pair_intervals(&s->rules[i], &cd, &s->zones[zi], from, to, &memo->iv[k]);
+		if (rc)
+			return rc;
+		memo->done[k] = true;
+	}
+	const ivlist *m = &memo->iv[k];
+	if (m->n > one->cap) {
+		void *q = realloc(one->iv, m->n * sizeof(*one->iv));
+		if (!q)
+			return -ENOMEM;
+		one->iv = q;
+		one->cap = m->n;
+	}
+	if (m->n)
+		memcpy(one->iv, m->iv, m->n * sizeof(*one->iv));
+	one->n = m->n;
+	return 0;
+}
+
 /* The intersection of every (rule, zone) pair of profile p for cat;
- * opener (may be NULL) receives openers() of it. */
+ * opener (may be NULL) receives openers() of it; memo (may be NULL) holds
+ * the pairs over the horizon [from, to). */
 static int profile_intervals(const sg__qh_set *s, const profile *p, sg_category cat, int64_t from, int64_t to,
-			     ivlist *out, uint8_t **opener)
+			     ivlist *out, uint8_t **opener, pair_memo *memo)
 {
 	ivlist acc = {0}, one = {0}, tmp = {0};
 	ivlist *pairs = NULL;
@@ -232,15 +291,14 @@ static int profile_intervals(const sg__qh_set *s, const profile *p, sg_category 
 		if (!(p->rules & (1ull << i)) || !covers(&s->rules[i], cat))
 			continue;
 		for (size_t z = 0; z <= p->nzones && !rc; z++) {
-			const sg__tz *tz;
+			size_t zi;
 			if (z < p->nzones)
-				tz = &s->zones[p->zones[z]];
+				zi = p->zones[z];
 			else if (s->also[i] >= 0)
-				tz = &s->zones[s->also[i]];
+				zi = (size_t)s->also[i];
 			else
 				break;
-			one.n = 0;
-			if ((rc = pair_intervals(&s->rules[i], tz, from, to, &one)))
+			if ((rc = pair_get(s, memo, i, zi, from, to, &one)))
 				break;
 			if (pairs) { /* keep a copy for openers() */
 				ivlist *c = &pairs[npairs];
@@ -607,7 +665,30 @@ static int load_rules(sg__qh_set *s, const char *dir, char *err, size_t errlen)
 	return rc;
 }
 
+static int precompute_with(sg__qh_set *s, pair_memo *memo);
+
 static int precompute(sg__qh_set *s)
+{
+	size_t n = s->nrules * s->nzones + 1;
+	pair_memo memo = {calloc(n, sizeof(ivlist)), calloc(n, sizeof(bool)), NULL, s->base / DAY - 2,
+			  (size_t)((s->end - s->base) / DAY) + 5};
+	memo.closed = calloc(s->nrules * memo.ndays + 1, 1);
+	if (memo.closed)
+		for (size_t r = 0; r < s->nrules; r++)
+			for (size_t d = 0; d < memo.ndays; d++)
+				memo.closed[r * memo.ndays + d] =
+					sg__qh_rule_closed(&s->rules[r], memo.day0 + (int64_t)d, NULL);
+	int rc = memo.iv && memo.done && memo.closed ? precompute_with(s, &memo) : -ENOMEM;
+	if (memo.iv)
+		for (size_t k = 0; k < n; k++)
+			iv_free(&memo.iv[k]);
+	free(memo.iv);
+	free(memo.done);
+	free(memo.closed);
+	return rc;
+}
+
+static int precompute_with(sg__qh_set *s, pair_memo *memo)
 {
 	s->hot = calloc(s->nprofiles * SG__QH_CATEGORIES + 1, sizeof(*s->hot));
 	if (!s->hot)
@@ -620,7 +701,7 @@ static int precompute(sg__qh_set *s)
 					p->covered[c] = true;
 			if (!p->covered[c])
 				continue;
-			int rc = profile_intervals(s, p, (sg_category)c, s->base, s->end, &p->iv[c], &p->opener[c]);
+			int rc = profile_intervals(s, p, (sg_category)c, s->base, s->end, &p->iv[c], &p->opener[c], memo);
 			if (rc)
 				return rc;
 			size_t ndays = (size_t)((s->end - s->base) / DAY) + 1, k = 0;
@@ -808,7 +889,7 @@ static const sg__qh_rule *deciding_rule(const sg__qh_set *s, const profile *p, s
 			if (!tz)
 				break;
 			ivlist l = {0};
-			if (pair_intervals(&s->rules[i], tz, t - DAY, t + 15 * DAY, &l)) {
+			if (pair_intervals(&s->rules[i], NULL, tz, t - DAY, t + 15 * DAY, &l)) {
 				iv_free(&l);
 				return best ? best : &s->rules[i];
 			}
@@ -829,7 +910,7 @@ static bool slow_eval(const sg__qh_set *s, const profile *p, sg_category cat, in
 {
 	ivlist l = {0};
 	*next = 0;
-	if (profile_intervals(s, p, cat, t - DAY, t + SEARCH_DAYS * (int64_t)DAY, &l, NULL)) {
+	if (profile_intervals(s, p, cat, t - DAY, t + SEARCH_DAYS * (int64_t)DAY, &l, NULL, NULL)) {
 		iv_free(&l);
 		return true; /* cannot tell: quiet (fail closed), no next */
 	}

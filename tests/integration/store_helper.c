@@ -46,6 +46,7 @@ int main(int argc, char **argv)
 	o.data_dir = argv[2];
 	o.flags = writer ? SG_OPEN_CREATE : SG_OPEN_RDONLY;
 	o.keywords_dir = getenv("SG_KEYWORDS");
+	o.quiet_hours_dir = "none"; /* opt-outs and checks only: no rules to load per process */
 	o.default_country = "US";
 	if (writer && argc > 3)
 		o.filter_capacity = strtoul(argv[3], NULL, 10);

@@ -43,6 +43,10 @@ AFTER_CRASH = 6    # opt-outs of new recipients sent to the restarted writer
 # `retired` flag, fall between an "after" and the next "before").
 
 
+SANITIZED = os.environ.get("SG_SANITIZED") == "1"
+SAMPLED = {"pwrite", "pwrite64", "writev", "fdatasync"}  # one of each per commit
+
+
 def rcpt(i):
     return f"+1415555{2000 + i:04d}"
 
@@ -171,6 +175,12 @@ def test_crash_every_step(c):
     points = []
     for name, n in sorted(counts.items()):
         for i in range(1, n + 1):
+            # In a sanitizer build (SG_SANITIZED=1, scripts/test.sh) the
+            # many commits' writes and syncs are sampled (every 4th and the
+            # last); every call of the filter swap stays. The regular build
+            # kills the writer at every one of them.
+            if SANITIZED and name in SAMPLED and i % 4 != 1 and i != n:
+                continue
             for when in ("before", "after"):
                 points.append((name, i, when))
     failed, mapped_at_crash = [], 0
