@@ -382,6 +382,9 @@ typedef struct sg_check_opts {
 	sg_purpose purpose;
 	sg_category category; /* SG_CATEGORY_DEFAULT: resolved as described above */
 	int64_t at_us;        /* the instant the message would be sent (UTC µs); 0: now */
+	/* Added in 0.2: the frequency cap's subject (a campaign id); NULL: the
+	 * sender's campaign (see sg_send_cap). */
+	const char *campaign;
 } sg_check_opts;
 /* The defaults at the caller's size (see sg_policy_init). */
 SG_EXPORT void sg_check_opts_init(sg_check_opts *opts, size_t size);
@@ -398,10 +401,13 @@ typedef struct sg_quiet {
 				  * tz are set); false: no rule covers its country */
 	int64_t next_allowed_us; /* SG_REASON_QUIET_HOURS: the earliest instant at or after
 				  * at_us the same check would allow (UTC µs); 0 when no
-				  * window opens within 400 days, or not quiet */
+				  * window opens within 400 days, or not quiet;
+				  * SG_REASON_FREQUENCY_CAP: when the oldest counted send
+				  * leaves the 24 h window */
 	char region[8];          /* the recipient's region, ISO 3166-2 ("US-FL") or country */
 	char tz[96];             /* its IANA zone(s), comma-separated ("America/Chicago,America/New_York") */
-	char rule[224];          /* quiet: the rule file and statute that decided */
+	char rule[224];          /* quiet: the rule file and statute that decided; frequency
+				  * cap: "FL", "OK", "MD" or "maxPerDay" */
 } sg_quiet;
 
 /*
@@ -413,8 +419,13 @@ typedef struct sg_quiet {
  * rule, the state's or province's, for every zone the number may be in
  * (several zones or regions: the intersection). The one opt-out
  * confirmation and HELP replies (SG_PURPOSE_OPTOUT_CONFIRM,
- * SG_PURPOSE_HELP_REPLY) are never held by quiet hours. quiet (may be NULL)
- * receives n entries. opts NULL: defaults (the same as sg_check_batch).
+ * SG_PURPOSE_HELP_REPLY) are never held by quiet hours. Last, an allowed
+ * marketing SG_PURPOSE_MESSAGE (not the one confirmation) whose recipient
+ * and subject (opts->campaign, else the sender's campaign) reached a
+ * frequency cap in the 24 h before `at` is denied SG_REASON_FREQUENCY_CAP
+ * (scope campaign; sg_send_cap tells the caps; the sends counted are the
+ * ones recorded with sg_sends_record). quiet (may be NULL) receives n
+ * entries. opts NULL: defaults (the same as sg_check_batch).
  */
 SG_EXPORT int sg_check_ex(sg_engine *engine, const char *from, const char *const *to, size_t n,
 			  const sg_check_opts *opts, sg_verdict *out, sg_quiet *quiet);

@@ -6,8 +6,9 @@
  * Denials come in the documented order: invalid_number, sender_unregistered
  * (policy) / campaign_inactive (a known campaign that is not ACTIVE, unless
  * the policy allows it), recipient_not_sms_capable, opted_out, no_consent
- * (policy), and last quiet_hours (check/quiet.c: a marketing message
- * outside the recipient's local hours; sg_check_ex only).
+ * (policy), quiet_hours (check/quiet.c: a marketing message outside the
+ * recipient's local hours) and last frequency_cap (check/cap.c: a
+ * marketing message over the recipient's cap); those two in sg_check_ex only.
  *
  * Fail closed: every verdict starts as a deny (check_failed) and becomes an
  * allow only once decided, so a store error part way through a batch leaves
@@ -360,8 +361,11 @@ int sg__check_run(sg_engine *e, const char *from, const char *const *to, size_t 
 	}
 	if (txn)
 		sg__rd_end(&e->store, txn);
+	sg_category cat = q ? q->cat : SG_CATEGORY_DEFAULT;
 	if (q)
 		sg__quiet_finish(q);
+	if (!rc && cat == SG_CATEGORY_MARKETING && purpose == SG_PURPOSE_MESSAGE)
+		rc = sg__cap_apply(e, fkey, cc, to, n, opts, out, quiet);
 	if (rc)
 		return rc;
 	if (cl.needed && !e->rdonly) {

@@ -201,6 +201,8 @@ int sg_check_ex(sg_engine *e, const char *from, const char *const *to, size_t n,
 	int rc = opts ? sg__struct_in(&o, sizeof(o), opts, sizeof(o)) : 0;
 	if (!rc && (o.category < SG_CATEGORY_DEFAULT || o.category > SG_CATEGORY_CONVERSATIONAL))
 		rc = -EINVAL;
+	if (!rc && o.campaign && strlen(o.campaign) >= 64)
+		rc = -EINVAL; /* longer than any campaign id (sg_sender_info) */
 	if (rc) { /* undecided: denied */
 		for (size_t i = 0; i < n; i++) {
 			memset(&out[i], 0, sizeof(out[i]));

@@ -23,6 +23,12 @@ int sg__quiet_prepare(sg__quiet_ctx *q, sg_engine *e, const sg_check_opts *opts,
 void sg__quiet_apply(sg__quiet_ctx *q, size_t i, const char *to_key, sg_verdict *v);
 void sg__quiet_finish(sg__quiet_ctx *q);
 
-/* check.c, with the quiet-hours step (q may be NULL). */
+/* cap.c: the frequency-cap step, after quiet hours, for the verdicts of a
+ * marketing SG_PURPOSE_MESSAGE check (outside any read transaction: it
+ * reads the send ledger). */
+int sg__cap_apply(sg_engine *e, const char *from_key, const char cc[3], const char *const *to, size_t n,
+		  const sg_check_opts *opts, sg_verdict *out, sg_quiet *quiet);
+
+/* check.c, with the quiet-hours and cap steps (opts NULL: neither). */
 int sg__check_run(sg_engine *e, const char *from, const char *const *to, size_t n, sg_purpose purpose,
 		  sg_verdict *out, const sg_check_opts *opts, sg_quiet *quiet);

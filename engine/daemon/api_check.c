@@ -13,13 +13,10 @@
  * parameters or body fields; the answer gains category, region, tz and, for
  * quiet_hours, next_allowed_at and rule whenever a category applies.
  *
- * Frequency caps (the send ledger, sg_send_cap): an allowed ordinary
- * message whose category resolves to marketing (the same rule as quiet
- * hours: the parameter, else the campaign's TCR usecase, else the policy's
- * defaultCategory) and whose recipient and subject ("campaign", default the
- * sender's) already reached their cap in the 24 h before `at` is denied
- * "frequency_cap" with "next_allowed_at". A recipient outside FL, OK and MD
- * costs no ledger read unless some campaign has a maxPerDay.
+ * Frequency caps are the library's too (sg_check_ex, after quiet hours): a
+ * marketing message whose recipient and subject ("campaign", default the
+ * sender's) reached their cap is denied "frequency_cap" with
+ * "next_allowed_at".
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -74,8 +71,6 @@ typedef struct check {
 	sg_quiet one_quiet[1];
 	const char *campaign;   /* the cap's subject; NULL: the sender's */
 	char qcampaign[64];
-	int64_t *next_allowed;  /* n entries, set for frequency_cap verdicts */
-	int64_t one_next[1];
 	sg_purpose purpose;
 	bool leader;            /* consistency=leader: a fleet node first applies the stream's last sequence */
 	bool batch;
@@ -101,51 +96,15 @@ static void check_free(check *c)
 		free(c->out);
 	if (c->quiet != c->one_quiet)
 		free(c->quiet);
-	if (c->next_allowed != c->one_next)
-		free(c->next_allowed);
 	free(c);
-}
-
-/* Deny the allowed marketing verdicts whose cap is reached (numbers read
- * as the check reads them). */
-static int apply_caps(sg_engine *engine, check *c)
-{
-	if (c->purpose != SG_PURPOSE_MESSAGE)
-		return 0;
-	char from[SG_KEY_MAX], to[SG_KEY_MAX], cc[3];
-	const char *dc = sg_engine_default_country(engine);
-	if (sg_number_normalize(c->from, strlen(c->from), dc, SG_FIELD_ADDRESS, from, NULL))
-		return 0; /* every verdict is invalid_number already */
-	const char *tc = sg_number_country(from, cc) == 0 ? cc : dc;
-	for (size_t i = 0; i < c->n; i++) {
-		c->next_allowed[i] = 0;
-		if (!c->out[i].allow || c->out[i].confirmation || c->quiet[i].category != SG_CATEGORY_MARKETING ||
-		    sg_number_normalize(c->to[i], strlen(c->to[i]), tc, SG_FIELD_NUMBER, to, NULL))
-			continue;
-		sg_cap_result r;
-		int rc = sg_send_cap(engine, from, to, c->campaign, SG_SEND_MARKETING, c->opts.at_us, &r);
-		if (rc) {
-			/* fail closed: this verdict and the rest undecided */
-			for (size_t j = i; j < c->n; j++)
-				c->out[j] = (sg_verdict){.reason = SG_REASON_CHECK_FAILED};
-			return rc;
-		}
-		if (r.exceeded) {
-			c->out[i].allow = false;
-			c->out[i].reason = SG_REASON_FREQUENCY_CAP;
-			c->out[i].scope = SG_SCOPE_CAMPAIGN;
-			c->next_allowed[i] = r.next_allowed_at_us;
-		}
-	}
-	return 0;
 }
 
 static int check_run(sg_engine *engine, void *ctx)
 {
 	check *c = ctx;
 	c->opts.purpose = c->purpose;
-	int rc = sg_check_ex(engine, c->from, c->to, c->n, &c->opts, c->out, c->quiet);
-	return rc ? rc : apply_caps(engine, c);
+	c->opts.campaign = c->campaign;
+	return sg_check_ex(engine, c->from, c->to, c->n, &c->opts, c->out, c->quiet);
 }
 
 static void next_allowed_json(sg__buf *b, bool *first, const check *c, size_t i)
@@ -153,7 +112,7 @@ static void next_allowed_json(sg__buf *b, bool *first, const check *c, size_t i)
 	if (c->out[i].reason != SG_REASON_FREQUENCY_CAP)
 		return;
 	sg__buf_json_key(b, first, "next_allowed_at");
-	sg__time_json(b, c->next_allowed[i]);
+	sg__time_json(b, c->quiet[i].next_allowed_us);
 }
 
 /* The cap's subject; answers 422 and returns false when bad. */
@@ -331,7 +290,6 @@ static void check_get(sg__req *req)
 		return;
 	}
 	char purpose[32], category[32], at[64], campaign[128], consistency[16];
-	c->next_allowed = c->one_next;
 	if (!query_param(req, "from", true, c->qfrom, sizeof(c->qfrom)) ||
 	    !query_param(req, "to", true, c->qto, sizeof(c->qto)) ||
 	    !query_param(req, "purpose", false, purpose, sizeof(purpose)) ||
@@ -374,7 +332,6 @@ static void check_post(sg__req *req)
 	c->to = c->one_to;
 	c->out = c->one_out;
 	c->quiet = c->one_quiet;
-	c->next_allowed = c->one_next;
 	bool answered = false;
 	c->from = sg__json_str(req, json, "from", &answered);
 	const char *purpose = sg__json_str(req, json, "purpose", &answered);
@@ -413,8 +370,7 @@ static void check_post(sg__req *req)
 		c->to = calloc(n, sizeof(*c->to));
 		c->out = calloc(n, sizeof(*c->out));
 		c->quiet = calloc(n, sizeof(*c->quiet));
-		c->next_allowed = calloc(n, sizeof(*c->next_allowed));
-		if (!c->to || !c->out || !c->quiet || !c->next_allowed) {
+		if (!c->to || !c->out || !c->quiet) {
 			sg__respond_error(req, 500, "out_of_memory", NULL);
 			goto fail;
 		}

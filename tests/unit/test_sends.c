@@ -458,6 +458,69 @@ static void florida_cap(void **state)
 	tu_rmdir(dir);
 }
 
+/* The check itself (sg_check_ex) denies a marketing message over a cap,
+ * after every other reason and quiet hours; other categories, subjects
+ * and the plain sg_check are not capped. */
+static void check_denies_over_cap(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	sg_engine *e = tu_open(dir, 0, NULL);
+	const char *c1 = "{\"campaignId\":\"C1\",\"brandId\":\"B1\",\"status\":\"ACTIVE\"}";
+	assert_int_equal(sg_campaign_put_json(e, c1, strlen(c1), NULL), 0);
+	assert_int_equal(sg_sender_put(e, OURS, "C1", NULL), 0);
+	int64_t at;
+	assert_int_equal(sg_time_parse("2026-06-10T16:00:00Z", &at), 0); /* noon in Miami */
+	int64_t t0 = at - 3 * HOUR_US;
+	for (int i = 0; i < 3; i++) {
+		char id[8];
+		snprintf(id, sizeof(id), "m%d", i);
+		send1(e, id, OURS, FLORIDA, t0 + i * HOUR_US, NULL, SG_SEND_MARKETING, 0);
+	}
+	const char *to[] = {FLORIDA, THEM};
+	sg_check_opts o;
+	sg_check_opts_default(&o);
+	o.category = SG_CATEGORY_MARKETING;
+	o.at_us = at;
+	sg_verdict v[2];
+	sg_quiet q[2];
+	assert_int_equal(sg_check_ex(e, OURS, to, 2, &o, v, q), 0);
+	assert_false(v[0].allow);
+	assert_int_equal(v[0].reason, SG_REASON_FREQUENCY_CAP);
+	assert_int_equal(v[0].scope, SG_SCOPE_CAMPAIGN);
+	assert_int_equal(q[0].next_allowed_us, t0 + DAY_US);
+	assert_string_equal(q[0].rule, "FL");
+	assert_true(v[1].allow); /* California: no cap */
+	/* a day later the first send has left the window */
+	o.at_us = t0 + DAY_US;
+	assert_int_equal(sg_check_ex(e, OURS, to, 1, &o, v, q), 0);
+	assert_true(v[0].allow);
+	o.at_us = at;
+	/* informational, another subject, the plain check: not capped */
+	o.category = SG_CATEGORY_INFORMATIONAL;
+	assert_int_equal(sg_check_ex(e, OURS, to, 1, &o, v, q), 0);
+	assert_true(v[0].allow);
+	o.category = SG_CATEGORY_MARKETING;
+	o.campaign = "C2";
+	assert_int_equal(sg_check_ex(e, OURS, to, 1, &o, v, q), 0);
+	assert_true(v[0].allow);
+	char toolong[80];
+	memset(toolong, 'c', sizeof(toolong) - 1);
+	toolong[sizeof(toolong) - 1] = '\0';
+	o.campaign = toolong;
+	assert_int_equal(sg_check_ex(e, OURS, to, 1, &o, v, q), -EINVAL);
+	assert_false(v[0].allow);
+	assert_int_equal(sg_check(e, OURS, FLORIDA, SG_PURPOSE_MESSAGE, &v[0]), 0);
+	assert_true(v[0].allow);
+	/* an opt-out still comes first */
+	tu_record(e, SG_ACTION_OPT_OUT, SG_SOURCE_OPERATOR, OURS, FLORIDA, 0, NULL);
+	o.campaign = NULL;
+	assert_int_equal(sg_check_ex(e, OURS, to, 1, &o, v, q), 0);
+	assert_int_equal(v[0].reason, SG_REASON_OPTED_OUT);
+	sg_engine_close(e);
+	tu_rmdir(dir);
+}
+
 static void inactive_campaign_sends(void **state)
 {
 	(void)state;
@@ -531,6 +594,7 @@ int main(void)
 		cmocka_unit_test(pruning_keeps_verify),
 		cmocka_unit_test(sends_after_optout_are_violations),
 		cmocka_unit_test(florida_cap),
+		cmocka_unit_test(check_denies_over_cap),
 		cmocka_unit_test(inactive_campaign_sends),
 		cmocka_unit_test(seals_replay),
 	};
