@@ -48,28 +48,36 @@ static int parse_purpose(const char *s, sg_purpose *ret)
 }
 
 static const char check_usage[] =
-	"usage: stopgate check [--purpose P] [--category C] [--at TIME] [--data DIR] [--country CC] FROM TO\n"
+	"usage: stopgate check [--purpose P] [--category C] [--at TIME] [--campaign ID] [--data DIR]\n"
+	"                      [--country CC] FROM TO [TO...]\n"
 	"\n"
-	"Prints the verdict as JSON: {\"allow\", \"reason\", \"scope\", \"since\"}.\n"
-	"Exit status: 0 allow, 1 deny, 2 error. Opens the store read-only, so it\n"
-	"runs beside a daemon. --purpose: message (default), optout_confirm,\n"
-	"help_reply, optin_confirm. --category: marketing, informational,\n"
-	"transactional, conversational (default: the campaign's usecase, else\n"
-	"policy.defaultCategory); marketing is held outside the recipient's quiet\n"
-	"hours (reason quiet_hours, with next_allowed_at, region, tz, rule).\n"
-	"--at: the RFC 3339 instant to check for (default now).\n";
+	"Prints the verdict as JSON: {\"allow\", \"reason\", \"scope\", \"since\"}; with\n"
+	"several TOs (one snapshot, up to 1000) one line each, with \"to\" first.\n"
+	"Exit status: 0 allow (every TO), 1 deny (some TO), 2 error. Opens the store\n"
+	"read-only, so it runs beside a daemon. --purpose: message (default),\n"
+	"optout_confirm, help_reply, optin_confirm. --category: marketing,\n"
+	"informational, transactional, conversational (default: the campaign's\n"
+	"usecase, else policy.defaultCategory); marketing is held outside the\n"
+	"recipient's quiet hours (reason quiet_hours, with next_allowed_at, region,\n"
+	"tz, rule) and past its frequency cap (reason frequency_cap, with\n"
+	"next_allowed_at and rule). --at: the RFC 3339 instant to check for\n"
+	"(default now). --campaign: the frequency cap's subject (default the\n"
+	"sender's campaign).\n";
 
-/* The quiet-hours fields, once a category applies (as GET /v1/check). */
+#define CHECK_MAX 1000
+
+/* The quiet-hours and cap fields, once a category applies (as GET /v1/check). */
 static void quiet_fields(cJSON *o, const sg_verdict *v, const sg_quiet *q)
 {
 	if (q->category == SG_CATEGORY_DEFAULT)
 		return;
 	cJSON_AddStringToObject(o, "category", sg_category_name(q->category));
-	if (!q->evaluated)
-		return;
-	cJSON_AddStringToObject(o, "region", q->region);
-	cJSON_AddStringToObject(o, "tz", q->tz);
-	if (v->allow || v->reason != SG_REASON_QUIET_HOURS)
+	if (q->evaluated) {
+		cJSON_AddStringToObject(o, "region", q->region);
+		cJSON_AddStringToObject(o, "tz", q->tz);
+	}
+	if (v->allow || (v->reason != SG_REASON_QUIET_HOURS && v->reason != SG_REASON_FREQUENCY_CAP) ||
+	    (v->reason == SG_REASON_QUIET_HOURS && !q->evaluated))
 		return;
 	if (q->next_allowed_us) {
 		char t[32];
@@ -85,16 +93,22 @@ static void quiet_fields(cJSON *o, const sg_verdict *v, const sg_quiet *q)
 
 int cmd_check(int argc, char **argv)
 {
-	static const sg__cmdline_flag flags[] = {
-		{"purpose", true, NULL}, {"category", true, NULL}, {"at", true, NULL}, {NULL, false, NULL}};
+	static const sg__cmdline_flag flags[] = {{"purpose", true, NULL},
+						 {"category", true, NULL},
+						 {"at", true, NULL},
+						 {"campaign", true, NULL},
+						 {NULL, false, NULL}};
 	sg__cmdline c;
 	int rc = sg__cmdline_parse(&c, argc, argv, flags, check_usage);
 	if (rc)
 		return rc > 0 ? CLI_OK : CLI_ERROR;
-	if (c.npositional != 2) {
+	if (c.npositional < 2) {
 		fputs(check_usage, stderr);
 		return CLI_ERROR;
 	}
+	size_t n = (size_t)c.npositional - 1;
+	if (n > CHECK_MAX)
+		return cli_error("check", "at most %d recipients at once; got %zu", CHECK_MAX, n);
 	sg_purpose purpose = SG_PURPOSE_MESSAGE;
 	const char *p = sg__cmdline_value(&c, "purpose");
 	if (p && parse_purpose(p, &purpose))
@@ -108,21 +122,48 @@ int cmd_check(int argc, char **argv)
 			       "conversational)", cat);
 	if (at && sg_time_parse(at, &opts.at_us))
 		return cli_error("check", "--at '%s': an RFC 3339 instant, e.g. 2026-12-02T01:30:00Z", at);
+	opts.campaign = sg__cmdline_value(&c, "campaign");
+	if (opts.campaign && (!opts.campaign[0] || strlen(opts.campaign) >= 64))
+		return cli_error("check", "--campaign: a campaign id of 1 to 63 bytes");
+	sg_verdict one_v, *v = n == 1 ? &one_v : calloc(n, sizeof(*v));
+	sg_quiet one_q, *q = n == 1 ? &one_q : calloc(n, sizeof(*q));
+	if (!v || !q) {
+		if (v != &one_v)
+			free(v);
+		if (q != &one_q)
+			free(q);
+		return cli_error("check", "out of memory");
+	}
 	sg_engine *e;
-	if (cli_open(&c, true, &e))
-		return CLI_ERROR;
-	sg_verdict v;
-	sg_quiet q;
-	const char *to = c.positional[1];
-	rc = sg_check_ex(e, c.positional[0], &to, 1, &opts, &v, &q);
-	sg_engine_close(e);
+	if (cli_open(&c, true, &e)) {
+		rc = -1;
+	} else {
+		rc = sg_check_ex(e, c.positional[0], (const char *const *)&c.positional[1], n, &opts, v, q);
+		sg_engine_close(e);
+		if (rc)
+			cli_error("check", "%s", sg_strerror(rc));
+	}
+	bool all = true;
+	for (size_t i = 0; !rc && i < n; i++) {
+		cJSON *o = cJSON_CreateObject();
+		if (n > 1)
+			cJSON_AddStringToObject(o, "to", c.positional[1 + i]);
+		cJSON *verdict = cli_verdict_json(&v[i]), *it;
+		while ((it = verdict->child)) /* move the members after "to" */
+			cJSON_AddItemToObject(o, it->string, cJSON_DetachItemViaPointer(verdict, it));
+		cJSON_Delete(verdict);
+		quiet_fields(o, &v[i], &q[i]);
+		cli_print_json(o);
+		all = all && v[i].allow;
+	}
+	if (v != &one_v)
+		free(v);
+	if (q != &one_q)
+		free(q);
 	sg__config_free(&c.cfg);
 	if (rc)
-		return cli_error("check", "%s", sg_strerror(rc));
-	cJSON *o = cli_verdict_json(&v);
-	quiet_fields(o, &v, &q);
-	cli_print_json(o);
-	return v.allow ? CLI_OK : CLI_DENY;
+		return CLI_ERROR;
+	return all ? CLI_OK : CLI_DENY;
 }
 
 static const char consent_usage[] =

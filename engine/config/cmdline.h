@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include "config/config.h"
 
-#define SG__CMDLINE_MAX_POSITIONAL 8
+#define SG__CMDLINE_MAX_POSITIONAL 1024 /* stopgate check FROM TO... */
 #define SG__CMDLINE_MAX_FLAGS 16
 
 /* One command-specific option ("--scope VALUE" or "--stdin"). */

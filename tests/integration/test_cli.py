@@ -52,6 +52,23 @@ def optout_then_check_national_number():
 
 
 @case
+def check_several_recipients():
+    d = fresh()
+    sg(d, "optout", "+14155550100", "+14155552671", expect=0)
+    p = sg(d, "check", "+14155550100", "4155552671", "+14155552672", "nonsense", expect=1)
+    lines = [json.loads(line) for line in p.stdout.splitlines()]
+    assert [v["to"] for v in lines] == ["4155552671", "+14155552672", "nonsense"], lines
+    assert list(lines[0])[0] == "to" and lines[0]["reason"] == "opted_out", lines[0]
+    assert lines[1]["allow"] is True and lines[2]["reason"] == "invalid_number", lines
+    p = sg(d, "check", "+14155550100", "+14155552672", "+14155552673", expect=0)
+    assert all(json.loads(line)["allow"] for line in p.stdout.splitlines()), p.stdout
+    p = sg(d, "check", "+14155550100", *[f"+1415555{i:04d}" for i in range(1001)], expect=2)
+    assert "at most 1000" in p.stderr, p.stderr
+    p = sg(d, "check", "--campaign", "", "+14155550100", "+14155552672", expect=2)
+    assert "--campaign" in p.stderr, p.stderr
+
+
+@case
 def data_directory_is_private():
     d = os.path.join(fresh(), "store")
     sg(d, "init", expect=0)
