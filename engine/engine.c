@@ -50,10 +50,12 @@ void sg_options_init(sg_options *o, size_t size)
 	struct_out(o, size, &d, sizeof(d));
 }
 
-/* The keyword set: the one named, else the installed one, else the source
- * tree's (an uninstalled build run from its checkout). */
+/* The keyword set: the one named ("none": none, ""), else the installed
+ * one, else the source tree's (an uninstalled build run from its checkout). */
 static const char *keywords_dir(const sg_options *o)
 {
+	if (o->keywords_dir && !strcmp(o->keywords_dir, "none"))
+		return "";
 	if (o->keywords_dir && o->keywords_dir[0])
 		return o->keywords_dir;
 	if (access(SG_KEYWORDS_DIR_INSTALLED, R_OK) == 0)
@@ -122,7 +124,7 @@ static int engine_open(const sg_options *caller_opts, bool with_store, sg_engine
 	/* The rules first: a bad file fails before the store is touched, and
 	 * a background filter rebuild starts only once the engine is ready. */
 	char err[256];
-	rc = sg__kw_load(e->keywords_dir, &e->kw, err, sizeof(err));
+	rc = e->keywords_dir[0] ? sg__kw_load(e->keywords_dir, &e->kw, err, sizeof(err)) : 0;
 	if (!rc && with_store)
 		rc = sg__qh_load(e->quiet_dir, sg_now_us(), &e->qh, NULL, 0);
 	if (!rc && with_store) {
@@ -171,9 +173,9 @@ void sg_engine_close(sg_engine *e)
 
 int sg_engine_reload(sg_engine *e)
 {
-	sg__kw_set *fresh;
+	sg__kw_set *fresh = NULL;
 	char err[256];
-	int rc = sg__kw_load(e->keywords_dir, &fresh, err, sizeof(err));
+	int rc = e->keywords_dir[0] ? sg__kw_load(e->keywords_dir, &fresh, err, sizeof(err)) : 0;
 	if (rc)
 		return rc;
 	sg__qh_set *qh = NULL;

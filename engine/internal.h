@@ -15,7 +15,7 @@ _Noreturn void sg__require_fail(const char *expr, const char *file, int line);
 
 /* One past the last value of the public enums: internal, so that a new code,
  * action or source in stopgate.h is no ABI change. Update with the enum. */
-#define SG__ERROR_END (SG_EQUIETHOURS + 1)
+#define SG__ERROR_END (SG_ENOKEYWORDS + 1)
 #define SG__ACTION_END (SG_ACTION_SENDS + 1)
 #define SG__REASON_END (SG_REASON_FREQUENCY_CAP + 1)
 #define SG__SOURCE_END (SG_SOURCE_OPERATOR + 1)

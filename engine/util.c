@@ -42,6 +42,8 @@ const char *sg_strerror(int err)
 						 "('stopgate backup'); no new store is created over it",
 		[SG_ERESOLVED - SG_ERROR_MIN] = "the review event was already resolved",
 		[SG_EQUIETHOURS - SG_ERROR_MIN] = "quiet-hours rules do not load",
+		[SG_ENOKEYWORDS - SG_ERROR_MIN] = "opened without keyword rules (keywords \"none\"): this engine "
+						  "checks and records but does not classify messages",
 	};
 	_Static_assert(SG_ARRAY_SIZE(own) == SG__ERROR_END - SG_ERROR_MIN,
 		       "SG__ERROR_END is not one past the last code with a description");

@@ -74,6 +74,8 @@ enum sg_error {
 	SG_ETRUNCATED,   /* data.mdb is missing, emptied or shorter than LMDB's meta page says */
 	SG_ERESOLVED,    /* the review event was already resolved (sg_review_resolve) */
 	SG_EQUIETHOURS,  /* a quiet-hours rule file or zone does not load (since 0.2) */
+	SG_ENOKEYWORDS,  /* the engine was opened without keyword rules (keywords_dir "none"):
+			  * it checks and records, it does not classify (since 0.2) */
 	/* New codes are added here; callers treat an unknown code as an error
 	 * (sg_strerror() describes it). */
 };
@@ -228,7 +230,11 @@ typedef struct sg_options {
 	size_t size;                 /* sizeof(sg_options), set by sg_options_default() */
 	const char *data_dir;        /* required; created (0700) with SG_OPEN_CREATE */
 	unsigned flags;              /* SG_OPEN_* */
-	const char *keywords_dir;    /* NULL: the installed default keyword set */
+	const char *keywords_dir;    /* NULL: the installed default keyword set; "none" (since
+				      * 0.2): no keyword rules, for an engine that only checks
+				      * and records (a gateway's send path): it opens faster
+				      * and smaller, and sg_classify and inbound messages fail
+				      * SG_ENOKEYWORDS */
 	const char *default_country; /* last-resort default country for national numbers, or NULL */
 	const sg_policy *policy;     /* NULL: the defaults; else start from sg_policy_default().
 				      * Copied by sg_engine_open(). */

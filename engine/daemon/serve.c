@@ -471,6 +471,12 @@ int sg__serve_main(int argc, char **argv)
 	}
 	sg_options opts;
 	sg__config_engine_options(cfg, &opts);
+	if (opts.keywords_dir && !strcmp(opts.keywords_dir, "none")) {
+		sg__err("daemon", "the daemon classifies inbound messages: it needs keyword rules (keywords "
+			"\"none\" is for engines that only check) keywords=none");
+		sg__config_free(cfg);
+		return 2;
+	}
 	/* The writer thread acknowledges a commit only once a later sync covers
 	 * it (writer.c), so commits may skip LMDB's separate meta-page sync. */
 	opts.flags |= SG_OPEN_DEFER_SYNC;

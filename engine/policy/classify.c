@@ -15,7 +15,7 @@ int sg__classify_versioned(sg_engine *e, const char *campaign_id, const char *te
 		sg__registry_refresh(e); /* a failed refresh keeps the cached set */
 	pthread_rwlock_rdlock(&e->reg_lock);
 	sg__campaign *c = campaign_id && campaign_id[0] ? sg__registry_find(e, campaign_id) : NULL;
-	int rc = sg__kw_classify(e->kw, c, text ? text : "", len, out);
+	int rc = e->kw ? sg__kw_classify(e->kw, c, text ? text : "", len, out) : SG_ENOKEYWORDS;
 	if (kwver)
 		sg__strlcpy(kwver, sg__kw_version(e->kw), SG_KWVERSION_MAX);
 	pthread_rwlock_unlock(&e->reg_lock);

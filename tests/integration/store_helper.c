@@ -45,8 +45,8 @@ int main(int argc, char **argv)
 	sg_options_default(&o);
 	o.data_dir = argv[2];
 	o.flags = writer ? SG_OPEN_CREATE : SG_OPEN_RDONLY;
-	o.keywords_dir = getenv("SG_KEYWORDS");
-	o.quiet_hours_dir = "none"; /* opt-outs and checks only: no rules to load per process */
+	o.keywords_dir = "none"; /* opt-outs and checks only: no rules to load per process */
+	o.quiet_hours_dir = "none";
 	o.default_country = "US";
 	if (writer && argc > 3)
 		o.filter_capacity = strtoul(argv[3], NULL, 10);

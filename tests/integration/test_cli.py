@@ -69,6 +69,18 @@ def check_several_recipients():
 
 
 @case
+def check_only_without_keywords():
+    d = fresh()
+    sg(d, "optout", "+14155550100", "+14155552671", expect=0)
+    p = sg(d, "check", "--keywords", "none", "+14155550100", "+14155552671", expect=1)
+    assert json.loads(p.stdout)["reason"] == "opted_out", p.stdout
+    p = sg(d, "classify", "--keywords", "none", "STOP", expect=2)
+    assert "without keyword rules" in p.stderr, p.stderr
+    p = sg(d, "serve", "--keywords", "none", "--listen", "127.0.0.1:0", expect=2)
+    assert "needs keyword rules" in p.stderr, p.stderr
+
+
+@case
 def data_directory_is_private():
     d = os.path.join(fresh(), "store")
     sg(d, "init", expect=0)

@@ -323,12 +323,50 @@ static void batch_equals_single(void **state)
 	close_fixture(&f);
 }
 
+/* keywords_dir "none": an engine that checks and records but does not
+ * classify (a gateway's send path); a clear error where it would. */
+static void check_only_engine_without_keywords(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	sg_options o;
+	sg_options_default(&o);
+	o.data_dir = dir;
+	o.flags = SG_OPEN_CREATE;
+	o.keywords_dir = "none";
+	o.default_country = "US";
+	sg_engine *e;
+	assert_int_equal(sg_engine_open(&o, &e), 0);
+	tu_record(e, SG_ACTION_OPT_OUT, SG_SOURCE_OPERATOR, "+14155550100", "+14155552671", 0, NULL);
+	sg_verdict v;
+	assert_int_equal(sg_check(e, "+14155550100", "+14155552671", SG_PURPOSE_MESSAGE, &v), 0);
+	assert_int_equal(v.reason, SG_REASON_OPTED_OUT);
+	sg_classification c;
+	assert_int_equal(sg_classify(e, NULL, "STOP", 4, &c), SG_ENOKEYWORDS);
+	assert_non_null(strstr(sg_strerror(SG_ENOKEYWORDS), "without keyword rules"));
+	sg_inbound_msg m = {.size = sizeof(m), .id = "m1", .from = "+14155552672", .to = "+14155550100",
+			    .body = "STOP", .body_len = 4};
+	sg_decision *d = NULL;
+	assert_int_equal(sg_inbound(e, &m, &d, NULL), SG_ENOKEYWORDS);
+	assert_null(d);
+	assert_int_equal(sg_check(e, "+14155550100", "+14155552672", SG_PURPOSE_MESSAGE, &v), 0);
+	assert_true(v.allow); /* nothing recorded from the refused message */
+	char ver[SG_KWVERSION_MAX];
+	sg_keywords_version(e, ver);
+	assert_string_equal(ver, "");
+	assert_int_equal(sg_engine_reload(e), 0); /* still none */
+	assert_int_equal(sg_classify(e, NULL, "STOP", 4, &c), SG_ENOKEYWORDS);
+	sg_engine_close(e);
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(issue_example_national_number),
 		cmocka_unit_test(campaign_fields_are_typed),
 		cmocka_unit_test(invalid_numbers),
+		cmocka_unit_test(check_only_engine_without_keywords),
 		cmocka_unit_test(registration_policy),
 		cmocka_unit_test(not_sms_capable_is_not_an_opt_out),
 		cmocka_unit_test(every_scope_encloses),
