@@ -227,11 +227,6 @@ static int on_event(const sg_event *ev, void *ctx)
 	return sg__buf_failed(p->b) ? -ENOMEM : 0;
 }
 
-static const char *state_name(sg_state s)
-{
-	return s == SG_STATE_OPTED_OUT ? "opted_out" : s == SG_STATE_OPTED_IN ? "opted_in" : "none";
-}
-
 static void consent_get_handler(sg__req *req)
 {
 	sg_engine *engine = req->srv->engine;
@@ -305,37 +300,20 @@ static void consent_get_handler(sg__req *req)
 		sg__buf_json_key(&b, &f, "id");
 		sg__buf_json_cstr(&b, s->id);
 		sg__buf_json_key(&b, &f, "state");
-		sg__buf_json_cstr(&b, state_name(s->state));
+		sg__buf_json_cstr(&b, sg__state_name(s->state));
 		sg__buf_json_key(&b, &f, "since");
 		sg__time_json(&b, s->since_us);
 		sg__buf_json_key(&b, &f, "event_time");
 		sg__time_json(&b, s->event_time_us);
 		sg__buf_json_key(&b, &f, "seq");
-		if (s->seq)
-			sg__buf_printf(&b, "%llu", (unsigned long long)s->seq);
-		else
-			sg__buf_adds(&b, "null");
+		sg__seq_json(&b, s->seq);
 		sg__buf_json_key(&b, &f, "source");
 		sg__buf_json_cstr(&b, s->state ? sg_source_name(s->source) : NULL);
 		sg__buf_addc(&b, '}');
 	}
 	sg__buf_addc(&b, ']');
 	sg__buf_json_key(&b, &first, "not_sms_capable");
-	if (flagged) {
-		bool f = true;
-		sg__buf_addc(&b, '{');
-		sg__buf_json_key(&b, &f, "code");
-		sg__buf_json_cstr(&b, flag.code);
-		sg__buf_json_key(&b, &f, "provider");
-		sg__buf_json_cstr(&b, flag.provider);
-		sg__buf_json_key(&b, &f, "since");
-		sg__time_json(&b, flag.since_us);
-		sg__buf_json_key(&b, &f, "seq");
-		sg__buf_printf(&b, "%llu", (unsigned long long)flag.seq);
-		sg__buf_addc(&b, '}');
-	} else {
-		sg__buf_adds(&b, "null");
-	}
+	sg__not_sms_capable_json(&b, flagged ? &flag : NULL);
 	sg__buf_json_key(&b, &first, "events");
 	sg__buf_addc(&b, '[');
 	p.b = &b;

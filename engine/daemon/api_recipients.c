@@ -109,19 +109,6 @@ static void rlookup_free(rlookup *r)
 	free(r->scopes);
 }
 
-static const char *state_name(sg_state s)
-{
-	return s == SG_STATE_OPTED_OUT ? "opted_out" : s == SG_STATE_OPTED_IN ? "opted_in" : "none";
-}
-
-static void seq_json(sg__buf *b, uint64_t seq)
-{
-	if (seq)
-		sg__buf_printf(b, "%llu", (unsigned long long)seq);
-	else
-		sg__buf_adds(b, "null");
-}
-
 static void scope_json(sg__buf *b, const rscope *s)
 {
 	bool f = true;
@@ -131,19 +118,19 @@ static void scope_json(sg__buf *b, const rscope *s)
 	sg__buf_json_key(b, &f, "id");
 	sg__buf_json_cstr(b, s->id);
 	sg__buf_json_key(b, &f, "state");
-	sg__buf_json_cstr(b, state_name(s->st.state));
+	sg__buf_json_cstr(b, sg__state_name(s->st.state));
 	sg__buf_json_key(b, &f, "since");
 	sg__time_json(b, s->st.since_us);
 	sg__buf_json_key(b, &f, "event_time");
 	sg__time_json(b, s->st.event_time_us);
 	sg__buf_json_key(b, &f, "seq");
-	seq_json(b, s->st.seq);
+	sg__seq_json(b, s->st.seq);
 	sg__buf_json_key(b, &f, "source");
 	sg__buf_json_cstr(b, s->st.state ? sg_source_name(s->st.source) : NULL);
 	sg__buf_json_key(b, &f, "latest");
 	sg__time_json(b, s->st.latest_us);
 	sg__buf_json_key(b, &f, "latest_seq");
-	seq_json(b, s->st.latest_seq);
+	sg__seq_json(b, s->st.latest_seq);
 	sg__buf_json_key(b, &f, "event");
 	if (s->found) {
 		bool g = true;
@@ -239,21 +226,7 @@ void sg__api_recipient_get(sg__req *req)
 	}
 	sg__buf_addc(&b, ']');
 	sg__buf_json_key(&b, &first, "not_sms_capable");
-	if (flagged) {
-		bool f = true;
-		sg__buf_addc(&b, '{');
-		sg__buf_json_key(&b, &f, "code");
-		sg__buf_json_cstr(&b, flag.code);
-		sg__buf_json_key(&b, &f, "provider");
-		sg__buf_json_cstr(&b, flag.provider);
-		sg__buf_json_key(&b, &f, "since");
-		sg__time_json(&b, flag.since_us);
-		sg__buf_json_key(&b, &f, "seq");
-		seq_json(&b, flag.seq);
-		sg__buf_addc(&b, '}');
-	} else {
-		sg__buf_adds(&b, "null");
-	}
+	sg__not_sms_capable_json(&b, flagged ? &flag : NULL);
 	sg__buf_json_key(&b, &first, "events");
 	sg__buf_addc(&b, '[');
 	if (ev.len)

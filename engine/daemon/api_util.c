@@ -170,6 +170,38 @@ void sg__time_json(sg__buf *b, int64_t us)
 	sg__buf_json_cstr(b, t);
 }
 
+const char *sg__state_name(sg_state s)
+{
+	return s == SG_STATE_OPTED_OUT ? "opted_out" : s == SG_STATE_OPTED_IN ? "opted_in" : "none";
+}
+
+void sg__seq_json(sg__buf *b, uint64_t seq)
+{
+	if (seq)
+		sg__buf_printf(b, "%llu", (unsigned long long)seq);
+	else
+		sg__buf_adds(b, "null");
+}
+
+void sg__not_sms_capable_json(sg__buf *b, const sg_recipient_flag *flag)
+{
+	if (!flag || !flag->not_sms_capable) {
+		sg__buf_adds(b, "null");
+		return;
+	}
+	bool f = true;
+	sg__buf_addc(b, '{');
+	sg__buf_json_key(b, &f, "code");
+	sg__buf_json_cstr(b, flag->code);
+	sg__buf_json_key(b, &f, "provider");
+	sg__buf_json_cstr(b, flag->provider);
+	sg__buf_json_key(b, &f, "since");
+	sg__time_json(b, flag->since_us);
+	sg__buf_json_key(b, &f, "seq");
+	sg__seq_json(b, flag->seq);
+	sg__buf_addc(b, '}');
+}
+
 /* Events are formatted by the same code as `stopgate export audit`
  * (engine/export/export.c), so the API and the CLI export agree field for field. */
 static void export_event(sg__buf *b, const sg_event *ev, sg__export_format fmt, bool strip_eol)

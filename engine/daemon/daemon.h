@@ -73,6 +73,11 @@ void sg__event_csv(sg__buf *b, const sg_event *ev);
 /* Append a verdict's JSON members (no braces). */
 void sg__verdict_json(sg__buf *b, bool *first, const sg_verdict *v);
 void sg__time_json(sg__buf *b, int64_t us); /* RFC 3339 string, or null for 0 */
+void sg__seq_json(sg__buf *b, uint64_t seq); /* a number, or null for 0 */
+const char *sg__state_name(sg_state s);      /* "opted_out", "opted_in", "none" */
+/* The recipient's not-SMS-capable flag ({code, provider, since, seq}), or
+ * null when flag is NULL or not set (GET /v1/consent, /v1/recipients). */
+void sg__not_sms_capable_json(sg__buf *b, const sg_recipient_flag *flag);
 
 /* ---- handlers ---- */
 void sg__api_check(sg__req *req);
