@@ -9,6 +9,7 @@
 #include <lmdb.h>
 #include <cjson/cJSON.h>
 
+#define TU_CHECK_ONLY /* no test here classifies (testutil.h) */
 #include "testutil.h"
 #include "internal.h"
 #include "export/csv.h"

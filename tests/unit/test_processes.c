@@ -9,6 +9,7 @@
 #include <lmdb.h>
 #include <sys/wait.h>
 
+#define TU_CHECK_ONLY /* no test here classifies (testutil.h) */
 #include "testutil.h"
 
 #ifndef SG_OPEN_CREATE

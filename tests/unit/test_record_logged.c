@@ -18,6 +18,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#define TU_CHECK_ONLY /* no test here classifies (testutil.h) */
 #include "testutil.h"
 
 #define OURS "+14155550100"
