@@ -329,14 +329,7 @@ static void check_only_engine_without_keywords(void **state)
 {
 	(void)state;
 	char *dir = tu_mkdtemp();
-	sg_options o;
-	sg_options_default(&o);
-	o.data_dir = dir;
-	o.flags = SG_OPEN_CREATE;
-	o.keywords_dir = "none";
-	o.default_country = "US";
-	sg_engine *e;
-	assert_int_equal(sg_engine_open(&o, &e), 0);
+	sg_engine *e = tu_open_kw(dir, "none");
 	tu_record(e, SG_ACTION_OPT_OUT, SG_SOURCE_OPERATOR, "+14155550100", "+14155552671", 0, NULL);
 	sg_verdict v;
 	assert_int_equal(sg_check(e, "+14155550100", "+14155552671", SG_PURPOSE_MESSAGE, &v), 0);

@@ -397,14 +397,21 @@ static void sends_after_optout_are_violations(void **state)
 	tu_rmdir(dir);
 }
 
-static void florida_cap(void **state)
+/* An engine on dir where OURS sends for the active campaign C1. */
+static sg_engine *open_with_c1(const char *dir)
 {
-	(void)state;
-	char *dir = tu_mkdtemp();
 	sg_engine *e = tu_open(dir, 0, NULL);
 	const char *c1 = "{\"campaignId\":\"C1\",\"brandId\":\"B1\",\"status\":\"ACTIVE\"}";
 	assert_int_equal(sg_campaign_put_json(e, c1, strlen(c1), NULL), 0);
 	assert_int_equal(sg_sender_put(e, OURS, "C1", NULL), 0);
+	return e;
+}
+
+static void florida_cap(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	sg_engine *e = open_with_c1(dir);
 	int64_t t0 = sg_now_us() - 5 * HOUR_US;
 	sg_cap_result cap;
 	for (int i = 0; i < 3; i++) {
@@ -466,10 +473,7 @@ static void check_denies_over_cap(void **state)
 {
 	(void)state;
 	char *dir = tu_mkdtemp();
-	sg_engine *e = tu_open(dir, 0, NULL);
-	const char *c1 = "{\"campaignId\":\"C1\",\"brandId\":\"B1\",\"status\":\"ACTIVE\"}";
-	assert_int_equal(sg_campaign_put_json(e, c1, strlen(c1), NULL), 0);
-	assert_int_equal(sg_sender_put(e, OURS, "C1", NULL), 0);
+	sg_engine *e = open_with_c1(dir);
 	int64_t at;
 	assert_int_equal(sg_time_parse("2026-06-10T16:00:00Z", &at), 0); /* noon in Miami */
 	int64_t t0 = at - 3 * HOUR_US;

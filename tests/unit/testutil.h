@@ -81,18 +81,24 @@ static inline sg_engine *tu_open(const char *dir, unsigned flags, const sg_polic
 	return e;
 }
 
-/* tu_open with the full keyword rules, also in a TU_CHECK_ONLY file. */
-static inline sg_engine *tu_open_full(const char *dir)
+/* A writer on dir (created) with these keyword rules, US default country. */
+static inline sg_engine *tu_open_kw(const char *dir, const char *keywords)
 {
 	sg_options o;
 	sg_options_default(&o);
 	o.data_dir = dir;
 	o.flags = SG_OPEN_CREATE;
-	o.keywords_dir = tu_keywords_full();
+	o.keywords_dir = keywords;
 	o.default_country = "US";
 	sg_engine *e = NULL;
 	assert_int_equal(sg_engine_open(&o, &e), 0);
 	return e;
+}
+
+/* tu_open with the full keyword rules, also in a TU_CHECK_ONLY file. */
+static inline sg_engine *tu_open_full(const char *dir)
+{
+	return tu_open_kw(dir, tu_keywords_full());
 }
 
 /* Record one event and return its outcome. */
