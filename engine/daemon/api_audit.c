@@ -69,19 +69,6 @@ static int produce(sg__req *req, sg__buf *out, void *ctx)
 	return a->read < AUDIT_CHUNK ? 0 : 1;
 }
 
-static int time_param(sg__req *req, const char *name, int64_t *ret)
-{
-	char v[64];
-	int rc = sg__req_query(req, name, v, sizeof(v));
-	if (rc == -ENOENT || (rc >= 0 && v[0] == '\0'))
-		return 0;
-	if (rc < 0 || sg_time_parse(v, ret)) {
-		sg__respond_error(req, 422, "invalid_field", "%s: an RFC 3339 time or a date (YYYY-MM-DD)", name);
-		return -1;
-	}
-	return 0;
-}
-
 void sg__api_audit(sg__req *req)
 {
 	audit *a = calloc(1, sizeof(*a));
@@ -91,7 +78,7 @@ void sg__api_audit(sg__req *req)
 	}
 	a->engine = req->srv->engine;
 	a->next_seq = 1;
-	if (time_param(req, "since", &a->since_us) || time_param(req, "until", &a->until_us)) {
+	if (sg__time_param(req, "since", &a->since_us) || sg__time_param(req, "until", &a->until_us)) {
 		free(a);
 		return;
 	}

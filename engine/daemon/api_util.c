@@ -170,6 +170,19 @@ void sg__time_json(sg__buf *b, int64_t us)
 	sg__buf_json_cstr(b, t);
 }
 
+int sg__time_param(sg__req *req, const char *name, int64_t *ret)
+{
+	char v[64];
+	int rc = sg__req_query(req, name, v, sizeof(v));
+	if (rc == -ENOENT || (rc >= 0 && v[0] == '\0'))
+		return 0;
+	if (rc < 0 || sg_time_parse(v, ret)) {
+		sg__respond_error(req, 422, "invalid_field", "%s: an RFC 3339 time or a date (YYYY-MM-DD)", name);
+		return -1;
+	}
+	return 0;
+}
+
 const char *sg__state_name(sg_state s)
 {
 	return s == SG_STATE_OPTED_OUT ? "opted_out" : s == SG_STATE_OPTED_IN ? "opted_in" : "none";

@@ -53,23 +53,10 @@ static int produce(sg__req *req, sg__buf *out, void *ctx)
 	return done ? 0 : 1;
 }
 
-static int time_param(sg__req *req, const char *name, int64_t *ret)
-{
-	char v[64];
-	int rc = sg__req_query(req, name, v, sizeof(v));
-	if (rc == -ENOENT || (rc >= 0 && v[0] == '\0'))
-		return 0;
-	if (rc < 0 || sg_time_parse(v, ret)) {
-		sg__respond_error(req, 422, "invalid_field", "%s: an RFC 3339 time or a date (YYYY-MM-DD)", name);
-		return -1;
-	}
-	return 0;
-}
-
 void sg__api_violations(sg__req *req)
 {
 	int64_t since = 0, until = 0;
-	if (time_param(req, "since", &since) || time_param(req, "until", &until))
+	if (sg__time_param(req, "since", &since) || sg__time_param(req, "until", &until))
 		return;
 	char f[16];
 	sg__export_format fmt = SG__EXPORT_JSONL;

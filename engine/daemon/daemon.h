@@ -74,6 +74,9 @@ void sg__event_csv(sg__buf *b, const sg_event *ev);
 void sg__verdict_json(sg__buf *b, bool *first, const sg_verdict *v);
 void sg__time_json(sg__buf *b, int64_t us); /* RFC 3339 string, or null for 0 */
 void sg__seq_json(sg__buf *b, uint64_t seq); /* a number, or null for 0 */
+/* The query parameter name as a time (RFC 3339 or a date) into *ret, left
+ * alone when absent or empty; answers 422 and returns -1 when bad. */
+int sg__time_param(sg__req *req, const char *name, int64_t *ret);
 const char *sg__state_name(sg_state s);      /* "opted_out", "opted_in", "none" */
 /* The recipient's not-SMS-capable flag ({code, provider, since, seq}), or
  * null when flag is NULL or not set (GET /v1/consent, /v1/recipients). */
