@@ -708,6 +708,12 @@ SG_EXPORT int sg_review_decision_parse(const char *name, sg_review_decision *ret
 SG_EXPORT int sg_reviews_pending(sg_engine *engine, uint64_t after_seq, size_t max, sg_event_cb cb,
 				 void *ctx, uint64_t *next_seq);
 
+/* How many review events are pending (*count) and when the oldest of them
+ * was recorded (*oldest_us, 0 when none; may be NULL), from the index in
+ * one snapshot: for a metric or an alert on undecided messages. -EAGAIN as
+ * sg_reviews_pending. (since 0.2) */
+SG_EXPORT int sg_reviews_pending_count(sg_engine *engine, uint64_t *count, int64_t *oldest_us);
+
 /* Where review event review_seq stands: SG_ENOTFOUND when it is no review
  * event; else 0 and *resolution_seq (may be NULL) receives the seq of the
  * event that resolved it, or 0 while it is pending. */

@@ -117,6 +117,18 @@ void sg__api_metrics(sg__req *req)
 		help(&b, "stopgate_store_map_size_bytes", "gauge", "Size of the LMDB map.");
 		sg__buf_printf(&b, "stopgate_store_map_size_bytes %zu\n", st.map_size);
 	}
+	uint64_t pending;
+	int64_t oldest;
+	if (sg_reviews_pending_count(srv->engine, &pending, &oldest) == 0) {
+		help(&b, "stopgate_review_pending", "gauge",
+		     "Inbound messages waiting in the review queue (GET /v1/review).");
+		sg__buf_printf(&b, "stopgate_review_pending %llu\n", (unsigned long long)pending);
+		help(&b, "stopgate_review_oldest_pending_age_seconds", "gauge",
+		     "Age of the oldest message waiting for review (0: none).");
+		int64_t age = oldest ? sg_now_us() - oldest : 0;
+		sg__buf_printf(&b, "stopgate_review_oldest_pending_age_seconds %.3f\n",
+			       age > 0 ? (double)age / 1e6 : 0.0);
+	}
 	if (req->srv->fleet)
 		sg__fleet_metrics(req->srv->fleet, &b);
 	sg__respond_buf(req, 200, "text/plain; version=0.0.4; charset=utf-8", &b);

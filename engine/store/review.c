@@ -379,6 +379,47 @@ int sg_reviews_pending(sg_engine *e, uint64_t after_seq, size_t max, sg_event_cb
 	return rc;
 }
 
+int sg_reviews_pending_count(sg_engine *e, uint64_t *count, int64_t *oldest_us)
+{
+	if (!e || !count)
+		return -EINVAL;
+	*count = 0;
+	if (oldest_us)
+		*oldest_us = 0;
+	if (e->store.reviews_absent)
+		return -EAGAIN;
+	MDB_txn *txn;
+	MDB_cursor *cur = NULL;
+	int rc = sg__rd_begin(&e->store, &txn);
+	if (rc)
+		return rc;
+	uint8_t key[9];
+	MDB_val k = index_key(key, 'p', 0), v;
+	uint64_t n = 0, first = 0;
+	rc = mdb_cursor_open(txn, e->store.reviews, &cur);
+	if (!rc)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	while (!rc && k.mv_size == 9 && ((const uint8_t *)k.mv_data)[0] == 'p') {
+		if (!n++)
+			first = sg__be64_get((const uint8_t *)k.mv_data + 1);
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	rc = rc == MDB_NOTFOUND ? 0 : sg__store_err(rc);
+	mdb_cursor_close(cur);
+	if (!rc && first && oldest_us) {
+		char *scratch = malloc(SCRATCH);
+		sg_event ev;
+		rc = !scratch ? -ENOMEM : read_event(&e->store, txn, first, false, &ev, scratch);
+		if (!rc)
+			*oldest_us = ev.time_us;
+		free(scratch);
+	}
+	sg__rd_end(&e->store, txn);
+	if (!rc)
+		*count = n;
+	return rc;
+}
+
 struct sg_review_request {
 	sg_event_in ev;
 	char sender[SG_KEY_MAX], recipient[SG_KEY_MAX], scope_id[SG_KEY_MAX];

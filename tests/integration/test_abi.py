@@ -74,7 +74,7 @@ def every_header_function_is_exported():
     assert not missing, f"SG_EXPORT in stopgate.h but not exported: {missing}"
 
 
-REVIEW_QUEUE = {"sg_review_decision_name", "sg_review_decision_parse", "sg_reviews_pending", "sg_review_state",
+REVIEW_QUEUE = {"sg_review_decision_name", "sg_review_decision_parse", "sg_reviews_pending", "sg_reviews_pending_count", "sg_review_state",
                 "sg_review_prepare", "sg_review_request_event", "sg_review_request_free", "sg_review_resolve",
                 "sg_review_resolution_read"}
 

@@ -54,6 +54,16 @@ def cli(d, *args):
     return p.returncode, p.stdout.decode(), p.stderr.decode()
 
 
+def review_metrics(d):
+    """(stopgate_review_pending, stopgate_review_oldest_pending_age_seconds) from /metrics."""
+    got = {}
+    for line in d.get("/metrics").body.decode().splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("stopgate_review_pending", "stopgate_review_oldest_pending_age_seconds"):
+            got[name] = float(value)
+    return (got.get("stopgate_review_pending"), got.get("stopgate_review_oldest_pending_age_seconds"))
+
+
 def body(c, d):
     d.start()
     prob = pick(d, "probable", ["I said stop", "ugh stop it already", "ok stop it lol", "stop it already"])
@@ -82,6 +92,8 @@ def body(c, d):
     doc = r.json()
     c.eq("list: the three pending, oldest first", [it["event"] for it in doc["items"]], seqs)
     c.eq("list: no next page", doc["next"], None)
+    c.eq("metrics: three pending, the oldest some time ago", review_metrics(d)[0], 3)
+    c.check("metrics: the oldest pending has an age", review_metrics(d)[1] > 0, review_metrics(d))
     it = doc["items"][0]
     c.eq("item: the contract's members", set(it), ITEM_KEYS)
     c.eq("item: from the handset to our number", (it["from"], it["to"]), (H[0], OURS))
@@ -214,6 +226,7 @@ def body(c, d):
     c.eq("the log still verifies", rc, 0)
     d.start()
     c.eq("daemon after the CLI: nothing pending", d.get("/v1/review").json(), {"items": [], "next": None})
+    c.eq("metrics: nothing pending, no age", review_metrics(d), (0, 0.0))
     c.eq("daemon after the CLI: opted out", allowed(d, H[2]), False)
 
     # ---- two reviewers at once: one decision counts ----
