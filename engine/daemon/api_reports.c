@@ -8,10 +8,13 @@
  *                     "head_hash"} (as `stopgate verify`); 200 either way,
  *                    "ok" tells. One at a time: a second one while the
  *                    first runs is 503 busy.
+ *
+ * and, streamed on the loop in constant memory like GET /v1/audit:
+ *
  *   GET /v1/optouts?campaign=ID&format=csv|jsonl
  *                    the suppression list (as `stopgate export optouts`),
- *                    CSV by default. Built in memory (about 150 bytes per
- *                    opted-out pair) before it is sent.
+ *                    CSV by default; each piece is a few short snapshots
+ *                    of a few hundred recipients (sg__optouts_step).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -20,6 +23,7 @@
 #include "daemon.h"
 #include "export/export.h"
 #include "internal.h"
+#include "store/suppression.h"
 
 /* ---- GET /v1/verify ---- */
 
@@ -109,88 +113,78 @@ void sg__api_verify(sg__req *req)
 
 /* ---- GET /v1/optouts ---- */
 
-typedef struct optouts_job {
-	uv_work_t work;
-	sg__req *req;
-	sg_engine *engine;
+typedef struct optouts {
+	sg__optouts_iter *it;
 	sg__export_format fmt;
-	char campaign[128];
-	int rc;
-	uint64_t rows;
-	sg__buf out;
-} optouts_job;
+	bool started;
+	sg__buf *out;
+} optouts;
+
+static void optouts_free(void *ctx)
+{
+	optouts *o = ctx;
+	sg__optouts_close(o->it);
+	free(o);
+}
 
 static int on_optout(const char *rcpt, const sg_scope_state *st, void *ctx)
 {
-	optouts_job *j = ctx;
-	if (!sg__buf_reserve(&j->out, SG__EXPORT_OPTOUT_MAX))
+	optouts *o = ctx;
+	if (!sg__buf_reserve(o->out, SG__EXPORT_OPTOUT_MAX))
 		return -ENOMEM;
-	j->out.len += sg__export_optout(j->out.p + j->out.len, rcpt, st, j->fmt);
-	j->rows++;
+	o->out->len += sg__export_optout(o->out->p + o->out->len, rcpt, st, o->fmt);
 	return 0;
 }
 
-static void optouts_work(uv_work_t *w)
+/* One piece: a step or a few (a few hundred recipients each), up to 64 KiB. */
+static int optouts_produce(sg__req *req, sg__buf *out, void *ctx)
 {
-	optouts_job *j = w->data;
-	if (j->fmt == SG__EXPORT_CSV)
-		sg__buf_adds(&j->out, sg__export_optouts_header);
-	j->rc = sg_optouts_foreach(j->engine, j->campaign[0] ? j->campaign : NULL, on_optout, j);
-	if (!j->rc && sg__buf_failed(&j->out))
-		j->rc = -ENOMEM;
-}
-
-static void optouts_done(uv_work_t *w, int status)
-{
-	optouts_job *j = w->data;
-	sg__req *req = j->req;
-	if (status) {
-		sg__respond_error(req, 500, "internal", "the export did not run: %s", uv_strerror(status));
-	} else if (j->rc) {
-		sg__respond_engine_error(req, j->rc, "suppression list");
-	} else {
-		bool csv = j->fmt == SG__EXPORT_CSV;
-		sg__resp_header(req, "Content-Disposition", csv ? "attachment; filename=\"stopgate-optouts.csv\""
-							 : "attachment; filename=\"stopgate-optouts.jsonl\"");
-		sg__respond_buf(req, 200, csv ? "text/csv; charset=utf-8; header=present" : "application/x-ndjson",
-				&j->out);
+	optouts *o = ctx;
+	(void)req;
+	o->out = out;
+	if (!o->started) {
+		o->started = true;
+		if (o->fmt == SG__EXPORT_CSV)
+			sg__buf_adds(out, sg__export_optouts_header);
 	}
-	sg__buf_free(&j->out);
-	free(j);
+	bool done = false;
+	for (int i = 0; i < 4 && !done && out->len < 64 * 1024; i++) {
+		int rc = sg__optouts_step(o->it, on_optout, o, &done);
+		if (rc)
+			return rc < 0 ? rc : -EIO;
+	}
+	return sg__buf_failed(out) ? -ENOMEM : done ? 0 : 1;
 }
 
 void sg__api_optouts(sg__req *req)
 {
-	optouts_job *j = calloc(1, sizeof(*j));
-	if (!j) {
-		sg__respond_error(req, 500, "out_of_memory", NULL);
-		return;
-	}
-	j->fmt = SG__EXPORT_CSV;
-	char v[16];
+	sg__export_format fmt = SG__EXPORT_CSV;
+	char v[16], campaign[128];
 	int rc = sg__req_query(req, "format", v, sizeof(v));
-	if (rc >= 0 && v[0] && sg__export_format_parse(v, &j->fmt)) {
-		free(j);
+	if ((rc >= 0 && v[0] && sg__export_format_parse(v, &fmt)) || (rc < 0 && rc != -ENOENT)) {
 		sg__respond_error(req, 422, "invalid_field", "format: csv or jsonl");
 		return;
 	}
+	rc = sg__req_query(req, "campaign", campaign, sizeof(campaign));
 	if (rc < 0 && rc != -ENOENT) {
-		free(j);
-		sg__respond_error(req, 422, "invalid_field", "format: csv or jsonl");
-		return;
-	}
-	rc = sg__req_query(req, "campaign", j->campaign, sizeof(j->campaign));
-	if (rc < 0 && rc != -ENOENT) {
-		free(j);
 		sg__respond_error(req, 422, "invalid_field", "campaign: a campaign id of at most 127 bytes");
 		return;
 	}
-	j->req = req;
-	j->engine = req->srv->engine;
-	j->work.data = j;
-	rc = uv_queue_work(req->srv->loop, &j->work, optouts_work, optouts_done);
-	if (rc) {
-		free(j);
-		sg__respond_error(req, 500, "internal", "cannot start the export: %s", uv_strerror(rc));
+	optouts *o = calloc(1, sizeof(*o));
+	if (!o) {
+		sg__respond_error(req, 500, "out_of_memory", NULL);
+		return;
 	}
+	o->fmt = fmt;
+	rc = sg__optouts_open(req->srv->engine, rc >= 0 && campaign[0] ? campaign : NULL, &o->it);
+	if (rc) {
+		free(o);
+		sg__respond_engine_error(req, rc, "suppression list");
+		return;
+	}
+	bool csv = fmt == SG__EXPORT_CSV;
+	sg__resp_header(req, "Content-Disposition", csv ? "attachment; filename=\"stopgate-optouts.csv\""
+						 : "attachment; filename=\"stopgate-optouts.jsonl\"");
+	sg__respond_stream(req, 200, csv ? "text/csv; charset=utf-8; header=present" : "application/x-ndjson",
+			   optouts_produce, o, optouts_free);
 }

@@ -14,6 +14,7 @@
 #include "store/store.h"
 #include "internal.h"
 #include "store/consent.h"
+#include "store/suppression.h"
 
 #define CHUNK_PAIRS 1024
 
@@ -170,36 +171,78 @@ static int read_chunk(sg_engine *e, const blockers *b, char resume[SG_KEY_MAX], 
 	return 0;
 }
 
-int sg_optouts_foreach(sg_engine *e, const char *campaign_id, sg_optout_cb cb, void *ctx)
+struct sg__optouts_iter {
+	sg_engine *e;
+	bool by_campaign;
+	bool done;
+	blockers b;
+	char resume[SG_KEY_MAX];
+	pair *pairs;
+	sg__rcpt *r;
+};
+
+void sg__optouts_close(sg__optouts_iter *it)
 {
-	blockers b = {0};
-	char resume[SG_KEY_MAX] = "";
-	pair *pairs = malloc(CHUNK_PAIRS * sizeof(*pairs));
-	sg__rcpt *r = malloc(sizeof(*r));
-	int rc = pairs && r ? 0 : -ENOMEM;
+	if (!it)
+		return;
+	free(it->b.senders);
+	free(it->b.groups);
+	free(it->pairs);
+	free(it->r);
+	free(it);
+}
+
+int sg__optouts_open(sg_engine *e, const char *campaign_id, sg__optouts_iter **ret)
+{
+	sg__optouts_iter *it = calloc(1, sizeof(*it));
+	*ret = NULL;
+	if (!it)
+		return -ENOMEM;
+	it->e = e;
+	it->pairs = malloc(CHUNK_PAIRS * sizeof(*it->pairs));
+	it->r = malloc(sizeof(*it->r));
+	int rc = it->pairs && it->r ? 0 : -ENOMEM;
 	if (!rc && campaign_id) {
+		it->by_campaign = true;
 		MDB_txn *txn;
 		if (!(rc = sg__rd_begin(&e->store, &txn))) {
-			rc = blockers_load(e, txn, campaign_id, &b);
+			rc = blockers_load(e, txn, campaign_id, &it->b);
 			sg__rd_end(&e->store, txn);
 		}
 	}
-	for (bool done = false; !rc && !done;) {
-		size_t n = 0;
-		rc = read_chunk(e, campaign_id ? &b : NULL, resume, pairs, r, &n, &done);
-		for (size_t i = 0; !rc && i < n; i++) {
-			const sg__entry *en = &pairs[i].en;
-			sg_scope_state st = {.scope = en->scope, .scope_id = en->id, .state = en->state,
-					     .since_us = en->since_us, .event_time_us = en->latest_seq ? en->first_event_time_us : en->event_time_us,
-					     .latest_us = en->latest_us ? en->latest_us : en->since_us,
-					     .latest_seq = en->latest_seq ? en->latest_seq : en->seq,
-					     .seq = en->seq, .source = en->source};
-			rc = cb(pairs[i].rcpt, &st, ctx);
-		}
+	if (rc) {
+		sg__optouts_close(it);
+		return rc;
 	}
-	free(b.senders);
-	free(b.groups);
-	free(pairs);
-	free(r);
+	*ret = it;
+	return 0;
+}
+
+int sg__optouts_step(sg__optouts_iter *it, sg_optout_cb cb, void *ctx, bool *done)
+{
+	size_t n = 0;
+	int rc = it->done ? 0 : read_chunk(it->e, it->by_campaign ? &it->b : NULL, it->resume, it->pairs, it->r, &n,
+					   &it->done);
+	for (size_t i = 0; !rc && i < n; i++) {
+		const sg__entry *en = &it->pairs[i].en;
+		sg_scope_state st = {.scope = en->scope, .scope_id = en->id, .state = en->state,
+				     .since_us = en->since_us,
+				     .event_time_us = en->latest_seq ? en->first_event_time_us : en->event_time_us,
+				     .latest_us = en->latest_us ? en->latest_us : en->since_us,
+				     .latest_seq = en->latest_seq ? en->latest_seq : en->seq,
+				     .seq = en->seq, .source = en->source};
+		rc = cb(it->pairs[i].rcpt, &st, ctx);
+	}
+	*done = it->done;
+	return rc;
+}
+
+int sg_optouts_foreach(sg_engine *e, const char *campaign_id, sg_optout_cb cb, void *ctx)
+{
+	sg__optouts_iter *it;
+	int rc = sg__optouts_open(e, campaign_id, &it);
+	for (bool done = false; !rc && !done;)
+		rc = sg__optouts_step(it, cb, ctx, &done);
+	sg__optouts_close(it);
 	return rc;
 }

@@ -305,6 +305,31 @@ def optouts_lists_every_opted_out_pair():
     assert aud("GET", "/v1/optouts?format=xml").status == 422
 
 
+@case
+def optouts_stream_a_long_list():
+    """Thousands of pairs (many pieces of the stream): the same bytes as the CLI export."""
+    data = os.path.join(tempfile.mkdtemp(prefix="sg-optouts-"), "data")
+    subprocess.run([BIN, "init", "--data", data], check=True, capture_output=True)
+    listing = os.path.join(os.path.dirname(data), "list.csv")
+    with open(listing, "w") as f:
+        f.write("".join(f"+1415556{i:04d}\n" for i in range(3000)))
+    p = subprocess.run([BIN, "import", "optouts", "--data", data, "--from", OURS, listing],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    d = Daemon(config={"token": OP, "auditorToken": AUD}, data=data).start()
+    try:
+        r = d.request("GET", "/v1/optouts", headers=h(AUD))
+        assert r.status == 200 and r.header("transfer-encoding") == "chunked", r.headers
+        rows = list(csv.DictReader(io.StringIO(r.body.decode())))
+        assert len(rows) == 3000 and len({x["phone_number"] for x in rows}) == 3000, len(rows)
+        exp = subprocess.run([BIN, "export", "optouts", "--data", data], capture_output=True, timeout=120)
+        assert exp.returncode == 0 and exp.stdout == r.body, (len(exp.stdout), len(r.body))
+        j = d.request("GET", "/v1/optouts?format=jsonl", headers=h(AUD)).body.decode().splitlines()
+        assert len(j) == 3000 and json.loads(j[-1])["phone_number"] == "+14155562999", j[-1]
+    finally:
+        d.cleanup()
+
+
 # ---- the console's files ----
 
 @case
