@@ -10,6 +10,8 @@
  *   campaign_inactive the campaign's registry events: known and not ACTIVE
  *                     at the send's time (unless the policy allows it)
  *   frequency_cap     more counted sends in the 24 h up to it than the cap
+ *                     (the state's, or the campaign's maxPerDay as its
+ *                     registry events had it at the send's time)
  * A new criterion (quiet hours, once the recipient's local time is known)
  * is one more function in `criteria`.
  *
@@ -33,6 +35,7 @@ typedef struct cstat {
 	int64_t time_us;
 	uint64_t seq;
 	bool active;
+	unsigned max_per_day; /* its "stopgate": {"maxPerDay"} then, 0: none */
 } cstat;
 
 struct sg__viol_iter {
@@ -73,6 +76,9 @@ static int on_registry_event(const sg_event *ev, void *arg)
 		s->time_us = ev->time_us;
 		s->seq = ev->seq;
 		s->active = !cJSON_IsString(st) || !strcmp(st->valuestring, "ACTIVE");
+		const cJSON *own = cJSON_GetObjectItemCaseSensitive(j, "stopgate");
+		const cJSON *max = cJSON_GetObjectItemCaseSensitive(own, "maxPerDay");
+		s->max_per_day = cJSON_IsNumber(max) && max->valuedouble >= 1 ? (unsigned)max->valuedouble : 0;
 	}
 	cJSON_Delete(j);
 	return 0;
@@ -209,15 +215,22 @@ static int opted_out(vctx *c, const sg_send *s, const sg_sender_info *info, sg_v
 	return 1;
 }
 
+/* Campaign id as the registry stood at at_us: its last record then, or NULL. */
+static const cstat *campaign_at(const vctx *c, const char *id, int64_t at_us)
+{
+	const cstat *last = NULL;
+	for (size_t i = 0; i < c->ncamp; i++)
+		if (c->camp[i].time_us <= at_us && !strcmp(c->camp[i].id, id))
+			last = &c->camp[i];
+	return last;
+}
+
 static int campaign_inactive(vctx *c, const sg_send *s, const sg_sender_info *info, sg_violation *v)
 {
 	const char *id = s->campaign[0] ? s->campaign : info->campaign_id;
 	if (!id[0] || c->e->policy.allow_inactive_campaigns)
 		return 0;
-	const cstat *last = NULL;
-	for (size_t i = 0; i < c->ncamp; i++)
-		if (c->camp[i].time_us <= s->at_us && !strcmp(c->camp[i].id, id))
-			last = &c->camp[i];
+	const cstat *last = campaign_at(c, id, s->at_us);
 	if (!last || last->active)
 		return 0;
 	v->reason = SG_REASON_CAMPAIGN_INACTIVE;
@@ -233,7 +246,9 @@ static int frequency_cap(vctx *c, const sg_send *s, const sg_sender_info *info, 
 	(void)info;
 	if (!sg__send_counts(s->category))
 		return 0;
-	unsigned limit = 0, own = sg__campaign_max_per_day(c->e, s->campaign);
+	/* the campaign's maxPerDay as it stood when the send was made */
+	const cstat *then = s->campaign[0] ? campaign_at(c, s->campaign, s->at_us) : NULL;
+	unsigned limit = 0, own = then ? then->max_per_day : 0;
 	const char *rule = sg__cap_state(s->recipient, &limit);
 	if (own && (!limit || own < limit)) {
 		limit = own;

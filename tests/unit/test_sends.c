@@ -466,6 +466,35 @@ static void florida_cap(void **state)
 	tu_rmdir(dir);
 }
 
+/* The violations report judges a send by the campaign's maxPerDay as it
+ * stood when the send was made, not as it stands now. */
+static void violations_use_the_cap_of_the_time(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	sg_engine *e = tu_open(dir, 0, NULL);
+	int64_t now = sg_now_us();
+	/* two sends an hour before the campaign had a cap: no violation */
+	send1(e, "early1", OURS, THEM, now - 2 * HOUR_US, "C5", SG_SEND_MARKETING, 0);
+	send1(e, "early2", OURS, THEM, now - HOUR_US, "C5", SG_SEND_MARKETING, 0);
+	const char *one = "{\"campaignId\":\"C5\",\"brandId\":\"B1\",\"status\":\"ACTIVE\",\"stopgate\":{\"maxPerDay\":1}}";
+	assert_int_equal(sg_campaign_put_json(e, one, strlen(one), NULL), 0);
+	/* under the cap of 1: the 2 earlier sends count, so this one is over */
+	uint64_t over = send1(e, "late", OURS, THEM, 0, "C5", SG_SEND_MARKETING, 0).ordinal; /* now */
+	/* the cap raised afterwards does not excuse it */
+	const char *ten = "{\"campaignId\":\"C5\",\"brandId\":\"B1\",\"status\":\"ACTIVE\",\"stopgate\":{\"maxPerDay\":10}}";
+	assert_int_equal(sg_campaign_put_json(e, ten, strlen(ten), NULL), 0);
+	vgot g = {0};
+	assert_int_equal(sg_violations(e, 0, 0, on_violation, &g), 0);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.ordinal[0], over);
+	assert_int_equal(g.reason[0], SG_REASON_FREQUENCY_CAP);
+	assert_int_equal(g.count[0], 3);
+	assert_string_equal(g.rule[0], "maxPerDay");
+	sg_engine_close(e);
+	tu_rmdir(dir);
+}
+
 /* The check itself (sg_check_ex) denies a marketing message over a cap,
  * after every other reason and quiet hours; other categories, subjects
  * and the plain sg_check are not capped. */
@@ -600,6 +629,7 @@ int main(void)
 		cmocka_unit_test(sends_after_optout_are_violations),
 		cmocka_unit_test(florida_cap),
 		cmocka_unit_test(check_denies_over_cap),
+		cmocka_unit_test(violations_use_the_cap_of_the_time),
 		cmocka_unit_test(inactive_campaign_sends),
 		cmocka_unit_test(seals_replay),
 	};
