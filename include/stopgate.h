@@ -482,6 +482,18 @@ SG_EXPORT int sg_classify(sg_engine *engine, const char *campaign_id, const char
 			  sg_classification *out);
 
 /*
+ * The calibrated score of a classification (0..1; since 0.2): how likely
+ * its intent is what the sender meant, measured per rule on the project's
+ * evaluation corpora (keywords/calibration.tsv, scripts/calibrate.py) and
+ * shrunk toward the confidence tier's prior (exact 0.98, phrase 0.9,
+ * probable 0.6) for rules that matched few messages; for intent none, how
+ * often an unmatched message was truly none. Decisions do not depend on
+ * it: it orders a review queue and tells an operator how far to trust a
+ * `probable`. Thread-safe; 0 for NULL arguments.
+ */
+SG_EXPORT double sg_classification_score(sg_engine *engine, const sg_classification *c);
+
+/*
  * The version of the keyword set in force: "kw-" and 16 hex digits of a
  * SHA-256 over every rule file's name and bytes, so two engines with the
  * same rules name the same set. Every event the policy records from a

@@ -107,11 +107,13 @@ int cmd_verify(int argc, char **argv)
 static const char classify_usage[] =
 	"usage: stopgate classify [--campaign ID] TEXT\n"
 	"       stopgate classify [--campaign ID] --stdin\n\n"
-	"Prints what an inbound text means as JSON. With --stdin, reads one message\n"
-	"per line and prints '<intent> TAB <rule id or ->' per line (for corpora).\n"
+	"Prints what an inbound text means as JSON (intent, confidence, lang, rule,\n"
+	"reply and score, the calibrated probability that the intent is right).\n"
+	"With --stdin, reads one message per line and prints '<intent> TAB <rule id\n"
+	"or ->' per line (for corpora).\n"
 	"Opens the store (read-only) only for --campaign.\n";
 
-static void classification_json(const sg_classification *r)
+static void classification_json(sg_engine *e, const sg_classification *r)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "intent", sg_intent_name(r->intent));
@@ -128,6 +130,7 @@ static void classification_json(const sg_classification *r)
 		cJSON_AddStringToObject(o, "reply", r->reply);
 	else
 		cJSON_AddNullToObject(o, "reply");
+	cJSON_AddNumberToObject(o, "score", (double)(int)(sg_classification_score(e, r) * 1000 + 0.5) / 1000);
 	cli_print_json(o);
 }
 
@@ -164,7 +167,7 @@ int cmd_classify(int argc, char **argv)
 		const char *text = c.positional[0];
 		rc = sg_classify(e, campaign, text, strlen(text), &r);
 		if (!rc)
-			classification_json(&r);
+			classification_json(e, &r);
 		else
 			cli_error("classify", "%s", sg_strerror(rc));
 	} else {

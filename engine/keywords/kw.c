@@ -406,6 +406,8 @@ int sg__kw_load(const char *dir, sg__kw_set **ret, char *err, size_t errlen)
 	EVP_MD_CTX_free(ld.digest);
 	if (!rc)
 		rc = finalize(&ld);
+	if (!rc)
+		rc = sg__kw_calib_load(ld.set, dir, err, errlen);
 	for (size_t i = 0; i < nn; i++)
 		free(names[i]);
 	sg__kw_table_free(&ld.ids);
@@ -433,6 +435,7 @@ void sg__kw_free(sg__kw_set *set)
 {
 	if (!set)
 		return;
+	sg__kw_calib_free(set);
 	for (size_t i = 0; i < set->nrules; i++) {
 		pcre2_code_free(set->rules[i].code);
 		free(set->rules[i].triggers);

@@ -30,3 +30,5 @@ int sg__kw_classify(const sg__kw_set *set, sg__campaign *campaign, const char *t
 
 /* Release what sg__kw_classify cached in campaign->kw_private. */
 void sg__kw_campaign_free(sg__campaign *campaign);
+/* The calibrated score of a classification made with set (calib.c). */
+double sg__kw_score(const sg__kw_set *set, const sg_classification *c);

@@ -88,6 +88,12 @@ typedef struct kw_typo {
 	uint32_t rule;
 } kw_typo;
 
+typedef struct kw_calib kw_calib;
+
+/* calib.c: keywords/calibration.tsv (optional) into s; the score of c. */
+int sg__kw_calib_load(sg__kw_set *s, const char *dir, char *err, size_t errlen);
+void sg__kw_calib_free(sg__kw_set *s);
+
 struct sg__kw_set {
 	char version[SG_KWVERSION_MAX]; /* sg__kw_version() */
 	kw_rule *rules;            /* every rule, in load order */
@@ -113,6 +119,8 @@ struct sg__kw_set {
 	uint32_t typo_at[KW_TYPO_MAX + 2]; /* typo[] by length: first index of length >= n */
 	kw_table real;             /* real words ("real" lines): never typos */
 	uint64_t neighbour[36];    /* a-z0-9: bit b set when key b is next to key a */
+	kw_calib *calib;           /* calibration.tsv, sorted by rule (calib.c) */
+	size_t ncalib, calib_cap;
 };
 
 /* The class of a byte of folded text: 1 for a-z and 0-9, 2 for any

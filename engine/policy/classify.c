@@ -27,6 +27,16 @@ int sg_classify(sg_engine *e, const char *campaign_id, const char *text, size_t 
 	return sg__classify_versioned(e, campaign_id, text, len, out, NULL);
 }
 
+double sg_classification_score(sg_engine *e, const sg_classification *c)
+{
+	if (!e || !c)
+		return 0.0;
+	pthread_rwlock_rdlock(&e->reg_lock);
+	double s = sg__kw_score(e->kw, c);
+	pthread_rwlock_unlock(&e->reg_lock);
+	return s;
+}
+
 void sg_keywords_version(sg_engine *e, char out[SG_KWVERSION_MAX])
 {
 	pthread_rwlock_rdlock(&e->reg_lock);
