@@ -8,6 +8,9 @@
 #   2. the batch check, 3. classification (bench_classify),
 #   4. HTTP GET /v1/check with wrk, and nginx `return 200` as the floor,
 #   5. durable POST /v1/inbound with wrk (64 connections),
+#   6. durable commits in process (bench_commit): the disk's fdatasync
+#      latency, syncs and page writes per commit, one-connection commit
+#      latency as a ratio to it, the write amplification of an import,
 # and prints ONE table with the ratios and the targets; the same figures go
 # to bench/results.json (or --json FILE). Nothing here fails on a figure.
 #
@@ -321,6 +324,21 @@ curl -fsS "$url/metrics" >"$work/metrics_after.txt"
 stop_pid "$daemon_pid" "stopgate serve"
 daemon_pid=""
 
+# ---- 6: what a durable commit costs (bench_commit, on its own store) ----
+# The disk's fdatasync latency beside a commit with one connection (commit
+# + sg_sync) and a loaded group commit, in interleaved rounds; the syncs and
+# page writes of each; the write amplification of an import of the same
+# number of pairs and its bytes per pair by tree. The import is in key order,
+# as `stopgate import optouts` records (bench_commit without --sorted shows
+# the random order: about 40 x at 1 M pairs, and slow at 10 M).
+echo "== durable commits: fdatasync latency, syncs and page writes per commit, import write amplification"
+commit_args=(--pairs "$pairs" --sorted --json "$work/commit.json")
+[ "$quick" = 1 ] && commit_args+=(--rounds 3 --per 10)
+mkdir -p "$work/commit"
+SG_KEYWORDS="$root/keywords" "$build/bench/bench_commit" "${commit_args[@]}" --dir "$work/commit" \
+	>"$work/commit.txt" 2>"$work/commit_trace.txt" || echo "  bench_commit failed (see $work/commit_trace.txt)"
+rm -rf "$work/commit"
+
 # ---- the table ----
 echo
 python3 "$root/bench/report.py" --check "$work/check.json" --classify "$work/classify.txt" \
@@ -328,5 +346,19 @@ python3 "$root/bench/report.py" --check "$work/check.json" --classify "$work/cla
 	--wrk-inbound "$work/wrk_inbound.txt" --metrics-before "$work/metrics_before.txt" \
 	--metrics-after "$work/metrics_after.txt" --bindings "$work/bindings.jsonl" --json-out "$json_out" --label "$label" --tree "$tree" \
 	--elapsed "$(( $(date +%s) - t_start ))" --daemon-start-ms "$daemon_start_ms"
+echo
+if [ -s "$work/commit.txt" ]; then
+	echo "durable commits (bench_commit, same run; ratios to the fdatasync latency measured beside them):"
+	sed 's/^/  /' "$work/commit.txt"
+	echo "  one traced commit of each kind (every sync and write, its file and size):"
+	sed 's/^/  /' "$work/commit_trace.txt"
+	python3 - "$json_out" "$work/commit.json" <<-'PY' || echo "  (commit figures not merged into $json_out)"
+	import json, sys
+	out, extra = sys.argv[1], sys.argv[2]
+	d = json.load(open(out))
+	d["commit"] = json.load(open(extra))
+	json.dump(d, open(out, "w"), indent=1, sort_keys=True)
+	PY
+fi
 echo
 echo "bench: figures written to $json_out"

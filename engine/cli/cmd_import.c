@@ -43,7 +43,8 @@ static const char import_usage[] =
 	"campaigns: a TCR campaign object, an array of them, or {\"campaigns\": [...]}.\n"
 	"optouts: a plain list of numbers, or a platform export with a header row\n"
 	"(see README). Each opt-out is an event with source \"import\" and the file\n"
-	"name as its note; importing the same file again adds nothing. The scope is\n"
+	"name as its note; importing the same file again adds nothing. Rows are\n"
+	"recorded sorted by number, each number's rows in file order. The scope is\n"
 	"--scope (default: the policy's for --from; 'global' needs no --from).\n"
 	"A message log (Twilio, Telnyx, Plivo, Bandwidth: a Direction or a Body/text\n"
 	"column) imports only the inbound texts the classifier reads as opt-out or\n"
@@ -170,34 +171,134 @@ static int import_senders(sg_engine *e, const char *path)
 	return CLI_OK;
 }
 
-typedef struct optout_batch {
-	sg_event_in ev[IMPORT_BATCH];
-	char to[IMPORT_BATCH][SG_KEY_MAX];
-	char from[IMPORT_BATCH][SG_KEY_MAX];
-	char scope_id[IMPORT_BATCH][SG_KEY_MAX];
-	char rule[IMPORT_BATCH][64];
-	sg_event_out out[IMPORT_BATCH];
-	size_t n;
-	long added, already, rejected;
-} optout_batch;
+/* Rows are held (strings in one arena, offsets in the rows) and recorded a
+ * chunk at a time, sorted by recipient key with file order kept among the
+ * rows of one recipient (a stable sort): each batch then writes one run of
+ * keys of the recipients and history trees instead of a page in every part
+ * of them (bench/bench_commit --sorted: at 1 M pairs 1.2 x instead of 42 x
+ * write amplification, a third smaller store). One recipient's events keep
+ * their order, so every consent state is what file order gives; only the
+ * event log's order differs. */
+#define IMPORT_CHUNK (1u << 20) /* rows sorted together (~70 MB) */
+#define NO_STR UINT32_MAX
 
-static int flush(sg_engine *e, optout_batch *b, const char *path)
+typedef struct optout_row {
+	uint32_t to, from, scope_id, rule; /* arena offsets, NO_STR: none */
+	uint32_t ord;                      /* file order within the chunk */
+	uint8_t scope;
+	int64_t event_time_us;
+} optout_row;
+
+typedef struct optout_buf {
+	optout_row *rows;
+	size_t n, cap;
+	char *arena;
+	size_t alen, acap;
+	const char *note;
+	sg_event_in ev[IMPORT_BATCH];
+	sg_event_out out[IMPORT_BATCH];
+	long added, already, rejected;
+} optout_buf;
+
+/* Copy s into the arena: its offset, NO_STR for NULL, or UINT32_MAX - 1
+ * when out of memory. */
+static uint32_t arena_put(optout_buf *b, const char *s)
 {
-	sg_event_out *out = b->out;
-	if (!b->n)
-		return 0;
-	int rc = sg_record(e, b->ev, b->n, out);
-	if (rc)
-		return cli_error("import", "%s: %s (nothing of this batch was written)", path, sg_strerror(rc));
-	for (size_t i = 0; i < b->n; i++) {
-		if (out[i].status)
-			b->rejected++;
-		else if (out[i].duplicate)
-			b->already++;
-		else
-			b->added++;
+	if (!s)
+		return NO_STR;
+	size_t n = strlen(s) + 1;
+	if (b->alen + n > b->acap) {
+		size_t cap = b->acap ? b->acap * 2 : 1u << 20;
+		while (cap < b->alen + n)
+			cap *= 2;
+		char *a = cap < NO_STR - 1 ? realloc(b->arena, cap) : NULL;
+		if (!a)
+			return NO_STR - 1;
+		b->arena = a;
+		b->acap = cap;
+	}
+	memcpy(b->arena + b->alen, s, n);
+	b->alen += n;
+	return (uint32_t)(b->alen - n);
+}
+
+static int row_cmp(const void *x, const void *y, void *arena)
+{
+	const optout_row *a = x, *b = y;
+	int c = strcmp((const char *)arena + a->to, (const char *)arena + b->to);
+	return c ? c : (a->ord > b->ord) - (a->ord < b->ord);
+}
+
+static const char *str_at(const optout_buf *b, uint32_t off)
+{
+	return off == NO_STR ? NULL : b->arena + off;
+}
+
+/* Record the held rows, sorted, in durable batches of IMPORT_BATCH. */
+static int flush(sg_engine *e, optout_buf *b, const char *path)
+{
+	qsort_r(b->rows, b->n, sizeof(*b->rows), row_cmp, b->arena);
+	for (size_t first = 0; first < b->n; first += IMPORT_BATCH) {
+		size_t n = b->n - first < IMPORT_BATCH ? b->n - first : IMPORT_BATCH;
+		for (size_t i = 0; i < n; i++) {
+			const optout_row *r = &b->rows[first + i];
+			b->ev[i] = (sg_event_in){
+				.size = sizeof(sg_event_in),
+				.action = SG_ACTION_OPT_OUT,
+				.source = SG_SOURCE_IMPORT,
+				.sender = str_at(b, r->from),
+				.recipient = str_at(b, r->to),
+				.scope = (sg_scope_kind)r->scope,
+				.scope_id = str_at(b, r->scope_id),
+				.note = b->note,
+				.rule = str_at(b, r->rule),
+				.event_time_us = r->event_time_us,
+			};
+		}
+		int rc = sg_record(e, b->ev, n, b->out);
+		if (rc)
+			return cli_error("import", "%s: %s (nothing of this batch was written)", path, sg_strerror(rc));
+		for (size_t i = 0; i < n; i++) {
+			if (b->out[i].status)
+				b->rejected++;
+			else if (b->out[i].duplicate)
+				b->already++;
+			else
+				b->added++;
+		}
 	}
 	b->n = 0;
+	b->alen = 0;
+	return 0;
+}
+
+/* Hold one row; a full chunk is recorded first. */
+static int hold_row(sg_engine *e, optout_buf *b, const char *path, const sg_event_in *ev)
+{
+	if (b->n == IMPORT_CHUNK || b->alen > (1u << 30)) {
+		int rc = flush(e, b, path);
+		if (rc)
+			return rc;
+	}
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 4096;
+		optout_row *rows = realloc(b->rows, cap * sizeof(*rows));
+		if (!rows)
+			return cli_error("import", "out of memory");
+		b->rows = rows;
+		b->cap = cap;
+	}
+	optout_row *r = &b->rows[b->n];
+	r->to = arena_put(b, ev->recipient);
+	r->from = arena_put(b, ev->sender);
+	r->scope_id = arena_put(b, ev->scope_id);
+	r->rule = arena_put(b, ev->rule);
+	if (r->to == NO_STR - 1 || r->from == NO_STR - 1 || r->scope_id == NO_STR - 1 || r->rule == NO_STR - 1)
+		return cli_error("import", "out of memory");
+	r->ord = (uint32_t)b->n;
+	r->scope = (uint8_t)ev->scope;
+	r->event_time_us = ev->event_time_us;
+	b->n++;
 	return 0;
 }
 
@@ -219,12 +320,15 @@ static int import_optouts(sg__cmdline *c, sg_engine *e, const char *path)
 	FILE *f = fopen(path, "rbe");
 	if (!f)
 		return cli_error("import", "%s: %s", path, strerror(errno));
-	optout_batch *b = calloc(1, sizeof(*b));
+	optout_buf *b = calloc(1, sizeof(*b));
 	if (!b) {
 		fclose(f);
 		return cli_error("import", "out of memory");
 	}
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	b->note = base;
+	sg_event_in row_ev;
+	char row_to[SG_KEY_MAX], row_from[SG_KEY_MAX], row_scope_id[SG_KEY_MAX], row_rule[64];
 	const char *dc = c->cfg.default_country[0] ? c->cfg.default_country : NULL;
 	char from_key[SG_KEY_MAX] = "", cc[3] = "";
 	int rc = 0;
@@ -268,17 +372,17 @@ static int import_optouts(sg__cmdline *c, sg_engine *e, const char *path)
 			fprintf(stderr, "stopgate import: %s:%lu: no number column\n", path, csv.line);
 			continue;
 		}
-		sg_event_in *ev = &b->ev[b->n];
+		sg_event_in *ev = &row_ev;
 		memset(ev, 0, sizeof(*ev));
 		ev->size = sizeof(*ev);
 		const char *sender = scol >= 0 && scol < csv.nfields && csv.fields[scol][0] ? csv.fields[scol] : NULL;
 		if (sender) {
-			if (sg_number_normalize(sender, strlen(sender), dc, SG_FIELD_ADDRESS, b->from[b->n], NULL)) {
+			if (sg_number_normalize(sender, strlen(sender), dc, SG_FIELD_ADDRESS, row_from, NULL)) {
 				b->rejected++;
 				fprintf(stderr, "stopgate import: %s:%lu: sender '%s' is not a number\n", path, csv.line, sender);
 				continue;
 			}
-			ev->sender = b->from[b->n];
+			ev->sender = row_from;
 			if (from_key[0] && strcmp(ev->sender, from_key)) {
 				/* --from is never ignored: a row of another sender is not guessed at */
 				b->rejected++;
@@ -290,7 +394,7 @@ static int import_optouts(sg__cmdline *c, sg_engine *e, const char *path)
 			ev->sender = from_key[0] ? from_key : NULL;
 		}
 		const char *num = csv.fields[ncol];
-		int nrc = sg_number_normalize(num, strlen(num), dc, SG_FIELD_ANY, b->to[b->n], NULL);
+		int nrc = sg_number_normalize(num, strlen(num), dc, SG_FIELD_ANY, row_to, NULL);
 		if (nrc) {
 			b->rejected++;
 			fprintf(stderr, "stopgate import: %s:%lu: '%s': %s\n", path, csv.line, num, sg_strerror(nrc));
@@ -312,8 +416,8 @@ static int import_optouts(sg__cmdline *c, sg_engine *e, const char *path)
 				fprintf(stderr, "stopgate import: %s:%lu: scope_id too long\n", path, csv.line);
 				continue;
 			}
-			sg__strlcpy(b->scope_id[b->n], row_id, SG_KEY_MAX);
-			row_id = b->scope_id[b->n];
+			sg__strlcpy(row_scope_id, row_id, SG_KEY_MAX);
+			row_id = row_scope_id;
 		}
 		if (!ev->sender && row_scope != SG_SCOPE_GLOBAL && !row_id) {
 			rc = cli_error("import", "%s: no sender column: give --from SENDER or --scope global", path);
@@ -321,18 +425,18 @@ static int import_optouts(sg__cmdline *c, sg_engine *e, const char *path)
 		}
 		ev->action = SG_ACTION_OPT_OUT;
 		ev->source = SG_SOURCE_IMPORT;
-		ev->recipient = b->to[b->n];
+		ev->recipient = row_to;
 		ev->scope = row_scope;
 		ev->scope_id = row_id ? row_id : row_scope == SG_SCOPE_GLOBAL ? "" : NULL;
 		ev->note = base;
 		if (rcol >= 0 && rcol < csv.nfields && csv.fields[rcol][0] && strlen(csv.fields[rcol]) < 64) {
-			sg__strlcpy(b->rule[b->n], csv.fields[rcol], sizeof(b->rule[0]));
-			ev->rule = b->rule[b->n];
+			sg__strlcpy(row_rule, csv.fields[rcol], sizeof(row_rule));
+			ev->rule = row_rule;
 		}
 		if (tcol >= 0 && tcol < csv.nfields && csv.fields[tcol][0] &&
 		    import_parse_time(csv.fields[tcol], &ev->event_time_us))
 			ev->event_time_us = 0;
-		if (++b->n == IMPORT_BATCH && (rc = flush(e, b, path)))
+		if ((rc = hold_row(e, b, path, ev)))
 			break;
 	}
 	if (rc == 0 && ferror(f)) /* e.g. a directory: reads fail, not an empty file */
@@ -345,6 +449,8 @@ static int import_optouts(sg__cmdline *c, sg_engine *e, const char *path)
 	if (!rc)
 		printf("{\"kind\":\"optouts\",\"added\":%ld,\"already\":%ld,\"rejected\":%ld}\n", b->added, b->already,
 		       b->rejected);
+	free(b->rows);
+	free(b->arena);
 	free(b);
 	return rc ? CLI_ERROR : CLI_OK;
 }

@@ -281,4 +281,28 @@ def plain_lists_still_import():
     assert allowed(d, OURS, "+14155552702") is False
 
 
+@case
+def opt_out_lists_are_recorded_in_key_order_each_recipients_rows_in_file_order():
+    # Sorted by recipient before recording (few dirty pages per event, issue 14);
+    # the rows of one recipient keep their file order, bad rows keep their line.
+    d = fresh()
+    lst = d + "-unsorted.csv"
+    with open(lst, "w") as f:
+        f.write("from,to,keyword,created_at,scope,scope_id\n"
+                f"{OURS},+14155552903,STOP,2026-11-01T10:00:00Z,sender,{OURS}\n"
+                f"{OURS},+14155552901,STOP,2026-11-01T11:00:00Z,global,\n"
+                f"{OURS},not-a-number,STOP,2026-11-01T11:00:00Z,sender,{OURS}\n"
+                f"{OURS},+14155552902,UNSUBSCRIBE,2026-11-01T12:00:00Z,sender,{OURS}\n"
+                f"{OURS},+14155552901,QUIT,2026-11-01T09:00:00Z,sender,{OURS}\n")
+    p = sg(d, "import", "optouts", "--from", OURS, lst, expect=0)
+    r = json.loads(p.stdout)
+    assert (r["added"], r["rejected"]) == (4, 1), r
+    assert ":4:" in p.stderr, p.stderr
+    got = [(e["recipient"], e["rule"], e["scope"]) for e in events(d) if e.get("source") == "import"]
+    assert got == [("+14155552901", "STOP", "global"), ("+14155552901", "QUIT", "sender"),
+                   ("+14155552902", "UNSUBSCRIBE", "sender"), ("+14155552903", "STOP", "sender")], got
+    for n in ("+14155552901", "+14155552902", "+14155552903"):
+        assert allowed(d, OURS, n) is False, n
+
+
 _cases.finish()
