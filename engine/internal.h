@@ -66,6 +66,9 @@ int sg__engine_backup(sg_engine *e, const char *dir, bool compact);
  * kwver (may be NULL) under the same lock. */
 int sg__classify_versioned(sg_engine *e, const char *campaign_id, const char *text, size_t len,
 			   sg_classification *out, char kwver[SG_KWVERSION_MAX]);
+/* The calibrated score of a review event (a probable opt-out by its rule),
+ * rounded to 3 decimals: what GET /v1/review and `stopgate review` show. */
+double sg__review_score(sg_engine *e, const sg_event *ev);
 
 /* Log the registry a store from before registry events holds, once
  * (store/registry_log.c); called on a read-write open. */

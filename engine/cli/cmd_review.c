@@ -56,7 +56,7 @@ static void add_time(cJSON *o, const char *name, int64_t us)
 }
 
 /* One review event, with the members GET /v1/review gives. */
-static cJSON *review_json(const sg_event *ev)
+static cJSON *review_json(sg_engine *e, const sg_event *ev)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "event", (double)ev->seq);
@@ -69,13 +69,20 @@ static cJSON *review_json(const sg_event *ev)
 	add_str(o, "intent", sg_intent_name(SG_INTENT_OPT_OUT));
 	add_str(o, "confidence", sg_confidence_name(SG_CONF_PROBABLE));
 	add_str(o, "rule", ev->rule);
+	cJSON_AddNumberToObject(o, "score", sg__review_score(e, ev));
 	add_str(o, "campaign", ev->campaign);
 	return o;
 }
 
+typedef struct pending {
+	sg_engine *e;
+	cJSON *items;
+} pending;
+
 static int on_pending(const sg_event *ev, void *ctx)
 {
-	cJSON_AddItemToArray(ctx, review_json(ev));
+	pending *p = ctx;
+	cJSON_AddItemToArray(p->items, review_json(p->e, ev));
 	return 0;
 }
 
@@ -109,7 +116,8 @@ static int review_list(sg__cmdline *c)
 	if (cli_open_store(c, true, &e))
 		return CLI_ERROR;
 	cJSON *doc = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(doc, "items");
-	int rc = sg_reviews_pending(e, after, (size_t)limit, on_pending, items, &next);
+	pending p = {e, items};
+	int rc = sg_reviews_pending(e, after, (size_t)limit, on_pending, &p, &next);
 	sg_engine_close(e);
 	if (rc) {
 		cJSON_Delete(doc);
@@ -124,6 +132,7 @@ static int review_list(sg__cmdline *c)
 }
 
 typedef struct shown {
+	sg_engine *e;
 	uint64_t seq;
 	cJSON *json;
 	bool resolution;
@@ -135,7 +144,7 @@ static int on_shown(const sg_event *ev, void *ctx)
 	if (ev->seq != s->seq)
 		return 0;
 	if (!s->resolution) {
-		s->json = ev->action == SG_ACTION_REVIEW ? review_json(ev) : NULL;
+		s->json = ev->action == SG_ACTION_REVIEW ? review_json(s->e, ev) : NULL;
 		return 1;
 	}
 	sg_review_resolution r;
@@ -162,7 +171,7 @@ static int review_show(sg__cmdline *c)
 	if (cli_open_store(c, true, &e))
 		return CLI_ERROR;
 	uint64_t by_seq = 0;
-	shown item = {.seq = seq}, res = {.resolution = true};
+	shown item = {.e = e, .seq = seq}, res = {.e = e, .resolution = true};
 	int rc = sg_review_state(e, seq, &by_seq);
 	if (!rc)
 		rc = sg_events_read(e, seq, 1, on_shown, &item, NULL);

@@ -4,7 +4,7 @@
  *
  *   GET  /v1/review?limit=N&after=SEQ
  *        -> 200 {"items":[{"event","at","from","to","body","intent",
- *                "confidence","rule","campaign"}],"next":SEQ|null}
+ *                "confidence","rule","score","campaign"}],"next":SEQ|null}
  *   POST /v1/review/{event}  {"decision":"opt_out"|"none","by","note"}
  *        -> 200 {"event":NEWSEQ,"resolved":SEQ,"decision":...}
  *           404 no such review event, 409 already resolved, 400 bad body
@@ -29,6 +29,7 @@
 typedef struct listing {
 	sg__buf *b;
 	bool first;
+	sg_engine *e;
 } listing;
 
 static int on_review(const sg_event *ev, void *ctx)
@@ -59,6 +60,8 @@ static int on_review(const sg_event *ev, void *ctx)
 	sg__buf_json_cstr(b, sg_confidence_name(SG_CONF_PROBABLE));
 	sg__buf_json_key(b, &f, "rule");
 	sg__buf_json_cstr(b, ev->rule);
+	sg__buf_json_key(b, &f, "score"); /* the rule's calibrated precision */
+	sg__buf_printf(b, "%.3f", sg__review_score(l->e, ev));
 	sg__buf_json_key(b, &f, "campaign");
 	sg__buf_json_cstr(b, ev->campaign);
 	sg__buf_addc(b, '}');
@@ -91,7 +94,7 @@ void sg__api_review_list(sg__req *req)
 	    number_param(req, "after", 0, UINT64_MAX - 1, &after) < 0)
 		return;
 	sg__buf b = SG__BUF_INIT;
-	listing l = {.b = &b, .first = true};
+	listing l = {.b = &b, .first = true, .e = req->srv->engine};
 	sg__buf_adds(&b, "{\"items\":[");
 	int rc = sg_reviews_pending(req->srv->engine, after, (size_t)limit, on_review, &l, &next);
 	if (rc) {

@@ -37,6 +37,13 @@ double sg_classification_score(sg_engine *e, const sg_classification *c)
 	return s;
 }
 
+double sg__review_score(sg_engine *e, const sg_event *ev)
+{
+	sg_classification c = {.intent = SG_INTENT_OPT_OUT, .confidence = SG_CONF_PROBABLE};
+	sg__strlcpy(c.rule, ev->rule ? ev->rule : "", sizeof(c.rule));
+	return (double)(int)(sg_classification_score(e, &c) * 1000 + 0.5) / 1000;
+}
+
 void sg_keywords_version(sg_engine *e, char out[SG_KWVERSION_MAX])
 {
 	pthread_rwlock_rdlock(&e->reg_lock);

@@ -18,7 +18,7 @@ from sgtest import Daemon, q, run  # noqa: E402
 OURS = "+14155550100"
 TOKEN = "op-secret-1"
 H = ["+14155550301", "+14155550302", "+14155550303"]
-ITEM_KEYS = {"event", "at", "from", "to", "body", "intent", "confidence", "rule", "campaign"}
+ITEM_KEYS = {"event", "at", "from", "to", "body", "intent", "confidence", "rule", "score", "campaign"}
 
 
 def classify(d, text):
@@ -100,6 +100,8 @@ def body(c, d):
     c.eq("item: the message", (it["body"], it["intent"], it["confidence"]), (prob, "opt_out", "probable"))
     c.check("item: an RFC 3339 time and the rule", it["at"].endswith("Z") and "T" in it["at"] and it["rule"], it)
     c.eq("item: no campaign for an unregistered sender", it["campaign"], None)
+    c.check("item: the score is the rule's calibrated one, as classify gives it",
+            0 < it["score"] < 1 and it["score"] == classify(d, prob).get("score"), (it, classify(d, prob)))
     r = d.get("/v1/review?limit=2")
     page1 = r.json()
     c.eq("page 1: two, next is the last given", ([x["event"] for x in page1["items"]], page1["next"]),
