@@ -83,6 +83,8 @@ static void on_closed(uv_handle_t *h)
 		free(r);
 	}
 	free(f->acked);
+	free(f->rel);
+	free(f->holds);
 	jsCtx_Destroy(f->js);
 	natsConnection_Destroy(f->nc);
 	nats_Close(); /* libnats's own threads and memory: one fleet per process */
@@ -140,6 +142,7 @@ int sg__fleet_submit(sg__fleet *f, sg__wjob *job)
 		return -ENOMEM;
 	j->job = job;
 	j->t0 = sg_now_us();
+	j->deadline_us = j->t0 + (int64_t)f->cfg.publish_timeout_ms * 1000;
 	j->barrier = job->nevents == 0;
 	/* The time of the events is decided here, once: every node applies it. */
 	sg_event_in ev[SG__FLEET_MSG_MAX_EVENTS];
@@ -160,6 +163,7 @@ int sg__fleet_submit(sg__fleet *f, sg__wjob *job)
 		fjob_free(j);
 		return rc;
 	}
+	sg__fleet_keys(ev, job->nevents, &j->keys);
 	snprintf(j->subject, sizeof(j->subject), "%s.%s", f->cfg.stream, registry ? "registry" : "consent");
 	sg__strlcpy(j->msg_id, key ? key : "", sizeof(j->msg_id));
 	job->status = 0;
@@ -168,7 +172,7 @@ int sg__fleet_submit(sg__fleet *f, sg__wjob *job)
 		rc = -ESHUTDOWN;
 	} else if (f->diverged || f->broken) {
 		rc = -EAGAIN; /* fail closed: another node answers (503 + Retry-After) */
-	} else if (f->qlen >= f->max_queue) {
+	} else if (f->qlen + f->npipe >= f->max_queue) {
 		rc = -EAGAIN;
 	} else {
 		if (f->qtail)
@@ -348,6 +352,15 @@ static int load_row(const sg__outbox_row *r, void *ctx)
 	sg__strlcpy(x->msg_id, r->msg_id, sizeof(x->msg_id));
 	memcpy(x->data, r->data, r->len);
 	x->len = r->len;
+	/* its recipients held until it is acknowledged (no later write of
+	 * theirs overtakes it); a row that does not decode holds everything */
+	sg_event_in ev[SG__FLEET_MSG_MAX_EVENTS];
+	size_t n = 0;
+	if (sg__fleet_decode(x->data, x->len, ev, SG__FLEET_MSG_MAX_EVENTS, &n) == 0)
+		sg__fleet_keys(ev, n, &x->keys);
+	else
+		x->keys = (keys){.global = true};
+	sg__fleet_hold(f, &x->keys);
 	x->next = f->rows;
 	f->rows = x;
 	return 0;
@@ -357,7 +370,10 @@ int sg__fleet_start(uv_loop_t *loop, sg_engine *engine, const sg__config *cfg, s
 		    size_t errlen)
 {
 	sg__fleet *f = calloc(1, sizeof(*f));
-	if (!f || !(f->ring = calloc(RING, sizeof(*f->ring)))) {
+	if (!f || !(f->ring = calloc(RING, sizeof(*f->ring))) ||
+	    !(f->holds = calloc(HOLD_SLOTS, sizeof(*f->holds)))) {
+		if (f)
+			free(f->ring);
 		free(f);
 		return fail(err, errlen, -ENOMEM, "out of memory");
 	}
@@ -452,6 +468,7 @@ fail_early:
 	uv_mutex_destroy(&f->mu);
 	uv_cond_destroy(&f->cond);
 	free(f->ring);
+	free(f->holds);
 	free(f);
 	return rc ? rc : -EIO;
 }

@@ -21,11 +21,28 @@
 #define RING_EVENTS 4
 #define APPLY_BATCH 256
 #define RETRY_MS 1000              /* republish unacknowledged outbox rows this often */
+#define PIPELINE_MAX 1024          /* stream messages published, PubAck awaited, at most */
+#define HOLD_SLOTS (1u << 17)      /* the recipients held by unacknowledged messages (hashed) */
+#define MAX_KEYS 8                 /* = SG__FLEET_MSG_MAX_EVENTS */
 #define HEADS_MS 2000              /* publish and compare chain heads this often */
 #define DUP_WINDOW_NS ((int64_t)48 * 3600 * 1000000000)
 
+/* The recipients of one stream message, hashed: while a message of this
+ * node is unacknowledged (in flight, or waiting to be published again), no
+ * later message of this node for one of its recipients is published, so a
+ * failed publish retried later cannot land behind a later event for the
+ * same recipient. `global` (registry changes, events without a recipient)
+ * waits for every earlier message and holds back every later one. */
+typedef struct keys {
+	uint64_t h[MAX_KEYS];
+	unsigned n;
+	bool global;
+} keys;
+
 typedef struct fjob {
 	sg__wjob *job;
+	keys keys;
+	int64_t deadline_us; /* t0 + publishTimeoutMs: answered 503 when not acknowledged by then */
 	sg__buf msg;
 	char subject[96];
 	char msg_id[512];
@@ -45,6 +62,7 @@ typedef struct row {
 	char msg_id[512];
 	uint8_t *data;
 	size_t len;
+	keys keys;
 	struct row *next;
 } row;
 
@@ -53,6 +71,13 @@ typedef struct acked_row {
 	uint64_t id;
 	int64_t acked_us;
 } acked_row;
+
+/* An acknowledged message whose recipients the publisher releases. */
+typedef struct released {
+	uint64_t id;
+	int64_t acked_us;
+	keys keys;
+} released;
 
 typedef struct result {
 	uint64_t seq; /* stream sequence this entry holds, 0 = empty */
@@ -77,7 +102,11 @@ struct sg__fleet {
 	/* under mu */
 	fjob *qhead, *qtail;
 	unsigned qlen;
-	fjob *inflight; /* published, PubAck awaited */
+	fjob *inflight, *inflight_tail; /* published, PubAck awaited, in publish order */
+	unsigned ninflight, npipe;      /* npipe: written to the outbox, not yet acknowledged */
+	fjob *failed;                   /* no PubAck (an error): for the publisher */
+	released *rel;                  /* acknowledged: for the publisher */
+	size_t nrel, relcap;
 	fjob *waiting;  /* acknowledged, applied seq awaited */
 	fjob *dhead, *dtail;
 	result *ring;
@@ -89,7 +118,10 @@ struct sg__fleet {
 	bool stopping, pub_exited, apply_exited, broken;
 	char broken_reason[160];
 	/* publisher thread only */
-	row *rows;
+	fjob *pend, *pend_tail; /* in the outbox, not yet published (a recipient held) */
+	uint32_t *holds;        /* HOLD_SLOTS counters: unacknowledged messages per recipient hash */
+	unsigned held_total, global_holds;
+	row *rows;              /* oldest (lowest id) first */
 	acked_row *acked;       /* circular: acked[(ahead + i) % acap], i < alen */
 	size_t ahead, alen, acap;
 	/* loop thread only */
@@ -108,6 +140,12 @@ static inline void fjob_free(fjob *j)
 	sg__buf_free(&j->msg);
 	free(j);
 }
+
+/* The keys of n decoded events (node.h, keys). */
+void sg__fleet_keys(const sg_event_in *ev, size_t n, keys *k);
+/* Publisher: hold / release the recipients of one unacknowledged message. */
+void sg__fleet_hold(sg__fleet *f, const keys *k);
+void sg__fleet_release(sg__fleet *f, const keys *k);
 
 /* mu held: finish j with its status already set (posted to the loop). */
 void sg__fleet_post_done(sg__fleet *f, fjob *j);
