@@ -159,16 +159,17 @@ static int batch_apply(sg__fleet *f, batch *b)
 	return 0;
 }
 
-void sg__fleet_apply_main(void *arg)
+/* ---- the housekeeping thread: requests to the servers that take a round
+ * trip or several (the stream's last sequence, the chain heads), kept off
+ * the applier so a slow answer never delays applying ---- */
+
+void sg__fleet_house_main(void *arg)
 {
 	sg__fleet *f = arg;
-	batch *b = calloc(1, sizeof(*b));
-	uint64_t pos = 0;
-	natsSubscription *sub = NULL;
 	int64_t last_info = 0, last_heads = 0;
-	while (b) {
+	for (;;) {
 		uv_mutex_lock(&f->mu);
-		bool stop = f->stopping, broken = f->broken;
+		bool stop = f->stopping;
 		uv_mutex_unlock(&f->mu);
 		if (stop)
 			break;
@@ -194,6 +195,28 @@ void sg__fleet_apply_main(void *arg)
 				uv_mutex_unlock(&f->mu);
 			}
 		}
+		uv_sleep(100);
+	}
+	sg__heads_close(f->heads);
+	f->heads = NULL;
+	uv_mutex_lock(&f->mu);
+	f->house_exited = true;
+	uv_mutex_unlock(&f->mu);
+	uv_async_send(&f->async);
+}
+
+void sg__fleet_apply_main(void *arg)
+{
+	sg__fleet *f = arg;
+	batch *b = calloc(1, sizeof(*b));
+	uint64_t pos = 0;
+	natsSubscription *sub = NULL;
+	while (b) {
+		uv_mutex_lock(&f->mu);
+		bool stop = f->stopping, broken = f->broken;
+		uv_mutex_unlock(&f->mu);
+		if (stop)
+			break;
 		if (broken) {
 			uv_sleep(200);
 			continue;
@@ -266,8 +289,6 @@ void sg__fleet_apply_main(void *arg)
 	}
 	if (sub)
 		natsSubscription_Destroy(sub);
-	sg__heads_close(f->heads);
-	f->heads = NULL;
 	free(b);
 	uv_mutex_lock(&f->mu);
 	f->apply_exited = true;

@@ -103,7 +103,7 @@ static void on_async(uv_async_t *a)
 	uv_mutex_lock(&f->mu);
 	fjob *list = f->dhead;
 	f->dhead = f->dtail = NULL;
-	bool exited = f->pub_exited && f->apply_exited && f->stopping;
+	bool exited = f->pub_exited && f->apply_exited && f->house_exited && f->stopping;
 	uv_mutex_unlock(&f->mu);
 	while (list) {
 		fjob *next = list->next;
@@ -115,6 +115,7 @@ static void on_async(uv_async_t *a)
 	if (exited && f->stop_called && !uv_is_closing((uv_handle_t *)&f->async)) {
 		uv_thread_join(&f->pub_thread);
 		uv_thread_join(&f->apply_thread);
+		uv_thread_join(&f->house_thread);
 		/* jobs still waiting for their sequence: stopping, not answered from it */
 		uv_mutex_lock(&f->mu);
 		fjob *w = f->waiting;
@@ -447,7 +448,8 @@ int sg__fleet_start(uv_loop_t *loop, sg_engine *engine, const sg__config *cfg, s
 	}
 	f->async.data = f;
 	if ((rc = uv_thread_create(&f->apply_thread, sg__fleet_apply_main, f)) ||
-	    (rc = uv_thread_create(&f->pub_thread, sg__fleet_pub_main, f))) {
+	    (rc = uv_thread_create(&f->pub_thread, sg__fleet_pub_main, f)) ||
+	    (rc = uv_thread_create(&f->house_thread, sg__fleet_house_main, f))) {
 		/* not reached in practice; a half-started node is not used */
 		fail(err, errlen, rc, "cannot start the fleet threads: %s", uv_strerror(rc));
 		abort();

@@ -4,8 +4,9 @@
  * publisher thread and the ack handler) and apply.c (the applier thread).
  *
  * Threads: the loop (submit, done callbacks), the publisher (outbox,
- * publish, PubAck), the applier (ordered consumer, sg_record_logged), and
- * libnats's own. Everything shared is under mu: the submit queue, the
+ * publish), the applier (ordered consumer, sg_record_logged), the
+ * housekeeping thread (stream info, chain heads), and libnats's own (the
+ * PubAck handler). Everything shared is under mu: the submit queue, the
  * in-flight table the ack handler fills, the waiters for an applied
  * sequence, the done list, the applied results ring and the counters. */
 #pragma once
@@ -90,13 +91,13 @@ struct sg__fleet {
 	sg_engine *engine;
 	sg__replication cfg;
 	uv_async_t async;
-	uv_thread_t pub_thread, apply_thread;
+	uv_thread_t pub_thread, apply_thread, house_thread;
 	uv_mutex_t mu;
 	uv_cond_t cond;
 	natsConnection *nc;
 	jsCtx *js;
 	sg__outbox *outbox;
-	sg__heads *heads; /* applier thread only */
+	sg__heads *heads; /* housekeeping thread only */
 	char subj_all[96];
 	unsigned max_queue;
 	/* under mu */
@@ -115,7 +116,7 @@ struct sg__fleet {
 	uint64_t published, publish_timeouts, republished, applied_msgs;
 	bool diverged;
 	char diverged_reason[160];
-	bool stopping, pub_exited, apply_exited, broken;
+	bool stopping, pub_exited, apply_exited, house_exited, broken;
 	char broken_reason[160];
 	/* publisher thread only */
 	fjob *pend, *pend_tail; /* in the outbox, not yet published (a recipient held) */
@@ -155,4 +156,5 @@ void sg__fleet_complete(sg__fleet *f, fjob *j);
 bool sg__fleet_stream_last(sg__fleet *f, uint64_t *last);
 void sg__fleet_pub_main(void *arg);
 void sg__fleet_apply_main(void *arg);
+void sg__fleet_house_main(void *arg);
 void sg__fleet_on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure);
