@@ -88,9 +88,16 @@ static void on_closed(uv_handle_t *h)
 	jsCtx_Destroy(f->js);
 	natsConnection_Destroy(f->nc);
 	nats_Close(); /* libnats's own threads and memory: one fleet per process */
+	for (subctx *sc = f->subctxs, *next; sc; sc = next) {
+		next = sc->next;
+		free(sc);
+	}
 	sg__outbox_close(f->outbox);
 	uv_mutex_destroy(&f->mu);
 	uv_cond_destroy(&f->cond);
+	uv_cond_destroy(&f->acond);
+	uv_cond_destroy(&f->aspace);
+	free(f->optouts);
 	free(f->ring);
 	free(f);
 	if (cb)
@@ -221,12 +228,33 @@ bool sg__fleet_health(sg__fleet *f, sg__buf *b)
 	return !broken && hrc == 0;
 }
 
-void sg__fleet_gate(sg__fleet *f, sg_verdict *v, size_t n)
+void sg__fleet_gate(sg__fleet *f, const char *from, const char *const *to, sg_verdict *v, size_t n)
 {
 	uv_mutex_lock(&f->mu);
 	bool diverged = f->diverged || f->broken;
 	bool stale = f->cfg.max_stale_ms && now_ms() - f->contact_ms > (int64_t)f->cfg.max_stale_ms;
+	bool overlay = f->noptouts > 0;
 	uv_mutex_unlock(&f->mu);
+	if (!diverged && !stale && overlay && from && to) {
+		/* an opt-out delivered, not yet applied: its recipient denies now
+		 * (the recipient read as the check reads it) */
+		char fk[SG_KEY_MAX], tk[SG_KEY_MAX], cc[3];
+		const char *dc = sg_engine_default_country(f->engine);
+		if (!sg_number_normalize(from, strlen(from), dc, SG_FIELD_ADDRESS, fk, NULL)) {
+			const char *tc = sg_number_country(fk, cc) == 0 ? cc : dc;
+			for (size_t i = 0; i < n; i++) {
+				if (!v[i].allow || v[i].confirmation || !to[i] ||
+				    sg_number_normalize(to[i], strlen(to[i]), tc, SG_FIELD_NUMBER, tk, NULL))
+					continue;
+				uint64_t h = sg__fleet_key_hash(tk);
+				uv_mutex_lock(&f->mu);
+				bool held = f->optouts[h % HOLD_SLOTS] > 0;
+				uv_mutex_unlock(&f->mu);
+				if (held)
+					v[i] = (sg_verdict){.allow = false, .reason = SG_REASON_OPTED_OUT};
+			}
+		}
+	}
 	if (!diverged && !stale)
 		return;
 	for (size_t i = 0; i < n; i++) {
@@ -276,6 +304,8 @@ void sg__fleet_stop(sg__fleet *f, void (*cb)(void *arg), void *arg)
 	uv_mutex_lock(&f->mu);
 	f->stopping = true;
 	uv_cond_signal(&f->cond);
+	uv_cond_broadcast(&f->acond);
+	uv_cond_broadcast(&f->aspace);
 	uv_mutex_unlock(&f->mu);
 }
 
@@ -372,9 +402,12 @@ int sg__fleet_start(uv_loop_t *loop, sg_engine *engine, const sg__config *cfg, s
 {
 	sg__fleet *f = calloc(1, sizeof(*f));
 	if (!f || !(f->ring = calloc(RING, sizeof(*f->ring))) ||
-	    !(f->holds = calloc(HOLD_SLOTS, sizeof(*f->holds)))) {
-		if (f)
+	    !(f->holds = calloc(HOLD_SLOTS, sizeof(*f->holds))) ||
+	    !(f->optouts = calloc(HOLD_SLOTS, sizeof(*f->optouts)))) {
+		if (f) {
 			free(f->ring);
+			free(f->holds);
+		}
 		free(f);
 		return fail(err, errlen, -ENOMEM, "out of memory");
 	}
@@ -385,6 +418,8 @@ int sg__fleet_start(uv_loop_t *loop, sg_engine *engine, const sg__config *cfg, s
 	snprintf(f->subj_all, sizeof(f->subj_all), "%s.>", f->cfg.stream);
 	uv_mutex_init(&f->mu);
 	uv_cond_init(&f->cond);
+	uv_cond_init(&f->acond);
+	uv_cond_init(&f->aspace);
 	int rc = sg__outbox_open(cfg->data_dir, &f->outbox);
 	if (rc) {
 		fail(err, errlen, rc, "cannot open the outbox in %s/fleet-outbox: %s", cfg->data_dir, sg_strerror(rc));
@@ -469,8 +504,11 @@ fail_early:
 	sg__outbox_close(f->outbox);
 	uv_mutex_destroy(&f->mu);
 	uv_cond_destroy(&f->cond);
+	uv_cond_destroy(&f->acond);
+	uv_cond_destroy(&f->aspace);
 	free(f->ring);
 	free(f->holds);
+	free(f->optouts);
 	free(f);
 	return rc ? rc : -EIO;
 }

@@ -36,8 +36,10 @@ bool sg__fleet_health(sg__fleet *f, sg__buf *b);
 /* A check on a fleet node that has not heard from the stream for
  * maxStaleMs denies stale_replica; one whose store stopped following the
  * stream, or diverged, denies replica_diverged. Applied to n verdicts (an
- * existing deny other than check_failed / invalid_number keeps its reason). */
-void sg__fleet_gate(sg__fleet *f, sg_verdict *v, size_t n);
+ * existing deny other than check_failed / invalid_number keeps its reason).
+ * An allowed to[i] with an opt-out delivered by the stream and not yet
+ * applied here denies opted_out (the check's raw from and to[]). */
+void sg__fleet_gate(sg__fleet *f, const char *from, const char *const *to, sg_verdict *v, size_t n);
 /* The fleet's lines of GET /metrics (Prometheus text). */
 void sg__fleet_metrics(sg__fleet *f, sg__buf *b);
 /* Finish queued jobs (failed with -ESHUTDOWN if unpublished), stop the

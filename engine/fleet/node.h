@@ -25,6 +25,7 @@
 #define PIPELINE_MAX 1024          /* stream messages published, PubAck awaited, at most */
 #define HOLD_SLOTS (1u << 17)      /* the recipients held by unacknowledged messages (hashed) */
 #define MAX_KEYS 8                 /* = SG__FLEET_MSG_MAX_EVENTS */
+#define AQ_MAX 65536               /* delivered messages queued for the applier, at most */
 #define HEADS_MS 2000              /* publish and compare chain heads this often */
 #define DUP_WINDOW_NS ((int64_t)48 * 3600 * 1000000000)
 
@@ -39,6 +40,20 @@ typedef struct keys {
 	unsigned n;
 	bool global;
 } keys;
+
+/* A delivered stream message queued for the applier. */
+typedef struct qmsg {
+	natsMsg *m;
+	keys oo; /* its opt-outs' recipients: denied until it is applied */
+	struct qmsg *next;
+} qmsg;
+
+/* The closure of one subscription: messages of an older one are dropped. */
+typedef struct subctx {
+	struct sg__fleet *f;
+	uint64_t gen;
+	struct subctx *next;
+} subctx;
 
 typedef struct fjob {
 	sg__wjob *job;
@@ -93,7 +108,8 @@ struct sg__fleet {
 	uv_async_t async;
 	uv_thread_t pub_thread, apply_thread, house_thread;
 	uv_mutex_t mu;
-	uv_cond_t cond;
+	uv_cond_t cond;          /* the publisher waits on it */
+	uv_cond_t acond, aspace; /* the applier's queue: not empty, not full */
 	natsConnection *nc;
 	jsCtx *js;
 	sg__outbox *outbox;
@@ -109,6 +125,16 @@ struct sg__fleet {
 	released *rel;                  /* acknowledged: for the publisher */
 	size_t nrel, relcap;
 	fjob *waiting;  /* acknowledged, applied seq awaited */
+	qmsg *aq_head, *aq_tail; /* delivered, for the applier */
+	unsigned aq_len;
+	uint64_t sub_gen;
+	subctx *subctxs;
+	bool lost_delivery;
+	/* The overlay: recipients (hashed) of opt-outs delivered but not yet
+	 * applied; a check for them denies opted_out meanwhile (fail closed:
+	 * the opt-out is in the stream, a quorum has it). */
+	uint32_t *optouts;
+	unsigned noptouts;
 	fjob *dhead, *dtail;
 	result *ring;
 	uint64_t applied, stream_last;
@@ -142,6 +168,8 @@ static inline void fjob_free(fjob *j)
 	free(j);
 }
 
+/* The hash of one recipient key (keys, the overlay). */
+uint64_t sg__fleet_key_hash(const char *key);
 /* The keys of n decoded events (node.h, keys). */
 void sg__fleet_keys(const sg_event_in *ev, size_t n, keys *k);
 /* Publisher: hold / release the recipients of one unacknowledged message. */

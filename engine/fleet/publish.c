@@ -17,6 +17,14 @@
 
 /* ---- the recipients held by unacknowledged messages ---- */
 
+uint64_t sg__fleet_key_hash(const char *key)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (const unsigned char *c = (const unsigned char *)key; *c; c++)
+		h = (h ^ *c) * 1099511628211ull;
+	return h;
+}
+
 void sg__fleet_keys(const sg_event_in *ev, size_t n, keys *k)
 {
 	*k = (keys){0};
@@ -26,10 +34,7 @@ void sg__fleet_keys(const sg_event_in *ev, size_t n, keys *k)
 			k->global = true; /* the registry, or no recipient: in order with everything */
 			continue;
 		}
-		uint64_t h = 1469598103934665603ull; /* FNV-1a */
-		for (const unsigned char *c = (const unsigned char *)ev[i].recipient; *c; c++)
-			h = (h ^ *c) * 1099511628211ull;
-		k->h[k->n++] = h;
+		k->h[k->n++] = sg__fleet_key_hash(ev[i].recipient);
 	}
 }
 
