@@ -122,6 +122,7 @@ struct sg__fleet {
 	fjob *inflight, *inflight_tail; /* published, PubAck awaited, in publish order */
 	unsigned ninflight, npipe;      /* npipe: written to the outbox, not yet acknowledged */
 	fjob *failed;                   /* no PubAck (an error): for the publisher */
+	bool pend_held;                 /* jobs wait for a recipient held by an earlier message */
 	released *rel;                  /* acknowledged: for the publisher */
 	size_t nrel, relcap;
 	fjob *waiting;  /* acknowledged, applied seq awaited */

@@ -131,7 +131,10 @@ void sg__fleet_on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, v
 				j->next = f->failed;
 				f->failed = j;
 			}
-			uv_cond_signal(&f->cond);
+			/* the publisher: at once when jobs wait for a recipient this
+			 * releases, or on a failure; otherwise at its next wake */
+			if (!pa || f->pend_held)
+				uv_cond_signal(&f->cond);
 		}
 		uv_mutex_unlock(&f->mu);
 	}
@@ -425,6 +428,9 @@ static void publish_ready(sg__fleet *f)
 	while (t && t->next)
 		t = t->next;
 	f->pend_tail = t;
+	uv_mutex_lock(&f->mu);
+	f->pend_held = f->pend != NULL;
+	uv_mutex_unlock(&f->mu);
 	if (lost) {
 		uv_async_send(&f->async);
 		sg__warn("fleet", "publish failed events=%u", lost);
@@ -534,7 +540,7 @@ void sg__fleet_pub_main(void *arg)
 	size_t rcap = 0;
 	for (;;) {
 		uv_mutex_lock(&f->mu);
-		if (!f->qhead && !f->stopping && !more && !f->nrel && !f->failed)
+		if (!f->qhead && !f->stopping && !more && !(f->nrel && f->pend_held) && !f->failed)
 			uv_cond_timedwait(&f->cond, &f->mu,
 					  (uint64_t)(f->pend || f->inflight ? 50 : RETRY_MS) * 1000000);
 		fjob *list = f->qhead;

@@ -30,6 +30,7 @@ if not shutil.which("nats-server"):
     sys.exit(77)
 
 OURS = "+14155550100"
+ORDER_RCPT = "+14155550993"
 cases = CaseFunctions()
 case = cases.case
 
@@ -322,14 +323,32 @@ try:
         assert not v["allow"] and v["reason"] == "stale_replica", v
         v = check(b, "+14155552671")  # an opt-out stays an opt-out
         assert not v["allow"] and v["reason"] == "opted_out", v
+        # meanwhile at a, a STOP for another recipient: 503 too, its row kept
+        # for publishing again (the next case sends that recipient a START)
+        at_a = {}
+        t = threading.Thread(target=lambda: at_a.update(r=inbound(a, "SM-order-1", ORDER_RCPT, "STOP", timeout=30)))
+        t.start()
         r = inbound(b, "SM-nostream", "+14155550998", "STOP", timeout=30)
+        t.join()
         assert r.status == 503 and r.header("Retry-After"), r
+        assert at_a["r"].status == 503, at_a
 
     @case
     def the_unacknowledged_write_is_published_from_the_outbox_after_a_crash():
         b.kill(signal.SIGKILL)  # the row is only in b's outbox on disk now
         b.proc.wait()
         cluster.start()  # from their file stores
+        # a: the provider's next message for ORDER_RCPT, sent as soon as the
+        # servers are back and retried until acknowledged; a's STOP row for
+        # that recipient waits in memory to be published again. The START
+        # must not reach the stream before it (next case).
+        deadline = time.time() + 60
+        while True:
+            r = inbound(a, "SM-order-2", ORDER_RCPT, "START", timeout=30)
+            if r.status == 200:
+                break
+            assert r.status == 503 and time.time() < deadline, r
+            time.sleep(0.1)
         b.logfile.close()
         b.start(wait=True)
         deadline = time.time() + 60
@@ -348,6 +367,15 @@ try:
             time.sleep(0.25)
         v = check(a, "+14155550998")
         assert not v["allow"] and v["reason"] == "opted_out", v
+
+    @case
+    def a_recipients_later_write_is_not_published_before_an_earlier_unacknowledged_one():
+        settle([a, b])
+        evs = sorted((e for e in audit(a) if e["recipient"] == ORDER_RCPT), key=lambda e: e["seq"])
+        assert [e["provider_msg_id"] for e in evs] == ["SM-order-1", "SM-order-2"], evs
+        for d in (a, b):
+            v = check(d, ORDER_RCPT)
+            assert v["allow"], (d.port, v)  # the START, after the STOP
 
     @case
     def a_store_written_outside_the_stream_is_found_diverged():
