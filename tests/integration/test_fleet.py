@@ -314,6 +314,16 @@ try:
     def a_node_cut_off_from_the_stream_denies_stale_replica():
         for s in cluster.servers:
             s.kill9()
+        # writes meanwhile, at b and at a: no PubAck, 503 once publishTimeoutMs
+        # passed, each row kept for publishing again (at a, the next case sends
+        # that recipient a START)
+        got = {}
+        writes = [threading.Thread(target=lambda: got.update(b=inbound(b, "SM-nostream", "+14155550998", "STOP",
+                                                                        timeout=30))),
+                  threading.Thread(target=lambda: got.update(a=inbound(a, "SM-order-1", ORDER_RCPT, "STOP",
+                                                                        timeout=30)))]
+        for t in writes:
+            t.start()
         deadline = time.time() + 30
         while time.time() < deadline and not health(b).get("stale"):
             time.sleep(0.25)
@@ -323,15 +333,10 @@ try:
         assert not v["allow"] and v["reason"] == "stale_replica", v
         v = check(b, "+14155552671")  # an opt-out stays an opt-out
         assert not v["allow"] and v["reason"] == "opted_out", v
-        # meanwhile at a, a STOP for another recipient: 503 too, its row kept
-        # for publishing again (the next case sends that recipient a START)
-        at_a = {}
-        t = threading.Thread(target=lambda: at_a.update(r=inbound(a, "SM-order-1", ORDER_RCPT, "STOP", timeout=30)))
-        t.start()
-        r = inbound(b, "SM-nostream", "+14155550998", "STOP", timeout=30)
-        t.join()
-        assert r.status == 503 and r.header("Retry-After"), r
-        assert at_a["r"].status == 503, at_a
+        for t in writes:
+            t.join()
+        assert got["b"].status == 503 and got["b"].header("Retry-After"), got
+        assert got["a"].status == 503, got
 
     @case
     def the_unacknowledged_write_is_published_from_the_outbox_after_a_crash():
