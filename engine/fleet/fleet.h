@@ -10,9 +10,12 @@
  * applied result as its out[] (a duplicate PubAck: the original message's
  * result, marked duplicate). No PubAck in time: status -EAGAIN (503 +
  * Retry-After); the row stays in the outbox and is published again.
+ * Groups are pipelined; a message waits while an earlier one of this node
+ * for one of its recipients is unacknowledged (publish.c).
  *
  * Apply path (applier thread): an ordered consumer from the store's own
- * stream position + 1, each batch applied with sg_record_logged(). */
+ * stream position + 1, each batch applied with sg_record_logged(); an
+ * opt-out delivered and not yet applied denies at once (sg__fleet_gate). */
 #pragma once
 #include <stdbool.h>
 #include <uv.h>

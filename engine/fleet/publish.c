@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A fleet node's publisher thread (fleet/node.h): each group of writes
- * to the outbox (one synced transaction), published with Nats-Msg-Id, the
- * PubAcks awaited; rows without one published again; read barriers. */
+ * to the outbox (one synced transaction), then published with
+ * Nats-Msg-Id, pipelined (PIPELINE_MAX in flight), one unacknowledged
+ * message per recipient at a time; the PubAck handler (a libnats thread);
+ * rows without a PubAck published again; read barriers. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -210,8 +212,9 @@ static void keep_row(sg__fleet *f, const fjob *j, bool was_held)
 }
 
 /* Republish rows without a PubAck (one at a time, synchronously, oldest
- * first: a row's recipients stay held until its PubAck), and delete acknowledged rows older than outboxKeepMs. Returns
- * true when rows are left and the servers answer (call again soon). */
+ * first: a row's recipients stay held until its PubAck), and delete
+ * acknowledged rows older than outboxKeepMs. Returns true when rows are
+ * left and the servers answer (call again soon). */
 static bool tend_rows(sg__fleet *f)
 {
 	int64_t now = sg_now_us();
