@@ -66,7 +66,10 @@ nodes = {}
 
 
 def node(name, data=None):
-    d = Daemon(data=data, args=["--replicate", cluster.urls, "--node", name])
+    # stale after 2 s without the stream, 503 after 2 s without a PubAck (the
+    # cut-off case waits for both)
+    d = Daemon(data=data, config={"replication": {"maxStaleMs": 2000, "publishTimeoutMs": 2000}},
+               args=["--replicate", cluster.urls, "--node", name])
     d.start()
     nodes[name] = d
     return d
