@@ -94,7 +94,8 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *
 	uv_mutex_unlock(&f->mu);
 }
 
-/* Drop the queued messages (an old subscription's). */
+/* Drop the queued messages; messages of the current subscription that
+ * come later are dropped too (the applier subscribes again or stops). */
 static void q_drain(sg__fleet *f)
 {
 	uv_mutex_lock(&f->mu);
@@ -348,9 +349,9 @@ void sg__fleet_apply_main(void *arg)
 			if (lost || !natsSubscription_IsValid(sub)) {
 				sg__warn("fleet", "stream subscription %s; subscribing again",
 					 lost ? "lost a message (out of memory)" : "ended");
+				q_drain(f); /* first: a callback waiting for room gives up */
 				natsSubscription_Destroy(sub);
 				sub = NULL;
-				q_drain(f);
 				uv_sleep(200);
 			}
 			continue;
@@ -409,9 +410,9 @@ void sg__fleet_apply_main(void *arg)
 			items = next;
 		}
 	}
+	q_drain(f);
 	if (sub)
 		natsSubscription_Destroy(sub);
-	q_drain(f);
 	free(b);
 	uv_mutex_lock(&f->mu);
 	f->apply_exited = true;
