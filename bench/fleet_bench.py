@@ -103,8 +103,8 @@ def main():
             print(f"round {r + 1}: single {s[0]:9.0f} events/s p99 {s[1] / 1000:6.1f} ms errors {s[2]} | "
                   f"fleet {f[0]:9.0f} events/s p99 {f[1] / 1000:6.1f} ms errors {f[2]} | "
                   f"ratio {f[0] / s[0]:.2f}", flush=True)
-        srps = sorted(x[0][0] for x in rows)[len(rows) // 2]
-        frps = sorted(x[1][0] for x in rows)[len(rows) // 2]
+        srps = sorted(x[0][0] for x in rows)[len(rows) // 2] if rows else 0
+        frps = sorted(x[1][0] for x in rows)[len(rows) // 2] if rows else 0
         # the lag: acknowledged at a -> denied at b
         a, b = nodes[0], nodes[1]
         lags, polls = [], []
@@ -127,9 +127,10 @@ def main():
         print()
         print("| figure | value |")
         print("|---|---|")
-        print(f"| durable inbound, single node (64 conns, median of {args.rounds}) | {srps:.0f} events/s |")
-        print(f"| durable inbound, 3-node fleet R3 (64 conns over 3 nodes) | {frps:.0f} events/s |")
-        print(f"| fleet / single | {frps / srps:.2f} (goal >= 0.5) |")
+        if rows:
+            print(f"| durable inbound, single node (64 conns, median of {args.rounds}) | {srps:.0f} events/s |")
+            print(f"| durable inbound, 3-node fleet R3 (64 conns over 3 nodes) | {frps:.0f} events/s |")
+            print(f"| fleet / single | {frps / srps:.2f} (goal >= 0.5) |")
         print(f"| lag: STOP acknowledged at a -> check denies at b, p50 | {pct(lags, 50):.2f} ms |")
         print(f"| lag p99 ({args.samples} STOPs) | {pct(lags, 99):.2f} ms (goal <= 10 ms) |")
         print(f"| checks needed at b (1 = already denied at the first poll) | "

@@ -183,7 +183,7 @@ static void check_answer(sg__req *req, int rc, void *ctx)
 		return;
 	}
 	if (req->srv->fleet)
-		sg__fleet_gate(req->srv->fleet, c->out, c->n); /* stale_replica, replica_diverged */
+		sg__fleet_gate(req->srv->fleet, c->from, c->to, c->out, c->n); /* stale_replica, replica_diverged */
 	sg__metrics *m = &req->srv->metrics;
 	sg__buf b = SG__BUF_INIT;
 	if (!c->batch) {

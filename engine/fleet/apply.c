@@ -28,6 +28,94 @@ static void set_broken(sg__fleet *f, const char *why)
 	uv_mutex_unlock(&f->mu);
 }
 
+/* The opt-outs of one stream message, hashed (the overlay, node.h). */
+static void optout_keys(const natsMsg *m, keys *k)
+{
+	sg_event_in ev[SG__FLEET_MSG_MAX_EVENTS];
+	size_t n = 0;
+	*k = (keys){0};
+	if (sg__fleet_decode((const uint8_t *)natsMsg_GetData((natsMsg *)m), (size_t)natsMsg_GetDataLength((natsMsg *)m),
+			     ev, SG__FLEET_MSG_MAX_EVENTS, &n))
+		return; /* the applier finds it bad and stops */
+	for (size_t i = 0; i < n; i++)
+		if (ev[i].action == SG_ACTION_OPT_OUT && ev[i].recipient && ev[i].recipient[0] && k->n < MAX_KEYS)
+			k->h[k->n++] = sg__fleet_key_hash(ev[i].recipient);
+}
+
+/* mu held: one delivered message out of the overlay. */
+static void q_release(sg__fleet *f, qmsg *q)
+{
+	if (q->oo.n) {
+		f->noptouts--;
+		for (unsigned i = 0; i < q->oo.n; i++)
+			f->optouts[q->oo.h[i] % HOLD_SLOTS]--;
+	}
+}
+
+/* The delivery callback (a libnats thread, in stream order): the message's
+ * opt-outs deny at once (sg__fleet_gate), before the applier commits it;
+ * then it is queued for the applier. */
+static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *closure)
+{
+	(void)nc, (void)sub;
+	subctx *sc = closure;
+	sg__fleet *f = sc->f;
+	qmsg *q = calloc(1, sizeof(*q));
+	if (!q) {
+		natsMsg_Destroy(m);
+		uv_mutex_lock(&f->mu);
+		f->lost_delivery = true; /* the applier subscribes again from its position */
+		uv_mutex_unlock(&f->mu);
+		return;
+	}
+	q->m = m;
+	optout_keys(m, &q->oo);
+	uv_mutex_lock(&f->mu);
+	while (f->aq_len >= AQ_MAX && sc->gen == f->sub_gen && !f->stopping)
+		uv_cond_timedwait(&f->aspace, &f->mu, 100 * 1000000ull); /* the applier is behind */
+	if (sc->gen != f->sub_gen || f->stopping) {
+		uv_mutex_unlock(&f->mu); /* an old subscription's message */
+		natsMsg_Destroy(m);
+		free(q);
+		return;
+	}
+	if (q->oo.n) {
+		f->noptouts++;
+		for (unsigned i = 0; i < q->oo.n; i++)
+			f->optouts[q->oo.h[i] % HOLD_SLOTS]++;
+	}
+	if (f->aq_tail)
+		f->aq_tail->next = q;
+	else
+		f->aq_head = q;
+	f->aq_tail = q;
+	f->aq_len++;
+	uv_cond_signal(&f->acond);
+	uv_mutex_unlock(&f->mu);
+}
+
+/* Drop the queued messages; messages of the current subscription that
+ * come later are dropped too (the applier subscribes again or stops). */
+static void q_drain(sg__fleet *f)
+{
+	uv_mutex_lock(&f->mu);
+	qmsg *q = f->aq_head;
+	f->aq_head = f->aq_tail = NULL;
+	f->aq_len = 0;
+	for (qmsg *x = q; x; x = x->next)
+		q_release(f, x);
+	f->sub_gen++;
+	f->lost_delivery = false;
+	uv_cond_broadcast(&f->aspace);
+	uv_mutex_unlock(&f->mu);
+	while (q) {
+		qmsg *next = q->next;
+		natsMsg_Destroy(q->m);
+		free(q);
+		q = next;
+	}
+}
+
 static natsSubscription *subscribe(sg__fleet *f, uint64_t pos)
 {
 	jsSubOptions so;
@@ -38,14 +126,23 @@ static natsSubscription *subscribe(sg__fleet *f, uint64_t pos)
 		so.Config.DeliverPolicy = js_DeliverByStartSequence;
 		so.Config.OptStartSeq = pos + 1;
 	}
+	subctx *sc = calloc(1, sizeof(*sc));
+	if (!sc)
+		return NULL;
+	uv_mutex_lock(&f->mu);
+	sc->f = f;
+	sc->gen = f->sub_gen;
+	sc->next = f->subctxs; /* freed once libnats is closed (a callback may still hold it) */
+	f->subctxs = sc;
+	uv_mutex_unlock(&f->mu);
 	natsSubscription *sub = NULL;
 	jsErrCode jerr = 0;
-	natsStatus s = js_SubscribeSync(&sub, f->js, f->subj_all, NULL, &so, &jerr);
+	natsStatus s = js_Subscribe(&sub, f->js, f->subj_all, on_msg, sc, NULL, &so, &jerr);
 	if (s != NATS_OK) {
 		sg__warn("fleet", "cannot subscribe to the stream error=\"%s\" jserr=%d", natsStatus_GetText(s), (int)jerr);
 		return NULL;
 	}
-	/* consent traffic in bursts: a generous pending limit */
+	/* the callback takes every message at once; the applier's queue is bounded (AQ_MAX) */
 	natsSubscription_SetPendingLimits(sub, 1 << 20, 1 << 30);
 	return sub;
 }
@@ -159,16 +256,17 @@ static int batch_apply(sg__fleet *f, batch *b)
 	return 0;
 }
 
-void sg__fleet_apply_main(void *arg)
+/* ---- the housekeeping thread: requests to the servers that take a round
+ * trip or several (the stream's last sequence, the chain heads), kept off
+ * the applier so a slow answer never delays applying ---- */
+
+void sg__fleet_house_main(void *arg)
 {
 	sg__fleet *f = arg;
-	batch *b = calloc(1, sizeof(*b));
-	uint64_t pos = 0;
-	natsSubscription *sub = NULL;
 	int64_t last_info = 0, last_heads = 0;
-	while (b) {
+	for (;;) {
 		uv_mutex_lock(&f->mu);
-		bool stop = f->stopping, broken = f->broken;
+		bool stop = f->stopping;
 		uv_mutex_unlock(&f->mu);
 		if (stop)
 			break;
@@ -194,6 +292,28 @@ void sg__fleet_apply_main(void *arg)
 				uv_mutex_unlock(&f->mu);
 			}
 		}
+		uv_sleep(100);
+	}
+	sg__heads_close(f->heads);
+	f->heads = NULL;
+	uv_mutex_lock(&f->mu);
+	f->house_exited = true;
+	uv_mutex_unlock(&f->mu);
+	uv_async_send(&f->async);
+}
+
+void sg__fleet_apply_main(void *arg)
+{
+	sg__fleet *f = arg;
+	batch *b = calloc(1, sizeof(*b));
+	uint64_t pos = 0;
+	natsSubscription *sub = NULL;
+	while (b) {
+		uv_mutex_lock(&f->mu);
+		bool stop = f->stopping, broken = f->broken;
+		uv_mutex_unlock(&f->mu);
+		if (stop)
+			break;
 		if (broken) {
 			uv_sleep(200);
 			continue;
@@ -208,20 +328,39 @@ void sg__fleet_apply_main(void *arg)
 				continue;
 			}
 		}
-		natsMsg *m = NULL;
-		natsStatus s = natsSubscription_NextMsg(&m, sub, 200);
-		if (s == NATS_TIMEOUT)
-			continue;
-		if (s != NATS_OK) {
-			sg__warn("fleet", "stream subscription failed error=\"%s\"; subscribing again", natsStatus_GetText(s));
-			natsSubscription_Destroy(sub);
-			sub = NULL;
-			uv_sleep(200);
+		uv_mutex_lock(&f->mu);
+		if (!f->aq_head && !f->stopping && !f->lost_delivery)
+			uv_cond_timedwait(&f->acond, &f->mu, 200 * 1000000ull);
+		qmsg *items = f->aq_head, *last = NULL;
+		unsigned k = 0;
+		for (qmsg *x = items; x && k < APPLY_BATCH; x = x->next, k++)
+			last = x;
+		if (last) {
+			f->aq_head = last->next;
+			if (!f->aq_head)
+				f->aq_tail = NULL;
+			last->next = NULL;
+			f->aq_len -= k;
+			uv_cond_broadcast(&f->aspace);
+		}
+		bool lost = f->lost_delivery;
+		uv_mutex_unlock(&f->mu);
+		if (!items) {
+			if (lost || !natsSubscription_IsValid(sub)) {
+				sg__warn("fleet", "stream subscription %s; subscribing again",
+					 lost ? "lost a message (out of memory)" : "ended");
+				q_drain(f); /* first: a callback waiting for room gives up */
+				natsSubscription_Destroy(sub);
+				sub = NULL;
+				uv_sleep(200);
+			}
 			continue;
 		}
-		/* this message and whatever else is already here, one transaction */
+		/* these messages, one transaction */
 		bool ok = true;
-		while (m && ok) {
+		for (qmsg *x = items; x && ok; x = x->next) {
+			natsMsg *m = x->m;
+			x->m = NULL;
 			jsMsgMetaData *meta = NULL;
 			uint64_t seq = 0;
 			if (natsMsg_GetMetaData(&meta, m) == NATS_OK && meta) {
@@ -241,11 +380,6 @@ void sg__fleet_apply_main(void *arg)
 					ok = batch_add(f, b, m, seq);
 				}
 			}
-			m = NULL;
-			int pending = 0, bytes = 0;
-			if (ok && b->nmsg < APPLY_BATCH && natsSubscription_GetPending(sub, &pending, &bytes) == NATS_OK &&
-			    pending > 0 && natsSubscription_NextMsg(&m, sub, 1) != NATS_OK)
-				m = NULL;
 		}
 		if (b->nmsg) {
 			int rc;
@@ -263,11 +397,22 @@ void sg__fleet_apply_main(void *arg)
 				pos = b->seq[b->nmsg - 1];
 			batch_clear(b);
 		}
+		/* applied (or refused, the node then fails closed): out of the overlay */
+		uv_mutex_lock(&f->mu);
+		for (qmsg *x = items; x; x = x->next)
+			q_release(f, x);
+		uv_mutex_unlock(&f->mu);
+		while (items) {
+			qmsg *next = items->next;
+			if (items->m)
+				natsMsg_Destroy(items->m);
+			free(items);
+			items = next;
+		}
 	}
+	q_drain(f);
 	if (sub)
 		natsSubscription_Destroy(sub);
-	sg__heads_close(f->heads);
-	f->heads = NULL;
 	free(b);
 	uv_mutex_lock(&f->mu);
 	f->apply_exited = true;

@@ -83,12 +83,21 @@ static void on_closed(uv_handle_t *h)
 		free(r);
 	}
 	free(f->acked);
+	free(f->rel);
+	free(f->holds);
 	jsCtx_Destroy(f->js);
 	natsConnection_Destroy(f->nc);
 	nats_Close(); /* libnats's own threads and memory: one fleet per process */
+	for (subctx *sc = f->subctxs, *next; sc; sc = next) {
+		next = sc->next;
+		free(sc);
+	}
 	sg__outbox_close(f->outbox);
 	uv_mutex_destroy(&f->mu);
 	uv_cond_destroy(&f->cond);
+	uv_cond_destroy(&f->acond);
+	uv_cond_destroy(&f->aspace);
+	free(f->optouts);
 	free(f->ring);
 	free(f);
 	if (cb)
@@ -101,7 +110,7 @@ static void on_async(uv_async_t *a)
 	uv_mutex_lock(&f->mu);
 	fjob *list = f->dhead;
 	f->dhead = f->dtail = NULL;
-	bool exited = f->pub_exited && f->apply_exited && f->stopping;
+	bool exited = f->pub_exited && f->apply_exited && f->house_exited && f->stopping;
 	uv_mutex_unlock(&f->mu);
 	while (list) {
 		fjob *next = list->next;
@@ -113,6 +122,7 @@ static void on_async(uv_async_t *a)
 	if (exited && f->stop_called && !uv_is_closing((uv_handle_t *)&f->async)) {
 		uv_thread_join(&f->pub_thread);
 		uv_thread_join(&f->apply_thread);
+		uv_thread_join(&f->house_thread);
 		/* jobs still waiting for their sequence: stopping, not answered from it */
 		uv_mutex_lock(&f->mu);
 		fjob *w = f->waiting;
@@ -140,6 +150,7 @@ int sg__fleet_submit(sg__fleet *f, sg__wjob *job)
 		return -ENOMEM;
 	j->job = job;
 	j->t0 = sg_now_us();
+	j->deadline_us = j->t0 + (int64_t)f->cfg.publish_timeout_ms * 1000;
 	j->barrier = job->nevents == 0;
 	/* The time of the events is decided here, once: every node applies it. */
 	sg_event_in ev[SG__FLEET_MSG_MAX_EVENTS];
@@ -160,6 +171,7 @@ int sg__fleet_submit(sg__fleet *f, sg__wjob *job)
 		fjob_free(j);
 		return rc;
 	}
+	sg__fleet_keys(ev, job->nevents, &j->keys);
 	snprintf(j->subject, sizeof(j->subject), "%s.%s", f->cfg.stream, registry ? "registry" : "consent");
 	sg__strlcpy(j->msg_id, key ? key : "", sizeof(j->msg_id));
 	job->status = 0;
@@ -168,7 +180,7 @@ int sg__fleet_submit(sg__fleet *f, sg__wjob *job)
 		rc = -ESHUTDOWN;
 	} else if (f->diverged || f->broken) {
 		rc = -EAGAIN; /* fail closed: another node answers (503 + Retry-After) */
-	} else if (f->qlen >= f->max_queue) {
+	} else if (f->qlen + f->npipe >= f->max_queue) {
 		rc = -EAGAIN;
 	} else {
 		if (f->qtail)
@@ -216,12 +228,33 @@ bool sg__fleet_health(sg__fleet *f, sg__buf *b)
 	return !broken && hrc == 0;
 }
 
-void sg__fleet_gate(sg__fleet *f, sg_verdict *v, size_t n)
+void sg__fleet_gate(sg__fleet *f, const char *from, const char *const *to, sg_verdict *v, size_t n)
 {
 	uv_mutex_lock(&f->mu);
 	bool diverged = f->diverged || f->broken;
 	bool stale = f->cfg.max_stale_ms && now_ms() - f->contact_ms > (int64_t)f->cfg.max_stale_ms;
+	bool overlay = f->noptouts > 0;
 	uv_mutex_unlock(&f->mu);
+	if (!diverged && !stale && overlay && from && to) {
+		/* an opt-out delivered, not yet applied: its recipient denies now
+		 * (the recipient read as the check reads it) */
+		char fk[SG_KEY_MAX], tk[SG_KEY_MAX], cc[3];
+		const char *dc = sg_engine_default_country(f->engine);
+		if (!sg_number_normalize(from, strlen(from), dc, SG_FIELD_ADDRESS, fk, NULL)) {
+			const char *tc = sg_number_country(fk, cc) == 0 ? cc : dc;
+			for (size_t i = 0; i < n; i++) {
+				if (!v[i].allow || v[i].confirmation || !to[i] ||
+				    sg_number_normalize(to[i], strlen(to[i]), tc, SG_FIELD_NUMBER, tk, NULL))
+					continue;
+				uint64_t h = sg__fleet_key_hash(tk);
+				uv_mutex_lock(&f->mu);
+				bool held = f->optouts[h % HOLD_SLOTS] > 0;
+				uv_mutex_unlock(&f->mu);
+				if (held)
+					v[i] = (sg_verdict){.allow = false, .reason = SG_REASON_OPTED_OUT};
+			}
+		}
+	}
 	if (!diverged && !stale)
 		return;
 	for (size_t i = 0; i < n; i++) {
@@ -271,6 +304,8 @@ void sg__fleet_stop(sg__fleet *f, void (*cb)(void *arg), void *arg)
 	uv_mutex_lock(&f->mu);
 	f->stopping = true;
 	uv_cond_signal(&f->cond);
+	uv_cond_broadcast(&f->acond);
+	uv_cond_broadcast(&f->aspace);
 	uv_mutex_unlock(&f->mu);
 }
 
@@ -348,6 +383,15 @@ static int load_row(const sg__outbox_row *r, void *ctx)
 	sg__strlcpy(x->msg_id, r->msg_id, sizeof(x->msg_id));
 	memcpy(x->data, r->data, r->len);
 	x->len = r->len;
+	/* its recipients held until it is acknowledged (no later write of
+	 * theirs overtakes it); a row that does not decode holds everything */
+	sg_event_in ev[SG__FLEET_MSG_MAX_EVENTS];
+	size_t n = 0;
+	if (sg__fleet_decode(x->data, x->len, ev, SG__FLEET_MSG_MAX_EVENTS, &n) == 0)
+		sg__fleet_keys(ev, n, &x->keys);
+	else
+		x->keys = (keys){.global = true};
+	sg__fleet_hold(f, &x->keys);
 	x->next = f->rows;
 	f->rows = x;
 	return 0;
@@ -357,7 +401,13 @@ int sg__fleet_start(uv_loop_t *loop, sg_engine *engine, const sg__config *cfg, s
 		    size_t errlen)
 {
 	sg__fleet *f = calloc(1, sizeof(*f));
-	if (!f || !(f->ring = calloc(RING, sizeof(*f->ring)))) {
+	if (!f || !(f->ring = calloc(RING, sizeof(*f->ring))) ||
+	    !(f->holds = calloc(HOLD_SLOTS, sizeof(*f->holds))) ||
+	    !(f->optouts = calloc(HOLD_SLOTS, sizeof(*f->optouts)))) {
+		if (f) {
+			free(f->ring);
+			free(f->holds);
+		}
 		free(f);
 		return fail(err, errlen, -ENOMEM, "out of memory");
 	}
@@ -368,6 +418,8 @@ int sg__fleet_start(uv_loop_t *loop, sg_engine *engine, const sg__config *cfg, s
 	snprintf(f->subj_all, sizeof(f->subj_all), "%s.>", f->cfg.stream);
 	uv_mutex_init(&f->mu);
 	uv_cond_init(&f->cond);
+	uv_cond_init(&f->acond);
+	uv_cond_init(&f->aspace);
 	int rc = sg__outbox_open(cfg->data_dir, &f->outbox);
 	if (rc) {
 		fail(err, errlen, rc, "cannot open the outbox in %s/fleet-outbox: %s", cfg->data_dir, sg_strerror(rc));
@@ -431,7 +483,8 @@ int sg__fleet_start(uv_loop_t *loop, sg_engine *engine, const sg__config *cfg, s
 	}
 	f->async.data = f;
 	if ((rc = uv_thread_create(&f->apply_thread, sg__fleet_apply_main, f)) ||
-	    (rc = uv_thread_create(&f->pub_thread, sg__fleet_pub_main, f))) {
+	    (rc = uv_thread_create(&f->pub_thread, sg__fleet_pub_main, f)) ||
+	    (rc = uv_thread_create(&f->house_thread, sg__fleet_house_main, f))) {
 		/* not reached in practice; a half-started node is not used */
 		fail(err, errlen, rc, "cannot start the fleet threads: %s", uv_strerror(rc));
 		abort();
@@ -451,7 +504,11 @@ fail_early:
 	sg__outbox_close(f->outbox);
 	uv_mutex_destroy(&f->mu);
 	uv_cond_destroy(&f->cond);
+	uv_cond_destroy(&f->acond);
+	uv_cond_destroy(&f->aspace);
 	free(f->ring);
+	free(f->holds);
+	free(f->optouts);
 	free(f);
 	return rc ? rc : -EIO;
 }

@@ -10,9 +10,12 @@
  * applied result as its out[] (a duplicate PubAck: the original message's
  * result, marked duplicate). No PubAck in time: status -EAGAIN (503 +
  * Retry-After); the row stays in the outbox and is published again.
+ * Groups are pipelined; a message waits while an earlier one of this node
+ * for one of its recipients is unacknowledged (publish.c).
  *
  * Apply path (applier thread): an ordered consumer from the store's own
- * stream position + 1, each batch applied with sg_record_logged(). */
+ * stream position + 1, each batch applied with sg_record_logged(); an
+ * opt-out delivered and not yet applied denies at once (sg__fleet_gate). */
 #pragma once
 #include <stdbool.h>
 #include <uv.h>
@@ -36,8 +39,10 @@ bool sg__fleet_health(sg__fleet *f, sg__buf *b);
 /* A check on a fleet node that has not heard from the stream for
  * maxStaleMs denies stale_replica; one whose store stopped following the
  * stream, or diverged, denies replica_diverged. Applied to n verdicts (an
- * existing deny other than check_failed / invalid_number keeps its reason). */
-void sg__fleet_gate(sg__fleet *f, sg_verdict *v, size_t n);
+ * existing deny other than check_failed / invalid_number keeps its reason).
+ * An allowed to[i] with an opt-out delivered by the stream and not yet
+ * applied here denies opted_out (the check's raw from and to[]). */
+void sg__fleet_gate(sg__fleet *f, const char *from, const char *const *to, sg_verdict *v, size_t n);
 /* The fleet's lines of GET /metrics (Prometheus text). */
 void sg__fleet_metrics(sg__fleet *f, sg__buf *b);
 /* Finish queued jobs (failed with -ESHUTDOWN if unpublished), stop the

@@ -30,9 +30,9 @@ bool sg__fleet_health(sg__fleet *f, sg__buf *b)
 	return false;
 }
 
-void sg__fleet_gate(sg__fleet *f, sg_verdict *v, size_t n)
+void sg__fleet_gate(sg__fleet *f, const char *from, const char *const *to, sg_verdict *v, size_t n)
 {
-	(void)f, (void)v, (void)n;
+	(void)f, (void)from, (void)to, (void)v, (void)n;
 }
 
 void sg__fleet_metrics(sg__fleet *f, sg__buf *b)

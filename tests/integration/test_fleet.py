@@ -30,6 +30,7 @@ if not shutil.which("nats-server"):
     sys.exit(77)
 
 OURS = "+14155550100"
+ORDER_RCPT = "+14155550993"
 cases = CaseFunctions()
 case = cases.case
 
@@ -65,7 +66,10 @@ nodes = {}
 
 
 def node(name, data=None):
-    d = Daemon(data=data, args=["--replicate", cluster.urls, "--node", name])
+    # stale after 2 s without the stream, 503 after 2 s without a PubAck (the
+    # cut-off case waits for both)
+    d = Daemon(data=data, config={"replication": {"maxStaleMs": 2000, "publishTimeoutMs": 2000}},
+               args=["--replicate", cluster.urls, "--node", name])
     d.start()
     nodes[name] = d
     return d
@@ -313,6 +317,16 @@ try:
     def a_node_cut_off_from_the_stream_denies_stale_replica():
         for s in cluster.servers:
             s.kill9()
+        # writes meanwhile, at b and at a: no PubAck, 503 once publishTimeoutMs
+        # passed, each row kept for publishing again (at a, the next case sends
+        # that recipient a START)
+        got = {}
+        writes = [threading.Thread(target=lambda: got.update(b=inbound(b, "SM-nostream", "+14155550998", "STOP",
+                                                                        timeout=30))),
+                  threading.Thread(target=lambda: got.update(a=inbound(a, "SM-order-1", ORDER_RCPT, "STOP",
+                                                                        timeout=30)))]
+        for t in writes:
+            t.start()
         deadline = time.time() + 30
         while time.time() < deadline and not health(b).get("stale"):
             time.sleep(0.25)
@@ -322,14 +336,27 @@ try:
         assert not v["allow"] and v["reason"] == "stale_replica", v
         v = check(b, "+14155552671")  # an opt-out stays an opt-out
         assert not v["allow"] and v["reason"] == "opted_out", v
-        r = inbound(b, "SM-nostream", "+14155550998", "STOP", timeout=30)
-        assert r.status == 503 and r.header("Retry-After"), r
+        for t in writes:
+            t.join()
+        assert got["b"].status == 503 and got["b"].header("Retry-After"), got
+        assert got["a"].status == 503, got
 
     @case
     def the_unacknowledged_write_is_published_from_the_outbox_after_a_crash():
         b.kill(signal.SIGKILL)  # the row is only in b's outbox on disk now
         b.proc.wait()
         cluster.start()  # from their file stores
+        # a: the provider's next message for ORDER_RCPT, sent as soon as the
+        # servers are back and retried until acknowledged; a's STOP row for
+        # that recipient waits in memory to be published again. The START
+        # must not reach the stream before it (next case).
+        deadline = time.time() + 60
+        while True:
+            r = inbound(a, "SM-order-2", ORDER_RCPT, "START", timeout=30)
+            if r.status == 200:
+                break
+            assert r.status == 503 and time.time() < deadline, r
+            time.sleep(0.1)
         b.logfile.close()
         b.start(wait=True)
         deadline = time.time() + 60
@@ -348,6 +375,15 @@ try:
             time.sleep(0.25)
         v = check(a, "+14155550998")
         assert not v["allow"] and v["reason"] == "opted_out", v
+
+    @case
+    def a_recipients_later_write_is_not_published_before_an_earlier_unacknowledged_one():
+        settle([a, b])
+        evs = sorted((e for e in audit(a) if e["recipient"] == ORDER_RCPT), key=lambda e: e["seq"])
+        assert [e["provider_msg_id"] for e in evs] == ["SM-order-1", "SM-order-2"], evs
+        for d in (a, b):
+            v = check(d, ORDER_RCPT)
+            assert v["allow"], (d.port, v)  # the START, after the STOP
 
     @case
     def a_store_written_outside_the_stream_is_found_diverged():
