@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* GET /v1/check and POST /v1/check (batch): the pre-send gate.
  *
- * Ordinary checks run right here on the loop thread: sg_check is a
- * lock-free LMDB read. The two purposes that may claim the one-time
+ * Ordinary checks run right here on the loop thread that received them
+ * (with httpThreads, on every HTTP loop): sg_check is a lock-free LMDB
+ * read and the engine is shared by threads. The two purposes that may claim the one-time
  * confirmation allowance (optout_confirm, help_reply) write, so they go
  * through the writer like every other write.
  *
@@ -274,8 +275,19 @@ static void current(sg__req *req, int status, const sg_event_out *out, size_t n,
 	dispatch(req, c);
 }
 
+static void dispatch_on_main(sg__req *req)
+{
+	dispatch(req, req->user);
+}
+
 static void dispatch(sg__req *req, check *c)
 {
+	if (claims(c->purpose) && !sg__req_on_main(req)) {
+		/* a claim writes: on the main loop, as every write (http_loops.c) */
+		req->user = c;
+		sg__req_handoff(req, dispatch_on_main);
+		return;
+	}
 	if (c->leader && req->srv->fleet) {
 		int rc = sg__submit_events(req, NULL, 0, current, c); /* a read barrier */
 		if (rc) {

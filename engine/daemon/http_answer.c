@@ -57,7 +57,9 @@ sg__req *sg__req_new(sg__conn *c)
 		return NULL;
 	r->srv = c->srv;
 	r->conn = c;
-	r->id = ++c->srv->next_req_id;
+	sg__server *srv = c->srv;
+	r->id = srv->next_req_id = srv->next_req_id ? srv->next_req_id + (srv->nloops ? srv->nloops : 1)
+						    : srv->index + 1;
 	r->start_us = sg_now_us();
 	r->path = r->query = r->arg = r->body = "";
 	r->keep_alive = true;
@@ -138,6 +140,10 @@ static void note_answer(sg__req *r, int status)
 static void release_hold(sg__req *r)
 {
 	sg__conn *c = r->conn;
+	if (r->srv != c->srv) {
+		sg__req_came_back(r); /* answered on the main loop: home it goes */
+		return;
+	}
 	if (r->orphan) {
 		sg__req_free(r);
 		c->refs--;
@@ -364,7 +370,10 @@ static void conn_final_answer_queued(sg__conn *c)
 		c->nreqs--;
 		if (r == c->cur)
 			c->cur = NULL;
-		if (r->state == SG__REQ_HANDLING) {
+		if (r->away) {
+			r->dead = true;
+			r->next = NULL;
+		} else if (r->state == SG__REQ_HANDLING) {
 			r->orphan = true;
 			r->next = NULL;
 		} else {
@@ -378,6 +387,8 @@ void sg__conn_flush(sg__conn *c)
 {
 	while (c->head && !c->closing) {
 		sg__req *r = c->head;
+		if (r->away)
+			return; /* answered on the main loop; flushed when it is back */
 		if (r->state == SG__REQ_READY) {
 			bool closes;
 			sg__buf h = head_with_connection(c, r, &closes);
