@@ -22,7 +22,7 @@ struct sg__server {
 	uv_loop_t *loop;
 	sg__server *main;          /* the main loop's: every handler but checks runs there */
 	struct sg__loops *loops;   /* the HTTP loops (http_loops.c), or NULL: the main loop serves HTTP */
-	unsigned index, nloops;    /* request and connection ids: index + k * nloops */
+	unsigned index;            /* which HTTP loop (0 for the main loop) */
 	unsigned *conn_total;      /* open connections on every loop (atomic; limits.maxConnections) */
 	unsigned conn_count;       /* the main loop's: what conn_total points to */
 	uv_timer_t sweep;          /* every connection's deadline, checked on a tick (http_conn.c) */
@@ -39,7 +39,7 @@ struct sg__server {
 	bool reloading;          /* a SIGHUP reload is waiting for the writer */
 	struct sg__conn *conns;  /* every open connection (doubly linked) */
 	unsigned nconns;
-	unsigned long next_req_id;
+	unsigned long next_req_id;   /* the main loop's count every loop's ids (atomic) */
 	unsigned long next_conn_id;
 	void (*on_drained)(sg__server *srv); /* draining and the last connection is gone */
 	char read_buf[64 * 1024];    /* shared: reads are parsed before the next one */

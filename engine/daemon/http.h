@@ -124,6 +124,7 @@ struct sg__req {
 	size_t *hoff;         /* per header: name offset, value offset (2 per header) */
 	size_t nhoff, hoff_cap;
 	sg__header *hdrs;
+	size_t hdrs_cap;
 	sg__buf extra;        /* extra response header lines set by sg__resp_header */
 	sg__buf out_head;     /* status line + headers (without Connection) */
 	sg__buf out_body;

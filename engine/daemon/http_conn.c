@@ -33,6 +33,7 @@ static void conn_maybe_free(sg__conn *c)
 		sg__req_free(r);
 	}
 	free(c->held);
+	sg__req_free(c->spare);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -395,9 +396,14 @@ static int on_headers_complete(http_parser *p)
 	if (sg__buf_failed(&r->hbuf) || sg__buf_failed(&r->url))
 		return fail_request(c, 503, "out_of_memory", "");
 	size_t nh = r->nhoff / 2;
-	r->hdrs = calloc(nh ? nh : 1, sizeof(*r->hdrs));
-	if (!r->hdrs)
-		return fail_request(c, 503, "out_of_memory", "");
+	if (r->hdrs_cap < (nh ? nh : 1)) {
+		free(r->hdrs);
+		r->hdrs_cap = 0;
+		r->hdrs = calloc(nh ? nh : 1, sizeof(*r->hdrs));
+		if (!r->hdrs)
+			return fail_request(c, 503, "out_of_memory", "");
+		r->hdrs_cap = nh ? nh : 1;
+	}
 	for (size_t i = 0; i < nh; i++) {
 		size_t vo = r->hoff[2 * i + 1];
 		r->hdrs[i].name = r->hbuf.p + r->hoff[2 * i];
@@ -659,9 +665,8 @@ static sg__conn *conn_new(sg__server *srv)
 	}
 	c->tcp.data = c;
 	c->refs = 1;
-	/* ids index + 1 + k * nloops: unique in the process */
-	c->id = srv->next_conn_id = srv->next_conn_id ? srv->next_conn_id + (srv->nloops ? srv->nloops : 1)
-						      : srv->index + 1;
+	sg__server *ids = srv->main ? srv->main : srv; /* one sequence for every loop */
+	c->id = __atomic_add_fetch(&ids->next_conn_id, 1, __ATOMIC_RELAXED);
 	c->next = srv->conns;
 	if (srv->conns)
 		srv->conns->prev = c;

@@ -38,6 +38,7 @@ struct sg__conn {
 	bool in_parse;
 	size_t linger_bytes;
 	sg__req *cur;      /* request being parsed */
+	sg__req *spare;    /* an answered request kept for the next one (its buffers' room) */
 	sg__req *head, *tail;
 	unsigned nreqs;    /* queued (all states) */
 	char *held;        /* unparsed input kept while paused */
@@ -74,6 +75,8 @@ void sg__conn_accept(uv_stream_t *server, int status);
 
 /* http_answer.c */
 sg__req *sg__req_new(sg__conn *c);
+/* Free, or keep as the connection's spare (c may be NULL: free). */
+void sg__req_recycle(sg__conn *c, sg__req *r);
 void sg__req_free(sg__req *r);
 void sg__req_pop(sg__conn *c);
 /* Write what is ready at the head of the queue, in order. */

@@ -340,7 +340,6 @@ int sg__loops_start(sg__server *main, unsigned n, const char *addr)
 		s->main = main;
 		s->loops = g;
 		s->index = i;
-		s->nloops = n;
 		s->conn_total = &g->conns;
 		s->engine = main->engine;
 		s->cfg = main->cfg;
