@@ -49,6 +49,7 @@ typedef struct worker {
 	/* under g->mu */
 	sg__req *back_head, *back_tail;
 	bool cmd_drain, cmd_close_all;
+	bool gone; /* its async is closed: nothing may be sent to it (libuv aborts) */
 } worker;
 
 struct sg__loops {
@@ -101,6 +102,9 @@ static void worker_drained(sg__server *srv)
 {
 	worker *w = (worker *)srv;
 	srv->on_drained = NULL;
+	uv_mutex_lock(&w->g->mu);
+	w->gone = true;
+	uv_mutex_unlock(&w->g->mu);
 	uv_close((uv_handle_t *)&w->async, NULL); /* the last handle: the loop ends */
 }
 
@@ -262,16 +266,19 @@ void sg__req_handoff(sg__req *req, void (*fn)(sg__req *req))
 	uv_async_send(&g->async);
 }
 
-/* Tell every started worker something (under the mutex), and wake it. */
+/* Tell every worker still running something, and wake it (under the
+ * mutex, so that it cannot be gone in between). */
 static void command(sg__loops *g, bool drain, bool close_all)
 {
 	for (unsigned i = 0; i < g->n; i++) {
 		worker *w = &g->w[i];
 		uv_mutex_lock(&g->mu);
-		w->cmd_drain |= drain;
-		w->cmd_close_all |= close_all;
+		if (!w->gone) {
+			w->cmd_drain |= drain;
+			w->cmd_close_all |= close_all;
+			uv_async_send(&w->async);
+		}
 		uv_mutex_unlock(&g->mu);
-		uv_async_send(&w->async);
 	}
 }
 
