@@ -59,6 +59,22 @@ def wrk(args, seconds, script, url, extra):
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def proc_cpu(pids):
+    """utime + stime of these processes and their children (nginx workers), in seconds."""
+    want, total = set(pids), 0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            st = open(f"/proc/{d}/stat").read()
+        except OSError:
+            continue
+        f = st[st.rindex(")") + 2:].split()
+        if int(d) in want or int(f[1]) in want:
+            total += int(f[11]) + int(f[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def result(p):
     out, _ = p.communicate()
     m = re.search(r"WRK_RESULT (.*)", out)
@@ -83,6 +99,7 @@ def main():
     work = tempfile.mkdtemp(prefix="sg-http-scale-")
     procs = []
     targets = {}  # name -> url
+    pids = {}  # name -> pid
 
     def stop_all():
         for p in procs:
@@ -106,6 +123,7 @@ def main():
             p = subprocess.Popen(cmd + extra, stdout=open(os.path.join(work, name + ".log"), "w"),
                                  stderr=subprocess.STDOUT, start_new_session=True)
             procs.append(p)
+            pids[name] = p.pid
             if not wait_http(port):
                 sys.exit(f"http_scale: {name} did not come up: " + open(os.path.join(work, name + ".log")).read()[-500:])
             targets[name] = f"http://127.0.0.1:{port}"
@@ -130,6 +148,7 @@ http {{
             p = subprocess.Popen(["nginx", "-p", d, "-c", conf, "-g", "daemon off;"], stdout=subprocess.DEVNULL,
                                  stderr=subprocess.STDOUT, start_new_session=True)
             procs.append(p)
+            pids[name] = p.pid
             if not wait_http(port, 20):
                 sys.exit(f"http_scale: nginx ({workers} workers) did not come up")
             targets[name] = f"http://127.0.0.1:{port}"
@@ -146,6 +165,7 @@ http {{
         names = list(targets)
         mixed = f"stopgate_{n}+inbound"
         runs = {k: [] for k in names + [mixed, "inbound_during"]}
+        cpu = {k: [] for k in names}  # server CPU microseconds per request
         for name in names:  # warm-up
             result(wrk(["-t2", "-c50"], 1, check_lua, targets[name], [a.paths]))
         for r in range(a.rounds):
@@ -160,8 +180,13 @@ http {{
                     runs["inbound_during"].append(ires.get("rps", 0))
                     extra = f" (inbound meanwhile {ires.get('rps', 0):.0f}/s)"
                 else:
+                    c0 = proc_cpu([pids[name]])
                     res = result(wrk(["-t2", "-c50"], a.seconds, check_lua, targets[name], [a.paths]))
+                    used = proc_cpu([pids[name]]) - c0
                     extra = ""
+                    if res.get("requests"):
+                        cpu[name].append(used * 1e6 / res["requests"])
+                        extra = f", server CPU {cpu[name][-1]:.1f} us/req"
                 if "error" in res:
                     print(f"  round {r + 1} {name}: wrk failed: {res['error']}")
                     continue
@@ -170,12 +195,15 @@ http {{
                 print(f"  round {r + 1} {name}: {res['rps']:.0f} req/s p99 {res['lat_p99_us']:.0f} us"
                       f"{' errors ' + str(errs) if errs else ''}{extra}", flush=True)
         med = {k: statistics.median(v) if v else 0 for k, v in runs.items()}
+        cpu_med = {k: statistics.median(v) if v else 0 for k, v in cpu.items()}
 
         def ratio(x, y):
             return med[x] / med[y] if med.get(y) else 0
 
         summary = {
             "threads": n, "rounds": a.rounds, "seconds": a.seconds, "median_rps": med, "runs": runs,
+            "median_cpu_us_per_request": cpu_med, "cpu_runs": cpu,
+            "cpu_ratio_nginx_1_vs_stopgate_1": cpu_med["nginx_1"] / cpu_med["stopgate_1"] if cpu_med["stopgate_1"] else 0,
             "load_before": open("/proc/loadavg").read().split()[:3],
             "ratio_1_loop_vs_nginx_1": ratio("stopgate_1", "nginx_1"),
             f"ratio_{n}_loops_vs_nginx_{n}": ratio(f"stopgate_{n}", f"nginx_{n}"),
@@ -184,6 +212,9 @@ http {{
         if a.baseline:
             summary["ratio_baseline_vs_nginx_1"] = ratio("baseline", "nginx_1")
         print("  median req/s: " + ", ".join(f"{k} {v:.0f}" for k, v in med.items()))
+        print("  median server CPU per request (us): " + ", ".join(f"{k} {v:.1f}" for k, v in cpu_med.items()))
+        print("  CPU per request, nginx 1 worker / stopgate 1 loop (the throughput ratio on an idle core): "
+              f"{summary['cpu_ratio_nginx_1_vs_stopgate_1']:.2f}")
         print(f"  goal 1 loop >= 1.2 x nginx 1 worker: {summary['ratio_1_loop_vs_nginx_1']:.2f}"
               f" ({'met' if summary['ratio_1_loop_vs_nginx_1'] >= 1.2 else 'not met'})")
         rn = summary[f"ratio_{n}_loops_vs_nginx_{n}"]

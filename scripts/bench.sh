@@ -8,6 +8,8 @@
 #   2. the batch check, 3. classification (bench_classify),
 #   4. HTTP GET /v1/check with wrk, and nginx `return 200` as the floor,
 #   5. durable POST /v1/inbound with wrk (64 connections),
+#   6. HTTP loops (bench/http_scale.py): --http-threads 1 and N against nginx
+#      with 1 and N workers, and checks while inbound runs,
 # and prints ONE table with the ratios and the targets; the same figures go
 # to bench/results.json (or --json FILE). Nothing here fails on a figure.
 #
@@ -175,10 +177,12 @@ fi
 port=$(free_port)
 echo "== HTTP: stopgate serve on 127.0.0.1:$port (store of $pairs pairs)"
 # --log-level warn: no request lines, as nginx runs with access_log off.
+# --http-threads 1: one event loop against nginx's one worker (section 6
+# measures N loops against N workers).
 # Start time: launch to the first 200 from /healthz (warm cache), timed by a
 # small poller that starts the daemon itself and tries every 2 ms.
 read -r daemon_pid daemon_start_ms < <(python3 - "$port" "$work/daemon.log" "$build/engine/stopgate" serve \
-	--data "$store" --listen "127.0.0.1:$port" --log-level warn --keywords "$root/keywords" <<-'PY'
+	--data "$store" --listen "127.0.0.1:$port" --log-level warn --http-threads 1 --keywords "$root/keywords" <<-'PY'
 	import socket, subprocess, sys, time
 	port, log, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
 	t0 = time.monotonic()
@@ -320,6 +324,18 @@ grep WRK_RESULT "$work/wrk_inbound.txt" | sed 's/^/  stopgate: /'
 curl -fsS "$url/metrics" >"$work/metrics_after.txt"
 stop_pid "$daemon_pid" "stopgate serve"
 daemon_pid=""
+
+# ---- 6: HTTP loops: httpThreads 1 and N against nginx with 1 and N workers ----
+# (issue 14's HTTP goals). Interleaved rounds, each daemon on its own copy of
+# the store; also the server CPU per request (robust on a shared machine) and
+# the checks of the N-loop daemon while durable inbound runs on it.
+if command -v nginx >/dev/null; then
+	echo "== HTTP loops (bench/http_scale.py): --http-threads 1 and $(nproc), nginx 1 and $(nproc) workers"
+	python3 "$root/bench/http_scale.py" --stopgate "$build/engine/stopgate" --store "$store" \
+		--keywords "$root/keywords" --paths "$work/check_paths.txt" --inbound-pairs "$work/inbound_pairs.txt" \
+		--rounds 3 --seconds "$half" --json "${json_out%.json}-http-loops.json" ||
+		echo "  http_scale failed"
+fi
 
 # ---- the table ----
 echo
