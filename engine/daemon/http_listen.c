@@ -155,6 +155,16 @@ int sg__http_bound_port(sg__server *srv)
 	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
+/* Bytes from the peer waiting in the socket? */
+static bool input_pending(sg__conn *c)
+{
+	uv_os_fd_t fd;
+	char b;
+	if (uv_fileno((const uv_handle_t *)&c->tcp, &fd))
+		return false;
+	return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
 void sg__http_drain(sg__server *srv)
 {
 	srv->draining = true;
@@ -167,9 +177,14 @@ void sg__http_drain(sg__server *srv)
 	while (c) {
 		sg__conn *next = c->next;
 		if (!c->closing && !c->lingering) {
-			if (c->nreqs == 0 && !c->cur && c->writes == 0)
+			bool idle = c->nreqs == 0 && !c->cur && c->writes == 0;
+			/* An idle connection with input waiting holds a request that
+			 * arrived before the signal but is not read yet (with several
+			 * loops the drain can come first): it is read and answered
+			 * with Connection: close, then the connection goes. */
+			if (idle && !input_pending(c)) {
 				sg__conn_close(c);
-			else if (!c->cur) {
+			} else if (!idle && !c->cur) {
 				c->stop_input = true;
 				c->close_after = true;
 				sg__conn_stop_reading(c);
