@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Inside the HTTP layer: the connection object and what its files
- * (http_conn.c, http_answer.c, http_listen.c, http_util.c) share.
+ * (http_conn.c, http_answer.c, http_listen.c, http_loops.c, http_util.c)
+ * share.
  *
  * Connection lifetime (libuv handle rules, as in knot-resolver session2):
  * c->refs counts the unclosed handle (tcp), pending uv_write and
  * uv_shutdown requests, and requests handed to a handler that have not
- * answered yet. sg__conn_close() stops reading, then closes the stream; the struct is freed when refs reaches 0, never earlier, so an
- * answer arriving after the client left finds its request and drops it.
+ * answered yet (also those handed to the main loop, http_loops.c).
+ * sg__conn_close() stops reading, then closes the stream; the struct is
+ * freed when refs reaches 0, never earlier, so an answer arriving after
+ * the client left finds its request and drops it. Deadlines are fields of
+ * the connection, checked by the loop's sweep timer (http_conn.c).
  */
 #pragma once
 #include <uv.h>
