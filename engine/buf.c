@@ -14,6 +14,15 @@ void sg__buf_free(sg__buf *b)
 	*b = (sg__buf)SG__BUF_INIT;
 }
 
+void sg__buf_addu(sg__buf *b, uint64_t v)
+{
+	char t[20], *e = t + sizeof(t), *p = e;
+	do
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	sg__buf_add(b, p, (size_t)(e - p));
+}
+
 void sg__buf_clear(sg__buf *b)
 {
 	b->len = 0;

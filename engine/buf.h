@@ -27,6 +27,8 @@ void sg__buf_add(sg__buf *b, const void *data, size_t len);
 void sg__buf_adds(sg__buf *b, const char *s);
 void sg__buf_addc(sg__buf *b, char c);
 void sg__buf_printf(sg__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An unsigned number in decimal (without printf: the daemon's hot answers). */
+void sg__buf_addu(sg__buf *b, uint64_t v);
 /* Take the contents (caller frees with free()); b is left empty. */
 char *sg__buf_steal(sg__buf *b, size_t *len);
 static inline bool sg__buf_failed(const sg__buf *b)

@@ -216,10 +216,29 @@ void sg_time_format(int64_t us, char out[32])
 	}
 	struct tm tm;
 	gmtime_r(&secs, &tm);
-	char tmp[96]; /* wide enough for any int fields, so no truncation warning */
-	snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-	sg__strlcpy(out, tmp, 32);
+	int year = tm.tm_year + 1900;
+	if (year < 0 || year > 9999) {
+		char tmp[96]; /* wide enough for any int fields, so no truncation warning */
+		snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", year, tm.tm_mon + 1,
+			 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+		sg__strlcpy(out, tmp, 32);
+		return;
+	}
+	/* The same text without printf (the daemon's check answers carry it). */
+	int f[6] = {year, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec};
+	static const char seps[] = "--T::.";
+	char *p = out;
+	for (int i = 0; i < 6; i++) {
+		if (i == 0) {
+			*p++ = (char)('0' + f[0] / 1000), *p++ = (char)('0' + f[0] / 100 % 10);
+		}
+		*p++ = (char)('0' + f[i] / 10 % 10), *p++ = (char)('0' + f[i] % 10);
+		*p++ = seps[i];
+	}
+	for (long d = 100000; d; d /= 10)
+		*p++ = (char)('0' + frac / d % 10);
+	*p++ = 'Z';
+	*p = '\0';
 }
 
 static int digits(const char **p, int n, int *ret)

@@ -11,6 +11,8 @@
 #   6. durable commits in process (bench_commit): the disk's fdatasync
 #      latency, syncs and page writes per commit, one-connection commit
 #      latency as a ratio to it, the write amplification of an import,
+#   7. HTTP loops (bench/http_scale.py): --http-threads 1 and N against nginx
+#      with 1 and N workers, and checks while inbound runs,
 # and prints ONE table with the ratios and the targets; the same figures go
 # to bench/results.json (or --json FILE). Nothing here fails on a figure.
 #
@@ -178,10 +180,12 @@ fi
 port=$(free_port)
 echo "== HTTP: stopgate serve on 127.0.0.1:$port (store of $pairs pairs)"
 # --log-level warn: no request lines, as nginx runs with access_log off.
+# --http-threads 1: one event loop against nginx's one worker (section 7
+# measures N loops against N workers).
 # Start time: launch to the first 200 from /healthz (warm cache), timed by a
 # small poller that starts the daemon itself and tries every 2 ms.
 read -r daemon_pid daemon_start_ms < <(python3 - "$port" "$work/daemon.log" "$build/engine/stopgate" serve \
-	--data "$store" --listen "127.0.0.1:$port" --log-level warn --keywords "$root/keywords" <<-'PY'
+	--data "$store" --listen "127.0.0.1:$port" --log-level warn --http-threads 1 --keywords "$root/keywords" <<-'PY'
 	import socket, subprocess, sys, time
 	port, log, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
 	t0 = time.monotonic()
@@ -338,6 +342,18 @@ mkdir -p "$work/commit"
 SG_KEYWORDS="$root/keywords" "$build/bench/bench_commit" "${commit_args[@]}" --dir "$work/commit" \
 	>"$work/commit.txt" 2>"$work/commit_trace.txt" || echo "  bench_commit failed (see $work/commit_trace.txt)"
 rm -rf "$work/commit"
+
+# ---- 7: HTTP loops: httpThreads 1 and N against nginx with 1 and N workers ----
+# (issue 14's HTTP goals). Interleaved rounds, each daemon on its own copy of
+# the store; also the server CPU per request (robust on a shared machine) and
+# the checks of the N-loop daemon while durable inbound runs on it.
+if command -v nginx >/dev/null; then
+	echo "== HTTP loops (bench/http_scale.py): --http-threads 1 and $(nproc), nginx 1 and $(nproc) workers"
+	python3 "$root/bench/http_scale.py" --stopgate "$build/engine/stopgate" --store "$store" \
+		--keywords "$root/keywords" --paths "$work/check_paths.txt" --inbound-pairs "$work/inbound_pairs.txt" \
+		--rounds 3 --seconds "$half" --json "${json_out%.json}-http-loops.json" ||
+		echo "  http_scale failed"
+fi
 
 # ---- the table ----
 echo

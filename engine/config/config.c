@@ -146,7 +146,7 @@ static int in_section(int rc, const char *section, char *err, size_t errlen)
 static const char *const top_keys[] = {
 	"data", "keywords", "defaultCountry", "listen", "token", "auditorToken", "publicBaseUrl",
 	"logLevel", "logFormat", "allowUnsignedWebhooks", "policy", "limits", "retention", "providers",
-	"quietHours", "replication",
+	"quietHours", "replication", "httpThreads",
 };
 static const char *const policy_keys[] = {
 	"optoutScope", "probable", "requireRegistered", "requireOptin", "allowInactiveCampaigns",
@@ -353,6 +353,12 @@ int sg__config_parse(sg__config *cfg, const char *json, size_t len, char *err, s
 	if (format[0] && (rc = sg__log_format_parse(format, &cfg->log_format))) {
 		rc = fail(err, errlen, SG_ECONFIG, "logFormat: text, logfmt or json");
 		goto out;
+	}
+	if (cJSON_GetObjectItemCaseSensitive(root, "httpThreads")) {
+		double v = 0;
+		if ((rc = get_uint(root, "httpThreads", 0, SG__HTTP_THREADS_MAX, &v, err, errlen)))
+			goto out;
+		cfg->http_threads = (unsigned)v;
 	}
 	const cJSON *pol = cJSON_GetObjectItemCaseSensitive(root, "policy");
 	if (pol && (rc = in_section(parse_policy(cfg, pol, err, errlen), "policy", err, errlen)))

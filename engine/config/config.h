@@ -14,6 +14,8 @@
 
 typedef enum sg__log_level { SG_LOG_ERROR = 0, SG_LOG_WARN, SG_LOG_INFO, SG_LOG_DEBUG } sg__log_level;
 
+#define SG__HTTP_THREADS_MAX 64 /* httpThreads bound; the default (one per CPU) stops at 16 */
+
 typedef struct sg__limits {
 	size_t max_header_bytes;    /* default 16 KiB */
 	size_t max_body_bytes;      /* default 64 KiB */
@@ -48,6 +50,7 @@ typedef struct sg__config {
 	char default_country[3];      /* "" = none */
 	sg_policy policy;
 	char listen[256];             /* "127.0.0.1:8080" */
+	unsigned http_threads;        /* httpThreads: HTTP event loops (0 = one per online CPU, at most 16) */
 	char token[256];              /* bearer token, "" = none */
 	char auditor_token[256];      /* read-only bearer token ("auditorToken"), "" = none */
 	char public_base_url[512];    /* e.g. "https://optout.example.com", used for webhook signatures */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* GET /v1/check and POST /v1/check (batch): the pre-send gate.
  *
- * Ordinary checks run right here on the loop thread: sg_check is a
- * lock-free LMDB read. The two purposes that may claim the one-time
+ * Ordinary checks run right here on the loop thread that received them
+ * (with httpThreads, on every HTTP loop): sg_check is a lock-free LMDB
+ * read and the engine is shared by threads. The two purposes that may claim the one-time
  * confirmation allowance (optout_confirm, help_reply) write, so they go
  * through the writer like every other write.
  *
@@ -19,6 +20,7 @@
  * "next_allowed_at".
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,6 +85,7 @@ typedef struct check {
 	char qto[FIELD_MAX];
 	const char *one_to[1];
 	sg_verdict one_out[1];
+	bool on_stack;          /* a GET answered at once: check_free leaves it */
 } check;
 
 static void check_free(check *c)
@@ -96,7 +99,29 @@ static void check_free(check *c)
 		free(c->out);
 	if (c->quiet != c->one_quiet)
 		free(c->quiet);
-	free(c);
+	if (!c->on_stack)
+		free(c);
+}
+
+/* A GET's check that must outlive the handler (it waits for the writer or
+ * the stream): a heap copy, its inner pointers moved along. NULL: no memory. */
+static check *check_keep(check *c)
+{
+	if (!c->on_stack)
+		return c;
+	check *k = malloc(sizeof(*k));
+	if (!k)
+		return NULL;
+	*k = *c;
+	k->on_stack = false;
+	k->from = k->qfrom;
+	k->one_to[0] = k->qto;
+	k->to = k->one_to;
+	k->out = k->one_out;
+	k->quiet = k->one_quiet;
+	if (c->campaign)
+		k->campaign = k->qcampaign;
+	return k;
 }
 
 static int check_run(sg_engine *engine, void *ctx)
@@ -185,7 +210,11 @@ static void check_answer(sg__req *req, int rc, void *ctx)
 	if (req->srv->fleet)
 		sg__fleet_gate(req->srv->fleet, c->from, c->to, c->out, c->n); /* stale_replica, replica_diverged */
 	sg__metrics *m = &req->srv->metrics;
-	sg__buf b = SG__BUF_INIT;
+	/* formatted straight into the request's answer buffer (kept from the
+	 * connection's previous request): no allocation, no printf */
+	sg__buf *out = &req->out_body;
+	sg__buf_clear(out);
+#define b (*out)
 	if (!c->batch) {
 		bool first = true;
 		sg__buf_addc(&b, '{');
@@ -212,8 +241,9 @@ static void check_answer(sg__req *req, int rc, void *ctx)
 		}
 		sg__buf_adds(&b, "]}\n");
 	}
+#undef b
 	check_free(c);
-	sg__respond_buf(req, 200, "application/json", &b);
+	sg__respond_buf(req, 200, "application/json", out);
 }
 
 static void dispatch(sg__req *req, check *c);
@@ -233,8 +263,28 @@ static void current(sg__req *req, int status, const sg_event_out *out, size_t n,
 	dispatch(req, c);
 }
 
+static void dispatch_on_main(sg__req *req)
+{
+	dispatch(req, req->user);
+}
+
 static void dispatch(sg__req *req, check *c)
 {
+	if ((claims(c->purpose) || c->leader) && c->on_stack) {
+		check *k = check_keep(c);
+		if (!k) {
+			check_free(c);
+			sg__respond_error(req, 500, "out_of_memory", NULL);
+			return;
+		}
+		c = k;
+	}
+	if (claims(c->purpose) && !sg__req_on_main(req)) {
+		/* a claim writes: on the main loop, as every write (http_loops.c) */
+		req->user = c;
+		sg__req_handoff(req, dispatch_on_main);
+		return;
+	}
 	if (c->leader && req->srv->fleet) {
 		int rc = sg__submit_events(req, NULL, 0, current, c); /* a read barrier */
 		if (rc) {
@@ -284,11 +334,11 @@ static bool query_param(sg__req *req, const char *name, bool required, char *out
 
 static void check_get(sg__req *req)
 {
-	check *c = calloc(1, sizeof(*c));
-	if (!c) {
-		sg__respond_error(req, 500, "out_of_memory", NULL);
-		return;
-	}
+	check local;
+	memset(&local, 0, offsetof(check, qfrom)); /* the query buffers are written before use */
+	memset(&local.one_to, 0, sizeof(local) - offsetof(check, one_to));
+	check *c = &local;
+	c->on_stack = true;
 	char purpose[32], category[32], at[64], campaign[128], consistency[16];
 	if (!query_param(req, "from", true, c->qfrom, sizeof(c->qfrom)) ||
 	    !query_param(req, "to", true, c->qto, sizeof(c->qto)) ||

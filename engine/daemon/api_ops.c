@@ -55,7 +55,9 @@ static void histogram(sg__buf *b, const char *name, const double *bounds, size_t
 void sg__api_metrics(sg__req *req)
 {
 	sg__server *srv = req->srv;
-	const sg__metrics *m = &srv->metrics;
+	static sg__metrics sum; /* main loop only; large */
+	sg__http_metrics(srv, &sum); /* every HTTP loop's counters */
+	const sg__metrics *m = &sum;
 	sg__buf b = SG__BUF_INIT;
 
 	help(&b, "stopgate_requests_total", "counter", "HTTP requests answered, by endpoint and status.");
@@ -96,7 +98,7 @@ void sg__api_metrics(sg__req *req)
 	sg__buf_printf(&b, "stopgate_writer_rejected_total %llu\n", (unsigned long long)ws.rejected);
 
 	help(&b, "stopgate_connections_open", "gauge", "Open HTTP connections.");
-	sg__buf_printf(&b, "stopgate_connections_open %u\n", srv->nconns);
+	sg__buf_printf(&b, "stopgate_connections_open %u\n", m->connections_open);
 	help(&b, "stopgate_connections_total", "counter", "Accepted HTTP connections.");
 	sg__buf_printf(&b, "stopgate_connections_total %llu\n", (unsigned long long)m->connections_accepted);
 	help(&b, "stopgate_connections_refused_total", "counter", "Connections refused at the connection limit.");

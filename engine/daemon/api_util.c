@@ -269,7 +269,7 @@ void sg__verdict_json(sg__buf *b, bool *first, const sg_verdict *v)
 	sg__time_json(b, v->since_us);
 	sg__buf_json_key(b, first, "event");
 	if (v->seq)
-		sg__buf_printf(b, "%llu", (unsigned long long)v->seq);
+		sg__buf_addu(b, v->seq);
 	else
 		sg__buf_adds(b, "null");
 	sg__buf_json_key(b, first, "confirmation");

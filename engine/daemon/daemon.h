@@ -13,11 +13,20 @@
 
 struct sg__conn;
 
-/* One per process, owned by serve.c; lives on its stack for the whole run.
- * Loop thread only, except the engine (shared with the writer, see
- * stopgate.h) and the writer (its own locking). */
+/* One per event loop. The main loop's is owned by serve.c for the whole
+ * run; with httpThreads > 1 each HTTP loop (http_loops.c) has its own, on
+ * its own thread. Its loop's thread only, except the engine (thread-safe,
+ * see stopgate.h), the writer (its own locking), cfg (read-only) and the
+ * metrics (single writer, read by GET /metrics on the main loop). */
 struct sg__server {
 	uv_loop_t *loop;
+	sg__server *main;          /* the main loop's: every handler but checks runs there */
+	struct sg__loops *loops;   /* the HTTP loops (http_loops.c), or NULL: the main loop serves HTTP */
+	unsigned index;            /* which HTTP loop (0 for the main loop) */
+	unsigned *conn_total;      /* open connections on every loop (atomic; limits.maxConnections) */
+	unsigned conn_count;       /* the main loop's: what conn_total points to */
+	uv_timer_t sweep;          /* every connection's deadline, checked on a tick (http_conn.c) */
+	bool sweeping;             /* sweep initialised and not closed */
 	sg_engine *engine;
 	const sg__config *cfg;
 	sg__writer *writer;
@@ -30,7 +39,7 @@ struct sg__server {
 	bool reloading;          /* a SIGHUP reload is waiting for the writer */
 	struct sg__conn *conns;  /* every open connection (doubly linked) */
 	unsigned nconns;
-	unsigned long next_req_id;
+	unsigned long next_req_id;   /* the main loop's count every loop's ids (atomic) */
 	unsigned long next_conn_id;
 	void (*on_drained)(sg__server *srv); /* draining and the last connection is gone */
 	char read_buf[64 * 1024];    /* shared: reads are parsed before the next one */
@@ -38,6 +47,12 @@ struct sg__server {
 	char date[40];               /* cached "Date: ..." value */
 	int64_t date_sec;
 };
+
+/* See http.h, "the HTTP loops". */
+static inline bool sg__req_on_main(const sg__req *req)
+{
+	return !req->srv->main || req->srv->main == req->srv;
+}
 
 /* A fleet node's claiming check (api_check_fleet.c): v is the verdict for
  * the one pair; cb(req, rc, ctx) once decided. */

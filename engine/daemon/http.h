@@ -25,6 +25,7 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "metrics.h"
 
 typedef struct sg__server sg__server;
 typedef struct sg__conn sg__conn;
@@ -103,6 +104,13 @@ struct sg__req {
 	bool orphan;          /* the connection is gone: discard the answer */
 	bool stream_writing;  /* a streamed piece is being written */
 	bool stream_done;
+	/* handed to the main loop (http_loops.c): away is set and cleared by
+	 * the request's own loop, which reads nothing else of it meanwhile
+	 * but marks it dead when its connection goes */
+	bool away;
+	bool dead;
+	sg__req *hand_next;   /* the hand-off queues */
+	void (*hand_fn)(sg__req *req);
 	int early_status;     /* router decided an error before the body */
 	char early_error[32];
 	char early_detail[96];
@@ -116,6 +124,7 @@ struct sg__req {
 	size_t *hoff;         /* per header: name offset, value offset (2 per header) */
 	size_t nhoff, hoff_cap;
 	sg__header *hdrs;
+	size_t hdrs_cap;
 	sg__buf extra;        /* extra response header lines set by sg__resp_header */
 	sg__buf out_head;     /* status line + headers (without Connection) */
 	sg__buf out_body;
@@ -200,6 +209,33 @@ void sg__http_close_all(sg__server *srv);
  * requests through a socketpair. Returns 0 (the connection owns fd from
  * then on) or a negative uv error (fd is still the caller's). */
 int sg__http_open_fd(sg__server *srv, uv_os_sock_t fd);
+
+/* ---- the HTTP loops (http_loops.c) ----
+ * With httpThreads > 1, N loops, one thread each, accept on their own
+ * socket bound to the same address (SO_REUSEPORT) and answer checks
+ * themselves; every other request is handed to the main loop (its handlers,
+ * the writer's answers and the fleet live there) and its answer comes back
+ * to the loop that owns the connection. */
+typedef struct sg__loops sg__loops;
+/* The number of HTTP loops for a configured httpThreads (0 = one per
+ * online CPU, at most 16). */
+unsigned sg__http_threads(unsigned configured);
+/* Bind n sockets to addr with SO_REUSEPORT and start a loop thread on each;
+ * main->loops is set. Returns 0 or a negative uv error (nothing left
+ * running). */
+int sg__loops_start(sg__server *main, unsigned n, const char *addr);
+/* Drain every HTTP loop (as sg__http_drain); on_drained(main) runs on the
+ * main loop once the last loop has no connection and its thread ended. */
+void sg__loops_drain(sg__server *main, void (*on_drained)(sg__server *main));
+/* Close every connection of every loop now. */
+void sg__loops_close_all(sg__server *main);
+/* Run fn(req) on the main loop (now, when this is it). The request is
+ * answered there as usual; the answer is written by its own loop. */
+void sg__req_handoff(sg__req *req, void (*fn)(sg__req *req));
+/* Is req on the main loop (where writes, the fleet and global state are)?
+ * (daemon.h) */
+/* Every loop's counters and connections, for GET /metrics (main loop). */
+void sg__http_metrics(sg__server *main, sg__metrics *sum);
 
 /* Router (router.c), called by http_conn.c. */
 /* After the headers: find the route, check token, method, content type;

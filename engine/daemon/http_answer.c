@@ -50,14 +50,44 @@ void sg__req_free(sg__req *r)
 	free(r);
 }
 
+#define SPARE_BUF_MAX 16384 /* a spare request keeps buffers up to this size */
+
+static void keep_buf(sg__buf *b)
+{
+	if (b->cap > SPARE_BUF_MAX)
+		sg__buf_free(b);
+	else
+		sg__buf_clear(b);
+}
+
+void sg__req_recycle(sg__conn *c, sg__req *r)
+{
+	if (!c || c->spare || c->closing) {
+		sg__req_free(r);
+		return;
+	}
+	if (r->stream_free)
+		r->stream_free(r->stream_ctx);
+	sg__req k = {0};
+	k.url = r->url, k.hbuf = r->hbuf, k.bodybuf = r->bodybuf, k.extra = r->extra;
+	k.out_head = r->out_head, k.out_body = r->out_body;
+	keep_buf(&k.url), keep_buf(&k.hbuf), keep_buf(&k.bodybuf), keep_buf(&k.extra);
+	keep_buf(&k.out_head), keep_buf(&k.out_body);
+	k.hoff = r->hoff, k.hoff_cap = r->hoff_cap, k.hdrs = r->hdrs, k.hdrs_cap = r->hdrs_cap;
+	*r = k;
+	c->spare = r;
+}
+
 sg__req *sg__req_new(sg__conn *c)
 {
-	sg__req *r = calloc(1, sizeof(*r));
-	if (!r)
+	sg__req *r = c->spare;
+	c->spare = NULL;
+	if (!r && !(r = calloc(1, sizeof(*r))))
 		return NULL;
 	r->srv = c->srv;
 	r->conn = c;
-	r->id = ++c->srv->next_req_id;
+	sg__server *ids = c->srv->main ? c->srv->main : c->srv; /* one sequence for every loop */
+	r->id = __atomic_add_fetch(&ids->next_req_id, 1, __ATOMIC_RELAXED);
 	r->start_us = sg_now_us();
 	r->path = r->query = r->arg = r->body = "";
 	r->keep_alive = true;
@@ -78,24 +108,33 @@ void sg__req_pop(sg__conn *c)
 	if (!c->head)
 		c->tail = NULL;
 	c->nreqs--;
-	sg__req_free(r);
+	sg__req_recycle(c, r);
 }
 
 /* Build the status line and headers (all but Connection, added when the
  * answer is written since it depends on what follows it). */
 static void build_head(sg__req *r, int status, const char *ctype, size_t len, bool chunked)
 {
+	/* no printf: every answer comes through here */
 	sg__buf *h = &r->out_head;
 	sg__buf_clear(h);
-	sg__buf_printf(h, "HTTP/1.1 %d %s\r\nServer: stopgate/" SG_VERSION "\r\nDate: %s\r\n",
-		       status, sg__http_reason(status), http_date(r->srv));
-	if (ctype)
-		sg__buf_printf(h, "Content-Type: %s\r\n", ctype);
-	if (chunked)
-		sg__buf_adds(h, "Transfer-Encoding: chunked\r\n");
-	else
-		sg__buf_printf(h, "Content-Length: %zu\r\n", len);
-	sg__buf_adds(h, "Cache-Control: no-store\r\n");
+	sg__buf_adds(h, "HTTP/1.1 ");
+	sg__buf_addu(h, (unsigned)status);
+	sg__buf_addc(h, ' ');
+	sg__buf_adds(h, sg__http_reason(status));
+	sg__buf_adds(h, "\r\nServer: stopgate/" SG_VERSION "\r\nDate: ");
+	sg__buf_adds(h, http_date(r->srv));
+	if (ctype) {
+		sg__buf_adds(h, "\r\nContent-Type: ");
+		sg__buf_adds(h, ctype);
+	}
+	if (chunked) {
+		sg__buf_adds(h, "\r\nTransfer-Encoding: chunked");
+	} else {
+		sg__buf_adds(h, "\r\nContent-Length: ");
+		sg__buf_addu(h, len);
+	}
+	sg__buf_adds(h, "\r\nCache-Control: no-store\r\n");
 	if (r->extra.len)
 		sg__buf_add(h, r->extra.p, r->extra.len);
 }
@@ -138,6 +177,10 @@ static void note_answer(sg__req *r, int status)
 static void release_hold(sg__req *r)
 {
 	sg__conn *c = r->conn;
+	if (r->srv != c->srv) {
+		sg__req_came_back(r); /* answered on the main loop: home it goes */
+		return;
+	}
 	if (r->orphan) {
 		sg__req_free(r);
 		c->refs--;
@@ -171,9 +214,11 @@ void sg__respond_buf(sg__req *r, int status, const char *ctype, sg__buf *body)
 		release_hold(r);
 		return;
 	}
-	sg__buf_free(&r->out_body);
-	r->out_body = *body;
-	*body = (sg__buf)SG__BUF_INIT;
+	if (body != &r->out_body) {
+		sg__buf_free(&r->out_body);
+		r->out_body = *body;
+		*body = (sg__buf)SG__BUF_INIT;
+	}
 	if (sg__buf_failed(&r->out_body)) {
 		sg__buf_free(&r->out_body);
 		status = 500;
@@ -282,8 +327,18 @@ static void on_write(uv_write_t *w, int status)
 }
 
 /* Write up to three owned buffers (NULL entries skipped). */
+static int conn_write_skip(sg__conn *c, size_t skip, char *b0, size_t l0, char *b1, size_t l1, char *b2,
+			   size_t l2, sg__req *stream_req);
+
 int sg__conn_write(sg__conn *c, char *b0, size_t l0, char *b1, size_t l1, char *b2, size_t l2,
-		      sg__req *stream_req)
+		   sg__req *stream_req)
+{
+	return conn_write_skip(c, 0, b0, l0, b1, l1, b2, l2, stream_req);
+}
+
+/* The same, without the first skip bytes (already written). */
+static int conn_write_skip(sg__conn *c, size_t skip, char *b0, size_t l0, char *b1, size_t l1, char *b2,
+			   size_t l2, sg__req *stream_req)
 {
 	write_req *wr = calloc(1, sizeof(*wr));
 	if (!wr) {
@@ -298,8 +353,10 @@ int sg__conn_write(sg__conn *c, char *b0, size_t l0, char *b1, size_t l1, char *
 		if (!ps[i])
 			continue;
 		wr->bufs[wr->nbufs++] = ps[i];
-		if (ls[i])
-			bufs[n++] = uv_buf_init(ps[i], (unsigned)ls[i]);
+		size_t off = skip < ls[i] ? skip : ls[i];
+		skip -= off;
+		if (ls[i] > off)
+			bufs[n++] = uv_buf_init(ps[i] + off, (unsigned)(ls[i] - off));
 	}
 	wr->c = c;
 	wr->stream_req = stream_req;
@@ -335,18 +392,23 @@ static bool answer_closes(sg__conn *c, sg__req *r)
 	return (c->close_after || c->srv->draining) && r->next == NULL && c->cur == NULL;
 }
 
+static const char *connection_line(sg__conn *c, sg__req *r, bool closes)
+{
+	if (closes)
+		return "Connection: close\r\n\r\n";
+	if (c->parser.http_major == 1 && c->parser.http_minor == 0)
+		return "Connection: keep-alive\r\n\r\n";
+	(void)r;
+	return "\r\n";
+}
+
 /* Start the answer of the head request: its head plus Connection. */
 static sg__buf head_with_connection(sg__conn *c, sg__req *r, bool *closes)
 {
 	sg__buf h = r->out_head;
 	r->out_head = (sg__buf)SG__BUF_INIT;
 	*closes = answer_closes(c, r);
-	if (*closes)
-		sg__buf_adds(&h, "Connection: close\r\n\r\n");
-	else if (r->conn->parser.http_major == 1 && r->conn->parser.http_minor == 0)
-		sg__buf_adds(&h, "Connection: keep-alive\r\n\r\n");
-	else
-		sg__buf_adds(&h, "\r\n");
+	sg__buf_adds(&h, connection_line(c, r, *closes));
 	return h;
 }
 
@@ -364,7 +426,10 @@ static void conn_final_answer_queued(sg__conn *c)
 		c->nreqs--;
 		if (r == c->cur)
 			c->cur = NULL;
-		if (r->state == SG__REQ_HANDLING) {
+		if (r->away) {
+			r->dead = true;
+			r->next = NULL;
+		} else if (r->state == SG__REQ_HANDLING) {
 			r->orphan = true;
 			r->next = NULL;
 		} else {
@@ -378,21 +443,50 @@ void sg__conn_flush(sg__conn *c)
 {
 	while (c->head && !c->closing) {
 		sg__req *r = c->head;
+		if (r->away)
+			return; /* answered on the main loop; flushed when it is back */
 		if (r->state == SG__REQ_READY) {
-			bool closes;
-			sg__buf h = head_with_connection(c, r, &closes);
+			/* Written from the request's own buffers (kept for the next
+			 * request, sg__req_recycle) when the socket takes it all at
+			 * once, the common case: no allocation, no write request, no
+			 * poll change. Otherwise the rest goes through uv_write. */
+			bool closes = answer_closes(c, r);
+			sg__buf *h = &r->out_head;
+			sg__buf_adds(h, connection_line(c, r, closes));
 			if (closes)
 				conn_final_answer_queued(c);
-			size_t hl, bl;
-			char *hp = sg__buf_steal(&h, &hl);
-			char *bp = sg__buf_steal(&r->out_body, &bl);
+			if (sg__buf_failed(h)) {
+				sg__conn_close(c); /* no memory for the head: the client sees a reset */
+				return;
+			}
+			size_t bl = r->method == HTTP_HEAD ? 0 : r->out_body.len;
+			size_t done = 0;
+			if (c->writes == 0) {
+				uv_buf_t b[2] = {uv_buf_init(h->p, (unsigned)h->len), uv_buf_init(r->out_body.p, (unsigned)bl)};
+				int n = uv_try_write((uv_stream_t *)&c->tcp, b, bl ? 2 : 1);
+				if (n >= 0) {
+					done = (size_t)n;
+				} else if (n != UV_EAGAIN) {
+					sg__debug("http", "write failed conn=%lu error=%s", c->id, uv_strerror(n));
+					sg__req_pop(c);
+					sg__conn_close(c);
+					return;
+				}
+			}
+			if (done == h->len + bl) {
+				sg__req_pop(c);
+				continue;
+			}
+			size_t hl, bl2;
+			char *hp = sg__buf_steal(h, &hl);
+			char *bp = sg__buf_steal(&r->out_body, &bl2);
 			if (r->method == HTTP_HEAD) {
 				free(bp);
 				bp = NULL;
-				bl = 0;
+				bl2 = 0;
 			}
 			sg__req_pop(c);
-			if (sg__conn_write(c, hp, hl, bp, bl, NULL, 0, NULL))
+			if (conn_write_skip(c, done, hp, hl, bp, bl2, NULL, 0, NULL))
 				return;
 			continue;
 		}

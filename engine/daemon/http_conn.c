@@ -13,6 +13,12 @@
 
 static const char *const CONTINUE_100 = "HTTP/1.1 100 Continue\r\n\r\n";
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void sweep_stop(sg__server *srv);
+
+static unsigned *conn_total(sg__server *srv)
+{
+	return srv->conn_total ? srv->conn_total : &srv->conn_count;
+}
 
 /* ---- closing ---- */
 
@@ -27,6 +33,7 @@ static void conn_maybe_free(sg__conn *c)
 		sg__req_free(r);
 	}
 	free(c->held);
+	sg__req_free(c->spare);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -34,11 +41,14 @@ static void conn_maybe_free(sg__conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	srv->nconns--;
-	srv->metrics.connections_open = srv->nconns;
+	__atomic_fetch_sub(conn_total(srv), 1, __ATOMIC_RELAXED);
+	SG__MSET(srv->metrics.connections_open, srv->nconns);
 	sg__debug("http", "closed conn=%lu peer=%s", c->id, c->peer);
 	free(c);
-	if (srv->draining && srv->nconns == 0 && srv->on_drained)
-		srv->on_drained(srv);
+	if (srv->nconns == 0)
+		sweep_stop(srv);
+	if (srv->draining && srv->nconns == 0)
+		sg__http_drained(srv);
 }
 
 static void on_handle_close(uv_handle_t *h)
@@ -61,7 +71,13 @@ void sg__conn_close(sg__conn *c)
 	sg__req **pp = &c->head;
 	while (*pp) {
 		sg__req *r = *pp;
-		if (r->state == SG__REQ_HANDLING) {
+		if (r->away) {
+			/* on the main loop: its state is not ours to read; it
+			 * comes back (http_loops.c) and is dropped then */
+			r->dead = true;
+			*pp = r->next;
+			r->next = NULL;
+		} else if (r->state == SG__REQ_HANDLING) {
 			r->orphan = true;
 			*pp = r->next;
 			r->next = NULL;
@@ -73,19 +89,79 @@ void sg__conn_close(sg__conn *c)
 	}
 	c->tail = NULL;
 	c->cur = NULL;
-	uv_timer_stop(&c->timer);
-	uv_close((uv_handle_t *)&c->timer, on_handle_close);
+	c->tkind = T_NONE;
 	uv_close((uv_handle_t *)&c->tcp, on_handle_close);
 }
 
-static void on_timeout(uv_timer_t *t);
+static void on_timeout(sg__conn *c);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 void sg__conn_stop_reading(sg__conn *c);
+
+/* ---- deadlines ----
+ * A connection has at most one deadline (header, body, idle, write or
+ * linger). Setting it is two stores: no timer is started or stopped per
+ * request. One timer per loop (srv->sweep), running while the loop has
+ * connections, looks at every connection each tick and fires the ones
+ * past due; a deadline fires at most a tick late, and the tick is a tenth
+ * of the shortest configured timeout (10 ms to 250 ms). */
+
+static uint64_t sweep_tick_ms(const sg__limits *lim)
+{
+	unsigned m = lim->header_timeout_ms;
+	if (lim->body_timeout_ms < m)
+		m = lim->body_timeout_ms;
+	if (lim->idle_timeout_ms < m)
+		m = lim->idle_timeout_ms;
+	m /= 10;
+	return m < 10 ? 10 : m > 250 ? 250 : m;
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+	sg__server *srv = t->data;
+	uint64_t now = uv_now(srv->loop);
+	/* on_timeout closes connections (freed later, from their close
+	 * callbacks) but never frees one now: next stays valid */
+	for (sg__conn *c = srv->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->tkind != T_NONE && !c->closing && c->deadline <= now)
+			on_timeout(c);
+	}
+}
+
+static void sweep_start(sg__server *srv)
+{
+	if (!srv->sweeping) {
+		if (uv_timer_init(srv->loop, &srv->sweep))
+			return;
+		srv->sweep.data = srv;
+		srv->sweeping = true;
+		uv_unref((uv_handle_t *)&srv->sweep); /* connections keep the loop alive, not it */
+	}
+	if (!uv_is_active((uv_handle_t *)&srv->sweep)) {
+		uint64_t tick = sweep_tick_ms(&srv->cfg->limits);
+		uv_timer_start(&srv->sweep, on_sweep, tick, tick);
+	}
+}
+
+static void sweep_stop(sg__server *srv)
+{
+	if (srv->sweeping)
+		uv_timer_stop(&srv->sweep);
+}
+
+void sg__http_sweep_close(sg__server *srv)
+{
+	if (srv->sweeping) {
+		srv->sweeping = false;
+		uv_close((uv_handle_t *)&srv->sweep, NULL);
+	}
+}
 
 static void arm(sg__conn *c, enum timer_kind kind, unsigned ms)
 {
 	c->tkind = kind;
-	uv_timer_start(&c->timer, on_timeout, ms ? ms : 1, 0);
+	c->deadline = uv_now(c->srv->loop) + (ms ? ms : 1);
 }
 
 static void on_shutdown(uv_shutdown_t *s, int status)
@@ -160,14 +236,12 @@ void sg__conn_after_io(sg__conn *c)
 		arm(c, T_IDLE, lim->idle_timeout_ms);
 	} else {
 		/* waiting for a handler (the writer): not the client's fault */
-		uv_timer_stop(&c->timer);
 		c->tkind = T_NONE;
 	}
 }
 
-static void on_timeout(uv_timer_t *t)
+static void on_timeout(sg__conn *c)
 {
-	sg__conn *c = t->data;
 	if (c->closing)
 		return;
 	enum timer_kind kind = c->tkind;
@@ -175,7 +249,7 @@ static void on_timeout(uv_timer_t *t)
 	switch (kind) {
 	case T_HEADER:
 	case T_BODY:
-		c->srv->metrics.timeouts++;
+		SG__MINC(c->srv->metrics.timeouts);
 		if (c->cur && c->cur->state == SG__REQ_READING) {
 			sg__req *r = c->cur;
 			c->cur = NULL;
@@ -226,7 +300,7 @@ static int fail_request(sg__conn *c, int status, const char *error, const char *
 	c->stop_input = true;
 	r->force_close = true;
 	if (status == 413 || status == 431)
-		c->srv->metrics.limit_errors++;
+		SG__MINC(c->srv->metrics.limit_errors);
 	char key[48];
 	snprintf(key, sizeof(key), "http:bad_request:%d", status);
 	sg__log_limited(SG_LOG_INFO, "http", key, "bad request conn=%lu peer=%s status=%d error=%s", c->id, c->peer,
@@ -322,9 +396,14 @@ static int on_headers_complete(http_parser *p)
 	if (sg__buf_failed(&r->hbuf) || sg__buf_failed(&r->url))
 		return fail_request(c, 503, "out_of_memory", "");
 	size_t nh = r->nhoff / 2;
-	r->hdrs = calloc(nh ? nh : 1, sizeof(*r->hdrs));
-	if (!r->hdrs)
-		return fail_request(c, 503, "out_of_memory", "");
+	if (r->hdrs_cap < (nh ? nh : 1)) {
+		free(r->hdrs);
+		r->hdrs_cap = 0;
+		r->hdrs = calloc(nh ? nh : 1, sizeof(*r->hdrs));
+		if (!r->hdrs)
+			return fail_request(c, 503, "out_of_memory", "");
+		r->hdrs_cap = nh ? nh : 1;
+	}
 	for (size_t i = 0; i < nh; i++) {
 		size_t vo = r->hoff[2 * i + 1];
 		r->hdrs[i].name = r->hbuf.p + r->hoff[2 * i];
@@ -567,15 +646,8 @@ static void refuse(sg__server *srv, uv_tcp_t *tcp)
 			 sizeof(REFUSE_BODY) - 1, REFUSE_BODY);
 	uv_buf_t b = uv_buf_init(msg, n > 0 && (size_t)n < sizeof(msg) ? (unsigned)n : 0);
 	uv_try_write((uv_stream_t *)tcp, &b, 1);
-	srv->metrics.connections_refused++;
+	SG__MINC(srv->metrics.connections_refused);
 	uv_close((uv_handle_t *)tcp, (uv_close_cb)free);
-}
-
-/* Close callback of a connection whose timer never started: the handle's
- * data is the connection that contains it. */
-static void free_unstarted(uv_handle_t *h)
-{
-	free(h->data);
 }
 
 /* A connection object on srv's loop, counted and linked, not reading yet;
@@ -593,21 +665,17 @@ static sg__conn *conn_new(sg__server *srv)
 	}
 	c->tcp.data = c;
 	c->refs = 1;
-	if (uv_timer_init(srv->loop, &c->timer)) {
-		c->closing = true;
-		uv_close((uv_handle_t *)&c->tcp, free_unstarted); /* frees c, not the handle inside it */
-		return NULL;
-	}
-	c->timer.data = c;
-	c->refs = 2;
-	c->id = ++srv->next_conn_id;
+	sg__server *ids = srv->main ? srv->main : srv; /* one sequence for every loop */
+	c->id = __atomic_add_fetch(&ids->next_conn_id, 1, __ATOMIC_RELAXED);
 	c->next = srv->conns;
 	if (srv->conns)
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->nconns++;
-	srv->metrics.connections_accepted++;
-	srv->metrics.connections_open = srv->nconns;
+	__atomic_fetch_add(conn_total(srv), 1, __ATOMIC_RELAXED);
+	sweep_start(srv);
+	SG__MINC(srv->metrics.connections_accepted);
+	SG__MSET(srv->metrics.connections_open, srv->nconns);
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->parser.data = c;
 	return c;
@@ -649,7 +717,7 @@ void sg__conn_accept(uv_stream_t *server, int status)
 	}
 	if (srv->draining)
 		return;
-	if (srv->nconns >= srv->cfg->limits.max_connections) {
+	if (__atomic_load_n(conn_total(srv), __ATOMIC_RELAXED) >= srv->cfg->limits.max_connections) {
 		uv_tcp_t *tcp = malloc(sizeof(*tcp));
 		if (!tcp || uv_tcp_init(srv->loop, tcp)) {
 			free(tcp);

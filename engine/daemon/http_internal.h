@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Inside the HTTP layer: the connection object and what its files
- * (http_conn.c, http_answer.c, http_listen.c, http_util.c) share.
+ * (http_conn.c, http_answer.c, http_listen.c, http_loops.c, http_util.c)
+ * share.
  *
  * Connection lifetime (libuv handle rules, as in knot-resolver session2):
- * c->refs counts the unclosed handles (tcp, timer), pending uv_write and
+ * c->refs counts the unclosed handle (tcp), pending uv_write and
  * uv_shutdown requests, and requests handed to a handler that have not
- * answered yet. sg__conn_close() stops reading, closes the timer, then the
- * stream; the struct is freed when refs reaches 0, never earlier, so an
- * answer arriving after the client left finds its request and drops it.
+ * answered yet (also those handed to the main loop, http_loops.c).
+ * sg__conn_close() stops reading, then closes the stream; the struct is
+ * freed when refs reaches 0, never earlier, so an answer arriving after
+ * the client left finds its request and drops it. Deadlines are fields of
+ * the connection, checked by the loop's sweep timer (http_conn.c).
  */
 #pragma once
 #include <uv.h>
@@ -25,7 +28,7 @@ struct sg__conn {
 	sg__conn *prev, *next; /* srv->conns */
 	unsigned long id;
 	uv_tcp_t tcp;
-	uv_timer_t timer;
+	uint64_t deadline; /* loop time (uv_now) when tkind fires */
 	uv_shutdown_t shutdown;
 	http_parser parser;
 	int refs;
@@ -39,6 +42,7 @@ struct sg__conn {
 	bool in_parse;
 	size_t linger_bytes;
 	sg__req *cur;      /* request being parsed */
+	sg__req *spare;    /* an answered request kept for the next one (its buffers' room) */
 	sg__req *head, *tail;
 	unsigned nreqs;    /* queued (all states) */
 	char *held;        /* unparsed input kept while paused */
@@ -57,6 +61,16 @@ typedef struct write_req {
 
 /* http_conn.c */
 void sg__conn_close(sg__conn *c);
+void sg__http_sweep_close(sg__server *srv);
+/* http_listen.c: draining and the last connection is gone */
+void sg__http_drained(sg__server *srv);
+/* http_listen.c: n sockets bound to addr with SO_REUSEPORT (after a probe
+ * without it, so that a port in use is refused); *port the port bound. */
+int sg__http_bind_reuseport(const char *addr, unsigned n, uv_os_sock_t *fds, int *port);
+int sg__loops_port(const sg__loops *g);
+/* http_loops.c: a request handed to the main loop was answered there (or
+ * dropped); runs on its own loop */
+void sg__req_came_back(sg__req *r);
 /* Re-evaluate what the connection waits for (timers, resuming a paused
  * parser, closing) after any I/O or answer. */
 void sg__conn_after_io(sg__conn *c);
@@ -65,6 +79,8 @@ void sg__conn_accept(uv_stream_t *server, int status);
 
 /* http_answer.c */
 sg__req *sg__req_new(sg__conn *c);
+/* Free, or keep as the connection's spare (c may be NULL: free). */
+void sg__req_recycle(sg__conn *c, sg__req *r);
 void sg__req_free(sg__req *r);
 void sg__req_pop(sg__conn *c);
 /* Write what is ready at the head of the queue, in order. */

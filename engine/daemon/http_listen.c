@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "http_internal.h"
 #include "internal.h"
@@ -82,8 +84,68 @@ int sg__http_listen(sg__server *srv, const char *addr)
 	return rc;
 }
 
+/* A socket bound to ss, SO_REUSEADDR as libuv sets it, and SO_REUSEPORT
+ * when asked. */
+static int bind_one(const struct sockaddr_storage *ss, bool reuseport, uv_os_sock_t *ret)
+{
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	int on = 1;
+	socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) ||
+	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on))) ||
+	    bind(fd, (const struct sockaddr *)ss, len)) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	*ret = fd;
+	return 0;
+}
+
+int sg__http_bind_reuseport(const char *addr, unsigned n, uv_os_sock_t *fds, int *port)
+{
+	struct sockaddr_storage ss;
+	if (parse_addr(addr, &ss))
+		return UV_EINVAL;
+	/* A probe without SO_REUSEPORT first: a port someone else listens on
+	 * (even another stopgate, which sets SO_REUSEPORT too) is refused as
+	 * before, and port 0 picks the port every loop then shares. */
+	uv_os_sock_t probe;
+	int rc = bind_one(&ss, false, &probe);
+	if (rc)
+		return rc;
+	struct sockaddr_storage got;
+	socklen_t glen = sizeof(got);
+	if (getsockname(probe, (struct sockaddr *)&got, &glen)) {
+		rc = -errno;
+		close(probe);
+		return rc;
+	}
+	close(probe);
+	in_port_t p = got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
+						: ((struct sockaddr_in *)&got)->sin_port;
+	if (ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&ss)->sin6_port = p;
+	else
+		((struct sockaddr_in *)&ss)->sin_port = p;
+	*port = ntohs(p);
+	for (unsigned i = 0; i < n; i++) {
+		rc = bind_one(&ss, true, &fds[i]);
+		if (rc) {
+			while (i--)
+				close(fds[i]);
+			return rc;
+		}
+	}
+	return 0;
+}
+
 int sg__http_bound_port(sg__server *srv)
 {
+	if (srv->loops)
+		return sg__loops_port(srv->loops);
 	struct sockaddr_storage ss;
 	int len = sizeof(ss);
 	if (uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&ss, &len))
@@ -91,6 +153,16 @@ int sg__http_bound_port(sg__server *srv)
 	if (ss.ss_family == AF_INET6)
 		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* Bytes from the peer waiting in the socket? */
+static bool input_pending(sg__conn *c)
+{
+	uv_os_fd_t fd;
+	char b;
+	if (uv_fileno((const uv_handle_t *)&c->tcp, &fd))
+		return false;
+	return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
 void sg__http_drain(sg__server *srv)
@@ -105,9 +177,14 @@ void sg__http_drain(sg__server *srv)
 	while (c) {
 		sg__conn *next = c->next;
 		if (!c->closing && !c->lingering) {
-			if (c->nreqs == 0 && !c->cur && c->writes == 0)
+			bool idle = c->nreqs == 0 && !c->cur && c->writes == 0;
+			/* An idle connection with input waiting holds a request that
+			 * arrived before the signal but is not read yet (with several
+			 * loops the drain can come first): it is read and answered
+			 * with Connection: close, then the connection goes. */
+			if (idle && !input_pending(c)) {
 				sg__conn_close(c);
-			else if (!c->cur) {
+			} else if (!idle && !c->cur) {
 				c->stop_input = true;
 				c->close_after = true;
 				sg__conn_stop_reading(c);
@@ -117,7 +194,14 @@ void sg__http_drain(sg__server *srv)
 		}
 		c = next;
 	}
-	if (srv->nconns == 0 && srv->on_drained)
+	if (srv->nconns == 0)
+		sg__http_drained(srv);
+}
+
+void sg__http_drained(sg__server *srv)
+{
+	sg__http_sweep_close(srv);
+	if (srv->on_drained)
 		srv->on_drained(srv);
 }
 

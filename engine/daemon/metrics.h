@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Counters for GET /metrics (loop thread only; the writer keeps its own
- * commit statistics, see writer.h). */
+/* Counters for GET /metrics. Each HTTP loop has its own set, written by
+ * that loop's thread only (single writer: relaxed atomic stores, no locked
+ * instruction); GET /metrics, on the main loop, sums every loop's set with
+ * relaxed atomic loads (sg__metrics_add). The writer keeps its own commit
+ * statistics, see writer.h. */
 #pragma once
 #include <stdint.h>
 
@@ -26,10 +29,17 @@ typedef struct sg__metrics {
 	uint64_t limit_errors;    /* 413, 431 */
 } sg__metrics;
 
+/* Single-writer counter updates and cross-thread reads. */
+#define SG__MGET(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define SG__MSET(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+#define SG__MINC(x) SG__MSET(x, SG__MGET(x) + 1)
+
 void sg__metrics_request(sg__metrics *m, const char *endpoint, int status);
 static inline void sg__metrics_verdict(sg__metrics *m, const sg_verdict *v)
 {
 	unsigned r = v->allow ? 0 : (unsigned)v->reason;
 	if (r < sizeof(m->verdicts) / sizeof(m->verdicts[0]))
-		m->verdicts[r]++;
+		SG__MINC(m->verdicts[r]);
 }
+/* Add src (another loop's set, read while it runs) into dst (a local copy). */
+void sg__metrics_add(sg__metrics *dst, const sg__metrics *src);

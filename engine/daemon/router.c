@@ -167,6 +167,11 @@ void sg__router_prepare(sg__req *req)
 	}
 }
 
+static void run_handler(sg__req *req)
+{
+	req->route->handler(req);
+}
+
 void sg__router_dispatch(sg__req *req)
 {
 	if (req->early_status) {
@@ -175,6 +180,12 @@ void sg__router_dispatch(sg__req *req)
 		if (req->early_allow[0])
 			sg__resp_header(req, "Allow", req->early_allow);
 		sg__respond_error(req, req->early_status, req->early_error, "%s", req->early_detail);
+		return;
+	}
+	/* An HTTP loop answers checks itself; the rest runs on the main loop
+	 * (http_loops.c). */
+	if (req->route->handler != sg__api_check && !sg__req_on_main(req)) {
+		sg__req_handoff(req, run_handler);
 		return;
 	}
 	req->route->handler(req);

@@ -58,11 +58,12 @@ static const char usage[] =
 	"usage: stopgate serve [options]\n"
 	"\n"
 	"Run the HTTP API (pre-send check, inbound feed, consent, audit, provider\n"
-	"webhooks) on one event loop, with one writer thread committing events in\n"
-	"durable group commits.\n"
+	"webhooks) on one event loop per CPU, with one writer thread committing\n"
+	"events in durable group commits.\n"
 	"\n"
 	"  --data DIR          data directory (default ./var; env STOPGATE_DATA)\n"
 	"  --listen ADDR:PORT  listen address (default 127.0.0.1:8080; [::1]:8080 for IPv6)\n"
+	"  --http-threads N    HTTP event loops on the listen port (default: one per CPU, at most 16)\n"
 	"  --config FILE       JSON configuration file\n"
 	"  --log-level LEVEL   error, warn, info (default: a line per request) or debug\n"
 	"  --log-format F      text (default), logfmt, or json (one object per line)\n"
@@ -118,6 +119,11 @@ static void on_drained(sg__server *srv)
 {
 	daemon_state *d = (daemon_state *)srv; /* srv is the first member */
 	srv->on_drained = NULL;
+	if (srv->loops) {
+		/* the main loop has no connection of its own: now the HTTP loops */
+		sg__loops_drain(srv, on_drained);
+		return;
+	}
 	sg__info("daemon", "connections closed; committing what is queued");
 	uv_timer_stop(&d->deadline);
 	if (!srv->fleet)
@@ -128,12 +134,23 @@ static void on_drained(sg__server *srv)
 		sg__writer_stop(srv->writer, on_writer_closed, d);
 }
 
+static unsigned conn_count(const sg__server *srv)
+{
+	return srv->conn_total ? __atomic_load_n(srv->conn_total, __ATOMIC_RELAXED) : srv->nconns;
+}
+
+static void close_all(sg__server *srv)
+{
+	sg__http_close_all(srv);
+	sg__loops_close_all(srv);
+}
+
 static void on_deadline(uv_timer_t *t)
 {
 	daemon_state *d = state_of((uv_handle_t *)t);
 	sg__warn("daemon", "shutdown deadline reached; closing connections connections=%u",
-		 d->srv.nconns);
-	sg__http_close_all(&d->srv);
+		 conn_count(&d->srv));
+	close_all(&d->srv);
 }
 
 static void on_stop_signal(uv_signal_t *s, int signum)
@@ -144,13 +161,13 @@ static void on_stop_signal(uv_signal_t *s, int signum)
 	uv_timer_stop(&d->ledger);
 	if (d->stopping) {
 		sg__warn("daemon", "second signal: closing connections now signal=%d", signum);
-		sg__http_close_all(&d->srv);
+		close_all(&d->srv);
 		return;
 	}
 	d->stopping = true;
 	sg__notify("STOPPING=1");
 	sg__info("daemon", "stopping signal=%s connections=%u", signum == SIGTERM ? "TERM" : "INT",
-		 d->srv.nconns);
+		 conn_count(&d->srv));
 	uv_timer_start(&d->deadline, on_deadline, SHUTDOWN_GRACE_MS, 0);
 	sg__http_drain(&d->srv); /* may call on_drained at once */
 }
@@ -301,7 +318,8 @@ static void walk_open_handle(uv_handle_t *h, void *arg)
 /* Options to the config; returns 0, 1 for --help, or an exit code. */
 static int parse_options(sg__cmdline *c, int argc, char **argv)
 {
-	static const sg__cmdline_flag flags[] = {{"listen", true, NULL}, {"log-level", true, NULL},
+	static const sg__cmdline_flag flags[] = {{"listen", true, NULL}, {"http-threads", true, NULL},
+						     {"log-level", true, NULL},
 						     {"log-format", true, NULL}, {"replicate", true, NULL}, {"node", true, NULL},
 						     {NULL, false, NULL}};
 	int rc = sg__cmdline_parse(c, argc, argv, flags, usage);
@@ -318,6 +336,17 @@ static int parse_options(sg__cmdline *c, int argc, char **argv)
 			return -1;
 		}
 		sg__strlcpy(c->cfg.listen, listen, sizeof(c->cfg.listen));
+	}
+	const char *threads = sg__cmdline_value(c, "http-threads");
+	if (threads) {
+		char *end;
+		unsigned long v = strtoul(threads, &end, 10);
+		if (!threads[0] || *end || threads[0] == '-' || v > SG__HTTP_THREADS_MAX) {
+			fprintf(stderr, "stopgate serve: --http-threads: a number from 0 (one per CPU) to %d\n",
+				SG__HTTP_THREADS_MAX);
+			return -1;
+		}
+		c->cfg.http_threads = (unsigned)v;
 	}
 	char rerr[256];
 	const char *repl = sg__cmdline_value(c, "replicate"), *node = sg__cmdline_value(c, "node");
@@ -395,7 +424,14 @@ static int run(daemon_state *d, sg__config *cfg)
 			goto out;
 		}
 	}
-	rc = sg__http_listen(srv, cfg->listen);
+	unsigned nloops = sg__http_threads(cfg->http_threads);
+	if (srv->fleet && nloops > 1) {
+		if (cfg->http_threads > 1)
+			sg__warn("daemon", "a fleet node serves HTTP on one event loop (its stream lives there); "
+				 "httpThreads ignored");
+		nloops = 1;
+	}
+	rc = nloops > 1 ? sg__loops_start(srv, nloops, cfg->listen) : sg__http_listen(srv, cfg->listen);
 	if (rc) {
 		sg__err("daemon", "cannot listen addr=%s error=\"%s\"", cfg->listen, uv_strerror(rc));
 		d->exit_code = 2;
@@ -417,8 +453,9 @@ static int run(daemon_state *d, sg__config *cfg)
 		sg__info("daemon", "retention: message bodies older than %lld days are removed hourly",
 			 (long long)cfg->redact_bodies_after_days);
 	}
-	sg__info("daemon", "listening addr=%s port=%d data=%s token=%s auditor_token=%s version=" SG_VERSION,
-		 cfg->listen, sg__http_bound_port(srv), cfg->data_dir, cfg->token[0] ? "set" : "none",
+	sg__info("daemon", "listening addr=%s port=%d http_threads=%u data=%s token=%s auditor_token=%s "
+		 "version=" SG_VERSION, cfg->listen, sg__http_bound_port(srv), nloops, cfg->data_dir,
+		 cfg->token[0] ? "set" : "none",
 		 cfg->auditor_token[0] ? "set" : "none");
 	sg__notify("READY=1\nSTATUS=listening");
 out:
