@@ -651,18 +651,19 @@ static void refuse(sg__server *srv, uv_tcp_t *tcp)
 }
 
 /* A connection object on srv's loop, counted and linked, not reading yet;
- * NULL on failure. */
+ * NULL on failure. reserved: the caller already counted it in conn_total
+ * (the accept path reserves its slot atomically against the limit). */
 
-static sg__conn *conn_new(sg__server *srv)
+static sg__conn *conn_new(sg__server *srv, bool reserved)
 {
 	sg__conn *c = calloc(1, sizeof(*c));
-	if (!c)
-		return NULL;
-	c->srv = srv;
-	if (uv_tcp_init(srv->loop, &c->tcp)) {
+	if (!c || uv_tcp_init(srv->loop, &c->tcp)) {
 		free(c);
+		if (reserved)
+			__atomic_fetch_sub(conn_total(srv), 1, __ATOMIC_RELAXED);
 		return NULL;
 	}
+	c->srv = srv;
 	c->tcp.data = c;
 	c->refs = 1;
 	sg__server *ids = srv->main ? srv->main : srv; /* one sequence for every loop */
@@ -672,7 +673,8 @@ static sg__conn *conn_new(sg__server *srv)
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->nconns++;
-	__atomic_fetch_add(conn_total(srv), 1, __ATOMIC_RELAXED);
+	if (!reserved)
+		__atomic_fetch_add(conn_total(srv), 1, __ATOMIC_RELAXED);
 	sweep_start(srv);
 	SG__MINC(srv->metrics.connections_accepted);
 	SG__MSET(srv->metrics.connections_open, srv->nconns);
@@ -717,7 +719,10 @@ void sg__conn_accept(uv_stream_t *server, int status)
 	}
 	if (srv->draining)
 		return;
-	if (__atomic_load_n(conn_total(srv), __ATOMIC_RELAXED) >= srv->cfg->limits.max_connections) {
+	/* Reserve a slot: every loop counts in the one total, so a check and a
+	 * later increment could let two loops both take the last one. */
+	if (__atomic_fetch_add(conn_total(srv), 1, __ATOMIC_RELAXED) >= srv->cfg->limits.max_connections) {
+		__atomic_fetch_sub(conn_total(srv), 1, __ATOMIC_RELAXED);
 		uv_tcp_t *tcp = malloc(sizeof(*tcp));
 		if (!tcp || uv_tcp_init(srv->loop, tcp)) {
 			free(tcp);
@@ -732,7 +737,7 @@ void sg__conn_accept(uv_stream_t *server, int status)
 		}
 		return;
 	}
-	sg__conn *c = conn_new(srv);
+	sg__conn *c = conn_new(srv, true);
 	if (!c)
 		return;
 	if (uv_accept(server, (uv_stream_t *)&c->tcp)) {
@@ -744,7 +749,7 @@ void sg__conn_accept(uv_stream_t *server, int status)
 
 int sg__http_open_fd(sg__server *srv, uv_os_sock_t fd)
 {
-	sg__conn *c = conn_new(srv);
+	sg__conn *c = conn_new(srv, false);
 	if (!c)
 		return UV_ENOMEM;
 	int rc = uv_tcp_open(&c->tcp, fd);
