@@ -94,6 +94,11 @@ static void close_process_handles(daemon_state *d)
 	uv_close((uv_handle_t *)&d->sigterm, close_cb_noop);
 	uv_close((uv_handle_t *)&d->sigint, close_cb_noop);
 	uv_close((uv_handle_t *)&d->sighup, close_cb_noop);
+	/* Closing the last handle of a signal restores its default action: a
+	 * second TERM now would kill the process while it closes the engine
+	 * (saving the filter). Everything is committed; let it finish. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
 	uv_close((uv_handle_t *)&d->deadline, close_cb_noop);
 	uv_close((uv_handle_t *)&d->retention, close_cb_noop);
 	uv_close((uv_handle_t *)&d->readers, close_cb_noop);
