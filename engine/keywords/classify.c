@@ -206,6 +206,36 @@ static const kw_rule *exact(const sg__kw_set *s, const char *f, size_t fl)
 	return v ? &s->rules[*v] : NULL;
 }
 
+/* A one-word text with a letter held down ("Stopppp", "BAJAAA",
+ * "unsubscribeeee"): each run of 3+ equal letters read as one, then as an
+ * exact keyword or a typo of one, of 4+ letters. */
+static const kw_rule *elongated(const sg__kw_set *s, const char *f, size_t fl)
+{
+	char q[KW_TYPO_MAX + 2];
+	size_t ql = 0;
+	bool runs = false;
+	if (fl > 4 * KW_TYPO_MAX)
+		return NULL;
+	for (size_t i = 0; i < fl;) {
+		if (kw_wordclass((unsigned char)f[i]) != 1)
+			return NULL; /* one ASCII word only */
+		size_t j = i;
+		while (j < fl && f[j] == f[i])
+			j++;
+		runs |= j - i >= 3 && f[i] >= 'a';
+		size_t keep = j - i >= 3 && f[i] >= 'a' ? 1 : j - i;
+		if (ql + keep > KW_TYPO_MAX + 1)
+			return NULL;
+		memset(q + ql, f[i], keep);
+		ql += keep;
+		i = j;
+	}
+	if (!runs || ql < KW_TYPO_MIN)
+		return NULL;
+	const kw_rule *r = exact(s, q, ql);
+	return r ? r : sg__kw_typo(s, q, ql);
+}
+
 static int find(const sg__kw_set *s, sg__campaign *c, char *f, size_t fl, kw_hit *hit)
 {
 	if (!fl)
@@ -230,7 +260,7 @@ static int find(const sg__kw_set *s, sg__campaign *c, char *f, size_t fl, kw_hit
 	}
 	/* A one-word text one keyboard slip from a keyword ("Stpo", "unsubscibe"):
 	 * as clear as a phrase, reported as the keyword's rule + "~typo". */
-	if ((r = sg__kw_typo(s, f, fl))) {
+	if ((r = sg__kw_typo(s, f, fl)) || (r = elongated(s, f, fl))) {
 		*hit = (kw_hit){r, r->intent, SG_CONF_PHRASE, true};
 		return 0;
 	}

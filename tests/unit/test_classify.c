@@ -451,10 +451,14 @@ static void typos(void **state)
 		{"unsubscibe", "en.unsubscribe~typo"}, {"unsbuscribe", "en.unsubscribe~typo"},
 		{"Unsubscrube", "en.unsubscribe~typo"}, {"cancle", "en.cancel~typo"},
 		{"hwlp", "en.help~typo"}, {"abmeldne", "de.abmelden~typo"}, {"Arrte", "fr.arret~typo"},
+		/* a letter held down: each run of 3+ read as one */
+		{"Stopppp", "en.stop~typo"}, {"STOOOOP", "en.stop~typo"}, {"BAJAAA", "es.baja~typo"},
+		{"unsubscribeeee", "en.unsubscribe~typo"}, {"helppp", "en.help~typo"}, {"stooooop", "en.stop~typo"},
 	};
 	static const char *const miss[] = {
 		"stoop", "atop", "top", "shop", "step", "stp", "stomp", "spot", "post", "hell", "into",
 		"stpo by", "please stpo it", "star", "tart", "quiz", "suit", "halt it", "ends", "removed",
+		"nooooo", "soooo", "stooooop by", "yesss", "okkkk", "shoppp",
 	};
 	for (size_t i = 0; i < SG_ARRAY_SIZE(hit); i++) {
 		sg_classification r = run(hit[i].text);
