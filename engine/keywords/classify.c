@@ -206,6 +206,29 @@ static const kw_rule *exact(const sg__kw_set *s, const char *f, size_t fl)
 	return v ? &s->rules[*v] : NULL;
 }
 
+/* A keyword said again and again ("STOP STOP STOP", "DUNG DUNG DUNG"): a
+ * text of 2 to 5 times the same word or phrase, separated by single spaces,
+ * is that keyword. */
+static const kw_rule *repeated(const sg__kw_set *s, const char *f, size_t fl)
+{
+	if (fl > 6 * s->exact.maxlen + 5)
+		return NULL;
+	for (size_t n = 2; n <= 5; n++) {
+		if ((fl + 1) % n)
+			continue;
+		size_t w = (fl + 1) / n - 1; /* each copy, then a space */
+		if (w < s->exact.minlen || w > s->exact.maxlen)
+			continue;
+		bool same = true;
+		for (size_t i = 1; same && i < n; i++)
+			same = f[i * (w + 1) - 1] == ' ' && !memcmp(f, f + i * (w + 1), w);
+		const uint32_t *v;
+		if (same && (v = sg__kw_table_get(&s->exact, f, w, sg__kw_hash(f, w))))
+			return &s->rules[*v];
+	}
+	return NULL;
+}
+
 /* A one-word text with a letter held down ("Stopppp", "BAJAAA",
  * "unsubscribeeee"): each run of 3+ equal letters read as one, then as an
  * exact keyword or a typo of one, of 4+ letters. */
@@ -241,6 +264,8 @@ static int find(const sg__kw_set *s, sg__campaign *c, char *f, size_t fl, kw_hit
 	if (!fl)
 		return 0;
 	const kw_rule *r = exact(s, f, fl);
+	if (!r && memchr(f, ' ', fl))
+		r = repeated(s, f, fl);
 	if (c) {
 		sg_intent ci;
 		int rc = sg__kw_campaign_match(c, f, fl, &ci);
