@@ -206,25 +206,26 @@ static const kw_rule *exact(const sg__kw_set *s, const char *f, size_t fl)
 	return v ? &s->rules[*v] : NULL;
 }
 
-/* A keyword said again and again ("STOP STOP STOP", "DUNG DUNG DUNG"): a
- * text of 2 to 5 times the same word or phrase, separated by single spaces,
- * is that keyword. */
+/* A keyword said again and again ("STOP STOP STOP", "停止停止停止"): a text
+ * of 2 to 5 times the same word or phrase, separated by single spaces or by
+ * nothing (then of 4+ bytes), is that keyword, unless it is an opt-in. */
 static const kw_rule *repeated(const sg__kw_set *s, const char *f, size_t fl)
 {
 	if (fl > 6 * s->exact.maxlen + 5)
 		return NULL;
-	for (size_t n = 2; n <= 5; n++) {
-		if ((fl + 1) % n)
+	for (size_t n = 2, sep = 1; n <= 5; sep = !sep, n += sep) {
+		if ((fl + sep) % n)
 			continue;
-		size_t w = (fl + 1) / n - 1; /* each copy, then a space */
-		if (w < s->exact.minlen || w > s->exact.maxlen)
-			continue;
+		size_t w = (fl + sep) / n - sep; /* each copy, then a space or nothing */
+		if (w < s->exact.minlen || w > s->exact.maxlen || (!sep && w < 4))
+			continue; /* "jajaja" is laughter, not "ja" */
 		bool same = true;
 		for (size_t i = 1; same && i < n; i++)
-			same = f[i * (w + 1) - 1] == ' ' && !memcmp(f, f + i * (w + 1), w);
+			same = (!sep || f[i * (w + 1) - 1] == ' ') && !memcmp(f, f + i * (w + sep), w);
 		const uint32_t *v;
-		if (same && (v = sg__kw_table_get(&s->exact, f, w, sg__kw_hash(f, w))))
-			return &s->rules[*v];
+		if (same && (v = sg__kw_table_get(&s->exact, f, w, sg__kw_hash(f, w))) &&
+		    s->rules[*v].intent != SG_INTENT_OPT_IN)
+			return &s->rules[*v]; /* "ja ja", "yes yes yes" can be sarcasm: no opt-in */
 	}
 	return NULL;
 }
@@ -264,7 +265,7 @@ static int find(const sg__kw_set *s, sg__campaign *c, char *f, size_t fl, kw_hit
 	if (!fl)
 		return 0;
 	const kw_rule *r = exact(s, f, fl);
-	if (!r && memchr(f, ' ', fl))
+	if (!r)
 		r = repeated(s, f, fl);
 	if (c) {
 		sg_intent ci;
