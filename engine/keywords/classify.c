@@ -260,6 +260,50 @@ static const kw_rule *elongated(const sg__kw_set *s, const char *f, size_t fl)
 	return r ? r : sg__kw_typo(s, q, ql);
 }
 
+/* Length of the UTF-8 sequence that starts with byte c (valid text). */
+static size_t seq_len(unsigned char c)
+{
+	return c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+}
+
+/* A one-word text in another script with two neighbouring letters swapped
+ * ("стпо", "сотп" for "стоп"): no keyboard map there, so only the swap,
+ * only in a word of 4+ letters with no space, punctuation or ASCII, never a
+ * real word, and the keyword of one intent. */
+static const kw_rule *swapped(const sg__kw_set *s, const char *f, size_t fl)
+{
+	size_t at[KW_TYPO_MAX + 1], n = 0;
+	if (fl < 8 || fl > s->exact.maxlen)
+		return NULL;
+	for (size_t i = 0; i < fl; i += seq_len((unsigned char)f[i])) {
+		if ((unsigned char)f[i] < 0x80 || n == KW_TYPO_MAX)
+			return NULL; /* ASCII has typo.c; spaces make it a sentence */
+		at[n++] = i;
+	}
+	at[n] = fl;
+	if (n < 4 || sg__kw_table_get(&s->real, f, fl, sg__kw_hash(f, fl)))
+		return NULL;
+	const kw_rule *found = NULL;
+	char q[4 * KW_TYPO_MAX];
+	for (size_t k = 0; k + 1 < n; k++) {
+		size_t a = at[k + 1] - at[k], b = at[k + 2] - at[k + 1];
+		if (a == b && !memcmp(f + at[k], f + at[k + 1], a))
+			continue;
+		memcpy(q, f, fl);
+		memcpy(q + at[k], f + at[k + 1], b);
+		memcpy(q + at[k] + b, f + at[k], a);
+		const uint32_t *v = sg__kw_table_get(&s->exact, q, fl, sg__kw_hash(q, fl));
+		if (!v)
+			continue;
+		const kw_rule *r = &s->rules[*v];
+		if (found && found->intent != r->intent)
+			return NULL;
+		if (!found)
+			found = r;
+	}
+	return found;
+}
+
 static int find(const sg__kw_set *s, sg__campaign *c, char *f, size_t fl, kw_hit *hit)
 {
 	if (!fl)
@@ -286,7 +330,7 @@ static int find(const sg__kw_set *s, sg__campaign *c, char *f, size_t fl, kw_hit
 	}
 	/* A one-word text one keyboard slip from a keyword ("Stpo", "unsubscibe"):
 	 * as clear as a phrase, reported as the keyword's rule + "~typo". */
-	if ((r = sg__kw_typo(s, f, fl)) || (r = elongated(s, f, fl))) {
+	if ((r = sg__kw_typo(s, f, fl)) || (r = elongated(s, f, fl)) || (r = swapped(s, f, fl))) {
 		*hit = (kw_hit){r, r->intent, SG_CONF_PHRASE, true};
 		return 0;
 	}

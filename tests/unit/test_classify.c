@@ -455,11 +455,14 @@ static void typos(void **state)
 		/* a letter held down: each run of 3+ read as one */
 		{"Stopppp", "en.stop~typo"}, {"STOOOOP", "en.stop~typo"}, {"BAJAAA", "es.baja~typo"},
 		{"unsubscribeeee", "en.unsubscribe~typo"}, {"helppp", "en.help~typo"}, {"stooooop", "en.stop~typo"},
+		/* other scripts: two neighbouring letters swapped (стпо, сотп) */
+		{"\xd1\x81\xd1\x82\xd0\xbf\xd0\xbe", "ru.stop~typo"}, {"\xd1\x81\xd0\xbe\xd1\x82\xd0\xbf", "ru.stop~typo"},
 	};
 	static const char *const miss[] = {
 		"stoop", "atop", "top", "shop", "step", "stp", "stomp", "spot", "post", "hell", "into",
 		"stpo by", "please stpo it", "star", "tart", "quiz", "suit", "halt it", "ends", "removed",
 		"nooooo", "soooo", "stooooop by", "yesss", "okkkk", "shoppp",
+		"\xd1\x81\xd1\x82\xd0\xbf\xd0\xbe \xd0\xb8", /* стпо и: a sentence */
 	};
 	for (size_t i = 0; i < SG_ARRAY_SIZE(hit); i++) {
 		sg_classification r = run(hit[i].text);
