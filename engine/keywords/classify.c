@@ -64,11 +64,18 @@ static int match(const kw_rule *r, const char *s, size_t n, size_t start, pcre2_
 }
 
 /* Blank every span the guard matches. Whole characters are replaced, so
- * the text stays valid UTF-8. */
+ * the text stays valid UTF-8. A match that passed (*MARK:all) blanks the
+ * whole text: "stop the emails, texts are fine" is no request at all, and
+ * the guard need not scan it as ^.*texts are fine.*$ (much slower). */
 static void guard(const kw_rule *r, char *s, size_t n, pcre2_match_data *md)
 {
 	size_t start = 0;
 	while (start <= n && match(r, s, n, start, md) > 0) {
+		PCRE2_SPTR mark = pcre2_get_mark(md);
+		if (mark && !strcmp((const char *)mark, "all")) {
+			memset(s, ' ', n);
+			return;
+		}
 		const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 		if (ov[1] < ov[0] || ov[1] > n)
 			break;
