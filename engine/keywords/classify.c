@@ -64,11 +64,18 @@ static int match(const kw_rule *r, const char *s, size_t n, size_t start, pcre2_
 }
 
 /* Blank every span the guard matches. Whole characters are replaced, so
- * the text stays valid UTF-8. */
+ * the text stays valid UTF-8. A match that passed (*MARK:all) blanks the
+ * whole text: "stop the emails, texts are fine" is no request at all, and
+ * the guard need not scan it as ^.*texts are fine.*$ (much slower). */
 static void guard(const kw_rule *r, char *s, size_t n, pcre2_match_data *md)
 {
 	size_t start = 0;
 	while (start <= n && match(r, s, n, start, md) > 0) {
+		PCRE2_SPTR mark = pcre2_get_mark(md);
+		if (mark && !strcmp((const char *)mark, "all")) {
+			memset(s, ' ', n);
+			return;
+		}
 		const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 		if (ov[1] < ov[0] || ov[1] > n)
 			break;
@@ -206,11 +213,111 @@ static const kw_rule *exact(const sg__kw_set *s, const char *f, size_t fl)
 	return v ? &s->rules[*v] : NULL;
 }
 
+/* A keyword said again and again ("STOP STOP STOP", "停止停止停止"): a text
+ * of 2 to 5 times the same word or phrase, separated by single spaces or by
+ * nothing (then of 4+ bytes), is that keyword, unless it is an opt-in. */
+static const kw_rule *repeated(const sg__kw_set *s, const char *f, size_t fl)
+{
+	if (fl > 6 * s->exact.maxlen + 5)
+		return NULL;
+	for (size_t n = 2, sep = 1; n <= 5; sep = !sep, n += sep) {
+		if ((fl + sep) % n)
+			continue;
+		size_t w = (fl + sep) / n - sep; /* each copy, then a space or nothing */
+		if (w < s->exact.minlen || w > s->exact.maxlen || (!sep && w < 4))
+			continue; /* "jajaja" is laughter, not "ja" */
+		bool same = true;
+		for (size_t i = 1; same && i < n; i++)
+			same = (!sep || f[i * (w + 1) - 1] == ' ') && !memcmp(f, f + i * (w + sep), w);
+		const uint32_t *v;
+		if (same && (v = sg__kw_table_get(&s->exact, f, w, sg__kw_hash(f, w))) &&
+		    s->rules[*v].intent != SG_INTENT_OPT_IN)
+			return &s->rules[*v]; /* "ja ja", "yes yes yes" can be sarcasm: no opt-in */
+	}
+	return NULL;
+}
+
+/* A one-word text with a letter held down ("Stopppp", "BAJAAA",
+ * "unsubscribeeee"): each run of 3+ equal letters read as one, then as an
+ * exact keyword or a typo of one, of 4+ letters. */
+static const kw_rule *elongated(const sg__kw_set *s, const char *f, size_t fl)
+{
+	char q[KW_TYPO_MAX + 2];
+	size_t ql = 0;
+	bool runs = false;
+	if (fl > 4 * KW_TYPO_MAX)
+		return NULL;
+	for (size_t i = 0; i < fl;) {
+		if (kw_wordclass((unsigned char)f[i]) != 1)
+			return NULL; /* one ASCII word only */
+		size_t j = i;
+		while (j < fl && f[j] == f[i])
+			j++;
+		runs |= j - i >= 3 && f[i] >= 'a';
+		size_t keep = j - i >= 3 && f[i] >= 'a' ? 1 : j - i;
+		if (ql + keep > KW_TYPO_MAX + 1)
+			return NULL;
+		memset(q + ql, f[i], keep);
+		ql += keep;
+		i = j;
+	}
+	if (!runs || ql < KW_TYPO_MIN)
+		return NULL;
+	const kw_rule *r = exact(s, q, ql);
+	return r ? r : sg__kw_typo(s, q, ql);
+}
+
+/* Length of the UTF-8 sequence that starts with byte c (valid text). */
+static size_t seq_len(unsigned char c)
+{
+	return c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+}
+
+/* A one-word text in another script with two neighbouring letters swapped
+ * ("стпо", "сотп" for "стоп"): no keyboard map there, so only the swap,
+ * only in a word of 4+ letters with no space, punctuation or ASCII, never a
+ * real word, and the keyword of one intent. */
+static const kw_rule *swapped(const sg__kw_set *s, const char *f, size_t fl)
+{
+	size_t at[KW_TYPO_MAX + 1], n = 0;
+	if (fl < 8 || fl > s->exact.maxlen)
+		return NULL;
+	for (size_t i = 0; i < fl; i += seq_len((unsigned char)f[i])) {
+		if ((unsigned char)f[i] < 0x80 || n == KW_TYPO_MAX)
+			return NULL; /* ASCII has typo.c; spaces make it a sentence */
+		at[n++] = i;
+	}
+	at[n] = fl;
+	if (n < 4 || sg__kw_table_get(&s->real, f, fl, sg__kw_hash(f, fl)))
+		return NULL;
+	const kw_rule *found = NULL;
+	char q[4 * KW_TYPO_MAX];
+	for (size_t k = 0; k + 1 < n; k++) {
+		size_t a = at[k + 1] - at[k], b = at[k + 2] - at[k + 1];
+		if (a == b && !memcmp(f + at[k], f + at[k + 1], a))
+			continue;
+		memcpy(q, f, fl);
+		memcpy(q + at[k], f + at[k + 1], b);
+		memcpy(q + at[k] + b, f + at[k], a);
+		const uint32_t *v = sg__kw_table_get(&s->exact, q, fl, sg__kw_hash(q, fl));
+		if (!v)
+			continue;
+		const kw_rule *r = &s->rules[*v];
+		if (found && found->intent != r->intent)
+			return NULL;
+		if (!found)
+			found = r;
+	}
+	return found;
+}
+
 static int find(const sg__kw_set *s, sg__campaign *c, char *f, size_t fl, kw_hit *hit)
 {
 	if (!fl)
 		return 0;
 	const kw_rule *r = exact(s, f, fl);
+	if (!r)
+		r = repeated(s, f, fl);
 	if (c) {
 		sg_intent ci;
 		int rc = sg__kw_campaign_match(c, f, fl, &ci);
@@ -230,7 +337,7 @@ static int find(const sg__kw_set *s, sg__campaign *c, char *f, size_t fl, kw_hit
 	}
 	/* A one-word text one keyboard slip from a keyword ("Stpo", "unsubscibe"):
 	 * as clear as a phrase, reported as the keyword's rule + "~typo". */
-	if ((r = sg__kw_typo(s, f, fl))) {
+	if ((r = sg__kw_typo(s, f, fl)) || (r = elongated(s, f, fl)) || (r = swapped(s, f, fl))) {
 		*hit = (kw_hit){r, r->intent, SG_CONF_PHRASE, true};
 		return 0;
 	}

@@ -7,7 +7,8 @@
  *  - lowercase; accents stripped for Latin-1 and Latin Extended-A letters
  *    (ARRÊT = ARRET, ß -> ss, Æ -> ae); combining marks and zero-width
  *    characters dropped; Greek and Cyrillic capitals lowercased;
- *  - quotes, brackets, symbols, emoji and controls count as spaces;
+ *  - quotes, brackets, symbols, emoji and controls count as spaces, except
+ *    the stop sign U+1F6D1, which is the word "stop";
  *  - leading and trailing separators dropped, and each run of separators
  *    between two words collapsed: no punctuation -> " "; a lone joiner
  *    (' - / & @, or . , : between digits) -> itself; else its first
@@ -85,7 +86,7 @@ static int letter(uint32_t base, uint32_t cp, char *rep, size_t *n)
 /* Classify a non-ASCII code point. For C_WORD, n == 0 means "copy the
  * original bytes", else rep[0..n) replaces them; C_PUNCT puts its mark in
  * rep[0]. */
-static int wide_class(uint32_t cp, char rep[3], size_t *n)
+static int wide_class(uint32_t cp, char rep[4], size_t *n)
 {
 	*n = 0;
 	if (cp <= 0xA0)
@@ -254,6 +255,11 @@ static int wide_class(uint32_t cp, char rep[3], size_t *n)
 	}
 	if (cp >= 0x1F130 && cp <= 0x1F189 && (cp - 0x1F130) % 32 < 26)
 		return letter(0x1F130, cp - (cp - 0x1F130) / 32 * 32, rep, n); /* squared, negative */
+	if (cp == 0x1F6D1) { /* the octagonal sign: a reply of stop signs means STOP */
+		memcpy(rep, "stop", 4);
+		*n = 4;
+		return C_WORD;
+	}
 	if (cp >= 0x1F000 && cp <= 0x1FBFF)
 		return C_SPACE; /* emoji and pictographs */
 	if (cp >= 0xE0000 && cp <= 0xE0FFF)
@@ -301,7 +307,7 @@ size_t sg__kw_fold(const char *in, size_t len, char *out)
 	size_t o = 0, i = 0, run = 0; /* run: separators seen since the last word byte */
 	char mark = 0;                 /* first punctuation mark of the run */
 	while (i < len) {
-		char rep[3];
+		char rep[4];
 		size_t n, cn;
 		int cls;
 		unsigned c = s[i];

@@ -77,7 +77,8 @@ static void folding(void **state)
 	(void)state;
 	static const char *const cases[][2] = {
 		{"Stop.", "stop"}, {" STOP ", "stop"}, {"\xef\xbc\xb3\xef\xbc\xb4\xef\xbc\xaf\xef\xbc\xb0", "stop"},
-		{"stop!!!", "stop"}, {"\"Stop\"", "stop"}, {"STOP \xf0\x9f\x9b\x91", "stop"},
+		{"stop!!!", "stop"}, {"\"Stop\"", "stop"}, {"STOP \xf0\x9f\x9b\x91", "stop stop"}, /* the stop sign is the word */
+		{"\xf0\x9f\x9b\x91\xf0\x9f\x9b\x91", "stopstop"}, {"STOP \xf0\x9f\x98\x82", "stop"},
 		{"ARR\xc3\x8aT", "arret"}, {"Stra\xc3\x9f" "e", "strasse"}, {"\xc3\x86gir", "aegir"},
 		{"Don\xe2\x80\x99t   text me\xe2\x80\xa6", "don't text me"}, {"wrong number...STOP", "wrong number. stop"},
 		{"opt-out", "opt-out"}, {"10:30 or 3.5", "10:30 or 3.5"}, {"stop,please", "stop, please"},
@@ -219,13 +220,13 @@ static void campaign_keywords(void **state)
 	sg__campaign c = {.brand_name = "Acme Rewards"};
 	c.optout_keywords = "ALTO,PAUSE, Stop All ,,";
 	c.optin_keywords = "JOIN2,BEGIN,INFO";
-	c.help_keywords = "SUPPORT,STOP,START";
+	c.help_keywords = "ASSIST,STOP,START";
 	sg_classification r = run_c(&c, "pause!", 6);
 	assert_int_equal(r.intent, SG_INTENT_OPT_OUT);
 	assert_string_equal(r.rule, "campaign.opt_out");
 	assert_string_equal(r.lang, "");
 	assert_non_null(c.kw_private);
-	r = run_c(&c, "S.U.P.P.O.R.T", 13);
+	r = run_c(&c, "A.S.S.I.S.T", 11);
 	assert_string_equal(r.rule, "campaign.help");
 	r = run_c(&c, "begin", 5);
 	assert_string_equal(r.rule, "campaign.opt_in");
@@ -451,10 +452,17 @@ static void typos(void **state)
 		{"unsubscibe", "en.unsubscribe~typo"}, {"unsbuscribe", "en.unsubscribe~typo"},
 		{"Unsubscrube", "en.unsubscribe~typo"}, {"cancle", "en.cancel~typo"},
 		{"hwlp", "en.help~typo"}, {"abmeldne", "de.abmelden~typo"}, {"Arrte", "fr.arret~typo"},
+		/* a letter held down: each run of 3+ read as one */
+		{"Stopppp", "en.stop~typo"}, {"STOOOOP", "en.stop~typo"}, {"BAJAAA", "es.baja~typo"},
+		{"unsubscribeeee", "en.unsubscribe~typo"}, {"helppp", "en.help~typo"}, {"stooooop", "en.stop~typo"},
+		/* other scripts: two neighbouring letters swapped (стпо, сотп) */
+		{"\xd1\x81\xd1\x82\xd0\xbf\xd0\xbe", "ru.stop~typo"}, {"\xd1\x81\xd0\xbe\xd1\x82\xd0\xbf", "ru.stop~typo"},
 	};
 	static const char *const miss[] = {
 		"stoop", "atop", "top", "shop", "step", "stp", "stomp", "spot", "post", "hell", "into",
 		"stpo by", "please stpo it", "star", "tart", "quiz", "suit", "halt it", "ends", "removed",
+		"nooooo", "soooo", "stooooop by", "yesss", "okkkk", "shoppp",
+		"\xd1\x81\xd1\x82\xd0\xbf\xd0\xbe \xd0\xb8", /* стпо и: a sentence */
 	};
 	for (size_t i = 0; i < SG_ARRAY_SIZE(hit); i++) {
 		sg_classification r = run(hit[i].text);
@@ -470,6 +478,17 @@ static void typos(void **state)
 			fail_msg("\"%s\" read as a typo: %s", miss[i], r.rule);
 	}
 	expect("Stopp", SG_INTENT_OPT_OUT, SG_CONF_EXACT, "de.stopp"); /* a keyword, not a typo */
+	/* a keyword said again and again is the keyword, never an opt-in */
+	expect("STOP STOP STOP", SG_INTENT_OPT_OUT, SG_CONF_EXACT, "en.stop");
+	expect("\xe5\x81\x9c\xe6\xad\xa2\xe5\x81\x9c\xe6\xad\xa2\xe5\x81\x9c\xe6\xad\xa2", SG_INTENT_OPT_OUT,
+	       SG_CONF_EXACT, "ja.teishi"); /* 停止停止停止 */
+	expect("help help", SG_INTENT_HELP, SG_CONF_EXACT, "en.help");
+	expect("\xf0\x9f\x9b\x91\xf0\x9f\x9b\x91\xf0\x9f\x9b\x91", SG_INTENT_OPT_OUT, SG_CONF_EXACT, "en.stop");
+	expect("jajaja", SG_INTENT_NONE, SG_CONF_NONE, NULL);
+	sg_classification r = run("ja ja");
+	assert_int_not_equal(r.intent, SG_INTENT_OPT_IN);
+	r = run("yes yes yes");
+	assert_int_not_equal(r.intent, SG_INTENT_OPT_IN);
 }
 
 static void write_file(const char *dir, const char *name, const char *text)

@@ -7,16 +7,19 @@
  *  - the prefilter changes any result, i.e. a rule's trigger list misses a
  *    text its pattern matches.
  * Then the same figures per language (the file name up to its first '_' or
- * '.': en.tsv and en_issue13.tsv are "en"), with the share of messages
- * that are no opt-out but were opted out.
- * A held-out corpus in corpus/holdout/ (xx.tsv per language, written
- * independently and never tuned on) is reported per language against issue
- * 13's lines: opt-out recall >= 0.98, false opt-outs <= 0.5 % of the other
- * messages, opt-in and help recall >= 0.95. Until a language meets them, the
- * test holds it to the floors in corpus/holdout/floors.txt (what the rules
+ * '.': en.tsv, en_issue13.tsv and en_h1.tsv are "en"), with the share of
+ * messages that are no opt-out but were opted out. Each language of the dev
+ * corpus is held to issue 13's lines (opt-out recall >= 0.98, false
+ * opt-outs <= 0.5 % of the other messages, opt-in and help recall >= 0.95)
+ * or, until it meets them, to its row of corpus/floors.txt (what the rules
  * reached when the file was last written, less a small margin), so a rule
- * change can only move a language towards the lines, never back; raise the
- * floors with the rules, up to the lines themselves.
+ * change can only move a language towards the lines, never back. xx_h1.tsv
+ * (the first held-out corpus, burned by eight measurements and now dev
+ * data) is held by those per-language figures only, not by FLOOR per file.
+ * A held-out corpus in corpus/holdout/ (xx.tsv per language, written
+ * independently and never tuned on), when there is one, is reported per
+ * language against the same lines, with corpus/holdout/floors.txt as its
+ * floors if that file exists.
  * Usage: test_corpus [FILE.tsv...]; default: every file of the corpus. */
 #include <dirent.h>
 #include <setjmp.h>
@@ -45,30 +48,33 @@ typedef struct floor_row {
 	char lang[16];
 	double out_r, false_out, in_r, help_r;
 } floor_row;
-static floor_row floors[64];
-static size_t nfloors;
+typedef struct floor_table {
+	floor_row rows[64];
+	size_t n;
+} floor_table;
+static floor_table dev_floors, held_floors;
 
-static void load_floors(const char *path)
+static void load_floors(const char *path, floor_table *t)
 {
 	FILE *f = fopen(path, "re");
 	char line[256];
-	nfloors = 0;
-	while (f && fgets(line, sizeof(line), f) && nfloors < 64) {
+	t->n = 0;
+	while (f && fgets(line, sizeof(line), f) && t->n < 64) {
 		floor_row r;
 		if (line[0] == '#' || sscanf(line, "%15s %lf %lf %lf %lf", r.lang, &r.out_r, &r.false_out, &r.in_r,
 					     &r.help_r) != 5)
 			continue;
-		floors[nfloors++] = r;
+		t->rows[t->n++] = r;
 	}
 	if (f)
 		fclose(f);
 }
 
-static const floor_row *floor_of(const char *lang)
+static const floor_row *floor_of(const floor_table *t, const char *lang)
 {
-	for (size_t i = 0; i < nfloors; i++)
-		if (!strcmp(floors[i].lang, lang))
-			return &floors[i];
+	for (size_t i = 0; i < t->n; i++)
+		if (!strcmp(t->rows[i].lang, lang))
+			return &t->rows[i];
 	return NULL;
 }
 static char *files[MAX_FILES], *held[MAX_FILES];
@@ -217,6 +223,38 @@ static size_t by_language(sg__kw_set *set, char **list, size_t n, lang_counts *o
 	return ng;
 }
 
+/* Prints a language's row; false when it is under both issue 13's lines and
+ * its floor (no floor: the lines). *met counts the languages at the lines. */
+static bool check_language(const char *what, const char *lang, const counts *c, const floor_table *t,
+			   unsigned *met)
+{
+	print_row(lang, c);
+	double out_r = ratio(c->tp[1], c->tp[1] + c->fn[1]);
+	double false_out = not_optout(c) ? (double)c->fp[1] / not_optout(c) : 0;
+	double in_r = ratio(c->tp[2], c->tp[2] + c->fn[2]), help_r = ratio(c->tp[3], c->tp[3] + c->fn[3]);
+	bool lines = out_r >= HOLD_OPTOUT_R && false_out <= HOLD_FALSE_OPTOUT && in_r >= HOLD_OTHER_R &&
+		     help_r >= HOLD_OTHER_R;
+	*met += lines;
+	const floor_row *fl = floor_of(t, lang);
+	if (lines)
+		return true;
+	if (!fl || out_r < fl->out_r || false_out > fl->false_out || in_r < fl->in_r || help_r < fl->help_r) {
+		printf("FAIL %s %s: opt_out R %.3f (floor %.3f), false opt-outs %.2f%% (at most %.2f%%), opt_in R "
+		       "%.3f (floor %.3f), help R %.3f (floor %.3f)%s\n",
+		       what, lang, out_r, fl ? fl->out_r : HOLD_OPTOUT_R, 100 * false_out,
+		       100 * (fl ? fl->false_out : HOLD_FALSE_OPTOUT), in_r, fl ? fl->in_r : HOLD_OTHER_R, help_r,
+		       fl ? fl->help_r : HOLD_OTHER_R, fl ? "" : " (no floor: issue 13's lines)");
+		return false;
+	}
+	return true;
+}
+
+static bool burned_holdout(const char *base)
+{
+	size_t n = strlen(base);
+	return n > 7 && !strcmp(base + n - 7, "_h1.tsv");
+}
+
 static void corpus(void **state)
 {
 	sg__kw_set *set = *state;
@@ -232,7 +270,8 @@ static void corpus(void **state)
 		const char *base = base_of(files[i]);
 		print_row(base, c);
 		double p = ratio(c->tp[1], c->tp[1] + c->fp[1]), r = ratio(c->tp[1], c->tp[1] + c->fn[1]);
-		if ((!strcmp(base, "must.tsv") && c->wrong) || p < FLOOR || r < FLOOR || c->drift) {
+		bool file_floor = !burned_holdout(base);
+		if ((!strcmp(base, "must.tsv") && c->wrong) || (file_floor && (p < FLOOR || r < FLOOR)) || c->drift) {
 			printf("FAIL %s: %u wrong, %u prefilter drifts, opt_out P %.3f R %.3f (floor %.2f)\n",
 			       base, c->wrong, c->drift, p, r, FLOOR);
 			failed = true;
@@ -243,8 +282,19 @@ static void corpus(void **state)
 	printf("\n");
 	header("language");
 	size_t ng = by_language(set, files, nfiles, langs, per_file);
-	for (size_t g = 0; g < ng; g++)
-		print_row(langs[g].lang, &langs[g].c);
+	unsigned met = 0, nlang = 0;
+	for (size_t g = 0; g < ng; g++) {
+		/* must.tsv and holdout.tsv are no language. */
+		if (!strcmp(langs[g].lang, "must") || !strcmp(langs[g].lang, "holdout")) {
+			print_row(langs[g].lang, &langs[g].c);
+			continue;
+		}
+		nlang++;
+		failed |= !check_language("dev", langs[g].lang, &langs[g].c, &dev_floors, &met);
+	}
+	printf("dev: %u of %u languages meet issue 13's lines (opt-out R >= %.2f, false opt-outs <= %.1f%%, "
+	       "opt-in and help R >= %.2f); the others are held to corpus/floors.txt\n",
+	       met, nlang, HOLD_OPTOUT_R, 100 * HOLD_FALSE_OPTOUT, HOLD_OTHER_R);
 	assert_false(failed);
 	assert_true(total.lines > 0);
 }
@@ -270,30 +320,11 @@ static void holdout(void **state)
 	size_t ng = by_language(set, held, nheld, langs, per_file);
 	bool failed = false;
 	unsigned met = 0;
-	for (size_t g = 0; g < ng; g++) {
-		const counts *c = &langs[g].c;
-		print_row(langs[g].lang, c);
-		double out_r = ratio(c->tp[1], c->tp[1] + c->fn[1]);
-		double false_out = not_optout(c) ? (double)c->fp[1] / not_optout(c) : 0;
-		double in_r = ratio(c->tp[2], c->tp[2] + c->fn[2]), help_r = ratio(c->tp[3], c->tp[3] + c->fn[3]);
-		bool lines = out_r >= HOLD_OPTOUT_R && false_out <= HOLD_FALSE_OPTOUT && in_r >= HOLD_OTHER_R &&
-			     help_r >= HOLD_OTHER_R;
-		met += lines;
-		const floor_row *fl = floor_of(langs[g].lang);
-		if (lines)
-			continue;
-		if (!fl || out_r < fl->out_r || false_out > fl->false_out || in_r < fl->in_r || help_r < fl->help_r) {
-			printf("FAIL held-out %s: opt_out R %.3f (floor %.3f), false opt-outs %.2f%% (at most "
-			       "%.2f%%), opt_in R %.3f (floor %.3f), help R %.3f (floor %.3f)%s\n",
-			       langs[g].lang, out_r, fl ? fl->out_r : HOLD_OPTOUT_R, 100 * false_out,
-			       100 * (fl ? fl->false_out : HOLD_FALSE_OPTOUT), in_r, fl ? fl->in_r : HOLD_OTHER_R,
-			       help_r, fl ? fl->help_r : HOLD_OTHER_R, fl ? "" : " (no floor: issue 13's lines)");
-			failed = true;
-		}
-	}
+	for (size_t g = 0; g < ng; g++)
+		failed |= !check_language("held-out", langs[g].lang, &langs[g].c, &held_floors, &met);
 	print_row("total", &total);
 	printf("held-out: %u of %zu languages meet issue 13's lines (opt-out R >= %.2f, false opt-outs <= "
-	       "%.1f%%, opt-in and help R >= %.2f); the others are held to corpus/holdout/floors.txt\n",
+	       "%.1f%%, opt-in and help R >= %.2f); the others are held to corpus/holdout/floors.txt if it exists\n",
 	       met, ng, HOLD_OPTOUT_R, 100 * HOLD_FALSE_OPTOUT, HOLD_OTHER_R);
 	assert_false(failed);
 }
@@ -334,8 +365,10 @@ static void find_files(void)
 	snprintf(hold, sizeof(hold), "%s/holdout", dir);
 	nheld = list_tsv(hold, held, nheld);
 	char fl[sizeof(hold) + 16];
+	snprintf(fl, sizeof(fl), "%s/floors.txt", dir);
+	load_floors(fl, &dev_floors);
 	snprintf(fl, sizeof(fl), "%s/floors.txt", hold);
-	load_floors(fl);
+	load_floors(fl, &held_floors);
 }
 
 static int setup(void **state)
