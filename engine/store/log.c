@@ -17,28 +17,8 @@
 #include "store/consent.h"
 #include "store/event.h"
 #include "store/review.h"
+#include "store/log.h"
 
-#define DEDUP_SWEEP_PER_BATCH 64
-
-typedef struct record_ctx {
-	sg_engine *e;
-	const sg_event_in *in;
-	size_t n;
-	sg_event_out *out;
-	const sg_event *replay; /* sg_apply: the recorded events in[] were made from */
-	const sg_event *cur;    /* with replay: the one being applied */
-	int64_t batch_us;       /* the time of events that carry none (read before the txn) */
-	int64_t now_us;         /* the time of the event being applied */
-	uint8_t *enc;    /* hash[32] prev[32] canonical, SG__EVENT_ENC_MAX */
-	sg__rcpt *rcpt;  /* scratch record, large: heap */
-	bool rcpt_new;   /* the loaded recipient had no record */
-	uint64_t *new_keys; /* filter hashes of recipients this batch created */
-	size_t nnew;
-	int (*extra)(MDB_txn *txn, void *ctx, const sg_event_out *out); /* sg__record_with */
-	void *extra_ctx;
-	bool registry_changed; /* this txn changed the registry (reg_epoch after the commit) */
-	uint64_t log_pos;   /* sg_record_logged: the external log's position after this batch */
-} record_ctx;
 
 /* How far ahead of our clock a provider's event time may be (clock skew). */
 #define SG__EVENT_TIME_SKEW_US (300 * (int64_t)1000000)
@@ -92,249 +72,6 @@ static int validate(const sg_event_in *ev)
 	if (ev->body_len > 64 * 1024)
 		return SG_ETOOLONG;
 	return 0;
-}
-
-/* Dedup: returns 1 (and *seq) when key was seen and has not expired. */
-static int dedup_seen(record_ctx *c, MDB_txn *txn, const char *key, uint64_t *seq)
-{
-	MDB_val k = sg__val(key, strlen(key)), v;
-	int rc = mdb_get(txn, c->e->store.dedup, &k, &v);
-	if (rc == MDB_NOTFOUND)
-		return 0;
-	if (rc)
-		return sg__store_err(rc);
-	if (v.mv_size != 16)
-		return SG_ECORRUPT;
-	if ((int64_t)sg__be64_get(v.mv_data) <= c->now_us)
-		return 0; /* expired: a new event */
-	*seq = sg__be64_get((const uint8_t *)v.mv_data + 8);
-	return 1;
-}
-
-static int dedup_put(record_ctx *c, MDB_txn *txn, const char *key, uint64_t seq)
-{
-	int64_t ttl = c->e->policy.dedup_ttl_us;
-	uint8_t buf[16];
-	sg__be64_put(buf, (uint64_t)(c->now_us + ttl));
-	sg__be64_put(buf + 8, seq);
-	MDB_val k = sg__val(key, strlen(key)), v = sg__val(buf, 16);
-	return sg__store_err(mdb_put(txn, c->e->store.dedup, &k, &v, 0));
-}
-
-/* Remove a few expired dedup keys, resuming where the last batch stopped. */
-static int dedup_sweep(record_ctx *c, MDB_txn *txn)
-{
-	MDB_cursor *cur;
-	MDB_val k, v;
-	uint64_t pos_len = 0;
-	char pos[512];
-	int rc = mdb_cursor_open(txn, c->e->store.dedup, &cur);
-	if (rc)
-		return sg__store_err(rc);
-	MDB_val mk = sg__val("sweep", 5), mv;
-	if (!mdb_get(txn, c->e->store.meta, &mk, &mv) && mv.mv_size < sizeof(pos)) {
-		pos_len = mv.mv_size;
-		memcpy(pos, mv.mv_data, pos_len);
-	}
-	k = sg__val(pos, pos_len);
-	rc = pos_len ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-	for (int i = 0; i < DEDUP_SWEEP_PER_BATCH && !rc; i++) {
-		if (v.mv_size == 16 && (int64_t)sg__be64_get(v.mv_data) <= c->now_us)
-			rc = mdb_cursor_del(cur, 0);
-		if (!rc)
-			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-	}
-	if (rc == MDB_NOTFOUND) {
-		rc = mdb_del(txn, c->e->store.meta, &mk, NULL);
-		rc = rc == MDB_NOTFOUND ? 0 : rc;
-	} else if (!rc && k.mv_size < sizeof(pos)) {
-		MDB_val nv = sg__val(k.mv_data, k.mv_size);
-		memcpy(pos, k.mv_data, k.mv_size);
-		nv.mv_data = pos;
-		rc = mdb_put(txn, c->e->store.meta, &mk, &nv, 0);
-	}
-	mdb_cursor_close(cur);
-	return sg__store_err(rc);
-}
-
-static int rcpt_load(record_ctx *c, MDB_txn *txn, const char *key)
-{
-	MDB_val k = sg__val(key, strlen(key)), v;
-	int rc = mdb_get(txn, c->e->store.recipients, &k, &v);
-	c->rcpt_new = rc == MDB_NOTFOUND;
-	if (rc == MDB_NOTFOUND) {
-		c->rcpt->not_sms_capable = false;
-		c->rcpt->count = 0;
-		return 0;
-	}
-	return rc ? sg__store_err(rc) : sg__rcpt_decode(v.mv_data, v.mv_size, c->rcpt);
-}
-
-static int rcpt_save(record_ctx *c, MDB_txn *txn, const char *key)
-{
-	MDB_val k = sg__val(key, strlen(key));
-	if (!c->rcpt->not_sms_capable && c->rcpt->count == 0) {
-		int rc = mdb_del(txn, c->e->store.recipients, &k, NULL);
-		return rc == MDB_NOTFOUND ? 0 : sg__store_err(rc);
-	}
-	uint8_t *buf = c->enc; /* reuse: the event is encoded after the record is saved */
-	long n = sg__rcpt_encode(c->rcpt, buf, SG__EVENT_ENC_MAX + 64);
-	if (n < 0)
-		return (int)n;
-	MDB_val v = sg__val(buf, (size_t)n);
-	int rc = sg__store_err(mdb_put(txn, c->e->store.recipients, &k, &v, 0));
-	if (!rc && c->rcpt_new) {
-		c->new_keys[c->nnew++] = sg__filter_hash(key, strlen(key));
-		c->rcpt_new = false;
-	}
-	return rc;
-}
-
-/* Set one consent entry if the event is not older than what it holds.
- * Returns 1 when the state changed, 0 when older, <0 on error. *delta
- * tracks the number of opted-out pairs. */
-static int set_state(record_ctx *c, const sg_event_in *ev, int64_t etime, uint64_t seq, sg_scope_kind scope,
-		     const char *id, sg_state state, int64_t *delta)
-{
-	sg__entry *en = sg__rcpt_upsert(c->rcpt, SG__ENTRY_CONSENT, (uint8_t)scope, id);
-	if (!en)
-		return SG_ETOOLONG;
-	if (en->seq && etime < en->event_time_us)
-		return 0; /* a newer event already decided this scope */
-	if (en->state == SG_STATE_OPTED_OUT && state != SG_STATE_OPTED_OUT)
-		(*delta)--;
-	if (en->state != SG_STATE_OPTED_OUT && state == SG_STATE_OPTED_OUT)
-		(*delta)++;
-	int64_t prev_etime = en->event_time_us;
-	en->event_time_us = etime;
-	en->claimed = 0;
-	/* A review resolved as opt_out: the recipient's own words, read by a person. */
-	bool own = ev->source == SG_SOURCE_KEYWORD || ev->source == SG_SOURCE_PROVIDER_SIGNAL ||
-		   ev->action == SG_ACTION_REVIEW_RESOLVED;
-	if (en->seq && en->state == SG_STATE_OPTED_OUT && state == SG_STATE_OPTED_OUT) {
-		en->by_recipient |= own;
-		if (!en->latest_seq)
-			en->first_event_time_us = prev_etime;
-		/* A repeated STOP: the opted-out period began with the first one,
-		 * which the suppression list and the proof keep showing. */
-		en->latest_us = c->now_us;
-		en->latest_seq = seq;
-		return 1;
-	}
-	en->state = (uint8_t)state;
-	en->source = (uint8_t)ev->source;
-	en->since_us = c->now_us;
-	en->seq = seq;
-	en->latest_us = 0;
-	en->latest_seq = 0;
-	en->first_event_time_us = 0;
-	en->by_recipient = state == SG_STATE_OPTED_OUT && own;
-	return 1;
-}
-
-/* Would this opt-in lift an opt-out the recipient made themselves? Only
- * the API and operator paths are asked: a START the recipient sent (or an
- * imported message-log row of theirs) always applies. Returns 0 when the
- * event may apply, SG_ECONSENT when it needs the override, SG_EFORBIDDEN
- * when the policy forbids overrides. */
-static int optin_guard(record_ctx *c, const sg_event_in *ev, const sg__scopes *sc, sg_scope_kind scope,
-		       const char *scope_id)
-{
-	if (ev->action != SG_ACTION_OPT_IN || (ev->source != SG_SOURCE_API && ev->source != SG_SOURCE_OPERATOR))
-		return 0;
-	int64_t etime = ev->event_time_us ? ev->event_time_us : c->now_us;
-	bool lifts_own = false;
-	for (unsigned i = 0; i < c->rcpt->count && !lifts_own; i++) {
-		const sg__entry *en = &c->rcpt->entries[i];
-		if (en->type != SG__ENTRY_CONSENT || en->state != SG_STATE_OPTED_OUT || !en->by_recipient ||
-		    etime < en->event_time_us)
-			continue;
-		bool target = en->scope == scope && !strcmp(en->id, scope_id);
-		bool enclosing = sc->sender[0] && en->scope >= SG_SCOPE_SENDER && en->scope < SG_SCOPE_GLOBAL &&
-				 !strcmp(sg__scope_id(sc, en->scope), en->id);
-		lifts_own = target || enclosing;
-	}
-	if (!lifts_own)
-		return 0;
-	if (c->e->policy.forbid_optin_override)
-		return SG_EFORBIDDEN;
-	if (ev->override != SG_OVERRIDE_CONSUMER_REQUEST || !ev->note || !ev->note[0])
-		return SG_ECONSENT;
-	return 0;
-}
-
-/* Apply one event to c->rcpt; returns 1 if the state changed. */
-static int apply(record_ctx *c, const sg_event_in *ev, const sg__scopes *sc, sg_scope_kind scope,
-		 const char *scope_id, uint64_t seq, int64_t *delta)
-{
-	int64_t etime = ev->event_time_us ? ev->event_time_us : c->now_us;
-	int changed = 0, rc;
-	switch (ev->action) {
-	case SG_ACTION_OPT_OUT:
-		return set_state(c, ev, etime, seq, scope, scope_id, SG_STATE_OPTED_OUT, delta);
-	case SG_ACTION_OPT_IN:
-		rc = set_state(c, ev, etime, seq, scope, scope_id, SG_STATE_OPTED_IN, delta);
-		if (rc < 0)
-			return rc;
-		changed = rc;
-		/* START from the person lifts their own opt-outs at every enclosing
-		 * level of this sender; a global block is lifted only by name. */
-		for (sg_scope_kind k = SG_SCOPE_SENDER; k < SG_SCOPE_GLOBAL && sc->sender[0]; k++) {
-			const char *id = sg__scope_id(sc, k);
-			sg__entry *en = id[0] ? sg__rcpt_find(c->rcpt, SG__ENTRY_CONSENT, (uint8_t)k, id) : NULL;
-			if (en && en->state == SG_STATE_OPTED_OUT && !(k == scope && !strcmp(id, scope_id))) {
-				rc = set_state(c, ev, etime, seq, k, id, SG_STATE_OPTED_IN, delta);
-				if (rc < 0)
-					return rc;
-				changed |= rc;
-			}
-		}
-		return changed;
-	case SG_ACTION_HELP: {
-		sg__entry *en = sg__rcpt_upsert(c->rcpt, SG__ENTRY_HELP, SG_SCOPE_SENDER, sc->sender);
-		if (!en)
-			return SG_ETOOLONG;
-		en->since_us = c->now_us;
-		en->event_time_us = etime;
-		en->seq = seq;
-		en->claimed = 0;
-		en->source = (uint8_t)ev->source;
-		return 1;
-	}
-	case SG_ACTION_FLAG_NOT_SMS_CAPABLE:
-		c->rcpt->not_sms_capable = true;
-		c->rcpt->flag_since_us = c->now_us;
-		c->rcpt->flag_seq = seq;
-		sg__strlcpy(c->rcpt->flag_code, ev->rule ? ev->rule : "", sizeof(c->rcpt->flag_code));
-		sg__strlcpy(c->rcpt->flag_provider, ev->provider ? ev->provider : "",
-			    sizeof(c->rcpt->flag_provider));
-		return 1;
-	case SG_ACTION_CLEAR_NOT_SMS_CAPABLE:
-		changed = c->rcpt->not_sms_capable;
-		c->rcpt->not_sms_capable = false;
-		return changed;
-	case SG_ACTION_CONFIRM_SENT: {
-		/* Claim the one confirmation / HELP reply: rule names which. */
-		bool help = ev->rule && !strcmp(ev->rule, "help_reply");
-		sg__entry *en = help ? sg__rcpt_find(c->rcpt, SG__ENTRY_HELP, SG_SCOPE_SENDER, sc->sender)
-				     : sg__rcpt_find(c->rcpt, SG__ENTRY_CONSENT, (uint8_t)scope, scope_id);
-		int64_t from_us = en && en->latest_us ? en->latest_us : en ? en->since_us : 0;
-		if (!en || en->claimed || c->now_us - from_us > c->e->policy.confirm_window_us ||
-		    (!help && en->state != SG_STATE_OPTED_OUT))
-			return SG_ENOTFOUND;
-		en->claimed = 1;
-		return 1;
-	}
-	case SG_ACTION_REVIEW_RESOLVED: { /* checked by sg__review_check() */
-		sg_review_decision d;
-		if (sg__review_rule_decision(ev->rule, &d) || d != SG_REVIEW_OPT_OUT)
-			return 0;
-		return set_state(c, ev, etime, seq, scope, scope_id, SG_STATE_OPTED_OUT, delta);
-	}
-	case SG_ACTION_REVIEW:
-	default:
-		return 0;
-	}
 }
 
 static int append_event(record_ctx *c, MDB_txn *txn, const sg_event_in *ev, const sg__scopes *sc,
@@ -428,7 +165,7 @@ static int record_one(record_ctx *c, MDB_txn *txn, size_t i, uint64_t *seq, uint
 	if ((o->status = validate(ev)))
 		return 0;
 	if (ev->dedup_key && ev->dedup_key[0]) {
-		rc = dedup_seen(c, txn, ev->dedup_key, &o->seq);
+		rc = sg__dedup_seen(c, txn, ev->dedup_key, &o->seq);
 		if (rc < 0)
 			return rc;
 		if (rc == 1) {
@@ -436,7 +173,7 @@ static int record_one(record_ctx *c, MDB_txn *txn, size_t i, uint64_t *seq, uint
 			return 0;
 		}
 		if (ev->action == 0) { /* a dedup marker only */
-			if ((rc = dedup_put(c, txn, ev->dedup_key, 0)))
+			if ((rc = sg__dedup_put(c, txn, ev->dedup_key, 0)))
 				return rc;
 			return 0;
 		}
@@ -467,7 +204,7 @@ static int record_one(record_ctx *c, MDB_txn *txn, size_t i, uint64_t *seq, uint
 	if (ev->action == SG_ACTION_REVIEW_RESOLVED &&
 	    ((rc = sg__review_check(&c->e->store, txn, ev, scope, scope_id, &reviewed, &o->status)) || o->status))
 		return rc;
-	if ((rc = rcpt_load(c, txn, ev->recipient)))
+	if ((rc = sg__log_rcpt_load(c, txn, ev->recipient)))
 		return rc;
 	if (ev->source == SG_SOURCE_IMPORT && ev->action == SG_ACTION_OPT_OUT) {
 		/* Imports are idempotent: an opt-out already in force at
@@ -479,7 +216,7 @@ static int record_one(record_ctx *c, MDB_txn *txn, size_t i, uint64_t *seq, uint
 			return 0;
 		}
 	}
-	if ((o->status = optin_guard(c, ev, &sc, scope, scope_id)))
+	if ((o->status = sg__log_optin_guard(c, ev, &sc, scope, scope_id)))
 		return 0; /* nothing recorded */
 	sg_event_in adjusted;
 	if (ev->override == SG_OVERRIDE_CONSUMER_REQUEST ||
@@ -496,18 +233,18 @@ static int record_one(record_ctx *c, MDB_txn *txn, size_t i, uint64_t *seq, uint
 		ev = &adjusted;
 	}
 	int64_t d = 0;
-	int applied = apply(c, ev, &sc, scope, scope_id, *seq + 1, &d);
+	int applied = sg__log_apply(c, ev, &sc, scope, scope_id, *seq + 1, &d);
 	if (applied < 0) {
 		o->status = applied; /* this event only; nothing of it was written */
 		return 0;
 	}
-	if (applied && (rc = rcpt_save(c, txn, ev->recipient)))
+	if (applied && (rc = sg__log_rcpt_save(c, txn, ev->recipient)))
 		return rc;
 	*delta += d;
 	(*seq)++;
 	if ((rc = append_event(c, txn, ev, &sc, scope, scope_id, *seq, head)))
 		return rc;
-	if (ev->dedup_key && ev->dedup_key[0] && (rc = dedup_put(c, txn, ev->dedup_key, *seq)))
+	if (ev->dedup_key && ev->dedup_key[0] && (rc = sg__dedup_put(c, txn, ev->dedup_key, *seq)))
 		return rc;
 	if ((rc = sg__review_index_note(&c->e->store, txn, ev->action, reviewed, *seq)))
 		return rc;
@@ -598,7 +335,7 @@ static int record_txn(MDB_txn *txn, void *arg)
 	}
 	if (c->log_pos && (rc = sg__meta_put_u64(st, txn, "logpos", c->log_pos)))
 		return rc;
-	if ((rc = dedup_sweep(c, txn)))
+	if ((rc = sg__dedup_sweep(c, txn)))
 		return rc;
 	if (c->extra && (rc = c->extra(txn, c->extra_ctx, c->out)))
 		return rc;
