@@ -714,7 +714,7 @@ void sg__conn_accept(uv_stream_t *server, int status)
 {
 	sg__server *srv = server->data;
 	if (status < 0) {
-		sg__warn("http", "accept failed error=%s", uv_strerror(status));
+		sg__log_limited(SG_LOG_WARN, "http", "http:accept", "accept failed error=%s", uv_strerror(status));
 		return;
 	}
 	if (srv->draining)

@@ -63,7 +63,7 @@ static const char usage[] =
 	"\n"
 	"  --data DIR          data directory (default ./var; env STOPGATE_DATA)\n"
 	"  --listen ADDR:PORT  listen address (default 127.0.0.1:8080; [::1]:8080 for IPv6)\n"
-	"  --http-threads N    HTTP event loops on the listen port (default: one per CPU, at most 16)\n"
+	"  --http-threads N    HTTP event loops on the listen port (default 1; 0: one per CPU, at most 16)\n"
 	"  --config FILE       JSON configuration file\n"
 	"  --log-level LEVEL   error, warn, info (default: a line per request) or debug\n"
 	"  --log-format F      text (default), logfmt, or json (one object per line)\n"
