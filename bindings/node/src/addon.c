@@ -195,8 +195,13 @@ out:
 	return ret;
 }
 
-static sg_engine *this_engine(napi_env env, napi_value self)
+/* The engine a method is called on (its `this`) and up to *argc of its
+ * arguments (argc NULL: none wanted); NULL, with a JS exception pending,
+ * when `this` is not an open Engine. */
+static sg_engine *this_engine(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv)
 {
+	napi_value self;
+	napi_get_cb_info(env, info, argc, argv, &self, NULL);
 	wrap *w = NULL;
 	if (napi_unwrap(env, self, (void **)&w) != napi_ok || !w) {
 		throw_type(env, "not a stopgate Engine");
@@ -223,9 +228,8 @@ static napi_value engine_close(napi_env env, napi_callback_info info)
 
 static napi_value engine_readonly(napi_env env, napi_callback_info info)
 {
-	napi_value self, r;
-	napi_get_cb_info(env, info, NULL, NULL, &self, NULL);
-	sg_engine *e = this_engine(env, self);
+	napi_value r;
+	sg_engine *e = this_engine(env, info, NULL, NULL);
 	if (!e)
 		return NULL;
 	napi_get_boolean(env, sg_engine_readonly(e), &r);
@@ -234,9 +238,8 @@ static napi_value engine_readonly(napi_env env, napi_callback_info info)
 
 static napi_value engine_default_country(napi_env env, napi_callback_info info)
 {
-	napi_value self, r;
-	napi_get_cb_info(env, info, NULL, NULL, &self, NULL);
-	sg_engine *e = this_engine(env, self);
+	napi_value r;
+	sg_engine *e = this_engine(env, info, NULL, NULL);
 	if (!e)
 		return NULL;
 	const char *cc = sg_engine_default_country(e);
@@ -294,9 +297,8 @@ static bool get_purpose(napi_env env, napi_value v, sg_purpose *p)
 static napi_value engine_check(napi_env env, napi_callback_info info)
 {
 	size_t argc = 3;
-	napi_value argv[3], self;
-	napi_get_cb_info(env, info, &argc, argv, &self, NULL);
-	sg_engine *e = this_engine(env, self);
+	napi_value argv[3];
+	sg_engine *e = this_engine(env, info, &argc, argv);
 	if (!e)
 		return NULL;
 	str_arg from, to;
@@ -328,9 +330,8 @@ out:
 static napi_value engine_check_batch(napi_env env, napi_callback_info info)
 {
 	size_t argc = 3;
-	napi_value argv[3], self;
-	napi_get_cb_info(env, info, &argc, argv, &self, NULL);
-	sg_engine *e = this_engine(env, self);
+	napi_value argv[3];
+	sg_engine *e = this_engine(env, info, &argc, argv);
 	if (!e)
 		return NULL;
 	bool is_array = false;
@@ -394,9 +395,8 @@ out:
 static napi_value engine_classify(napi_env env, napi_callback_info info)
 {
 	size_t argc = 2;
-	napi_value argv[2], self;
-	napi_get_cb_info(env, info, &argc, argv, &self, NULL);
-	sg_engine *e = this_engine(env, self);
+	napi_value argv[2];
+	sg_engine *e = this_engine(env, info, &argc, argv);
 	if (!e)
 		return NULL;
 	if (argc < 1)
