@@ -96,6 +96,41 @@ def fmt_rate(v, unit="/s"):
     return "%.0f %s" % (v, unit)
 
 
+def issue14_targets(g, cm, hl, wc, wi, wi256, ratio):
+    """Issue 14's goals, each a ratio measured in this run (a missing input: not run)."""
+    lt = lambda w: (lambda v: v <= w)
+    ge = lambda w: (lambda v: v >= w)
+    t = []
+    pairs = cm.get("import.pairs")
+    t.append(("store bytes per pair (%s pairs, sorted import)" % (f"{int(pairs):,}" if pairs else "?"),
+              cm.get("import.bytes_per_pair"), "<= 100", lt(100), "%.0f B"))
+    t.append(("import write amplification", cm.get("import.write_amplification"), "<= 3", lt(3), "%.2f x"))
+    # the stretch: every mix against the in-memory hash table of the same pairs
+    hash_floor = min([v for v in (g("floor_hash.t1.ns_median"), g("floor_hash_thp.t1.ns_median")) if v] or [None])
+    worst = max([v for v in (g(k + ".check_cpu_ns") for k in ("mix_95_5", "mix_50_50", "mix_records", "mix_other"))
+                 if v] or [None]) if hash_floor else None
+    t.append(("stretch: slowest mix / in-memory hash", ratio(worst, hash_floor), "<= 3", lt(3), "%.2f x"))
+    t.append(("syncs per loaded group commit", cm.get("commit.group_syncs"), "<= 1", lt(1), "%.2f"))
+    t.append(("one connection: commit / fdatasync", cm.get("commit.one_ratio_fdatasync"), "<= 2", lt(2), "%.3f x"))
+    check_rps = wc and wc["ok_per_s"]
+    t.append(("durable inbound 64 conns / HTTP check", ratio(wi and wi["ok_per_s"], check_rps), ">= 0.5", ge(0.5),
+              "%.3f x"))
+    t.append(("durable inbound 256 conns / HTTP check", ratio(wi256 and wi256["ok_per_s"], check_rps), ">= 0.5",
+              ge(0.5), "%.3f x"))
+    fs = cm.get("commit.fdatasync_us")
+    p99_goal = 5 * fs + 1000 if fs else None
+    t.append(("inbound p99, 64 conns / (5 x fdatasync + 1 ms)", ratio(wi and wi["lat_p99_us"], p99_goal),
+              "<= 1", lt(1), "%.3f x"))
+    t.append(("HTTP check, 1 loop / nginx 1 worker", hl.get("ratio_1_loop_vs_nginx_1"), ">= 1.2", ge(1.2), "%.3f x"))
+    n = hl.get("threads")
+    t.append(("HTTP check, %s loops / nginx %s workers" % (n or "N", n or "N"), hl.get("ratio_2_loops_vs_nginx_2")
+              if hl.get("ratio_2_loops_vs_nginx_2") is not None else hl.get("ratio_n_loops_vs_nginx_n"),
+              ">= 0.9", ge(0.9), "%.3f x"))
+    t.append(("HTTP checks while inbound runs / alone", hl.get("ratio_checks_with_inbound"), ">= 0.9", ge(0.9),
+              "%.3f x"))
+    return t
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--check", required=True)
@@ -104,6 +139,9 @@ def main():
     ap.add_argument("--wrk-nginx")
     ap.add_argument("--wrk-nginx2")
     ap.add_argument("--wrk-inbound")
+    ap.add_argument("--wrk-inbound256", help="WRK_RESULT lines of durable inbound at 256 connections")
+    ap.add_argument("--commit", help="bench_commit's JSON (step 6)")
+    ap.add_argument("--http-loops", help="bench/http_scale.py's JSON (step 7)")
     ap.add_argument("--metrics-before")
     ap.add_argument("--metrics-after")
     ap.add_argument("--bindings", help="JSON lines of the bindings' per-check figures")
@@ -117,6 +155,9 @@ def main():
     c = json.loads(read(a.check) or "{}")
     g = c.get
     wc, wn, wn2, wi = (wrk_result(p) for p in (a.wrk_check, a.wrk_nginx, a.wrk_nginx2, a.wrk_inbound))
+    wi256 = wrk_result(a.wrk_inbound256)
+    cm = json.loads(read(a.commit) or "{}")
+    hl = json.loads(read(a.http_loops) or "{}")
     cls_ext = classify_rate(a.classify)
     cls_own = g("classify.per_s")
     cls = cls_ext if cls_ext is not None else cls_own
@@ -190,6 +231,8 @@ def main():
         targets.append(("daemon start to /healthz / %.0f ms goal" % start_goal,
                         a.daemon_start_ms / start_goal, "<= 1 (%.0f ms)" % start_goal, lambda v: v <= 1, "%.3f x"))
 
+    targets += issue14_targets(g, cm, hl, wc, wi, wi256, ratio)
+
     rows = []
 
     def row(name, value, note=""):
@@ -251,6 +294,15 @@ def main():
     if wn2:
         row("  (nginx, 2 workers, for reference)", fmt_rate(wn2["ok_per_s"], " req/s"),
             "p99 %.0f µs" % wn2["lat_p99_us"])
+    if wi256:
+        row("durable inbound POST (wrk -t2 -c256)", fmt_rate(wi256["ok_per_s"], " events/s"),
+            "p50 %.1f ms p99 %.1f ms, errors %d" % (wi256["lat_p50_us"] / 1e3, wi256["lat_p99_us"] / 1e3,
+                                                    wi256["errors"]))
+    if cm.get("commit.fdatasync_us") is not None:
+        row("disk: fdatasync latency (bench_commit)", "%.0f µs" % cm["commit.fdatasync_us"],
+            "one commit + sync %.0f µs (%.0f syncs); group of %d: %.0f syncs" % (
+                cm.get("commit.one_us") or 0, cm.get("commit.one_syncs") or 0, cm.get("commit.group_size") or 0,
+                cm.get("commit.group_syncs") or 0))
     if wi:
         row("durable inbound POST (wrk -t2 -c64)", fmt_rate(wi["ok_per_s"], " events/s"),
             "p50 %.1f ms p99 %.1f ms, errors %d, mean commit batch %s, mean commit %s" % (

@@ -325,6 +325,10 @@ wrk -t2 -c64 --timeout 10s -d"${duration}s" -s "$root/bench/wrk_inbound.lua" "$u
 	"$work/inbound_pairs.txt" "run$(date +%s)" >"$work/wrk_inbound.txt"
 grep WRK_RESULT "$work/wrk_inbound.txt" | sed 's/^/  stopgate: /'
 curl -fsS "$url/metrics" >"$work/metrics_after.txt"
+echo "== durable inbound: POST /v1/inbound, 256 connections"
+wrk -t2 -c256 --timeout 10s -d"${half}s" -s "$root/bench/wrk_inbound.lua" "$url" -- \
+	"$work/inbound_pairs.txt" "run256$(date +%s)" >"$work/wrk_inbound256.txt"
+grep WRK_RESULT "$work/wrk_inbound256.txt" | sed 's/^/  stopgate: /'
 stop_pid "$daemon_pid" "stopgate serve"
 daemon_pid=""
 
@@ -347,6 +351,7 @@ rm -rf "$work/commit"
 # (issue 14's HTTP goals). Interleaved rounds, each daemon on its own copy of
 # the store; also the server CPU per request (robust on a shared machine) and
 # the checks of the N-loop daemon while durable inbound runs on it.
+rm -f "${json_out%.json}-http-loops.json" # never a figure of an earlier run
 if command -v nginx >/dev/null; then
 	echo "== HTTP loops (bench/http_scale.py): --http-threads 1 and $(nproc), nginx 1 and $(nproc) workers"
 	python3 "$root/bench/http_scale.py" --stopgate "$build/engine/stopgate" --store "$store" \
@@ -359,7 +364,8 @@ fi
 echo
 python3 "$root/bench/report.py" --check "$work/check.json" --classify "$work/classify.txt" \
 	--wrk-check "$work/wrk_check.txt" --wrk-nginx "$work/wrk_nginx.txt" --wrk-nginx2 "$work/wrk_nginx2.txt" \
-	--wrk-inbound "$work/wrk_inbound.txt" --metrics-before "$work/metrics_before.txt" \
+	--wrk-inbound "$work/wrk_inbound.txt" --wrk-inbound256 "$work/wrk_inbound256.txt" \
+	--commit "$work/commit.json" --http-loops "${json_out%.json}-http-loops.json" --metrics-before "$work/metrics_before.txt" \
 	--metrics-after "$work/metrics_after.txt" --bindings "$work/bindings.jsonl" --json-out "$json_out" --label "$label" --tree "$tree" \
 	--elapsed "$(( $(date +%s) - t_start ))" --daemon-start-ms "$daemon_start_ms"
 echo
