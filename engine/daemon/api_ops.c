@@ -97,6 +97,12 @@ void sg__api_metrics(sg__req *req)
 	help(&b, "stopgate_writer_rejected_total", "counter", "Writes refused with 503 because the queue was full.");
 	sg__buf_printf(&b, "stopgate_writer_rejected_total %llu\n", (unsigned long long)ws.rejected);
 
+	help(&b, "stopgate_sends_requests_total", "counter", "POST /v1/sends requests handed to the writer.");
+	sg__buf_printf(&b, "stopgate_sends_requests_total %llu\n", (unsigned long long)srv->sends.requests);
+	help(&b, "stopgate_sends_batches_total", "counter",
+	     "Transactions that recorded them (requests that waited together share one).");
+	sg__buf_printf(&b, "stopgate_sends_batches_total %llu\n", (unsigned long long)srv->sends.batches);
+
 	help(&b, "stopgate_connections_open", "gauge", "Open HTTP connections.");
 	sg__buf_printf(&b, "stopgate_connections_open %u\n", m->connections_open);
 	help(&b, "stopgate_connections_total", "counter", "Accepted HTTP connections.");

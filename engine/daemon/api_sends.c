@@ -7,6 +7,12 @@
  * field, how to fix) and the rest are recorded. The batch is recorded by
  * the writer in one durable transaction before the answer.
  *
+ * Requests that arrive while a batch is being recorded wait on the main
+ * loop and are recorded together as the next one (one transaction, one
+ * sync for all of them, up to SG_SENDS_BATCH_MAX sends), in arrival order;
+ * each still gets only its own results. At most limits.writerQueue requests
+ * wait; beyond that 503 + Retry-After.
+ *
  * 200 {"recorded", "duplicates", "rejected", "results": [{"ordinal",
  * "duplicate"} | {"error", "field", "detail"}]}; 422 when no item could
  * be recorded (the results say why).
@@ -24,8 +30,11 @@ typedef struct item_err {
 } item_err;
 
 typedef struct sends_req {
+	sg__req *req;
+	struct sends_req *next;  /* the queue, then the batch being recorded */
 	cJSON *json;
 	size_t n;
+	size_t valid;            /* items that parsed */
 	sg_send_in *in;
 	sg_send_out *out;
 	item_err *err;           /* err[i].error set: rejected before recording */
@@ -118,21 +127,29 @@ static void parse_item(sg_engine *engine, const cJSON *it, sg_send_in *in, item_
 	in->campaign = campaign && campaign[0] ? campaign : NULL;
 }
 
-/* The items that parsed, recorded in one call; the others keep their error. */
+/* The items that parsed, of every request of the batch, recorded in one
+ * call; the others keep their error. */
 static int sends_run(sg_engine *engine, void *ctx)
 {
-	sends_req *s = ctx;
 	size_t m = 0;
-	for (size_t i = 0; i < s->n; i++)
-		if (!s->err[i].error)
-			s->in[m++] = s->in[i];
+	for (sends_req *s = ctx; s; s = s->next)
+		m += s->valid;
+	sg_send_in *in = malloc((m ? m : 1) * sizeof(*in));
 	sg_send_out *tmp = calloc(m ? m : 1, sizeof(*tmp));
-	if (!tmp)
-		return -ENOMEM;
-	int rc = m ? sg_sends_record(engine, s->in, m, tmp) : 0;
-	for (size_t i = 0, j = 0; !rc && i < s->n; i++)
-		if (!s->err[i].error)
-			s->out[i] = tmp[j++];
+	int rc = in && tmp ? 0 : -ENOMEM;
+	size_t j = 0;
+	for (sends_req *s = ctx; !rc && s; s = s->next)
+		for (size_t i = 0; i < s->n; i++)
+			if (!s->err[i].error)
+				in[j++] = s->in[i];
+	if (!rc && m)
+		rc = sg_sends_record(engine, in, m, tmp);
+	j = 0;
+	for (sends_req *s = ctx; !rc && s; s = s->next)
+		for (size_t i = 0; i < s->n; i++)
+			if (!s->err[i].error)
+				s->out[i] = tmp[j++];
+	free(in);
 	free(tmp);
 	return rc;
 }
@@ -154,9 +171,9 @@ static const char *status_detail(int st, const char **error)
 	}
 }
 
-static void sends_done(sg__req *req, int rc, void *ctx)
+static void sends_answer(sends_req *s, int rc)
 {
-	sends_req *s = ctx;
+	sg__req *req = s->req;
 	if (rc) {
 		sg__respond_engine_error(req, rc, "sends");
 		sends_free(s);
@@ -200,6 +217,59 @@ static void sends_done(sg__req *req, int rc, void *ctx)
 	sends_free(s);
 }
 
+static void sends_flush(sg__server *srv);
+
+static void sends_done(sg__req *req, int rc, void *ctx)
+{
+	sg__server *srv = req->srv->main ? req->srv->main : req->srv;
+	for (sends_req *s = ctx, *next; s; s = next) {
+		next = s->next;
+		sends_answer(s, rc);
+	}
+	srv->sends.busy = false;
+	sends_flush(srv);
+}
+
+/* The waiting requests, oldest first, as one batch to the writer. */
+static void sends_flush(sg__server *srv)
+{
+	if (srv->sends.busy || !srv->sends.head)
+		return;
+	sends_req *first = srv->sends.head, *last = first;
+	size_t items = first->valid;
+	unsigned taken = 1;
+	while (last->next && items + last->next->valid <= SG_SENDS_BATCH_MAX) {
+		last = last->next;
+		items += last->valid;
+		taken++;
+	}
+	srv->sends.head = last->next;
+	if (!srv->sends.head)
+		srv->sends.tail = NULL;
+	srv->sends.waiting -= taken;
+	last->next = NULL;
+	int rc = sg__submit_run(first->req, sends_run, sends_done, first);
+	if (!rc) {
+		srv->sends.busy = true;
+		srv->sends.batches++;
+		srv->sends.requests += taken;
+		return;
+	}
+	/* the writer refused (full or stopping): so would it the rest */
+	for (sends_req *s = first, *next; s; s = next) {
+		next = s->next;
+		sg__respond_submit_error(s->req, rc);
+		sends_free(s);
+	}
+	for (sends_req *s = srv->sends.head, *next; s; s = next) {
+		next = s->next;
+		sg__respond_submit_error(s->req, rc);
+		sends_free(s);
+	}
+	srv->sends.head = srv->sends.tail = NULL;
+	srv->sends.waiting = 0;
+}
+
 void sg__api_sends(sg__req *req)
 {
 	cJSON *json = sg__parse_body_json(req);
@@ -235,11 +305,24 @@ void sg__api_sends(sg__req *req)
 		return;
 	}
 	size_t i = 0;
-	for (const cJSON *it = arr->child; it; it = it->next, i++)
+	for (const cJSON *it = arr->child; it; it = it->next, i++) {
 		parse_item(req->srv->engine, it, &s->in[i], &s->err[i], s->keys[i]);
-	int rc = sg__submit_run(req, sends_run, sends_done, s);
-	if (rc) {
+		s->valid += !s->err[i].error;
+	}
+	s->req = req;
+	sg__server *srv = req->srv->main ? req->srv->main : req->srv;
+	if (srv->fleet || srv->sends.waiting >= srv->cfg->limits.writer_queue) {
+		/* a fleet node refuses local-only writes (sg__submit_run says so) */
+		int rc = srv->fleet ? -ENOTSUP : -EAGAIN;
 		sends_free(s);
 		sg__respond_submit_error(req, rc);
+		return;
 	}
+	if (srv->sends.tail)
+		srv->sends.tail->next = s;
+	else
+		srv->sends.head = s;
+	srv->sends.tail = s;
+	srv->sends.waiting++;
+	sends_flush(srv);
 }

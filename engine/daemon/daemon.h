@@ -32,6 +32,12 @@ struct sg__server {
 	sg__writer *writer;
 	struct sg__fleet *fleet; /* --replicate: writes go through the stream (engine/fleet/) */
 	sg__metrics metrics;
+	struct {                   /* POST /v1/sends waiting for the next batch (api_sends.c; main loop) */
+		struct sends_req *head, *tail;
+		unsigned waiting;
+		bool busy;             /* a batch is with the writer */
+		uint64_t batches, requests; /* for /metrics */
+	} sends;
 
 	uv_tcp_t listener;
 	bool listening;          /* listener initialised and not yet closed */

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import sys
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
@@ -167,12 +168,70 @@ def body(c, d):
             seals and seals[-1]["rule"] == "sends_seal" and seals[-1]["note"].startswith("sends=1-"), seals)
 
 
+def concurrent(c, d):
+    """Requests that wait while a batch is recorded go together as the next
+    batch: each still gets exactly its own results, in its own order; an id
+    sent by two requests at once is recorded once; a request with nothing
+    recordable is 422 without failing the others."""
+    def metric(name):
+        text = d.get("/metrics").body.decode()
+        return int(float(next(line.split()[1] for line in text.splitlines() if line.startswith(name + " "))))
+
+    req0, bat0 = metric("stopgate_sends_requests_total"), metric("stopgate_sends_batches_total")
+    n, per = 24, 5
+    bodies = []
+    for k in range(n):
+        items = [{"id": f"SMcc{k}-{i}", "from": OURS, "to": f"+1415555{k:02d}{i:02d}"} for i in range(per)]
+        if k % 6 == 0:
+            items[2] = {"id": f"SMcc{k}-bad", "from": OURS, "to": "bad"}
+        if k in (1, 2):
+            items[4] = {"id": "SMcc-shared", "from": OURS, "to": "+14155559900"}
+        bodies.append(items)
+    bodies.append([{"from": OURS, "to": "x"}])  # nothing recordable
+    answers = [None] * len(bodies)
+
+    def post(k):
+        answers[k] = d.post("/v1/sends", {"sends": bodies[k]})
+
+    threads = [threading.Thread(target=post, args=(k,)) for k in range(len(bodies))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    c.eq("concurrent: the empty one 422", answers[-1].status, 422)
+    c.check("concurrent: every other 200", all(a.status == 200 for a in answers[:-1]),
+            [a.status for a in answers[:-1]])
+    ordinals, shared = [], []
+    for k, a in enumerate(answers[:-1]):
+        res = a.json()["results"]
+        c.eq(f"concurrent {k}: its own {per} results", len(res), per)
+        for i, (item, r) in enumerate(zip(bodies[k], res)):
+            if item["to"] == "bad":
+                c.eq(f"concurrent {k}.{i}: its error", r.get("field"), "to")
+            elif item["id"] == "SMcc-shared":
+                shared.append(r["duplicate"])
+            else:
+                c.check(f"concurrent {k}.{i}: recorded", "ordinal" in r and not r["duplicate"], r)
+                ordinals.append(r["ordinal"])
+    c.eq("concurrent: every ordinal once", len(set(ordinals)), len(ordinals))
+    c.eq("concurrent: the shared id recorded once", sorted(shared), [False, True])
+    req1, bat1 = metric("stopgate_sends_requests_total"), metric("stopgate_sends_batches_total")
+    c.eq("concurrent: every request handed to the writer", req1 - req0, n + 1)
+    c.check("concurrent: never more batches than requests", 0 < bat1 - bat0 <= req1 - req0, (bat1 - bat0, req1 - req0))
+    print(f"  {req1 - req0} concurrent requests in {bat1 - bat0} transactions", flush=True)
+
+
 def main(c):
     # quiet hours off: this test is about the caps, whatever the hour it runs at
     d = Daemon(config={"allowUnsignedWebhooks": True, "publicBaseUrl": "http://127.0.0.1",
                        "quietHours": "none"}).start()
     try:
         body(c, d)
+    finally:
+        d.cleanup()
+    d = Daemon(config={"quietHours": "none"}).start()
+    try:
+        concurrent(c, d)
     finally:
         d.cleanup()
 
