@@ -17,6 +17,8 @@
 #include <x86intrin.h>
 #endif
 
+#include "stopgate.h"
+
 #define BENCH_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static inline void bench_die(const char *fmt, ...)
@@ -28,6 +30,37 @@ static inline void bench_die(const char *fmt, ...)
 	fputc('\n', stderr);
 	va_end(ap);
 	exit(2);
+}
+
+/* The options the store benchmarks open with: the store in dir, flags, US
+ * numbers, the keyword set of $SG_KEYWORDS (else keywords, NULL: the
+ * library's default) and the quiet-hours rules quiet_dir (NULL: default). */
+static inline void bench_options(sg_options *o, const char *dir, unsigned flags, const char *keywords,
+				 const char *quiet_dir)
+{
+	sg_options_default(o);
+	o->data_dir = dir;
+	o->flags = flags;
+	o->default_country = "US";
+	const char *kw = getenv("SG_KEYWORDS");
+	if (kw && kw[0])
+		o->keywords_dir = kw;
+	else if (keywords)
+		o->keywords_dir = keywords;
+	if (quiet_dir)
+		o->quiet_hours_dir = quiet_dir;
+}
+
+/* An engine on dir opened with bench_options(); exits on failure. */
+static inline sg_engine *bench_open(const char *dir, unsigned flags, const char *quiet_dir)
+{
+	sg_options o;
+	bench_options(&o, dir, flags, NULL, quiet_dir);
+	sg_engine *e;
+	int rc = sg_engine_open(&o, &e);
+	if (rc)
+		bench_die("open %s: %s", dir, sg_strerror(rc));
+	return e;
 }
 
 static inline void *bench_xcalloc(size_t n, size_t size)

@@ -24,6 +24,7 @@
 #include <ftw.h>
 
 #include "config.h"
+#include "bench_common.h"
 #include "stopgate.h"
 
 #define POOL 8192
@@ -107,13 +108,7 @@ int main(int argc, char **argv)
 	if (!mkdtemp(dir))
 		return 1;
 	sg_options o;
-	sg_options_default(&o);
-	o.data_dir = dir;
-	o.flags = SG_OPEN_CREATE;
-	o.default_country = "US";
-	const char *kw = getenv("SG_KEYWORDS");
-	o.keywords_dir = kw ? kw : SG_KEYWORDS_DIR_SOURCE;
-	o.quiet_hours_dir = SG_QUIET_DIR_SOURCE;
+	bench_options(&o, dir, SG_OPEN_CREATE, SG_KEYWORDS_DIR_SOURCE, SG_QUIET_DIR_SOURCE);
 	sg_engine *e;
 	double t0 = thread_ns();
 	int rc = sg_engine_open(&o, &e);

@@ -42,19 +42,7 @@ static double wall_s(void)
 
 static sg_engine *open_dir(const char *dir)
 {
-	sg_options o;
-	sg_options_default(&o);
-	o.data_dir = dir;
-	o.flags = SG_OPEN_CREATE;
-	o.default_country = "US";
-	const char *kw = getenv("SG_KEYWORDS");
-	if (kw && kw[0])
-		o.keywords_dir = kw;
-	sg_engine *e;
-	int rc = sg_engine_open(&o, &e);
-	if (rc)
-		bench_die("open %s: %s", dir, sg_strerror(rc));
-	return e;
+	return bench_open(dir, SG_OPEN_CREATE, NULL);
 }
 
 static off_t file_size(const char *dir, const char *name)
