@@ -9,6 +9,8 @@ error must say what is wrong, where, and how to fix it.
 - a command on a directory without a store names where the directory came
   from with the real key names (--data, STOPGATE_DATA, "data");
 - a second daemon on a port in use says how to choose another port;
+- an operator opt-out from the CLI while the daemon runs points at the API;
+- a wrong --purpose lists the right ones;
 - the HTTP check's frequency_cap answer names the cap's rule, as
   `stopgate check` does."""
 import json
@@ -120,6 +122,19 @@ def the_http_frequency_cap_names_its_rule():
         assert b["reason"] == "frequency_cap" and b.get("rule") == "FL", b
         cli = run("check", "--data", d.data, "--keywords", KW, "--category", "marketing", "--at", at, ours, florida)
         assert json.loads(cli.stdout).get("rule") == "FL", (cli.stdout, cli.stderr)
+    finally:
+        d.cleanup()
+
+
+@case
+def an_optout_beside_the_daemon_says_to_use_the_api():
+    d = sgtest.Daemon().start()
+    try:
+        p = run("optout", "--data", d.data, "--keywords", KW, "+14155550100", "+14155552671")
+        assert p.returncode == 2, (p.returncode, p.stdout, p.stderr)
+        assert "in use" in p.stderr and "POST /v1/consent" in p.stderr, p.stderr
+        p = run("check", "--data", d.data, "--keywords", KW, "--purpose", "confirm", "+14155550100", "+14155552671")
+        assert p.returncode == 2 and "optout_confirm" in p.stderr, (p.returncode, p.stderr)
     finally:
         d.cleanup()
 
