@@ -11,6 +11,7 @@ error must say what is wrong, where, and how to fix it.
 - a second daemon on a port in use says how to choose another port;
 - an operator opt-out from the CLI while the daemon runs points at the API;
 - a wrong --purpose lists the right ones;
+- an inbound message to a national number of ours says how to write it;
 - the HTTP check's frequency_cap answer names the cap's rule, as
   `stopgate check` does."""
 import json
@@ -135,6 +136,18 @@ def an_optout_beside_the_daemon_says_to_use_the_api():
         assert "in use" in p.stderr and "POST /v1/consent" in p.stderr, p.stderr
         p = run("check", "--data", d.data, "--keywords", KW, "--purpose", "confirm", "+14155550100", "+14155552671")
         assert p.returncode == 2 and "optout_confirm" in p.stderr, (p.returncode, p.stderr)
+    finally:
+        d.cleanup()
+
+
+@case
+def a_national_number_of_ours_says_how_to_fix_it():
+    d = sgtest.Daemon().start()
+    try:
+        r = d.post("/v1/inbound", {"from": "+14155552671", "to": "4155550100", "body": "STOP"})
+        assert r.status == 422 and r.json()["error"] == "invalid_number", r
+        detail = r.json()["detail"]
+        assert detail.startswith("to: ") and "+14155550100" in detail and "defaultCountry" in detail, detail
     finally:
         d.cleanup()
 
