@@ -365,6 +365,12 @@ static int parse_options(sg__cmdline *c, int argc, char **argv)
 			return -1;
 		}
 		sg__strlcpy(c->cfg.replication.node, node, sizeof(c->cfg.replication.node));
+		if (!c->cfg.replication.nservers) { /* else it would run as a single node, silently */
+			fprintf(stderr, "stopgate serve: --node names a fleet node: give the NATS servers with "
+					"--replicate nats://H1:P1,... (or replication.servers in the config); "
+					"a single node takes no --node\n");
+			return -1;
+		}
 	}
 	if (sg__replication_check(&c->cfg.replication, rerr, sizeof(rerr))) {
 		fprintf(stderr, "stopgate serve: %s\n", rerr);

@@ -8,6 +8,7 @@ error must say what is wrong, where, and how to fix it.
   refused, not silently ignored with the policy it holds;
 - a command on a directory without a store names where the directory came
   from with the real key names (--data, STOPGATE_DATA, "data");
+- --node without --replicate is refused (it would run a single node);
 - a second daemon on a port in use says how to choose another port;
 - an operator opt-out from the CLI while the daemon runs points at the API;
 - a wrong --purpose lists the right ones;
@@ -150,6 +151,14 @@ def a_national_number_of_ours_says_how_to_fix_it():
         assert detail.startswith("to: ") and "+14155550100" in detail and "defaultCountry" in detail, detail
     finally:
         d.cleanup()
+
+
+@case
+def a_node_name_without_servers_is_refused():
+    p = subprocess.run([BIN, "serve", "--data", os.path.join(ROOT, "fleetless"), "--keywords", KW,
+                        "--listen", "127.0.0.1:0", "--node", "gw-a"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and "--replicate" in p.stderr, (p.returncode, p.stderr)
+    assert not os.path.exists(os.path.join(ROOT, "fleetless", "data.mdb")), "a store was made"
 
 
 shutil.rmtree(ROOT, True)
