@@ -12,6 +12,8 @@ error must say what is wrong, where, and how to fix it.
 - a second daemon on a port in use says how to choose another port;
 - an operator opt-out from the CLI while the daemon runs points at the API;
 - a wrong --purpose lists the right ones;
+- an import names the line and column of bad JSON, and a national number
+  in an opt-out list says to give --country;
 - an inbound message to a national number of ours says how to write it;
 - the HTTP check's frequency_cap answer names the cap's rule, as
   `stopgate check` does."""
@@ -159,6 +161,25 @@ def a_node_name_without_servers_is_refused():
                         "--listen", "127.0.0.1:0", "--node", "gw-a"], capture_output=True, text=True, timeout=30)
     assert p.returncode == 2 and "--replicate" in p.stderr, (p.returncode, p.stderr)
     assert not os.path.exists(os.path.join(ROOT, "fleetless", "data.mdb")), "a store was made"
+
+
+@case
+def imports_say_where_and_how_to_fix():
+    d = tempfile.mkdtemp(dir=ROOT)
+    data = os.path.join(d, "var")
+    subprocess.run([BIN, "init", "--data", data], capture_output=True, timeout=60, check=True)
+    bad = os.path.join(d, "campaigns.json")
+    with open(bad, "w") as f:
+        f.write('[{"campaignId": "C2", "brandId": "B",\n  "status": ACTIVE}]\n')
+    p = run("import", "campaigns", "--data", data, "--keywords", KW, bad)
+    assert p.returncode == 2 and "line 2, column 13" in p.stderr, (p.returncode, p.stderr)
+    nat = os.path.join(d, "list.csv")
+    with open(nat, "w") as f:
+        f.write("phone\n4155552691\n")
+    p = run("import", "optouts", "--data", data, "--keywords", KW, "--scope", "global", nat)
+    assert "list.csv:2" in p.stderr and "--country" in p.stderr, p.stderr
+    p = run("import", "optouts", "--data", data, "--keywords", KW, "--scope", "global", "--country", "US", nat)
+    assert p.returncode == 0 and json.loads(p.stdout)["added"] == 1, (p.stdout, p.stderr)
 
 
 shutil.rmtree(ROOT, True)
