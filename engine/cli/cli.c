@@ -27,7 +27,8 @@ void cli_open_error(const char *dir, int rc)
 	if (rc == SG_ENOSTORE)
 		fprintf(stderr,
 			"stopgate: no consent store in %s (it holds no data.mdb); nothing was checked or recorded.\n"
-			"  Is the data directory right? It comes from --data, else dataDir in --config, else ./var.\n"
+			"  Is the data directory right? It comes from --data, else STOPGATE_DATA, else \"data\" in\n"
+			"  the --config file, else ./var.\n"
 			"  To create a new store: stopgate init --data %s (or start stopgate serve on it).\n",
 			dir, dir);
 	else if (rc == SG_ETRUNCATED)

@@ -53,7 +53,7 @@ static const char backup_usage[] =
 	"TARGET/data.mdb (0600): one consistent snapshot, taken read-only, so it\n"
 	"runs beside a daemon. --compact leaves out free pages. The copy is then\n"
 	"opened read-only, its hash chain verified, and its head compared with the\n"
-	"source's log at that point. Prints {\"backup\",\"seq\",\"head\",\"events\"}.\n\n"
+	"source's log at that point. Prints {\"backup\",\"seq\",\"head\",\"events\",\"compact\"}.\n\n"
 	"Restore: stop the daemon (and every process using the store), move the\n"
 	"damaged directory aside, move TARGET into its place, run stopgate verify,\n"
 	"then start the daemon.\n";

@@ -112,7 +112,8 @@ int cmd_check(int argc, char **argv)
 	sg_purpose purpose = SG_PURPOSE_MESSAGE;
 	const char *p = sg__cmdline_value(&c, "purpose");
 	if (p && parse_purpose(p, &purpose))
-		return cli_error("check", "unknown --purpose '%s'", p);
+		return cli_error("check", "unknown --purpose '%s' (message, optout_confirm, help_reply or "
+				 "optin_confirm)", p);
 	sg_check_opts opts;
 	sg_check_opts_default(&opts);
 	opts.purpose = purpose;
@@ -217,8 +218,13 @@ int cmd_consent(int argc, char **argv, sg_action action)
 	if (ov)
 		override = SG_OVERRIDE_CONSUMER_REQUEST;
 	sg_engine *e;
-	if (cli_open(&c, false, &e))
+	if ((rc = cli_open(&c, false, &e)) != 0) {
+		if (rc == SG_ELOCKED) /* the daemon holds the writer lock: its API records the same event */
+			fprintf(stderr, "  (with a daemon running, record it with POST /v1/consent, "
+					"{\"action\":\"%s\",\"source\":\"operator\",...}: docs/api.md)\n",
+				action == SG_ACTION_OPT_IN ? "opt_in" : "opt_out");
 		return CLI_ERROR;
+	}
 	sg_event_in ev = {.size = sizeof(sg_event_in), 
 		.action = action,
 		.source = SG_SOURCE_OPERATOR,

@@ -42,7 +42,8 @@ static const char import_usage[] =
 	"\n"
 	"campaigns: a TCR campaign object, an array of them, or {\"campaigns\": [...]}.\n"
 	"optouts: a plain list of numbers, or a platform export with a header row\n"
-	"(see README). Each opt-out is an event with source \"import\" and the file\n"
+	"(the accepted columns: docs/compliance.md, \"Importing opt-outs from\n"
+	"elsewhere\"). Each opt-out is an event with source \"import\" and the file\n"
 	"name as its note; importing the same file again adds nothing. Rows are\n"
 	"recorded sorted by number, each number's rows in file order. The scope is\n"
 	"--scope (default: the policy's for --from; 'global' needs no --from).\n"
@@ -94,10 +95,16 @@ static int import_campaigns(sg_engine *e, const char *path)
 		return cli_error("import", "%s: %s", path, strerror(errno));
 	const char *end = NULL;
 	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-	ptrdiff_t at = end ? end - text : 0;
+	size_t at = end && end >= text && end <= text + len ? (size_t)(end - text) : 0, line = 1, col = 1;
+	for (size_t i = 0; i < at; i++) {
+		if (text[i] == '\n')
+			line++, col = 1;
+		else
+			col++;
+	}
 	free(text);
 	if (!root)
-		return cli_error("import", "%s: not valid JSON (at byte %td)", path, at);
+		return cli_error("import", "%s: not valid JSON at line %zu, column %zu (byte %zu)", path, line, col, at);
 	cJSON *list = root;
 	if (cJSON_IsObject(root) && cJSON_GetObjectItemCaseSensitive(root, "campaigns"))
 		list = cJSON_GetObjectItemCaseSensitive(root, "campaigns");
@@ -397,7 +404,9 @@ static int import_optouts(sg__cmdline *c, sg_engine *e, const char *path)
 		int nrc = sg_number_normalize(num, strlen(num), dc, SG_FIELD_ANY, row_to, NULL);
 		if (nrc) {
 			b->rejected++;
-			fprintf(stderr, "stopgate import: %s:%lu: '%s': %s\n", path, csv.line, num, sg_strerror(nrc));
+			fprintf(stderr, "stopgate import: %s:%lu: '%s': %s%s\n", path, csv.line, num, sg_strerror(nrc),
+				nrc == SG_ENOCOUNTRY ? " (give the file's country with --country, e.g. --country US, "
+						       "or --from one of our numbers)" : "");
 			continue;
 		}
 		sg_scope_kind row_scope = scope;

@@ -316,13 +316,46 @@ static int parse_limits(sg__limits *l, const cJSON *obj, char *err, size_t errle
 	return 0;
 }
 
+/* Where byte POS of a file is, for an error a person can find in an editor. */
+static void line_col(const char *text, size_t pos, size_t *line, size_t *col)
+{
+	*line = 1;
+	*col = 1;
+	for (size_t i = 0; i < pos; i++) {
+		if (text[i] == '\n')
+			++*line, *col = 1;
+		else
+			++*col;
+	}
+}
+
 int sg__config_parse(sg__config *cfg, const char *json, size_t len, char *err, size_t errlen)
 {
 	const char *end = NULL;
+	size_t line, col;
 	int rc;
 	cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
-	if (!root)
-		return fail(err, errlen, SG_EJSON, "not valid JSON (at byte %td)", end ? end - json : (ptrdiff_t)0);
+	if (!root) {
+		size_t pos = end && end >= json && end <= json + len ? (size_t)(end - json) : 0;
+		line_col(json, pos, &line, &col);
+		return fail(err, errlen, SG_EJSON,
+			    "not valid JSON at line %zu, column %zu (byte %zu): a missing comma or quote, "
+			    "or a trailing comma, just before it?", line, col, pos);
+	}
+	/* Only whitespace may follow the object: a second object (two files
+	 * pasted together) would otherwise be silently ignored, its policy
+	 * with it. */
+	size_t pos = end && end >= json && end <= json + len ? (size_t)(end - json) : len;
+	while (pos < len && (json[pos] == ' ' || json[pos] == '\t' || json[pos] == '\n' || json[pos] == '\r'))
+		pos++;
+	if (pos < len) {
+		cJSON_Delete(root);
+		line_col(json, pos, &line, &col);
+		return fail(err, errlen, SG_EJSON,
+			    "not valid JSON: text after the configuration object at line %zu, column %zu "
+			    "(byte %zu); the file holds one JSON object: merge the settings into it",
+			    line, col, pos);
+	}
 	if (!cJSON_IsObject(root)) {
 		cJSON_Delete(root);
 		return fail(err, errlen, SG_ECONFIG, "the top level must be an object");

@@ -17,7 +17,7 @@
  * Frequency caps are the library's too (sg_check_ex, after quiet hours): a
  * marketing message whose recipient and subject ("campaign", default the
  * sender's) reached their cap is denied "frequency_cap" with
- * "next_allowed_at".
+ * "next_allowed_at" and "rule".
  */
 #include <errno.h>
 #include <stddef.h>
@@ -138,6 +138,8 @@ static void next_allowed_json(sg__buf *b, bool *first, const check *c, size_t i)
 		return;
 	sg__buf_json_key(b, first, "next_allowed_at");
 	sg__time_json(b, c->quiet[i].next_allowed_us);
+	sg__buf_json_key(b, first, "rule"); /* FL, OK, MD or maxPerDay, as stopgate check says */
+	sg__buf_json_cstr(b, c->quiet[i].rule);
 }
 
 /* The cap's subject; answers 422 and returns false when bad. */

@@ -164,7 +164,9 @@ static void inbound_answer(sg__req *req, const sg__inbound_result *res, void *ct
 		if (res->status == -EAGAIN || res->status == -ESHUTDOWN)
 			sg__respond_submit_error(req, res->status);
 		else if (res->status == SG_ENUMBER || res->status == SG_ENOCOUNTRY)
-			sg__respond_error(req, 422, "invalid_number", "to: %s", sg_strerror(res->status));
+			sg__respond_error(req, 422, "invalid_number", "to: %s (our number: give it in E.164, "
+					  "e.g. +14155550100, or set defaultCountry in the config)",
+					  sg_strerror(res->status));
 		else if (res->status == SG_ETOOLONG || res->status == SG_EUTF8)
 			sg__respond_error(req, 422, res->error, "%s: %s",
 					  strcmp(res->error, "invalid_field") == 0 ? "id or provider" : "body",

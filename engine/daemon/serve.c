@@ -58,8 +58,8 @@ static const char usage[] =
 	"usage: stopgate serve [options]\n"
 	"\n"
 	"Run the HTTP API (pre-send check, inbound feed, consent, audit, provider\n"
-	"webhooks) on one event loop per CPU, with one writer thread committing\n"
-	"events in durable group commits.\n"
+	"webhooks) on one event loop (more with --http-threads), with one writer\n"
+	"thread committing events in durable group commits.\n"
 	"\n"
 	"  --data DIR          data directory (default ./var; env STOPGATE_DATA)\n"
 	"  --listen ADDR:PORT  listen address (default 127.0.0.1:8080; [::1]:8080 for IPv6)\n"
@@ -365,6 +365,12 @@ static int parse_options(sg__cmdline *c, int argc, char **argv)
 			return -1;
 		}
 		sg__strlcpy(c->cfg.replication.node, node, sizeof(c->cfg.replication.node));
+		if (!c->cfg.replication.nservers) { /* else it would run as a single node, silently */
+			fprintf(stderr, "stopgate serve: --node names a fleet node: give the NATS servers with "
+					"--replicate nats://H1:P1,... (or replication.servers in the config); "
+					"a single node takes no --node\n");
+			return -1;
+		}
 	}
 	if (sg__replication_check(&c->cfg.replication, rerr, sizeof(rerr))) {
 		fprintf(stderr, "stopgate serve: %s\n", rerr);
@@ -438,7 +444,13 @@ static int run(daemon_state *d, sg__config *cfg)
 	}
 	rc = nloops > 1 ? sg__loops_start(srv, nloops, cfg->listen) : sg__http_listen(srv, cfg->listen);
 	if (rc) {
-		sg__err("daemon", "cannot listen addr=%s error=\"%s\"", cfg->listen, uv_strerror(rc));
+		if (rc == UV_EADDRINUSE)
+			sg__err("daemon", "cannot listen addr=%s error=\"%s\" hint=\"another process listens on that "
+				"port: stop it, or choose another port with --listen 127.0.0.1:PORT (or listen "
+				"in the config; scripts/run.sh passes its arguments to serve)\"",
+				cfg->listen, uv_strerror(rc));
+		else
+			sg__err("daemon", "cannot listen addr=%s error=\"%s\"", cfg->listen, uv_strerror(rc));
 		d->exit_code = 2;
 		d->stopping = true;
 		sg__http_drain(srv); /* closes the listener; no connections: stops the writer */
@@ -542,7 +554,7 @@ int sg__serve_main(int argc, char **argv)
 	}
 	if (sg__engine_created(d->srv.engine))
 		sg__warn("daemon", "created a new, empty consent store data=%s hint=\"if opt-outs were expected here, "
-			 "stop and check --data / dataDir\"", cfg->data_dir);
+			 "stop and check --data, STOPGATE_DATA or \"data\" in the config\"", cfg->data_dir);
 	struct stat dst;
 	/* Group read (0750) is the documented way for gateways to open the
 	 * store read-only (docs/operations.md, "Install"); other users or a
