@@ -49,7 +49,9 @@ static const char import_usage[] =
 	"--scope (default: the policy's for --from; 'global' needs no --from).\n"
 	"A message log (Twilio, Telnyx, Plivo, Bandwidth: a Direction or a Body/text\n"
 	"column) imports only the inbound texts the classifier reads as opt-out or\n"
-	"opt-in, in time order; --from then keeps only the rows to that number of ours.\n";
+	"opt-in, in time order; --from then keeps only the rows to that number of ours.\n"
+	"Exit 0 when every row was imported, 1 when rows were left out (each is named\n"
+	"on stderr; fix them and import again: nothing is added twice), 2 on an error.\n";
 
 static char *read_file(const char *path, size_t *len)
 {
@@ -458,10 +460,17 @@ static int import_optouts(sg__cmdline *c, sg_engine *e, const char *path)
 	if (!rc)
 		printf("{\"kind\":\"optouts\",\"added\":%ld,\"already\":%ld,\"rejected\":%ld}\n", b->added, b->already,
 		       b->rejected);
+	long rejected = b->rejected;
 	free(b->rows);
 	free(b->arena);
 	free(b);
-	return rc ? CLI_ERROR : CLI_OK;
+	if (rc)
+		return CLI_ERROR;
+	/* an opt-out left out must not look like success to a script */
+	if (rejected)
+		fprintf(stderr, "stopgate import: %s: %ld rows not imported (exit 1): fix them and import the file again "
+			"(what was imported is not added twice)\n", path, rejected);
+	return rejected ? CLI_DENY : CLI_OK;
 }
 
 int cmd_import(int argc, char **argv)

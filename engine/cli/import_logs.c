@@ -355,5 +355,12 @@ int import_message_log(sg__cmdline *c, sg_engine *e, const char *path, sg__csv *
 		free(r.c[i].id);
 	}
 	free(r.c);
-	return rc ? CLI_ERROR : CLI_OK;
+	if (rc)
+		return CLI_ERROR;
+	/* an opt-out left out must not look like success to a script */
+	long rejected = r.bad_row + r.bad_number + r.bad_time + r.bad_text + r.store_rejected;
+	if (rejected)
+		fprintf(stderr, "stopgate import: %s: %ld rows not imported (exit 1): fix them and import the file again "
+			"(what was imported is not added twice)\n", path, rejected);
+	return rejected ? CLI_DENY : CLI_OK;
 }

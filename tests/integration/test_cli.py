@@ -154,10 +154,10 @@ def import_optouts_plain_and_platform_layouts():
     plain = d + "-plain.csv"
     with open(plain, "w") as f:
         f.write("+14155552671\n4155552672\n\nnot-a-number\n")
-    p = sg(d, "import", "optouts", "--scope", "global", plain, expect=0)
+    p = sg(d, "import", "optouts", "--scope", "global", plain, expect=1)  # a row rejected: exit 1
     r = json.loads(p.stdout)
     assert (r["added"], r["already"], r["rejected"]) == (2, 0, 1), r
-    p = sg(d, "import", "optouts", "--scope", "global", plain, expect=0)
+    p = sg(d, "import", "optouts", "--scope", "global", plain, expect=1)  # a row rejected: exit 1
     r = json.loads(p.stdout)
     assert (r["added"], r["already"]) == (0, 2), r  # idempotent
     sg(d, "check", "+19998887777", "+14155552672", expect=1)  # global covers every sender

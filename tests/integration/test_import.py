@@ -68,13 +68,13 @@ def events(d):
 
 def import_log(d, name, *flags, expect=0):
     p = sg(d, "import", "optouts", *flags, sample(name), expect=expect)
-    return (json.loads(p.stdout) if expect == 0 else None), p.stderr
+    return (json.loads(p.stdout) if expect in (0, 1) else None), p.stderr  # 1: some rows rejected
 
 
 @case
 def twilio_log_opts_out_the_handset_not_our_number():
     d = fresh()
-    r, err = import_log(d, "twilio-messages.csv")
+    r, err = import_log(d, "twilio-messages.csv", expect=1)
     assert allowed(d, OURS, "+14155552001") is False  # texted STOP
     assert allowed(d, OURS, "+14155552002") is True   # texted "thanks, see you at 5"
     assert allowed(d, OURS, "+14155552005") is True   # only ever received our message
@@ -86,7 +86,7 @@ def twilio_log_opts_out_the_handset_not_our_number():
 @case
 def only_inbound_keyword_rows_are_imported_and_counted_by_reason():
     d = fresh()
-    r, err = import_log(d, "twilio-messages.csv")
+    r, err = import_log(d, "twilio-messages.csv", expect=1)
     # 11 rows: 3 outbound, 1 not a keyword, 3 STOP + 2 START recorded,
     # 1 STOP from a non-number, 1 STOP with an unreadable time
     assert r["rows"] == 11, r
@@ -97,6 +97,8 @@ def only_inbound_keyword_rows_are_imported_and_counted_by_reason():
     # the bad rows are named with their line numbers
     assert "twilio-messages.csv:11:" in err and "not-a-number" in err, err
     assert "twilio-messages.csv:12:" in err and "yesterday" in err, err
+    # rows left out: exit 1, and the count of them (a script must not take it for success)
+    assert "2 rows not imported (exit 1)" in err, err
     assert len(events(d)) == 5
 
 
@@ -106,7 +108,7 @@ def rows_apply_in_time_order_not_file_order():
     # 14:00 wins (2003 allowed); STOP at 18:00 after START at 13:00 wins
     # (2004 opted out)
     d = fresh()
-    import_log(d, "twilio-messages.csv")
+    import_log(d, "twilio-messages.csv", expect=1)
     assert allowed(d, OURS, "+14155552003") is True
     assert allowed(d, OURS, "+14155552004") is False
     # each event carries the row's time
@@ -124,15 +126,15 @@ def rows_apply_in_time_order_not_file_order():
 @case
 def importing_the_same_log_twice_records_nothing_new():
     d = fresh()
-    import_log(d, "twilio-messages.csv")
+    import_log(d, "twilio-messages.csv", expect=1)
     head1 = json.loads(sg(d, "head", expect=0).stdout)
-    r, _ = import_log(d, "twilio-messages.csv")
+    r, _ = import_log(d, "twilio-messages.csv", expect=1)
     assert (r["added"], r["already"]) == (0, 5), r
     assert json.loads(sg(d, "head", expect=0).stdout) == head1
     # also under another file name (a copy of the same export)
     copy = os.path.join(d + "-copy.csv")
     shutil.copy(sample("twilio-messages.csv"), copy)
-    p = sg(d, "import", "optouts", copy, expect=0)
+    p = sg(d, "import", "optouts", copy, expect=1)
     assert json.loads(p.stdout)["added"] == 0, p.stdout
     assert json.loads(sg(d, "head", expect=0).stdout) == head1
 
@@ -204,7 +206,7 @@ def from_is_not_ignored_for_a_list_with_a_sender_column():
         f.write("from,to,keyword,created_at\n"
                 "+14155550100,+14155552601,STOP,2026-11-01T10:00:00Z\n"
                 "+14155550177,+14155552602,STOP,2026-11-01T10:00:00Z\n")
-    p = sg(d, "import", "optouts", "--from", OURS, lst, expect=0)
+    p = sg(d, "import", "optouts", "--from", OURS, lst, expect=1)
     r = json.loads(p.stdout)
     assert (r["added"], r["rejected"]) == (1, 1), r
     assert "--from" in p.stderr and ":3:" in p.stderr, p.stderr
@@ -226,7 +228,7 @@ def row_times_in_the_formats_providers_write():
         f.write("direction,from,to,text,timestamp\n")
         for num, t, _ in rows:
             f.write(f'inbound,{num},{OURS},STOP,"{t}"\n')
-    r, err = import_log(d, log)
+    r, err = import_log(d, log, expect=1)
     assert (r["added"], r["rejected_by"]["bad_time"]) == (6, 4), (r, err)
     got = {e["recipient"]: e["event_time"] for e in events(d)}
     assert got == {num: want for num, _, want in rows if want}, got
@@ -294,7 +296,7 @@ def opt_out_lists_are_recorded_in_key_order_each_recipients_rows_in_file_order()
                 f"{OURS},not-a-number,STOP,2026-11-01T11:00:00Z,sender,{OURS}\n"
                 f"{OURS},+14155552902,UNSUBSCRIBE,2026-11-01T12:00:00Z,sender,{OURS}\n"
                 f"{OURS},+14155552901,QUIT,2026-11-01T09:00:00Z,sender,{OURS}\n")
-    p = sg(d, "import", "optouts", "--from", OURS, lst, expect=0)
+    p = sg(d, "import", "optouts", "--from", OURS, lst, expect=1)
     r = json.loads(p.stdout)
     assert (r["added"], r["rejected"]) == (4, 1), r
     assert ":4:" in p.stderr, p.stderr
