@@ -82,6 +82,7 @@ static void recorded(sg__req *req, int status, const sg_event_out *out, size_t n
 	}
 	in->res.seq = out[0].seq;
 	in->res.duplicate = out[0].duplicate;
+	in->res.applied = !out[0].duplicate && out[0].applied;
 	if (out[0].duplicate) {
 		/* Answer as the first time: what was recorded then. */
 		sg_intent now = in->res.intent;
@@ -193,6 +194,8 @@ static void inbound_answer(sg__req *req, const sg__inbound_result *res, void *ct
 		sg__buf_adds(&b, "null");
 	sg__buf_json_key(&b, &first, "duplicate");
 	sg__buf_adds(&b, res->duplicate ? "true" : "false");
+	sg__buf_json_key(&b, &first, "applied");
+	sg__buf_adds(&b, res->applied ? "true" : "false");
 	sg__buf_json_key(&b, &first, "sender");
 	sg__buf_json_cstr(&b, res->sender);
 	sg__buf_json_key(&b, &first, "recipient");

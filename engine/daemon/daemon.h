@@ -133,6 +133,8 @@ typedef struct sg__inbound_result {
 	const char *reply;         /* reply to send back, or NULL */
 	uint64_t seq;              /* recorded event (the original one for duplicates), or 0 */
 	bool duplicate;
+	bool applied;              /* this delivery changed the consent state (false for a duplicate,
+				    * and for a message older than the state recorded) */
 	bool quarantined;          /* the handset number did not parse: kept as raw: */
 	bool no_our_number;        /* the message named no number of ours: an opt-out in it
 				    * was kept under the quarantine sender "raw:" */

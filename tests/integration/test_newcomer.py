@@ -156,6 +156,29 @@ def a_national_number_of_ours_says_how_to_fix_it():
 
 
 @case
+def an_inbound_answer_says_whether_it_changed_consent():
+    d = sgtest.Daemon().start()
+    try:
+        def send(i, body, at=None):
+            msg = {"id": f"SMap{i}", "from": "+14155552671", "to": "+14155550100", "body": body}
+            if at:
+                msg["received_at"] = at
+            r = d.post("/v1/inbound", msg)
+            assert r.status == 200, r
+            j = r.json()
+            return j["action"], j["duplicate"], j["applied"]
+        assert send(1, "STOP") == ("opt_out", False, True)
+        assert send(2, "START") == ("opt_in", False, True)
+        # a STOP from before that START: recorded, changes nothing, and says so
+        assert send(3, "STOP", "2026-01-05T16:09:33Z") == ("opt_out", False, False)
+        assert send(3, "STOP", "2026-01-05T16:09:33Z") == ("opt_out", True, False)  # its retry
+        v = d.get("/v1/check?from=%2B14155550100&to=%2B14155552671").json()
+        assert v["allow"], v
+    finally:
+        d.cleanup()
+
+
+@case
 def a_node_name_without_servers_is_refused():
     p = subprocess.run([BIN, "serve", "--data", os.path.join(ROOT, "fleetless"), "--keywords", KW,
                         "--listen", "127.0.0.1:0", "--node", "gw-a"], capture_output=True, text=True, timeout=30)
