@@ -84,3 +84,29 @@ void cli_print_json(cJSON *json)
 	}
 	cJSON_Delete(json);
 }
+
+const char *cli_number_hint(int rc)
+{
+	if (rc == SG_ENOCOUNTRY)
+		return " (write it in E.164 like +14155550100, or name its country with --country CC or "
+		       "\"defaultCountry\" in the config)";
+	if (rc == SG_ENUMBER)
+		return " (a phone number in E.164 like +14155550100, a short code, or an alphanumeric sender ID)";
+	return "";
+}
+
+void cli_explain_invalid(const char *sub, const sg__cmdline *c, const char *from, const char *to)
+{
+	char fk[SG_KEY_MAX], tk[SG_KEY_MAX], cc[3];
+	const char *dc = c->cfg.default_country[0] ? c->cfg.default_country : NULL;
+	int rc = sg_number_normalize(from, strlen(from), dc, SG_FIELD_ADDRESS, fk, NULL);
+	if (rc) {
+		fprintf(stderr, "stopgate %s: FROM '%s': %s%s\n", sub, from, sg_strerror(rc), cli_number_hint(rc));
+		return;
+	}
+	if (sg_number_country(fk, cc) == 0)
+		dc = cc;
+	rc = sg_number_normalize(to, strlen(to), dc, SG_FIELD_NUMBER, tk, NULL);
+	if (rc)
+		fprintf(stderr, "stopgate %s: TO '%s': %s%s\n", sub, to, sg_strerror(rc), cli_number_hint(rc));
+}

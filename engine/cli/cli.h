@@ -22,6 +22,12 @@ void cli_open_error(const char *dir, int rc);
 /* Print an error "stopgate SUBCMD: message" to stderr; returns CLI_ERROR. */
 int cli_error(const char *sub, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* How to fix a number that did not normalize with rc ("" when nothing to add). */
+const char *cli_number_hint(int rc);
+/* After a check answered invalid_number: say on stderr which of FROM and TO
+ * did not parse and how to write it. */
+void cli_explain_invalid(const char *sub, const sg__cmdline *c, const char *from, const char *to);
+
 /* Print JSON (one line) and free it. */
 void cli_print_json(cJSON *json);
 

@@ -155,6 +155,8 @@ int cmd_check(int argc, char **argv)
 		cJSON_Delete(verdict);
 		quiet_fields(o, &v[i], &q[i]);
 		cli_print_json(o);
+		if (v[i].reason == SG_REASON_INVALID_NUMBER)
+			cli_explain_invalid("check", &c, c.positional[0], c.positional[1 + i]);
 		all = all && v[i].allow;
 	}
 	if (v != &one_v)
@@ -204,13 +206,13 @@ int cmd_consent(int argc, char **argv, sg_action action)
 	if (!no_sender) {
 		rc = sg_number_normalize(c.positional[0], strlen(c.positional[0]), dc, SG_FIELD_ADDRESS, from, NULL);
 		if (rc)
-			return cli_error(name, "FROM '%s': %s", c.positional[0], sg_strerror(rc));
+			return cli_error(name, "FROM '%s': %s%s", c.positional[0], sg_strerror(rc), cli_number_hint(rc));
 		if (sg_number_country(from, cc) == 0)
 			dc = cc;
 	}
 	rc = sg_number_normalize(c.positional[1], strlen(c.positional[1]), dc, SG_FIELD_ANY, to, NULL);
 	if (rc)
-		return cli_error(name, "TO '%s': %s", c.positional[1], sg_strerror(rc));
+		return cli_error(name, "TO '%s': %s%s", c.positional[1], sg_strerror(rc), cli_number_hint(rc));
 	sg_override override = SG_OVERRIDE_NONE;
 	const char *ov = sg__cmdline_value(&c, "override");
 	if (ov && (action != SG_ACTION_OPT_IN || strcmp(ov, "consumer_request")))

@@ -151,7 +151,7 @@ static int build(sg__cmdline *c, sg_engine *e, cJSON *doc, bool *chain_ok)
 	if (rc) {
 		cJSON_Delete(p.other);
 		cJSON_Delete(p.events);
-		return cli_error("proof", "FROM '%s': %s", from, sg_strerror(rc));
+		return cli_error("proof", "FROM '%s': %s%s", from, sg_strerror(rc), cli_number_hint(rc));
 	}
 	if (!sg_number_country(fkey, cc))
 		dc = cc;
@@ -159,7 +159,7 @@ static int build(sg__cmdline *c, sg_engine *e, cJSON *doc, bool *chain_ok)
 	if (rc) {
 		cJSON_Delete(p.other);
 		cJSON_Delete(p.events);
-		return cli_error("proof", "TO '%s': %s", to, sg_strerror(rc));
+		return cli_error("proof", "TO '%s': %s%s", to, sg_strerror(rc), cli_number_hint(rc));
 	}
 	/* The head first: everything below is as of this point or later, and
 	 * events after it are left out. */

@@ -14,6 +14,51 @@ static bool is_common(const char *name)
 	       !strcmp(name, "keywords");
 }
 
+/* Edit distance (insert, delete, replace, swap two neighbours) of two
+ * short names, up to 3 (more is 3). */
+static unsigned distance(const char *a, const char *b)
+{
+	size_t n = strlen(a), m = strlen(b);
+	if (n > 30 || m > 30)
+		return 3;
+	unsigned d[32][32];
+	for (size_t i = 0; i <= n; i++)
+		d[i][0] = (unsigned)i;
+	for (size_t j = 0; j <= m; j++)
+		d[0][j] = (unsigned)j;
+	for (size_t i = 1; i <= n; i++)
+		for (size_t j = 1; j <= m; j++) {
+			unsigned v = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < v)
+				v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return d[n][m] < 3 ? d[n][m] : 3;
+}
+
+/* The option a mistyped name most likely meant, or NULL. */
+static const char *closest(const char *key, const sg__cmdline_flag *flags)
+{
+	static const char *const common[] = {"data", "config", "country", "keywords", "help"};
+	const char *best = NULL;
+	unsigned best_d = strlen(key) > 3 ? 3 : 2; /* accept 1, or 2 for longer names */
+	for (size_t i = 0; i < SG_ARRAY_SIZE(common); i++) {
+		unsigned d = distance(key, common[i]);
+		if (d < best_d)
+			best = common[i], best_d = d;
+	}
+	for (const sg__cmdline_flag *f = flags; f && f->name; f++) {
+		unsigned d = distance(key, f->name);
+		if (d < best_d)
+			best = f->name, best_d = d;
+	}
+	return best;
+}
+
 int sg__cmdline_parse(sg__cmdline *c, int argc, char **argv, const sg__cmdline_flag *flags, const char *usage_text)
 {
 	const char *data = NULL, *config = NULL, *country = NULL, *keywords = NULL;
@@ -49,7 +94,12 @@ int sg__cmdline_parse(sg__cmdline *c, int argc, char **argv, const sg__cmdline_f
 				decl = f;
 		bool needs = is_common(key) || (decl && decl->takes_value);
 		if (!decl && !is_common(key)) {
-			fprintf(stderr, "stopgate: unknown option --%s\n%s", key, usage_text);
+			const char *guess = closest(key, flags);
+			if (guess)
+				fprintf(stderr, "stopgate: unknown option --%s (did you mean --%s?)\n%s", key, guess,
+					usage_text);
+			else
+				fprintf(stderr, "stopgate: unknown option --%s\n%s", key, usage_text);
 			return -1;
 		}
 		const char *value = "";

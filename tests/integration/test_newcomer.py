@@ -179,6 +179,29 @@ def an_inbound_answer_says_whether_it_changed_consent():
 
 
 @case
+def a_mistyped_option_names_the_one_meant():
+    p = run("check", "--dat", "/nonexistent", "+14155550100", "+14155552671")
+    assert p.returncode == 2 and "unknown option --dat (did you mean --data?)" in p.stderr, p.stderr
+    p = run("export", "audit", "--sinse", "2026-01-01")
+    assert p.returncode == 2 and "(did you mean --since?)" in p.stderr, p.stderr
+    p = run("check", "--zzzz", "x", "y")
+    assert p.returncode == 2 and "unknown option --zzzz\n" in p.stderr, p.stderr  # nothing close: no guess
+
+
+@case
+def a_number_that_does_not_parse_says_which_and_how():
+    d = tempfile.mkdtemp(dir=ROOT)
+    assert run("init", "--data", d).returncode == 0
+    p = run("check", "--data", d, "4155550100", "+14155552671")
+    assert p.returncode == 1 and json.loads(p.stdout)["reason"] == "invalid_number", p
+    assert "FROM '4155550100'" in p.stderr and "--country" in p.stderr and "E.164" in p.stderr, p.stderr
+    p = run("check", "--data", d, "+14155550100", "+1415555")
+    assert p.returncode == 1 and "TO '+1415555'" in p.stderr, p.stderr
+    p = run("optout", "--data", d, "4155550100", "4155552671")
+    assert p.returncode == 2 and "FROM '4155550100'" in p.stderr and "--country" in p.stderr, p.stderr
+
+
+@case
 def a_node_name_without_servers_is_refused():
     p = subprocess.run([BIN, "serve", "--data", os.path.join(ROOT, "fleetless"), "--keywords", KW,
                         "--listen", "127.0.0.1:0", "--node", "gw-a"], capture_output=True, text=True, timeout=30)
