@@ -487,8 +487,12 @@ static void refuse(sg__req *req, sg__wh_call *call, int rc)
 		sg__log_limited(SG_LOG_WARN, "webhk", lkey(call, "bad_signature", k),
 				"refused: signature missing, wrong or stale provider=%s peer=%s why=%s", call->name,
 				peer, call->why[0] ? why : "\"-\"");
-		sg__respond_error(req, 403, "bad_signature",
-				  "the %s signature is missing, wrong or outside its time window", call->name);
+		if (call->why[0])
+			sg__respond_error(req, 403, "bad_signature", "the %s signature is refused: %s", call->name,
+					  call->why);
+		else
+			sg__respond_error(req, 403, "bad_signature",
+					  "the %s signature is missing, wrong or outside its time window", call->name);
 	} else {
 		sg__log_limited(SG_LOG_ERROR, "webhk", lkey(call, "verify_error", k),
 				"cannot verify provider=%s error=\"%s\"", call->name, sg_strerror(rc));

@@ -122,8 +122,10 @@ int sg__wh_verify_plivo(const sg__wh_request *req, const sg__wh_provider_cfg *cf
 
 	if (!cfg || !cfg->secret || !*cfg->secret)
 		return sg__wh_unsigned(cfg);
-	if (!req->public_url || !sg__wh_url_split(req->public_url, &u))
+	if (!req->public_url || !sg__wh_url_split(req->public_url, &u)) {
+		sg__wh_say(req, "no publicBaseUrl: Plivo signs the URL it calls, set publicBaseUrl to it");
 		return SG_EBADSIG;
+	}
 	/* A repeated parameter, or one in both the query and the body: the
 	 * parser reads one value of it, the signature covers all. */
 	sg__wh_form all;
@@ -150,5 +152,8 @@ int sg__wh_verify_plivo(const sg__wh_request *req, const sg__wh_provider_cfg *cf
 	if (!rc)
 		rc = match_any(cfg->secret, &b, v3);
 	sg__buf_free(&b);
+	if (rc == SG_EBADSIG)
+		sg__wh_say(req, "X-Plivo-Signature-V3 does not match this request signed for %s: is the authToken "
+			   "the account's, and publicBaseUrl the URL Plivo calls?", req->public_url);
 	return rc;
 }

@@ -120,7 +120,12 @@ static int check_hmac(const sg__wh_request *req, const sg__wh_provider_cfg *cfg)
 	size_t slen = strlen(sig);
 	while (slen && (sig[slen - 1] == ' ' || sig[slen - 1] == '\t'))
 		slen--;
-	return sg__ct_equal(b64, blen, sig, slen) ? 0 : SG_EBADSIG;
+	if (!sg__ct_equal(b64, blen, sig, slen)) {
+		sg__wh_say(req, "x-sinch-webhook-signature does not match body.nonce.timestamp signed with the "
+			   "configured secret");
+		return SG_EBADSIG;
+	}
+	return 0;
 }
 
 int sg__wh_verify_sinch(const sg__wh_request *req, const sg__wh_provider_cfg *cfg)

@@ -141,10 +141,19 @@ int sg__wh_verify_telnyx(const sg__wh_request *req, const sg__wh_provider_cfg *c
 		return rc;
 	const char *sig64 = sg__wh_header(req, "telnyx-signature-ed25519");
 	const char *ts = sg__wh_header(req, "telnyx-timestamp");
-	if (!sig64 || !ts || !sg__wh_fresh(cfg, req->now_s, ts))
+	if (!sig64 || !ts) {
+		sg__wh_say(req, "no telnyx-signature-ed25519 or telnyx-timestamp header");
 		return SG_EBADSIG;
-	if (sg__wh_b64_decode(sig64, strlen(sig64), sig, sizeof(sig), &siglen) || siglen != 64)
+	}
+	if (!sg__wh_fresh(cfg, req->now_s, ts)) {
+		sg__wh_say(req, "telnyx-timestamp \"%.24s\" is not Unix seconds within the window (maxSkewSeconds) "
+			   "of this host's clock: a replay, or a clock off", ts);
 		return SG_EBADSIG;
+	}
+	if (sg__wh_b64_decode(sig64, strlen(sig64), sig, sizeof(sig), &siglen) || siglen != 64) {
+		sg__wh_say(req, "telnyx-signature-ed25519 is not a base64 Ed25519 signature (64 bytes)");
+		return SG_EBADSIG;
+	}
 
 	sg__buf msg = {0};
 	sg__buf_adds(&msg, ts);
@@ -152,5 +161,8 @@ int sg__wh_verify_telnyx(const sg__wh_request *req, const sg__wh_provider_cfg *c
 	sg__buf_add(&msg, req->body, req->body_len);
 	rc = sg__buf_err(&msg) ? sg__buf_err(&msg) : sg__wh_ed25519_verify(pub, sig, msg.p, msg.len);
 	sg__buf_free(&msg);
+	if (rc == SG_EBADSIG)
+		sg__wh_say(req, "the Ed25519 signature does not verify with the configured publicKey over "
+			   "timestamp|body: is publicKey the one of this Telnyx account (Mission Control, Keys)?");
 	return rc;
 }

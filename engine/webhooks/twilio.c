@@ -275,5 +275,9 @@ int sg__wh_verify_twilio(const sg__wh_request *req, const sg__wh_provider_cfg *c
 	sg__buf_free(&params);
 	if (rc)
 		return rc;
+	if (!ok)
+		sg__wh_say(req, "X-Twilio-Signature does not match this request signed for %s: is the authToken "
+			   "the account's, and publicBaseUrl the URL Twilio calls (scheme, host, port, path)?",
+			   req->public_url);
 	return ok ? 0 : SG_EBADSIG;
 }

@@ -172,6 +172,11 @@ int sg__wh_verify_vonage(const sg__wh_request *req, const sg__wh_provider_cfg *c
 	const char *sig = sg__wh_form_get(&f, "sig", &siglen);
 	const char *ts = sg__wh_form_get(&f, "timestamp", NULL);
 	if (!sig || !sg__wh_fresh(cfg, req->now_s, ts)) {
+		if (!sig)
+			sg__wh_say(req, "no sig parameter (signed SMS is off for this account, or not this request)");
+		else
+			sg__wh_say(req, "timestamp \"%.24s\" is not Unix seconds within the window (maxSkewSeconds) of "
+				   "this host's clock: a replay, or a clock off", ts ? ts : "");
 		sg__wh_form_free(&f);
 		return SG_EBADSIG;
 	}
@@ -190,6 +195,9 @@ int sg__wh_verify_vonage(const sg__wh_request *req, const sg__wh_provider_cfg *c
 	if (!rc) {
 		sg__wh_hex(md, mlen, hex);
 		rc = sg__wh_ct_equal_nocase(hex, 2 * mlen, sig, siglen) ? 0 : SG_EBADSIG;
+		if (rc)
+			sg__wh_say(req, "sig does not match the parameters signed with the configured secret "
+				   "(signatureMethod %s): is it the account's signature secret and method?", name);
 	}
 	sg__buf_free(&s);
 	sg__wh_form_free(&f);

@@ -184,8 +184,12 @@ def twilio_signed(c, d):
             ("other URL", stop, twilio_sig(BASE + "/v1/webhooks/twilio/other", stop, TWILIO_TOKEN))]:
         r = post(d, path, body, headers={"X-Twilio-Signature": sig})
         c.eq(f"twilio {what}: 403", (r.status, r.json()["error"]), (403, "bad_signature"))
+        c.check(f"twilio {what}: the detail names the URL signed for and publicBaseUrl",
+                "publicBaseUrl" in r.json()["detail"] and BASE + path in r.json()["detail"], r.json())
     r = post(d, path, stop)
     c.eq("twilio without a signature: 403", r.status, 403)
+    c.check("twilio without a signature: the detail says which header", "X-Twilio-Signature" in r.json()["detail"],
+            r.json())
     c.eq("twilio refused requests recorded nothing", events(d), n)
 
     # Status callbacks: 21610 without From -> global; with From -> that sender.
@@ -276,8 +280,12 @@ def telnyx_signed(c, d):
     c.eq("telnyx retry: nothing recorded", events(d), n)
     r = post(d, "/v1/webhooks/telnyx", stop + b"\n", JSON, h)
     c.eq("telnyx tampered body (trailing newline): 403", r.status, 403)
+    c.check("telnyx tampered body: the detail says the signature does not verify",
+            "does not verify" in r.json()["detail"], r.json())
     r = post(d, "/v1/webhooks/telnyx", stop, JSON, {"telnyx-timestamp": TELNYX_TS})
     c.eq("telnyx without a signature: 403", r.status, 403)
+    c.check("telnyx without a signature: the detail names the header", "telnyx-signature-ed25519" in
+            r.json()["detail"], r.json())
     c.eq("telnyx refused: nothing recorded", events(d), n)
 
 
@@ -287,6 +295,8 @@ def telnyx_one(c, what, key, clock, want):
         r = post(d, "/v1/webhooks/telnyx", fixture("telnyx-stop-signed.json"), JSON,
                  {"telnyx-timestamp": TELNYX_TS, "telnyx-signature-ed25519": TELNYX_SIG})
         c.eq(f"telnyx {what}: {want}", r.status, want)
+        if want == 403 and "stale" in what:
+            c.check(f"telnyx {what}: the detail says the time window", "window" in r.json()["detail"], r.json())
         if want != 200:
             c.eq(f"telnyx {what}: nothing recorded", events(d), 0)
     finally:
