@@ -509,7 +509,13 @@ void sg__api_webhooks(sg__req *req)
 				    sg__wh_provider_parse(name, &p))) {
 		char q[64];
 		sg__log_quote(req->arg, len, q, sizeof(q));
-		sg__respond_error(req, 404, "unknown_provider", "no webhook handler for provider %s", q);
+		sg__buf known = SG__BUF_INIT;
+		for (int i = 1; i < SG__WH_PROVIDER_MAX; i++)
+			sg__buf_printf(&known, "%s%s", i > 1 ? ", " : "", sg__wh_provider_name((sg__wh_provider)i));
+		sg__respond_error(req, 404, "unknown_provider",
+				  "no webhook handler for provider %s: /v1/webhooks/PROVIDER with PROVIDER one of %s "
+				  "(the generic feed is POST /v1/inbound)", q, known.p ? known.p : "");
+		sg__buf_free(&known);
 		return;
 	}
 	sg__wh_call *call = calloc(1, sizeof(*call));

@@ -178,6 +178,9 @@ def body(c, d):
     c.eq("empty JSON body: 400", r.status, 400)
     r = d.get("/v1/webhooks/nosuchprovider")
     c.eq("unknown webhook provider: 404 unknown_provider", (r.status, r.json()["error"]), (404, "unknown_provider"))
+    c.check("unknown webhook provider: the detail lists the known ones",
+            all(p in r.json()["detail"] for p in ("twilio", "telnyx", "bandwidth", "plivo", "vonage", "sinch",
+                                                  "aws-sns")), r.json())
     c.check("errors are JSON with error and detail", set(r.json()) == {"error", "detail"}, r.json())
 
     # ---- POST /v1/consent ----
