@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Install what stopgate needs from Debian 12 (only what is missing), then
 # configure and build with meson into ./build. Safe to run again.
+# usage: scripts/setup.sh [NINJA_TARGET...]   (default: everything)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,5 +51,8 @@ fi
 if [ ! -f build/build.ninja ]; then
 	meson setup build --buildtype=debugoptimized >/dev/null
 fi
-ninja -C build >/dev/null
+if [ ! -x build/engine/stopgate ]; then
+	echo "setup: building${*:+ $*} (the first build takes a few minutes)"
+fi
+ninja -C build "$@" >/dev/null
 echo "setup: built ./build/engine/stopgate"
