@@ -118,7 +118,6 @@ static bool sender_needed(const sg_policy *pol)
  * entry's (scope, id) and the not-SMS-capable flag are keys of the
  * filter (filter.h); a sender meets its own, group, campaign and brand
  * levels and global. All clear: decided as a recipient with no record. */
-/* 0: a key too long to be stored, never proved absent */
 /* The recipient key to, of len bytes, whose filter hash is th. */
 typedef struct rkey {
 	const char *to;
@@ -126,6 +125,7 @@ typedef struct rkey {
 	uint64_t th;
 } rkey;
 
+/* 0: a key too long to be stored, never proved absent */
 static bool pair_maybe(sg__filter *f, unsigned kind, const char *id, const rkey *k)
 {
 	uint64_t h = sg__filter_pair_hash_of(kind, id, k->to, k->len, k->th);
