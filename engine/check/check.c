@@ -118,14 +118,21 @@ static bool sender_needed(const sg_policy *pol)
  * entry's (scope, id) and the not-SMS-capable flag are keys of the
  * filter (filter.h); a sender meets its own, group, campaign and brand
  * levels and global. All clear: decided as a recipient with no record. */
+/* The recipient key to, of len bytes, whose filter hash is th. */
+typedef struct rkey {
+	const char *to;
+	size_t len;
+	uint64_t th;
+} rkey;
+
 /* 0: a key too long to be stored, never proved absent */
-static bool pair_maybe(sg__filter *f, unsigned kind, const char *id, const char *to)
+static bool pair_maybe(sg__filter *f, unsigned kind, const char *id, const rkey *k)
 {
-	uint64_t h = sg__filter_pair_hash(kind, id, to);
+	uint64_t h = sg__filter_pair_hash_of(kind, id, k->to, k->len, k->th);
 	return !h || sg__filter_maybe(f, h);
 }
 
-static bool pairs_clear(sg_engine *e, const sg__scopes *sc, const char *to)
+static bool pairs_clear(sg_engine *e, const sg__scopes *sc, const rkey *to)
 {
 	sg__filter *f = &e->store.filter;
 	/* The recipient's own block, in cache already: the level where this
@@ -146,7 +153,7 @@ static bool pairs_clear(sg_engine *e, const sg__scopes *sc, const char *to)
 /* Decide for one normalized recipient key inside a read txn, once the
  * sender's gate has passed. no_record: the filter already knows there is
  * no record for this key. */
-static int decide(sg_engine *e, sg__txn *txn, sender_ctx *s, const char *to, bool no_record, sg_purpose purpose,
+static int decide(sg_engine *e, sg__txn *txn, sender_ctx *s, const rkey *to, bool no_record, sg_purpose purpose,
 		  int64_t now, sg__rcpt *rcpt, sg_verdict *v, claim *cl)
 {
 	const sg_policy *pol = &e->policy;
@@ -156,7 +163,7 @@ static int decide(sg_engine *e, sg__txn *txn, sender_ctx *s, const char *to, boo
 			deny(v, SG_REASON_NO_CONSENT);
 		return 0;
 	}
-	rc = sg__rcpt_read(&e->store, txn, to, rcpt);
+	rc = sg__rcpt_read_check(&e->store, txn, to->to, to->len, rcpt);
 	if (rc == SG_ENOTFOUND)
 		return decide(e, txn, s, to, true, purpose, now, rcpt, v, cl);
 	if (rc)
@@ -302,6 +309,7 @@ int sg__check_run(sg_engine *e, const char *from, const char *const *to, size_t 
 	enum { WINDOW = 16 };
 	char keys[WINDOW][SG_KEY_MAX];
 	uint64_t hashes[WINDOW];
+	size_t lens[WINDOW];
 	bool valid[WINDOW];
 	for (size_t base = 0; base < n && !rc; base += WINDOW) {
 		size_t w = n - base < WINDOW ? n - base : WINDOW;
@@ -309,9 +317,9 @@ int sg__check_run(sg_engine *e, const char *from, const char *const *to, size_t 
 			const char *t = to[base + j] ? to[base + j] : "";
 			valid[j] = !sg_number_normalize(t, strlen(t), cc[0] ? cc : NULL, SG_FIELD_ANY, keys[j], NULL);
 			if (valid[j]) {
-				hashes[j] = sg__filter_hash(keys[j], strlen(keys[j]));
-				if (w > 1)
-					sg__filter_prefetch(&e->store.filter, hashes[j]);
+				lens[j] = strlen(keys[j]);
+				hashes[j] = sg__filter_hash(keys[j], lens[j]);
+				sg__filter_prefetch(&e->store.filter, hashes[j]);
 			}
 		}
 		for (size_t j = 0; j < w && !rc; j++) {
@@ -338,12 +346,13 @@ int sg__check_run(sg_engine *e, const char *from, const char *const *to, size_t 
 				deny(&out[i], gate);
 				continue;
 			}
-			if (!no_record && pairs_clear(e, s.sc, keys[j]))
+			rkey k = {keys[j], lens[j], hashes[j]};
+			if (!no_record && pairs_clear(e, s.sc, &k))
 				no_record = true; /* nothing of the record concerns this sender */
-			if (!no_record && !txn && (rc = sg__rd_begin(&e->store, &txn)))
+			if (!no_record && !txn && (rc = sg__rd_begin_keep(&e->store, &txn)))
 				break;
 			claim one = {0};
-			rc = decide(e, txn, &s, keys[j], no_record, purpose, now, &rcpt, &out[i], &one);
+			rc = decide(e, txn, &s, &k, no_record, purpose, now, &rcpt, &out[i], &one);
 			if (rc)
 				break; /* this one and the rest stay denied (check_failed) */
 			allow_undenied(&out[i]);
@@ -360,7 +369,7 @@ int sg__check_run(sg_engine *e, const char *from, const char *const *to, size_t 
 		}
 	}
 	if (txn)
-		sg__rd_end(&e->store, txn);
+		sg__rd_end_keep(&e->store, txn);
 	sg_category cat = q ? q->cat : SG_CATEGORY_DEFAULT;
 	if (q)
 		sg__quiet_finish(q);

@@ -55,9 +55,14 @@ uint64_t sg__filter_hash(const char *key, size_t len)
 
 uint64_t sg__filter_pair_hash(unsigned kind, const char *id, const char *rcpt)
 {
+	size_t rl = strlen(rcpt);
+	return sg__filter_pair_hash_of(kind, id, rcpt, rl, sg__filter_hash(rcpt, rl));
+}
+
+uint64_t sg__filter_pair_hash_of(unsigned kind, const char *id, const char *rcpt, size_t rl, uint64_t rcpt_hash)
+{
 	char buf[2 + 2 * SG_KEY_MAX];
 	size_t il = kind == SG_SCOPE_GLOBAL || kind == SG__PAIR_FLAG ? 0 : strlen(id);
-	size_t rl = strlen(rcpt);
 	if (il >= SG_KEY_MAX || rl >= SG_KEY_MAX)
 		return 0; /* never a stored key: a probe of it answers "maybe" through LMDB */
 	buf[0] = (char)kind;
@@ -67,7 +72,7 @@ uint64_t sg__filter_pair_hash(unsigned kind, const char *id, const char *rcpt)
 	/* The block is the recipient's (the high half of its hash picks it):
 	 * a check that found the recipient's bits set probes its pair keys in
 	 * the cache line it already has. */
-	uint64_t h = (sg__filter_hash(rcpt, rl) & 0xffffffff00000000ull) |
+	uint64_t h = (rcpt_hash & 0xffffffff00000000ull) |
 		     (sg__filter_hash(buf, 2 + il + rl) & 0xffffffffull);
 	return h ? h : 1;
 }

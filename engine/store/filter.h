@@ -147,6 +147,9 @@ uint64_t sg__filter_hash(const char *key, size_t len);
  * recipient's pair keys after the recipient costs no other cache miss.
  * Never 0; 0 only from an id or key too long to be stored (probe: maybe). */
 uint64_t sg__filter_pair_hash(unsigned kind, const char *id, const char *rcpt);
+/* The same with the recipient key's length and sg__filter_hash given. */
+uint64_t sg__filter_pair_hash_of(unsigned kind, const char *id, const char *rcpt, size_t rcpt_len,
+				 uint64_t rcpt_hash);
 
 /* LMDB's handles, by their struct tags (MDB_env, MDB_txn, an MDB_dbi is an
  * unsigned int): only engine/store/ includes <lmdb.h>. */

@@ -62,6 +62,13 @@ void sg__store_close(sg__store *st);
  * (taking map_lock for reading in RW engines); sg__rd_end() resets it. */
 int sg__rd_begin(sg__store *st, sg__txn **ret);
 void sg__rd_end(sg__store *st, sg__txn *txn);
+/* The check's variant: the txn stays live after sg__rd_end_keep() and the
+ * next sg__rd_begin_keep() of the thread reuses it while no commit has
+ * happened since (no renew, reset or named-database lookup); any commit
+ * makes the next call take a new snapshot, and the writer resets kept
+ * txns after each commit (store.c). Read-only engines renew every time. */
+int sg__rd_begin_keep(sg__store *st, sg__txn **ret);
+void sg__rd_end_keep(sg__store *st, sg__txn *txn);
 
 /* mdb_reader_check(): free slots of dead reader processes. */
 int sg__store_check_readers(sg__store *st, int *dead);
@@ -70,3 +77,6 @@ int sg__store_check_readers(sg__store *st, int *dead);
  * read in txn: SG_ENOTFOUND when there is none. No allocation. */
 struct sg__rcpt;
 int sg__rcpt_read(sg__store *st, sg__txn *txn, const char *key, struct sg__rcpt *out);
+/* The same for the check (check_read.c): key of len bytes, the value's
+ * cache lines requested before it is decoded. */
+int sg__rcpt_read_check(sg__store *st, sg__txn *txn, const char *key, size_t len, struct sg__rcpt *out);

@@ -357,7 +357,14 @@ sg__sender_slot *sg__sender_slot_of(sg_engine *e, const char *raw)
 	if (!len || len >= sizeof(((sg__sender_slot *)0)->raw))
 		return NULL;
 	sg__scache *c = thread_scache(&e->store);
-	return c ? &c->slot[sg__filter_hash(raw, len) % SCACHE_SLOTS] : NULL;
+	if (!c)
+		return NULL;
+	sg__sender_slot *slot = &c->slot[sg__filter_hash(raw, len) % SCACHE_SLOTS];
+	/* Every line of it at once: the check reads the text, the key, the
+	 * version and the scopes, and their misses then overlap. */
+	for (size_t off = 0; off < sizeof(*slot); off += 64)
+		__builtin_prefetch((const char *)slot + off);
+	return slot;
 }
 
 int sg__scopes_cached(sg_engine *e, sg__txn **txn, sg__sender_slot *slot, const char *sender_key, sg__scopes *own,
@@ -371,7 +378,7 @@ int sg__scopes_cached(sg_engine *e, sg__txn **txn, sg__sender_slot *slot, const 
 		*out = &slot->scopes;
 		return 0;
 	}
-	int rc = *txn ? 0 : sg__rd_begin(&e->store, txn);
+	int rc = *txn ? 0 : sg__rd_begin_keep(&e->store, txn); /* ended by the check */
 	sg__scopes *into = tok ? &slot->scopes : own;
 	if (slot)
 		slot->version = 0; /* until resolved */

@@ -2,6 +2,8 @@
 /* The LMDB environment: opening, the writer lock, cached read txns, map
  * growth and the durable write helper. */
 #include <errno.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +29,13 @@ _Static_assert(_Generic((MDB_dbi)0, unsigned int: 1, default: 0), "MDB_dbi is no
 #define READER_MAP ((size_t)1 << 40)
 #define MAX_DBS 16
 
-/* One cached read txn of one thread. */
+/* One cached read txn of one thread. kept: the check's txn left live
+ * after its call (sg__rd_end_keep), see sg__rd_begin_keep. */
+enum { RTXN_RESET = 0, RTXN_KEPT = 1, RTXN_RELEASING = 2 };
 typedef struct sg__rtxn {
 	MDB_txn *txn;
 	struct sg__rtxn *next;
+	_Atomic int kept;
 } sg__rtxn;
 
 int sg__store_err(int rc)
@@ -501,12 +506,33 @@ void sg__store_close(sg__store *st)
 	pthread_mutex_destroy(&st->txns_mutex);
 }
 
+/* Take this thread's txn back from the kept state: true when it is still
+ * live (the caller decides whether its snapshot will do), false when it
+ * is reset. Waits while the writer is releasing it. */
+static bool claim_kept(sg__rtxn *r)
+{
+	for (;;) {
+		int s = atomic_load_explicit(&r->kept, memory_order_acquire);
+		if (s == RTXN_RESET)
+			return false;
+		if (s == RTXN_KEPT) {
+			if (atomic_compare_exchange_weak_explicit(&r->kept, &s, RTXN_RESET, memory_order_acquire,
+								  memory_order_relaxed))
+				return true;
+			continue;
+		}
+		sched_yield(); /* RTXN_RELEASING: the writer resets it right now */
+	}
+}
+
 int sg__rd_begin(sg__store *st, MDB_txn **ret)
 {
 	sg__rtxn *r = pthread_getspecific(st->txn_key);
 	int rc;
 	if (!st->rdonly)
 		pthread_rwlock_rdlock(&st->map_lock);
+	if (r && claim_kept(r))
+		mdb_txn_reset(r->txn); /* a check left it live: a fresh snapshot here */
 	if (r) {
 		rc = mdb_txn_renew(r->txn);
 		if (rc == MDB_READERS_FULL) {
@@ -553,6 +579,59 @@ void sg__rd_end(sg__store *st, MDB_txn *txn)
 		pthread_rwlock_unlock(&st->map_lock);
 }
 
+/* The check's read txn (store.h): kept live after the call while nothing
+ * commits. Its snapshot is reused only when it is the newest one (the
+ * environment's last txn id, read from the meta pages that every commit
+ * writes before it returns), so a check never misses an acknowledged
+ * write; the writer resets every kept txn after each commit and before a
+ * map growth, so an idle thread pins no older snapshot (page reuse).
+ * Read-only engines have no writer in the process to release a kept
+ * snapshot: they renew and reset as sg__rd_begin does. */
+int sg__rd_begin_keep(sg__store *st, MDB_txn **ret)
+{
+	sg__rtxn *r = st->rdonly ? NULL : pthread_getspecific(st->txn_key);
+	if (!r)
+		return sg__rd_begin(st, ret);
+	pthread_rwlock_rdlock(&st->map_lock);
+	if (claim_kept(r)) {
+		MDB_envinfo info;
+		if (!mdb_env_info(st->env, &info) && info.me_last_txnid == mdb_txn_id(r->txn)) {
+			*ret = r->txn;
+			return 0;
+		}
+		mdb_txn_reset(r->txn);
+	}
+	pthread_rwlock_unlock(&st->map_lock);
+	return sg__rd_begin(st, ret);
+}
+
+void sg__rd_end_keep(sg__store *st, MDB_txn *txn)
+{
+	sg__rtxn *r = st->rdonly ? NULL : pthread_getspecific(st->txn_key);
+	if (!r || r->txn != txn) {
+		sg__rd_end(st, txn);
+		return;
+	}
+	atomic_store_explicit(&r->kept, RTXN_KEPT, memory_order_release);
+	pthread_rwlock_unlock(&st->map_lock);
+}
+
+/* Reset every kept txn (after a commit, before a map growth): the owner
+ * claims its own with the same compare-and-swap, so a txn in use is never
+ * touched. */
+static void release_kept(sg__store *st)
+{
+	pthread_mutex_lock(&st->txns_mutex);
+	for (sg__rtxn *r = st->txns; r; r = r->next) {
+		int s = RTXN_KEPT;
+		if (atomic_compare_exchange_strong(&r->kept, &s, RTXN_RELEASING)) {
+			mdb_txn_reset(r->txn); /* MDB_NOTLS: any thread may reset it */
+			atomic_store_explicit(&r->kept, RTXN_RESET, memory_order_release);
+		}
+	}
+	pthread_mutex_unlock(&st->txns_mutex);
+}
+
 int sg__wr_begin(sg__store *st, MDB_txn **ret)
 {
 	if (st->rdonly)
@@ -586,6 +665,7 @@ int sg__store_grow(sg__store *st)
 {
 	size_t next = st->map_size * 2;
 	pthread_rwlock_wrlock(&st->map_lock);
+	release_kept(st); /* no snapshot stays live across the remap */
 	int rc = mdb_env_set_mapsize(st->env, next);
 	if (!rc)
 		st->map_size = next;
@@ -606,6 +686,7 @@ int sg__store_write(sg__store *st, int (*fn)(MDB_txn *txn, void *ctx), void *ctx
 	sg__filter_reg_begin(&st->filter);
 	int rc = store_write(st, fn, ctx);
 	sg__filter_reg_end(&st->filter);
+	release_kept(st); /* kept check txns pin no snapshot older than this commit */
 	return rc;
 }
 

@@ -22,7 +22,9 @@
  * Invariants:
  *  - Consent data is durable: no MDB_NOSYNC/MAPASYNC/WRITEMAP, ever.
  *  - Read txns are cached one per (engine, thread), reset after every use
- *    and renewed on the next; no snapshot is held across calls.
+ *    and renewed on the next; no snapshot is held across calls, except
+ *    the check's (sg__rd_begin_keep): reused only while it is the newest
+ *    snapshot, reset by the writer after every commit.
  *  - In a read-write engine the map may grow; growth takes map_lock for
  *    writing, every read of the map in that process holds it for reading.
  *    Read-only engines map a fixed large window and never remap.
