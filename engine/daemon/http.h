@@ -191,6 +191,11 @@ const char *sg__http_reason(int status);
 
 /* Listen on "ip:port" or "[ipv6]:port". Returns 0 or a negative uv error. */
 int sg__http_listen(sg__server *srv, const char *addr);
+/* How many connections the descriptor limit leaves room for (RLIMIT_NOFILE
+ * less the descriptors open now, a few per HTTP loop and a headroom);
+ * UINT32_MAX when unlimited. *nofile the soft limit (0: unlimited),
+ * *in_use the descriptors open now. (http_accept.c) */
+unsigned sg__http_fd_allowance(unsigned nloops, unsigned long *nofile, unsigned *in_use);
 /* The port actually bound (for listen addresses with port 0). */
 int sg__http_bound_port(sg__server *srv);
 /* Is this a listen address we can parse ("ip:port", "[ip6]:port")? */

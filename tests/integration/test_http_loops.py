@@ -149,6 +149,20 @@ def main():
     c.check("httpThreads 1000 in the config: refused at start, naming the key",
             code == 2 and "httpThreads" in bad.log(), bad.log()[-300:])
     bad.cleanup()
+
+    # The default is one loop per online CPU (at most 16); --http-threads 1
+    # serves on the main loop alone.
+    want = min(os.sysconf("SC_NPROCESSORS_ONLN"), 16)
+    for args, n in (((), want), (("--http-threads", "1"), 1)):
+        dd = Daemon(args=args).start()
+        try:
+            c.check(f"serve {' '.join(args) or '(defaults)'}: {n} HTTP loop(s)", f"http_threads={n} " in dd.log(),
+                    dd.log()[-300:])
+            c.eq(f"serve {' '.join(args) or '(defaults)'}: checks answered",
+                 dd.get(f"/v1/check?from={q(OURS)}&to={q(handset(1))}").status, 200)
+        finally:
+            c.eq(f"serve {' '.join(args) or '(defaults)'}: clean exit", dd.stop(), 0)
+            dd.cleanup()
     c.finish()
 
 
