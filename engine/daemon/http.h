@@ -104,6 +104,7 @@ struct sg__req {
 	bool orphan;          /* the connection is gone: discard the answer */
 	bool stream_writing;  /* a streamed piece is being written */
 	bool stream_done;
+	bool head_final;      /* out_head ends with its Connection line (http_answer.c) */
 	/* handed to the main loop (http_loops.c): away is set and cleared by
 	 * the request's own loop, which reads nothing else of it meanwhile
 	 * but marks it dead when its connection goes */
