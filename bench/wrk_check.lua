@@ -2,7 +2,7 @@
 -- wrk script: GET /v1/check rotating through precomputed request paths
 -- (bench_check --wrk-dir writes check_paths.txt: 95 % pairs with no record,
 -- 5 % opted-out pairs, shuffled). Usage:
---   wrk -t2 -c50 -d10s -s bench/wrk_check.lua http://127.0.0.1:PORT -- PATHS_FILE
+--   wrk -t2 -c50 -d10s -s bench/wrk_check.lua http://127.0.0.1:PORT -- PATHS_FILE [DEPTH]
 -- The same script drives the nginx floor (which ignores the path).
 -- done() prints one machine-readable WRK_RESULT line.
 
@@ -10,6 +10,7 @@ local threads = {}
 local paths = {}
 local n = 0
 local i = 0
+local depth = 1
 
 function setup(thread)
    table.insert(threads, thread)
@@ -18,6 +19,8 @@ end
 
 function init(args)
    local file = args[1] or "check_paths.txt"
+   -- args[2]: requests pipelined per connection (default 1; wrk counts each answer)
+   depth = tonumber(args[2] or "1")
    for line in io.lines(file) do
       n = n + 1
       paths[n] = line
@@ -30,11 +33,15 @@ function init(args)
 end
 
 function request()
-   i = i + 1
-   if i > n then
-      i = 1
+   local out = {}
+   for k = 1, depth do
+      i = i + 1
+      if i > n then
+         i = 1
+      end
+      out[k] = wrk.format("GET", paths[i])
    end
-   return wrk.format("GET", paths[i])
+   return table.concat(out)
 end
 
 function done(summary, latency, requests)

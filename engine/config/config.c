@@ -24,11 +24,7 @@ void sg__config_init(sg__config *cfg)
 	sg_policy_default(&cfg->policy);
 	sg__replication_init(&cfg->replication);
 	cfg->log_level = SG_LOG_INFO;
-	/* One HTTP loop unless asked: with several, libuv's reserve descriptor
-	 * (how a loop sheds connections it has no descriptor for) is per loop,
-	 * and the loops race for a freed one, so descriptor exhaustion can make
-	 * a loop spin (docs/operations.md, "HTTP loops"). */
-	cfg->http_threads = 1;
+	cfg->http_threads = 0; /* one HTTP loop per online CPU (engine/daemon/http_loops.c) */
 	cfg->sends_after_days = 1461; /* 4 years: the TCPA limitation period */
 	cfg->limits = (sg__limits){
 		.max_header_bytes = 16 * 1024,

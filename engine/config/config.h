@@ -50,7 +50,7 @@ typedef struct sg__config {
 	char default_country[3];      /* "" = none */
 	sg_policy policy;
 	char listen[256];             /* "127.0.0.1:8080" */
-	unsigned http_threads;        /* httpThreads: HTTP event loops (default 1; 0 = one per online CPU, at most 16) */
+	unsigned http_threads;        /* httpThreads: HTTP event loops (0, the default: one per online CPU, at most 16) */
 	char token[256];              /* bearer token, "" = none */
 	char auditor_token[256];      /* read-only bearer token ("auditorToken"), "" = none */
 	char public_base_url[512];    /* e.g. "https://optout.example.com", used for webhook signatures */

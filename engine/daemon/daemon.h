@@ -39,8 +39,11 @@ struct sg__server {
 		uint64_t batches, requests; /* for /metrics */
 	} sends;
 
-	uv_tcp_t listener;
+	uv_poll_t listener;      /* the listening socket, accepted by hand (http_accept.c) */
+	uv_timer_t accept_pause; /* out of descriptors: accepting resumes when it fires */
+	uv_os_sock_t listen_fd;
 	bool listening;          /* listener initialised and not yet closed */
+	bool accept_paused;
 	bool draining;           /* shutting down: accept nothing, close when answered */
 	bool reloading;          /* a SIGHUP reload is waiting for the writer */
 	struct sg__conn *conns;  /* every open connection (doubly linked) */

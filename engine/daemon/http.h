@@ -104,6 +104,7 @@ struct sg__req {
 	bool orphan;          /* the connection is gone: discard the answer */
 	bool stream_writing;  /* a streamed piece is being written */
 	bool stream_done;
+	bool head_final;      /* out_head ends with its Connection line (http_answer.c) */
 	/* handed to the main loop (http_loops.c): away is set and cleared by
 	 * the request's own loop, which reads nothing else of it meanwhile
 	 * but marks it dead when its connection goes */
@@ -191,6 +192,11 @@ const char *sg__http_reason(int status);
 
 /* Listen on "ip:port" or "[ipv6]:port". Returns 0 or a negative uv error. */
 int sg__http_listen(sg__server *srv, const char *addr);
+/* How many connections the descriptor limit leaves room for (RLIMIT_NOFILE
+ * less the descriptors open now, a few per HTTP loop and a headroom);
+ * UINT32_MAX when unlimited. *nofile the soft limit (0: unlimited),
+ * *in_use the descriptors open now. (http_accept.c) */
+unsigned sg__http_fd_allowance(unsigned nloops, unsigned long *nofile, unsigned *in_use);
 /* The port actually bound (for listen addresses with port 0). */
 int sg__http_bound_port(sg__server *srv);
 /* Is this a listen address we can parse ("ip:port", "[ip6]:port")? */

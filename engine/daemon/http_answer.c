@@ -412,15 +412,15 @@ static sg__buf head_with_connection(sg__conn *c, sg__req *r, bool *closes)
 	return h;
 }
 
-static void conn_final_answer_queued(sg__conn *c)
+static void conn_final_answer_queued(sg__conn *c, sg__req *last)
 {
 	/* Nothing after this answer will be answered: drop input. */
 	c->close_after = true;
 	c->stop_input = true;
 	/* Later requests: the handler-held ones become orphans, the rest go. */
-	sg__req *r = c->head ? c->head->next : NULL;
-	c->head->next = NULL;
-	c->tail = c->head;
+	sg__req *r = last->next;
+	last->next = NULL;
+	c->tail = last;
 	while (r) {
 		sg__req *next = r->next;
 		c->nreqs--;
@@ -439,54 +439,98 @@ static void conn_final_answer_queued(sg__conn *c)
 	}
 }
 
+#define WRITE_BATCH 16 /* answers gathered into one write */
+
+static size_t body_len(const sg__req *r)
+{
+	return r->method == HTTP_HEAD ? 0 : r->out_body.len;
+}
+
+/* End the head with its Connection line, once; false when out of memory
+ * (the connection is closed: the client sees a reset). */
+static bool finish_head(sg__conn *c, sg__req *r)
+{
+	if (r->head_final)
+		return true;
+	r->head_final = true;
+	bool closes = answer_closes(c, r);
+	sg__buf_adds(&r->out_head, connection_line(c, r, closes));
+	if (closes)
+		conn_final_answer_queued(c, r);
+	if (sg__buf_failed(&r->out_head)) {
+		sg__conn_close(c);
+		return false;
+	}
+	return true;
+}
+
+/* Hand the head request's answer to uv_write, without its first skip
+ * bytes (written already). False when the connection closed. */
+static bool write_rest(sg__conn *c, size_t skip)
+{
+	sg__req *r = c->head;
+	size_t hl, bl;
+	char *hp = sg__buf_steal(&r->out_head, &hl);
+	char *bp = sg__buf_steal(&r->out_body, &bl);
+	if (r->method == HTTP_HEAD) {
+		free(bp);
+		bp = NULL;
+		bl = 0;
+	}
+	sg__req_pop(c);
+	return conn_write_skip(c, skip, hp, hl, bp, bl, NULL, 0, NULL) == 0;
+}
+
+/* Nothing is being written: the answers ready at the head of the queue
+ * (pipelined requests answered in one read) go out in one write, from the
+ * requests' own buffers (kept for the next request, sg__req_recycle): no
+ * allocation, no write request, no poll change when the socket takes it
+ * all, the common case. What it does not take goes through uv_write.
+ * False when the connection closed. */
+static bool write_ready(sg__conn *c)
+{
+	uv_buf_t b[2 * WRITE_BATCH];
+	unsigned k = 0, nb = 0;
+	for (sg__req *r = c->head; r && k < WRITE_BATCH && !r->away && r->state == SG__REQ_READY; r = r->next) {
+		if (!finish_head(c, r)) /* a closing answer ends the queue after it */
+			return false;
+		b[nb++] = uv_buf_init(r->out_head.p, (unsigned)r->out_head.len);
+		if (body_len(r))
+			b[nb++] = uv_buf_init(r->out_body.p, (unsigned)body_len(r));
+		k++;
+	}
+	int n = uv_try_write((uv_stream_t *)&c->tcp, b, nb);
+	if (n < 0 && n != UV_EAGAIN) {
+		sg__debug("http", "write failed conn=%lu error=%s", c->id, uv_strerror(n));
+		sg__conn_close(c);
+		return false;
+	}
+	size_t done = n > 0 ? (size_t)n : 0;
+	while (k--) {
+		size_t len = c->head->out_head.len + body_len(c->head);
+		if (done < len)
+			return write_rest(c, done); /* the rest stay queued, written after it */
+		done -= len;
+		sg__req_pop(c);
+	}
+	return true;
+}
+
 void sg__conn_flush(sg__conn *c)
 {
+	/* While a read is parsed, answers wait (up to a batch) to go out
+	 * together when it is done (conn_parse flushes). */
+	if (c->in_parse) {
+		unsigned batch = c->srv->cfg->limits.max_pipelined;
+		if (c->nreqs < (batch < WRITE_BATCH ? batch : WRITE_BATCH))
+			return;
+	}
 	while (c->head && !c->closing) {
 		sg__req *r = c->head;
 		if (r->away)
 			return; /* answered on the main loop; flushed when it is back */
 		if (r->state == SG__REQ_READY) {
-			/* Written from the request's own buffers (kept for the next
-			 * request, sg__req_recycle) when the socket takes it all at
-			 * once, the common case: no allocation, no write request, no
-			 * poll change. Otherwise the rest goes through uv_write. */
-			bool closes = answer_closes(c, r);
-			sg__buf *h = &r->out_head;
-			sg__buf_adds(h, connection_line(c, r, closes));
-			if (closes)
-				conn_final_answer_queued(c);
-			if (sg__buf_failed(h)) {
-				sg__conn_close(c); /* no memory for the head: the client sees a reset */
-				return;
-			}
-			size_t bl = r->method == HTTP_HEAD ? 0 : r->out_body.len;
-			size_t done = 0;
-			if (c->writes == 0) {
-				uv_buf_t b[2] = {uv_buf_init(h->p, (unsigned)h->len), uv_buf_init(r->out_body.p, (unsigned)bl)};
-				int n = uv_try_write((uv_stream_t *)&c->tcp, b, bl ? 2 : 1);
-				if (n >= 0) {
-					done = (size_t)n;
-				} else if (n != UV_EAGAIN) {
-					sg__debug("http", "write failed conn=%lu error=%s", c->id, uv_strerror(n));
-					sg__req_pop(c);
-					sg__conn_close(c);
-					return;
-				}
-			}
-			if (done == h->len + bl) {
-				sg__req_pop(c);
-				continue;
-			}
-			size_t hl, bl2;
-			char *hp = sg__buf_steal(h, &hl);
-			char *bp = sg__buf_steal(&r->out_body, &bl2);
-			if (r->method == HTTP_HEAD) {
-				free(bp);
-				bp = NULL;
-				bl2 = 0;
-			}
-			sg__req_pop(c);
-			if (conn_write_skip(c, done, hp, hl, bp, bl2, NULL, 0, NULL))
+			if (c->writes == 0 ? !write_ready(c) : !finish_head(c, r) || !write_rest(c, 0))
 				return;
 			continue;
 		}
@@ -499,7 +543,7 @@ void sg__conn_flush(sg__conn *c)
 			bool closes;
 			sg__buf h = head_with_connection(c, r, &closes);
 			if (closes)
-				conn_final_answer_queued(c);
+				conn_final_answer_queued(c, c->head);
 			hp = sg__buf_steal(&h, &hl);
 		}
 		sg__buf piece = SG__BUF_INIT;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "http_internal.h"
 #include "internal.h"
@@ -635,21 +636,6 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 }
 /* ---- accepting ---- */
 
-static void refuse(sg__server *srv, uv_tcp_t *tcp)
-{
-	/* Over the connection limit: a fixed 503, best effort, then close. */
-#define REFUSE_BODY "{\"error\":\"too_many_connections\",\"detail\":\"connection limit reached\"}\n"
-	char msg[256];
-	int n = snprintf(msg, sizeof(msg),
-			 "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-			 "Retry-After: 1\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n%s",
-			 sizeof(REFUSE_BODY) - 1, REFUSE_BODY);
-	uv_buf_t b = uv_buf_init(msg, n > 0 && (size_t)n < sizeof(msg) ? (unsigned)n : 0);
-	uv_try_write((uv_stream_t *)tcp, &b, 1);
-	SG__MINC(srv->metrics.connections_refused);
-	uv_close((uv_handle_t *)tcp, (uv_close_cb)free);
-}
-
 /* A connection object on srv's loop, counted and linked, not reading yet;
  * NULL on failure. reserved: the caller already counted it in conn_total
  * (the accept path reserves its slot atomically against the limit). */
@@ -683,15 +669,18 @@ static sg__conn *conn_new(sg__server *srv, bool reserved)
 	return c;
 }
 
-/* The stream is connected: note the peer, start reading. */
-static void conn_start(sg__conn *c)
+/* The stream is connected: note the peer (ss, or asked when NULL), start
+ * reading. */
+static void conn_start(sg__conn *c, const struct sockaddr_storage *peer)
 {
 	uv_tcp_nodelay(&c->tcp, 1);
 	struct sockaddr_storage ss;
 	int slen = sizeof(ss);
 	char ip[INET6_ADDRSTRLEN] = "local";
 	int port = 0;
-	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &slen) == 0) {
+	if (peer)
+		ss = *peer;
+	if (peer || uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &slen) == 0) {
 		if (ss.ss_family == AF_INET6) {
 			uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
 			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
@@ -710,41 +699,28 @@ static void conn_start(sg__conn *c)
 	sg__debug("http", "accepted conn=%lu peer=%s", c->id, c->peer);
 }
 
-void sg__conn_accept(uv_stream_t *server, int status)
+void sg__conn_accepted(sg__server *srv, int fd, const struct sockaddr_storage *peer)
 {
-	sg__server *srv = server->data;
-	if (status < 0) {
-		sg__log_limited(SG_LOG_WARN, "http", "http:accept", "accept failed error=%s", uv_strerror(status));
-		return;
-	}
-	if (srv->draining)
-		return;
 	/* Reserve a slot: every loop counts in the one total, so a check and a
 	 * later increment could let two loops both take the last one. */
 	if (__atomic_fetch_add(conn_total(srv), 1, __ATOMIC_RELAXED) >= srv->cfg->limits.max_connections) {
 		__atomic_fetch_sub(conn_total(srv), 1, __ATOMIC_RELAXED);
-		uv_tcp_t *tcp = malloc(sizeof(*tcp));
-		if (!tcp || uv_tcp_init(srv->loop, tcp)) {
-			free(tcp);
-			return;
-		}
-		if (uv_accept(server, (uv_stream_t *)tcp) == 0) {
-			sg__log_limited(SG_LOG_WARN, "http", "http:conn_limit", "connection refused reason=limit max=%u",
-					srv->cfg->limits.max_connections);
-			refuse(srv, tcp);
-		} else {
-			uv_close((uv_handle_t *)tcp, (uv_close_cb)free);
-		}
+		sg__log_limited(SG_LOG_WARN, "http", "http:conn_limit", "connection refused reason=limit max=%u",
+				srv->cfg->limits.max_connections);
+		sg__http_refuse_fd(srv, fd);
 		return;
 	}
 	sg__conn *c = conn_new(srv, true);
-	if (!c)
+	if (!c) {
+		close(fd);
 		return;
-	if (uv_accept(server, (uv_stream_t *)&c->tcp)) {
+	}
+	if (uv_tcp_open(&c->tcp, fd)) {
+		close(fd);
 		sg__conn_close(c);
 		return;
 	}
-	conn_start(c);
+	conn_start(c, peer);
 }
 
 int sg__http_open_fd(sg__server *srv, uv_os_sock_t fd)
@@ -757,6 +733,6 @@ int sg__http_open_fd(sg__server *srv, uv_os_sock_t fd)
 		sg__conn_close(c); /* fd not adopted: still the caller's */
 		return rc;
 	}
-	conn_start(c);
+	conn_start(c, NULL);
 	return 0;
 }

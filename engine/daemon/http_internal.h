@@ -75,7 +75,19 @@ void sg__req_came_back(sg__req *r);
  * parser, closing) after any I/O or answer. */
 void sg__conn_after_io(sg__conn *c);
 void sg__conn_stop_reading(sg__conn *c);
-void sg__conn_accept(uv_stream_t *server, int status);
+/* A socket accepted on srv's listener (non-blocking): served, or refused
+ * (503) at the connection limit; the connection owns fd from then on. */
+void sg__conn_accepted(sg__server *srv, int fd, const struct sockaddr_storage *peer);
+
+/* http_accept.c */
+/* Poll the listening socket fd (bound, listen() called) and accept on it;
+ * srv->listening is set. On failure fd is closed. */
+int sg__http_accept_on(sg__server *srv, uv_os_sock_t fd);
+/* Stop accepting and close the listening socket (if listening). */
+void sg__http_unlisten(sg__server *srv);
+void sg__http_on_listen(uv_poll_t *p, int status, int events);
+/* Answer an accepted socket the fixed 503 too_many_connections, close it. */
+void sg__http_refuse_fd(sg__server *srv, int fd);
 
 /* http_answer.c */
 sg__req *sg__req_new(sg__conn *c);

@@ -68,22 +68,6 @@ bool sg__addr_is_loopback(const char *addr)
 	return memcmp(a6, v4mapped, 12) == 0 && ((const unsigned char *)a6)[12] == 127;
 }
 
-int sg__http_listen(sg__server *srv, const char *addr)
-{
-	struct sockaddr_storage ss;
-	if (parse_addr(addr, &ss))
-		return UV_EINVAL;
-	int rc = uv_tcp_init(srv->loop, &srv->listener);
-	if (rc)
-		return rc;
-	srv->listening = true;
-	srv->listener.data = srv;
-	rc = uv_tcp_bind(&srv->listener, (struct sockaddr *)&ss, 0);
-	if (!rc)
-		rc = uv_listen((uv_stream_t *)&srv->listener, 511, sg__conn_accept);
-	return rc;
-}
-
 /* A socket bound to ss, SO_REUSEADDR as libuv sets it, and SO_REUSEPORT
  * when asked. */
 static int bind_one(const struct sockaddr_storage *ss, bool reuseport, uv_os_sock_t *ret)
@@ -102,6 +86,23 @@ static int bind_one(const struct sockaddr_storage *ss, bool reuseport, uv_os_soc
 	}
 	*ret = fd;
 	return 0;
+}
+
+int sg__http_listen(sg__server *srv, const char *addr)
+{
+	struct sockaddr_storage ss;
+	if (parse_addr(addr, &ss))
+		return UV_EINVAL;
+	uv_os_sock_t fd;
+	int rc = bind_one(&ss, false, &fd);
+	if (rc)
+		return rc;
+	if (listen(fd, 511)) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return sg__http_accept_on(srv, fd); /* closes fd on failure */
 }
 
 int sg__http_bind_reuseport(const char *addr, unsigned n, uv_os_sock_t *fds, int *port)
@@ -147,8 +148,8 @@ int sg__http_bound_port(sg__server *srv)
 	if (srv->loops)
 		return sg__loops_port(srv->loops);
 	struct sockaddr_storage ss;
-	int len = sizeof(ss);
-	if (uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&ss, &len))
+	socklen_t len = sizeof(ss);
+	if (!srv->listening || getsockname(srv->listen_fd, (struct sockaddr *)&ss, &len))
 		return -1;
 	if (ss.ss_family == AF_INET6)
 		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
@@ -168,10 +169,7 @@ static bool input_pending(sg__conn *c)
 void sg__http_drain(sg__server *srv)
 {
 	srv->draining = true;
-	if (srv->listening) {
-		uv_close((uv_handle_t *)&srv->listener, NULL);
-		srv->listening = false;
-	}
+	sg__http_unlisten(srv);
 	/* Idle connections go now; busy ones after their last answer. */
 	sg__conn *c = srv->conns;
 	while (c) {

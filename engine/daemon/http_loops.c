@@ -151,24 +151,15 @@ static void worker_main(void *arg)
 	w->async.data = w;
 	rc = uv_async_init(&w->loop, &w->async, worker_async);
 	bool async_open = rc == 0;
-	if (!rc && !(rc = uv_tcp_init(&w->loop, &srv->listener))) {
-		srv->listening = true;
-		srv->listener.data = srv;
-		rc = uv_tcp_open(&srv->listener, w->fd);
-		if (rc)
-			close(w->fd);
-		else
-			rc = uv_listen((uv_stream_t *)&srv->listener, 511, sg__conn_accept);
-	} else {
+	if (!rc)
+		rc = sg__http_accept_on(srv, w->fd); /* closes it on failure */
+	else
 		close(w->fd);
-	}
 	w->start_rc = rc;
 	uv_sem_post(&w->started);
 	uv_sem_wait(&w->go);
 	if (rc || !w->go_ok) {
-		if (srv->listening)
-			uv_close((uv_handle_t *)&srv->listener, NULL);
-		srv->listening = false;
+		sg__http_unlisten(srv);
 		if (async_open)
 			uv_close((uv_handle_t *)&w->async, NULL);
 		uv_run(&w->loop, UV_RUN_DEFAULT);

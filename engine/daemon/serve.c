@@ -63,7 +63,7 @@ static const char usage[] =
 	"\n"
 	"  --data DIR          data directory (default ./var; env STOPGATE_DATA)\n"
 	"  --listen ADDR:PORT  listen address (default 127.0.0.1:8080; [::1]:8080 for IPv6)\n"
-	"  --http-threads N    HTTP event loops on the listen port (default 1; 0: one per CPU, at most 16)\n"
+	"  --http-threads N    HTTP event loops on the listen port (default 0: one per CPU, at most 16)\n"
 	"  --config FILE       JSON configuration file\n"
 	"  --log-level LEVEL   error, warn, info (default: a line per request) or debug\n"
 	"  --log-format F      text (default), logfmt, or json (one object per line)\n"
@@ -441,6 +441,18 @@ static int run(daemon_state *d, sg__config *cfg)
 			sg__warn("daemon", "a fleet node serves HTTP on one event loop (its stream lives there); "
 				 "httpThreads ignored");
 		nloops = 1;
+	}
+	/* Connections beyond what the descriptors allow would meet EMFILE in
+	 * accept(): the limit answers 503 before that (http_accept.c). */
+	unsigned long nofile;
+	unsigned in_use, room = sg__http_fd_allowance(nloops, &nofile, &in_use);
+	if (room < cfg->limits.max_connections) {
+		unsigned was = cfg->limits.max_connections;
+		cfg->limits.max_connections = room ? room : 1;
+		sg__warn("daemon", "maxConnections lowered to what the file descriptor limit allows max_connections=%u "
+			 "configured=%u nofile=%lu open=%u http_threads=%u hint=\"raise the limit (ulimit -n, systemd "
+			 "LimitNOFILE=) to about maxConnections + %u\"", cfg->limits.max_connections, was, nofile,
+			 in_use, nloops, (unsigned)(nofile - room));
 	}
 	rc = nloops > 1 ? sg__loops_start(srv, nloops, cfg->listen) : sg__http_listen(srv, cfg->listen);
 	if (rc) {

@@ -74,10 +74,44 @@ def main():
         seen = all(d.get(f"/v1/check?from={q(OURS)}&to={q(handset(i))}").json()["reason"] == "opted_out"
                    for i in range(6))
         c.check("an acknowledged opt-out is seen by the checks of every loop", seen)
+
         for s in socks:
             s.close()
         c.eq("/metrics sums every loop's requests", metric(d, 'stopgate_requests_total{endpoint="check",status="200"}')
              - checks_before, 18)
+
+        # Pipelined checks sent in one write are answered together (up to
+        # 16 per write) and in order: 40 alternating opted-out / allowed.
+        s = d.raw()
+        s.sendall(b"".join(check(i % 6) if i % 2 == 0 else check(30 + i) for i in range(40)))
+        rest, reasons = b"", []
+        for _ in range(40):
+            r, rest = read_response(s, rest)
+            reasons.append(r.json()["reason"] == "opted_out")
+        c.eq("40 pipelined checks in one write: every answer, in order", reasons, [i % 2 == 0 for i in range(40)])
+        # A Connection: close in the middle of such a batch ends the answers
+        # there: the ones after it are not answered, the connection closes.
+        s.sendall(check(0) + check(40) + check(1) +
+                  req("GET", f"/v1/check?from={q(OURS)}&to={q(handset(41))}", headers={"Connection": "close"}) +
+                  check(2) + check(42))
+        got = []
+        for _ in range(4):
+            r, rest = read_response(s, rest)
+            got.append((r.json()["reason"] == "opted_out", r.header("connection")))
+        c.eq("a closing request inside a pipelined batch: answered up to it, in order, the last closing",
+             got, [(True, None), (False, None), (True, None), (False, "close")])
+        s.settimeout(5)
+        tail = rest
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                tail += chunk
+        except OSError:
+            pass
+        c.eq("... and nothing after it: the connection ends", tail, b"")
+        s.close()
 
         # The connection limit counts every loop's connections.
         time.sleep(0.2)
@@ -149,6 +183,20 @@ def main():
     c.check("httpThreads 1000 in the config: refused at start, naming the key",
             code == 2 and "httpThreads" in bad.log(), bad.log()[-300:])
     bad.cleanup()
+
+    # The default is one loop per online CPU (at most 16); --http-threads 1
+    # serves on the main loop alone.
+    want = min(os.sysconf("SC_NPROCESSORS_ONLN"), 16)
+    for args, n in (((), want), (("--http-threads", "1"), 1)):
+        dd = Daemon(args=args).start()
+        try:
+            c.check(f"serve {' '.join(args) or '(defaults)'}: {n} HTTP loop(s)", f"http_threads={n} " in dd.log(),
+                    dd.log()[-300:])
+            c.eq(f"serve {' '.join(args) or '(defaults)'}: checks answered",
+                 dd.get(f"/v1/check?from={q(OURS)}&to={q(handset(1))}").status, 200)
+        finally:
+            c.eq(f"serve {' '.join(args) or '(defaults)'}: clean exit", dd.stop(), 0)
+            dd.cleanup()
     c.finish()
 
 
