@@ -337,7 +337,8 @@ static int find(const sg__kw_set *s, sg__campaign *c, char *f, size_t fl, kw_hit
 	}
 	/* A one-word text one keyboard slip from a keyword ("Stpo", "unsubscibe"):
 	 * as clear as a phrase, reported as the keyword's rule + "~typo". */
-	if ((r = sg__kw_typo(s, f, fl)) || (r = elongated(s, f, fl)) || (r = swapped(s, f, fl))) {
+	if ((r = sg__kw_typo(s, f, fl)) || (r = elongated(s, f, fl)) || (r = swapped(s, f, fl)) ||
+	    (r = sg__kw_slip(s, f, fl))) {
 		*hit = (kw_hit){r, r->intent, SG_CONF_PHRASE, true};
 		return 0;
 	}

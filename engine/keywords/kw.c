@@ -342,6 +342,9 @@ static int finalize(loader *ld)
 		}
 	}
 	sg__kw_typo_init(s);
+	int rc = sg__kw_slip_init(s);
+	if (rc < 0)
+		return rc;
 	for (size_t l = 0; l < s->nlangs; l++)
 		if (!strcmp(s->langs[l].code, "en"))
 			s->default_lang = (uint8_t)l;
@@ -447,6 +450,7 @@ void sg__kw_free(sg__kw_set *set)
 	sg__kw_table_free(&set->trig_stem);
 	sg__kw_table_free(&set->trig_stem_wide);
 	sg__kw_table_free(&set->real);
+	sg__kw_table_free(&set->dropped);
 	free(set->typo);
 	free(set->bits);
 	for (size_t l = 0; l < set->nlangs; l++) {

@@ -118,6 +118,7 @@ struct sg__kw_set {
 	size_t ntypo, typo_cap;
 	uint32_t typo_at[KW_TYPO_MAX + 2]; /* typo[] by length: first index of length >= n */
 	kw_table real;             /* real words ("real" lines): never typos */
+	kw_table dropped;          /* other scripts' keywords less a letter (slip.c) */
 	uint64_t neighbour[36];    /* a-z0-9: bit b set when key b is next to key a */
 	kw_calib *calib;           /* calibration.tsv, sorted by rule (calib.c) */
 	size_t ncalib, calib_cap;
@@ -173,6 +174,12 @@ const char *sg__kw_template_check(const char *tpl);
 void sg__kw_typo_init(sg__kw_set *s);
 int sg__kw_typo_add(sg__kw_set *s, const char *key, size_t len, uint32_t rule);
 const kw_rule *sg__kw_typo(const sg__kw_set *s, const char *f, size_t fl);
+
+/* Slips in other scripts (slip.c): build s->dropped from the exact
+ * keywords (0, -ENOMEM); the rule a text with a letter dropped, doubled or
+ * held down stands for, or NULL. */
+int sg__kw_slip_init(sg__kw_set *s);
+const kw_rule *sg__kw_slip(const sg__kw_set *s, const char *f, size_t fl);
 
 /* Tests only: with on == false every pattern runs on every text, which
  * shows when a rule's triggers miss a text its pattern matches. */
