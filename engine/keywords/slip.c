@@ -2,9 +2,9 @@
 /* Slips in other scripts: a whole-message keyword of Arabic, Persian, Urdu,
  * Cyrillic, Indic, Korean, ... written with one letter dropped ("انصرف" for
  * "انصراف", "відпишіт" for "відпишіть"), one letter doubled ("стопп") or a
- * letter held down ("الغاااء"), or in Arabic script one letter written as
- * its twin: the same shape with other dots, or the same sound ("لغو عضوبت",
- * "الاشتراق", "اشتراگ"). typo.c covers a-z with keyboard maps; here
+ * letter held down ("الغاااء"), or in Arabic or Cyrillic script one letter
+ * written as its twin: the same shape with other dots, or the same sound
+ * ("لغو عضوبت", "الاشتراق", "اشتراگ", "отпищите", "отпешите"). typo.c covers a-z with keyboard maps; here
  * there are none, so only these edits, only for keywords of 5+ letters
  * (dropped) or 4+ (doubled), only in a text with no ASCII but single spaces
  * (a keyword of several words may lose a letter too: "الغاء الاشترك"), never
@@ -43,12 +43,16 @@ static size_t letters(const char *t, size_t tl, size_t at[KW_SLIP_MAX + 1])
 	return n;
 }
 
-/* Arabic-script twins (folded spelling): letters that differ only by their
- * dots, or that Persian and Urdu speakers write for the same sound. */
+/* Twins: in Arabic script (folded spelling) letters that differ only by
+ * their dots, or that Persian and Urdu speakers write for the same sound. */
 static const char *const twins[][2] = {
 	{"ک", "گ"}, {"ک", "ق"}, {"ق", "غ"}, {"ی", "ب"}, {"ب", "ت"}, {"ت", "ث"}, {"ب", "ن"},
 	{"ر", "ز"}, {"د", "ذ"}, {"س", "ش"}, {"ص", "ض"}, {"ط", "ظ"}, {"ع", "غ"}, {"ح", "خ"},
 	{"ج", "چ"}, {"ه", "ة"}, {"ت", "ط"}, {"س", "ص"}, {"ز", "ذ"},
+	/* Cyrillic: letters of one sound or one shape, and Russian letters in
+	 * Ukrainian words and back */
+	{"ш", "щ"}, {"е", "и"}, {"и", "і"}, {"е", "є"}, {"г", "ґ"}, {"ь", "ъ"}, {"и", "ы"},
+	{"і", "ї"},
 };
 
 static int put(sg__kw_set *s, const char *q, size_t ql, uint32_t rule)
