@@ -311,11 +311,14 @@ static const kw_rule *swapped(const sg__kw_set *s, const char *f, size_t fl)
 	return found;
 }
 
-static int find(const sg__kw_set *s, sg__campaign *c, char *f, size_t fl, kw_hit *hit)
+static int find(const sg__kw_set *s, sg__campaign *c, const char *text, size_t len, char *f, size_t fl,
+		kw_hit *hit)
 {
 	if (!fl)
 		return 0;
 	const kw_rule *r = exact(s, f, fl);
+	if (!r && s->marked.count)
+		r = sg__kw_marked(s, text, len, f, fl); /* "DỪNG" with its marks, not "Đúng" */
 	if (!r)
 		r = repeated(s, f, fl);
 	if (c) {
@@ -352,7 +355,7 @@ static int classify_one(const sg__kw_set *set, sg__campaign *campaign, const cha
 	size_t fl = sg__kw_fold(text ? text : "", len, f);
 	memset(f + fl, 0, KW_PAD); /* JIT code may read a little past the subject */
 	*hit = (kw_hit){NULL, SG_INTENT_NONE, SG_CONF_NONE};
-	return find(set, campaign, f, fl, hit);
+	return find(set, campaign, text ? text : "", len, f, fl, hit);
 }
 
 /* Byte offset of the character that starts at or after `at` (UTF-8 valid). */
