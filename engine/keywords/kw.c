@@ -468,6 +468,7 @@ void sg__kw_free(sg__kw_set *set)
 	sg__kw_table_free(&set->real);
 	sg__kw_table_free(&set->dropped);
 	sg__kw_table_free(&set->marked);
+	free(set->hangul);
 	free(set->typo);
 	free(set->bits);
 	for (size_t l = 0; l < set->nlangs; l++) {

@@ -122,6 +122,8 @@ struct sg__kw_set {
 	kw_table real;             /* real words ("real" lines): never typos */
 	kw_table marked;           /* marked keywords, by folded form -> rule index */
 	kw_table dropped;          /* other scripts' keywords less a letter (slip.c) */
+	uint32_t *hangul;          /* exact slots of Hangul keywords of 4+ syllables (slip.c) */
+	size_t nhangul, hangul_cap;
 	uint64_t neighbour[36];    /* a-z0-9: bit b set when key b is next to key a */
 	kw_calib *calib;           /* calibration.tsv, sorted by rule (calib.c) */
 	size_t ncalib, calib_cap;

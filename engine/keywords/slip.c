@@ -4,7 +4,9 @@
  * "انصراف", "відпишіт" for "відпишіть"), one letter doubled ("стопп") or a
  * letter held down ("الغاااء"), or in Arabic or Cyrillic script one letter
  * written as its twin: the same shape with other dots, or the same sound
- * ("لغو عضوبت", "الاشتراق", "اشتراگ", "отпищите", "отпешите"). typo.c covers a-z with keyboard maps; here
+ * ("لغو عضوبت", "الاشتراق", "اشتراگ", "отпищите", "отпешите"), or in
+ * Hangul one syllable with one of its letters (jamo) slipped, of keywords
+ * of 4+ syllables ("수신겨부", "수신거뷰", "수신것부" for "수신거부"). typo.c covers a-z with keyboard maps; here
  * there are none, so only these edits, only for keywords of 5+ letters
  * (dropped) or 4+ (doubled), only in a text with no ASCII but single spaces
  * (a keyword of several words may lose a letter too: "الغاء الاشترك"), never
@@ -12,6 +14,7 @@
  * The dropped and twin forms are built once at load (s->dropped: form -> rule, or
  * KW_SLIP_AMBIGUOUS when two intents share it). */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -84,9 +87,50 @@ static int put_twin(sg__kw_set *s, const char *k, size_t kl, size_t a, size_t b,
 	return put(s, q, a + wl + kl - b, rule);
 }
 
+/* A Hangul syllable's index (0..11171), or -1. */
+static int hangul(const char *p, size_t n)
+{
+	if (n != 3)
+		return -1;
+	const unsigned char *u = (const unsigned char *)p;
+	uint32_t cp = (uint32_t)(u[0] & 0x0F) << 12 | (uint32_t)(u[1] & 0x3F) << 6 | (u[2] & 0x3F);
+	return cp >= 0xAC00 && cp <= 0xD7A3 ? (int)(cp - 0xAC00) : -1;
+}
+
+/* Syllables a and b differ in exactly one of initial, vowel, final. */
+static bool one_jamo(int a, int b)
+{
+	int d = (a / 588 != b / 588) + (a % 588 / 28 != b % 588 / 28) + (a % 28 != b % 28);
+	return d == 1;
+}
+
+/* Is keyword k (kl bytes) all Hangul syllables, 4 or more? */
+static bool hangul_word(const char *k, size_t kl)
+{
+	if (kl % 3 || kl < 12 || kl > 3 * KW_SLIP_MAX)
+		return false;
+	for (size_t i = 0; i < kl; i += 3)
+		if (hangul(k + i, 3) < 0)
+			return false;
+	return true;
+}
+
 int sg__kw_slip_init(sg__kw_set *s)
 {
 	const kw_table *t = &s->exact;
+	for (size_t e = 0; t->mask && e <= t->mask; e++) {
+		if (!t->slot[e].key || !hangul_word(t->keys + t->slot[e].key - 1, t->slot[e].len))
+			continue;
+		if (s->nhangul == s->hangul_cap) {
+			size_t cap = s->hangul_cap ? s->hangul_cap * 2 : 16;
+			uint32_t *h = realloc(s->hangul, cap * sizeof(*h));
+			if (!h)
+				return -ENOMEM;
+			s->hangul = h;
+			s->hangul_cap = cap;
+		}
+		s->hangul[s->nhangul++] = (uint32_t)e;
+	}
 	size_t at[KW_SLIP_MAX + 1];
 	char q[4 * KW_SLIP_MAX];
 	for (size_t e = 0; t->mask && e <= t->mask; e++) {
@@ -155,6 +199,27 @@ const kw_rule *sg__kw_slip(const sg__kw_set *s, const char *f, size_t fl)
 		return *v == KW_SLIP_AMBIGUOUS ? NULL : &s->rules[*v];
 	char q[4 * KW_SLIP_MAX];
 	const kw_rule *found = NULL;
+	/* Hangul: one syllable with one jamo slipped. */
+	if (s->nhangul && hangul_word(f, fl)) {
+		for (size_t h = 0; h < s->nhangul; h++) {
+			const kw_entry *e = &s->exact.slot[s->hangul[h]];
+			const char *k = s->exact.keys + e->key - 1;
+			if (e->len != fl)
+				continue;
+			size_t diff = 0;
+			for (size_t i = 0; i < fl && diff < 2; i += 3)
+				if (memcmp(f + i, k + i, 3))
+					diff += one_jamo(hangul(f + i, 3), hangul(k + i, 3)) ? 1 : 2;
+			if (diff != 1)
+				continue;
+			const kw_rule *r = &s->rules[e->val];
+			if (found && found->intent != r->intent)
+				return NULL;
+			if (!found)
+				found = r;
+		}
+		return found;
+	}
 	/* A letter held down: each run of 3+ equal letters read as one. */
 	size_t ql = 0, nl = 0;
 	bool runs = false;
