@@ -311,6 +311,67 @@ static const kw_rule *swapped(const sg__kw_set *s, const char *f, size_t fl)
 	return found;
 }
 
+/* A slipped keyword (typo.c, elongated, swapped, slip.c) of the whole text. */
+static const kw_rule *slipped(const sg__kw_set *s, const char *f, size_t fl)
+{
+	const kw_rule *r = sg__kw_typo(s, f, fl);
+	if (!r)
+		r = elongated(s, f, fl);
+	if (!r)
+		r = swapped(s, f, fl);
+	if (!r)
+		r = sg__kw_slip(s, f, fl);
+	return r;
+}
+
+/* Is f[b, e) a word of a "polite" line? */
+static bool polite_word(const sg__kw_set *s, const char *f, size_t b, size_t e)
+{
+	return e > b && sg__kw_table_get(&s->polite, f + b, e - b, sg__kw_hash(f + b, e - b));
+}
+
+static bool sep(char c)
+{
+	return c == ' ' || c == '.' || c == ',' || c == '!' || c == '?' || c == ';' || c == ':';
+}
+
+/* A slipped keyword with polite words only before or after it ("stpo po",
+ * "pls unsubscibe", "stpo souple"): the same keyword. Still a whole-message
+ * keyword, not one inside a sentence: every other word must be polite. */
+static const kw_rule *polite_slip(const sg__kw_set *s, const char *f, size_t fl)
+{
+	size_t b = 0, e = fl;
+	bool cut = false;
+	for (;;) { /* leading polite words */
+		size_t w = b;
+		while (w < e && !sep(f[w]))
+			w++;
+		if (w == e || !polite_word(s, f, b, w))
+			break;
+		while (w < e && sep(f[w]))
+			w++;
+		b = w;
+		cut = true;
+	}
+	for (;;) { /* trailing ones */
+		size_t w = e;
+		while (w > b && sep(f[w - 1]))
+			w--;
+		size_t t = w;
+		while (t > b && !sep(f[t - 1]))
+			t--;
+		if (t == b || !polite_word(s, f, t, w))
+			break;
+		while (t > b && sep(f[t - 1]))
+			t--;
+		e = t;
+		cut = true;
+	}
+	if (!cut || e == b || exact(s, f + b, e - b))
+		return NULL; /* a keyword itself: the phrase rules read its politeness */
+	return slipped(s, f + b, e - b);
+}
+
 static int find(const sg__kw_set *s, sg__campaign *c, const char *text, size_t len, char *f, size_t fl,
 		kw_hit *hit)
 {
@@ -340,8 +401,7 @@ static int find(const sg__kw_set *s, sg__campaign *c, const char *text, size_t l
 	}
 	/* A one-word text one keyboard slip from a keyword ("Stpo", "unsubscibe"):
 	 * as clear as a phrase, reported as the keyword's rule + "~typo". */
-	if ((r = sg__kw_typo(s, f, fl)) || (r = elongated(s, f, fl)) || (r = swapped(s, f, fl)) ||
-	    (r = sg__kw_slip(s, f, fl))) {
+	if ((r = slipped(s, f, fl)) || (s->polite.count && (r = polite_slip(s, f, fl)))) {
 		*hit = (kw_hit){r, r->intent, SG_CONF_PHRASE, true};
 		return 0;
 	}

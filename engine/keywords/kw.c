@@ -241,14 +241,18 @@ static int parse_line(loader *ld, uint8_t lang, char *p)
 	for (int k = 0; k < 4; k++)
 		if (!strcmp(word, kinds[k]))
 			return parse_rule(ld, lang, (kw_kind)k, p);
-	if (!strcmp(word, "real")) { /* real words that are never read as typos */
+	bool polite = !strcmp(word, "polite"); /* words around a slipped keyword */
+	if (polite || !strcmp(word, "real")) { /* real words that are never read as typos */
 		char w[KW_TYPO_MAX * 3 + 2];
 		for (char *t; (t = token(&p));) {
 			size_t tl = strlen(t);
 			if (tl > KW_TYPO_MAX * 2)
-				return fail(ld, SG_EKEYWORDS, "real: word \"%s\" too long", t);
+				return fail(ld, SG_EKEYWORDS, "%s: word \"%s\" too long", word, t);
 			size_t wl = sg__kw_fold(t, tl, w);
-			int rc = wl ? sg__kw_table_put(&ld->set->real, w, wl, 0, NULL) : 0;
+			if (polite && memchr(w, ' ', wl))
+				return fail(ld, SG_EKEYWORDS, "polite: \"%s\" is more than one word", t);
+			int rc = wl ? sg__kw_table_put(polite ? &ld->set->polite : &ld->set->real, w, wl, 0, NULL)
+				    : 0;
 			if (rc < 0)
 				return rc;
 		}
@@ -468,6 +472,7 @@ void sg__kw_free(sg__kw_set *set)
 	sg__kw_table_free(&set->real);
 	sg__kw_table_free(&set->dropped);
 	sg__kw_table_free(&set->marked);
+	sg__kw_table_free(&set->polite);
 	free(set->hangul);
 	free(set->typo);
 	free(set->bits);

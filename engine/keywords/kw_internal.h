@@ -120,6 +120,7 @@ struct sg__kw_set {
 	size_t ntypo, typo_cap;
 	uint32_t typo_at[KW_TYPO_MAX + 2]; /* typo[] by length: first index of length >= n */
 	kw_table real;             /* real words ("real" lines): never typos */
+	kw_table polite;           /* polite words around a slipped keyword ("stpo po") */
 	kw_table marked;           /* marked keywords, by folded form -> rule index */
 	kw_table dropped;          /* other scripts' keywords less a letter (slip.c) */
 	uint32_t *hangul;          /* exact slots of Hangul keywords of 4+ syllables (slip.c) */
