@@ -327,7 +327,9 @@ static const kw_rule *slipped(const sg__kw_set *s, const char *f, size_t fl)
 /* Is f[b, e) a word of a "polite" line? */
 static bool polite_word(const sg__kw_set *s, const char *f, size_t b, size_t e)
 {
-	return e > b && sg__kw_table_get(&s->polite, f + b, e - b, sg__kw_hash(f + b, e - b));
+	const kw_table *t = &s->polite;
+	return e - b >= t->minlen && e - b <= t->maxlen &&
+	       sg__kw_table_get(t, f + b, e - b, sg__kw_hash(f + b, e - b));
 }
 
 static bool sep(char c)
@@ -342,6 +344,8 @@ static const kw_rule *polite_slip(const sg__kw_set *s, const char *f, size_t fl)
 {
 	size_t b = 0, e = fl;
 	bool cut = false;
+	if (fl > 48 || !memchr(f, ' ', fl))
+		return NULL; /* a keyword and a few polite words, no more; one word is no such text */
 	for (;;) { /* leading polite words */
 		size_t w = b;
 		while (w < e && !sep(f[w]))
@@ -378,7 +382,7 @@ static int find(const sg__kw_set *s, sg__campaign *c, const char *text, size_t l
 	if (!fl)
 		return 0;
 	const kw_rule *r = exact(s, f, fl);
-	if (!r && s->marked.count)
+	if (!r && s->marked.count && fl >= s->marked.minlen && fl <= s->marked.maxlen)
 		r = sg__kw_marked(s, text, len, f, fl); /* "DỪNG" with its marks, not "Đúng" */
 	if (!r)
 		r = repeated(s, f, fl);
@@ -464,6 +468,24 @@ static int classify_long(const sg__kw_set *set, sg__campaign *campaign, const ch
 	return 0;
 }
 
+/* Characters in text, -1 when it is no valid UTF-8: most texts are ASCII,
+ * checked 8 bytes at a time before the full decoder. */
+static long char_count(const char *text, size_t len)
+{
+	size_t i = 0;
+	for (uint64_t w; i + 8 <= len; i += 8) {
+		memcpy(&w, text + i, 8);
+		if (w & 0x8080808080808080ULL)
+			break;
+	}
+	while (i < len && !((unsigned char)text[i] & 0x80))
+		i++;
+	if (i == len)
+		return (long)len;
+	long rest = sg__utf8_count(text + i, len - i);
+	return rest < 0 ? -1 : (long)i + rest;
+}
+
 int sg__kw_classify(const sg__kw_set *set, sg__campaign *campaign, const char *text, size_t len,
 		    sg_classification *out)
 {
@@ -471,7 +493,7 @@ int sg__kw_classify(const sg__kw_set *set, sg__campaign *campaign, const char *t
 						    "campaign.help"};
 	if (!set || !out || (!text && len))
 		return -EINVAL;
-	long nchars = sg__utf8_count(text, len);
+	long nchars = char_count(text, len);
 	if (nchars < 0)
 		return SG_EUTF8;
 	kw_hit hit;
