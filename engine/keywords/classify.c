@@ -311,11 +311,79 @@ static const kw_rule *swapped(const sg__kw_set *s, const char *f, size_t fl)
 	return found;
 }
 
-static int find(const sg__kw_set *s, sg__campaign *c, char *f, size_t fl, kw_hit *hit)
+/* A slipped keyword (typo.c, elongated, swapped, slip.c) of the whole text. */
+static const kw_rule *slipped(const sg__kw_set *s, const char *f, size_t fl)
+{
+	const kw_rule *r = sg__kw_typo(s, f, fl);
+	if (!r)
+		r = elongated(s, f, fl);
+	if (!r)
+		r = swapped(s, f, fl);
+	if (!r)
+		r = sg__kw_slip(s, f, fl);
+	return r;
+}
+
+/* Is f[b, e) a word of a "polite" line? */
+static bool polite_word(const sg__kw_set *s, const char *f, size_t b, size_t e)
+{
+	const kw_table *t = &s->polite;
+	return e - b >= t->minlen && e - b <= t->maxlen &&
+	       sg__kw_table_get(t, f + b, e - b, sg__kw_hash(f + b, e - b));
+}
+
+static bool sep(char c)
+{
+	return c == ' ' || c == '.' || c == ',' || c == '!' || c == '?' || c == ';' || c == ':';
+}
+
+/* A slipped keyword with polite words only before or after it ("stpo po",
+ * "pls unsubscibe", "stpo souple"): the same keyword. Still a whole-message
+ * keyword, not one inside a sentence: every other word must be polite. */
+static const kw_rule *polite_slip(const sg__kw_set *s, const char *f, size_t fl)
+{
+	size_t b = 0, e = fl;
+	bool cut = false;
+	if (fl > 48 || !memchr(f, ' ', fl))
+		return NULL; /* a keyword and a few polite words, no more; one word is no such text */
+	for (;;) { /* leading polite words */
+		size_t w = b;
+		while (w < e && !sep(f[w]))
+			w++;
+		if (w == e || !polite_word(s, f, b, w))
+			break;
+		while (w < e && sep(f[w]))
+			w++;
+		b = w;
+		cut = true;
+	}
+	for (;;) { /* trailing ones */
+		size_t w = e;
+		while (w > b && sep(f[w - 1]))
+			w--;
+		size_t t = w;
+		while (t > b && !sep(f[t - 1]))
+			t--;
+		if (t == b || !polite_word(s, f, t, w))
+			break;
+		while (t > b && sep(f[t - 1]))
+			t--;
+		e = t;
+		cut = true;
+	}
+	if (!cut || e == b || exact(s, f + b, e - b))
+		return NULL; /* a keyword itself: the phrase rules read its politeness */
+	return slipped(s, f + b, e - b);
+}
+
+static int find(const sg__kw_set *s, sg__campaign *c, const char *text, size_t len, char *f, size_t fl,
+		kw_hit *hit)
 {
 	if (!fl)
 		return 0;
 	const kw_rule *r = exact(s, f, fl);
+	if (!r && s->marked.count && fl >= s->marked.minlen && fl <= s->marked.maxlen)
+		r = sg__kw_marked(s, text, len, f, fl); /* "DỪNG" with its marks, not "Đúng" */
 	if (!r)
 		r = repeated(s, f, fl);
 	if (c) {
@@ -337,7 +405,7 @@ static int find(const sg__kw_set *s, sg__campaign *c, char *f, size_t fl, kw_hit
 	}
 	/* A one-word text one keyboard slip from a keyword ("Stpo", "unsubscibe"):
 	 * as clear as a phrase, reported as the keyword's rule + "~typo". */
-	if ((r = sg__kw_typo(s, f, fl)) || (r = elongated(s, f, fl)) || (r = swapped(s, f, fl))) {
+	if ((r = slipped(s, f, fl)) || (s->polite.count && (r = polite_slip(s, f, fl)))) {
 		*hit = (kw_hit){r, r->intent, SG_CONF_PHRASE, true};
 		return 0;
 	}
@@ -351,7 +419,7 @@ static int classify_one(const sg__kw_set *set, sg__campaign *campaign, const cha
 	size_t fl = sg__kw_fold(text ? text : "", len, f);
 	memset(f + fl, 0, KW_PAD); /* JIT code may read a little past the subject */
 	*hit = (kw_hit){NULL, SG_INTENT_NONE, SG_CONF_NONE};
-	return find(set, campaign, f, fl, hit);
+	return find(set, campaign, text ? text : "", len, f, fl, hit);
 }
 
 /* Byte offset of the character that starts at or after `at` (UTF-8 valid). */
@@ -400,6 +468,24 @@ static int classify_long(const sg__kw_set *set, sg__campaign *campaign, const ch
 	return 0;
 }
 
+/* Characters in text, -1 when it is no valid UTF-8: most texts are ASCII,
+ * checked 8 bytes at a time before the full decoder. */
+static long char_count(const char *text, size_t len)
+{
+	size_t i = 0;
+	for (uint64_t w; i + 8 <= len; i += 8) {
+		memcpy(&w, text + i, 8);
+		if (w & 0x8080808080808080ULL)
+			break;
+	}
+	while (i < len && !((unsigned char)text[i] & 0x80))
+		i++;
+	if (i == len)
+		return (long)len;
+	long rest = sg__utf8_count(text + i, len - i);
+	return rest < 0 ? -1 : (long)i + rest;
+}
+
 int sg__kw_classify(const sg__kw_set *set, sg__campaign *campaign, const char *text, size_t len,
 		    sg_classification *out)
 {
@@ -407,7 +493,7 @@ int sg__kw_classify(const sg__kw_set *set, sg__campaign *campaign, const char *t
 						    "campaign.help"};
 	if (!set || !out || (!text && len))
 		return -EINVAL;
-	long nchars = sg__utf8_count(text, len);
+	long nchars = char_count(text, len);
 	if (nchars < 0)
 		return SG_EUTF8;
 	kw_hit hit;

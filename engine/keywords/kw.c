@@ -28,6 +28,7 @@ typedef struct loader {
 	const char *path; /* file being read */
 	unsigned line;
 	bool commented;   /* the current paragraph has a '#' comment */
+	bool marked;      /* the exact rule being parsed is a "marked" line */
 	EVP_MD_CTX *digest; /* the set's version: over every file read */
 	char *err;
 	size_t errlen;
@@ -172,6 +173,17 @@ static int parse_rule(loader *ld, uint8_t lang, kw_kind kind, char *p)
 	*r = (kw_rule){.intent = (sg_intent)intent, .kind = kind, .lang = lang};
 	memcpy(r->id, id, il + 1);
 	s->nrules++;
+	if (kind == KW_EXACT && ld->marked) { /* marked.c: only with its marks */
+		size_t tl = strlen(text);
+		char *f = malloc(tl * 3 / 2 + 1), msg[200];
+		size_t fl = f ? sg__kw_fold(text, tl, f) : 0;
+		rc = !f ? -ENOMEM : !fl ? fail(ld, SG_EKEYWORDS, "rule %s: empty keyword", id)
+					: sg__kw_marked_add(s, text, f, fl, idx, msg, sizeof(msg));
+		if (rc == SG_EKEYWORDS && fl)
+			rc = fail(ld, rc, "%s", msg);
+		free(f);
+		return rc;
+	}
 	if (kind == KW_EXACT) {
 		size_t tl = strlen(text);
 		char *f = malloc(tl * 3 / 2 + 1), *q = malloc(tl * 3 / 2 + 1);
@@ -223,17 +235,24 @@ static int parse_line(loader *ld, uint8_t lang, char *p)
 		ld->commented = true;
 		return 0;
 	}
+	ld->marked = !strcmp(word, "marked");
+	if (ld->marked)
+		return parse_rule(ld, lang, KW_EXACT, p);
 	for (int k = 0; k < 4; k++)
 		if (!strcmp(word, kinds[k]))
 			return parse_rule(ld, lang, (kw_kind)k, p);
-	if (!strcmp(word, "real")) { /* real words that are never read as typos */
+	bool polite = !strcmp(word, "polite"); /* words around a slipped keyword */
+	if (polite || !strcmp(word, "real")) { /* real words that are never read as typos */
 		char w[KW_TYPO_MAX * 3 + 2];
 		for (char *t; (t = token(&p));) {
 			size_t tl = strlen(t);
 			if (tl > KW_TYPO_MAX * 2)
-				return fail(ld, SG_EKEYWORDS, "real: word \"%s\" too long", t);
+				return fail(ld, SG_EKEYWORDS, "%s: word \"%s\" too long", word, t);
 			size_t wl = sg__kw_fold(t, tl, w);
-			int rc = wl ? sg__kw_table_put(&ld->set->real, w, wl, 0, NULL) : 0;
+			if (polite && memchr(w, ' ', wl))
+				return fail(ld, SG_EKEYWORDS, "polite: \"%s\" is more than one word", t);
+			int rc = wl ? sg__kw_table_put(polite ? &ld->set->polite : &ld->set->real, w, wl, 0, NULL)
+				    : 0;
 			if (rc < 0)
 				return rc;
 		}
@@ -342,6 +361,9 @@ static int finalize(loader *ld)
 		}
 	}
 	sg__kw_typo_init(s);
+	int rc = sg__kw_slip_init(s);
+	if (rc < 0)
+		return rc;
 	for (size_t l = 0; l < s->nlangs; l++)
 		if (!strcmp(s->langs[l].code, "en"))
 			s->default_lang = (uint8_t)l;
@@ -439,6 +461,7 @@ void sg__kw_free(sg__kw_set *set)
 	for (size_t i = 0; i < set->nrules; i++) {
 		pcre2_code_free(set->rules[i].code);
 		free(set->rules[i].triggers);
+		free(set->rules[i].marks);
 	}
 	free(set->rules);
 	sg__kw_table_free(&set->exact);
@@ -447,6 +470,10 @@ void sg__kw_free(sg__kw_set *set)
 	sg__kw_table_free(&set->trig_stem);
 	sg__kw_table_free(&set->trig_stem_wide);
 	sg__kw_table_free(&set->real);
+	sg__kw_table_free(&set->dropped);
+	sg__kw_table_free(&set->marked);
+	sg__kw_table_free(&set->polite);
+	free(set->hangul);
 	free(set->typo);
 	free(set->bits);
 	for (size_t l = 0; l < set->nlangs; l++) {

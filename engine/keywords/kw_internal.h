@@ -40,6 +40,8 @@ typedef struct kw_rule {
 	bool jit;           /* code was JIT-compiled: use pcre2_jit_match */
 	pcre2_code *code;   /* NULL for KW_EXACT; immutable, shared by all threads */
 	char *triggers;     /* pattern rules: comma-separated trigger words, as loaded */
+	uint32_t *marks;    /* marked keywords: the letters with their marks (marked.c) */
+	uint8_t nmarks;
 } kw_rule;
 
 enum { KW_REPLY_HELP, KW_REPLY_OPT_OUT, KW_REPLY_OPT_IN, KW_REPLY_N };
@@ -118,6 +120,11 @@ struct sg__kw_set {
 	size_t ntypo, typo_cap;
 	uint32_t typo_at[KW_TYPO_MAX + 2]; /* typo[] by length: first index of length >= n */
 	kw_table real;             /* real words ("real" lines): never typos */
+	kw_table polite;           /* polite words around a slipped keyword ("stpo po") */
+	kw_table marked;           /* marked keywords, by folded form -> rule index */
+	kw_table dropped;          /* other scripts' keywords less a letter (slip.c) */
+	uint32_t *hangul;          /* exact slots of Hangul keywords of 4+ syllables (slip.c) */
+	size_t nhangul, hangul_cap;
 	uint64_t neighbour[36];    /* a-z0-9: bit b set when key b is next to key a */
 	kw_calib *calib;           /* calibration.tsv, sorted by rule (calib.c) */
 	size_t ncalib, calib_cap;
@@ -173,6 +180,21 @@ const char *sg__kw_template_check(const char *tpl);
 void sg__kw_typo_init(sg__kw_set *s);
 int sg__kw_typo_add(sg__kw_set *s, const char *key, size_t len, uint32_t rule);
 const kw_rule *sg__kw_typo(const sg__kw_set *s, const char *f, size_t fl);
+
+#define KW_MARKED_MAX 32 /* letters of a marked keyword */
+/* Marked keywords (marked.c): the lowercase letters of text with their
+ * marks (0: none, too many, or combining marks); register one (0, an
+ * SG_EKEYWORDS with err set, -ENOMEM); the rule text is, or NULL. */
+size_t sg__kw_marks(const char *text, size_t len, uint32_t *out, size_t max);
+int sg__kw_marked_add(sg__kw_set *s, const char *keyword, const char *folded, size_t fl, uint32_t rule,
+		      char *err, size_t errlen);
+const kw_rule *sg__kw_marked(const sg__kw_set *s, const char *text, size_t len, const char *f, size_t fl);
+
+/* Slips in other scripts (slip.c): build s->dropped from the exact
+ * keywords (0, -ENOMEM); the rule a text with a letter dropped, doubled or
+ * held down stands for, or NULL. */
+int sg__kw_slip_init(sg__kw_set *s);
+const kw_rule *sg__kw_slip(const sg__kw_set *s, const char *f, size_t fl);
 
 /* Tests only: with on == false every pattern runs on every text, which
  * shows when a rule's triggers miss a text its pattern matches. */

@@ -153,7 +153,9 @@ const kw_rule *sg__kw_typo(const sg__kw_set *s, const char *f, size_t fl)
 	for (size_t i = s->typo_at[fl - 1]; i < s->typo_at[fl + 2 <= KW_TYPO_MAX + 1 ? fl + 2 : KW_TYPO_MAX + 1];
 	     i++) {
 		const kw_typo *t = &s->typo[i];
-		if (!one_edit(s, f, fl, t->key, t->len))
+		/* one edit keeps f[0] or f[1] where the keyword has it, or swaps them */
+		if ((f[0] != t->key[0] && f[1] != t->key[1] && f[0] != t->key[1] && f[1] != t->key[0]) ||
+		    !one_edit(s, f, fl, t->key, t->len))
 			continue;
 		const kw_rule *r = &s->rules[t->rule];
 		if (found && found->intent != r->intent)

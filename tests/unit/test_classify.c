@@ -491,6 +491,56 @@ static void typos(void **state)
 	assert_int_not_equal(r.intent, SG_INTENT_OPT_IN);
 }
 
+/* Slips in other scripts (slip.c), marked keywords (marked.c) and polite
+ * words around a slipped keyword. */
+static void slips_marks_polite(void **state)
+{
+	(void)state;
+	static const struct { const char *text, *rule; } hit[] = {
+		{"انصرف", "fa.ensiraf~typo"},           /* a letter dropped (انصراف) */
+		{"اقاف", "ar.iqaf~typo"},               /* إيقاف less its yeh */
+		{"الغاااء", "ar.ilgha~typo"},           /* a letter held down */
+		{"لغو عضوبت", "fa.laghv_ozviat~typo"}, /* ی written as its twin ب */
+		{"отпищите", "ru.otpishite~typo"},     /* ш written щ */
+		{"стопп", "ru.stop~typo"},             /* a letter doubled */
+		{"수신겨부", "ko.susin_geobu~typo"},    /* one jamo slipped: 거 -> 겨 */
+		{"수신거뷰", "ko.susin_geobu~typo"},
+		{"stpo po", "en.stop~typo"},           /* polite words around a slip */
+		{"pls unsubscibe", "en.unsubscribe~typo"},
+		{"stpo souple", "en.stop~typo"},
+	};
+	static const char *const miss[] = {
+		"수진거뷰",        /* two syllables slipped */
+		"انصرف الان یا", /* a sentence */
+		"стоп-кран",       /* a word with stop in it */
+		"stpo by",         /* not a polite word */
+		"please stpo it",
+		"Đúng", "đúng rồi", "dung", "DUNG", /* "right", or no marks: no guess */
+		"chán", "cut",
+	};
+	for (size_t i = 0; i < SG_ARRAY_SIZE(hit); i++) {
+		sg_classification r = run(hit[i].text);
+		if (strcmp(r.rule, hit[i].rule) || r.confidence != SG_CONF_PHRASE || r.intent != SG_INTENT_OPT_OUT)
+			fail_msg("\"%s\": rule %s conf %d, want %s phrase", hit[i].text, r.rule, r.confidence,
+				 hit[i].rule);
+	}
+	for (size_t i = 0; i < SG_ARRAY_SIZE(miss); i++) {
+		sg_classification r = run(miss[i]);
+		if (r.intent == SG_INTENT_OPT_OUT)
+			fail_msg("\"%s\" opted out: %s", miss[i], r.rule);
+	}
+	/* "DỪNG" counts with its marks, whatever the case and the emoji */
+	expect("Dừng", SG_INTENT_OPT_OUT, SG_CONF_EXACT, "vi.dung_m4");
+	expect("DỪNG!", SG_INTENT_OPT_OUT, SG_CONF_EXACT, "vi.dung_m4");
+	expect("dừng \xf0\x9f\x98\xa1", SG_INTENT_OPT_OUT, SG_CONF_EXACT, "vi.dung_m4");
+	expect("CHẶN", SG_INTENT_OPT_OUT, SG_CONF_EXACT, "vi.chan_m4");
+	/* a keyword with politeness is left to the phrase rules, never read as a
+	 * typo of another keyword ("abmelden" is one slip from "anmelden") */
+	sg_classification r = run("Abmelden bitte");
+	assert_int_equal(r.intent, SG_INTENT_OPT_OUT);
+	assert_null(strstr(r.rule, "~typo"));
+}
+
 static void write_file(const char *dir, const char *name, const char *text)
 {
 	char path[512];
@@ -518,6 +568,9 @@ static void load_errors(void **state)
 		{"reply maybe hi\n", "expected help, opt_out or opt_in"},
 		{"frobnicate\n", "unknown directive"},
 		{"# c\nexact help xx.a caf\xc3\n", "invalid UTF-8"},
+		{"# c\nmarked opt_out xx.a \xe5\x81\x9c\n", "a marked keyword is"},
+		{"# c\nmarked opt_out xx.a D\xe1\xbb\xaaNG\nmarked help xx.b \xc4\x90\xe1\xbb\xaaNG\n", "folds like"},
+		{"# c\npolite \xe5\x81\x9c\xe6\xad\xa2\xe2\x80\x83x\n", "more than one word"},
 	};
 	char dir[] = "/tmp/sg-kw-test-XXXXXX", err[512];
 	assert_non_null(mkdtemp(dir));
@@ -569,6 +622,7 @@ int main(void)
 		cmocka_unit_test(replies),
 		cmocka_unit_test(load_errors),
 		cmocka_unit_test(typos),
+		cmocka_unit_test(slips_marks_polite),
 		cmocka_unit_test(languages),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
