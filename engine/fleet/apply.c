@@ -240,15 +240,7 @@ static int batch_apply(sg__fleet *f, batch *b)
 	f->contact_ms = now_ms();
 	if (f->stream_last < last)
 		f->stream_last = last;
-	for (fjob **pp = &f->waiting; *pp;) {
-		fjob *j = *pp;
-		if (j->seq <= last) {
-			*pp = j->next;
-			sg__fleet_complete(f, j);
-		} else {
-			pp = &j->next;
-		}
-	}
+	sg__fleet_finish_ready(f); /* those whose outbox row is durable too */
 	bool any = f->dhead != NULL;
 	uv_mutex_unlock(&f->mu);
 	if (any)
