@@ -47,6 +47,7 @@ static bool settle(sg__fleet *f, fjob *list, int rc, fjob **dead)
 		j->obnext = NULL;
 		j->ob_pending = false;
 		j->ob_rc = rc;
+		f->ob_unsynced--;
 		if (j->outbox_id > f->ob_settled)
 			f->ob_settled = j->outbox_id;
 		if (j->orphan) {

@@ -142,6 +142,7 @@ struct sg__fleet {
 	fjob *waiting;  /* acknowledged, its applied seq or its durable row awaited */
 	fjob *ob_head, *ob_tail; /* rows for the outbox writer, in id order (fjob.obnext) */
 	uint64_t ob_settled;     /* every row up to this id written durably, or failed */
+	uint64_t ob_unsynced;    /* rows queued or being written, not yet known durable */
 	qmsg *aq_head, *aq_tail; /* delivered, for the applier */
 	unsigned aq_len;
 	uint64_t sub_gen;

@@ -366,6 +366,7 @@ static void take_group(sg__fleet *f, fjob *list)
 	else
 		f->ob_head = list;
 	f->ob_tail = t;
+	f->ob_unsynced += n;
 	uv_cond_signal(&f->obcond);
 	uv_mutex_unlock(&f->mu);
 	if (f->pend_tail)
