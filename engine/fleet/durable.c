@@ -75,6 +75,7 @@ static int write_rows(sg__fleet *f, fjob *list, size_t n)
 void sg__fleet_ob_main(void *arg)
 {
 	sg__fleet *f = arg;
+	name_thread("sg-fleet-outbox");
 	fjob *unsynced = NULL; /* the last put's jobs: durable once the next put or a sync returns */
 	for (;;) {
 		uv_mutex_lock(&f->mu);

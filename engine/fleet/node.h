@@ -19,6 +19,7 @@
  * same time, not one after the other. */
 #pragma once
 #include <nats/nats.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -174,6 +175,12 @@ struct sg__fleet {
 	void (*close_cb)(void *);
 	void *close_arg;
 };
+
+/* The thread's name in top -H, perf, /proc (at most 15 characters). */
+static inline void name_thread(const char *name)
+{
+	pthread_setname_np(pthread_self(), name);
+}
 
 static inline int64_t now_ms(void)
 {

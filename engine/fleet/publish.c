@@ -546,6 +546,7 @@ static void shutdown_jobs(sg__fleet *f, fjob *list)
 void sg__fleet_pub_main(void *arg)
 {
 	sg__fleet *f = arg;
+	name_thread("sg-fleet-pub");
 	int64_t last_tend = 0, last_scan = 0;
 	bool more = false; /* outbox rows left to republish: no idle wait */
 	released *rbuf = NULL;
