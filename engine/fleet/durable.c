@@ -8,6 +8,8 @@
  * (fleet_outbox.h), so its rows are durable once the next put, or a sync
  * when nothing more is queued, has returned: under load one flush per
  * group. A job is answered only once its row is durable (sg__fleet_ready).
+ * Acknowledged rows older than outboxKeepMs, which the publisher hands
+ * over, are deleted in the same transactions (no flush of their own).
  *
  * Crash points of one write W (message M, outbox row R) on this node:
  *  - before M is published: W was not answered; if R is durable it is
@@ -58,16 +60,17 @@ static bool settle(sg__fleet *f, fjob *list, int rc, fjob **dead)
 	return sg__fleet_finish_ready(f);
 }
 
-static int write_rows(sg__fleet *f, fjob *list, size_t n)
+/* One transaction: the rows of list and the deletions taken. */
+static int write_rows(sg__fleet *f, fjob *list, size_t n, const uint64_t *del, size_t ndel)
 {
-	sg__outbox_row *rows = malloc(n * sizeof(*rows));
+	sg__outbox_row *rows = malloc((n ? n : 1) * sizeof(*rows));
 	if (!rows)
 		return -ENOMEM;
 	size_t i = 0;
 	for (fjob *j = list; j; j = j->obnext, i++)
 		rows[i] = (sg__outbox_row){.id = j->outbox_id, .subject = j->subject, .msg_id = j->msg_id,
 					   .data = (const uint8_t *)j->msg.p, .len = j->msg.len};
-	int rc = sg__outbox_put(f->outbox, rows, n);
+	int rc = sg__outbox_put(f->outbox, rows, n, del, ndel);
 	free(rows);
 	return rc;
 }
@@ -77,10 +80,20 @@ void sg__fleet_ob_main(void *arg)
 	sg__fleet *f = arg;
 	name_thread("sg-fleet-outbox");
 	fjob *unsynced = NULL; /* the last put's jobs: durable once the next put or a sync returns */
+	uint64_t *del = NULL;  /* rows to delete, taken from f->ob_del (buffers swapped) */
+	size_t ndel = 0, delcap = 0;
 	for (;;) {
 		uv_mutex_lock(&f->mu);
-		while (!f->ob_head && !unsynced && !(f->stopping && f->pub_exited))
+		while (!f->ob_head && !unsynced && !f->ob_ndel && !(f->stopping && f->pub_exited))
 			uv_cond_wait(&f->obcond, &f->mu);
+		uint64_t *b = del; /* the publisher's deletions: buffers swapped */
+		size_t bcap = delcap;
+		del = f->ob_del;
+		ndel = f->ob_ndel;
+		delcap = f->ob_delcap;
+		f->ob_del = b;
+		f->ob_delcap = bcap;
+		f->ob_ndel = 0;
 		fjob *list = f->ob_head, *last = NULL;
 		size_t n = 0;
 		for (fjob *j = list; j && n < OB_GROUP_MAX; j = j->obnext, n++)
@@ -94,11 +107,21 @@ void sg__fleet_ob_main(void *arg)
 		bool stop = !list && !unsynced && f->stopping && f->pub_exited;
 		uv_mutex_unlock(&f->mu);
 		if (stop)
-			break;
+			break; /* deletions left over: the rows are published again, duplicates */
 		int rc = 0, src = 0;
 		fjob *durable = NULL, *failed = NULL;
+		if (list || ndel) {
+			rc = write_rows(f, list, n, del, ndel);
+			if (rc && ndel)
+				sg__warn("fleet", "outbox cleanup failed rows=%zu error=\"%s\"", ndel, sg_strerror(rc));
+			if (!rc && ndel) {
+				uv_mutex_lock(&f->mu);
+				f->ob_deleted += ndel; /* committed; durable with the next flush */
+				uv_mutex_unlock(&f->mu);
+			}
+			/* on failure the rows stay: published again on a restart, duplicates */
+		}
 		if (list) {
-			rc = write_rows(f, list, n);
 			if (rc) {
 				sg__err("fleet", "outbox write failed events=%zu error=\"%s\"", n, sg_strerror(rc));
 				failed = list;
@@ -111,8 +134,8 @@ void sg__fleet_ob_main(void *arg)
 				durable = unsynced; /* this put's data sync carried its meta page */
 				unsynced = list;
 			}
-		} else {
-			/* nothing more queued: sync now rather than wait for a put */
+		} else if (unsynced) {
+			/* no new rows queued: sync now rather than wait for a put */
 			if ((src = sg__outbox_sync(f->outbox)))
 				sg__err("fleet", "outbox sync failed error=\"%s\"", sg_strerror(src));
 			durable = unsynced;
@@ -131,6 +154,7 @@ void sg__fleet_ob_main(void *arg)
 		if (any)
 			uv_async_send(&f->async);
 	}
+	free(del);
 	uv_mutex_lock(&f->mu);
 	f->ob_exited = true;
 	uv_mutex_unlock(&f->mu);

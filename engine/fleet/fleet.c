@@ -112,6 +112,7 @@ static void on_closed(uv_handle_t *h)
 		free(r);
 	}
 	free(f->acked);
+	free(f->ob_del);
 	free(f->rel);
 	free(f->holds);
 	jsCtx_Destroy(f->js);
@@ -309,7 +310,8 @@ void sg__fleet_metrics(sg__fleet *f, sg__buf *b)
 {
 	uv_mutex_lock(&f->mu);
 	uint64_t applied = f->applied, last = f->stream_last, pub = f->published, to = f->publish_timeouts,
-		 rep = f->republished, msgs = f->applied_msgs, unsynced = f->ob_unsynced;
+		 rep = f->republished, msgs = f->applied_msgs, unsynced = f->ob_unsynced,
+		 deleted = f->ob_deleted;
 	bool diverged = f->diverged || f->broken;
 	bool stale = f->cfg.max_stale_ms && now_ms() - f->contact_ms > (int64_t)f->cfg.max_stale_ms;
 	uv_mutex_unlock(&f->mu);
@@ -330,11 +332,13 @@ void sg__fleet_metrics(sg__fleet *f, sg__buf *b)
 		       "# TYPE stopgate_fleet_republished_total counter\nstopgate_fleet_republished_total %" PRIu64 "\n"
 		       "# HELP stopgate_fleet_outbox_unsynced Outbox rows queued or being written, not yet known durable.\n"
 		       "# TYPE stopgate_fleet_outbox_unsynced gauge\nstopgate_fleet_outbox_unsynced %" PRIu64 "\n"
+		       "# HELP stopgate_fleet_outbox_deleted_total Acknowledged outbox rows deleted (outboxKeepMs old).\n"
+		       "# TYPE stopgate_fleet_outbox_deleted_total counter\nstopgate_fleet_outbox_deleted_total %" PRIu64 "\n"
 		       "# HELP stopgate_fleet_stale 1 when checks deny stale_replica.\n"
 		       "# TYPE stopgate_fleet_stale gauge\nstopgate_fleet_stale %d\n"
 		       "# HELP stopgate_fleet_diverged 1 when this node failed closed (replica_diverged).\n"
 		       "# TYPE stopgate_fleet_diverged gauge\nstopgate_fleet_diverged %d\n",
-		       applied, last, msgs, pub, to, rep, unsynced, stale ? 1 : 0, diverged ? 1 : 0);
+		       applied, last, msgs, pub, to, rep, unsynced, deleted, stale ? 1 : 0, diverged ? 1 : 0);
 }
 
 void sg__fleet_stop(sg__fleet *f, void (*cb)(void *arg), void *arg)

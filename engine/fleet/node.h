@@ -144,6 +144,9 @@ struct sg__fleet {
 	fjob *ob_head, *ob_tail; /* rows for the outbox writer, in id order (fjob.obnext) */
 	uint64_t ob_settled;     /* every row up to this id written durably, or failed */
 	uint64_t ob_unsynced;    /* rows queued or being written, not yet known durable */
+	uint64_t *ob_del;        /* acknowledged rows old enough: deleted by the writer's next commit */
+	size_t ob_ndel, ob_delcap;
+	uint64_t ob_deleted;     /* rows deleted since start (acknowledged, outboxKeepMs old) */
 	qmsg *aq_head, *aq_tail; /* delivered, for the applier */
 	unsigned aq_len;
 	uint64_t sub_gen;

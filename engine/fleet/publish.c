@@ -268,17 +268,25 @@ static bool tend_rows(sg__fleet *f)
 		n++;
 	if (!n)
 		return more;
-	uint64_t *ids = malloc(n * sizeof(*ids));
-	if (!ids)
-		return more;
-	for (size_t i = 0; i < n; i++)
-		ids[i] = f->acked[(f->ahead + i) % f->acap].id;
-	int rc = sg__outbox_del(f->outbox, ids, n);
-	free(ids);
-	if (rc) {
-		sg__warn("fleet", "outbox cleanup failed error=\"%s\"", sg_strerror(rc));
-		return more; /* kept: tried again next time */
+	/* deleted in the outbox writer's next transaction (durable.c): no
+	 * flush of their own, and the publisher does not wait for the disk */
+	uv_mutex_lock(&f->mu);
+	if (f->ob_ndel + n > f->ob_delcap) {
+		size_t cap = f->ob_delcap ? f->ob_delcap : 1024;
+		while (cap < f->ob_ndel + n)
+			cap *= 2;
+		uint64_t *d = realloc(f->ob_del, cap * sizeof(*d));
+		if (!d) {
+			uv_mutex_unlock(&f->mu);
+			return more; /* kept: tried again next time */
+		}
+		f->ob_del = d;
+		f->ob_delcap = cap;
 	}
+	for (size_t i = 0; i < n; i++)
+		f->ob_del[f->ob_ndel++] = f->acked[(f->ahead + i) % f->acap].id;
+	uv_cond_signal(&f->obcond);
+	uv_mutex_unlock(&f->mu);
 	f->ahead = (f->ahead + n) % f->acap;
 	f->alen -= n;
 	return more;

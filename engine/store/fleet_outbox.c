@@ -144,12 +144,28 @@ void sg__outbox_own_id(const char *node, uint64_t id, char *buf, size_t len)
 	snprintf(buf, len, "%.60s:o%llu", node, (unsigned long long)id);
 }
 
-int sg__outbox_put(sg__outbox *ob, const sg__outbox_row *rows, size_t n)
+/* txn: delete rows (absent ones are no error). */
+static int del_rows(sg__outbox *ob, MDB_txn *txn, const uint64_t *ids, size_t n)
+{
+	int rc = 0;
+	for (size_t i = 0; !rc && i < n; i++) {
+		uint8_t key[8];
+		be64(key, ids[i]);
+		MDB_val k = {8, key};
+		rc = mdb_del(txn, ob->rows, &k, NULL);
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+	}
+	return rc;
+}
+
+int sg__outbox_put(sg__outbox *ob, const sg__outbox_row *rows, size_t n, const uint64_t *del, size_t ndel)
 {
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(ob->env, NULL, 0, &txn);
 	if (rc)
 		return err(rc);
+	rc = del_rows(ob, txn, del, ndel);
 	uint8_t *val = NULL;
 	size_t cap = 0;
 	for (size_t i = 0; !rc && i < n; i++) {
@@ -201,17 +217,10 @@ int sg__outbox_del(sg__outbox *ob, const uint64_t *ids, size_t n)
 		return 0;
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(ob->env, NULL, 0, &txn);
-	for (size_t i = 0; !rc && i < n; i++) {
-		uint8_t key[8];
-		be64(key, ids[i]);
-		MDB_val k = {8, key};
-		rc = mdb_del(txn, ob->rows, &k, NULL);
-		if (rc == MDB_NOTFOUND)
-			rc = 0;
-	}
-	if (rc) {
-		if (txn)
-			mdb_txn_abort(txn);
+	if (rc)
+		return err(rc);
+	if ((rc = del_rows(ob, txn, ids, n))) {
+		mdb_txn_abort(txn);
 		return err(rc);
 	}
 	return err(mdb_txn_commit(txn));

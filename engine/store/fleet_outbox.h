@@ -40,11 +40,12 @@ void sg__outbox_close(sg__outbox *ob);
 int sg__outbox_ids(sg__outbox *ob, size_t n, uint64_t *first);
 /* The Nats-Msg-Id of a message without a de-dup key: "NODE:o<id>". */
 void sg__outbox_own_id(const char *node, uint64_t id, char *buf, size_t len);
-/* Store n rows (ids from sg__outbox_ids, ascending, none stored before) in
- * one transaction. Its data are synced, its meta page not: the rows are
+/* Store n rows (ids from sg__outbox_ids, ascending, none stored before)
+ * and delete the rows del[0..ndel) (absent ones are no error) in one
+ * transaction. Its data are synced, its meta page not: the rows are
  * durable once a LATER sg__outbox_put or sg__outbox_sync has returned 0
  * (LMDB's MDB_NOMETASYNC: one flush per group under load, not two). */
-int sg__outbox_put(sg__outbox *ob, const sg__outbox_row *rows, size_t n);
+int sg__outbox_put(sg__outbox *ob, const sg__outbox_row *rows, size_t n, const uint64_t *del, size_t ndel);
 /* Make every put that has returned durable. */
 int sg__outbox_sync(sg__outbox *ob);
 /* Delete rows (not synced: a row deleted again after a crash is published

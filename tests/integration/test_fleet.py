@@ -217,6 +217,25 @@ try:
             shutil.rmtree(tmp, ignore_errors=True)
 
     @case
+    def acknowledged_outbox_rows_are_deleted_once_outbox_keep_ms_old():
+        k = Daemon(config={"replication": {"outboxKeepMs": 0}}, args=["--replicate", cluster.urls, "--node", "k"])
+        nodes["k"] = k
+        k.start()
+        for i in range(5):
+            assert inbound(k, f"SM-keep{i}", f"+1415555{3100 + i}", "STOP").status == 200
+        deadline = time.time() + 30  # the publisher hands them over each second, the writer deletes them
+        while time.time() < deadline and metric(k, "stopgate_fleet_outbox_deleted_total") < 5:
+            time.sleep(0.1)
+        assert metric(k, "stopgate_fleet_outbox_deleted_total") == 5
+        assert k.stop() == 0
+        k.logfile.close()
+        k.start()
+        started = [ln for ln in k.log().splitlines() if "node started" in ln]
+        assert len(started) == 2 and "outbox_rows=0" in started[1], started  # with 120 s: outbox_rows=5
+        k.cleanup()
+        del nodes["k"]
+
+    @case
     def consistency_leader_answers_from_the_streams_last_sequence():
         for i in range(20):  # each STOP at a, checked at once at b
             rcpt = f"+1415558{i:04d}"
