@@ -440,6 +440,8 @@ static int load_row(const sg__outbox_row *r, void *ctx)
 	sg__fleet_hold(f, &x->keys);
 	x->next = f->rows;
 	f->rows = x;
+	if (x->id > f->ob_settled)
+		f->ob_settled = x->id; /* on disk: deleted once acknowledged and outboxKeepMs old */
 	return 0;
 }
 

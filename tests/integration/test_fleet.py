@@ -232,6 +232,25 @@ try:
         k.start()
         started = [ln for ln in k.log().splitlines() if "node started" in ln]
         assert len(started) == 2 and "outbox_rows=0" in started[1], started  # with 120 s: outbox_rows=5
+        # rows of an earlier run (killed before it deleted them) go too, once published again
+        for i in range(5, 10):
+            assert inbound(k, f"SM-keep{i}", f"+1415555{3100 + i}", "STOP").status == 200
+        k.kill(signal.SIGKILL)
+        k.proc.wait()
+        k.logfile.close()
+        k.start()
+        started = [ln for ln in k.log().splitlines() if "node started" in ln]
+        left = int(started[-1].rsplit("outbox_rows=", 1)[1].split()[0])
+        print(f"outbox rows left by the killed node: {left} of 5")
+        deadline = time.time() + 30
+        while time.time() < deadline and metric(k, "stopgate_fleet_outbox_deleted_total") < left:
+            time.sleep(0.1)
+        assert metric(k, "stopgate_fleet_outbox_deleted_total") == left
+        assert k.stop() == 0
+        k.logfile.close()
+        k.start()
+        started = [ln for ln in k.log().splitlines() if "node started" in ln]
+        assert "outbox_rows=0" in started[-1], started
         k.cleanup()
         del nodes["k"]
 
