@@ -18,6 +18,11 @@ an acknowledged STOP at one node to the check denying at another.
    answer to b's deny, p50 / p99 over --samples STOPs. Includes one HTTP
    round trip per poll on loopback, so it is an upper bound.
 
+Each round also prints the CPU time (user + system, /proc) that the
+processes under test used per acknowledged event: the single daemon; the
+three nodes and three nats-server. On a machine whose cores are busy that
+bounds the ratio more than the fsyncs do.
+
 Prints; asserts nothing about speed. Needs wrk and nats-server.
 """
 import argparse
@@ -72,6 +77,31 @@ def wrk(urls, conns, duration, pairs, run):
     return rps, p99, errors
 
 
+def cpu_s(pids):
+    """utime + stime of these processes (their threads included), seconds."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total / tick
+
+
+def measured(urls, duration, pairs, run, pids):
+    """wrk over urls; also the CPU the servers under test used per event."""
+    c0 = [cpu_s([p]) for p in pids]
+    r = wrk(urls, 64, duration, pairs, run)
+    used = [cpu_s([p]) - c for p, c in zip(pids, c0)]
+    ev = max(1.0, r[0] * duration)
+    if os.environ.get("SG_BENCH_CPU_DETAIL"):
+        print("  CPU us/event per process:", " ".join(f"{u * 1e6 / ev:.0f}" for u in used))
+    return r + (sum(used) * 1e6 / ev,)
+
+
 def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
@@ -93,16 +123,18 @@ def main():
     urls_opt = ["--replicate", cluster.urls]
     nodes = [sgtest.Daemon(args=urls_opt + ["--node", n]).start() for n in ("a", "b", "c")]
     single = sgtest.Daemon().start()
+    fleet_pids = [d.proc.pid for d in nodes] + [x.proc.pid for x in cluster.servers]
     rows = []
     try:
         for r in range(args.rounds):
-            s = wrk([f"http://127.0.0.1:{single.port}"], 64, args.duration, pairs, f"s{r}{time.time():.0f}")
-            f = wrk([f"http://127.0.0.1:{d.port}" for d in nodes], 64, args.duration, pairs,
-                    f"f{r}{time.time():.0f}")
+            s = measured([f"http://127.0.0.1:{single.port}"], args.duration, pairs, f"s{r}{time.time():.0f}",
+                         [single.proc.pid])
+            f = measured([f"http://127.0.0.1:{d.port}" for d in nodes], args.duration, pairs,
+                         f"f{r}{time.time():.0f}", fleet_pids)
             rows.append((s, f))
             print(f"round {r + 1}: single {s[0]:9.0f} events/s p99 {s[1] / 1000:6.1f} ms errors {s[2]} | "
                   f"fleet {f[0]:9.0f} events/s p99 {f[1] / 1000:6.1f} ms errors {f[2]} | "
-                  f"ratio {f[0] / s[0]:.2f}", flush=True)
+                  f"ratio {f[0] / s[0]:.2f} | CPU us/event single {s[3]:.0f} fleet {f[3]:.0f}", flush=True)
         srps = sorted(x[0][0] for x in rows)[len(rows) // 2] if rows else 0
         frps = sorted(x[1][0] for x in rows)[len(rows) // 2] if rows else 0
         # the lag: acknowledged at a -> denied at b

@@ -240,15 +240,7 @@ static int batch_apply(sg__fleet *f, batch *b)
 	f->contact_ms = now_ms();
 	if (f->stream_last < last)
 		f->stream_last = last;
-	for (fjob **pp = &f->waiting; *pp;) {
-		fjob *j = *pp;
-		if (j->seq <= last) {
-			*pp = j->next;
-			sg__fleet_complete(f, j);
-		} else {
-			pp = &j->next;
-		}
-	}
+	sg__fleet_finish_ready(f); /* those whose outbox row is durable too */
 	bool any = f->dhead != NULL;
 	uv_mutex_unlock(&f->mu);
 	if (any)
@@ -263,6 +255,7 @@ static int batch_apply(sg__fleet *f, batch *b)
 void sg__fleet_house_main(void *arg)
 {
 	sg__fleet *f = arg;
+	name_thread("sg-fleet-house");
 	int64_t last_info = 0, last_heads = 0;
 	for (;;) {
 		uv_mutex_lock(&f->mu);
@@ -305,6 +298,7 @@ void sg__fleet_house_main(void *arg)
 void sg__fleet_apply_main(void *arg)
 {
 	sg__fleet *f = arg;
+	name_thread("sg-fleet-apply");
 	batch *b = calloc(1, sizeof(*b));
 	uint64_t pos = 0;
 	natsSubscription *sub = NULL;

@@ -70,6 +70,35 @@ void sg__fleet_complete(sg__fleet *f, fjob *j)
 	sg__fleet_post_done(f, j);
 }
 
+void sg__fleet_finish(sg__fleet *f, fjob *j)
+{
+	if (j->ob_rc) {
+		/* in the stream and applied, but not in the outbox: not durable
+		 * as promised, so not acknowledged (the provider's retry is a
+		 * duplicate, answered as this delivery) */
+		j->job->status = j->ob_rc;
+		sg__fleet_post_done(f, j);
+	} else {
+		sg__fleet_complete(f, j);
+	}
+}
+
+bool sg__fleet_finish_ready(sg__fleet *f)
+{
+	bool any = false;
+	for (fjob **pp = &f->waiting; *pp;) {
+		fjob *j = *pp;
+		if (sg__fleet_ready(f, j)) {
+			*pp = j->next;
+			sg__fleet_finish(f, j);
+			any = true;
+		} else {
+			pp = &j->next;
+		}
+	}
+	return any;
+}
+
 /* ---- the loop side ---- */
 
 static void on_closed(uv_handle_t *h)
@@ -83,6 +112,7 @@ static void on_closed(uv_handle_t *h)
 		free(r);
 	}
 	free(f->acked);
+	free(f->ob_del);
 	free(f->rel);
 	free(f->holds);
 	jsCtx_Destroy(f->js);
@@ -95,6 +125,7 @@ static void on_closed(uv_handle_t *h)
 	sg__outbox_close(f->outbox);
 	uv_mutex_destroy(&f->mu);
 	uv_cond_destroy(&f->cond);
+	uv_cond_destroy(&f->obcond);
 	uv_cond_destroy(&f->acond);
 	uv_cond_destroy(&f->aspace);
 	free(f->optouts);
@@ -110,17 +141,26 @@ static void on_async(uv_async_t *a)
 	uv_mutex_lock(&f->mu);
 	fjob *list = f->dhead;
 	f->dhead = f->dtail = NULL;
-	bool exited = f->pub_exited && f->apply_exited && f->house_exited && f->stopping;
+	bool exited = f->pub_exited && f->apply_exited && f->house_exited && f->ob_exited && f->stopping;
 	uv_mutex_unlock(&f->mu);
 	while (list) {
 		fjob *next = list->next;
 		sg__wjob *w = list->job;
-		fjob_free(list);
+		/* a job answered before its outbox row was written (503, stopping):
+		 * the outbox writer still reads the row from it and frees it */
+		uv_mutex_lock(&f->mu);
+		bool writing = list->ob_pending;
+		list->job = NULL;
+		list->orphan = writing;
+		uv_mutex_unlock(&f->mu);
+		if (!writing)
+			fjob_free(list);
 		w->done(w);
 		list = next;
 	}
 	if (exited && f->stop_called && !uv_is_closing((uv_handle_t *)&f->async)) {
 		uv_thread_join(&f->pub_thread);
+		uv_thread_join(&f->ob_thread);
 		uv_thread_join(&f->apply_thread);
 		uv_thread_join(&f->house_thread);
 		/* jobs still waiting for their sequence: stopping, not answered from it */
@@ -270,7 +310,8 @@ void sg__fleet_metrics(sg__fleet *f, sg__buf *b)
 {
 	uv_mutex_lock(&f->mu);
 	uint64_t applied = f->applied, last = f->stream_last, pub = f->published, to = f->publish_timeouts,
-		 rep = f->republished, msgs = f->applied_msgs;
+		 rep = f->republished, msgs = f->applied_msgs, unsynced = f->ob_unsynced,
+		 deleted = f->ob_deleted;
 	bool diverged = f->diverged || f->broken;
 	bool stale = f->cfg.max_stale_ms && now_ms() - f->contact_ms > (int64_t)f->cfg.max_stale_ms;
 	uv_mutex_unlock(&f->mu);
@@ -289,11 +330,15 @@ void sg__fleet_metrics(sg__fleet *f, sg__buf *b)
 		       "stopgate_fleet_publish_timeouts_total %" PRIu64 "\n"
 		       "# HELP stopgate_fleet_republished_total Outbox rows published again (after a timeout or a restart).\n"
 		       "# TYPE stopgate_fleet_republished_total counter\nstopgate_fleet_republished_total %" PRIu64 "\n"
+		       "# HELP stopgate_fleet_outbox_unsynced Outbox rows queued or being written, not yet known durable.\n"
+		       "# TYPE stopgate_fleet_outbox_unsynced gauge\nstopgate_fleet_outbox_unsynced %" PRIu64 "\n"
+		       "# HELP stopgate_fleet_outbox_deleted_total Acknowledged outbox rows deleted (outboxKeepMs old).\n"
+		       "# TYPE stopgate_fleet_outbox_deleted_total counter\nstopgate_fleet_outbox_deleted_total %" PRIu64 "\n"
 		       "# HELP stopgate_fleet_stale 1 when checks deny stale_replica.\n"
 		       "# TYPE stopgate_fleet_stale gauge\nstopgate_fleet_stale %d\n"
 		       "# HELP stopgate_fleet_diverged 1 when this node failed closed (replica_diverged).\n"
 		       "# TYPE stopgate_fleet_diverged gauge\nstopgate_fleet_diverged %d\n",
-		       applied, last, msgs, pub, to, rep, stale ? 1 : 0, diverged ? 1 : 0);
+		       applied, last, msgs, pub, to, rep, unsynced, deleted, stale ? 1 : 0, diverged ? 1 : 0);
 }
 
 void sg__fleet_stop(sg__fleet *f, void (*cb)(void *arg), void *arg)
@@ -304,6 +349,7 @@ void sg__fleet_stop(sg__fleet *f, void (*cb)(void *arg), void *arg)
 	uv_mutex_lock(&f->mu);
 	f->stopping = true;
 	uv_cond_signal(&f->cond);
+	uv_cond_signal(&f->obcond);
 	uv_cond_broadcast(&f->acond);
 	uv_cond_broadcast(&f->aspace);
 	uv_mutex_unlock(&f->mu);
@@ -394,6 +440,8 @@ static int load_row(const sg__outbox_row *r, void *ctx)
 	sg__fleet_hold(f, &x->keys);
 	x->next = f->rows;
 	f->rows = x;
+	if (x->id > f->ob_settled)
+		f->ob_settled = x->id; /* on disk: deleted once acknowledged and outboxKeepMs old */
 	return 0;
 }
 
@@ -418,6 +466,7 @@ int sg__fleet_start(uv_loop_t *loop, sg_engine *engine, const sg__config *cfg, s
 	snprintf(f->subj_all, sizeof(f->subj_all), "%s.>", f->cfg.stream);
 	uv_mutex_init(&f->mu);
 	uv_cond_init(&f->cond);
+	uv_cond_init(&f->obcond);
 	uv_cond_init(&f->acond);
 	uv_cond_init(&f->aspace);
 	int rc = sg__outbox_open(cfg->data_dir, &f->outbox);
@@ -483,6 +532,7 @@ int sg__fleet_start(uv_loop_t *loop, sg_engine *engine, const sg__config *cfg, s
 	}
 	f->async.data = f;
 	if ((rc = uv_thread_create(&f->apply_thread, sg__fleet_apply_main, f)) ||
+	    (rc = uv_thread_create(&f->ob_thread, sg__fleet_ob_main, f)) ||
 	    (rc = uv_thread_create(&f->pub_thread, sg__fleet_pub_main, f)) ||
 	    (rc = uv_thread_create(&f->house_thread, sg__fleet_house_main, f))) {
 		/* not reached in practice; a half-started node is not used */
@@ -504,6 +554,7 @@ fail_early:
 	sg__outbox_close(f->outbox);
 	uv_mutex_destroy(&f->mu);
 	uv_cond_destroy(&f->cond);
+	uv_cond_destroy(&f->obcond);
 	uv_cond_destroy(&f->acond);
 	uv_cond_destroy(&f->aspace);
 	free(f->ring);

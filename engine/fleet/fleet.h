@@ -3,13 +3,15 @@
  * stream, and every node applies the stream in order into its store.
  *
  * Write path (sg__fleet_submit, loop thread -> publisher thread): the
- * job's decided events get their time, are encoded as one stream message,
- * written to the outbox (one synced transaction per group), published with
- * Nats-Msg-Id = the de-dup key, and the job is finished once the PubAck came
- * and this node's applier has applied that stream sequence, with the
+ * job's decided events get their time, are encoded as one stream message
+ * with an outbox id, published with Nats-Msg-Id = the de-dup key and, at
+ * the same time, written to the outbox (durable.c: one transaction per
+ * group); the job is finished once the PubAck came, this node's applier
+ * has applied that stream sequence and the outbox row is durable, with the
  * applied result as its out[] (a duplicate PubAck: the original message's
  * result, marked duplicate). No PubAck in time: status -EAGAIN (503 +
- * Retry-After); the row stays in the outbox and is published again.
+ * Retry-After); the row stays in the outbox and is published again. The
+ * crash points: durable.c, docs/fleet.md.
  * Groups are pipelined; a message waits while an earlier one of this node
  * for one of its recipients is unacknowledged (publish.c).
  *

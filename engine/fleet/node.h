@@ -1,16 +1,25 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The parts of a fleet node (fleet.h) shared by its files: fleet.c (start,
  * stop, submit, the loop side, /healthz and /metrics), publish.c (the
- * publisher thread and the ack handler) and apply.c (the applier thread).
+ * publisher thread and the ack handler), durable.c (the outbox writer) and
+ * apply.c (the applier thread).
  *
- * Threads: the loop (submit, done callbacks), the publisher (outbox,
- * publish), the applier (ordered consumer, sg_record_logged), the
+ * Threads: the loop (submit, done callbacks), the publisher (ids, publish,
+ * republish), the outbox writer (the outbox's group commit, in parallel
+ * with the publish), the applier (ordered consumer, sg_record_logged), the
  * housekeeping thread (stream info, chain heads), and libnats's own (the
  * PubAck handler). Everything shared is under mu: the submit queue, the
- * in-flight table the ack handler fills, the waiters for an applied
- * sequence, the done list, the applied results ring and the counters. */
+ * outbox writer's queue, the in-flight table the ack handler fills, the
+ * waiters, the done list, the applied results ring and the counters.
+ *
+ * A write is answered once three things hold (sg__fleet_ready): its PubAck
+ * came (a quorum of servers has it), this node's applier has applied its
+ * stream sequence (the answer is the applied result), and its outbox row
+ * is durable. The last two are the two syncs of a write; they run at the
+ * same time, not one after the other. */
 #pragma once
 #include <nats/nats.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -68,6 +77,11 @@ typedef struct fjob {
 	/* set by the ack handler, under mu */
 	bool acked, failed, dup;
 	uint64_t seq;
+	/* under mu: the outbox writer (durable.c) */
+	bool ob_pending; /* its row queued or written, not yet known durable */
+	int ob_rc;       /* the row could not be written: answered with this error */
+	bool orphan;     /* answered (503, stopping) while ob_pending: the writer frees it */
+	struct fjob *obnext; /* the writer's queue */
 	struct fjob *next;
 } fjob;
 
@@ -106,9 +120,10 @@ struct sg__fleet {
 	sg_engine *engine;
 	sg__replication cfg;
 	uv_async_t async;
-	uv_thread_t pub_thread, apply_thread, house_thread;
+	uv_thread_t pub_thread, apply_thread, house_thread, ob_thread;
 	uv_mutex_t mu;
 	uv_cond_t cond;          /* the publisher waits on it */
+	uv_cond_t obcond;        /* the outbox writer waits on it */
 	uv_cond_t acond, aspace; /* the applier's queue: not empty, not full */
 	natsConnection *nc;
 	jsCtx *js;
@@ -125,7 +140,13 @@ struct sg__fleet {
 	bool pend_held;                 /* jobs wait for a recipient held by an earlier message */
 	released *rel;                  /* acknowledged: for the publisher */
 	size_t nrel, relcap;
-	fjob *waiting;  /* acknowledged, applied seq awaited */
+	fjob *waiting;  /* acknowledged, its applied seq or its durable row awaited */
+	fjob *ob_head, *ob_tail; /* rows for the outbox writer, in id order (fjob.obnext) */
+	uint64_t ob_settled;     /* every row up to this id written durably, or failed */
+	uint64_t ob_unsynced;    /* rows queued or being written, not yet known durable */
+	uint64_t *ob_del;        /* acknowledged rows old enough: deleted by the writer's next commit */
+	size_t ob_ndel, ob_delcap;
+	uint64_t ob_deleted;     /* rows deleted since start (acknowledged, outboxKeepMs old) */
 	qmsg *aq_head, *aq_tail; /* delivered, for the applier */
 	unsigned aq_len;
 	uint64_t sub_gen;
@@ -143,7 +164,7 @@ struct sg__fleet {
 	uint64_t published, publish_timeouts, republished, applied_msgs;
 	bool diverged;
 	char diverged_reason[160];
-	bool stopping, pub_exited, apply_exited, house_exited, broken;
+	bool stopping, pub_exited, apply_exited, house_exited, ob_exited, broken;
 	char broken_reason[160];
 	/* publisher thread only */
 	fjob *pend, *pend_tail; /* in the outbox, not yet published (a recipient held) */
@@ -157,6 +178,12 @@ struct sg__fleet {
 	void (*close_cb)(void *);
 	void *close_arg;
 };
+
+/* The thread's name in top -H, perf, /proc (at most 15 characters). */
+static inline void name_thread(const char *name)
+{
+	pthread_setname_np(pthread_self(), name);
+}
 
 static inline int64_t now_ms(void)
 {
@@ -181,9 +208,23 @@ void sg__fleet_release(sg__fleet *f, const keys *k);
 void sg__fleet_post_done(sg__fleet *f, fjob *j);
 /* mu held: j's out[] from the applied result of j->seq, then posted. */
 void sg__fleet_complete(sg__fleet *f, fjob *j);
+
+/* mu held: whether j may be answered from its applied result: its PubAck
+ * came (or, a read barrier, the stream's last sequence is known), this
+ * node applied that sequence, and its outbox row is durable. */
+static inline bool sg__fleet_ready(const sg__fleet *f, const fjob *j)
+{
+	return (j->acked || j->barrier) && j->seq <= f->applied && !j->ob_pending;
+}
+
+/* mu held: answer a ready j (an error when its outbox row failed). */
+void sg__fleet_finish(sg__fleet *f, fjob *j);
+/* mu held: every waiting job that is ready now answered; true if any. */
+bool sg__fleet_finish_ready(sg__fleet *f);
 /* The stream's last sequence now (false when the stream does not answer). */
 bool sg__fleet_stream_last(sg__fleet *f, uint64_t *last);
 void sg__fleet_pub_main(void *arg);
 void sg__fleet_apply_main(void *arg);
 void sg__fleet_house_main(void *arg);
+void sg__fleet_ob_main(void *arg);
 void sg__fleet_on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure);

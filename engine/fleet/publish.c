@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A fleet node's publisher thread (fleet/node.h): each group of writes
- * to the outbox (one synced transaction), then published with
- * Nats-Msg-Id, pipelined (PIPELINE_MAX in flight), one unacknowledged
- * message per recipient at a time; the PubAck handler (a libnats thread);
- * rows without a PubAck published again; read barriers. */
+ * gets its outbox ids and is queued for the outbox writer (durable.c) and
+ * published at once with Nats-Msg-Id, pipelined (PIPELINE_MAX in flight),
+ * one unacknowledged message per recipient at a time; the PubAck handler
+ * (a libnats thread); rows without a PubAck published again; read
+ * barriers. The outbox commit and the publish, PubAck and apply run side
+ * by side; a write is answered once all of them are done (node.h). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -120,9 +122,10 @@ void sg__fleet_on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, v
 				j->acked = true;
 				j->seq = pa->Sequence;
 				j->dup = pa->Duplicate;
-				/* answered once the applier passed it, as soon as that is */
-				if (j->seq <= f->applied) {
-					sg__fleet_complete(f, j);
+				/* answered once the applier passed it and its outbox row
+				 * is durable, as soon as both are */
+				if (sg__fleet_ready(f, j)) {
+					sg__fleet_finish(f, j);
 					post = true;
 				} else {
 					j->next = f->waiting;
@@ -257,21 +260,33 @@ static bool tend_rows(sg__fleet *f)
 	bool more = f->rows && !failed;
 	size_t n = 0;
 	int64_t keep = (int64_t)f->cfg.outbox_keep_ms * 1000;
-	while (n < f->alen && now - f->acked[(f->ahead + n) % f->acap].acked_us > keep)
+	uv_mutex_lock(&f->mu);
+	uint64_t settled = f->ob_settled; /* a row still being written is not deleted before it is */
+	uv_mutex_unlock(&f->mu);
+	while (n < f->alen && now - f->acked[(f->ahead + n) % f->acap].acked_us > keep &&
+	       f->acked[(f->ahead + n) % f->acap].id <= settled)
 		n++;
 	if (!n)
 		return more;
-	uint64_t *ids = malloc(n * sizeof(*ids));
-	if (!ids)
-		return more;
-	for (size_t i = 0; i < n; i++)
-		ids[i] = f->acked[(f->ahead + i) % f->acap].id;
-	int rc = sg__outbox_del(f->outbox, ids, n);
-	free(ids);
-	if (rc) {
-		sg__warn("fleet", "outbox cleanup failed error=\"%s\"", sg_strerror(rc));
-		return more; /* kept: tried again next time */
+	/* deleted in the outbox writer's next transaction (durable.c): no
+	 * flush of their own, and the publisher does not wait for the disk */
+	uv_mutex_lock(&f->mu);
+	if (f->ob_ndel + n > f->ob_delcap) {
+		size_t cap = f->ob_delcap ? f->ob_delcap : 1024;
+		while (cap < f->ob_ndel + n)
+			cap *= 2;
+		uint64_t *d = realloc(f->ob_del, cap * sizeof(*d));
+		if (!d) {
+			uv_mutex_unlock(&f->mu);
+			return more; /* kept: tried again next time */
+		}
+		f->ob_del = d;
+		f->ob_delcap = cap;
 	}
+	for (size_t i = 0; i < n; i++)
+		f->ob_del[f->ob_ndel++] = f->acked[(f->ahead + i) % f->acap].id;
+	uv_cond_signal(&f->obcond);
+	uv_mutex_unlock(&f->mu);
 	f->ahead = (f->ahead + n) % f->acap;
 	f->alen -= n;
 	return more;
@@ -291,7 +306,7 @@ static void barriers(sg__fleet *f, fjob *list)
 			j->job->status = -EAGAIN; /* the stream does not answer: 503 */
 			sg__fleet_post_done(f, j);
 		} else if ((j->seq = last) <= f->applied) {
-			sg__fleet_complete(f, j);
+			sg__fleet_finish(f, j);
 		} else {
 			j->next = f->waiting;
 			f->waiting = j;
@@ -308,8 +323,9 @@ static void fail_job(sg__fleet *f, fjob *j, int st)
 	sg__fleet_post_done(f, j);
 }
 
-/* New jobs: written to the outbox in one synced transaction (the group
- * commit), then queued for publishing in that order. */
+/* New jobs: their outbox ids, their rows queued for the outbox writer
+ * (durable.c), and queued for publishing in that order. Publishing does
+ * not wait for the rows: the answer does (sg__fleet_ready). */
 static void take_group(sg__fleet *f, fjob *list)
 {
 	fjob *bar = NULL;
@@ -328,19 +344,13 @@ static void take_group(sg__fleet *f, fjob *list)
 	if (!list)
 		return;
 	size_t n = 0;
-	for (fjob *j = list; j; j = j->next)
-		n++;
-	sg__outbox_row *rows = calloc(n, sizeof(*rows));
-	int rc = rows ? 0 : -ENOMEM;
-	size_t i = 0;
-	for (fjob *j = list; j && rows; j = j->next, i++)
-		rows[i] = (sg__outbox_row){.subject = j->subject, .msg_id = j->msg_id,
-					   .data = (const uint8_t *)j->msg.p, .len = j->msg.len};
-	if (!rc)
-		rc = sg__outbox_put(f->outbox, f->cfg.node, rows, n);
+	fjob *t = list;
+	for (fjob *j = list; j; j = j->next, n++)
+		t = j;
+	uint64_t id = 0;
+	int rc = sg__outbox_ids(f->outbox, n, &id);
 	if (rc) {
-		sg__err("fleet", "outbox write failed events=%zu error=\"%s\"", n, sg_strerror(rc));
-		free(rows);
+		sg__err("fleet", "outbox ids failed events=%zu error=\"%s\"", n, sg_strerror(rc));
 		uv_mutex_lock(&f->mu);
 		f->npipe -= (unsigned)n;
 		for (fjob *j = list, *next; j; j = next) {
@@ -351,19 +361,26 @@ static void take_group(sg__fleet *f, fjob *list)
 		uv_async_send(&f->async);
 		return;
 	}
-	i = 0;
-	for (fjob *j = list; j; j = j->next, i++) {
-		j->outbox_id = rows[i].id;
-		sg__strlcpy(j->msg_id, rows[i].msg_id, sizeof(j->msg_id));
+	for (fjob *j = list; j; j = j->next) {
+		j->outbox_id = id++;
+		if (!j->msg_id[0]) /* no de-dup key: the node's own, never reused */
+			sg__outbox_own_id(f->cfg.node, j->outbox_id, j->msg_id, sizeof(j->msg_id));
+		j->ob_pending = true;
+		j->obnext = j->next;
 	}
-	free(rows);
+	uv_mutex_lock(&f->mu);
+	if (f->ob_tail)
+		f->ob_tail->obnext = list;
+	else
+		f->ob_head = list;
+	f->ob_tail = t;
+	f->ob_unsynced += n;
+	uv_cond_signal(&f->obcond);
+	uv_mutex_unlock(&f->mu);
 	if (f->pend_tail)
 		f->pend_tail->next = list;
 	else
 		f->pend = list;
-	fjob *t = list;
-	while (t->next)
-		t = t->next;
 	f->pend_tail = t;
 }
 
@@ -537,6 +554,7 @@ static void shutdown_jobs(sg__fleet *f, fjob *list)
 void sg__fleet_pub_main(void *arg)
 {
 	sg__fleet *f = arg;
+	name_thread("sg-fleet-pub");
 	int64_t last_tend = 0, last_scan = 0;
 	bool more = false; /* outbox rows left to republish: no idle wait */
 	released *rbuf = NULL;
@@ -573,6 +591,7 @@ void sg__fleet_pub_main(void *arg)
 	free(rbuf);
 	uv_mutex_lock(&f->mu);
 	f->pub_exited = true;
+	uv_cond_signal(&f->obcond); /* the outbox writer: nothing more comes */
 	uv_mutex_unlock(&f->mu);
 	uv_async_send(&f->async);
 }
