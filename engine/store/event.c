@@ -7,6 +7,7 @@
 
 #include "internal.h"
 #include "store/event.h"
+#include "store/event_value.h"
 #include "store/store.h"
 
 void sg__sha256(const void *data, size_t len, uint8_t out[32])
@@ -124,6 +125,8 @@ static const char *take_str(reader *r)
 
 int sg__event_decode(const void *val, size_t len, sg_event *ev, char *scratch, size_t scratch_size)
 {
+	if (sg__event_value_is_compact(val, len)) /* event_value.h: no seq, no prev_hash stored */
+		return sg__event_value_decode(0, val, len, NULL, ev, scratch, scratch_size);
 	memset(ev, 0, sizeof(*ev));
 	if (len < 64 + 1)
 		return SG_ECORRUPT;

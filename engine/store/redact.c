@@ -22,25 +22,20 @@
 #include "store/store.h"
 #include "internal.h"
 #include "store/event.h"
+#include "store/event_value.h"
 
 #define DELETE_BATCH 4096
 #define SCAN_BATCH 65536 /* bodies looked at per snapshot / txn */
 
-/* time_us and action of the event stored under key k (canonical layout,
- * event.h: hash[32] prev[32] u8 format, u64 seq, i64 time_us, i64
- * event_time_us, u8 action). */
+/* time_us and action of the event stored under key k (either stored form,
+ * event_value.h). */
 static int event_info(sg_engine *e, MDB_txn *txn, MDB_val *k, int64_t *time_us, int *action)
 {
 	MDB_val v;
 	int rc = mdb_get(txn, e->store.events, k, &v);
 	if (rc)
 		return rc == MDB_NOTFOUND ? SG_ECORRUPT : sg__store_err(rc); /* a body without its event */
-	const uint8_t *b = v.mv_data;
-	if (v.mv_size < 64 + 1 + 24 + 1 || !SG__EVENT_FORMAT_OK(b[64]))
-		return SG_ECORRUPT;
-	*time_us = (int64_t)sg__be64_get(b + 64 + 1 + 8);
-	*action = b[64 + 1 + 24];
-	return 0;
+	return sg__event_value_head(v.mv_data, v.mv_size, time_us, action);
 }
 
 typedef struct pass {

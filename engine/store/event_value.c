@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The stored forms of an event (event_value.h): the compact encoder, and
+ * the decoders of both forms. */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+#include "store/event_value.h"
+#include "store/store.h"
+
+bool sg__event_value_full = false;
+
+#define F_SCOPE_IS_SENDER (1u << 12)
+#define F_EVENT_TIME (1u << 13)
+#define F_BODY (1u << 14)
+#define F_KNOWN (0x7FFFu)
+#define MAX_DIGITS 30 /* a longer "+digits" string is stored as text */
+
+/* SHA-256 of the empty string: the digest of an event without a body. */
+static const uint8_t empty_sha256[32] = {
+	0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+	0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55};
+
+typedef struct out {
+	uint8_t *p, *end;
+	int err;
+} out;
+
+static void put(out *o, const void *src, size_t n)
+{
+	if (o->err || (size_t)(o->end - o->p) < n) {
+		o->err = o->err ? o->err : SG_ETOOLONG;
+		return;
+	}
+	memcpy(o->p, src, n);
+	o->p += n;
+}
+
+static void put_varint(out *o, uint64_t v)
+{
+	uint8_t b[10];
+	size_t n = 0;
+	do {
+		b[n] = (uint8_t)(v & 0x7F);
+		v >>= 7;
+		if (v)
+			b[n] |= 0x80;
+		n++;
+	} while (v);
+	put(o, b, n);
+}
+
+static size_t digits_of(const char *s, size_t n)
+{
+	if (n < 2 || n - 1 > MAX_DIGITS || s[0] != '+')
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return n - 1;
+}
+
+static void put_string(out *o, const char *s)
+{
+	size_t n = strlen(s), d = digits_of(s, n);
+	if (n > SG__EVENT_STR_MAX) {
+		o->err = SG_ETOOLONG;
+		return;
+	}
+	if (!d) {
+		put_varint(o, (uint64_t)n << 1);
+		put(o, s, n);
+		return;
+	}
+	uint8_t b[MAX_DIGITS / 2];
+	memset(b, 0, sizeof(b));
+	for (size_t i = 0; i < d; i++)
+		b[i / 2] |= (uint8_t)((s[1 + i] - '0') << (i % 2 ? 0 : 4));
+	put_varint(o, ((uint64_t)d << 1) | 1);
+	put(o, b, (d + 1) / 2);
+}
+
+static const char *const *strings_of(const sg_event *ev, const char *strs[SG__EVENT_STRINGS])
+{
+	const char *s[SG__EVENT_STRINGS] = {ev->scope_id, ev->sender,	     ev->recipient, ev->campaign,
+					    ev->brand,	  ev->provider,	     ev->provider_msg_id, ev->rule,
+					    ev->reply,	  ev->note,	     ev->dedup_key,	  ev->keywords};
+	memcpy(strs, s, sizeof(s));
+	return strs;
+}
+
+long sg__event_value_encode(const sg_event *ev, const uint8_t hash[32], uint8_t *buf, size_t size)
+{
+	uint8_t c[SG__EVENT_VALUE_MAX];
+	out o = {c, c + sizeof(c), 0};
+	const char *strs[SG__EVENT_STRINGS];
+	strings_of(ev, strs);
+	unsigned flags = 0;
+	for (int i = 0; i < SG__EVENT_STRINGS; i++)
+		if (strs[i] && strs[i][0])
+			flags |= 1u << i;
+	if ((flags & 3) == 3 && !strcmp(strs[0], strs[1]))
+		flags = (flags & ~1u) | F_SCOPE_IS_SENDER;
+	if (ev->event_time_us != ev->time_us)
+		flags |= F_EVENT_TIME;
+	if (ev->body_len || memcmp(ev->body_sha256, empty_sha256, 32))
+		flags |= F_BODY;
+	uint8_t head[6] = {SG__EVENT_VALUE_V1, (uint8_t)ev->action, (uint8_t)ev->source, (uint8_t)ev->scope,
+			   (uint8_t)(flags >> 8), (uint8_t)flags};
+	put(&o, head, sizeof(head));
+	put_varint(&o, (uint64_t)ev->time_us);
+	if (flags & F_EVENT_TIME) {
+		int64_t d = (int64_t)((uint64_t)ev->event_time_us - (uint64_t)ev->time_us);
+		put_varint(&o, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63));
+	}
+	for (int i = 0; i < SG__EVENT_STRINGS; i++)
+		if (flags & (1u << i))
+			put_string(&o, strs[i]);
+	if (flags & F_BODY) {
+		if (ev->body_len > UINT32_MAX)
+			return SG_ETOOLONG; /* the canonical encoding holds a u32 */
+		put_varint(&o, ev->body_len);
+		put(&o, ev->body_sha256, 32);
+	}
+	if (o.err)
+		return o.err;
+	size_t n = (size_t)(o.p - c), total = 32 + n + (n > 32);
+	if (total > size)
+		return SG_ETOOLONG;
+	memcpy(buf, hash, 32);
+	if (n <= 32) {
+		memcpy(buf + 32, c, n);
+	} else {
+		memcpy(buf + 32, c, 32);
+		buf[64] = SG__EVENT_VALUE_MARK;
+		memcpy(buf + 65, c + 32, n - 32);
+	}
+	return (long)total;
+}
+
+bool sg__event_value_is_compact(const void *val, size_t len)
+{
+	const uint8_t *v = val;
+	return len > 32 && (len <= 64 || v[64] == SG__EVENT_VALUE_MARK);
+}
+
+/* The compact fields C of a value, contiguous in c (the mark removed). */
+static int fields_of(const uint8_t *v, size_t len, uint8_t *c, size_t *n)
+{
+	if (!sg__event_value_is_compact(v, len))
+		return SG_ECORRUPT;
+	if (len <= 64) {
+		*n = len - 32;
+		memcpy(c, v + 32, *n);
+	} else {
+		*n = len - 33;
+		memcpy(c, v + 32, 32);
+		memcpy(c + 32, v + 65, len - 65);
+	}
+	return 0;
+}
+
+typedef struct in {
+	const uint8_t *p, *end;
+	char *out, *out_end;
+	int err;
+} in;
+
+static const uint8_t *take(in *r, size_t n)
+{
+	if (r->err || (size_t)(r->end - r->p) < n) {
+		r->err = SG_ECORRUPT;
+		return NULL;
+	}
+	const uint8_t *at = r->p;
+	r->p += n;
+	return at;
+}
+
+static uint64_t take_varint(in *r)
+{
+	uint64_t v = 0;
+	for (unsigned shift = 0; shift < 64; shift += 7) {
+		const uint8_t *b = take(r, 1);
+		if (!b)
+			return 0;
+		v |= (uint64_t)(*b & 0x7F) << shift;
+		if (!(*b & 0x80))
+			return v;
+	}
+	r->err = SG_ECORRUPT;
+	return 0;
+}
+
+static char *room(in *r, size_t n)
+{
+	if (r->err || (size_t)(r->out_end - r->out) < n + 1) {
+		r->err = SG_ECORRUPT;
+		return NULL;
+	}
+	char *dst = r->out;
+	r->out += n + 1;
+	dst[n] = '\0';
+	return dst;
+}
+
+static const char *take_string(in *r)
+{
+	uint64_t tag = take_varint(r), n = tag >> 1;
+	if (r->err || n > SG__EVENT_STR_MAX || !n)
+		goto bad;
+	if (tag & 1) {
+		if (n > MAX_DIGITS)
+			goto bad;
+		const uint8_t *b = take(r, (size_t)(n + 1) / 2);
+		char *dst = room(r, (size_t)n + 1);
+		if (!b || !dst)
+			goto bad;
+		dst[0] = '+';
+		for (size_t i = 0; i < n; i++) {
+			unsigned d = i % 2 ? b[i / 2] & 0x0F : b[i / 2] >> 4;
+			if (d > 9)
+				goto bad;
+			dst[1 + i] = (char)('0' + d);
+		}
+		if (n % 2 && (b[n / 2] & 0x0F))
+			goto bad; /* one encoding per string: the pad nibble is zero */
+		return dst;
+	}
+	const uint8_t *s = take(r, (size_t)n);
+	char *dst = room(r, (size_t)n);
+	if (!s || !dst || memchr(s, '\0', (size_t)n))
+		goto bad;
+	memcpy(dst, s, (size_t)n);
+	return dst;
+bad:
+	r->err = SG_ECORRUPT;
+	return NULL;
+}
+
+int sg__event_value_decode(uint64_t seq, const void *val, size_t len, const uint8_t *prev, sg_event *ev,
+			   char *scratch, size_t scratch_size)
+{
+	if (!sg__event_value_is_compact(val, len))
+		return sg__event_decode(val, len, ev, scratch, scratch_size);
+	memset(ev, 0, sizeof(*ev));
+	uint8_t c[SG__EVENT_VALUE_MAX];
+	size_t n;
+	if (len > sizeof(c) || fields_of(val, len, c, &n))
+		return SG_ECORRUPT;
+	in r = {c, c + n, scratch, scratch + scratch_size, 0};
+	const uint8_t *h = take(&r, 6);
+	if (!h || h[0] != SG__EVENT_VALUE_V1)
+		return SG_ECORRUPT;
+	unsigned flags = ((unsigned)h[4] << 8) | h[5];
+	if (flags & ~F_KNOWN || ((flags & F_SCOPE_IS_SENDER) && (flags & 3) != 2))
+		return SG_ECORRUPT;
+	memcpy(ev->hash, val, 32);
+	if (prev)
+		memcpy(ev->prev_hash, prev, 32);
+	ev->seq = seq;
+	ev->action = h[1];
+	ev->source = h[2];
+	ev->scope = h[3];
+	ev->time_us = (int64_t)take_varint(&r);
+	ev->event_time_us = ev->time_us;
+	if (flags & F_EVENT_TIME) {
+		uint64_t z = take_varint(&r);
+		int64_t d = (int64_t)((z >> 1) ^ (~(z & 1) + 1));
+		if (!d)
+			return SG_ECORRUPT; /* stored only when it differs */
+		ev->event_time_us = (int64_t)((uint64_t)ev->time_us + (uint64_t)d);
+	}
+	const char **strs[] = {&ev->scope_id, &ev->sender, &ev->recipient, &ev->campaign,
+			       &ev->brand,    &ev->provider, &ev->provider_msg_id, &ev->rule,
+			       &ev->reply,    &ev->note,   &ev->dedup_key, &ev->keywords};
+	for (int i = 0; i < SG__EVENT_STRINGS; i++)
+		if (flags & (1u << i))
+			*strs[i] = take_string(&r);
+	if (flags & F_SCOPE_IS_SENDER)
+		ev->scope_id = ev->sender;
+	if (flags & F_BODY) {
+		uint64_t bl = take_varint(&r);
+		const uint8_t *d = take(&r, 32);
+		if (!d || bl > UINT32_MAX)
+			return SG_ECORRUPT;
+		ev->body_len = (size_t)bl;
+		memcpy(ev->body_sha256, d, 32);
+	} else {
+		memcpy(ev->body_sha256, empty_sha256, 32);
+	}
+	if (r.err || r.p != r.end)
+		return SG_ECORRUPT;
+	return 0;
+}
+
+int sg__event_value_load(MDB_txn *txn, MDB_dbi events, uint64_t seq, const void *val, size_t len,
+			 const uint8_t *prev, sg_event *ev, char *scratch, size_t scratch_size)
+{
+	uint8_t ph[32] = {0};
+	if (!prev && sg__event_value_is_compact(val, len)) {
+		if (seq > 1) {
+			uint8_t kb[8];
+			sg__be64_put(kb, seq - 1);
+			MDB_val k = sg__val(kb, 8), v;
+			int rc = mdb_get(txn, events, &k, &v);
+			if (rc)
+				return rc == MDB_NOTFOUND ? SG_ECORRUPT : sg__store_err(rc);
+			if (v.mv_size < 32)
+				return SG_ECORRUPT;
+			memcpy(ph, v.mv_data, 32);
+		}
+		prev = ph;
+	}
+	return sg__event_value_decode(seq, val, len, prev, ev, scratch, scratch_size);
+}
+
+int sg__event_value_head(const void *val, size_t len, int64_t *time_us, int *action)
+{
+	const uint8_t *v = val;
+	if (!sg__event_value_is_compact(val, len)) {
+		if (len < 64 + 1 + 24 + 1 || !SG__EVENT_FORMAT_OK(v[64]))
+			return SG_ECORRUPT;
+		*time_us = (int64_t)sg__be64_get(v + 64 + 1 + 8);
+		*action = v[64 + 1 + 24];
+		return 0;
+	}
+	uint8_t c[6 + 10];
+	size_t n = len - 32 < sizeof(c) ? len - 32 : sizeof(c); /* the head and time lie before byte 64 */
+	memcpy(c, v + 32, n);
+	in r = {c, c + n, NULL, NULL, 0};
+	const uint8_t *h = take(&r, 6);
+	if (!h || h[0] != SG__EVENT_VALUE_V1)
+		return SG_ECORRUPT;
+	uint64_t t = take_varint(&r);
+	if (r.err)
+		return SG_ECORRUPT;
+	*action = h[1];
+	*time_us = (int64_t)t;
+	return 0;
+}

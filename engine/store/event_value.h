@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * How an event is stored in the events DB (key: seq, u64 big-endian). Two
+ * forms, told apart by the value itself, so a store may hold both and no
+ * bulk migration is needed: every value written by this version is
+ * compact, values written before keep working.
+ *
+ * full (before 0.2): hash[32] prev_hash[32] canonical (event.h); byte 64 is
+ *   the canonical format, 1-3.
+ * compact: hash[32] then C, the event's fields; when the value is longer
+ *   than 64 bytes, byte 64 is SG__EVENT_VALUE_MARK (0xFF, never a canonical
+ *   format) and C continues after it. C:
+ *     u8  version (1)
+ *     u8  action, u8 source, u8 scope kind
+ *     u16 flags (big-endian): bit i < 12: string i is present; bit 12: the
+ *         scope id is the sender (string 0 not stored); bit 13: the event
+ *         time is a varint difference from time_us (else equal to it);
+ *         bit 14: body_len varint and body SHA-256 follow (else body_len
+ *         0 and the digest of the empty string)
+ *     varint time_us (LEB128 of the u64)
+ *     [varint zigzag(event_time_us - time_us)]
+ *     each present string: varint tag; tag & 1: "+" and tag >> 1 decimal
+ *         digits, two to a byte (BCD, high nibble first); else tag >> 1
+ *         bytes of text
+ *     [varint body_len, body SHA-256 32]
+ *   The seq is the key, prev_hash the previous event's hash (zero for the
+ *   first): neither is stored.
+ *
+ * What the chain hashes does not change: the canonical encoding of the
+ * decoded event (sg__event_encode) reproduces the bytes hashed when it was
+ * recorded, so verify, proofs, exports and the fleet see the same events.
+ */
+#pragma once
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "stopgate.h"
+#include "store/event.h"
+
+#define SG__EVENT_VALUE_MARK 0xFF
+#define SG__EVENT_VALUE_V1 1
+/* Bound of a compact value: never longer than hash + canonical. */
+#define SG__EVENT_VALUE_MAX (32 + 1 + SG__EVENT_ENC_MAX)
+
+/* Tests only: write the full form (as before 0.2) instead of the compact
+ * one, to build stores of the old layout. */
+extern bool sg__event_value_full;
+
+/* The compact value of ev (its canonical fields) with its hash; returns
+ * the length, or a negative error (a field too long, buf too small). */
+long sg__event_value_encode(const sg_event *ev, const uint8_t hash[32], uint8_t *buf, size_t size);
+
+/* Is the value compact (true) or full (false)? A value that is neither is
+ * reported by the decoders (SG_ECORRUPT). */
+bool sg__event_value_is_compact(const void *val, size_t len);
+
+/* Decode the value stored under seq into ev (strings in scratch, body
+ * fields left for the caller as sg__event_decode does). prev (NULL: zero)
+ * is the previous event's hash, used for a compact value; a full value
+ * carries its own prev_hash and seq (the caller compares seq with the key). */
+int sg__event_value_decode(uint64_t seq, const void *val, size_t len, const uint8_t *prev, sg_event *ev,
+			   char *scratch, size_t scratch_size);
+
+/* The same, reading the previous event's hash from the events DB when the
+ * value is compact and prev is NULL. */
+int sg__event_value_load(MDB_txn *txn, MDB_dbi events, uint64_t seq, const void *val, size_t len,
+			 const uint8_t *prev, sg_event *ev, char *scratch, size_t scratch_size);
+
+/* The first fields of a value of either form without decoding the rest:
+ * time_us and action. */
+int sg__event_value_head(const void *val, size_t len, int64_t *time_us, int *action);
