@@ -5,80 +5,21 @@
 #include <string.h>
 
 #include "internal.h"
+#include "store/compact.h"
 #include "store/event_value.h"
 #include "store/store.h"
 
-bool sg__event_value_full = false;
+bool sg__store_old_forms = false;
 
 #define F_SCOPE_IS_SENDER (1u << 12)
 #define F_EVENT_TIME (1u << 13)
 #define F_BODY (1u << 14)
 #define F_KNOWN (0x7FFFu)
-#define MAX_DIGITS 30 /* a longer "+digits" string is stored as text */
 
 /* SHA-256 of the empty string: the digest of an event without a body. */
 static const uint8_t empty_sha256[32] = {
 	0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
 	0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55};
-
-typedef struct out {
-	uint8_t *p, *end;
-	int err;
-} out;
-
-static void put(out *o, const void *src, size_t n)
-{
-	if (o->err || (size_t)(o->end - o->p) < n) {
-		o->err = o->err ? o->err : SG_ETOOLONG;
-		return;
-	}
-	memcpy(o->p, src, n);
-	o->p += n;
-}
-
-static void put_varint(out *o, uint64_t v)
-{
-	uint8_t b[10];
-	size_t n = 0;
-	do {
-		b[n] = (uint8_t)(v & 0x7F);
-		v >>= 7;
-		if (v)
-			b[n] |= 0x80;
-		n++;
-	} while (v);
-	put(o, b, n);
-}
-
-static size_t digits_of(const char *s, size_t n)
-{
-	if (n < 2 || n - 1 > MAX_DIGITS || s[0] != '+')
-		return 0;
-	for (size_t i = 1; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return n - 1;
-}
-
-static void put_string(out *o, const char *s)
-{
-	size_t n = strlen(s), d = digits_of(s, n);
-	if (n > SG__EVENT_STR_MAX) {
-		o->err = SG_ETOOLONG;
-		return;
-	}
-	if (!d) {
-		put_varint(o, (uint64_t)n << 1);
-		put(o, s, n);
-		return;
-	}
-	uint8_t b[MAX_DIGITS / 2];
-	memset(b, 0, sizeof(b));
-	for (size_t i = 0; i < d; i++)
-		b[i / 2] |= (uint8_t)((s[1 + i] - '0') << (i % 2 ? 0 : 4));
-	put_varint(o, ((uint64_t)d << 1) | 1);
-	put(o, b, (d + 1) / 2);
-}
 
 static const char *const *strings_of(const sg_event *ev, const char *strs[SG__EVENT_STRINGS])
 {
@@ -92,7 +33,7 @@ static const char *const *strings_of(const sg_event *ev, const char *strs[SG__EV
 long sg__event_value_encode(const sg_event *ev, const uint8_t hash[32], uint8_t *buf, size_t size)
 {
 	uint8_t c[SG__EVENT_VALUE_MAX];
-	out o = {c, c + sizeof(c), 0};
+	sg__cout o = {c, c + sizeof(c), 0};
 	const char *strs[SG__EVENT_STRINGS];
 	strings_of(ev, strs);
 	unsigned flags = 0;
@@ -107,20 +48,18 @@ long sg__event_value_encode(const sg_event *ev, const uint8_t hash[32], uint8_t 
 		flags |= F_BODY;
 	uint8_t head[6] = {SG__EVENT_VALUE_V1, (uint8_t)ev->action, (uint8_t)ev->source, (uint8_t)ev->scope,
 			   (uint8_t)(flags >> 8), (uint8_t)flags};
-	put(&o, head, sizeof(head));
-	put_varint(&o, (uint64_t)ev->time_us);
-	if (flags & F_EVENT_TIME) {
-		int64_t d = (int64_t)((uint64_t)ev->event_time_us - (uint64_t)ev->time_us);
-		put_varint(&o, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63));
-	}
+	sg__c_put(&o, head, sizeof(head));
+	sg__c_varint(&o, (uint64_t)ev->time_us);
+	if (flags & F_EVENT_TIME)
+		sg__c_delta(&o, ev->time_us, ev->event_time_us);
 	for (int i = 0; i < SG__EVENT_STRINGS; i++)
 		if (flags & (1u << i))
-			put_string(&o, strs[i]);
+			sg__c_string(&o, strs[i], SG__EVENT_STR_MAX);
 	if (flags & F_BODY) {
 		if (ev->body_len > UINT32_MAX)
 			return SG_ETOOLONG; /* the canonical encoding holds a u32 */
-		put_varint(&o, ev->body_len);
-		put(&o, ev->body_sha256, 32);
+		sg__c_varint(&o, ev->body_len);
+		sg__c_put(&o, ev->body_sha256, 32);
 	}
 	if (o.err)
 		return o.err;
@@ -160,82 +99,18 @@ static int fields_of(const uint8_t *v, size_t len, uint8_t *c, size_t *n)
 	return 0;
 }
 
-typedef struct in {
-	const uint8_t *p, *end;
-	char *out, *out_end;
-	int err;
-} in;
-
-static const uint8_t *take(in *r, size_t n)
+/* A tagged string of the value, into the scratch arena (NULL when absent:
+ * a present string is never empty). */
+static const char *arena_string(sg__cin *r, char **arena, char *arena_end)
 {
-	if (r->err || (size_t)(r->end - r->p) < n) {
+	size_t n = sg__c_take_string(r, *arena, (size_t)(arena_end - *arena));
+	if (r->err || !n || n > SG__EVENT_STR_MAX) {
 		r->err = SG_ECORRUPT;
 		return NULL;
 	}
-	const uint8_t *at = r->p;
-	r->p += n;
-	return at;
-}
-
-static uint64_t take_varint(in *r)
-{
-	uint64_t v = 0;
-	for (unsigned shift = 0; shift < 64; shift += 7) {
-		const uint8_t *b = take(r, 1);
-		if (!b)
-			return 0;
-		v |= (uint64_t)(*b & 0x7F) << shift;
-		if (!(*b & 0x80))
-			return v;
-	}
-	r->err = SG_ECORRUPT;
-	return 0;
-}
-
-static char *room(in *r, size_t n)
-{
-	if (r->err || (size_t)(r->out_end - r->out) < n + 1) {
-		r->err = SG_ECORRUPT;
-		return NULL;
-	}
-	char *dst = r->out;
-	r->out += n + 1;
-	dst[n] = '\0';
-	return dst;
-}
-
-static const char *take_string(in *r)
-{
-	uint64_t tag = take_varint(r), n = tag >> 1;
-	if (r->err || n > SG__EVENT_STR_MAX || !n)
-		goto bad;
-	if (tag & 1) {
-		if (n > MAX_DIGITS)
-			goto bad;
-		const uint8_t *b = take(r, (size_t)(n + 1) / 2);
-		char *dst = room(r, (size_t)n + 1);
-		if (!b || !dst)
-			goto bad;
-		dst[0] = '+';
-		for (size_t i = 0; i < n; i++) {
-			unsigned d = i % 2 ? b[i / 2] & 0x0F : b[i / 2] >> 4;
-			if (d > 9)
-				goto bad;
-			dst[1 + i] = (char)('0' + d);
-		}
-		if (n % 2 && (b[n / 2] & 0x0F))
-			goto bad; /* one encoding per string: the pad nibble is zero */
-		return dst;
-	}
-	const uint8_t *s = take(r, (size_t)n);
-	char *dst = room(r, (size_t)n);
-	if (!s || !dst || memchr(s, '\0', (size_t)n))
-		goto bad;
-	memcpy(dst, s, (size_t)n);
-	return dst;
-bad:
-	r->err = SG_ECORRUPT;
-	return NULL;
+	const char *s = *arena;
+	*arena += n + 1;
+	return s;
 }
 
 int sg__event_value_decode(uint64_t seq, const void *val, size_t len, const uint8_t *prev, sg_event *ev,
@@ -248,8 +123,9 @@ int sg__event_value_decode(uint64_t seq, const void *val, size_t len, const uint
 	size_t n;
 	if (len > sizeof(c) || fields_of(val, len, c, &n))
 		return SG_ECORRUPT;
-	in r = {c, c + n, scratch, scratch + scratch_size, 0};
-	const uint8_t *h = take(&r, 6);
+	sg__cin r = {c, c + n, 0};
+	char *arena = scratch, *arena_end = scratch + scratch_size;
+	const uint8_t *h = sg__c_take(&r, 6);
 	if (!h || h[0] != SG__EVENT_VALUE_V1)
 		return SG_ECORRUPT;
 	unsigned flags = ((unsigned)h[4] << 8) | h[5];
@@ -262,26 +138,24 @@ int sg__event_value_decode(uint64_t seq, const void *val, size_t len, const uint
 	ev->action = h[1];
 	ev->source = h[2];
 	ev->scope = h[3];
-	ev->time_us = (int64_t)take_varint(&r);
+	ev->time_us = (int64_t)sg__c_take_varint(&r);
 	ev->event_time_us = ev->time_us;
 	if (flags & F_EVENT_TIME) {
-		uint64_t z = take_varint(&r);
-		int64_t d = (int64_t)((z >> 1) ^ (~(z & 1) + 1));
-		if (!d)
+		ev->event_time_us = sg__c_take_delta(&r, ev->time_us);
+		if (ev->event_time_us == ev->time_us)
 			return SG_ECORRUPT; /* stored only when it differs */
-		ev->event_time_us = (int64_t)((uint64_t)ev->time_us + (uint64_t)d);
 	}
 	const char **strs[] = {&ev->scope_id, &ev->sender, &ev->recipient, &ev->campaign,
 			       &ev->brand,    &ev->provider, &ev->provider_msg_id, &ev->rule,
 			       &ev->reply,    &ev->note,   &ev->dedup_key, &ev->keywords};
 	for (int i = 0; i < SG__EVENT_STRINGS; i++)
 		if (flags & (1u << i))
-			*strs[i] = take_string(&r);
+			*strs[i] = arena_string(&r, &arena, arena_end);
 	if (flags & F_SCOPE_IS_SENDER)
 		ev->scope_id = ev->sender;
 	if (flags & F_BODY) {
-		uint64_t bl = take_varint(&r);
-		const uint8_t *d = take(&r, 32);
+		uint64_t bl = sg__c_take_varint(&r);
+		const uint8_t *d = sg__c_take(&r, 32);
 		if (!d || bl > UINT32_MAX)
 			return SG_ECORRUPT;
 		ev->body_len = (size_t)bl;
@@ -328,11 +202,11 @@ int sg__event_value_head(const void *val, size_t len, int64_t *time_us, int *act
 	uint8_t c[6 + 10];
 	size_t n = len - 32 < sizeof(c) ? len - 32 : sizeof(c); /* the head and time lie before byte 64 */
 	memcpy(c, v + 32, n);
-	in r = {c, c + n, NULL, NULL, 0};
-	const uint8_t *h = take(&r, 6);
+	sg__cin r = {c, c + n, 0};
+	const uint8_t *h = sg__c_take(&r, 6);
 	if (!h || h[0] != SG__EVENT_VALUE_V1)
 		return SG_ECORRUPT;
-	uint64_t t = take_varint(&r);
+	uint64_t t = sg__c_take_varint(&r);
 	if (r.err)
 		return SG_ECORRUPT;
 	*action = h[1];

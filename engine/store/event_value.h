@@ -19,9 +19,8 @@
  *         0 and the digest of the empty string)
  *     varint time_us (LEB128 of the u64)
  *     [varint zigzag(event_time_us - time_us)]
- *     each present string: varint tag; tag & 1: "+" and tag >> 1 decimal
- *         digits, two to a byte (BCD, high nibble first); else tag >> 1
- *         bytes of text
+ *     each present string as a tagged string (compact.h: E.164 numbers as
+ *         packed digits)
  *     [varint body_len, body SHA-256 32]
  *   The seq is the key, prev_hash the previous event's hash (zero for the
  *   first): neither is stored.
@@ -36,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "stopgate.h"
+#include "store/compact.h"
 #include "store/event.h"
 
 #define SG__EVENT_VALUE_MARK 0xFF
@@ -43,9 +43,6 @@
 /* Bound of a compact value: never longer than hash + canonical. */
 #define SG__EVENT_VALUE_MAX (32 + 1 + SG__EVENT_ENC_MAX)
 
-/* Tests only: write the full form (as before 0.2) instead of the compact
- * one, to build stores of the old layout. */
-extern bool sg__event_value_full;
 
 /* The compact value of ev (its canonical fields) with its hash; returns
  * the length, or a negative error (a field too long, buf too small). */

@@ -114,7 +114,7 @@ static int append_event(record_ctx *c, MDB_txn *txn, const sg_event_in *ev, cons
 	sg__be64_put(key, seq);
 	/* Stored compact (event_value.h); the full form for tests of old stores. */
 	MDB_val k = sg__val(key, 8), v = sg__val(c->enc, 64 + (size_t)n);
-	if (!sg__event_value_full) {
+	if (!sg__store_old_forms) {
 		uint8_t *cv = c->enc + 64 + SG__EVENT_ENC_MAX;
 		long cn = sg__event_value_encode(&e, c->enc, cv, SG__EVENT_VALUE_MAX);
 		if (cn < 0)

@@ -116,9 +116,9 @@ static sg_verify_result tampered(void (*fn)(lm *l), uint8_t published_head[32])
 	sg_engine *e = tu_open(dir, 0, NULL);
 	uint64_t seq;
 	uint8_t head[32];
-	sg__event_value_full = full_form;
+	sg__store_old_forms = full_form;
 	fill(e);
-	sg__event_value_full = false;
+	sg__store_old_forms = false;
 	assert_int_equal(sg_head(e, &seq, head), 0);
 	if (published_head)
 		memcpy(published_head, head, 32);

@@ -13,10 +13,12 @@
 #include "testutil.h"
 #include "internal.h"
 #include "export/export.h"
+#include "store/consent.h"
 #include "store/event.h"
 #include "store/event_value.h"
 
 #define SCRATCH (SG__EVENT_ENC_MAX + 64)
+#define T0_RCPT 1764633600000000LL
 
 static char long_text[SG__EVENT_STR_MAX + 1];
 
@@ -150,6 +152,94 @@ static void compact_round_trip(void **state)
 	free(scratch);
 }
 
+/* Recipient records: format 3 and the old formats decode to the same record. */
+static void expect_same_rcpt(const sg__rcpt *a, const sg__rcpt *b)
+{
+	assert_int_equal(a->not_sms_capable, b->not_sms_capable);
+	assert_int_equal(a->flag_since_us, b->flag_since_us);
+	assert_int_equal(a->flag_seq, b->flag_seq);
+	assert_string_equal(a->flag_code, b->flag_code);
+	assert_string_equal(a->flag_provider, b->flag_provider);
+	assert_int_equal(a->count, b->count);
+	for (unsigned i = 0; i < a->count; i++) {
+		const sg__entry *x = &a->entries[i], *y = &b->entries[i];
+		assert_int_equal(x->type, y->type);
+		assert_int_equal(x->scope, y->scope);
+		assert_int_equal(x->state, y->state);
+		assert_int_equal(x->source, y->source);
+		assert_int_equal(x->claimed, y->claimed);
+		assert_int_equal(x->by_recipient, y->by_recipient);
+		assert_int_equal(x->since_us, y->since_us);
+		assert_int_equal(x->event_time_us, y->event_time_us);
+		assert_int_equal(x->seq, y->seq);
+		assert_int_equal(x->latest_us, y->latest_us);
+		assert_int_equal(x->latest_seq, y->latest_seq);
+		assert_int_equal(x->first_event_time_us, y->first_event_time_us);
+		assert_string_equal(x->id, y->id);
+	}
+}
+
+static void rcpt_round_trip(void **state)
+{
+	(void)state;
+	sg__rcpt *r = calloc(1, sizeof(*r)), *back = calloc(1, sizeof(*back));
+	uint8_t *buf = malloc(SG__RCPT_ENC_MAX);
+	const char *ids[] = {"+14155550100", "", "C1", "+7", "aid:ACME", "+123456789012345678901234567890",
+			     "+1234567890123456789012345678901"};
+	for (int variant = 0; variant < 3; variant++) {
+		memset(r, 0, sizeof(*r));
+		if (variant == 1) {
+			r->not_sms_capable = true;
+			r->flag_since_us = T0_RCPT;
+			r->flag_seq = 99;
+			strcpy(r->flag_code, "30006");
+			strcpy(r->flag_provider, "twilio");
+		}
+		int n = variant == 2 ? SG__RCPT_MAX_ENTRIES : (int)SG_ARRAY_SIZE(ids);
+		for (int i = 0; i < n; i++) {
+			sg__entry *e = &r->entries[r->count++];
+			e->type = i % 3 ? SG__ENTRY_CONSENT : SG__ENTRY_HELP;
+			e->scope = (uint8_t)(1 + i % 5);
+			e->state = (uint8_t)(i % 3);
+			e->source = (uint8_t)(i % 7);
+			e->claimed = i % 2;
+			e->by_recipient = i % 4 == 1;
+			e->since_us = T0_RCPT + i * 1000003LL;
+			e->event_time_us = i % 2 ? e->since_us : e->since_us - 123456789;
+			e->seq = (uint64_t)i * 100000 + 1;
+			if (i % 3 == 2) {
+				e->latest_us = e->since_us + 5000000;
+				e->latest_seq = e->seq + 17;
+				e->first_event_time_us = e->since_us - 1;
+			}
+			snprintf(e->id, sizeof(e->id), "%s", variant == 2 ? "+14155550100" : ids[i]);
+		}
+		for (int old = 0; old < 2; old++) {
+			sg__store_old_forms = old;
+			long len = sg__rcpt_encode(r, buf, SG__RCPT_ENC_MAX);
+			sg__store_old_forms = false;
+			assert_true(len > 0);
+			assert_int_equal(buf[0] == 3, !old);
+			memset(back, 0x5a, sizeof(*back));
+			assert_int_equal(sg__rcpt_decode(buf, (size_t)len, back), 0);
+			expect_same_rcpt(r, back);
+			for (long cut = 0; cut < len && cut < 120; cut++)
+				assert_int_not_equal(sg__rcpt_decode(buf, (size_t)cut, back), 0);
+		}
+	}
+	/* one opt-out of one sender, as the bench and most stores hold */
+	memset(r, 0, sizeof(*r));
+	r->count = 1;
+	r->entries[0] = (sg__entry){.type = SG__ENTRY_CONSENT, .scope = SG_SCOPE_SENDER, .state = SG_STATE_OPTED_OUT,
+				    .source = SG_SOURCE_KEYWORD, .by_recipient = true, .since_us = T0_RCPT,
+				    .event_time_us = T0_RCPT, .seq = 1000000};
+	strcpy(r->entries[0].id, "+14155550100");
+	assert_true(sg__rcpt_encode(r, buf, SG__RCPT_ENC_MAX) <= 26);
+	free(r);
+	free(back);
+	free(buf);
+}
+
 /* ---- the same history in full, compact and mixed stores ---- */
 
 #define NEV 40
@@ -159,7 +249,8 @@ static void compact_round_trip(void **state)
  * with bodies and de-dup keys, each at a fixed time. */
 static void history_event(int i, sg_event_in *ev, char *to, char *key)
 {
-	snprintf(to, SG_KEY_MAX, "+1415555%04d", 2000 + i % 13);
+	/* the second half reaches 7 of the 13: in the mixed store 6 records stay in the old format */
+	snprintf(to, SG_KEY_MAX, "+1415555%04d", 2000 + (i < NEV / 2 ? i % 13 : i % 7));
 	snprintf(key, 64, "twilio:SM%d", i);
 	static const char *const senders[] = {"+14155550100", "+14155550101", "+14155550102"};
 	*ev = (sg_event_in){.size = sizeof(sg_event_in), .action = i % 5 == 4 ? SG_ACTION_OPT_IN : SG_ACTION_OPT_OUT,
@@ -185,7 +276,7 @@ static char *history_store(int full_upto)
 		sg_event_in ev;
 		sg_event_out out;
 		history_event(i, &ev, to, key);
-		sg__event_value_full = i < full_upto;
+		sg__store_old_forms = i < full_upto;
 		assert_int_equal(sg_record(e, &ev, 1, &out), 0);
 		assert_int_equal(out.status, 0);
 		if (i == full_upto - 1) { /* an old store, closed and reopened by a new version */
@@ -193,7 +284,7 @@ static char *history_store(int full_upto)
 			e = tu_open(dir, 0, NULL);
 		}
 	}
-	sg__event_value_full = false;
+	sg__store_old_forms = false;
 	sg_engine_close(e);
 	return dir;
 }
@@ -287,8 +378,9 @@ static void expect_same_collection(const collected *a, const collected *b)
 	}
 }
 
-/* How many values of each form the events DB of dir holds (liblmdb itself). */
-static void count_forms(const char *dir, int *full, int *compact)
+/* How many values of each form the events DB of dir holds, and how many
+ * recipient records of format 3 and of the older ones (liblmdb itself). */
+static void count_forms(const char *dir, int *full, int *compact, int *rold, int *r3)
 {
 	MDB_env *env;
 	MDB_txn *txn;
@@ -309,6 +401,14 @@ static void count_forms(const char *dir, int *full, int *compact)
 			(*full)++;
 	}
 	mdb_cursor_close(cur);
+	*rold = *r3 = 0;
+	assert_int_equal(mdb_dbi_open(txn, "recipients", 0, &dbi), 0);
+	assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+	while (!mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		uint8_t f = v.mv_size ? ((const uint8_t *)v.mv_data)[0] : 0;
+		*(f == 3 ? r3 : rold) += f >= 1 && f <= 3;
+	}
+	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	mdb_env_close(env);
 }
@@ -319,10 +419,17 @@ static void forms_read_alike(void **state)
 	char *dirs[3] = {history_store(NEV), history_store(0), history_store(NEV / 2)};
 	const int want_full[3] = {NEV, 0, NEV / 2};
 	for (int i = 0; i < 3; i++) {
-		int full, compact;
-		count_forms(dirs[i], &full, &compact);
+		int full, compact, rold, r3;
+		count_forms(dirs[i], &full, &compact, &rold, &r3);
 		assert_int_equal(full, want_full[i]);
 		assert_int_equal(compact, NEV - want_full[i]);
+		assert_int_equal(rold + r3, 13); /* every record decodes as one or the other */
+		if (i == 0)
+			assert_int_equal(r3, 0);
+		else if (i == 1)
+			assert_int_equal(rold, 0);
+		else
+			assert_true(rold == 6 && r3 == 7); /* rewritten in format 3 as events reach them */
 	}
 	seen_store *s = calloc(3, sizeof(*s));
 	for (int i = 0; i < 3; i++)
@@ -382,6 +489,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(compact_round_trip),
+		cmocka_unit_test(rcpt_round_trip),
 		cmocka_unit_test(forms_read_alike),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
