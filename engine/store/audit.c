@@ -70,10 +70,8 @@ static int load_event(sg_engine *e, MDB_txn *txn, MDB_val *k, MDB_val *v, sg_eve
 		return rc;
 	MDB_val b;
 	rc = mdb_get(txn, e->store.bodies, k, &b);
-	if (rc == MDB_NOTFOUND) {
-		ev->body = NULL; /* redacted, or there was none */
-		return 0;
-	}
+	if (rc == MDB_NOTFOUND)
+		return 0; /* inline (decoded), redacted, or there was none */
 	if (rc)
 		return sg__store_err(rc);
 	ev->body = b.mv_data;
@@ -109,10 +107,8 @@ static int body_walk_attach(body_walk *w, sg_event *ev)
 		w->rc = mdb_cursor_get(w->cur, &w->k, &w->v, MDB_NEXT);
 	if (w->rc && w->rc != MDB_NOTFOUND)
 		return sg__store_err(w->rc);
-	if (w->rc || w->k.mv_size != 8 || sg__be64_get(w->k.mv_data) != ev->seq) {
-		ev->body = NULL; /* redacted, or there was none */
-		return 0;
-	}
+	if (w->rc || w->k.mv_size != 8 || sg__be64_get(w->k.mv_data) != ev->seq)
+		return 0; /* inline (decoded), redacted, or there was none */
 	ev->body = w->v.mv_data;
 	ev->body_len = w->v.mv_size;
 	return 0;
@@ -302,7 +298,7 @@ static uint64_t key_seq(const MDB_val *k)
  * canonical encoding rebuilt into canon (32 + SG__EVENT_ENC_MAX). 1 when
  * the value does not decode. */
 static int compact_hash(hasher *h, uint64_t seq, const MDB_val *v, const uint8_t prev[32], uint8_t *canon,
-			char *scratch, sg__event_peek *pk, int *action, uint8_t out[32])
+			char *scratch, sg__event_peek *pk, int *action, bool *inline_body, uint8_t out[32])
 {
 	sg_event ev;
 	if (sg__event_value_decode(seq, v->mv_data, v->mv_size, prev, &ev, scratch, SCRATCH))
@@ -319,6 +315,7 @@ static int compact_hash(hasher *h, uint64_t seq, const MDB_val *v, const uint8_t
 	memcpy(canon, ev.body_sha256, 32); /* kept past the strings' scratch */
 	pk->body_sha256 = canon;
 	*action = ev.action;
+	*inline_body = ev.body != NULL;
 	return 0;
 }
 
@@ -349,12 +346,13 @@ int sg_verify(sg_engine *e, sg_verify_result *result)
 		uint64_t kseq = key_seq(&k);
 		sg__event_peek ev;
 		int action = -1;
+		bool inline_body = false;
 		if (kseq != expect) {
 			broken(&r, expect, kseq > expect ? "event missing (sequence gap)" : "sequence out of order");
 		} else if (sg__event_value_is_compact(v.mv_data, v.mv_size)) {
 			/* compact: the canonical encoding rebuilt from the stored
 			 * fields, hashed after the walk's previous hash */
-			if (compact_hash(&h, expect, &v, prev, canon, scratch, &ev, &action, calc))
+			if (compact_hash(&h, expect, &v, prev, canon, scratch, &ev, &action, &inline_body, calc))
 				broken(&r, expect, "event record does not decode");
 			else if (memcmp(calc, ev.hash, 32))
 				broken(&r, expect, "event content does not match its hash");
@@ -382,6 +380,8 @@ int sg_verify(sg_engine *e, sg_verify_result *result)
 		}
 		if (r.ok && !brc && key_seq(&bk) < expect)
 			broken(&r, key_seq(&bk), "message body without its event");
+		if (r.ok && !brc && key_seq(&bk) == expect && inline_body)
+			broken(&r, expect, "message body stored twice (inline and in the bodies table)");
 		if (r.ok && !brc && key_seq(&bk) == expect) {
 			hash_into(&h, bv.mv_data, bv.mv_size, calc);
 			if (bv.mv_size != ev.body_len || memcmp(calc, ev.body_sha256, 32))

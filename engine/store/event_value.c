@@ -14,7 +14,8 @@ bool sg__store_old_forms = false;
 #define F_SCOPE_IS_SENDER (1u << 12)
 #define F_EVENT_TIME (1u << 13)
 #define F_BODY (1u << 14)
-#define F_KNOWN (0x7FFFu)
+#define F_INLINE (1u << 15)
+#define F_KNOWN (0xFFFFu)
 
 /* SHA-256 of the empty string: the digest of an event without a body. */
 static const uint8_t empty_sha256[32] = {
@@ -44,7 +45,10 @@ long sg__event_value_encode(const sg_event *ev, const uint8_t hash[32], uint8_t 
 		flags = (flags & ~1u) | F_SCOPE_IS_SENDER;
 	if (ev->event_time_us != ev->time_us)
 		flags |= F_EVENT_TIME;
-	if (ev->body_len || memcmp(ev->body_sha256, empty_sha256, 32))
+	bool inline_body = ev->body && ev->body_len && ev->body_len <= SG__EVENT_INLINE_MAX;
+	if (inline_body)
+		flags |= F_INLINE;
+	else if (ev->body_len || memcmp(ev->body_sha256, empty_sha256, 32))
 		flags |= F_BODY;
 	uint8_t head[6] = {SG__EVENT_VALUE_V1, (uint8_t)ev->action, (uint8_t)ev->source, (uint8_t)ev->scope,
 			   (uint8_t)(flags >> 8), (uint8_t)flags};
@@ -60,6 +64,9 @@ long sg__event_value_encode(const sg_event *ev, const uint8_t hash[32], uint8_t 
 			return SG_ETOOLONG; /* the canonical encoding holds a u32 */
 		sg__c_varint(&o, ev->body_len);
 		sg__c_put(&o, ev->body_sha256, 32);
+	} else if (inline_body) {
+		sg__c_varint(&o, ev->body_len);
+		sg__c_put(&o, ev->body, ev->body_len);
 	}
 	if (o.err)
 		return o.err;
@@ -129,7 +136,8 @@ int sg__event_value_decode(uint64_t seq, const void *val, size_t len, const uint
 	if (!h || h[0] != SG__EVENT_VALUE_V1)
 		return SG_ECORRUPT;
 	unsigned flags = ((unsigned)h[4] << 8) | h[5];
-	if (flags & ~F_KNOWN || ((flags & F_SCOPE_IS_SENDER) && (flags & 3) != 2))
+	if (flags & ~F_KNOWN || ((flags & F_SCOPE_IS_SENDER) && (flags & 3) != 2) ||
+	    ((flags & F_BODY) && (flags & F_INLINE)))
 		return SG_ECORRUPT;
 	memcpy(ev->hash, val, 32);
 	if (prev)
@@ -160,6 +168,16 @@ int sg__event_value_decode(uint64_t seq, const void *val, size_t len, const uint
 			return SG_ECORRUPT;
 		ev->body_len = (size_t)bl;
 		memcpy(ev->body_sha256, d, 32);
+	} else if (flags & F_INLINE) {
+		uint64_t bl = sg__c_take_varint(&r);
+		const uint8_t *b = bl && bl <= SG__EVENT_INLINE_MAX ? sg__c_take(&r, (size_t)bl) : NULL;
+		if (!b || (size_t)(arena_end - arena) < bl + 1)
+			return SG_ECORRUPT;
+		memcpy(arena, b, (size_t)bl);
+		arena[bl] = '\0';
+		ev->body = arena;
+		ev->body_len = (size_t)bl;
+		sg__sha256(b, (size_t)bl, ev->body_sha256); /* what the chain hashed */
 	} else {
 		memcpy(ev->body_sha256, empty_sha256, 32);
 	}
@@ -187,6 +205,13 @@ int sg__event_value_load(MDB_txn *txn, MDB_dbi events, uint64_t seq, const void 
 		prev = ph;
 	}
 	return sg__event_value_decode(seq, val, len, prev, ev, scratch, scratch_size);
+}
+
+bool sg__event_value_inline(const void *val, size_t len)
+{
+	const uint8_t *v = val;
+	return sg__event_value_is_compact(val, len) && len >= 32 + 6 && v[32] == SG__EVENT_VALUE_V1 &&
+	       (v[32 + 4] << 8 & F_INLINE);
 }
 
 int sg__event_value_head(const void *val, size_t len, int64_t *time_us, int *action)

@@ -15,13 +15,18 @@
  *     u16 flags (big-endian): bit i < 12: string i is present; bit 12: the
  *         scope id is the sender (string 0 not stored); bit 13: the event
  *         time is a varint difference from time_us (else equal to it);
- *         bit 14: body_len varint and body SHA-256 follow (else body_len
- *         0 and the digest of the empty string)
+ *         bit 14: body_len varint and body SHA-256 follow; bit 15: the
+ *         body itself follows, varint length (1-SG__EVENT_INLINE_MAX) and
+ *         bytes, its SHA-256 the digest (neither: body_len 0 and the digest
+ *         of the empty string)
  *     varint time_us (LEB128 of the u64)
  *     [varint zigzag(event_time_us - time_us)]
  *     each present string as a tagged string (compact.h: E.164 numbers as
  *         packed digits)
- *     [varint body_len, body SHA-256 32]
+ *     [varint body_len, body SHA-256 32] or [varint body_len, body]
+ *   A short message body ("STOP") is kept inline, not in the bodies DB;
+ *   redaction rewrites such a value with bit 14 instead (the digest stays,
+ *   the bytes go), which leaves its hash as it was.
  *   The seq is the key, prev_hash the previous event's hash (zero for the
  *   first): neither is stored.
  *
@@ -40,20 +45,24 @@
 
 #define SG__EVENT_VALUE_MARK 0xFF
 #define SG__EVENT_VALUE_V1 1
+#define SG__EVENT_INLINE_MAX 32 /* longer bodies live in the bodies DB */
 /* Bound of a compact value: never longer than hash + canonical. */
 #define SG__EVENT_VALUE_MAX (32 + 1 + SG__EVENT_ENC_MAX)
 
 
 /* The compact value of ev (its canonical fields) with its hash; returns
- * the length, or a negative error (a field too long, buf too small). */
+ * the length, or a negative error (a field too long, buf too small). With
+ * ev->body set (1 to SG__EVENT_INLINE_MAX bytes, the ones ev->body_sha256
+ * digests) the body is stored inline; else only its length and digest. */
 long sg__event_value_encode(const sg_event *ev, const uint8_t hash[32], uint8_t *buf, size_t size);
 
 /* Is the value compact (true) or full (false)? A value that is neither is
  * reported by the decoders (SG_ECORRUPT). */
 bool sg__event_value_is_compact(const void *val, size_t len);
 
-/* Decode the value stored under seq into ev (strings in scratch, body
- * fields left for the caller as sg__event_decode does). prev (NULL: zero)
+/* Decode the value stored under seq into ev (strings in scratch; body
+ * fields as sg__event_decode leaves them, but an inline body is attached:
+ * ev->body into scratch). prev (NULL: zero)
  * is the previous event's hash, used for a compact value; a full value
  * carries its own prev_hash and seq (the caller compares seq with the key). */
 int sg__event_value_decode(uint64_t seq, const void *val, size_t len, const uint8_t *prev, sg_event *ev,
@@ -63,6 +72,9 @@ int sg__event_value_decode(uint64_t seq, const void *val, size_t len, const uint
  * value is compact and prev is NULL. */
 int sg__event_value_load(MDB_txn *txn, MDB_dbi events, uint64_t seq, const void *val, size_t len,
 			 const uint8_t *prev, sg_event *ev, char *scratch, size_t scratch_size);
+
+/* Does the value hold its body inline? */
+bool sg__event_value_inline(const void *val, size_t len);
 
 /* The first fields of a value of either form without decoding the rest:
  * time_us and action. */

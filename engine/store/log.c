@@ -114,15 +114,20 @@ static int append_event(record_ctx *c, MDB_txn *txn, const sg_event_in *ev, cons
 	sg__be64_put(key, seq);
 	/* Stored compact (event_value.h); the full form for tests of old stores. */
 	MDB_val k = sg__val(key, 8), v = sg__val(c->enc, 64 + (size_t)n);
+	/* A short message body inline (not a registry record: retention never
+	 * removes those, and they are long). */
+	bool inline_body = !sg__store_old_forms && ev->body && ev->body_len && ev->body_len <= SG__EVENT_INLINE_MAX &&
+			   !REGISTRY_EVENT(ev->action);
 	if (!sg__store_old_forms) {
 		uint8_t *cv = c->enc + 64 + SG__EVENT_ENC_MAX;
+		e.body = inline_body ? ev->body : NULL;
 		long cn = sg__event_value_encode(&e, c->enc, cv, SG__EVENT_VALUE_MAX);
 		if (cn < 0)
 			return (int)cn;
 		v = sg__val(cv, (size_t)cn);
 	}
 	int rc = mdb_put(txn, c->e->store.events, &k, &v, MDB_APPEND);
-	if (!rc && ev->body && ev->body_len) {
+	if (!rc && ev->body && ev->body_len && !inline_body) {
 		MDB_val b = sg__val(ev->body, ev->body_len);
 		rc = mdb_put(txn, c->e->store.bodies, &k, &b, MDB_APPEND);
 	}

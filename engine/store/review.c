@@ -187,8 +187,10 @@ static int read_event(sg__store *st, MDB_txn *txn, uint64_t seq, bool with_body,
 		return rc;
 	if (ev->seq != seq)
 		return SG_ECORRUPT;
-	if (!with_body)
+	if (!with_body) {
+		ev->body = NULL; /* an inline body too */
 		return 0;
+	}
 	rc = mdb_get(txn, st->bodies, &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return 0; /* redacted, or there was none */

@@ -31,7 +31,7 @@ static size_t sample_events(sg_event *ev, size_t max)
 			       .action = SG_ACTION_OPT_OUT, .source = SG_SOURCE_KEYWORD, .scope = SG_SCOPE_SENDER,
 			       .scope_id = "+14155550100", .sender = "+14155550100", .recipient = "+14155552671",
 			       .provider = "twilio", .rule = "en.stop", .body_len = 4};
-	sg_event v[] = {base, base, base, base, base, base, base, base, base, base};
+	sg_event v[] = {base, base, base, base, base, base, base, base, base, base, base, base};
 	/* 1: every string, text that looks like numbers but is not, keywords (format 3) */
 	v[1].scope = SG_SCOPE_CAMPAIGN, v[1].scope_id = "C1", v[1].campaign = "C1", v[1].brand = "+",
 	v[1].provider_msg_id = "+123abc", v[1].reply = "Acme: you're out \xF0\x9F\x98\x80", v[1].note = "+0",
@@ -56,10 +56,15 @@ static size_t sample_events(sg_event *ev, size_t max)
 	v[8].recipient = "sc:US:12345", v[8].sender = "aid:ACME", v[8].scope_id = "aid:ACME";
 	/* 9: raw keys, unknown action bytes kept as they are */
 	v[9].recipient = "raw:abc", v[9].action = 200, v[9].source = 201, v[9].scope = 202;
+	/* 10, 11: bodies kept inline, the shortest and the longest, with a NUL byte */
+	v[10].body = "STOP", v[10].body_len = 4;
+	v[11].body = "0123456789abcdef\0123456789abcde", v[11].body_len = SG__EVENT_INLINE_MAX;
 	size_t n = SG_ARRAY_SIZE(v) < max ? SG_ARRAY_SIZE(v) : max;
 	for (size_t i = 0; i < n; i++) {
 		if (i == 2 || i == 5)
 			sg__sha256("", 0, v[i].body_sha256);
+		else if (v[i].body)
+			sg__sha256(v[i].body, v[i].body_len, v[i].body_sha256);
 		else
 			for (int b = 0; b < 32; b++)
 				v[i].body_sha256[b] = (uint8_t)(i * 31 + b);
@@ -122,7 +127,8 @@ static void compact_round_trip(void **state)
 		assert_true(sg__event_value_is_compact(val, (size_t)vn));
 		sg_event back;
 		assert_int_equal(sg__event_value_decode(ev[i].seq, val, (size_t)vn, prev, &back, scratch, SCRATCH), 0);
-		expect_same_event(&ev[i], &back, false);
+		expect_same_event(&ev[i], &back, true);
+		assert_int_equal(sg__event_value_inline(val, (size_t)vn), ev[i].body != NULL);
 		long n1 = sg__event_encode(&ev[i], c1, SG__EVENT_ENC_MAX), n2 = sg__event_encode(&back, c2, SG__EVENT_ENC_MAX);
 		assert_true(n1 > 0);
 		assert_int_equal(n1, n2);
@@ -258,8 +264,8 @@ static void history_event(int i, sg_event_in *ev, char *to, char *key)
 			    .recipient = to, .provider = "twilio", .rule = i % 5 == 4 ? NULL : "en.stop",
 			    .time_us = T0 + i * 1000000LL, .event_time_us = i % 2 ? T0 + i * 1000000LL - 2500 : 0,
 			    .dedup_key = i % 3 ? key : NULL, .keywords = i % 7 == 0 ? "kw-0123456789abcdef" : NULL};
-	if (i % 2) {
-		ev->body = i % 4 == 1 ? "STOP" : "stop please, no more";
+	if (i % 2) { /* short bodies inline, a long one in the bodies DB */
+		ev->body = i % 4 == 1 ? "STOP" : "please stop sending me these, I never signed up";
 		ev->body_len = strlen(ev->body);
 	}
 	if (ev->action == SG_ACTION_OPT_IN)
@@ -342,21 +348,22 @@ typedef struct seen_store {
 	sg_verdict verdict[13];
 } seen_store;
 
-/* Everything a reader sees of the store in dir (read-only, then read-write). */
-static void look(const char *dir, seen_store *s)
+/* Everything a reader sees of the store in dir (read-only, then
+ * read-write), which holds nev events. */
+static void look(const char *dir, seen_store *s, uint64_t nev)
 {
 	for (int pass = 0; pass < 2; pass++) {
 		sg_engine *e = tu_open(dir, pass ? 0 : SG_OPEN_RDONLY, NULL);
 		assert_int_equal(sg_head(e, &s->seq, s->head), 0);
 		assert_int_equal(sg_verify(e, &s->vr), 0);
 		assert_true(s->vr.ok);
-		assert_int_equal(s->vr.count, NEV);
+		assert_int_equal(s->vr.count, nev);
 		assert_memory_equal(s->vr.head_hash, s->head, 32);
 		collected_free(&s->all);
 		collected_free(&s->tail);
 		collected_free(&s->one);
 		assert_int_equal(sg_events_read(e, 0, NEV + 1, collect, &s->all, NULL), 0);
-		assert_int_equal(s->all.n, NEV);
+		assert_int_equal(s->all.n, nev);
 		/* from the middle: the first event's previous hash is looked up */
 		assert_int_equal(sg_events_read(e, NEV / 2 + 3, NEV, collect, &s->tail, NULL), 0);
 		assert_int_equal(sg_events_for_recipient(e, "+14155552005", collect, &s->one), 0);
@@ -369,10 +376,11 @@ static void look(const char *dir, seen_store *s)
 	}
 }
 
-static void expect_same_collection(const collected *a, const collected *b)
+/* The same events up to seq max_seq. */
+static void expect_same_collection(const collected *a, const collected *b, uint64_t max_seq)
 {
 	assert_int_equal(a->n, b->n);
-	for (size_t i = 0; i < a->n; i++) {
+	for (size_t i = 0; i < a->n && a->ev[i].seq <= max_seq; i++) {
 		expect_same_event(&a->ev[i], &b->ev[i], true);
 		assert_string_equal(a->exports[i], b->exports[i]);
 	}
@@ -413,6 +421,25 @@ static void count_forms(const char *dir, int *full, int *compact, int *rold, int
 	mdb_env_close(env);
 }
 
+/* The three stores alike, hash for hash, up to event max_seq (a later
+ * redaction event differs in its own time). */
+static void compare_stores(seen_store *s, uint64_t max_seq)
+{
+	for (int i = 1; i < 3; i++) {
+		assert_int_equal(s[i].seq, s[0].seq);
+		if (max_seq >= s[0].seq)
+			assert_memory_equal(s[i].head, s[0].head, 32);
+		expect_same_collection(&s[i].all, &s[0].all, max_seq);
+		expect_same_collection(&s[i].tail, &s[0].tail, max_seq);
+		expect_same_collection(&s[i].one, &s[0].one, max_seq);
+		for (int r = 0; r < 13; r++) {
+			assert_int_equal(s[i].verdict[r].allow, s[0].verdict[r].allow);
+			assert_int_equal(s[i].verdict[r].reason, s[0].verdict[r].reason);
+			assert_int_equal(s[i].verdict[r].seq, s[0].verdict[r].seq);
+		}
+	}
+}
+
 static void forms_read_alike(void **state)
 {
 	(void)state;
@@ -433,19 +460,23 @@ static void forms_read_alike(void **state)
 	}
 	seen_store *s = calloc(3, sizeof(*s));
 	for (int i = 0; i < 3; i++)
-		look(dirs[i], &s[i]);
-	for (int i = 1; i < 3; i++) {
-		assert_int_equal(s[i].seq, s[0].seq);
-		assert_memory_equal(s[i].head, s[0].head, 32); /* the same chain, hash for hash */
-		expect_same_collection(&s[i].all, &s[0].all);
-		expect_same_collection(&s[i].tail, &s[0].tail);
-		expect_same_collection(&s[i].one, &s[0].one);
-		for (int r = 0; r < 13; r++) {
-			assert_int_equal(s[i].verdict[r].allow, s[0].verdict[r].allow);
-			assert_int_equal(s[i].verdict[r].reason, s[0].verdict[r].reason);
-			assert_int_equal(s[i].verdict[r].seq, s[0].verdict[r].seq);
-		}
+		look(dirs[i], &s[i], NEV);
+	compare_stores(s, NEV);
+	/* retention: the bodies of the first 25 seconds go, inline or not, the
+	 * same in every store; the chain still verifies, hash for hash */
+	for (int i = 0; i < 3; i++) {
+		sg_engine *e = tu_open(dirs[i], 0, NULL);
+		uint64_t removed = 0;
+		assert_int_equal(sg_redact(e, T0 + 25 * 1000000LL, &removed), 0);
+		assert_int_equal(removed, 12); /* the odd events of 0..24 */
+		sg_engine_close(e);
+		look(dirs[i], &s[i], NEV + 1);
+		size_t with_body = 0;
+		for (size_t k = 0; k < s[i].all.n; k++)
+			with_body += s[i].all.ev[k].body != NULL;
+		assert_int_equal(with_body, 8); /* the odd events of 25..39 */
 	}
+	compare_stores(s, NEV); /* the first NEV with the same bodies gone */
 	/* every prev_hash is the previous event's hash, in every store */
 	for (int i = 0; i < 3; i++)
 		for (size_t k = 1; k < s[i].all.n; k++)
@@ -460,20 +491,21 @@ static void forms_read_alike(void **state)
 	snprintf(p, sizeof(p), "%s/data.mdb", dirs[1]);
 	assert_int_equal(stat(p, &compact), 0);
 	assert_true(compact.st_size <= full.st_size);
-	/* a replica applying the full store's events gets the compact store's chain */
+	/* a replica applying the full store's events (redacted bodies, the
+	 * redaction) gets the compact store's chain */
 	char *rdir = tu_mkdtemp();
 	sg_engine *r = tu_open(rdir, 0, NULL);
-	sg_event_out out[NEV];
-	assert_int_equal(sg_apply(r, s[0].all.ev, NEV, out), 0);
-	for (int i = 0; i < NEV; i++) {
+	sg_event_out out[NEV + 1];
+	assert_int_equal(sg_apply(r, s[0].all.ev, NEV + 1, out), 0);
+	for (int i = 0; i < NEV + 1; i++) {
 		assert_int_equal(out[i].status, 0);
 		assert_false(out[i].duplicate);
 	}
 	uint64_t rseq;
 	uint8_t rhead[32];
 	assert_int_equal(sg_head(r, &rseq, rhead), 0);
-	assert_int_equal(rseq, NEV);
-	assert_memory_equal(rhead, s[1].head, 32);
+	assert_int_equal(rseq, NEV + 1);
+	assert_memory_equal(rhead, s[0].head, 32);
 	sg_engine_close(r);
 	tu_rmdir(rdir);
 	for (int i = 0; i < 3; i++) {
