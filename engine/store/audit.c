@@ -308,7 +308,7 @@ static int compact_hash(hasher *h, uint64_t seq, const MDB_val *v, const uint8_t
 		return 1;
 	memcpy(canon, prev, 32);
 	hash_into(h, canon, 32 + (size_t)n, out);
-	pk->seq = seq;
+	pk->seq = ev.seq;
 	pk->hash = v->mv_data; /* the stored hash leads both forms */
 	pk->prev_hash = NULL;
 	pk->body_len = ev.body_len;
@@ -352,8 +352,11 @@ int sg_verify(sg_engine *e, sg_verify_result *result)
 		} else if (sg__event_value_is_compact(v.mv_data, v.mv_size)) {
 			/* compact: the canonical encoding rebuilt from the stored
 			 * fields, hashed after the walk's previous hash */
+			/* its bytes are its content: one that does not decode was altered */
 			if (compact_hash(&h, expect, &v, prev, canon, scratch, &ev, &action, &inline_body, calc))
-				broken(&r, expect, "event record does not decode");
+				broken(&r, expect, "event content does not match its hash (the stored event does not decode)");
+			else if (ev.seq != expect)
+				broken(&r, expect, "event's own sequence differs from its position");
 			else if (memcmp(calc, ev.hash, 32))
 				broken(&r, expect, "event content does not match its hash");
 		} else if (sg__event_peek_value(v.mv_data, v.mv_size, &ev)) {

@@ -46,9 +46,8 @@ long sg__event_encode(const sg_event *ev, uint8_t *buf, size_t size);
 
 /* Decode a stored events value into ev; string pointers point into a
  * NUL-terminated copy in scratch (size >= SG__EVENT_ENC_MAX + 64). body
- * fields are left empty. A compact value (event_value.h) stores neither
- * seq nor prev_hash: both are left zero here; sg__event_value_decode()
- * and sg__event_value_load() fill them in. */
+ * fields are left empty. A compact value (event_value.h) does not store
+ * prev_hash: it is left zero here; sg__event_value_load() fills it in. */
 int sg__event_decode(const void *val, size_t len, sg_event *ev, char *scratch, size_t scratch_size);
 
 /* What the hash chain needs from a stored events value of the full form,

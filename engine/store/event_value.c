@@ -53,6 +53,7 @@ long sg__event_value_encode(const sg_event *ev, const uint8_t hash[32], uint8_t 
 	uint8_t head[6] = {SG__EVENT_VALUE_V1, (uint8_t)ev->action, (uint8_t)ev->source, (uint8_t)ev->scope,
 			   (uint8_t)(flags >> 8), (uint8_t)flags};
 	sg__c_put(&o, head, sizeof(head));
+	sg__c_varint(&o, ev->seq);
 	sg__c_varint(&o, (uint64_t)ev->time_us);
 	if (flags & F_EVENT_TIME)
 		sg__c_delta(&o, ev->time_us, ev->event_time_us);
@@ -142,7 +143,8 @@ int sg__event_value_decode(uint64_t seq, const void *val, size_t len, const uint
 	memcpy(ev->hash, val, 32);
 	if (prev)
 		memcpy(ev->prev_hash, prev, 32);
-	ev->seq = seq;
+	(void)seq; /* the stored one: callers compare it with the key */
+	ev->seq = sg__c_take_varint(&r);
 	ev->action = h[1];
 	ev->source = h[2];
 	ev->scope = h[3];
@@ -224,13 +226,14 @@ int sg__event_value_head(const void *val, size_t len, int64_t *time_us, int *act
 		*action = v[64 + 1 + 24];
 		return 0;
 	}
-	uint8_t c[6 + 10];
-	size_t n = len - 32 < sizeof(c) ? len - 32 : sizeof(c); /* the head and time lie before byte 64 */
+	uint8_t c[6 + 10 + 10];
+	size_t n = len - 32 < sizeof(c) ? len - 32 : sizeof(c); /* head, seq and time lie before byte 64 */
 	memcpy(c, v + 32, n);
 	sg__cin r = {c, c + n, 0};
 	const uint8_t *h = sg__c_take(&r, 6);
 	if (!h || h[0] != SG__EVENT_VALUE_V1)
 		return SG_ECORRUPT;
+	sg__c_take_varint(&r); /* seq */
 	uint64_t t = sg__c_take_varint(&r);
 	if (r.err)
 		return SG_ECORRUPT;

@@ -19,6 +19,7 @@
  *         body itself follows, varint length (1-SG__EVENT_INLINE_MAX) and
  *         bytes, its SHA-256 the digest (neither: body_len 0 and the digest
  *         of the empty string)
+ *     varint seq (the key's too: a value moved to another key shows)
  *     varint time_us (LEB128 of the u64)
  *     [varint zigzag(event_time_us - time_us)]
  *     each present string as a tagged string (compact.h: E.164 numbers as
@@ -27,8 +28,8 @@
  *   A short message body ("STOP") is kept inline, not in the bodies DB;
  *   redaction rewrites such a value with bit 14 instead (the digest stays,
  *   the bytes go), which leaves its hash as it was.
- *   The seq is the key, prev_hash the previous event's hash (zero for the
- *   first): neither is stored.
+ *   prev_hash is the previous event's hash (zero for the first): not
+ *   stored.
  *
  * What the chain hashes does not change: the canonical encoding of the
  * decoded event (sg__event_encode) reproduces the bytes hashed when it was
@@ -62,9 +63,9 @@ bool sg__event_value_is_compact(const void *val, size_t len);
 
 /* Decode the value stored under seq into ev (strings in scratch; body
  * fields as sg__event_decode leaves them, but an inline body is attached:
- * ev->body into scratch). prev (NULL: zero)
- * is the previous event's hash, used for a compact value; a full value
- * carries its own prev_hash and seq (the caller compares seq with the key). */
+ * ev->body into scratch). prev (NULL: zero) is the previous event's hash,
+ * used for a compact value; a full value carries its own prev_hash. Both
+ * carry their seq: the caller compares it with the key. */
 int sg__event_value_decode(uint64_t seq, const void *val, size_t len, const uint8_t *prev, sg_event *ev,
 			   char *scratch, size_t scratch_size);
 

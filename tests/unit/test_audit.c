@@ -368,6 +368,17 @@ static void edit_inline_body(lm *l)
 	free(v);
 }
 
+/* A byte of the compact layout itself (its version): the value no longer decodes. */
+static void break_compact_layout(lm *l)
+{
+	size_t n;
+	uint8_t *v = lm_get(l, l->events, 5, &n);
+	assert_true(sg__event_value_is_compact(v, n));
+	v[32] = 0x7E;
+	lm_put(l, l->events, 5, v, n);
+	free(v);
+}
+
 static void chain_tampering_detected_compact(void **state)
 {
 	(void)state;
@@ -377,9 +388,10 @@ static void chain_tampering_detected_compact(void **state)
 		const char *reason;
 	} cases[] = {
 		{edit_byte_compact, 5, "does not match its hash"},
+		{break_compact_layout, 5, "does not match its hash (the stored event does not decode)"},
 		{edit_recipient_and_rehash_compact, 6, "does not match its hash"},
 		{delete_event, 5, "missing"},
-		{swap_events, 4, "does not match its hash"}, /* the seq is the key: hashed as 4 */
+		{swap_events, 4, "sequence differs"},
 		{truncate_tail, NEVENTS - 1, "truncated tail"},
 		{edit_inline_body, 4, "does not match its hash"}, /* the digest is the inline body's */
 		{edit_body, 4, "stored twice"}, /* a second copy in the bodies DB */
