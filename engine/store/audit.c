@@ -12,13 +12,11 @@
 #include "internal.h"
 #include "store/consent.h"
 #include "store/event.h"
+#include "store/event_value.h"
 #include "store/sends.h"
 
 #define SCRATCH (SG__EVENT_ENC_MAX + 64)
 
-/* Where the action byte of an event sits in its stored value: hash, prev,
- * format, seq, time_us, event_time_us (event.h). */
-#define ACTION_AT (64 + 1 + 24)
 
 /* The seals and prunes of the send ledger met in the walk. */
 typedef struct marks {
@@ -30,9 +28,8 @@ static int marks_add(marks *m, const MDB_val *k, const MDB_val *v, char *scratch
 {
 	sg_event ev;
 	sg__sends_mark mk;
-	MDB_val kk = *k;
-	int rc = sg__event_decode(v->mv_data, v->mv_size, &ev, scratch, SCRATCH);
-	if (rc || kk.mv_size != 8)
+	if (k->mv_size != 8 ||
+	    sg__event_value_decode(sg__be64_get(k->mv_data), v->mv_data, v->mv_size, NULL, &ev, scratch, SCRATCH))
 		return 1; /* the chain check reports it */
 	if (sg__sends_mark_parse(ev.rule, ev.note, &mk))
 		return 1;
@@ -49,13 +46,18 @@ static int marks_add(marks *m, const MDB_val *k, const MDB_val *v, char *scratch
 	return 0;
 }
 
-/* Decode one events value; body fields are left for the caller. */
-static int decode_event(MDB_val *k, MDB_val *v, sg_event *ev, char *scratch)
+/* Decode one events value; body fields are left for the caller. prev:
+ * the previous event's hash when the caller has it (NULL: read). */
+static int decode_event(sg_engine *e, MDB_txn *txn, MDB_val *k, MDB_val *v, const uint8_t *prev, sg_event *ev,
+			char *scratch)
 {
-	int rc = sg__event_decode(v->mv_data, v->mv_size, ev, scratch, SCRATCH);
+	if (k->mv_size != 8)
+		return SG_ECORRUPT;
+	uint64_t seq = sg__be64_get(k->mv_data);
+	int rc = sg__event_value_load(txn, e->store.events, seq, v->mv_data, v->mv_size, prev, ev, scratch, SCRATCH);
 	if (rc)
 		return rc;
-	if (k->mv_size != 8 || sg__be64_get(k->mv_data) != ev->seq)
+	if (seq != ev->seq)
 		return SG_ECORRUPT;
 	return 0;
 }
@@ -63,15 +65,13 @@ static int decode_event(MDB_val *k, MDB_val *v, sg_event *ev, char *scratch)
 /* Decode one events value and attach its body (if not redacted). */
 static int load_event(sg_engine *e, MDB_txn *txn, MDB_val *k, MDB_val *v, sg_event *ev, char *scratch)
 {
-	int rc = decode_event(k, v, ev, scratch);
+	int rc = decode_event(e, txn, k, v, NULL, ev, scratch);
 	if (rc)
 		return rc;
 	MDB_val b;
 	rc = mdb_get(txn, e->store.bodies, k, &b);
-	if (rc == MDB_NOTFOUND) {
-		ev->body = NULL; /* redacted, or there was none */
-		return 0;
-	}
+	if (rc == MDB_NOTFOUND)
+		return 0; /* inline (decoded), redacted, or there was none */
 	if (rc)
 		return sg__store_err(rc);
 	ev->body = b.mv_data;
@@ -107,10 +107,8 @@ static int body_walk_attach(body_walk *w, sg_event *ev)
 		w->rc = mdb_cursor_get(w->cur, &w->k, &w->v, MDB_NEXT);
 	if (w->rc && w->rc != MDB_NOTFOUND)
 		return sg__store_err(w->rc);
-	if (w->rc || w->k.mv_size != 8 || sg__be64_get(w->k.mv_data) != ev->seq) {
-		ev->body = NULL; /* redacted, or there was none */
-		return 0;
-	}
+	if (w->rc || w->k.mv_size != 8 || sg__be64_get(w->k.mv_data) != ev->seq)
+		return 0; /* inline (decoded), redacted, or there was none */
 	ev->body = w->v.mv_data;
 	ev->body_len = w->v.mv_size;
 	return 0;
@@ -138,10 +136,15 @@ int sg_events_read(sg_engine *e, uint64_t from_seq, size_t max, sg_event_cb cb, 
 		rc = mdb_cursor_open(txn, e->store.events, &cur);
 	if (!rc)
 		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	uint8_t prev[32];
+	bool have_prev = false; /* the walk knows the previous event's hash after its first */
 	for (size_t i = 0; i < max && !rc; i++) {
 		sg_event ev;
-		if ((rc = decode_event(&k, &v, &ev, scratch)) || (rc = body_walk_attach(&bw, &ev)))
+		if ((rc = decode_event(e, txn, &k, &v, have_prev ? prev : NULL, &ev, scratch)) ||
+		    (rc = body_walk_attach(&bw, &ev)))
 			break;
+		memcpy(prev, ev.hash, 32);
+		have_prev = true;
 		next = ev.seq + 1;
 		if ((cbrc = cb(&ev, ctx)))
 			break;
@@ -291,6 +294,31 @@ static uint64_t key_seq(const MDB_val *k)
 	return k->mv_size == 8 ? sg__be64_get(k->mv_data) : 0;
 }
 
+/* The hash of the compact value v stored under seq, after prev: its
+ * canonical encoding rebuilt into canon (32 + SG__EVENT_ENC_MAX). 1 when
+ * the value does not decode. */
+static int compact_hash(hasher *h, uint64_t seq, const MDB_val *v, const uint8_t prev[32], uint8_t *canon,
+			char *scratch, sg__event_peek *pk, int *action, bool *inline_body, uint8_t out[32])
+{
+	sg_event ev;
+	if (sg__event_value_decode(seq, v->mv_data, v->mv_size, prev, &ev, scratch, SCRATCH))
+		return 1;
+	long n = sg__event_encode(&ev, canon + 32, SG__EVENT_ENC_MAX);
+	if (n < 0)
+		return 1;
+	memcpy(canon, prev, 32);
+	hash_into(h, canon, 32 + (size_t)n, out);
+	pk->seq = ev.seq;
+	pk->hash = v->mv_data; /* the stored hash leads both forms */
+	pk->prev_hash = NULL;
+	pk->body_len = ev.body_len;
+	memcpy(canon, ev.body_sha256, 32); /* kept past the strings' scratch */
+	pk->body_sha256 = canon;
+	*action = ev.action;
+	*inline_body = ev.body != NULL;
+	return 0;
+}
+
 /* Walk events and bodies side by side (both keyed by seq), so a body costs
  * a cursor step instead of a tree lookup per event. */
 int sg_verify(sg_engine *e, sg_verify_result *result)
@@ -302,7 +330,8 @@ int sg_verify(sg_engine *e, sg_verify_result *result)
 	hasher h = {0};
 	marks mk = {0};
 	char *scratch = malloc(SCRATCH);
-	int rc = scratch ? hasher_init(&h) : -ENOMEM;
+	uint8_t *canon = malloc(32 + SG__EVENT_ENC_MAX);
+	int rc = scratch && canon ? hasher_init(&h) : -ENOMEM;
 	if (rc || (rc = sg__rd_begin(&e->store, &txn)))
 		goto out_free;
 	MDB_val k, v, bk, bv;
@@ -316,8 +345,20 @@ int sg_verify(sg_engine *e, sg_verify_result *result)
 		uint64_t expect = r.count + 1;
 		uint64_t kseq = key_seq(&k);
 		sg__event_peek ev;
+		int action = -1;
+		bool inline_body = false;
 		if (kseq != expect) {
 			broken(&r, expect, kseq > expect ? "event missing (sequence gap)" : "sequence out of order");
+		} else if (sg__event_value_is_compact(v.mv_data, v.mv_size)) {
+			/* compact: the canonical encoding rebuilt from the stored
+			 * fields, hashed after the walk's previous hash */
+			/* its bytes are its content: one that does not decode was altered */
+			if (compact_hash(&h, expect, &v, prev, canon, scratch, &ev, &action, &inline_body, calc))
+				broken(&r, expect, "event content does not match its hash (the stored event does not decode)");
+			else if (ev.seq != expect)
+				broken(&r, expect, "event's own sequence differs from its position");
+			else if (memcmp(calc, ev.hash, 32))
+				broken(&r, expect, "event content does not match its hash");
 		} else if (sg__event_peek_value(v.mv_data, v.mv_size, &ev)) {
 			broken(&r, expect, "event record does not decode");
 		} else if (ev.seq != expect) {
@@ -328,18 +369,22 @@ int sg_verify(sg_engine *e, sg_verify_result *result)
 			hash_into(&h, (const uint8_t *)v.mv_data + 32, v.mv_size - 32, calc);
 			if (memcmp(calc, ev.hash, 32))
 				broken(&r, expect, "event content does not match its hash");
-			else if (v.mv_size > ACTION_AT && ((const uint8_t *)v.mv_data)[ACTION_AT] == SG_ACTION_SENDS) {
-				int mrc = marks_add(&mk, &k, &v, scratch);
-				if (mrc < 0) {
-					rc = mrc;
-					break;
-				}
-				if (mrc)
-					broken(&r, expect, "send ledger seal does not parse");
+			else
+				action = ((const uint8_t *)v.mv_data)[64 + 1 + 24]; /* format, seq, two times */
+		}
+		if (r.ok && action == SG_ACTION_SENDS) {
+			int mrc = marks_add(&mk, &k, &v, scratch);
+			if (mrc < 0) {
+				rc = mrc;
+				break;
 			}
+			if (mrc)
+				broken(&r, expect, "send ledger seal does not parse");
 		}
 		if (r.ok && !brc && key_seq(&bk) < expect)
 			broken(&r, key_seq(&bk), "message body without its event");
+		if (r.ok && !brc && key_seq(&bk) == expect && inline_body)
+			broken(&r, expect, "message body stored twice (inline and in the bodies table)");
 		if (r.ok && !brc && key_seq(&bk) == expect) {
 			hash_into(&h, bv.mv_data, bv.mv_size, calc);
 			if (bv.mv_size != ev.body_len || memcmp(calc, ev.body_sha256, 32))
@@ -386,6 +431,7 @@ int sg_verify(sg_engine *e, sg_verify_result *result)
 out_free:
 	free(mk.v);
 	free(scratch);
+	free(canon);
 	hasher_free(&h);
 	if (!rc)
 		*result = r;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "store/compact.h"
 #include "store/consent.h"
 #include "store/store.h"
 
@@ -52,8 +53,58 @@ static void take_str(cursor *c, char *out, size_t size)
 	out[*l] = '\0';
 }
 
+/* Format 3 (consent.h): varints, deltas and tagged strings. */
+static int decode_v3(const uint8_t *v, size_t len, sg__rcpt *r)
+{
+	sg__cin c = {v + 1, v + len, 0};
+	const uint8_t *flags = sg__c_take(&c, 1);
+	uint64_t count = sg__c_take_varint(&c);
+	if (!flags || *flags & ~1 || count > SG__RCPT_MAX_ENTRIES)
+		return SG_ECORRUPT;
+	r->not_sms_capable = *flags & 1;
+	r->count = (uint16_t)count;
+	r->flag_since_us = 0;
+	r->flag_seq = 0;
+	r->flag_code[0] = r->flag_provider[0] = '\0';
+	if (r->not_sms_capable) {
+		r->flag_since_us = (int64_t)sg__c_take_varint(&c);
+		r->flag_seq = sg__c_take_varint(&c);
+		sg__c_take_string(&c, r->flag_code, sizeof(r->flag_code));
+		sg__c_take_string(&c, r->flag_provider, sizeof(r->flag_provider));
+	}
+	for (unsigned i = 0; i < r->count && !c.err; i++) {
+		sg__entry *e = &r->entries[i];
+		const uint8_t *k = sg__c_take(&c, 4);
+		if (!k || k[3] & ~7)
+			return SG_ECORRUPT;
+		e->type = k[0] >> 4;
+		e->scope = k[0] & 0x0F;
+		e->state = k[1];
+		e->source = k[2];
+		e->claimed = k[3] & 1;
+		e->by_recipient = (k[3] & 4) != 0;
+		e->since_us = (int64_t)sg__c_take_varint(&c);
+		e->event_time_us = sg__c_take_delta(&c, e->since_us);
+		e->seq = sg__c_take_varint(&c);
+		sg__c_take_string(&c, e->id, sizeof(e->id));
+		e->latest_us = 0;
+		e->latest_seq = 0;
+		e->first_event_time_us = 0;
+		if (k[3] & 2) {
+			e->latest_us = sg__c_take_delta(&c, e->since_us);
+			e->latest_seq = (uint64_t)sg__c_take_delta(&c, (int64_t)e->seq);
+			e->first_event_time_us = sg__c_take_delta(&c, e->since_us);
+			if (!e->latest_seq)
+				return SG_ECORRUPT; /* bit 1 says there is one */
+		}
+	}
+	return c.err || c.p != c.end ? SG_ECORRUPT : 0;
+}
+
 int sg__rcpt_decode(const void *val, size_t len, sg__rcpt *r)
 {
+	if (len && *(const uint8_t *)val == 3)
+		return decode_v3(val, len, r);
 	cursor c = {val, (const uint8_t *)val + len, false};
 	const uint8_t *head = take(&c, 4);
 	if (!head || (head[0] != 1 && head[0] != 2))
@@ -139,7 +190,8 @@ static void put_str(out *o, const char *s)
 	put(o, s, n);
 }
 
-long sg__rcpt_encode(const sg__rcpt *r, uint8_t *buf, size_t size)
+/* Formats 1 and 2, as stores before 0.2 hold them. */
+static long encode_v12(const sg__rcpt *r, uint8_t *buf, size_t size)
 {
 	out o = {buf, buf + size, false};
 	uint8_t format = 1; /* records without a repeat stay readable by format-1 code */
@@ -195,4 +247,39 @@ sg__entry *sg__rcpt_upsert(sg__rcpt *r, uint8_t type, uint8_t scope, const char 
 	e->scope = scope;
 	sg__strlcpy(e->id, id, sizeof(e->id));
 	return e;
+}
+
+long sg__rcpt_encode(const sg__rcpt *r, uint8_t *buf, size_t size)
+{
+	bool v3 = !sg__store_old_forms && r->count <= SG__RCPT_MAX_ENTRIES;
+	for (unsigned i = 0; v3 && i < r->count; i++) /* type and scope share a byte */
+		v3 = r->entries[i].type < 16 && r->entries[i].scope < 16;
+	if (!v3)
+		return encode_v12(r, buf, size);
+	sg__cout o = {buf, buf + size, 0};
+	uint8_t head[2] = {3, r->not_sms_capable ? 1 : 0};
+	sg__c_put(&o, head, 2);
+	sg__c_varint(&o, r->count);
+	if (r->not_sms_capable) {
+		sg__c_varint(&o, (uint64_t)r->flag_since_us);
+		sg__c_varint(&o, r->flag_seq);
+		sg__c_string(&o, r->flag_code, sizeof(r->flag_code) - 1);
+		sg__c_string(&o, r->flag_provider, sizeof(r->flag_provider) - 1);
+	}
+	for (unsigned i = 0; i < r->count; i++) {
+		const sg__entry *e = &r->entries[i];
+		uint8_t bits = (uint8_t)((e->claimed ? 1 : 0) | (e->latest_seq ? 2 : 0) | (e->by_recipient ? 4 : 0));
+		uint8_t k[4] = {(uint8_t)(e->type << 4 | e->scope), e->state, e->source, bits};
+		sg__c_put(&o, k, 4);
+		sg__c_varint(&o, (uint64_t)e->since_us);
+		sg__c_delta(&o, e->since_us, e->event_time_us);
+		sg__c_varint(&o, e->seq);
+		sg__c_string(&o, e->id, SG_KEY_MAX - 1);
+		if (e->latest_seq) {
+			sg__c_delta(&o, e->since_us, e->latest_us);
+			sg__c_delta(&o, (int64_t)e->seq, (int64_t)e->latest_seq);
+			sg__c_delta(&o, e->since_us, e->first_event_time_us);
+		}
+	}
+	return o.err ? SG_ETOOLONG : (long)(o.p - buf);
 }

@@ -15,6 +15,17 @@
  *            [i64 latest_us, u64 latest_seq, i64 first_event_time_us]
  *   (str = u8 length + bytes; integers big-endian)
  *
+ * Format 3, written since 0.2 (formats 1 and 2 still read), the same
+ * fields in fewer bytes (compact.h):
+ *   u8 3, u8 flags, varint entry count
+ *   if not SMS-capable: varint since_us, varint seq, tagged code, provider
+ *   entries: u8 type << 4 | scope, u8 state, u8 source, u8 bits (as format
+ *            2), varint since_us, zigzag event_time_us - since_us, varint
+ *            seq, tagged scope id (an E.164 number as packed digits)
+ *            [zigzag latest_us - since_us, zigzag latest_seq - seq, zigzag
+ *            first_event_time_us - since_us]
+ * One opt-out of one sender: 26 bytes instead of 46.
+ *
  * since_us/seq: the event that began the current state (for an opt-out the
  * first STOP of the opted-out period); latest_us/latest_seq: the latest
  * event that repeated it (0 when none did), first_event_time_us the first

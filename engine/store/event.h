@@ -18,9 +18,11 @@
  * its de-duplication key, the resolved scope), so that applying a recorded
  * stream to another store gives the same state and the same chain.
  *
- * Stored value in the events DB: hash[32] prev_hash[32] canonical, where
- * hash = SHA-256(prev_hash || canonical), the last two contiguous. The body itself lives in the
- * bodies DB so that redaction removes it without breaking the chain.
+ * hash = SHA-256(prev_hash || canonical). Stored in the events DB in one of
+ * two forms (event_value.h): full, hash[32] prev_hash[32] canonical (the
+ * last two contiguous), as stores before 0.2 hold; or compact. The body
+ * itself lives in the bodies DB so that redaction removes it without
+ * breaking the chain.
  */
 #pragma once
 #include <stddef.h>
@@ -42,13 +44,15 @@
  * buf; returns the length, or a negative error when a field is too long. */
 long sg__event_encode(const sg_event *ev, uint8_t *buf, size_t size);
 
-/* Decode a stored events value (hash, prev, canonical) into ev; string
- * pointers point into a NUL-terminated copy in scratch (size >= value
- * length + 16). body fields are left empty. */
+/* Decode a stored events value into ev; string pointers point into a
+ * NUL-terminated copy in scratch (size >= SG__EVENT_ENC_MAX + 64). body
+ * fields are left empty. A compact value (event_value.h) does not store
+ * prev_hash: it is left zero here; sg__event_value_load() fills it in. */
 int sg__event_decode(const void *val, size_t len, sg_event *ev, char *scratch, size_t scratch_size);
 
-/* What the hash chain needs from a stored events value, without copying
- * the strings: checks the layout the way sg__event_decode() does. */
+/* What the hash chain needs from a stored events value of the full form,
+ * without copying the strings: checks the layout the way
+ * sg__event_decode() does. */
 typedef struct sg__event_peek {
 	uint64_t seq;
 	const uint8_t *hash, *prev_hash, *body_sha256; /* into the value */

@@ -16,6 +16,7 @@
 #include "internal.h"
 #include "store/consent.h"
 #include "store/event.h"
+#include "store/event_value.h"
 #include "store/review.h"
 #include "store/log.h"
 
@@ -111,9 +112,22 @@ static int append_event(record_ctx *c, MDB_txn *txn, const sg_event_in *ev, cons
 
 	uint8_t key[8];
 	sg__be64_put(key, seq);
+	/* Stored compact (event_value.h); the full form for tests of old stores. */
 	MDB_val k = sg__val(key, 8), v = sg__val(c->enc, 64 + (size_t)n);
+	/* A short message body inline (not a registry record: retention never
+	 * removes those, and they are long). */
+	bool inline_body = !sg__store_old_forms && ev->body && ev->body_len && ev->body_len <= SG__EVENT_INLINE_MAX &&
+			   !REGISTRY_EVENT(ev->action);
+	if (!sg__store_old_forms) {
+		uint8_t *cv = c->enc + 64 + SG__EVENT_ENC_MAX;
+		e.body = inline_body ? ev->body : NULL;
+		long cn = sg__event_value_encode(&e, c->enc, cv, SG__EVENT_VALUE_MAX);
+		if (cn < 0)
+			return (int)cn;
+		v = sg__val(cv, (size_t)cn);
+	}
 	int rc = mdb_put(txn, c->e->store.events, &k, &v, MDB_APPEND);
-	if (!rc && ev->body && ev->body_len) {
+	if (!rc && ev->body && ev->body_len && !inline_body) {
 		MDB_val b = sg__val(ev->body, ev->body_len);
 		rc = mdb_put(txn, c->e->store.bodies, &k, &b, MDB_APPEND);
 	}
@@ -348,7 +362,7 @@ static int record_txn(MDB_txn *txn, void *arg)
  * failure every out[] gets the error. */
 static int run_batch(record_ctx *c)
 {
-	c->enc = malloc(SG__EVENT_ENC_MAX + 64);
+	c->enc = malloc(64 + SG__EVENT_ENC_MAX + SG__EVENT_VALUE_MAX);
 	c->rcpt = malloc(sizeof(*c->rcpt));
 	c->new_keys = malloc((c->n ? c->n : 1) * sizeof(*c->new_keys));
 	int rc = c->enc && c->rcpt && c->new_keys ? sg__store_write(&c->e->store, record_txn, c) : -ENOMEM;

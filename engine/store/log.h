@@ -20,7 +20,7 @@ typedef struct record_ctx {
 	const sg_event *cur;    /* with replay: the one being applied */
 	int64_t batch_us;       /* the time of events that carry none (read before the txn) */
 	int64_t now_us;         /* the time of the event being applied */
-	uint8_t *enc;    /* hash[32] prev[32] canonical, SG__EVENT_ENC_MAX */
+	uint8_t *enc;    /* hash[32] prev[32] canonical (SG__EVENT_ENC_MAX), then the stored value */
 	sg__rcpt *rcpt;  /* scratch record, large: heap */
 	bool rcpt_new;   /* the loaded recipient had no record */
 	uint64_t *new_keys; /* filter hashes of recipients this batch created */

@@ -3,7 +3,9 @@
  * Retention: sg_redact() removes message bodies recorded before a time
  * (never a registry change's body, which is the registry record).
  * The chain covers each body's length and SHA-256, not its bytes (event.h),
- * so deleting from the bodies DB leaves every hash intact.
+ * so deleting from the bodies DB leaves every hash intact. A short body
+ * kept inline in its compact events value (event_value.h) goes by
+ * rewriting that value with the body's length and digest only.
  *
  * Order: count what will go (read snapshots), record the REDACT event
  * (durable), then delete in durable write txns of at most DELETE_BATCH
@@ -16,31 +18,27 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine.h"
 #include "store/store.h"
 #include "internal.h"
 #include "store/event.h"
+#include "store/event_value.h"
 
 #define DELETE_BATCH 4096
 #define SCAN_BATCH 65536 /* bodies looked at per snapshot / txn */
 
-/* time_us and action of the event stored under key k (canonical layout,
- * event.h: hash[32] prev[32] u8 format, u64 seq, i64 time_us, i64
- * event_time_us, u8 action). */
+/* time_us and action of the event stored under key k (either stored form,
+ * event_value.h). */
 static int event_info(sg_engine *e, MDB_txn *txn, MDB_val *k, int64_t *time_us, int *action)
 {
 	MDB_val v;
 	int rc = mdb_get(txn, e->store.events, k, &v);
 	if (rc)
 		return rc == MDB_NOTFOUND ? SG_ECORRUPT : sg__store_err(rc); /* a body without its event */
-	const uint8_t *b = v.mv_data;
-	if (v.mv_size < 64 + 1 + 24 + 1 || !SG__EVENT_FORMAT_OK(b[64]))
-		return SG_ECORRUPT;
-	*time_us = (int64_t)sg__be64_get(b + 64 + 1 + 8);
-	*action = b[64 + 1 + 24];
-	return 0;
+	return sg__event_value_head(v.mv_data, v.mv_size, time_us, action);
 }
 
 typedef struct pass {
@@ -54,6 +52,7 @@ typedef struct pass {
 	uint64_t next_seq;
 	uint64_t hits;
 	bool end;
+	char *scratch;      /* inline_txn: SG__EVENT_ENC_MAX + 64, then a value */
 } pass;
 
 static int pass_txn(MDB_txn *txn, void *arg)
@@ -102,29 +101,106 @@ static int pass_txn(MDB_txn *txn, void *arg)
 	return sg__store_err(rc);
 }
 
-/* One pass over every body: count (snapshots) or delete (durable txns). */
+/* The bodies kept inline in compact events values (event_value.h): the
+ * same walk over the events DB; a removal rewrites the value with the
+ * body's length and digest instead of its bytes (its hash unchanged). */
+static int inline_txn(MDB_txn *txn, void *arg)
+{
+	pass *p = arg;
+	MDB_cursor *cur;
+	uint8_t key[8];
+	sg__be64_put(key, p->from_seq);
+	MDB_val k = sg__val(key, 8), v;
+	p->hits = 0;
+	p->end = false;
+	p->next_seq = p->from_seq;
+	int rc = mdb_cursor_open(txn, p->e->store.events, &cur);
+	if (rc)
+		return sg__store_err(rc);
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	for (size_t scanned = 0; !rc && scanned < SCAN_BATCH && p->hits < DELETE_BATCH; scanned++) {
+		if (k.mv_size != 8) {
+			rc = SG_ECORRUPT;
+			break;
+		}
+		uint64_t seq = sg__be64_get(k.mv_data);
+		if (p->below_seq && seq >= p->below_seq) {
+			rc = MDB_NOTFOUND;
+			break;
+		}
+		p->next_seq = seq + 1;
+		int64_t t;
+		int action;
+		if (sg__event_value_inline(v.mv_data, v.mv_size)) {
+			if ((rc = sg__event_value_head(v.mv_data, v.mv_size, &t, &action)))
+				break;
+			/* never a registry change's (those are not kept inline) */
+			if (t < p->before_us && action != SG_ACTION_CAMPAIGN && action != SG_ACTION_SENDER) {
+				p->hits++;
+				if (p->delete) {
+					sg_event ev;
+					uint8_t *nv = (uint8_t *)p->scratch + SG__EVENT_ENC_MAX + 64;
+					if ((rc = sg__event_value_decode(seq, v.mv_data, v.mv_size, NULL, &ev, p->scratch,
+									 SG__EVENT_ENC_MAX + 64)))
+						break;
+					ev.body = NULL;
+					long n = sg__event_value_encode(&ev, ev.hash, nv, SG__EVENT_VALUE_MAX);
+					if (n < 0) {
+						rc = (int)n;
+						break;
+					}
+					/* the key copied out of the page the put rewrites */
+					uint8_t kb[8];
+					sg__be64_put(kb, seq);
+					MDB_val kc = sg__val(kb, 8), nval = sg__val(nv, (size_t)n);
+					if ((rc = mdb_cursor_put(cur, &kc, &nval, MDB_CURRENT)))
+						break;
+				}
+			}
+		}
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	if (rc == MDB_NOTFOUND) {
+		p->end = true;
+		rc = 0;
+	}
+	mdb_cursor_close(cur);
+	return sg__store_err(rc);
+}
+
+/* One pass over every body, in the bodies DB and inline: count
+ * (snapshots) or delete (durable txns). */
 static int run_pass(sg_engine *e, int64_t before_us, uint64_t below_seq, bool delete, uint64_t *total)
 {
-	pass p = {.e = e, .before_us = before_us, .below_seq = below_seq, .delete = delete, .from_seq = 1};
+	int (*const walks[2])(MDB_txn *, void *) = {pass_txn, inline_txn};
+	pass p = {.e = e, .before_us = before_us, .below_seq = below_seq, .delete = delete};
+	p.scratch = malloc(SG__EVENT_ENC_MAX + 64 + SG__EVENT_VALUE_MAX);
+	if (!p.scratch)
+		return -ENOMEM;
 	*total = 0;
-	for (;;) {
-		int rc;
-		if (delete) {
-			rc = sg__store_write(&e->store, pass_txn, &p);
-		} else {
-			MDB_txn *txn;
-			if ((rc = sg__rd_begin(&e->store, &txn)))
-				return rc;
-			rc = pass_txn(txn, &p);
-			sg__rd_end(&e->store, txn);
+	int rc = 0;
+	for (int w = 0; w < 2 && !rc; w++) {
+		p.from_seq = 1;
+		for (;;) {
+			if (delete) {
+				rc = sg__store_write(&e->store, walks[w], &p);
+			} else {
+				MDB_txn *txn;
+				if ((rc = sg__rd_begin(&e->store, &txn)))
+					break;
+				rc = walks[w](txn, &p);
+				sg__rd_end(&e->store, txn);
+			}
+			if (rc)
+				break;
+			*total += p.hits;
+			if (p.end)
+				break;
+			p.from_seq = p.next_seq;
 		}
-		if (rc)
-			return rc;
-		*total += p.hits;
-		if (p.end)
-			return 0;
-		p.from_seq = p.next_seq;
 	}
+	free(p.scratch);
+	return rc;
 }
 
 /* The cutoff a REDACT event names: its note starts "before=<RFC 3339>". */

@@ -15,6 +15,7 @@
 #include "engine.h"
 #include "internal.h"
 #include "store/event.h"
+#include "store/event_value.h"
 #include "store/review.h"
 #include "store/store.h"
 
@@ -182,12 +183,14 @@ static int read_event(sg__store *st, MDB_txn *txn, uint64_t seq, bool with_body,
 	int rc = mdb_get(txn, st->events, &k, &v);
 	if (rc)
 		return sg__store_err(rc);
-	if ((rc = sg__event_decode(v.mv_data, v.mv_size, ev, scratch, SCRATCH)))
+	if ((rc = sg__event_value_load(txn, st->events, seq, v.mv_data, v.mv_size, NULL, ev, scratch, SCRATCH)))
 		return rc;
 	if (ev->seq != seq)
 		return SG_ECORRUPT;
-	if (!with_body)
+	if (!with_body) {
+		ev->body = NULL; /* an inline body too */
 		return 0;
+	}
 	rc = mdb_get(txn, st->bodies, &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return 0; /* redacted, or there was none */
@@ -259,13 +262,15 @@ static int build_txn(MDB_txn *txn, void *arg)
 	if (!rc)
 		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
 	while (!rc) {
-		/* The action is the byte after hash, prev, format, seq and two times. */
-		if (v.mv_size > 64 + 25) {
-			uint8_t action = ((const uint8_t *)v.mv_data)[64 + 25];
+		/* The action, read without decoding the rest (either form). */
+		int64_t t;
+		int action = -1;
+		if (k.mv_size == 8 && !sg__event_value_head(v.mv_data, v.mv_size, &t, &action)) {
 			if (action == SG_ACTION_REVIEW || action == SG_ACTION_REVIEW_RESOLVED) {
 				sg_event ev;
 				sg_review_resolution r = {0};
-				if ((rc = sg__event_decode(v.mv_data, v.mv_size, &ev, scratch, SCRATCH)))
+				if ((rc = sg__event_value_decode(sg__be64_get(k.mv_data), v.mv_data, v.mv_size, NULL, &ev,
+								 scratch, SCRATCH)))
 					break;
 				if (ev.action == SG_ACTION_REVIEW_RESOLVED && (rc = sg_review_resolution_read(&ev, &r)))
 					break;

@@ -22,7 +22,12 @@
  * MDB_dbi as unsigned int, to keep <lmdb.h> inside engine/store/. */
 _Static_assert(_Generic((MDB_dbi)0, unsigned int: 1, default: 0), "MDB_dbi is not unsigned int");
 
-#define STORE_VERSION 1u
+/* 2: events and recipient records may be stored compact (event_value.h,
+ * consent.h format 3), which versions of stopgate that wrote 1 do not
+ * read: they refuse a store of version 2 (SG_EVERSION) instead. A writer
+ * that opens a store of version 1 moves it to 2 before it writes. */
+#define STORE_VERSION 2u
+#define STORE_VERSION_MIN 1u
 #define DEFAULT_MAP (64u << 20)
 /* Read-only engines map a window this large so they never need to remap
  * while the writer grows the file (address space only, no memory). */
@@ -135,10 +140,15 @@ static int open_dbs(sg__store *st)
 			return st->rdonly ? SG_ENOSTORE : SG_ECORRUPT;
 		} else if (g == 0) {
 			uint32_t ver;
-			if (v.mv_size != sizeof(ver))
+			if (v.mv_size != sizeof(ver)) {
 				rc = MDB_CORRUPTED;
-			else if (memcpy(&ver, v.mv_data, sizeof(ver)), ver != STORE_VERSION)
+			} else if (memcpy(&ver, v.mv_data, sizeof(ver)), ver < STORE_VERSION_MIN || ver > STORE_VERSION) {
 				rc = MDB_VERSION_MISMATCH;
+			} else if (ver != STORE_VERSION && !st->rdonly) {
+				ver = STORE_VERSION; /* every form of version 1 reads as it is */
+				MDB_val nv = sg__val(&ver, sizeof(ver));
+				rc = mdb_put(txn, st->meta, &k, &nv, 0);
+			}
 		} else {
 			rc = g;
 		}

@@ -196,10 +196,13 @@ def head_and_verify_detect_tampering():
     assert h["seq"] == 5 and len(h["hash"]) == 64, h
     out = sg(d, "verify", expect=0).stdout
     assert out == f"ok: 5 events, head {h['hash']}\n", out
-    # flip one byte of a stored event's recipient with the real LMDB tools
+    # flip one byte of a stored event's recipient with the real LMDB tools: "+14155552602" as
+    # text (the full form of stores before 0.2) or as packed digits (the compact form)
     dump = subprocess.run(["mdb_dump", "-s", "events", d], capture_output=True, text=True, check=True).stdout
-    assert "2b3134313535353532363032" in dump  # "+14155552602" in hex
-    tampered = dump.replace("2b3134313535353532363032", "2b3134313535353532363039", 1)
+    forms = [("2b3134313535353532363032", "2b3134313535353532363039"), ("17141555526020", "17141555526090")]
+    found = [(was, now) for was, now in forms if was in dump]
+    assert len(found) == 1, dump
+    tampered = dump.replace(found[0][0], found[0][1], 1)
     subprocess.run(["mdb_load", "-s", "events", d], input=tampered, text=True, check=True)
     p = sg(d, "verify", expect=1)
     assert p.stdout.startswith("broken at event 3:"), p.stdout

@@ -15,6 +15,7 @@
 #include "export/csv.h"
 #include "export/export.h"
 #include "store/event.h"
+#include "store/event_value.h"
 
 #define SENDER "+14155550100"
 #define NEVENTS 10
@@ -104,6 +105,10 @@ static void lm_del(lm *l, MDB_dbi dbi, uint64_t seq)
 	assert_int_equal(mdb_del(l->txn, dbi, &k, NULL), 0);
 }
 
+/* The stored form tampered() writes: full (the layout of stores before
+ * 0.2, which the tampering below edits) or compact (event_value.h). */
+static bool full_form = true;
+
 /* Build a store of NEVENTS, tamper with it via fn, return verify's result. */
 static sg_verify_result tampered(void (*fn)(lm *l), uint8_t published_head[32])
 {
@@ -111,7 +116,9 @@ static sg_verify_result tampered(void (*fn)(lm *l), uint8_t published_head[32])
 	sg_engine *e = tu_open(dir, 0, NULL);
 	uint64_t seq;
 	uint8_t head[32];
+	sg__store_old_forms = full_form;
 	fill(e);
+	sg__store_old_forms = false;
 	assert_int_equal(sg_head(e, &seq, head), 0);
 	if (published_head)
 		memcpy(published_head, head, 32);
@@ -193,7 +200,8 @@ static void truncate_tail_and_meta(lm *l)
 	size_t n;
 	uint8_t *v = lm_get(l, l->events, NEVENTS - 2, &n), seq[8];
 	truncate_tail(l);
-	lm_del(l, l->bodies, NEVENTS); /* a thorough forger leaves no trace */
+	if (full_form) /* (the compact form keeps this short body inline: it went with the event) */
+		lm_del(l, l->bodies, NEVENTS); /* a thorough forger leaves no trace */
 	MDB_val hk = {.mv_size = 4, .mv_data = "head"}, hv = {.mv_size = 32, .mv_data = v};
 	MDB_val sk = {.mv_size = 3, .mv_data = "seq"}, sv = seq_key(seq, NEVENTS - 2);
 	assert_int_equal(mdb_put(l->txn, l->meta, &hk, &hv, 0), 0);
@@ -246,19 +254,158 @@ static void chain_tampering_detected(void **state)
 	}
 }
 
+/* What redaction does to a body kept inline in a compact value: the value
+ * rewritten with the body's length and digest only. */
+static void remove_inline_body(lm *l)
+{
+	size_t n;
+	uint8_t *v = lm_get(l, l->events, 4, &n), *nv = malloc(SG__EVENT_VALUE_MAX);
+	char *scratch = malloc(SG__EVENT_ENC_MAX + 64);
+	sg_event ev;
+	assert_true(sg__event_value_inline(v, n));
+	assert_int_equal(sg__event_value_decode(4, v, n, NULL, &ev, scratch, SG__EVENT_ENC_MAX + 64), 0);
+	assert_int_equal(ev.body_len, 4);
+	ev.body = NULL;
+	long vn = sg__event_value_encode(&ev, ev.hash, nv, SG__EVENT_VALUE_MAX);
+	assert_true(vn > 0);
+	assert_false(sg__event_value_inline(nv, (size_t)vn));
+	lm_put(l, l->events, 4, nv, (size_t)vn);
+	free(v);
+	free(nv);
+	free(scratch);
+}
+
 static void chain_limits_and_redaction(void **state)
 {
 	(void)state;
-	/* Removing a body is what redaction does: the chain still verifies. */
-	sg_verify_result r = tampered(remove_body, NULL);
+	for (int form = 0; form < 2; form++) {
+		full_form = form == 0;
+		/* Removing a body is what redaction does: the chain still verifies. */
+		sg_verify_result r = tampered(full_form ? remove_body : remove_inline_body, NULL);
+		assert_true(r.ok);
+		/* Cutting the tail and rewriting the recorded head verifies on its own;
+		 * only a head published earlier (stopgate head) exposes it. */
+		uint8_t published[32];
+		r = tampered(truncate_tail_and_meta, published);
+		assert_true(r.ok);
+		assert_int_equal(r.count, NEVENTS - 2);
+		assert_memory_not_equal(r.head_hash, published, 32);
+	}
+	full_form = true;
+}
+
+/* ---- the same tampering on the compact form (event_value.h) ---- */
+
+static void chain_intact_compact(void **state)
+{
+	(void)state;
+	uint8_t head[32];
+	full_form = false;
+	sg_verify_result r = tampered(NULL, head);
+	full_form = true;
 	assert_true(r.ok);
-	/* Cutting the tail and rewriting the recorded head verifies on its own;
-	 * only a head published earlier (stopgate head) exposes it. */
-	uint8_t published[32];
-	r = tampered(truncate_tail_and_meta, published);
-	assert_true(r.ok);
-	assert_int_equal(r.count, NEVENTS - 2);
-	assert_memory_not_equal(r.head_hash, published, 32);
+	assert_int_equal(r.count, NEVENTS);
+	assert_memory_equal(r.head_hash, head, 32);
+}
+
+/* The recipient +14155552004 of event 5 as the compact form packs it:
+ * eleven digits, two to a byte, the last nibble zero. */
+static uint8_t *compact_recipient(uint8_t *v, size_t n)
+{
+	static const uint8_t packed[6] = {0x14, 0x15, 0x55, 0x52, 0x00, 0x40};
+	assert_true(sg__event_value_is_compact(v, n));
+	uint8_t *at = memmem(v + 32, n - 32, packed, sizeof(packed));
+	assert_non_null(at);
+	return at;
+}
+
+static void edit_byte_compact(lm *l)
+{
+	size_t n;
+	uint8_t *v = lm_get(l, l->events, 5, &n);
+	compact_recipient(v, n)[5] = 0x90; /* the last digit 4 -> 9 */
+	lm_put(l, l->events, 5, v, n);
+	free(v);
+}
+
+static void edit_recipient_and_rehash_compact(lm *l)
+{
+	/* The forger rebuilds the canonical encoding and fixes event 5's own
+	 * hash: event 6, hashed after the old one, no longer matches. */
+	size_t n, n4;
+	uint8_t *v = lm_get(l, l->events, 5, &n), *prev = lm_get(l, l->events, 4, &n4);
+	compact_recipient(v, n)[5] = 0x90;
+	sg_event ev;
+	char *scratch = malloc(SG__EVENT_ENC_MAX + 64);
+	uint8_t *canon = malloc(32 + SG__EVENT_ENC_MAX), *nv = malloc(SG__EVENT_VALUE_MAX);
+	assert_int_equal(sg__event_value_decode(5, v, n, prev, &ev, scratch, SG__EVENT_ENC_MAX + 64), 0);
+	assert_string_equal(ev.recipient, "+14155552009");
+	long cn = sg__event_encode(&ev, canon + 32, SG__EVENT_ENC_MAX);
+	assert_true(cn > 0);
+	memcpy(canon, prev, 32);
+	uint8_t hash[32];
+	sg__event_hash(canon, 32 + (size_t)cn, hash);
+	long vn = sg__event_value_encode(&ev, hash, nv, SG__EVENT_VALUE_MAX);
+	assert_int_equal(vn, (long)n);
+	lm_put(l, l->events, 5, nv, (size_t)vn);
+	free(v);
+	free(prev);
+	free(scratch);
+	free(canon);
+	free(nv);
+}
+
+/* The compact form keeps "STOP" inline: event 4's body in its value. */
+static void edit_inline_body(lm *l)
+{
+	size_t n;
+	uint8_t *v = lm_get(l, l->events, 4, &n);
+	assert_true(sg__event_value_inline(v, n));
+	uint8_t *body = memmem(v + 32, n - 32, "STOP", 4);
+	assert_non_null(body);
+	body[3] = 'Q';
+	lm_put(l, l->events, 4, v, n);
+	free(v);
+}
+
+/* A byte of the compact layout itself (its version): the value no longer decodes. */
+static void break_compact_layout(lm *l)
+{
+	size_t n;
+	uint8_t *v = lm_get(l, l->events, 5, &n);
+	assert_true(sg__event_value_is_compact(v, n));
+	v[32] = 0x7E;
+	lm_put(l, l->events, 5, v, n);
+	free(v);
+}
+
+static void chain_tampering_detected_compact(void **state)
+{
+	(void)state;
+	struct {
+		void (*fn)(lm *l);
+		uint64_t bad_seq;
+		const char *reason;
+	} cases[] = {
+		{edit_byte_compact, 5, "does not match its hash"},
+		{break_compact_layout, 5, "does not match its hash (the stored event does not decode)"},
+		{edit_recipient_and_rehash_compact, 6, "does not match its hash"},
+		{delete_event, 5, "missing"},
+		{swap_events, 4, "sequence differs"},
+		{truncate_tail, NEVENTS - 1, "truncated tail"},
+		{edit_inline_body, 4, "does not match its hash"}, /* the digest is the inline body's */
+		{edit_body, 4, "stored twice"}, /* a second copy in the bodies DB */
+		{add_body, 3, "body does not match"},
+		{orphan_body, NEVENTS + 5, "body without its event"},
+	};
+	full_form = false;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		sg_verify_result r = tampered(cases[i].fn, NULL);
+		if (r.ok || r.bad_seq != cases[i].bad_seq || !strstr(r.reason, cases[i].reason))
+			fail_msg("case %zu: ok=%d bad_seq=%llu reason=%s", i, r.ok, (unsigned long long)r.bad_seq,
+				 r.reason);
+	}
+	full_form = true;
 }
 
 /* ---- export formats ---- */
@@ -643,6 +790,8 @@ int main(void)
 		cmocka_unit_test(chain_intact),
 		cmocka_unit_test(chain_tampering_detected),
 		cmocka_unit_test(chain_limits_and_redaction),
+		cmocka_unit_test(chain_intact_compact),
+		cmocka_unit_test(chain_tampering_detected_compact),
 		cmocka_unit_test(jsonl_round_trip),
 		cmocka_unit_test(csv_hostile_round_trip),
 		cmocka_unit_test(times_match_libc),
