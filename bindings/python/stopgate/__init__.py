@@ -263,7 +263,8 @@ _ALLOW = Verdict(True, None, None, "", 0, 0, False)
 CATEGORIES = ("marketing", "informational", "transactional", "conversational")
 _CATEGORY = {name: i + 1 for i, name in enumerate(CATEGORIES)}
 _CATEGORY["none"] = 0
-_HELD = {9, 10}  # SG_REASON_QUIET_HOURS, SG_REASON_FREQUENCY_CAP
+_HELD = {9, 10}
+_ONE = ctypes.c_size_t(1)  # SG_REASON_QUIET_HOURS, SG_REASON_FREQUENCY_CAP
 
 
 def _category_name(i: int) -> str | None:
@@ -274,17 +275,19 @@ def _category_name(i: int) -> str | None:
 
 
 def _verdict_ex(v: _lib.CVerdict, q: _lib.CQuiet) -> Verdict:
-    base = _verdict(v)
-    if q.category == 0:
-        return base
+    cat = q.category
+    if cat == 0:
+        return _verdict(v)
+    r, s = v.reason, v.scope
     region = tz = rule = ""
     nxt = 0
     if q.evaluated:
         region, tz = q.region.decode(), q.tz.decode()
-    if not v.allow and v.reason in _HELD and (q.evaluated or v.reason != 9):
+    if not v.allow and r in _HELD and (q.evaluated or r != 9):
         nxt, rule = q.next_allowed_us, q.rule.decode("utf-8", "replace")
-    return base._replace(category=_category_name(q.category), region=region, tz=tz,
-                         next_allowed_us=nxt, rule=rule)
+    return Verdict(v.allow, _REASONS[r] if 0 <= r < 32 else _reason(r),
+                   _SCOPES[s] if 0 <= s < 6 else _scope(s), v.scope_id.decode(), v.since_us, v.seq,
+                   v.confirmation, _category_name(cat), region, tz, nxt, rule)
 
 
 def _at_us(at: object) -> int:
@@ -299,26 +302,32 @@ def _at_us(at: object) -> int:
     return us
 
 
-def _check_opts(p: int, category: str | None, at: _dt.datetime | None,
-                campaign: str | None) -> tuple[_lib.CheckOpts, bytes | None]:
-    o = _lib.CheckOpts()
-    _libc().sg_check_opts_init(byref(o), ctypes.sizeof(_lib.CheckOpts))
+def _check_opts(o: _lib.CheckOpts, p: int, category: str | None, at: _dt.datetime | None,
+                campaign: str | None) -> bytes | None:
+    """Fill every option of o (made by sg_check_opts_init at this binding's
+    size); returns the campaign's bytes, to be kept alive for the call."""
     o.purpose = p
+    c = 0
     if category is not None:
         c = _CATEGORY.get(category) if isinstance(category, str) else None
         if c is None:
             raise ConfigError(-_errno.EINVAL, f"category {category!r}: one of {', '.join(CATEGORIES)} "
                               "(or none: the sender's campaign's usecase decides)")
-        o.category = c
-    if at is not None:
-        o.at_us = _at_us(at)
+    o.category = c
+    o.at_us = _at_us(at) if at is not None else 0
     camp = None
     if campaign is not None:
         if not isinstance(campaign, str) or not campaign:
             raise ConfigError(-_errno.EINVAL, f"campaign {campaign!r}: a campaign id (e.g. 'CAMP001')")
         camp = campaign.encode()
-        o.campaign = camp
-    return o, camp
+    o.campaign = camp
+    return camp
+
+
+def _new_opts() -> _lib.CheckOpts:
+    o = _lib.CheckOpts()
+    _libc().sg_check_opts_init(byref(o), ctypes.sizeof(_lib.CheckOpts))
+    return o
 
 
 def _bytes(s: str | bytes, what: str) -> bytes:
@@ -407,7 +416,8 @@ class Engine:
         # int and a pointer, built here and in check().
         self._check = _lib.raw(L).sg_check
         self._batch = L.sg_check_batch
-        self._check_ex = L.sg_check_ex
+        self._check_ex = _lib.raw(L).sg_check_ex
+        self._batch_ex = L.sg_check_ex
 
     # lifetime
     def close(self) -> None:
@@ -481,13 +491,24 @@ class Engine:
         return _verdict(v)
 
     def _check_with(self, from_, to, purpose, category, at, campaign) -> Verdict:
-        p = _purpose(purpose)
-        o, _keep = _check_opts(p, category, at, campaign)
-        f, t = _bytes(from_, "from_"), _bytes(to, "to")
-        arr = (c_char_p * 1)(t)
-        v = _lib.CVerdict()
-        q = _lib.CQuiet()
-        rc = self._check_ex(self._handle(), f, arr, 1, byref(o), byref(v), byref(q))
+        p = _PURPOSE.get(purpose)
+        if p is None:
+            p = _purpose(purpose)
+        hv = self._hv
+        if hv is None:
+            raise ValueError("stopgate.Engine is closed")
+        tls = self._tls
+        try:
+            o, v, q, arr, refs = tls.ex
+        except AttributeError:  # first such check of this thread: its own buffers
+            o, v, q, arr = _new_opts(), _lib.CVerdict(), _lib.CQuiet(), (c_char_p * 1)()
+            refs = (byref(o), byref(v), byref(q))
+            tls.ex = (o, v, q, arr, refs)
+        _keep = _check_opts(o, p, category, at, campaign)
+        arr[0] = to.encode() if type(to) is str else _bytes(to, "to")
+        # sg_check_ex without argtypes conversion, as for check(): exact C types
+        rc = self._check_ex(hv, from_.encode() if type(from_) is str else _bytes(from_, "from_"), arr,
+                            _ONE, refs[0], refs[1], refs[2])
         if rc:
             _raise(rc, "check")
         return _verdict_ex(v, q)
@@ -502,7 +523,8 @@ class Engine:
         p = _purpose(purpose)
         ex = category is not None or at is not None or campaign is not None
         if ex:
-            o, _keep = _check_opts(p, category, at, campaign)
+            o = _new_opts()
+            _keep = _check_opts(o, p, category, at, campaign)
         n = len(to)
         if n == 0:
             return []
@@ -515,7 +537,7 @@ class Engine:
                 _raise(rc, "check_batch")
             return [_verdict(v) for v in out]
         qs = (_lib.CQuiet * n)()
-        rc = self._check_ex(h, f, arr, n, byref(o), out, qs)
+        rc = self._batch_ex(h, f, arr, n, byref(o), out, qs)
         if rc:
             _raise(rc, "check_batch")
         return [_verdict_ex(v, q) for v, q in zip(out, qs)]
