@@ -195,6 +195,42 @@ func TestBadCategoryIsRefusedNamingTheAllowedOnes(t *testing.T) {
 	}
 }
 
+// The binding records no sends: bindings/testdata/record_sends.py records
+// them through the library (sg_sends_record), as a gateway's report would.
+func TestFourthMarketingSendInADayToFloridaIsCappedPerCampaign(t *testing.T) {
+	dir := store(t)
+	script := filepath.Join(root(), "bindings", "testdata", "record_sends.py")
+	if o, err := exec.Command("python3", script, dir, sender, florida, "CAMP001",
+		"2026-11-03T14:00:00Z", "2026-11-03T15:00:00Z", "2026-11-03T16:00:00Z").CombinedOutput(); err != nil {
+		t.Fatalf("record_sends: %v\n%s", err, o)
+	}
+	e, err := Open(dir, &Options{QuietHoursDir: filepath.Join(root(), "quiet-hours")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	noon := time.Date(2026, 11, 3, 17, 0, 0, 0, time.UTC) // 12:00 EST: not quiet
+	o := CheckOptions{Category: "marketing", At: noon, Campaign: "CAMP001"}
+	v, err := e.CheckWith(sender, florida, o)
+	if err != nil || v.Allow || v.Reason != "frequency_cap" || v.Rule != "FL" {
+		t.Fatal(v, err)
+	}
+	if want := time.Date(2026, 11, 4, 14, 0, 0, 0, time.UTC); !v.NextAllowed.Equal(want) { // the first send + 24 h
+		t.Fatalf("next allowed %v, want %v", v.NextAllowed, want)
+	}
+	if vs, err := e.CheckBatchWith(sender, []string{florida}, o); err != nil || vs[0] != v {
+		t.Fatal(vs, err)
+	}
+	o.Campaign = "CAMP002"
+	if v, err := e.CheckWith(sender, florida, o); err != nil || !v.Allow {
+		t.Fatal("another subject is not capped:", v, err)
+	}
+	o.Campaign, o.Category = "CAMP001", "informational"
+	if v, err := e.CheckWith(sender, florida, o); err != nil || !v.Allow {
+		t.Fatal("informational is never capped:", v, err)
+	}
+}
+
 func TestClassify(t *testing.T) {
 	e := open(t, store(t))
 	defer e.Close()

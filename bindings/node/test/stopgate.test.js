@@ -102,6 +102,24 @@ test('an informational check at the same hour is allowed', () => {
   e.close();
 });
 
+// The binding records no sends: bindings/testdata/record_sends.py records
+// them through the library (sg_sends_record), as a gateway's report would.
+test('a fourth marketing send in a day to Florida is capped, per campaign', () => {
+  const d = store();
+  cp.execFileSync('python3', [path.join(ROOT, 'bindings', 'testdata', 'record_sends.py'), d, SENDER, FLORIDA,
+    'CAMP001', '2026-11-03T14:00:00Z', '2026-11-03T15:00:00Z', '2026-11-03T16:00:00Z'], { encoding: 'utf8' });
+  const e = new sg.Engine(d, { quietHoursDir: QH });
+  const noon = '2026-11-03T17:00:00Z'; // 12:00 EST: not quiet
+  const v = e.check(SENDER, FLORIDA, { category: 'marketing', at: noon, campaign: 'CAMP001' });
+  assert.equal(v.reason, 'frequency_cap');
+  assert.equal(v.rule, 'FL');
+  assert.deepEqual(v.nextAllowedAt, new Date('2026-11-04T14:00:00Z')); // the first send + 24 h
+  assert.deepEqual(e.checkBatch(SENDER, [FLORIDA], { category: 'marketing', at: noon, campaign: 'CAMP001' })[0], v);
+  assert.equal(e.check(SENDER, FLORIDA, { category: 'marketing', at: noon, campaign: 'CAMP002' }).allow, true);
+  assert.equal(e.check(SENDER, FLORIDA, { category: 'informational', at: noon, campaign: 'CAMP001' }).allow, true);
+  e.close();
+});
+
 test('a bad category or time is refused naming what is allowed', () => {
   const e = new sg.Engine(STORE, { quietHoursDir: QH });
   assert.throws(() => e.check(SENDER, FLORIDA, { category: 'promo', at: NIGHT }),
