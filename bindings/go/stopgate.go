@@ -49,7 +49,15 @@ const (
 )
 
 // Verdict says whether a message may be sent (sg_verdict). Reason and Scope
-// are the library's names ("opted_out", "sender", ...), "" when allowed.
+// are the library's names ("opted_out", "sender", "quiet_hours",
+// "frequency_cap", ...), "" when allowed.
+//
+// The last five fields are set by CheckWith / CheckBatchWith with options
+// (sg_check_ex, as GET /v1/check answers): Category is the category the
+// check resolved ("" when none applied); Region ("US-FL") and TZ
+// ("America/New_York") when a quiet-hours rule covers the number;
+// NextAllowed and Rule with Reason "quiet_hours" or "frequency_cap"
+// (NextAllowed zero: no window opens within 400 days).
 type Verdict struct {
 	Allow        bool
 	Reason       string
@@ -58,6 +66,11 @@ type Verdict struct {
 	Since        time.Time // when the deciding state began; zero if none
 	Seq          uint64    // the event that set it, 0 if none
 	Confirmation bool      // allowed only as the one confirmation / HELP reply
+	Category     string
+	Region       string
+	TZ           string
+	NextAllowed  time.Time // quiet_hours / frequency_cap: the earliest instant the same check allows
+	Rule         string    // the rule file and statute, or "FL", "OK", "MD", "maxPerDay"
 }
 
 // Classification says what an inbound text means (sg_classification).
@@ -75,15 +88,24 @@ type Options struct {
 	Create         bool   // with Writable: make a new store when the directory holds none
 	KeywordsDir    string // "": the installed keyword set
 	DefaultCountry string // last-resort country for national numbers, e.g. "US"
+	QuietHoursDir  string // the quiet-hours rules; "": the installed set; "none": no quiet hours
 }
 
-// CheckOptions for CheckWith. Category and At (quiet hours) are refused with
-// ErrNotSupported until the library's check takes them.
+// Categories are the names CheckOptions.Category takes (sg_category).
+var Categories = []string{"marketing", "informational", "transactional", "conversational"}
+
+// CheckOptions for CheckWith and CheckBatchWith (sg_check_opts). Category:
+// one of Categories, "" for the sender's campaign's usecase, else the
+// policy's; At: the instant the message would be sent (zero: now);
+// Campaign: the frequency caps' subject ("": the sender's campaign).
 type CheckOptions struct {
 	Purpose  Purpose
 	Category string
 	At       time.Time
+	Campaign string
 }
+
+func (o *CheckOptions) plain() bool { return o.Category == "" && o.At.IsZero() && o.Campaign == "" }
 
 // Engine is an open consent store (sg_engine).
 type Engine struct {
@@ -142,6 +164,11 @@ func Open(dataDir string, opts *Options) (*Engine, error) {
 		c := C.CString(o.DefaultCountry)
 		defer C.free(unsafe.Pointer(c))
 		co.default_country = c
+	}
+	if o.QuietHoursDir != "" {
+		q := C.CString(o.QuietHoursDir)
+		defer C.free(unsafe.Pointer(q))
+		co.quiet_hours_dir = q
 	}
 	var h *C.sg_engine
 	if rc := C.sg_engine_open(&co, &h); rc != 0 {
@@ -220,27 +247,145 @@ func (e *Engine) Check(from, to string, purpose Purpose) (Verdict, error) {
 	return verdictOf(&v), nil
 }
 
-// CheckWith is Check with options; see CheckOptions.
+// CheckWith is Check with options: with none but Purpose it is Check;
+// else sg_check_ex, which adds quiet hours and frequency caps (see Verdict).
 func (e *Engine) CheckWith(from, to string, o CheckOptions) (Verdict, error) {
-	if err := noQuiet(o); err != nil {
+	if o.plain() {
+		return e.Check(from, to, o.Purpose)
+	}
+	vs, err := e.checkEx("check", from, []string{to}, &o)
+	if err != nil {
 		return Verdict{Reason: "check_failed"}, err
 	}
-	return e.Check(from, to, o.Purpose)
+	return vs[0], nil
 }
 
-func noQuiet(o CheckOptions) error {
-	var what []string
-	if o.Category != "" {
-		what = append(what, "Category")
+// CheckBatchWith is CheckBatch with options (one sg_check_ex call).
+func (e *Engine) CheckBatchWith(from string, to []string, o CheckOptions) ([]Verdict, error) {
+	if o.plain() {
+		return e.CheckBatch(from, to, o.Purpose)
 	}
-	if !o.At.IsZero() {
-		what = append(what, "At")
+	return e.checkEx("check_batch", from, to, &o)
+}
+
+func categoryCode(name string) (C.sg_category, error) {
+	for i, c := range Categories {
+		if c == name {
+			return C.sg_category(i + 1), nil
+		}
 	}
-	if what == nil {
+	if name == "" || name == "none" {
+		return C.SG_CATEGORY_DEFAULT, nil
+	}
+	return 0, &Error{Code: -int(C.EINVAL), Name: "EINVAL", Op: "check",
+		Msg: fmt.Sprintf("category %q: one of %s (or \"\": the sender's campaign's usecase decides)",
+			name, strings.Join(Categories, ", "))}
+}
+
+// cStrings copies strs into one C block: the pointer array, then the
+// strings (no Go memory holds a pointer handed to C). The caller frees it.
+func cStrings(strs []string) unsafe.Pointer {
+	n := len(strs)
+	bytes := 0
+	for _, t := range strs {
+		bytes += len(t) + 1
+	}
+	psize := n * int(unsafe.Sizeof((*C.char)(nil)))
+	block := C.malloc(C.size_t(psize + bytes))
+	if block == nil {
 		return nil
 	}
-	return fmt.Errorf("check: %s: libstopgate %s has no check by category or time (quiet hours): %w",
-		strings.Join(what, " and "), LibraryVersion(), ErrNotSupported)
+	ptrs := unsafe.Slice((**C.char)(block), n)
+	data := unsafe.Slice((*byte)(unsafe.Add(block, psize)), bytes)
+	off := 0
+	for i, t := range strs {
+		copy(data[off:], t)
+		data[off+len(t)] = 0
+		ptrs[i] = (*C.char)(unsafe.Pointer(&data[off]))
+		off += len(t) + 1
+	}
+	return block
+}
+
+func (e *Engine) checkEx(op, from string, to []string, o *CheckOptions) ([]Verdict, error) {
+	var opts C.sg_check_opts
+	C.sg_check_opts_init(&opts, C.size_t(unsafe.Sizeof(opts))) // this binding's size
+	opts.purpose = C.sg_purpose(o.Purpose)
+	cat, err := categoryCode(o.Category)
+	if err != nil {
+		return nil, err
+	}
+	opts.category = cat
+	if !o.At.IsZero() {
+		us := o.At.UnixMicro()
+		if us <= 0 {
+			return nil, &Error{Code: -int(C.EINVAL), Name: "EINVAL", Op: op,
+				Msg: fmt.Sprintf("At %s is not after 1970-01-01T00:00:00Z", o.At.Format(time.RFC3339))}
+		}
+		opts.at_us = C.int64_t(us)
+	}
+	if o.Campaign != "" {
+		c := C.CString(o.Campaign)
+		defer C.free(unsafe.Pointer(c))
+		opts.campaign = c
+	}
+	n := len(to)
+	if n == 0 {
+		return []Verdict{}, nil
+	}
+	block := cStrings(to)
+	if block == nil {
+		return nil, newError(-C.ENOMEM, op)
+	}
+	defer C.free(block)
+	cv := (*C.sg_verdict)(C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof(C.sg_verdict{}))))
+	cq := (*C.sg_quiet)(C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof(C.sg_quiet{}))))
+	defer C.free(unsafe.Pointer(cv))
+	defer C.free(unsafe.Pointer(cq))
+	if cv == nil || cq == nil {
+		return nil, newError(-C.ENOMEM, op)
+	}
+	cfrom := C.CString(from)
+	defer C.free(unsafe.Pointer(cfrom))
+	e.mu.RLock()
+	if e.closed {
+		e.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	rc := C.sg_check_ex(e.h, cfrom, (**C.char)(block), C.size_t(n), &opts, cv, cq)
+	e.mu.RUnlock()
+	if rc != 0 {
+		return nil, newError(rc, op)
+	}
+	out := make([]Verdict, n)
+	vs, qs := unsafe.Slice(cv, n), unsafe.Slice(cq, n)
+	for i := range vs {
+		out[i] = verdictOf(&vs[i])
+		quietOf(&out[i], &vs[i], &qs[i])
+	}
+	return out, nil
+}
+
+// quietOf adds the quiet-hours and cap fields as GET /v1/check shows them.
+func quietOf(out *Verdict, v *C.sg_verdict, q *C.sg_quiet) {
+	if q.category == C.SG_CATEGORY_DEFAULT {
+		return
+	}
+	if s := C.sg_category_name(q.category); s != nil {
+		out.Category = C.GoString(s)
+	}
+	if q.evaluated {
+		out.Region = C.GoString(&q.region[0])
+		out.TZ = C.GoString(&q.tz[0])
+	}
+	held := v.reason == C.SG_REASON_FREQUENCY_CAP || (v.reason == C.SG_REASON_QUIET_HOURS && bool(q.evaluated))
+	if bool(v.allow) || !held {
+		return
+	}
+	if q.next_allowed_us != 0 {
+		out.NextAllowed = time.UnixMicro(int64(q.next_allowed_us)).UTC()
+	}
+	out.Rule = C.GoString(&q.rule[0])
 }
 
 // CheckBatch checks one sender against many recipients in one snapshot:
@@ -250,27 +395,11 @@ func (e *Engine) CheckBatch(from string, to []string, purpose Purpose) ([]Verdic
 	if n == 0 {
 		return []Verdict{}, nil
 	}
-	bytes := 0
-	for _, t := range to {
-		bytes += len(t) + 1
-	}
-	// One C block: the pointer array, then the strings (no Go memory holds
-	// a pointer handed to C).
-	psize := n * int(unsafe.Sizeof((*C.char)(nil)))
-	block := C.malloc(C.size_t(psize + bytes))
+	block := cStrings(to)
 	if block == nil {
 		return nil, newError(-C.ENOMEM, "check_batch")
 	}
 	defer C.free(block)
-	ptrs := unsafe.Slice((**C.char)(block), n)
-	data := unsafe.Slice((*byte)(unsafe.Add(block, psize)), bytes)
-	off := 0
-	for i, t := range to {
-		copy(data[off:], t)
-		data[off+len(t)] = 0
-		ptrs[i] = (*C.char)(unsafe.Pointer(&data[off]))
-		off += len(t) + 1
-	}
 	cv := (*C.sg_verdict)(C.malloc(C.size_t(n) * C.size_t(unsafe.Sizeof(C.sg_verdict{}))))
 	if cv == nil {
 		return nil, newError(-C.ENOMEM, "check_batch")

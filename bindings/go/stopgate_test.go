@@ -123,17 +123,111 @@ func TestBatchIsOneVerdictPerRecipientInOrder(t *testing.T) {
 	}
 }
 
-func TestQuietHoursOptionsAreNotIgnored(t *testing.T) {
-	e := open(t, store(t))
+const florida = "+13055550123" // Miami (305): US-FL, America/New_York
+
+// 22:00 EST on Dec 1 in Miami
+var night = time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+
+func openQuiet(t *testing.T) *Engine {
+	t.Helper()
+	// this checkout's rules, not whatever is installed
+	e, err := Open(store(t), &Options{QuietHoursDir: filepath.Join(root(), "quiet-hours")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestMarketingAtAQuietHourIsHeldUntilTheWindowOpens(t *testing.T) {
+	e := openQuiet(t)
 	defer e.Close()
-	if _, err := e.CheckWith(sender, other, CheckOptions{Category: "marketing"}); !errors.Is(err, ErrNotSupported) {
+	o := CheckOptions{Category: "marketing", At: night}
+	v, err := e.CheckWith(sender, florida, o)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.CheckWith(sender, other, CheckOptions{At: time.Now()}); !errors.Is(err, ErrNotSupported) {
-		t.Fatal(err)
+	if v.Allow || v.Reason != "quiet_hours" || v.Category != "marketing" || v.Region != "US-FL" ||
+		v.TZ != "America/New_York" || !strings.HasPrefix(v.Rule, "us-fl.qh") {
+		t.Fatalf("%+v", v)
 	}
-	if v, err := e.CheckWith(sender, out, CheckOptions{}); err != nil || v.Reason != "opted_out" {
+	if want := time.Date(2026, 12, 2, 13, 0, 0, 0, time.UTC); !v.NextAllowed.Equal(want) {
+		t.Fatalf("next allowed %v, want %v", v.NextAllowed, want)
+	}
+	vs, err := e.CheckBatchWith(sender, []string{florida, other, out}, o)
+	if err != nil || len(vs) != 3 {
+		t.Fatal(vs, err)
+	}
+	if vs[0] != v {
+		t.Fatalf("batch %+v, single %+v", vs[0], v)
+	}
+	// 19:00 in San Francisco is inside California's hours; the opt-out still comes first
+	if !vs[1].Allow || vs[1].Region != "US-CA" || !vs[1].NextAllowed.IsZero() {
+		t.Fatalf("%+v", vs[1])
+	}
+	if vs[2].Reason != "opted_out" || vs[2].Rule != "" {
+		t.Fatalf("%+v", vs[2])
+	}
+}
+
+func TestInformationalAtTheSameHourIsAllowed(t *testing.T) {
+	e := openQuiet(t)
+	defer e.Close()
+	v, err := e.CheckWith(sender, florida, CheckOptions{Category: "informational", At: night})
+	if err != nil || !v.Allow || v.Reason != "" || v.Category != "informational" || v.Region != "US-FL" ||
+		!v.NextAllowed.IsZero() || v.Rule != "" {
 		t.Fatal(v, err)
+	}
+	// no option but Purpose: the plain check, no category applies
+	if v, err := e.CheckWith(sender, out, CheckOptions{}); err != nil || v.Reason != "opted_out" || v.Category != "" {
+		t.Fatal(v, err)
+	}
+}
+
+func TestBadCategoryIsRefusedNamingTheAllowedOnes(t *testing.T) {
+	e := openQuiet(t)
+	defer e.Close()
+	_, err := e.CheckWith(sender, florida, CheckOptions{Category: "promo", At: night})
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "marketing, informational, transactional, conversational") {
+		t.Fatal(err)
+	}
+	if _, err := e.CheckBatchWith(sender, []string{florida}, CheckOptions{Category: "promo"}); !errors.Is(err, ErrInvalid) {
+		t.Fatal(err)
+	}
+}
+
+// The binding records no sends: bindings/testdata/record_sends.py records
+// them through the library (sg_sends_record), as a gateway's report would.
+func TestFourthMarketingSendInADayToFloridaIsCappedPerCampaign(t *testing.T) {
+	dir := store(t)
+	script := filepath.Join(root(), "bindings", "testdata", "record_sends.py")
+	if o, err := exec.Command("python3", script, dir, sender, florida, "CAMP001",
+		"2026-11-03T14:00:00Z", "2026-11-03T15:00:00Z", "2026-11-03T16:00:00Z").CombinedOutput(); err != nil {
+		t.Fatalf("record_sends: %v\n%s", err, o)
+	}
+	e, err := Open(dir, &Options{QuietHoursDir: filepath.Join(root(), "quiet-hours")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	noon := time.Date(2026, 11, 3, 17, 0, 0, 0, time.UTC) // 12:00 EST: not quiet
+	o := CheckOptions{Category: "marketing", At: noon, Campaign: "CAMP001"}
+	v, err := e.CheckWith(sender, florida, o)
+	if err != nil || v.Allow || v.Reason != "frequency_cap" || v.Rule != "FL" {
+		t.Fatal(v, err)
+	}
+	if want := time.Date(2026, 11, 4, 14, 0, 0, 0, time.UTC); !v.NextAllowed.Equal(want) { // the first send + 24 h
+		t.Fatalf("next allowed %v, want %v", v.NextAllowed, want)
+	}
+	if vs, err := e.CheckBatchWith(sender, []string{florida}, o); err != nil || vs[0] != v {
+		t.Fatal(vs, err)
+	}
+	o.Campaign = "CAMP002"
+	if v, err := e.CheckWith(sender, florida, o); err != nil || !v.Allow {
+		t.Fatal("another subject is not capped:", v, err)
+	}
+	o.Campaign, o.Category = "CAMP001", "informational"
+	if v, err := e.CheckWith(sender, florida, o); err != nil || !v.Allow {
+		t.Fatal("informational is never capped:", v, err)
 	}
 }
 

@@ -134,25 +134,27 @@ static bool opt_bool(napi_env env, napi_value obj, const char *key, bool *out)
 	return napi_get_value_bool(env, v, out) == napi_ok;
 }
 
-/* new Engine(dataDir, {readonly = true, create = false, keywordsDir, defaultCountry}) */
+/* new Engine(dataDir, {readonly = true, create = false, keywordsDir, defaultCountry, quietHoursDir}) */
 static napi_value engine_new(napi_env env, napi_callback_info info)
 {
 	size_t argc = 2;
 	napi_value argv[2], self;
 	napi_get_cb_info(env, info, &argc, argv, &self, NULL);
-	str_arg dir, kw, cc;
+	str_arg dir, kw, cc, qh;
 	if (argc < 1 || !get_str(env, argv[0], &dir))
 		return throw_type(env, "Engine(dataDir, options): dataDir must be a string");
-	bool readonly = true, create = false, has_kw = false, has_cc = false, ok = true;
-	kw.heap = cc.heap = NULL;
+	bool readonly = true, create = false, has_kw = false, has_cc = false, has_qh = false, ok = true;
+	kw.heap = cc.heap = qh.heap = NULL;
 	if (argc > 1 && !is_nullish(env, argv[1])) {
 		ok = opt_bool(env, argv[1], "readonly", &readonly) && opt_bool(env, argv[1], "create", &create) &&
 		     opt_str(env, argv[1], "keywordsDir", &kw, &has_kw) &&
-		     opt_str(env, argv[1], "defaultCountry", &cc, &has_cc);
+		     opt_str(env, argv[1], "defaultCountry", &cc, &has_cc) &&
+		     opt_str(env, argv[1], "quietHoursDir", &qh, &has_qh);
 	}
 	napi_value ret = NULL;
 	if (!ok) {
-		throw_type(env, "Engine options: readonly/create are booleans, keywordsDir/defaultCountry strings");
+		throw_type(env, "Engine options: readonly/create are booleans, "
+				"keywordsDir/defaultCountry/quietHoursDir strings");
 		goto out;
 	}
 	if (create && readonly) {
@@ -168,6 +170,7 @@ static napi_value engine_new(napi_env env, napi_callback_info info)
 	o.flags = (readonly ? SG_OPEN_RDONLY : 0) | (create ? SG_OPEN_CREATE : 0);
 	o.keywords_dir = has_kw ? kw.s : NULL;
 	o.default_country = has_cc ? cc.s : NULL;
+	o.quiet_hours_dir = has_qh ? qh.s : NULL;
 	wrap *w = calloc(1, sizeof(*w));
 	if (!w) {
 		throw_sg(env, -ENOMEM, "open");
@@ -192,6 +195,7 @@ out:
 	free(dir.heap);
 	free(kw.heap);
 	free(cc.heap);
+	free(qh.heap);
 	return ret;
 }
 
@@ -326,6 +330,43 @@ out:
 	return ret;
 }
 
+/* The recipients of a batch as C strings in *tos (n of them, each and the
+ * array freed by free_strs); false with a JS exception pending. */
+static bool get_strs(napi_env env, napi_value arr, const char *what, char ***tos, uint32_t *n)
+{
+	uint32_t len = 0;
+	napi_get_array_length(env, arr, &len);
+	*n = 0;
+	if (!(*tos = calloc(len ? len : 1, sizeof(**tos)))) {
+		throw_sg(env, -ENOMEM, what);
+		return false;
+	}
+	for (; *n < len; (*n)++) {
+		napi_value el;
+		size_t l;
+		napi_get_element(env, arr, *n, &el);
+		if (napi_get_value_string_utf8(env, el, NULL, 0, &l) != napi_ok) {
+			char msg[96];
+			snprintf(msg, sizeof(msg), "%s: every recipient must be a string", what);
+			throw_type(env, msg);
+			return false;
+		}
+		if (!((*tos)[*n] = malloc(l + 1))) {
+			throw_sg(env, -ENOMEM, what);
+			return false;
+		}
+		napi_get_value_string_utf8(env, el, (*tos)[*n], l + 1, &l);
+	}
+	return true;
+}
+
+static void free_strs(char **tos, uint32_t n)
+{
+	for (uint32_t i = 0; tos && i < n; i++)
+		free(tos[i]);
+	free(tos);
+}
+
 /* _checkBatch(from, [to...], purposeCode) -> [verdict | undefined] */
 static napi_value engine_check_batch(napi_env env, napi_callback_info info)
 {
@@ -346,27 +387,16 @@ static napi_value engine_check_batch(napi_env env, napi_callback_info info)
 		return throw_type(env, "checkBatch(from, to): from must be a string");
 	napi_get_array_length(env, argv[1], &n);
 	napi_value ret = NULL;
-	char **tos = calloc(n ? n : 1, sizeof(*tos));
-	sg_verdict *out = malloc((n ? n : 1) * sizeof(*out));
+	char **tos = NULL;
 	uint32_t got = 0;
-	if (!tos || !out) {
+	sg_verdict *out = malloc((n ? n : 1) * sizeof(*out));
+	if (!out) {
 		throw_sg(env, -ENOMEM, "checkBatch");
 		goto out;
 	}
-	for (; got < n; got++) {
-		napi_value el;
-		size_t len;
-		napi_get_element(env, argv[1], got, &el);
-		if (napi_get_value_string_utf8(env, el, NULL, 0, &len) != napi_ok) {
-			throw_type(env, "checkBatch: every recipient must be a string");
-			goto out;
-		}
-		if (!(tos[got] = malloc(len + 1))) {
-			throw_sg(env, -ENOMEM, "checkBatch");
-			goto out;
-		}
-		napi_get_value_string_utf8(env, el, tos[got], len + 1, &len);
-	}
+	if (!get_strs(env, argv[1], "checkBatch", &tos, &got))
+		goto out;
+	n = got;
 	int rc = sg_check_batch(e, from.s, (const char *const *)tos, n, p, out);
 	if (rc) {
 		throw_sg(env, rc, "checkBatch");
@@ -382,11 +412,104 @@ static napi_value engine_check_batch(napi_env env, napi_callback_info info)
 		napi_set_element(env, ret, i, v);
 	}
 out:
-	for (uint32_t i = 0; i < got; i++)
-		free(tos[i]);
-	free(tos);
+	free_strs(tos, got);
 	free(out);
 	free(from.heap);
+	return ret;
+}
+
+/* The quiet-hours and cap fields of a verdict object, as GET /v1/check
+ * shows them: category (null: none applied), region and tz ("" when no rule
+ * covers the number), nextAllowedUs (0: none) and rule (quiet_hours /
+ * frequency_cap only). */
+static void quiet_value(napi_env env, napi_value o, const sg_verdict *v, const sg_quiet *q)
+{
+	napi_value x;
+	const char *cat = q->category != SG_CATEGORY_DEFAULT ? sg_category_name(q->category) : NULL;
+	if (cat)
+		napi_create_string_utf8(env, cat, NAPI_AUTO_LENGTH, &x);
+	else
+		napi_get_null(env, &x);
+	napi_set_named_property(env, o, "category", x);
+	bool where = cat && q->evaluated;
+	napi_create_string_utf8(env, where ? q->region : "", NAPI_AUTO_LENGTH, &x);
+	napi_set_named_property(env, o, "region", x);
+	napi_create_string_utf8(env, where ? q->tz : "", NAPI_AUTO_LENGTH, &x);
+	napi_set_named_property(env, o, "tz", x);
+	bool held = cat && !v->allow &&
+		    (v->reason == SG_REASON_FREQUENCY_CAP || (v->reason == SG_REASON_QUIET_HOURS && q->evaluated));
+	napi_create_double(env, held ? (double)q->next_allowed_us : 0, &x);
+	napi_set_named_property(env, o, "nextAllowedUs", x);
+	napi_create_string_utf8(env, held ? q->rule : "", NAPI_AUTO_LENGTH, &x);
+	napi_set_named_property(env, o, "rule", x);
+}
+
+/* _checkEx(from, [to...], purposeCode, categoryCode, atUs, campaign | null)
+ * -> [verdict]: one sg_check_ex call; every verdict an object with the
+ * quiet-hours fields (index.js validated the options). */
+static napi_value engine_check_ex(napi_env env, napi_callback_info info)
+{
+	size_t argc = 6;
+	napi_value argv[6];
+	sg_engine *e = this_engine(env, info, &argc, argv);
+	if (!e)
+		return NULL;
+	bool is_array = false;
+	int32_t cat = 0;
+	double at = 0;
+	sg_check_opts opts;
+	sg_check_opts_init(&opts, sizeof(opts)); /* this addon's size */
+	if (argc < 6 || napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array)
+		return throw_type(env, "check: to must be an array of strings");
+	if (!get_purpose(env, argv[2], &opts.purpose))
+		return throw_type(env, "check: unknown purpose");
+	if (napi_get_value_int32(env, argv[3], &cat) != napi_ok || cat < SG_CATEGORY_DEFAULT ||
+	    cat > SG_CATEGORY_CONVERSATIONAL)
+		return throw_type(env, "check: unknown category");
+	if (napi_get_value_double(env, argv[4], &at) != napi_ok || !(at >= 0 && at < 9.2e18))
+		return throw_type(env, "check: at must be a time after 1970");
+	opts.category = (sg_category)cat;
+	opts.at_us = (int64_t)at;
+	str_arg from, camp;
+	camp.heap = NULL;
+	bool has_camp = !is_nullish(env, argv[5]);
+	if (!get_str(env, argv[0], &from))
+		return throw_type(env, "check(from, to): from must be a string");
+	napi_value ret = NULL;
+	char **tos = NULL;
+	uint32_t n = 0;
+	sg_verdict *out = NULL;
+	sg_quiet *q = NULL;
+	if (has_camp && !get_str(env, argv[5], &camp)) {
+		throw_type(env, "check: campaign must be a string");
+		goto out;
+	}
+	opts.campaign = has_camp ? camp.s : NULL;
+	if (!get_strs(env, argv[1], "check", &tos, &n))
+		goto out;
+	out = malloc((n ? n : 1) * sizeof(*out));
+	q = malloc((n ? n : 1) * sizeof(*q));
+	if (!out || !q) {
+		throw_sg(env, -ENOMEM, "check");
+		goto out;
+	}
+	int rc = sg_check_ex(e, from.s, (const char *const *)tos, n, &opts, out, q);
+	if (rc) {
+		throw_sg(env, rc, "check");
+		goto out;
+	}
+	napi_create_array_with_length(env, n, &ret);
+	for (uint32_t i = 0; i < n; i++) {
+		napi_value v = verdict_value(env, &out[i]);
+		quiet_value(env, v, &out[i], &q[i]);
+		napi_set_element(env, ret, i, v);
+	}
+out:
+	free_strs(tos, n);
+	free(out);
+	free(q);
+	free(from.heap);
+	free(camp.heap);
 	return ret;
 }
 
@@ -532,6 +655,7 @@ NAPI_MODULE_INIT()
 	napi_property_descriptor methods[] = {
 		{"_check", NULL, engine_check, NULL, NULL, NULL, napi_default, NULL},
 		{"_checkBatch", NULL, engine_check_batch, NULL, NULL, NULL, napi_default, NULL},
+		{"_checkEx", NULL, engine_check_ex, NULL, NULL, NULL, napi_default, NULL},
 		{"classify", NULL, engine_classify, NULL, NULL, NULL, napi_default, NULL},
 		{"close", NULL, engine_close, NULL, NULL, NULL, napi_default, NULL},
 		{"readonly", NULL, NULL, engine_readonly, NULL, NULL, napi_default, NULL},

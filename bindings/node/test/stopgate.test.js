@@ -59,10 +59,75 @@ test('a pair without record is allowed, junk is denied, not thrown', () => {
   e.close();
 });
 
-test('quiet-hours options are refused, not ignored', () => {
-  const e = new sg.Engine(STORE);
-  assert.throws(() => e.check(SENDER, OTHER, { category: 'marketing' }), { code: 'ENOTSUP', message: /category/ });
-  assert.throws(() => e.checkBatch(SENDER, [OTHER], { at: new Date() }), { code: 'ENOTSUP', message: /at/ });
+const FLORIDA = '+13055550123';               // Miami (305): US-FL, America/New_York
+const QH = path.join(ROOT, 'quiet-hours');      // this checkout's rules, not whatever is installed
+const NIGHT = new Date('2026-12-02T03:00:00Z'); // 22:00 EST on Dec 1 in Miami
+
+test('a marketing check at a quiet hour is held until the window opens', () => {
+  const e = new sg.Engine(STORE, { quietHoursDir: QH });
+  const v = e.check(SENDER, FLORIDA, { category: 'marketing', at: NIGHT });
+  assert.equal(v.allow, false);
+  assert.equal(v.reason, 'quiet_hours');
+  assert.equal(v.category, 'marketing');
+  assert.equal(v.region, 'US-FL');
+  assert.equal(v.tz, 'America/New_York');
+  assert.deepEqual(v.nextAllowedAt, new Date('2026-12-02T13:00:00Z')); // 8:00 EST
+  assert.equal(v.nextAllowedUs, Date.parse('2026-12-02T13:00:00Z') * 1000);
+  assert.match(v.rule, /^us-fl\.qh/);
+  assert.ok(Object.isFrozen(v));
+  // the same instant as an RFC 3339 string; a batch is one call, in order
+  assert.deepEqual(e.check(SENDER, FLORIDA, { category: 'marketing', at: '2026-12-01T22:00:00-05:00' }), v);
+  const b = e.checkBatch(SENDER, [FLORIDA, OTHER, OUT], { category: 'marketing', at: NIGHT });
+  assert.deepEqual(b[0], v);
+  // 19:00 in San Francisco is inside California's hours; the opt-out still comes first
+  assert.equal(b[1].allow, true);
+  assert.equal(b[1].region, 'US-CA');
+  assert.equal(b[1].nextAllowedAt, null);
+  assert.equal(b[2].reason, 'opted_out');
+  assert.equal(b[2].rule, '');
+  e.close();
+});
+
+test('an informational check at the same hour is allowed', () => {
+  const e = new sg.Engine(STORE, { quietHoursDir: QH });
+  const v = e.check(SENDER, FLORIDA, { category: 'informational', at: NIGHT });
+  assert.equal(v.allow, true);
+  assert.equal(v.reason, null);
+  assert.equal(v.category, 'informational');
+  assert.equal(v.region, 'US-FL');
+  assert.equal(v.nextAllowedAt, null);
+  assert.equal(v.rule, '');
+  // no option but the purpose: the plain check, no category fields
+  assert.equal(e.check(SENDER, FLORIDA, { purpose: 'message' }).category, undefined);
+  e.close();
+});
+
+// The binding records no sends: bindings/testdata/record_sends.py records
+// them through the library (sg_sends_record), as a gateway's report would.
+test('a fourth marketing send in a day to Florida is capped, per campaign', () => {
+  const d = store();
+  cp.execFileSync('python3', [path.join(ROOT, 'bindings', 'testdata', 'record_sends.py'), d, SENDER, FLORIDA,
+    'CAMP001', '2026-11-03T14:00:00Z', '2026-11-03T15:00:00Z', '2026-11-03T16:00:00Z'], { encoding: 'utf8' });
+  const e = new sg.Engine(d, { quietHoursDir: QH });
+  const noon = '2026-11-03T17:00:00Z'; // 12:00 EST: not quiet
+  const v = e.check(SENDER, FLORIDA, { category: 'marketing', at: noon, campaign: 'CAMP001' });
+  assert.equal(v.reason, 'frequency_cap');
+  assert.equal(v.rule, 'FL');
+  assert.deepEqual(v.nextAllowedAt, new Date('2026-11-04T14:00:00Z')); // the first send + 24 h
+  assert.deepEqual(e.checkBatch(SENDER, [FLORIDA], { category: 'marketing', at: noon, campaign: 'CAMP001' })[0], v);
+  assert.equal(e.check(SENDER, FLORIDA, { category: 'marketing', at: noon, campaign: 'CAMP002' }).allow, true);
+  assert.equal(e.check(SENDER, FLORIDA, { category: 'informational', at: noon, campaign: 'CAMP001' }).allow, true);
+  e.close();
+});
+
+test('a bad category or time is refused naming what is allowed', () => {
+  const e = new sg.Engine(STORE, { quietHoursDir: QH });
+  assert.throws(() => e.check(SENDER, FLORIDA, { category: 'promo', at: NIGHT }),
+    { code: 'EINVAL', message: /"promo": one of marketing, informational, transactional, conversational/ });
+  assert.throws(() => e.checkBatch(SENDER, [FLORIDA], { category: 'promo' }), { code: 'EINVAL', message: /category/ });
+  assert.throws(() => e.check(SENDER, FLORIDA, { category: 'marketing', at: '2026-12-02 03:00' }),
+    { code: 'EINVAL', message: /RFC 3339/ });
+  assert.deepEqual(sg.CATEGORIES, ['marketing', 'informational', 'transactional', 'conversational']);
   e.close();
 });
 

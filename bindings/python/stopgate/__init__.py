@@ -25,12 +25,13 @@ from enum import IntEnum
 from typing import NamedTuple, Sequence
 
 from . import _lib
+from ._lib import LoadError
 
 __all__ = [
     "Engine", "Verdict", "Classification", "Purpose", "Field", "normalize", "country_of",
     "library_version", "StopgateError", "NumberError", "NoCountryError", "StoreError",
     "CorruptError", "ReadOnlyError", "LockedError", "NotFoundError", "ConfigError",
-    "KeywordsError", "VersionError", "NoStoreError", "NotSupportedError",
+    "KeywordsError", "VersionError", "NoStoreError", "NotSupportedError", "LoadError", "CATEGORIES",
 ]
 
 _L: ctypes.CDLL | None = None
@@ -105,7 +106,7 @@ class NoStoreError(StopgateError, FileNotFoundError):
 
 
 class NotSupportedError(StopgateError, NotImplementedError):
-    """The loaded library has no such feature (e.g. a check at a given time)."""
+    """The loaded library has no such feature."""
 
     def __init__(self, what: str):
         self.code = -_errno.ENOTSUP
@@ -169,8 +170,16 @@ _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_UTC)
 
 class Verdict(NamedTuple):
     """May this message be sent (sg_verdict). reason is the library's name
-    ("opted_out", "invalid_number", ...) or None when allowed; scope the
-    name of the scope that decided ("sender", "campaign", ...) or None."""
+    ("opted_out", "invalid_number", "quiet_hours", "frequency_cap", ...) or
+    None when allowed; scope the name of the scope that decided ("sender",
+    "campaign", ...) or None.
+
+    The last five fields are set by a check with category, at or campaign
+    (sg_check_ex, as GET /v1/check answers): category is the category the
+    check resolved (None: none applied); region ("US-FL") and tz
+    ("America/New_York") when a quiet-hours rule covers the number;
+    next_allowed_us and rule with reason "quiet_hours" or "frequency_cap"
+    (next_allowed_us 0: no window opens within 400 days)."""
     allow: bool
     reason: str | None
     scope: str | None
@@ -178,11 +187,22 @@ class Verdict(NamedTuple):
     since_us: int
     seq: int
     confirmation: bool
+    category: str | None = None
+    region: str = ""
+    tz: str = ""
+    next_allowed_us: int = 0
+    rule: str = ""
 
     @property
     def since(self) -> _dt.datetime | None:
         """When the deciding state began (UTC), None if none."""
         return _EPOCH + _dt.timedelta(microseconds=self.since_us) if self.since_us else None
+
+    @property
+    def next_allowed_at(self) -> _dt.datetime | None:
+        """quiet_hours / frequency_cap: the earliest instant (UTC) the same
+        check allows; None if none (or another reason)."""
+        return _EPOCH + _dt.timedelta(microseconds=self.next_allowed_us) if self.next_allowed_us else None
 
     def __bool__(self) -> bool:  # `if verdict:` means "may send"
         return self.allow
@@ -237,6 +257,77 @@ def _verdict(v: _lib.CVerdict) -> Verdict:
 
 
 _ALLOW = Verdict(True, None, None, "", 0, 0, False)
+
+# sg_category: the names the library parses (sg_category_parse); "none" is
+# the default (the sender's campaign's usecase, else the policy's).
+CATEGORIES = ("marketing", "informational", "transactional", "conversational")
+_CATEGORY = {name: i + 1 for i, name in enumerate(CATEGORIES)}
+_CATEGORY["none"] = 0
+_HELD = {9, 10}
+_ONE = ctypes.c_size_t(1)  # SG_REASON_QUIET_HOURS, SG_REASON_FREQUENCY_CAP
+
+
+def _category_name(i: int) -> str | None:
+    if 1 <= i <= len(CATEGORIES):
+        return CATEGORIES[i - 1]
+    s = _libc().sg_category_name(i) if i else None
+    return s.decode() if s else None
+
+
+def _verdict_ex(v: _lib.CVerdict, q: _lib.CQuiet) -> Verdict:
+    cat = q.category
+    if cat == 0:
+        return _verdict(v)
+    r, s = v.reason, v.scope
+    region = tz = rule = ""
+    nxt = 0
+    if q.evaluated:
+        region, tz = q.region.decode(), q.tz.decode()
+    if not v.allow and r in _HELD and (q.evaluated or r != 9):
+        nxt, rule = q.next_allowed_us, q.rule.decode("utf-8", "replace")
+    return Verdict(v.allow, _REASONS[r] if 0 <= r < 32 else _reason(r),
+                   _SCOPES[s] if 0 <= s < 6 else _scope(s), v.scope_id.decode(), v.since_us, v.seq,
+                   v.confirmation, _category_name(cat), region, tz, nxt, rule)
+
+
+def _at_us(at: object) -> int:
+    if not isinstance(at, _dt.datetime):
+        raise TypeError(f"at must be a datetime.datetime, not {type(at).__name__}")
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ConfigError(-_errno.EINVAL, f"at {at.isoformat()!r} has no time zone: give an aware "
+                          "datetime, e.g. datetime(2026, 12, 2, 3, 0, tzinfo=timezone.utc)")
+    us = (at - _EPOCH) // _dt.timedelta(microseconds=1)
+    if us <= 0:
+        raise ConfigError(-_errno.EINVAL, f"at {at.isoformat()!r} is not after 1970-01-01T00:00:00Z")
+    return us
+
+
+def _check_opts(o: _lib.CheckOpts, p: int, category: str | None, at: _dt.datetime | None,
+                campaign: str | None) -> bytes | None:
+    """Fill every option of o (made by sg_check_opts_init at this binding's
+    size); returns the campaign's bytes, to be kept alive for the call."""
+    o.purpose = p
+    c = 0
+    if category is not None:
+        c = _CATEGORY.get(category) if isinstance(category, str) else None
+        if c is None:
+            raise ConfigError(-_errno.EINVAL, f"category {category!r}: one of {', '.join(CATEGORIES)} "
+                              "(or none: the sender's campaign's usecase decides)")
+    o.category = c
+    o.at_us = _at_us(at) if at is not None else 0
+    camp = None
+    if campaign is not None:
+        if not isinstance(campaign, str) or not campaign:
+            raise ConfigError(-_errno.EINVAL, f"campaign {campaign!r}: a campaign id (e.g. 'CAMP001')")
+        camp = campaign.encode()
+    o.campaign = camp
+    return camp
+
+
+def _new_opts() -> _lib.CheckOpts:
+    o = _lib.CheckOpts()
+    _libc().sg_check_opts_init(byref(o), ctypes.sizeof(_lib.CheckOpts))
+    return o
 
 
 def _bytes(s: str | bytes, what: str) -> bytes:
@@ -297,7 +388,8 @@ class Engine:
     """
 
     def __init__(self, data_dir: str | bytes | os.PathLike, readonly: bool = True, *, create: bool = False,
-                 keywords_dir: str | os.PathLike | None = None, default_country: str | None = None):
+                 keywords_dir: str | os.PathLike | None = None, default_country: str | None = None,
+                 quiet_hours_dir: str | os.PathLike | None = None):
         L = _libc()
         _tables()
         if create and readonly:
@@ -311,6 +403,7 @@ class Engine:
         opts.flags = (_lib.OPEN_RDONLY if readonly else 0) | (_lib.OPEN_CREATE if create else 0)
         opts.keywords_dir = os.fsencode(keywords_dir) if keywords_dir else None
         opts.default_country = _country(default_country)
+        opts.quiet_hours_dir = os.fsencode(quiet_hours_dir) if quiet_hours_dir is not None else None
         h = c_void_p()
         rc = L.sg_engine_open(byref(opts), byref(h))
         if rc:
@@ -323,6 +416,8 @@ class Engine:
         # int and a pointer, built here and in check().
         self._check = _lib.raw(L).sg_check
         self._batch = L.sg_check_batch
+        self._check_ex = _lib.raw(L).sg_check_ex
+        self._batch_ex = L.sg_check_ex
 
     # lifetime
     def close(self) -> None:
@@ -359,23 +454,27 @@ class Engine:
 
     # the check
     def check(self, from_: str | bytes, to: str | bytes, purpose: Purpose | str = Purpose.MESSAGE, *,
-              category: str | None = None, at: _dt.datetime | None = None) -> Verdict:
+              category: str | None = None, at: _dt.datetime | None = None,
+              campaign: str | None = None) -> Verdict:
         """May from_ send to to now? Both raw, normalized by the library.
 
         purpose: "message" (default), "optout_confirm", "help_reply",
-        "optin_confirm". category and at (quiet hours) are accepted only by a
-        library whose check takes them; with this one they raise
-        NotSupportedError rather than answer a question that was not asked.
+        "optin_confirm". category: "marketing", "informational",
+        "transactional", "conversational" (default: the sender's campaign's
+        usecase, else the policy's); at: the aware datetime the message would
+        be sent (default now); campaign: the frequency cap's subject (default
+        the sender's campaign). A marketing message outside the recipient's
+        quiet hours is denied "quiet_hours", one past its cap
+        "frequency_cap", both with next_allowed_at and rule.
         """
-        if category is not None or at is not None:
-            _no_quiet(category, at)
+        if category is not None or at is not None or campaign is not None:
+            return self._check_with(from_, to, purpose, category, at, campaign)
         h = self._h
         if h is None:
             raise ValueError("stopgate.Engine is closed")
         p = _PURPOSE.get(purpose)
         if p is None:
-            raise ConfigError(-_errno.EINVAL, f"purpose {purpose!r}: one of message, optout_confirm, "
-                              "help_reply, optin_confirm")
+            p = _purpose(purpose)
         tls = self._tls
         try:
             v, ref = tls.v
@@ -391,26 +490,57 @@ class Engine:
             return _ALLOW
         return _verdict(v)
 
-    def check_batch(self, from_: str | bytes, to: Sequence[str | bytes],
-                    purpose: Purpose | str = Purpose.MESSAGE, *, category: str | None = None,
-                    at: _dt.datetime | None = None) -> list[Verdict]:
-        """One sender, many recipients, one snapshot: a verdict per recipient, in order.
-        A batch never grants the one confirmation (use check)."""
-        if category is not None or at is not None:
-            _no_quiet(category, at)
-        h = self._handle()
+    def _check_with(self, from_, to, purpose, category, at, campaign) -> Verdict:
         p = _PURPOSE.get(purpose)
         if p is None:
-            raise ConfigError(-_errno.EINVAL, f"purpose {purpose!r}")
+            p = _purpose(purpose)
+        hv = self._hv
+        if hv is None:
+            raise ValueError("stopgate.Engine is closed")
+        tls = self._tls
+        try:
+            o, v, q, arr, refs = tls.ex
+        except AttributeError:  # first such check of this thread: its own buffers
+            o, v, q, arr = _new_opts(), _lib.CVerdict(), _lib.CQuiet(), (c_char_p * 1)()
+            refs = (byref(o), byref(v), byref(q))
+            tls.ex = (o, v, q, arr, refs)
+        _keep = _check_opts(o, p, category, at, campaign)
+        arr[0] = to.encode() if type(to) is str else _bytes(to, "to")
+        # sg_check_ex without argtypes conversion, as for check(): exact C types
+        rc = self._check_ex(hv, from_.encode() if type(from_) is str else _bytes(from_, "from_"), arr,
+                            _ONE, refs[0], refs[1], refs[2])
+        if rc:
+            _raise(rc, "check")
+        return _verdict_ex(v, q)
+
+    def check_batch(self, from_: str | bytes, to: Sequence[str | bytes],
+                    purpose: Purpose | str = Purpose.MESSAGE, *, category: str | None = None,
+                    at: _dt.datetime | None = None, campaign: str | None = None) -> list[Verdict]:
+        """One sender, many recipients, one snapshot: a verdict per recipient, in order.
+        A batch never grants the one confirmation (use check). category, at
+        and campaign as for check (one sg_check_ex call for the batch)."""
+        h = self._handle()
+        p = _purpose(purpose)
+        ex = category is not None or at is not None or campaign is not None
+        if ex:
+            o = _new_opts()
+            _keep = _check_opts(o, p, category, at, campaign)
         n = len(to)
         if n == 0:
             return []
         arr = (c_char_p * n)(*[_bytes(t, "to") for t in to])
         out = (_lib.CVerdict * n)()
-        rc = self._batch(h, _bytes(from_, "from_"), arr, n, p, out)
+        f = _bytes(from_, "from_")
+        if not ex:
+            rc = self._batch(h, f, arr, n, p, out)
+            if rc:
+                _raise(rc, "check_batch")
+            return [_verdict(v) for v in out]
+        qs = (_lib.CQuiet * n)()
+        rc = self._batch_ex(h, f, arr, n, byref(o), out, qs)
         if rc:
             _raise(rc, "check_batch")
-        return [_verdict(v) for v in out]
+        return [_verdict_ex(v, q) for v, q in zip(out, qs)]
 
     # classification and numbers
     def classify(self, text: str | bytes, campaign: str | None = None) -> Classification:
@@ -453,7 +583,10 @@ class Engine:
         return dead.value
 
 
-def _no_quiet(category: object, at: object) -> None:
-    what = " and ".join(w for w, x in (("category", category), ("at", at)) if x is not None)
-    raise NotSupportedError(f"check: {what}: libstopgate {library_version()} has no check by "
-                            "category or time (quiet hours); leave them out or upgrade the library")
+
+def _purpose(purpose: object) -> int:
+    p = _PURPOSE.get(purpose)
+    if p is None:
+        raise ConfigError(-_errno.EINVAL, f"purpose {purpose!r}: one of message, optout_confirm, "
+                          "help_reply, optin_confirm")
+    return p

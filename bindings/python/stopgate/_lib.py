@@ -58,6 +58,28 @@ class Options(Structure):
         ("policy", POINTER(Policy)),
         ("initial_map_size", c_size_t),
         ("filter_capacity", c_size_t),
+        ("quiet_hours_dir", c_char_p),
+    ]
+
+
+class CheckOpts(Structure):
+    _fields_ = [
+        ("size", c_size_t),
+        ("purpose", c_int),
+        ("category", c_int),
+        ("at_us", c_int64),
+        ("campaign", c_char_p),
+    ]
+
+
+class CQuiet(Structure):
+    _fields_ = [
+        ("category", c_int),
+        ("evaluated", c_bool),
+        ("next_allowed_us", c_int64),
+        ("region", c_char * 8),
+        ("tz", c_char * 96),
+        ("rule", c_char * 224),
     ]
 
 
@@ -91,10 +113,26 @@ def _find() -> str:
     return found or SONAME
 
 
+class LoadError(OSError):
+    """libstopgate could not be loaded: the message says which file was tried
+    and how to point the binding at a library or install one."""
+
+
 def load(path: str | None = None) -> ctypes.CDLL:
     """Load libstopgate (STOPGATE_LIBRARY, else the installed one) and declare
     the functions this binding calls."""
-    lib = ctypes.CDLL(path or _find())
+    name = path or _find()
+    try:
+        lib = ctypes.CDLL(name)
+    except OSError as e:
+        how = ("STOPGATE_LIBRARY names it" if os.environ.get("STOPGATE_LIBRARY") and not path
+               else "STOPGATE_LIBRARY is not set, so the installed library was looked for")
+        raise LoadError(
+            f"stopgate: cannot load libstopgate from {name!r} ({how}): {e}. Set "
+            "STOPGATE_LIBRARY to the path of libstopgate.so (a build tree has it at "
+            "build/engine/libstopgate.so after scripts/setup.sh, or meson setup build && "
+            "ninja -C build), or install the library (sudo ninja -C build install, or the "
+            "libstopgate0 Debian package); see bindings/python/README.md") from e
     sig = {
         "sg_version": (c_char_p, []),
         "sg_strerror": (c_char_p, [c_int]),
@@ -107,6 +145,10 @@ def load(path: str | None = None) -> ctypes.CDLL:
         "sg_check": (c_int, [c_void_p, c_char_p, c_char_p, c_int, POINTER(CVerdict)]),
         "sg_check_batch": (c_int, [c_void_p, c_char_p, POINTER(c_char_p), c_size_t, c_int,
                                    POINTER(CVerdict)]),
+        "sg_check_ex": (c_int, [c_void_p, c_char_p, POINTER(c_char_p), c_size_t, POINTER(CheckOpts),
+                                POINTER(CVerdict), POINTER(CQuiet)]),
+        "sg_check_opts_init": (None, [POINTER(CheckOpts), c_size_t]),
+        "sg_category_name": (c_char_p, [c_int]),
         "sg_reason_name": (c_char_p, [c_int]),
         "sg_scope_name": (c_char_p, [c_int]),
         "sg_intent_name": (c_char_p, [c_int]),

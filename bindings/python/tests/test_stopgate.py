@@ -5,11 +5,12 @@ import os
 import subprocess
 import sys
 import threading
+import ctypes
 
 import pytest
 
 import stopgate
-from conftest import GLOBAL, OTHER, OUT, SENDER, sg
+from conftest import GLOBAL, OTHER, OUT, ROOT, SENDER, sg
 
 
 def test_version_is_the_library_s():
@@ -68,12 +69,74 @@ def test_bad_purpose_is_refused(store):
         e.check(SENDER, OUT, purpose="marketing")
 
 
-def test_quiet_hours_arguments_are_not_silently_ignored(store):
-    with stopgate.Engine(store) as e:
-        with pytest.raises(stopgate.NotSupportedError, match="category"):
-            e.check(SENDER, OTHER, category="marketing")
-        with pytest.raises(stopgate.NotSupportedError, match="at"):
-            e.check_batch(SENDER, [OTHER], at=dt.datetime.now(dt.timezone.utc))
+UTC = dt.timezone.utc
+FLORIDA = "+13055550123"          # Miami (305): US-FL, America/New_York
+QH = str(ROOT / "quiet-hours")    # this checkout's rules, not whatever is installed
+NIGHT = dt.datetime(2026, 12, 2, 3, 0, tzinfo=UTC)   # 22:00 EST on Dec 1 in Miami
+
+
+def test_marketing_at_a_quiet_hour_is_held_until_the_window_opens(store):
+    with stopgate.Engine(store, quiet_hours_dir=QH) as e:
+        v = e.check(SENDER, FLORIDA, category="marketing", at=NIGHT)
+        b = e.check_batch(SENDER, [FLORIDA, OTHER, OUT], category="marketing", at=NIGHT)
+    assert not v.allow and v.reason == "quiet_hours" and v.category == "marketing"
+    assert (v.region, v.tz) == ("US-FL", "America/New_York")
+    assert v.next_allowed_at == dt.datetime(2026, 12, 2, 13, 0, tzinfo=UTC)   # 8:00 EST
+    assert v.rule.startswith("us-fl.qh")
+    assert b[0] == v
+    # 19:00 in San Francisco is inside California's hours; the opt-out still comes first
+    assert b[1].allow and b[1].region == "US-CA" and b[1].next_allowed_at is None
+    assert b[2].reason == "opted_out" and b[2].rule == ""
+
+
+def test_informational_at_the_same_hour_is_allowed(store):
+    with stopgate.Engine(store, quiet_hours_dir=QH) as e:
+        v = e.check(SENDER, FLORIDA, category="informational", at=NIGHT)
+        plain = e.check(SENDER, FLORIDA)
+    assert v.allow and v.reason is None and v.category == "informational" and v.region == "US-FL"
+    assert v.next_allowed_at is None and v.rule == ""
+    assert plain.allow and plain.category is None   # no option: sg_check, no category applies
+
+
+def test_bad_category_and_naive_at_are_refused(store):
+    with stopgate.Engine(store, quiet_hours_dir=QH) as e:
+        with pytest.raises(stopgate.ConfigError, match="marketing, informational, transactional, conversational"):
+            e.check(SENDER, FLORIDA, category="promo")
+        with pytest.raises(stopgate.ConfigError, match="category 'promo'"):
+            e.check_batch(SENDER, [FLORIDA], category="promo")
+        with pytest.raises(stopgate.ConfigError, match="time zone"):
+            e.check(SENDER, FLORIDA, category="marketing", at=dt.datetime(2026, 12, 2, 3, 0))
+
+
+class _SendIn(ctypes.Structure):  # sg_send_in: the binding does not record sends; the test does
+    _fields_ = [("size", ctypes.c_size_t), ("id", ctypes.c_char_p), ("sender", ctypes.c_char_p),
+                ("recipient", ctypes.c_char_p), ("at_us", ctypes.c_int64), ("campaign", ctypes.c_char_p),
+                ("category", ctypes.c_int), ("source", ctypes.c_int)]
+
+
+class _SendOut(ctypes.Structure):
+    _fields_ = [("status", ctypes.c_int), ("duplicate", ctypes.c_bool), ("ordinal", ctypes.c_uint64)]
+
+
+def test_fourth_marketing_send_in_a_day_to_florida_is_capped_per_campaign(tmp_path):
+    sends = (_SendIn * 3)()
+    for i, s in enumerate(sends):
+        at = dt.datetime(2026, 11, 3, 14 + i, 0, tzinfo=UTC)
+        s.size, s.id, s.sender, s.recipient = ctypes.sizeof(_SendIn), f"SM{i}".encode(), SENDER.encode(), FLORIDA.encode()
+        s.at_us, s.campaign, s.category = int(at.timestamp()) * 1_000_000, b"CAMP001", 1
+    noon = dt.datetime(2026, 11, 3, 17, 0, tzinfo=UTC)   # 12:00 EST: not quiet
+    with stopgate.Engine(tmp_path, readonly=False, create=True, quiet_hours_dir=QH) as e:
+        out = (_SendOut * 3)()
+        assert e._L.sg_sends_record(ctypes.c_void_p(e._h), sends, 3, out) == 0
+        assert [o.status for o in out] == [0, 0, 0]
+        v = e.check(SENDER, FLORIDA, category="marketing", at=noon, campaign="CAMP001")
+        other = e.check(SENDER, FLORIDA, category="marketing", at=noon, campaign="CAMP002")
+        info = e.check(SENDER, FLORIDA, category="informational", at=noon, campaign="CAMP001")
+        [b] = e.check_batch(SENDER, [FLORIDA], category="marketing", at=noon, campaign="CAMP001")
+    assert not v.allow and v.reason == "frequency_cap" and v.rule == "FL"
+    assert v.next_allowed_at == dt.datetime(2026, 11, 4, 14, 0, tzinfo=UTC)   # the first send + 24 h
+    assert b == v
+    assert other.allow and info.allow
 
 
 def test_classify_names_intent_rule_and_reply(store, kw_dir):
@@ -206,3 +269,13 @@ def test_readme_example_runs_as_written(store, tmp_path):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=os.environ)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == want
+
+
+def test_a_library_that_does_not_load_says_how_to_fix_it(tmp_path):
+    code = ("import stopgate\n"
+            "try:\n    stopgate.library_version()\n"
+            "except stopgate.LoadError as e:\n    assert isinstance(e, OSError); print(e)\n")
+    env = dict(os.environ, STOPGATE_LIBRARY=str(tmp_path / "libstopgate.so"))
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert str(tmp_path / "libstopgate.so") in r.stdout
+    assert "STOPGATE_LIBRARY" in r.stdout and "ninja -C build" in r.stdout and "README" in r.stdout
