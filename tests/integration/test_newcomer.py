@@ -121,6 +121,8 @@ def the_http_frequency_cap_names_its_rule():
         j = d.get(f"/v1/check?from=%2B14155550100&to=%2B13055550123&category=marketing&at={at}").json()
         assert (j["allow"], j["reason"]) == (False, "frequency_cap"), j
         assert j.get("rule") == "FL" and j.get("next_allowed_at"), j
+        # no campaign: the sends of this sender are the subject
+        assert j.get("scope") == {"kind": "sender", "id": ours}, j
         b = d.post("/v1/check", {"from": ours, "to": [florida], "category": "marketing", "at": at})
         b = b.json()["results"][0]
         assert b["reason"] == "frequency_cap" and b.get("rule") == "FL", b

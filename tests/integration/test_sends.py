@@ -124,6 +124,8 @@ def body(c, d):
     fl_q = f"/v1/check?from={OURS.replace('+', '%2B')}&to={FLORIDA.replace('+', '%2B')}"
     j = d.get(fl_q + "&category=marketing").json()
     c.eq("check: frequency_cap", (j["allow"], j["reason"]), (False, "frequency_cap"))
+    c.eq("check: the cap's subject is the scope (the sender's campaign)", j.get("scope"),
+         {"kind": "campaign", "id": "C1"})
     # counted: FL0..FL3 at t0+0..3 h; the 3rd-newest-but-one (FL1, t0+1 h) leaving lets one more in
     c.check("check: next_allowed_at when enough have left the window",
             j.get("next_allowed_at", "").startswith(rfc3339(t0 + timedelta(hours=25))[:19]), j)
