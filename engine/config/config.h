@@ -39,6 +39,7 @@ typedef struct sg__replication {
 	unsigned replicas;           /* default 3 */
 	char node[64];               /* this node's name, required with servers */
 	unsigned max_stale_ms;       /* default 5000 */
+	bool stale_allow;            /* onStale "allow": a stale node answers from its own state */
 	unsigned publish_timeout_ms; /* PubAck wait before 503, default 5000 */
 	unsigned outbox_keep_ms;     /* outbox rows kept past their PubAck, default 120000 */
 } sg__replication;

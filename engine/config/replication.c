@@ -8,8 +8,8 @@
 #include "config/config.h"
 #include "internal.h"
 
-static const char *const keys[] = {"servers", "stream", "replicas", "node", "maxStaleMs", "publishTimeoutMs",
-				   "outboxKeepMs"};
+static const char *const keys[] = {"servers", "stream", "replicas", "node", "maxStaleMs", "onStale",
+				   "publishTimeoutMs", "outboxKeepMs"};
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -120,6 +120,13 @@ int sg__replication_parse(sg__replication *r, const cJSON *obj, char *err, size_
 	    (rc = get_uint(obj, "publishTimeoutMs", 100, 600000, &r->publish_timeout_ms, err, errlen)) ||
 	    (rc = get_uint(obj, "outboxKeepMs", 0, 86400000, &r->outbox_keep_ms, err, errlen)))
 		return rc;
+	char on_stale[16] = "deny";
+	if ((rc = get_str(obj, "onStale", on_stale, sizeof(on_stale), err, errlen)))
+		return rc;
+	if (strcmp(on_stale, "deny") && strcmp(on_stale, "allow"))
+		return fail(err, errlen, "onStale: \"deny\" (the default: checks deny stale_replica) or \"allow\" "
+			    "(checks answer from this node's state, which may miss opt-outs taken elsewhere)");
+	r->stale_allow = !strcmp(on_stale, "allow");
 	return 0;
 }
 

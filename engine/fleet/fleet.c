@@ -272,7 +272,10 @@ void sg__fleet_gate(sg__fleet *f, const char *from, const char *const *to, sg_ve
 {
 	uv_mutex_lock(&f->mu);
 	bool diverged = f->diverged || f->broken;
-	bool stale = f->cfg.max_stale_ms && now_ms() - f->contact_ms > (int64_t)f->cfg.max_stale_ms;
+	/* stale: deny, unless the operator chose availability (onStale
+	 * "allow"): then this node's own state answers, opt-outs still deny */
+	bool stale = f->cfg.max_stale_ms && now_ms() - f->contact_ms > (int64_t)f->cfg.max_stale_ms &&
+		     !f->cfg.stale_allow;
 	bool overlay = f->noptouts > 0;
 	uv_mutex_unlock(&f->mu);
 	if (!diverged && !stale && overlay && from && to) {
@@ -334,7 +337,7 @@ void sg__fleet_metrics(sg__fleet *f, sg__buf *b)
 		       "# TYPE stopgate_fleet_outbox_unsynced gauge\nstopgate_fleet_outbox_unsynced %" PRIu64 "\n"
 		       "# HELP stopgate_fleet_outbox_deleted_total Acknowledged outbox rows deleted (outboxKeepMs old).\n"
 		       "# TYPE stopgate_fleet_outbox_deleted_total counter\nstopgate_fleet_outbox_deleted_total %" PRIu64 "\n"
-		       "# HELP stopgate_fleet_stale 1 when checks deny stale_replica.\n"
+		       "# HELP stopgate_fleet_stale 1 when the node has not heard from the stream for maxStaleMs.\n"
 		       "# TYPE stopgate_fleet_stale gauge\nstopgate_fleet_stale %d\n"
 		       "# HELP stopgate_fleet_diverged 1 when this node failed closed (replica_diverged).\n"
 		       "# TYPE stopgate_fleet_diverged gauge\nstopgate_fleet_diverged %d\n",

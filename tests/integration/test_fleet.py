@@ -53,6 +53,10 @@ def replication_settings_are_checked_by_name():
             json.dump({"replication": {"servers": ["nats://127.0.0.1:4222"], "node": "a", "maxStale": 1}}, f)
         r = serve("--config", cfg)
         assert r.returncode == 2 and "replication.maxStale" in r.stderr and "maxStaleMs" in r.stderr, r.stderr
+        with open(cfg, "w") as f:
+            json.dump({"replication": {"servers": ["nats://127.0.0.1:4222"], "node": "a", "onStale": "ignore"}}, f)
+        r = serve("--config", cfg)
+        assert r.returncode == 2 and "replication.onStale" in r.stderr and "allow" in r.stderr, r.stderr
         with open(cfg, "w") as f:  # no server listens there: the daemon names the setting and stops
             json.dump({"replication": {"servers": [f"nats://127.0.0.1:{free_port()}"], "node": "a"}}, f)
         r = serve("--config", cfg)
@@ -66,10 +70,11 @@ cluster.start()
 nodes = {}
 
 
-def node(name, data=None):
+def node(name, data=None, on_stale="deny"):
     # stale after 2 s without the stream, 503 after 2 s without a PubAck (the
     # cut-off case waits for both)
-    d = Daemon(data=data, config={"replication": {"maxStaleMs": 2000, "publishTimeoutMs": 2000}},
+    d = Daemon(data=data, config={"replication": {"maxStaleMs": 2000, "publishTimeoutMs": 2000,
+                                                  "onStale": on_stale}},
                args=["--replicate", cluster.urls, "--node", name])
     d.start()
     nodes[name] = d
@@ -118,7 +123,7 @@ def metric(d, name):
 
 
 try:
-    a, b, c = node("a"), node("b"), node("c")
+    a, b, c = node("a"), node("b"), node("c", on_stale="allow")  # c: availability over staleness
 
     @case
     def an_opt_out_at_one_node_denies_at_another():
@@ -460,6 +465,15 @@ try:
         v = check(b, "+14155550999")  # no record: allowed by a current node
         assert not v["allow"] and v["reason"] == "stale_replica", v
         v = check(b, "+14155552671")  # an opt-out stays an opt-out
+        assert not v["allow"] and v["reason"] == "opted_out", v
+        # c chose availability (onStale allow): its own state answers, stale or not
+        deadline = time.time() + 30
+        while time.time() < deadline and not health(c).get("stale"):
+            time.sleep(0.25)
+        assert health(c)["stale"], health(c)
+        v = check(c, "+14155550999")
+        assert v["allow"], v
+        v = check(c, "+14155552671")
         assert not v["allow"] and v["reason"] == "opted_out", v
         for t in writes:
             t.join()
