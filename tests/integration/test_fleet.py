@@ -162,8 +162,11 @@ try:
                                             ("data/data.mdb", "+14155550982"))):
             tmp = tempfile.mkdtemp(prefix="sg-crashpt-")
             arm, stall = os.path.join(tmp, "arm"), os.path.join(tmp, "stalled")
+            # (an ASan build wants its runtime first in the list: the shim goes first)
+            asan = os.environ.get("ASAN_OPTIONS", "")
             env = {"LD_PRELOAD": SHIM, "SG_CRASH_CALL": "fdatasync", "SG_CRASH_N": "1", "SG_CRASH_WHEN": "before",
-                   "SG_CRASH_PATH": path, "SG_CRASH_ARM": arm, "SG_CRASH_STALL": stall}
+                   "SG_CRASH_PATH": path, "SG_CRASH_ARM": arm, "SG_CRASH_STALL": stall,
+                   "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"}
             x = Daemon(config={"replication": {"maxStaleMs": 2000, "publishTimeoutMs": 2000}},
                        args=["--replicate", cluster.urls, "--node", f"x{rnd}"], env=env)
             nodes[f"x{rnd}"] = x

@@ -57,7 +57,9 @@ static size_t sample_events(sg_event *ev, size_t max)
 	v[9].recipient = "raw:abc", v[9].action = 200, v[9].source = 201, v[9].scope = 202;
 	/* 10, 11: bodies kept inline, the shortest and the longest, with a NUL byte */
 	v[10].body = "STOP", v[10].body_len = 4;
-	v[11].body = "0123456789abcdef\0123456789abcde", v[11].body_len = SG__EVENT_INLINE_MAX;
+	/* (split: "\0" then "123": one string "\0123" would be the octal escape \012) */
+	v[11].body = "0123456789abcdef\0" "123456789abcde", v[11].body_len = SG__EVENT_INLINE_MAX;
+	_Static_assert(sizeof("0123456789abcdef\0" "123456789abcde") == SG__EVENT_INLINE_MAX, "the longest inline body");
 	size_t n = SG_ARRAY_SIZE(v) < max ? SG_ARRAY_SIZE(v) : max;
 	for (size_t i = 0; i < n; i++) {
 		if (i == 2 || i == 5)
