@@ -55,9 +55,14 @@ typedef struct pass {
 	char *scratch;      /* inline_txn: SG__EVENT_ENC_MAX + 64, then a value */
 } pass;
 
-static int pass_txn(MDB_txn *txn, void *arg)
+/* One entry of a walk: the body of event seq at the cursor (key k, value
+ * v); counts it in p->hits and, deleting, removes it. */
+typedef int (*visit_fn)(pass *p, MDB_txn *txn, MDB_cursor *cur, uint64_t seq, MDB_val *k, MDB_val *v);
+
+/* The walk both passes share: dbi's entries from p->from_seq, at most
+ * SCAN_BATCH of them and DELETE_BATCH hits, up to p->below_seq. */
+static int walk(MDB_txn *txn, pass *p, MDB_dbi dbi, visit_fn visit)
 {
-	pass *p = arg;
 	MDB_cursor *cur;
 	uint8_t key[8];
 	sg__be64_put(key, p->from_seq);
@@ -65,12 +70,11 @@ static int pass_txn(MDB_txn *txn, void *arg)
 	p->hits = 0;
 	p->end = false;
 	p->next_seq = p->from_seq;
-	int rc = mdb_cursor_open(txn, p->e->store.bodies, &cur);
+	int rc = mdb_cursor_open(txn, dbi, &cur);
 	if (rc)
 		return sg__store_err(rc);
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	for (size_t scanned = 0; !rc && scanned < SCAN_BATCH && p->hits < DELETE_BATCH; scanned++) {
-		int64_t t = 0;
 		if (k.mv_size != 8) {
 			rc = SG_ECORRUPT;
 			break;
@@ -81,16 +85,8 @@ static int pass_txn(MDB_txn *txn, void *arg)
 			break;
 		}
 		p->next_seq = seq + 1;
-		int action = 0;
-		if ((rc = event_info(p->e, txn, &k, &t, &action)))
+		if ((rc = visit(p, txn, cur, seq, &k, &v)))
 			break;
-		/* A registry change's body is the registry record, not a
-		 * message: retention never removes it. */
-		if (t < p->before_us && action != SG_ACTION_CAMPAIGN && action != SG_ACTION_SENDER) {
-			p->hits++;
-			if (p->delete && (rc = mdb_cursor_del(cur, 0)))
-				break;
-		}
 		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 	}
 	if (rc == MDB_NOTFOUND) {
@@ -101,71 +97,64 @@ static int pass_txn(MDB_txn *txn, void *arg)
 	return sg__store_err(rc);
 }
 
-/* The bodies kept inline in compact events values (event_value.h): the
- * same walk over the events DB; a removal rewrites the value with the
- * body's length and digest instead of its bytes (its hash unchanged). */
+/* A body in the bodies DB. A registry change's body is the registry
+ * record, not a message: retention never removes it. */
+static int visit_body(pass *p, MDB_txn *txn, MDB_cursor *cur, uint64_t seq, MDB_val *k, MDB_val *v)
+{
+	(void)seq;
+	(void)v;
+	int64_t t = 0;
+	int action = 0;
+	int rc = event_info(p->e, txn, k, &t, &action);
+	if (rc || t >= p->before_us || action == SG_ACTION_CAMPAIGN || action == SG_ACTION_SENDER)
+		return rc;
+	p->hits++;
+	return p->delete ? mdb_cursor_del(cur, 0) : 0;
+}
+
+/* A body kept inline in a compact events value (event_value.h): a removal
+ * rewrites the value with the body's length and digest instead of its
+ * bytes (its hash unchanged). Never a registry change's (those are not
+ * kept inline). */
+static int visit_inline(pass *p, MDB_txn *txn, MDB_cursor *cur, uint64_t seq, MDB_val *k, MDB_val *v)
+{
+	(void)txn;
+	(void)k;
+	if (!sg__event_value_inline(v->mv_data, v->mv_size))
+		return 0;
+	int64_t t;
+	int action;
+	int rc = sg__event_value_head(v->mv_data, v->mv_size, &t, &action);
+	if (rc || t >= p->before_us || action == SG_ACTION_CAMPAIGN || action == SG_ACTION_SENDER)
+		return rc;
+	p->hits++;
+	if (!p->delete)
+		return 0;
+	sg_event ev;
+	uint8_t *nv = (uint8_t *)p->scratch + SG__EVENT_ENC_MAX + 64;
+	if ((rc = sg__event_value_decode(seq, v->mv_data, v->mv_size, NULL, &ev, p->scratch, SG__EVENT_ENC_MAX + 64)))
+		return rc;
+	ev.body = NULL;
+	long n = sg__event_value_encode(&ev, ev.hash, nv, SG__EVENT_VALUE_MAX);
+	if (n < 0)
+		return (int)n;
+	/* the key copied out of the page the put rewrites */
+	uint8_t kb[8];
+	sg__be64_put(kb, seq);
+	MDB_val kc = sg__val(kb, 8), nval = sg__val(nv, (size_t)n);
+	return mdb_cursor_put(cur, &kc, &nval, MDB_CURRENT);
+}
+
+static int pass_txn(MDB_txn *txn, void *arg)
+{
+	pass *p = arg;
+	return walk(txn, p, p->e->store.bodies, visit_body);
+}
+
 static int inline_txn(MDB_txn *txn, void *arg)
 {
 	pass *p = arg;
-	MDB_cursor *cur;
-	uint8_t key[8];
-	sg__be64_put(key, p->from_seq);
-	MDB_val k = sg__val(key, 8), v;
-	p->hits = 0;
-	p->end = false;
-	p->next_seq = p->from_seq;
-	int rc = mdb_cursor_open(txn, p->e->store.events, &cur);
-	if (rc)
-		return sg__store_err(rc);
-	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	for (size_t scanned = 0; !rc && scanned < SCAN_BATCH && p->hits < DELETE_BATCH; scanned++) {
-		if (k.mv_size != 8) {
-			rc = SG_ECORRUPT;
-			break;
-		}
-		uint64_t seq = sg__be64_get(k.mv_data);
-		if (p->below_seq && seq >= p->below_seq) {
-			rc = MDB_NOTFOUND;
-			break;
-		}
-		p->next_seq = seq + 1;
-		int64_t t;
-		int action;
-		if (sg__event_value_inline(v.mv_data, v.mv_size)) {
-			if ((rc = sg__event_value_head(v.mv_data, v.mv_size, &t, &action)))
-				break;
-			/* never a registry change's (those are not kept inline) */
-			if (t < p->before_us && action != SG_ACTION_CAMPAIGN && action != SG_ACTION_SENDER) {
-				p->hits++;
-				if (p->delete) {
-					sg_event ev;
-					uint8_t *nv = (uint8_t *)p->scratch + SG__EVENT_ENC_MAX + 64;
-					if ((rc = sg__event_value_decode(seq, v.mv_data, v.mv_size, NULL, &ev, p->scratch,
-									 SG__EVENT_ENC_MAX + 64)))
-						break;
-					ev.body = NULL;
-					long n = sg__event_value_encode(&ev, ev.hash, nv, SG__EVENT_VALUE_MAX);
-					if (n < 0) {
-						rc = (int)n;
-						break;
-					}
-					/* the key copied out of the page the put rewrites */
-					uint8_t kb[8];
-					sg__be64_put(kb, seq);
-					MDB_val kc = sg__val(kb, 8), nval = sg__val(nv, (size_t)n);
-					if ((rc = mdb_cursor_put(cur, &kc, &nval, MDB_CURRENT)))
-						break;
-				}
-			}
-		}
-		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-	}
-	if (rc == MDB_NOTFOUND) {
-		p->end = true;
-		rc = 0;
-	}
-	mdb_cursor_close(cur);
-	return sg__store_err(rc);
+	return walk(txn, p, p->e->store.events, visit_inline);
 }
 
 /* One pass over every body, in the bodies DB and inline: count
