@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "internal.h"
+#include "engine.h"
 #include "keywords/kw.h"
 
 static const char stats_usage[] = "usage: stopgate stats [--data DIR]\n\nStore statistics as JSON.\n";
@@ -110,8 +111,47 @@ static const char classify_usage[] =
 	"Prints what an inbound text means as JSON (intent, confidence, lang, rule,\n"
 	"reply and score, the calibrated probability that the intent is right).\n"
 	"With --stdin, reads one message per line and prints '<intent> TAB <rule id\n"
-	"or ->' per line (for corpora).\n"
+	"or ->' per line (for corpora); with --features also, after the intent\n"
+	"and confidence, the intent model's feature hashes (scripts/train-model.py).\n"
 	"Opens the store (read-only) only for --campaign.\n";
+
+typedef struct feature_list {
+	uint32_t *h;
+	size_t n, cap;
+} feature_list;
+
+static void add_feature(uint32_t h, void *arg)
+{
+	feature_list *l = arg;
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 256;
+		uint32_t *nv = realloc(l->h, nc * sizeof(*nv));
+		if (!nv)
+			return; /* a shorter list; training only */
+		l->h = nv;
+		l->cap = nc;
+	}
+	l->h[l->n++] = h;
+}
+
+/* "<intent> TAB <confidence> TAB <feature hashes>": what the rules (and
+ * the model, when the keywords directory has one) say, and the model's
+ * features of the text, for scripts/train-model.py. */
+static void print_features(sg_engine *e, const char *line, size_t n)
+{
+	feature_list l = {0};
+	sg_classification r;
+	int rc = sg__kw_classify_features(e->kw, line, n, add_feature, &l, &r);
+	if (rc) {
+		printf("error\t%s\n", sg_strerror(rc));
+	} else {
+		printf("%s\t%s\t", sg_intent_name(r.intent), sg_confidence_name(r.confidence));
+		for (size_t i = 0; i < l.n; i++)
+			printf(i ? " %u" : "%u", l.h[i]);
+		putchar('\n');
+	}
+	free(l.h);
+}
 
 static void classification_json(sg_engine *e, const sg_classification *r)
 {
@@ -137,14 +177,15 @@ static void classification_json(sg_engine *e, const sg_classification *r)
 int cmd_classify(int argc, char **argv)
 {
 	static const sg__cmdline_flag flags[] = {
-		{"campaign", true, NULL}, {"stdin", false, NULL}, {NULL, false, NULL}};
+		{"campaign", true, NULL}, {"stdin", false, NULL}, {"features", false, NULL},
+		{NULL, false, NULL}};
 	sg__cmdline c;
 	sg_engine *e;
 	int rc = sg__cmdline_parse(&c, argc, argv, flags, classify_usage);
 	if (rc)
 		return rc > 0 ? CLI_OK : CLI_ERROR;
-	bool from_stdin = sg__cmdline_set(&c, "stdin");
-	if (from_stdin ? c.npositional != 0 : c.npositional != 1) {
+	bool from_stdin = sg__cmdline_set(&c, "stdin"), features = sg__cmdline_set(&c, "features");
+	if ((from_stdin ? c.npositional != 0 : c.npositional != 1) || (features && !from_stdin)) {
 		fputs(classify_usage, stderr);
 		return CLI_ERROR;
 	}
@@ -177,6 +218,10 @@ int cmd_classify(int argc, char **argv)
 		while ((n = getline(&line, &cap, stdin)) >= 0) {
 			while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 				line[--n] = '\0';
+			if (features) {
+				print_features(e, line, (size_t)n);
+				continue;
+			}
 			int one = sg_classify(e, campaign, line, (size_t)n, &r);
 			if (one)
 				printf("error\t%s\n", sg_strerror(one));

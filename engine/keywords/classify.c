@@ -13,6 +13,7 @@
  * The set is immutable; the only per-thread state is the pcre2 match data. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +55,9 @@ typedef struct kw_hit {
 	sg_intent intent;
 	sg_confidence conf;
 	bool typo;           /* a typo of rule's keyword (typo.c) */
+	bool model;          /* the intent model's answer (model.c): rule is NULL */
+	uint8_t lang;        /* the model's language */
+	double prob;         /* the model's probability of intent */
 } kw_hit;
 
 static int match(const kw_rule *r, const char *s, size_t n, size_t start, pcre2_match_data *md)
@@ -409,16 +413,42 @@ static int find(const sg__kw_set *s, sg__campaign *c, const char *text, size_t l
 		*hit = (kw_hit){r, r->intent, SG_CONF_PHRASE, true};
 		return 0;
 	}
-	return patterns(s, f, fl, hit);
+	if (!s->model)
+		return patterns(s, f, fl, hit);
+	/* The model reads the folded text as it was before the guards blanked
+	 * parts of it: "don't stop texting" is none because of its "don't stop",
+	 * which the model must see (it was trained on the same text). */
+	char raw[KW_FOLD_MAX];
+	memcpy(raw, f, fl);
+	int rc = patterns(s, f, fl, hit);
+	if (rc < 0)
+		return rc;
+	bool overrule = hit->intent == SG_INTENT_OPT_OUT && hit->conf != SG_CONF_EXACT;
+	if (hit->intent != SG_INTENT_NONE && !overrule)
+		return 0;
+	double p[4];
+	size_t lang;
+	sg_intent intent;
+	if (!sg__kw_model_probs(s, raw, fl, p, &lang))
+		return 0;
+	if (hit->intent == SG_INTENT_NONE && sg__kw_model_intent(s, p, &intent))
+		*hit = (kw_hit){NULL, intent, SG_CONF_PROBABLE, false, true, (uint8_t)lang, p[intent == SG_INTENT_OPT_OUT ? 1 : intent == SG_INTENT_OPT_IN ? 2 : 3]};
+	else if (overrule && sg__kw_model_vetoes(s, p))
+		*hit = (kw_hit){NULL, SG_INTENT_NONE, SG_CONF_NONE};
+	return 0;
 }
 
+/* Fold text and find what it means; with features, also report the
+ * model's features of the folded text (training: train-model.py). */
 static int classify_one(const sg__kw_set *set, sg__campaign *campaign, const char *text, size_t len,
-			kw_hit *hit)
+			kw_hit *hit, void (*features)(uint32_t h, void *arg), void *arg)
 {
 	char f[KW_FOLD_MAX + KW_PAD];
 	size_t fl = sg__kw_fold(text ? text : "", len, f);
 	memset(f + fl, 0, KW_PAD); /* JIT code may read a little past the subject */
 	*hit = (kw_hit){NULL, SG_INTENT_NONE, SG_CONF_NONE};
+	if (features)
+		sg__kw_features(f, fl, features, arg); /* as the model reads it: before the guards */
 	return find(set, campaign, text ? text : "", len, f, fl, hit);
 }
 
@@ -456,7 +486,7 @@ static int classify_long(const sg__kw_set *set, sg__campaign *campaign, const ch
 		while (end < len && end > at && ((unsigned char)text[end] & 0xc0) == 0x80)
 			end--; /* cut before a character, not inside it */
 		kw_hit hit;
-		int rc = classify_one(set, campaign, text + at, end - at, &hit);
+		int rc = classify_one(set, campaign, text + at, end - at, &hit, NULL, NULL);
 		if (rc < 0)
 			return rc;
 		if (better(best, &hit))
@@ -499,7 +529,7 @@ int sg__kw_classify(const sg__kw_set *set, sg__campaign *campaign, const char *t
 	kw_hit hit;
 	int rc = len > (size_t)SG_TEXT_MAX_CHARS * 4 || nchars > SG_TEXT_MAX_CHARS
 			 ? classify_long(set, campaign, text, len, &hit)
-			 : classify_one(set, campaign, text, len, &hit);
+			 : classify_one(set, campaign, text, len, &hit, NULL, NULL);
 	if (rc < 0)
 		return rc;
 	memset(out, 0, sizeof(*out));
@@ -507,8 +537,13 @@ int sg__kw_classify(const sg__kw_set *set, sg__campaign *campaign, const char *t
 		return 0;
 	out->intent = hit.intent;
 	out->confidence = hit.conf;
-	size_t lang = hit.rule ? hit.rule->lang : set->default_lang;
-	if (hit.rule) {
+	size_t lang = hit.rule ? hit.rule->lang : hit.model ? hit.lang : set->default_lang;
+	if (hit.model) {
+		/* "en.model.87": the model, and how sure it is (sg__kw_score) */
+		int pct = (int)(hit.prob * 100);
+		snprintf(out->rule, sizeof(out->rule), "%s.model.%02d", set->langs[lang].code, pct > 99 ? 99 : pct);
+		sg__strlcpy(out->lang, set->langs[lang].code, sizeof(out->lang));
+	} else if (hit.rule) {
 		sg__strlcpy(out->lang, set->langs[lang].code, sizeof(out->lang));
 		sg__strlcpy(out->rule, hit.rule->id, sizeof(out->rule));
 		if (hit.typo) {
@@ -520,4 +555,20 @@ int sg__kw_classify(const sg__kw_set *set, sg__campaign *campaign, const char *t
 	}
 	sg__kw_reply(set, lang, hit.intent, campaign, out->reply, sizeof(out->reply));
 	return 0;
+}
+
+int sg__kw_classify_features(const sg__kw_set *set, const char *text, size_t len,
+			     void (*features)(uint32_t h, void *arg), void *arg, sg_classification *out)
+{
+	if (!set || !out || (!text && len) || !features)
+		return -EINVAL;
+	if (sg__utf8_count(text, len) < 0)
+		return SG_EUTF8;
+	kw_hit hit;
+	int rc = classify_one(set, NULL, text, len > (size_t)SG_TEXT_MAX_CHARS * 4 ? (size_t)SG_TEXT_MAX_CHARS * 4 : len, &hit,
+			      features, arg);
+	memset(out, 0, sizeof(*out));
+	out->intent = hit.intent;
+	out->confidence = hit.conf;
+	return rc;
 }

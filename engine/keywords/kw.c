@@ -417,6 +417,8 @@ int sg__kw_load(const char *dir, sg__kw_set **ret, char *err, size_t errlen)
 		rc = load_file(&ld, dir, names[i]);
 	ld.path = dir; /* load_file's path buffer is gone */
 	ld.line = 0;
+	if (!rc)
+		rc = sg__kw_model_load(ld.set, dir, ld.digest, err, errlen);
 	unsigned char md[EVP_MAX_MD_SIZE];
 	if (!rc && !EVP_DigestFinal_ex(ld.digest, md, NULL))
 		rc = -ENOMEM;
@@ -458,6 +460,7 @@ void sg__kw_free(sg__kw_set *set)
 	if (!set)
 		return;
 	sg__kw_calib_free(set);
+	sg__kw_model_free(set->model);
 	for (size_t i = 0; i < set->nrules; i++) {
 		pcre2_code_free(set->rules[i].code);
 		free(set->rules[i].triggers);

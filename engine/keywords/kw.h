@@ -4,6 +4,7 @@
  * sg_classify() in include/stopgate.h. */
 #pragma once
 #include <stddef.h>
+#include <stdint.h>
 #include "stopgate.h"
 #include "campaign.h"
 
@@ -27,6 +28,13 @@ const char *sg__kw_last_error(void);
  * match data is per thread. */
 int sg__kw_classify(const sg__kw_set *set, sg__campaign *campaign, const char *text, size_t len,
 		    sg_classification *out);
+
+/* Training the intent model (scripts/train-model.py): classify text
+ * without a campaign (the first SG_TEXT_MAX_CHARS characters' window) and
+ * call features with the hash of every model feature of the text the rules
+ * left. out gets intent and confidence only. */
+int sg__kw_classify_features(const sg__kw_set *set, const char *text, size_t len,
+			     void (*features)(uint32_t h, void *arg), void *arg, sg_classification *out);
 
 /* Release what sg__kw_classify cached in campaign->kw_private. */
 void sg__kw_campaign_free(sg__campaign *campaign);

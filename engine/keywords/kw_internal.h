@@ -7,6 +7,7 @@
  *   campaign.c  per-campaign keywords, built lazily into campaign->kw_private
  *   reply.c     reply texts (campaign messages or per-language templates)
  *   typo.c      keyboard-aware typo tolerance for whole-message keywords
+ *   model.c     the intent model (keywords/intent.model) for what rules miss
  * The data format is documented in keywords/README.md. */
 #pragma once
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -91,6 +92,7 @@ typedef struct kw_typo {
 } kw_typo;
 
 typedef struct kw_calib kw_calib;
+typedef struct kw_model kw_model;
 
 /* calib.c: keywords/calibration.tsv (optional) into s; the score of c. */
 int sg__kw_calib_load(sg__kw_set *s, const char *dir, char *err, size_t errlen);
@@ -127,6 +129,7 @@ struct sg__kw_set {
 	size_t nhangul, hangul_cap;
 	uint64_t neighbour[36];    /* a-z0-9: bit b set when key b is next to key a */
 	kw_calib *calib;           /* calibration.tsv, sorted by rule (calib.c) */
+	kw_model *model;           /* intent.model, or NULL (model.c) */
 	size_t ncalib, calib_cap;
 };
 
@@ -195,6 +198,20 @@ const kw_rule *sg__kw_marked(const sg__kw_set *s, const char *text, size_t len, 
  * held down stands for, or NULL. */
 int sg__kw_slip_init(sg__kw_set *s);
 const kw_rule *sg__kw_slip(const sg__kw_set *s, const char *f, size_t fl);
+
+/* The intent model (model.c): load keywords/intent.model when there is one
+ * (0, SG_EKEYWORDS with err set, -ENOMEM), hashing its bytes into digest;
+ * call cb with every feature hash of folded text (returns how many); the
+ * probabilities of none, opt_out, opt_in, help for folded text and the
+ * language it reads as (false without a model); the intent they give, when
+ * one reaches its threshold; whether they overrule a rule's opt-out. */
+typedef struct evp_md_ctx_st EVP_MD_CTX;
+int sg__kw_model_load(sg__kw_set *s, const char *dir, EVP_MD_CTX *digest, char *err, size_t errlen);
+void sg__kw_model_free(kw_model *m);
+size_t sg__kw_features(const char *f, size_t fl, void (*cb)(uint32_t h, void *arg), void *arg);
+bool sg__kw_model_probs(const sg__kw_set *s, const char *f, size_t fl, double p[4], size_t *lang);
+bool sg__kw_model_intent(const sg__kw_set *s, const double p[4], sg_intent *intent);
+bool sg__kw_model_vetoes(const sg__kw_set *s, const double p[4]);
 
 /* Tests only: with on == false every pattern runs on every text, which
  * shows when a rule's triggers miss a text its pattern matches. */

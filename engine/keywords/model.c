@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The intent model (keywords/intent.model, written by scripts/train-model.py
+ * from the evaluation corpora): a linear classifier over hashed features of
+ * the folded text, for what the rules do not cover. Rules are exact about
+ * the wordings they were written from; a revocation worded some other way
+ * ("quit blowing up my phone") shares parts with the ones seen: words, word
+ * pairs, pieces of words. The model scores those parts for each intent:
+ *
+ *     p(intent) = softmax(bias + scale * sum of the weights of the features)
+ *
+ * and a text the rules call none is the model's intent when that
+ * probability reaches the intent's threshold (SG_CONF_PROBABLE, rule
+ * "<lang>.model.<percent>"). Features (sg__kw_features), each hashed to a
+ * bucket: every word, every pair of neighbouring words, every four-letter
+ * piece of a word of 4+ letters (with its edges, "<sto", "top>"), every
+ * pair of neighbouring CJK or Hangul characters, and the word count.
+ * A bucket also names the language its features were most seen in, which
+ * picks the reply's language for a model answer. The file is optional.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "keywords/kw_internal.h"
+#include "internal.h"
+
+#define MODEL_FILE "intent.model"
+#define MODEL_MAX_BYTES (64u << 20)
+#define MODEL_MAX_BUCKETS (1u << 24)
+
+struct kw_model {
+	uint32_t mask;            /* buckets - 1 */
+	uint64_t *present;        /* bit per bucket: it has weights */
+	int8_t (*w)[4];           /* per bucket, intents none opt_out opt_in help */
+	uint8_t *lang;            /* per bucket: index into langs + 1, 0 for none */
+	uint8_t langmap[KW_MAX_LANGS]; /* model language index -> set->langs index */
+	size_t nlangs;
+	float scale, bias[4], threshold[4];
+};
+
+static inline uint32_t fmix(uint32_t h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
+static inline uint32_t fnv(uint32_t seed, const char *s, size_t n)
+{
+	uint32_t h = 2166136261u ^ (seed * 0x9e3779b9u);
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return fmix(h);
+}
+
+static inline bool featbyte(unsigned char c)
+{
+	return kw_wordbyte(c) || c == '\'';
+}
+
+static inline size_t utf8_len(unsigned char c)
+{
+	return c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+}
+
+/* Han, kana, Hangul and the like: U+2E80 and up, three bytes or more. */
+static inline bool wide(const char *s, size_t n)
+{
+	unsigned char c = (unsigned char)s[0];
+	return n >= 3 && (c > 0xe2 || (c == 0xe2 && (unsigned char)s[1] >= 0xba));
+}
+
+enum { F_WORD = 1, F_PAIR, F_PIECE, F_WIDE, F_COUNT };
+
+size_t sg__kw_features(const char *f, size_t fl, void (*cb)(uint32_t h, void *arg), void *arg)
+{
+	size_t nwords = 0, nfeat = 0;
+	uint32_t prev = 0;
+	for (size_t i = 0; i < fl;) {
+		if (!featbyte((unsigned char)f[i])) {
+			i++;
+			continue;
+		}
+		size_t b = i;
+		while (i < fl && featbyte((unsigned char)f[i]))
+			i++;
+		uint32_t hw = fnv(F_WORD, f + b, i - b);
+		cb(hw, arg);
+		nfeat++;
+		if (nwords++)
+			cb(fmix(prev * 31u + hw + F_PAIR), arg), nfeat++;
+		prev = hw;
+		/* pieces of a word of 4 to 32 characters: its four-character
+		 * windows with the edges '<' and '>' around it */
+		size_t at[34], nc = 0;
+		for (size_t p = b; p < i && nc <= 32; p += utf8_len((unsigned char)f[p]))
+			at[nc++] = p;
+		if (nc >= 4 && nc <= 32) {
+			char piece[4 * 4 + 2];
+			at[nc] = i;
+			for (size_t j = 0; j + 2 <= nc; j++) { /* padded characters j .. j + 3 */
+				size_t first = j ? j - 1 : 0, last = j + 2 < nc ? j + 2 : nc - 1, k = 0;
+				if (j == 0)
+					piece[k++] = '<';
+				memcpy(piece + k, f + at[first], at[last + 1] - at[first]);
+				k += at[last + 1] - at[first];
+				if (j + 2 == nc)
+					piece[k++] = '>';
+				cb(fnv(F_PIECE, piece, k), arg);
+				nfeat++;
+			}
+		}
+		/* neighbouring CJK or Hangul characters, in a run of any length */
+		for (size_t p = b, q; p < i; p = q) {
+			q = p + utf8_len((unsigned char)f[p]);
+			if (q >= i || !wide(f + p, q - p))
+				continue;
+			size_t r = q + utf8_len((unsigned char)f[q]);
+			if (r <= i && wide(f + q, r - q))
+				cb(fnv(F_WIDE, f + p, r - p), arg), nfeat++;
+		}
+	}
+	char count = (char)('0' + (nwords > 8 ? 8 : nwords));
+	cb(fnv(F_COUNT, &count, 1), arg);
+	return nfeat + 1;
+}
+
+/* ---- the model file ---- */
+
+static int bad(char *err, size_t errlen, const char *path, unsigned line, const char *what)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "%s:%u: %s (regenerate it: scripts/train-model.py)", path, line, what);
+	return SG_EKEYWORDS;
+}
+
+void sg__kw_model_free(kw_model *m)
+{
+	if (!m)
+		return;
+	free(m->present);
+	free(m->w);
+	free(m->lang);
+	free(m);
+}
+
+static int parse_intent_floats(char *p, float out[4], bool probabilities)
+{
+	for (int k = 0; k < 4; k++) {
+		char *end;
+		errno = 0;
+		double v = strtod(p, &end);
+		if (end == p || errno || !isfinite(v) || (probabilities && (v <= 0 || v > 1)))
+			return -1;
+		out[k] = (float)v;
+		p = end;
+	}
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return *p ? -1 : 0;
+}
+
+/* One "w INDEX W0 W1 W2 W3 LANG" line. */
+static const char *parse_weights(kw_model *m, char *p)
+{
+	char *end;
+	errno = 0;
+	unsigned long idx = strtoul(p, &end, 10);
+	if (end == p || errno || idx > m->mask)
+		return "bucket index missing or past the buckets";
+	p = end;
+	for (int k = 0; k < 4; k++) {
+		long v = strtol(p, &end, 10);
+		if (end == p || v < -127 || v > 127)
+			return "want four weights from -127 to 127";
+		m->w[idx][k] = (int8_t)v;
+		p = end;
+	}
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '-' && !p[1])
+		m->lang[idx] = 0;
+	else {
+		unsigned long l = strtoul(p, &end, 10);
+		if (end == p || *end || l >= m->nlangs)
+			return "language: an index into the langs line, or -";
+		m->lang[idx] = (uint8_t)(l + 1);
+	}
+	m->present[idx >> 6] |= 1ULL << (idx & 63);
+	return NULL;
+}
+
+/* The header lines: "buckets N", "scale S", "langs CODE...", "bias B0..B3",
+ * "threshold T0..T3": T1..T3 the probability an intent needs; T0 the
+ * probability of none at which a rule's opt-out phrase is overruled (1:
+ * never). */
+static const char *parse_header(kw_model *m, const sg__kw_set *s, char *key, char *p, unsigned *seen)
+{
+	if (!strcmp(key, "buckets")) {
+		unsigned long n = strtoul(p, NULL, 10);
+		if (n < 64 || n > MODEL_MAX_BUCKETS || (n & (n - 1)))
+			return "buckets: a power of two from 64 to 16777216";
+		if (m->present)
+			return "buckets given twice";
+		m->mask = (uint32_t)(n - 1);
+		m->present = calloc(n / 64, sizeof(uint64_t));
+		m->w = calloc(n, sizeof(*m->w));
+		m->lang = calloc(n, 1);
+		if (!m->present || !m->w || !m->lang)
+			return "out of memory";
+		*seen |= 1;
+	} else if (!strcmp(key, "scale")) {
+		m->scale = strtof(p, NULL);
+		if (!(m->scale > 0 && m->scale < 1))
+			return "scale: a number between 0 and 1";
+		*seen |= 2;
+	} else if (!strcmp(key, "langs")) {
+		for (char *save, *code = strtok_r(p, " \t", &save); code; code = strtok_r(NULL, " \t", &save)) {
+			size_t l = 0;
+			while (l < s->nlangs && strcmp(s->langs[l].code, code))
+				l++;
+			if (m->nlangs == KW_MAX_LANGS)
+				return "too many languages";
+			/* a language without a .kw file replies in the default one */
+			m->langmap[m->nlangs++] = (uint8_t)(l < s->nlangs ? l : 0xff);
+		}
+		*seen |= 4;
+	} else if (!strcmp(key, "bias")) {
+		if (parse_intent_floats(p, m->bias, false))
+			return "bias: four numbers (none opt_out opt_in help)";
+		*seen |= 8;
+	} else if (!strcmp(key, "threshold")) {
+		if (parse_intent_floats(p, m->threshold, true))
+			return "threshold: four probabilities above 0, at most 1 (veto opt_out opt_in help)";
+		*seen |= 16;
+	} else {
+		return "unknown line (want stopgate-model, buckets, scale, langs, bias, threshold or w)";
+	}
+	return NULL;
+}
+
+int sg__kw_model_load(sg__kw_set *s, const char *dir, EVP_MD_CTX *digest, char *err, size_t errlen)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/" MODEL_FILE, dir);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? 0 : bad(err, errlen, path, 0, strerror(errno));
+	kw_model *m = calloc(1, sizeof(*m));
+	char *line = NULL;
+	size_t cap = 0, total = 0;
+	unsigned no = 0, seen = 0;
+	const char *why = m ? NULL : "out of memory";
+	bool magic = false;
+	for (ssize_t n; !why && (n = getline(&line, &cap, f)) >= 0;) {
+		no++;
+		total += (size_t)n;
+		if (total > MODEL_MAX_BYTES)
+			why = "file larger than 64 MiB";
+		else if (!EVP_DigestUpdate(digest, line, (size_t)n))
+			why = "out of memory";
+		while (n > 0 && strchr("\r\n \t", line[n - 1]))
+			line[--n] = '\0';
+		if (why || !n || line[0] == '#')
+			continue;
+		char *p = line + strcspn(line, " \t");
+		if (*p)
+			*p++ = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!magic) {
+			if (strcmp(line, "stopgate-model") || strcmp(p, "1"))
+				why = "the first line must be: stopgate-model 1";
+			magic = true;
+		} else if (!strcmp(line, "w")) {
+			why = (seen & 5) != 5 ? "a weight before the buckets and langs lines" : parse_weights(m, p);
+		} else {
+			why = parse_header(m, s, line, p, &seen);
+		}
+	}
+	free(line);
+	bool rerr = ferror(f);
+	fclose(f);
+	if (!why && rerr)
+		why = "read error";
+	if (!why && seen != 31)
+		why = "missing one of the buckets, scale, langs, bias, threshold lines", no = 0;
+	if (why) {
+		sg__kw_model_free(m);
+		return bad(err, errlen, path, no, why);
+	}
+	s->model = m;
+	return 0;
+}
+
+/* ---- scoring ---- */
+
+typedef struct score_acc {
+	const kw_model *m;
+	int32_t sum[4];
+	uint16_t votes[KW_MAX_LANGS + 1];
+} score_acc;
+
+static void add_feature(uint32_t h, void *arg)
+{
+	score_acc *a = arg;
+	const kw_model *m = a->m;
+	uint32_t i = h & m->mask;
+	if (!(m->present[i >> 6] >> (i & 63) & 1))
+		return;
+	for (int k = 0; k < 4; k++)
+		a->sum[k] += m->w[i][k];
+	a->votes[m->lang[i]]++;
+}
+
+bool sg__kw_model_probs(const sg__kw_set *s, const char *f, size_t fl, double p[4], size_t *lang)
+{
+	const kw_model *m = s->model;
+	if (!m)
+		return false;
+	score_acc a = {.m = m};
+	sg__kw_features(f, fl, add_feature, &a);
+	double max = -INFINITY, sum = 0;
+	for (int k = 0; k < 4; k++) {
+		p[k] = m->bias[k] + m->scale * a.sum[k];
+		if (p[k] > max)
+			max = p[k];
+	}
+	for (int k = 0; k < 4; k++)
+		sum += (p[k] = exp(p[k] - max));
+	for (int k = 0; k < 4; k++)
+		p[k] /= sum;
+	size_t top = 0;
+	for (size_t l = 1; l <= m->nlangs; l++)
+		if (a.votes[l] > a.votes[top] || (top == 0 && a.votes[l]))
+			top = l;
+	*lang = top && m->langmap[top - 1] != 0xff ? m->langmap[top - 1] : s->default_lang;
+	return true;
+}
+
+bool sg__kw_model_intent(const sg__kw_set *s, const double p[4], sg_intent *intent)
+{
+	static const sg_intent of[4] = {SG_INTENT_NONE, SG_INTENT_OPT_OUT, SG_INTENT_OPT_IN, SG_INTENT_HELP};
+	int best = 1;
+	for (int k = 2; k < 4; k++)
+		if (p[k] > p[best])
+			best = k;
+	if (p[best] < s->model->threshold[best])
+		return false;
+	*intent = of[best];
+	return true;
+}
+
+bool sg__kw_model_vetoes(const sg__kw_set *s, const double p[4])
+{
+	return s->model->threshold[0] < 1 && p[0] >= s->model->threshold[0];
+}
