@@ -12,15 +12,16 @@ features of each text come from the engine itself (`stopgate classify
 model sees at run time exactly what it was trained on. The model is a
 softmax regression over hashed features, trained by stochastic gradient
 descent with a fixed seed: the same corpora and rules give the same file,
-byte for byte. Weights are quantised to -127..127 (times `scale`); a bucket
-whose weights all round to 0 is left out. Each bucket also names the
+byte for byte. Weights are quantised to -32767..32767 (times `scale`); a
+bucket whose weights all round to 0 is left out. Each bucket also names the
 language whose texts its features were seen in most.
 
 The thresholds say when the model's answer stands: an intent needs its
-probability (default 0.7 for opt_out and help, 0.8 for opt_in: a forged
-opt-in costs more than a missed one); and a rule's opt-out phrase is
-overruled only when the model gives none at least the veto probability
-(default 1: never). Measured in keywords/README.md ("The intent model").
+probability (default 0.6 for opt_out and help, 0.8 for opt_in: a forged
+opt-in costs more than a missed one); and a rule's opt-out phrase (never an
+exact keyword or its typo) is overruled only when the model gives none at
+least the veto probability (default 1: never; measured, a veto cost more
+opt-outs than the false ones it saved). Measured in keywords/README.md ("The intent model").
 """
 import argparse, collections, hashlib, math, os, random, shutil, subprocess, sys, tempfile
 
@@ -76,7 +77,7 @@ def features(stopgate, keywords, texts):
         if parts[0] == "error":
             out.append([])
             continue
-        out.append([int(h) for h in parts[2].split()] if len(parts) > 2 and parts[2] else [])
+        out.append([int(h) for h in parts[3].split()] if len(parts) > 3 and parts[3] else [])
     if len(out) != len(texts):
         sys.exit(f"stopgate printed {len(out)} lines for {len(texts)} texts")
     return out
@@ -118,10 +119,9 @@ def main():
     ap.add_argument("--buckets", type=int, default=1 << 20)
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--threshold", type=float, nargs=3, default=[0.7, 0.8, 0.7],
+    ap.add_argument("--threshold", type=float, nargs=3, default=[0.6, 0.8, 0.6],
                     metavar=("OPT_OUT", "OPT_IN", "HELP"))
     ap.add_argument("--veto", type=float, default=1.0)
-    ap.add_argument("--clip", type=float, default=0.999, help="quantile of weight sizes that sets the scale")
     o = ap.parse_args()
     if o.buckets < 64 or o.buckets & (o.buckets - 1):
         sys.exit("--buckets: a power of two, 64 or more")
@@ -129,7 +129,8 @@ def main():
     rows = read_corpora(corpora)
     if not rows:
         sys.exit("no corpus rows")
-    langs = sorted({l for l, _, _ in rows})
+    # languages with a rule file (must.tsv, holdout.tsv are mixed: none)
+    langs = sorted({l for l, _, _ in rows if os.path.exists(os.path.join(o.keywords, l + ".kw"))})
     hashes = features(o.stopgate, o.keywords, [t for _, _, t in rows])
     mask = o.buckets - 1
     X = [sorted({h & mask for h in hs}) for hs in hashes]
@@ -139,8 +140,7 @@ def main():
     for (lang, _, _), fs in zip(rows, X):
         for f in fs:
             seen[f][lang] += 1
-    mags = sorted(abs(v) for w in W.values() for v in w)
-    scale = mags[int(len(mags) * o.clip)] / 127  # the few larger weights are clipped
+    scale = max(abs(v) for w in W.values() for v in w) / 32767
     digest = hashlib.sha256()
     for lang, lab, t in rows:
         digest.update(f"{lang}\t{lab}\t{t}\n".encode())
@@ -159,12 +159,12 @@ def main():
     ]
     kept = 0
     for f in sorted(W):
-        q = [max(-127, min(127, int(round(v / scale)))) for v in W[f]]
+        q = [int(round(v / scale)) for v in W[f]]
         if not any(q):
             continue
         lang, n = seen[f].most_common(1)[0] if seen[f] else ("-", 0)
         share = n / sum(seen[f].values()) if seen[f] else 0
-        lang_col = str(langs.index(lang)) if share >= 0.5 else "-"
+        lang_col = str(langs.index(lang)) if share >= 0.5 and lang in langs else "-"
         lines.append(f"w {f} {q[0]} {q[1]} {q[2]} {q[3]} {lang_col}")
         kept += 1
     with open(out + ".tmp", "w", encoding="utf-8") as fh:

@@ -56,6 +56,7 @@ typedef struct kw_hit {
 	sg_confidence conf;
 	bool typo;           /* a typo of rule's keyword (typo.c) */
 	bool model;          /* the intent model's answer (model.c): rule is NULL */
+	bool guarded;        /* a guard blanked part of the text */
 	uint8_t lang;        /* the model's language */
 	double prob;         /* the model's probability of intent */
 } kw_hit;
@@ -71,23 +72,26 @@ static int match(const kw_rule *r, const char *s, size_t n, size_t start, pcre2_
  * the text stays valid UTF-8. A match that passed (*MARK:all) blanks the
  * whole text: "stop the emails, texts are fine" is no request at all, and
  * the guard need not scan it as ^.*texts are fine.*$ (much slower). */
-static void guard(const kw_rule *r, char *s, size_t n, pcre2_match_data *md)
+static bool guard(const kw_rule *r, char *s, size_t n, pcre2_match_data *md)
 {
 	size_t start = 0;
+	bool blanked = false;
 	while (start <= n && match(r, s, n, start, md) > 0) {
 		PCRE2_SPTR mark = pcre2_get_mark(md);
 		if (mark && !strcmp((const char *)mark, "all")) {
 			memset(s, ' ', n);
-			return;
+			return true;
 		}
 		const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 		if (ov[1] < ov[0] || ov[1] > n)
 			break;
 		memset(s + ov[0], ' ', ov[1] - ov[0]);
+		blanked |= ov[1] > ov[0];
 		start = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
 		while (start < n && ((unsigned char)s[start] & 0xC0) == 0x80)
 			start++;
 	}
+	return blanked;
 }
 
 static void or_bits(uint64_t *bits, const sg__kw_set *s, uint32_t val)
@@ -163,26 +167,14 @@ static bool triggered(const sg__kw_set *s, const char *f, size_t n, uint64_t *bi
 	return any;
 }
 
-/* Whether a rule past the guards (a phrase or probable) is among the bits. */
-static bool beyond_guards(const sg__kw_set *s, const uint64_t *bits)
-{
-	size_t g = s->nguards;
-	for (size_t w = g / 64; w < s->nwords; w++) {
-		uint64_t m = w == g / 64 ? ~0ULL << (g % 64) : ~0ULL;
-		if (bits[w] & m)
-			return true;
-	}
-	return false;
-}
-
 static int patterns(const sg__kw_set *s, char *f, size_t fl, kw_hit *hit)
 {
 	uint64_t bits[KW_BITSET_WORDS] = {0};
 	if (s->no_prefilter) {
 		for (size_t i = 0; i < s->npats; i++)
 			bits[i / 64] |= 1ULL << (i % 64);
-	} else if (!triggered(s, f, fl, bits) || !beyond_guards(s, bits)) {
-		return 0; /* guards only blank: with no phrase or probable to run, nothing can match */
+	} else if (!triggered(s, f, fl, bits)) {
+		return 0; /* the guards run even with no phrase to run: a guard's match keeps the model off */
 	}
 	pcre2_match_data *md = thread_md();
 	if (!md)
@@ -192,7 +184,7 @@ static int patterns(const sg__kw_set *s, char *f, size_t fl, kw_hit *hit)
 			size_t i = w * 64 + (size_t)__builtin_ctzll(b);
 			const kw_rule *r = &s->rules[s->pats[i]];
 			if (i < s->nguards) {
-				guard(r, f, fl, md);
+				hit->guarded |= guard(r, f, fl, md);
 			} else if (match(r, f, fl, 0, md) > 0) {
 				*hit = (kw_hit){r, r->intent, i < s->nphrase ? SG_CONF_PHRASE : SG_CONF_PROBABLE};
 				break;
@@ -380,6 +372,34 @@ static const kw_rule *polite_slip(const sg__kw_set *s, const char *f, size_t fl)
 	return slipped(s, f + b, e - b);
 }
 
+/* Whether the model may give an intent to a text the rules call none. Not
+ * when a guard matched (the rules read a part of it as no request: "don't
+ * stop", "texts are fine"); nor to one word of Latin letters, also said
+ * again and again, which the keyword and typo rules decide (a real word is
+ * no keyword, whatever it resembles: "quilt", "canal", "ending", "dung" for
+ * Đúng; "yes yes yes" is no opt-in); nor to one real word of another script
+ * ("real" lines). */
+static bool model_may_fill(const sg__kw_set *s, const kw_hit *hit, const char *f, size_t fl)
+{
+	if (hit->guarded)
+		return false;
+	/* one Latin word, or one said again and again ("yes yes yes") */
+	size_t w = 0;
+	while (w < fl && f[w] != ' ')
+		w++;
+	bool latin = w > 0;
+	for (size_t i = 0; i < fl && latin; i++) {
+		unsigned char c = (unsigned char)f[i];
+		latin = (c < 0x80 && kw_wordbyte(c)) || c == '\'' || c == ' ';
+		if (latin && c == ' ')
+			latin = i + 1 + w <= fl && !memcmp(f + i + 1, f, w) && (i + 1 + w == fl || f[i + 1 + w] == ' ');
+	}
+	if (latin)
+		return false;
+	uint64_t h = sg__kw_hash(f, fl);
+	return !sg__kw_table_get(&s->real, f, fl, h) && !sg__kw_table_get(&s->marked, f, fl, h);
+}
+
 static int find(const sg__kw_set *s, sg__campaign *c, const char *text, size_t len, char *f, size_t fl,
 		kw_hit *hit)
 {
@@ -413,7 +433,7 @@ static int find(const sg__kw_set *s, sg__campaign *c, const char *text, size_t l
 		*hit = (kw_hit){r, r->intent, SG_CONF_PHRASE, true};
 		return 0;
 	}
-	if (!s->model)
+	if (!s->model || s->no_model)
 		return patterns(s, f, fl, hit);
 	/* The model reads the folded text as it was before the guards blanked
 	 * parts of it: "don't stop texting" is none because of its "don't stop",
@@ -423,32 +443,29 @@ static int find(const sg__kw_set *s, sg__campaign *c, const char *text, size_t l
 	int rc = patterns(s, f, fl, hit);
 	if (rc < 0)
 		return rc;
+	bool fill = hit->intent == SG_INTENT_NONE && model_may_fill(s, hit, raw, fl);
 	bool overrule = hit->intent == SG_INTENT_OPT_OUT && hit->conf != SG_CONF_EXACT;
-	if (hit->intent != SG_INTENT_NONE && !overrule)
-		return 0;
 	double p[4];
 	size_t lang;
 	sg_intent intent;
-	if (!sg__kw_model_probs(s, raw, fl, p, &lang))
+	if ((!fill && !overrule) || !sg__kw_model_probs(s, raw, fl, p, &lang))
 		return 0;
-	if (hit->intent == SG_INTENT_NONE && sg__kw_model_intent(s, p, &intent))
-		*hit = (kw_hit){NULL, intent, SG_CONF_PROBABLE, false, true, (uint8_t)lang, p[intent == SG_INTENT_OPT_OUT ? 1 : intent == SG_INTENT_OPT_IN ? 2 : 3]};
-	else if (overrule && sg__kw_model_vetoes(s, p))
+	if (fill && sg__kw_model_intent(s, p, &intent)) {
+		*hit = (kw_hit){.intent = intent, .conf = SG_CONF_PROBABLE, .model = true, .lang = (uint8_t)lang,
+				.prob = p[intent == SG_INTENT_OPT_OUT ? 1 : intent == SG_INTENT_OPT_IN ? 2 : 3]};
+	} else if (overrule && sg__kw_model_vetoes(s, p)) {
 		*hit = (kw_hit){NULL, SG_INTENT_NONE, SG_CONF_NONE};
+	}
 	return 0;
 }
 
-/* Fold text and find what it means; with features, also report the
- * model's features of the folded text (training: train-model.py). */
 static int classify_one(const sg__kw_set *set, sg__campaign *campaign, const char *text, size_t len,
-			kw_hit *hit, void (*features)(uint32_t h, void *arg), void *arg)
+			kw_hit *hit)
 {
 	char f[KW_FOLD_MAX + KW_PAD];
 	size_t fl = sg__kw_fold(text ? text : "", len, f);
 	memset(f + fl, 0, KW_PAD); /* JIT code may read a little past the subject */
 	*hit = (kw_hit){NULL, SG_INTENT_NONE, SG_CONF_NONE};
-	if (features)
-		sg__kw_features(f, fl, features, arg); /* as the model reads it: before the guards */
 	return find(set, campaign, text ? text : "", len, f, fl, hit);
 }
 
@@ -486,7 +503,7 @@ static int classify_long(const sg__kw_set *set, sg__campaign *campaign, const ch
 		while (end < len && end > at && ((unsigned char)text[end] & 0xc0) == 0x80)
 			end--; /* cut before a character, not inside it */
 		kw_hit hit;
-		int rc = classify_one(set, campaign, text + at, end - at, &hit, NULL, NULL);
+		int rc = classify_one(set, campaign, text + at, end - at, &hit);
 		if (rc < 0)
 			return rc;
 		if (better(best, &hit))
@@ -529,7 +546,7 @@ int sg__kw_classify(const sg__kw_set *set, sg__campaign *campaign, const char *t
 	kw_hit hit;
 	int rc = len > (size_t)SG_TEXT_MAX_CHARS * 4 || nchars > SG_TEXT_MAX_CHARS
 			 ? classify_long(set, campaign, text, len, &hit)
-			 : classify_one(set, campaign, text, len, &hit, NULL, NULL);
+			 : classify_one(set, campaign, text, len, &hit);
 	if (rc < 0)
 		return rc;
 	memset(out, 0, sizeof(*out));
@@ -558,17 +575,27 @@ int sg__kw_classify(const sg__kw_set *set, sg__campaign *campaign, const char *t
 }
 
 int sg__kw_classify_features(const sg__kw_set *set, const char *text, size_t len,
-			     void (*features)(uint32_t h, void *arg), void *arg, sg_classification *out)
+			     void (*features)(uint32_t h, void *arg), void *arg, sg_classification *out,
+			     bool *model_may)
 {
 	if (!set || !out || (!text && len) || !features)
 		return -EINVAL;
 	if (sg__utf8_count(text, len) < 0)
 		return SG_EUTF8;
-	kw_hit hit;
-	int rc = classify_one(set, NULL, text, len > (size_t)SG_TEXT_MAX_CHARS * 4 ? (size_t)SG_TEXT_MAX_CHARS * 4 : len, &hit,
-			      features, arg);
+	char f[KW_FOLD_MAX + KW_PAD];
+	size_t cut = len > (size_t)SG_TEXT_MAX_CHARS * 4 ? (size_t)SG_TEXT_MAX_CHARS * 4 : len;
+	while (cut < len && cut && ((unsigned char)text[cut] & 0xc0) == 0x80)
+		cut--;
+	size_t fl = sg__kw_fold(text ? text : "", cut, f);
+	memset(f + fl, 0, KW_PAD);
+	sg__kw_features(f, fl, features, arg); /* as the model reads it: before the guards */
+	char raw[KW_FOLD_MAX];
+	memcpy(raw, f, fl);
+	kw_hit hit = {NULL, SG_INTENT_NONE, SG_CONF_NONE};
+	int rc = find(set, NULL, text ? text : "", cut, f, fl, &hit);
 	memset(out, 0, sizeof(*out));
 	out->intent = hit.intent;
 	out->confidence = hit.conf;
+	*model_may = hit.model || (hit.intent == SG_INTENT_NONE && model_may_fill(set, &hit, raw, fl));
 	return rc;
 }

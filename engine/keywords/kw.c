@@ -491,3 +491,8 @@ void sg__kw_set_prefilter(sg__kw_set *set, bool on)
 {
 	set->no_prefilter = !on;
 }
+
+void sg__kw_set_model(sg__kw_set *set, bool on)
+{
+	set->no_model = !on;
+}

@@ -4,6 +4,7 @@
  * sg_classify() in include/stopgate.h. */
 #pragma once
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include "stopgate.h"
 #include "campaign.h"
@@ -30,11 +31,13 @@ int sg__kw_classify(const sg__kw_set *set, sg__campaign *campaign, const char *t
 		    sg_classification *out);
 
 /* Training the intent model (scripts/train-model.py): classify text
- * without a campaign (the first SG_TEXT_MAX_CHARS characters' window) and
- * call features with the hash of every model feature of the text the rules
- * left. out gets intent and confidence only. */
+ * without a campaign (its first SG_TEXT_MAX_CHARS * 4 bytes) and call
+ * features with the hash of every model feature of its folded text. out
+ * gets intent and confidence only; *model_may whether the model may give
+ * the text an intent (the rules found none and let it, or it did). */
 int sg__kw_classify_features(const sg__kw_set *set, const char *text, size_t len,
-			     void (*features)(uint32_t h, void *arg), void *arg, sg_classification *out);
+			     void (*features)(uint32_t h, void *arg), void *arg, sg_classification *out,
+			     bool *model_may);
 
 /* Release what sg__kw_classify cached in campaign->kw_private. */
 void sg__kw_campaign_free(sg__campaign *campaign);

@@ -118,6 +118,7 @@ struct sg__kw_set {
 	size_t nlangs;
 	uint8_t default_lang;      /* "en" when loaded, else the first */
 	bool no_prefilter;         /* tests: run every pattern, ignore triggers */
+	bool no_model;             /* tests: the rules alone */
 	kw_typo *typo;             /* exact keywords that typos may stand for */
 	size_t ntypo, typo_cap;
 	uint32_t typo_at[KW_TYPO_MAX + 2]; /* typo[] by length: first index of length >= n */
@@ -216,3 +217,5 @@ bool sg__kw_model_vetoes(const sg__kw_set *s, const double p[4]);
 /* Tests only: with on == false every pattern runs on every text, which
  * shows when a rule's triggers miss a text its pattern matches. */
 void sg__kw_set_prefilter(sg__kw_set *set, bool on);
+/* Tests only: with on == false the intent model is not consulted. */
+void sg__kw_set_model(sg__kw_set *set, bool on);

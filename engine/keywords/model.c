@@ -33,11 +33,18 @@
 #define MODEL_MAX_BYTES (64u << 20)
 #define MODEL_MAX_BUCKETS (1u << 24)
 
+typedef struct kw_model_entry {
+	int16_t w[4];             /* intents none opt_out opt_in help, times scale */
+	uint8_t lang;             /* index into langs + 1, 0 for none */
+} kw_model_entry;
+
 struct kw_model {
 	uint32_t mask;            /* buckets - 1 */
-	uint64_t *present;        /* bit per bucket: it has weights */
-	int8_t (*w)[4];           /* per bucket, intents none opt_out opt_in help */
-	uint8_t *lang;            /* per bucket: index into langs + 1, 0 for none */
+	uint64_t *present;        /* bit per bucket: it has an entry */
+	uint32_t *rank;           /* entries before each 64-bucket word of present */
+	kw_model_entry *e;        /* the entries, in bucket order */
+	size_t n, cap;
+	int64_t last;             /* the last bucket loaded: lines come in bucket order */
 	uint8_t langmap[KW_MAX_LANGS]; /* model language index -> set->langs index */
 	size_t nlangs;
 	float scale, bias[4], threshold[4];
@@ -147,8 +154,8 @@ void sg__kw_model_free(kw_model *m)
 	if (!m)
 		return;
 	free(m->present);
-	free(m->w);
-	free(m->lang);
+	free(m->rank);
+	free(m->e);
 	free(m);
 }
 
@@ -176,25 +183,38 @@ static const char *parse_weights(kw_model *m, char *p)
 	unsigned long idx = strtoul(p, &end, 10);
 	if (end == p || errno || idx > m->mask)
 		return "bucket index missing or past the buckets";
+	if ((int64_t)idx <= m->last)
+		return "bucket out of order (the w lines go by ascending bucket, each once)";
+	m->last = (int64_t)idx;
+	if (m->n == m->cap) {
+		size_t nc = m->cap ? m->cap * 2 : 4096;
+		kw_model_entry *nv = realloc(m->e, nc * sizeof(*nv));
+		if (!nv)
+			return "out of memory";
+		m->e = nv;
+		m->cap = nc;
+	}
+	kw_model_entry *en = &m->e[m->n];
 	p = end;
 	for (int k = 0; k < 4; k++) {
 		long v = strtol(p, &end, 10);
-		if (end == p || v < -127 || v > 127)
-			return "want four weights from -127 to 127";
-		m->w[idx][k] = (int8_t)v;
+		if (end == p || v < -32767 || v > 32767)
+			return "want four weights from -32767 to 32767";
+		en->w[k] = (int16_t)v;
 		p = end;
 	}
 	while (*p == ' ' || *p == '\t')
 		p++;
 	if (*p == '-' && !p[1])
-		m->lang[idx] = 0;
+		en->lang = 0;
 	else {
 		unsigned long l = strtoul(p, &end, 10);
 		if (end == p || *end || l >= m->nlangs)
 			return "language: an index into the langs line, or -";
-		m->lang[idx] = (uint8_t)(l + 1);
+		en->lang = (uint8_t)(l + 1);
 	}
 	m->present[idx >> 6] |= 1ULL << (idx & 63);
+	m->n++;
 	return NULL;
 }
 
@@ -212,9 +232,8 @@ static const char *parse_header(kw_model *m, const sg__kw_set *s, char *key, cha
 			return "buckets given twice";
 		m->mask = (uint32_t)(n - 1);
 		m->present = calloc(n / 64, sizeof(uint64_t));
-		m->w = calloc(n, sizeof(*m->w));
-		m->lang = calloc(n, 1);
-		if (!m->present || !m->w || !m->lang)
+		m->rank = calloc(n / 64, sizeof(uint32_t));
+		if (!m->present || !m->rank)
 			return "out of memory";
 		*seen |= 1;
 	} else if (!strcmp(key, "scale")) {
@@ -255,6 +274,8 @@ int sg__kw_model_load(sg__kw_set *s, const char *dir, EVP_MD_CTX *digest, char *
 	if (!f)
 		return errno == ENOENT ? 0 : bad(err, errlen, path, 0, strerror(errno));
 	kw_model *m = calloc(1, sizeof(*m));
+	if (m)
+		m->last = -1;
 	char *line = NULL;
 	size_t cap = 0, total = 0;
 	unsigned no = 0, seen = 0;
@@ -297,6 +318,10 @@ int sg__kw_model_load(sg__kw_set *s, const char *dir, EVP_MD_CTX *digest, char *
 		sg__kw_model_free(m);
 		return bad(err, errlen, path, no, why);
 	}
+	for (uint32_t w = 0, seen_n = 0; w <= m->mask / 64; w++) {
+		m->rank[w] = seen_n;
+		seen_n += (uint32_t)__builtin_popcountll(m->present[w]);
+	}
 	s->model = m;
 	return 0;
 }
@@ -314,11 +339,13 @@ static void add_feature(uint32_t h, void *arg)
 	score_acc *a = arg;
 	const kw_model *m = a->m;
 	uint32_t i = h & m->mask;
-	if (!(m->present[i >> 6] >> (i & 63) & 1))
+	uint64_t word = m->present[i >> 6], bit = 1ULL << (i & 63);
+	if (!(word & bit))
 		return;
+	const kw_model_entry *en = &m->e[m->rank[i >> 6] + (uint32_t)__builtin_popcountll(word & (bit - 1))];
 	for (int k = 0; k < 4; k++)
-		a->sum[k] += m->w[i][k];
-	a->votes[m->lang[i]]++;
+		a->sum[k] += en->w[k];
+	a->votes[en->lang]++;
 }
 
 bool sg__kw_model_probs(const sg__kw_set *s, const char *f, size_t fl, double p[4], size_t *lang)
