@@ -112,14 +112,17 @@ int sg__kw_calib_load(sg__kw_set *s, const char *dir, char *err, size_t errlen)
 
 double sg__kw_score(const sg__kw_set *s, const sg_classification *c)
 {
-	/* the model's answers carry its probability: "en.model.87" */
-	const char *m = c->intent != SG_INTENT_NONE ? strstr(c->rule, ".model.") : NULL;
-	if (m && m[7] >= '0' && m[7] <= '9' && m[8] >= '0' && m[8] <= '9' && !m[9])
-		return ((m[7] - '0') * 10 + (m[8] - '0') + 0.5) / 100.0;
 	kw_calib key;
 	sg__strlcpy(key.rule, c->intent == SG_INTENT_NONE || !c->rule[0] ? "-" : c->rule, sizeof(key.rule));
-	const kw_calib *hit = s && s->ncalib ? bsearch(&key, s->calib, s->ncalib, sizeof(*s->calib), by_rule) : NULL;
 	double p = prior(c->intent == SG_INTENT_NONE ? SG_CONF_NONE : c->confidence);
+	/* The model's answers carry its probability ("en.model.87"), the prior;
+	 * the held-out count of its answers in that tenth ("model.80") */
+	const char *m = c->intent != SG_INTENT_NONE ? strstr(c->rule, ".model.") : NULL;
+	if (m && m[7] >= '0' && m[7] <= '9' && m[8] >= '0' && m[8] <= '9' && !m[9]) {
+		p = ((m[7] - '0') * 10 + (m[8] - '0') + 0.5) / 100.0;
+		snprintf(key.rule, sizeof(key.rule), "model.%c0", m[7]);
+	}
+	const kw_calib *hit = s && s->ncalib ? bsearch(&key, s->calib, s->ncalib, sizeof(*s->calib), by_rule) : NULL;
 	if (!hit)
 		return p;
 	return ((double)hit->right + K * p) / ((double)hit->total + K);
