@@ -142,13 +142,13 @@ static void print_features(sg_engine *e, const char *line, size_t n)
 {
 	feature_list l = {0};
 	sg_classification r;
-	bool may;
-	int rc = sg__kw_classify_features(e->kw, line, n, add_feature, &l, &r, &may);
+	bool may, trig;
+	int rc = sg__kw_classify_features(e->kw, line, n, add_feature, &l, &r, &may, &trig);
 	if (rc) {
 		printf("error\t%s\n", sg_strerror(rc));
 	} else {
-		printf("%s\t%s\t%s\t", sg_intent_name(r.intent), sg_confidence_name(r.confidence),
-		       may ? "model" : "rules");
+		printf("%s\t%s\t%s%s\t", sg_intent_name(r.intent), sg_confidence_name(r.confidence),
+		       may ? "model" : "rules", trig ? ",triggers" : "");
 		for (size_t i = 0; i < l.n; i++)
 			printf(i ? " %u" : "%u", l.h[i]);
 		putchar('\n');

@@ -203,14 +203,16 @@ const kw_rule *sg__kw_slip(const sg__kw_set *s, const char *f, size_t fl);
 /* The intent model (model.c): load keywords/intent.model when there is one
  * (0, SG_EKEYWORDS with err set, -ENOMEM), hashing its bytes into digest;
  * call cb with every feature hash of folded text (returns how many); the
- * probabilities of none, opt_out, opt_in, help for folded text and the
- * language it reads as (false without a model); the intent they give, when
- * one reaches its threshold; whether they overrule a rule's opt-out. */
+ * probabilities of none, opt_out, opt_in, help for folded text (false
+ * without a model); the language it reads as (s->langs index); the intent
+ * the probabilities give, when one reaches its threshold; whether they
+ * overrule a rule's opt-out. */
 typedef struct evp_md_ctx_st EVP_MD_CTX;
 int sg__kw_model_load(sg__kw_set *s, const char *dir, EVP_MD_CTX *digest, char *err, size_t errlen);
 void sg__kw_model_free(kw_model *m);
 size_t sg__kw_features(const char *f, size_t fl, void (*cb)(uint32_t h, void *arg), void *arg);
-bool sg__kw_model_probs(const sg__kw_set *s, const char *f, size_t fl, double p[4], size_t *lang);
+bool sg__kw_model_probs(const sg__kw_set *s, const char *f, size_t fl, double p[4]);
+size_t sg__kw_model_lang(const sg__kw_set *s, const char *f, size_t fl);
 bool sg__kw_model_intent(const sg__kw_set *s, const double p[4], sg_intent *intent);
 bool sg__kw_model_vetoes(const sg__kw_set *s, const double p[4]);
 

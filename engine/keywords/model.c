@@ -48,7 +48,18 @@ struct kw_model {
 	uint8_t langmap[KW_MAX_LANGS]; /* model language index -> set->langs index */
 	size_t nlangs;
 	float scale, bias[4], threshold[4];
+	double logit_gap[4];      /* ln(t / (1 - t)) of each threshold t, less a margin */
 };
+
+/* Bits set in w, without a library call where the compiler targets CPUs
+ * with no popcount instruction (Debian's baseline x86-64). */
+static inline uint32_t popcount64(uint64_t w)
+{
+	w -= (w >> 1) & 0x5555555555555555ULL;
+	w = (w & 0x3333333333333333ULL) + ((w >> 2) & 0x3333333333333333ULL);
+	w = (w + (w >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (uint32_t)((w * 0x0101010101010101ULL) >> 56);
+}
 
 static inline uint32_t fmix(uint32_t h)
 {
@@ -60,12 +71,22 @@ static inline uint32_t fmix(uint32_t h)
 	return h;
 }
 
+/* A feature's hash: eight bytes at a time (little-endian, whatever the
+ * machine), mixed, then the length: the same value on every platform, as
+ * the trained model needs. */
 static inline uint32_t fnv(uint32_t seed, const char *s, size_t n)
 {
-	uint32_t h = 2166136261u ^ (seed * 0x9e3779b9u);
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return fmix(h);
+	uint64_t h = 0x9e3779b97f4a7c15ULL * (seed + 1);
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t chunk = 0;
+		for (size_t k = 0; k < 8 && i + k < n; k++)
+			chunk |= (uint64_t)(unsigned char)s[i + k] << (8 * k);
+		h = (h ^ chunk) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 29;
+	}
+	h ^= n;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	return fmix((uint32_t)(h >> 32) ^ (uint32_t)h);
 }
 
 static inline bool featbyte(unsigned char c)
@@ -318,9 +339,11 @@ int sg__kw_model_load(sg__kw_set *s, const char *dir, EVP_MD_CTX *digest, char *
 		sg__kw_model_free(m);
 		return bad(err, errlen, path, no, why);
 	}
+	for (int k = 1; k < 4; k++) /* t = 1: never; 1e-9 below the exact gap: rounding */
+		m->logit_gap[k] = m->threshold[k] >= 1 ? INFINITY : log(m->threshold[k] / (1 - m->threshold[k])) - 1e-9;
 	for (uint32_t w = 0, seen_n = 0; w <= m->mask / 64; w++) {
 		m->rank[w] = seen_n;
-		seen_n += (uint32_t)__builtin_popcountll(m->present[w]);
+		seen_n += (uint32_t)popcount64(m->present[w]);
 	}
 	s->model = m;
 	return 0;
@@ -331,24 +354,43 @@ int sg__kw_model_load(sg__kw_set *s, const char *dir, EVP_MD_CTX *digest, char *
 typedef struct score_acc {
 	const kw_model *m;
 	int32_t sum[4];
-	uint16_t votes[KW_MAX_LANGS + 1];
 } score_acc;
+
+static inline const kw_model_entry *entry(const kw_model *m, uint32_t h)
+{
+	uint32_t i = h & m->mask;
+	uint64_t word = m->present[i >> 6], bit = 1ULL << (i & 63);
+	if (!(word & bit))
+		return NULL;
+	return &m->e[m->rank[i >> 6] + popcount64(word & (bit - 1))];
+}
 
 static void add_feature(uint32_t h, void *arg)
 {
 	score_acc *a = arg;
-	const kw_model *m = a->m;
-	uint32_t i = h & m->mask;
-	uint64_t word = m->present[i >> 6], bit = 1ULL << (i & 63);
-	if (!(word & bit))
-		return;
-	const kw_model_entry *en = &m->e[m->rank[i >> 6] + (uint32_t)__builtin_popcountll(word & (bit - 1))];
-	for (int k = 0; k < 4; k++)
-		a->sum[k] += en->w[k];
-	a->votes[en->lang]++;
+	const kw_model_entry *en = entry(a->m, h);
+	if (en) {
+		a->sum[0] += en->w[0];
+		a->sum[1] += en->w[1];
+		a->sum[2] += en->w[2];
+		a->sum[3] += en->w[3];
+	}
 }
 
-bool sg__kw_model_probs(const sg__kw_set *s, const char *f, size_t fl, double p[4], size_t *lang)
+typedef struct vote_acc {
+	const kw_model *m;
+	uint16_t votes[KW_MAX_LANGS + 1];
+} vote_acc;
+
+static void add_vote(uint32_t h, void *arg)
+{
+	vote_acc *a = arg;
+	const kw_model_entry *en = entry(a->m, h);
+	if (en && en->lang)
+		a->votes[en->lang]++;
+}
+
+bool sg__kw_model_probs(const sg__kw_set *s, const char *f, size_t fl, double p[4])
 {
 	const kw_model *m = s->model;
 	if (!m)
@@ -361,16 +403,38 @@ bool sg__kw_model_probs(const sg__kw_set *s, const char *f, size_t fl, double p[
 		if (p[k] > max)
 			max = p[k];
 	}
+	/* Most texts: none far ahead, so no intent can reach its threshold
+	 * (p_k >= t needs z_k - z_none >= ln(t / (1 - t))) and no veto is
+	 * possible; no exp() for them. */
+	if (max == p[0] && m->threshold[0] >= 1) {
+		bool near = false;
+		for (int k = 1; k < 4; k++)
+			near |= p[k] - p[0] >= m->logit_gap[k];
+		if (!near) {
+			p[0] = 1;
+			p[1] = p[2] = p[3] = 0;
+			return true;
+		}
+	}
 	for (int k = 0; k < 4; k++)
 		sum += (p[k] = exp(p[k] - max));
 	for (int k = 0; k < 4; k++)
 		p[k] /= sum;
+	return true;
+}
+
+/* The language the features of f were most seen in (a second walk, made
+ * only for a text the model gives an intent). */
+size_t sg__kw_model_lang(const sg__kw_set *s, const char *f, size_t fl)
+{
+	const kw_model *m = s->model;
+	vote_acc a = {.m = m};
+	sg__kw_features(f, fl, add_vote, &a);
 	size_t top = 0;
 	for (size_t l = 1; l <= m->nlangs; l++)
-		if (a.votes[l] > a.votes[top] || (top == 0 && a.votes[l]))
+		if (a.votes[l] > a.votes[top])
 			top = l;
-	*lang = top && m->langmap[top - 1] != 0xff ? m->langmap[top - 1] : s->default_lang;
-	return true;
+	return top && m->langmap[top - 1] != 0xff ? m->langmap[top - 1] : s->default_lang;
 }
 
 bool sg__kw_model_intent(const sg__kw_set *s, const double p[4], sg_intent *intent)
