@@ -369,8 +369,10 @@
   // ---- review queue (shown only when GET /v1/review answers 200) ----
   function reviewCard(it) {
     const note = el("input", { type: "text", label: "Note for event " + it.event });
-    const yes = el("button", { text: "Confirm opt-out", type: "button" });
-    const no = el("button", { text: "Not an opt-out", type: "button", cls: "secondary" });
+    // a probable opt-out, or a probable opt-in (a request to be texted again)
+    const optIn = it.intent === "opt_in";
+    const yes = el("button", { text: optIn ? "Confirm opt-in" : "Confirm opt-out", type: "button" });
+    const no = el("button", { text: optIn ? "Not an opt-in" : "Not an opt-out", type: "button", cls: "secondary" });
     const result = el("output");
     const li = el("li", null, [
       el("dl", null, [
@@ -405,7 +407,7 @@
         else failed("Review failed", e);
       }
     }
-    yes.addEventListener("click", () => decide("opt_out"));
+    yes.addEventListener("click", () => decide(optIn ? "opt_in" : "opt_out"));
     no.addEventListener("click", () => decide("none"));
     return li;
   }

@@ -69,6 +69,9 @@ int sg__classify_versioned(sg_engine *e, const char *campaign_id, const char *te
 /* The calibrated score of a review event (a probable opt-out by its rule),
  * rounded to 3 decimals: what GET /v1/review and `stopgate review` show. */
 double sg__review_score(sg_engine *e, const sg_event *ev);
+/* What a review event's message was read as: SG_INTENT_OPT_IN for a
+ * probable opt-in (its note says "proposed=opt_in"), else SG_INTENT_OPT_OUT. */
+sg_intent sg__review_proposed(const sg_event *ev);
 
 /* Log the registry a store from before registry events holds, once
  * (store/registry_log.c); called on a read-write open. */

@@ -676,11 +676,14 @@ SG_EXPORT int sg_apply(sg_engine *engine, const sg_event *events, size_t n, sg_e
 /*
  * A probable revocation held for review (SG_ACTION_REVIEW, when a campaign
  * or the policy sets probable to SG_PROBABLE_REVIEW) waits until a person
- * resolves it. The resolution is an event of its own in the same log
+ * resolves it. So does every probable opt-in (since 0.2: the intent
+ * model's reading of "please start sending again"), whatever the policy:
+ * consent is never granted on a guess; its event's note says
+ * "proposed=opt_in". The resolution is an event of its own in the same log
  * (SG_ACTION_REVIEW_RESOLVED, source operator) that names the review event,
  * the decision, who decided and why:
  *
- *   rule  "review:opt_out" or "review:none"
+ *   rule  "review:opt_out", "review:opt_in" or "review:none"
  *   note  "review=<seq>; by=<who>; why=<why>"
  *
  * with the review event's sender, recipient, scope, scope id and event time
@@ -696,12 +699,15 @@ SG_EXPORT int sg_apply(sg_engine *engine, const sg_event *events, size_t n, sg_e
 typedef enum sg_review_decision {
 	SG_REVIEW_NONE = 0,    /* not a revocation: consent unchanged */
 	SG_REVIEW_OPT_OUT = 1, /* a revocation: the opt-out is recorded */
+	SG_REVIEW_OPT_IN = 2,  /* (since 0.2) a request to be texted (again): the opt-in is
+				* recorded as the person's own, at their message's time, as
+				* their START would be */
 } sg_review_decision;
 
 #define SG_REVIEW_BY_MAX 64     /* bytes of who decided (UTF-8, no control characters, no ';') */
 #define SG_REVIEW_NOTE_MAX 1024 /* bytes of why (UTF-8, no control characters but tab and newline) */
 
-/* "opt_out" / "none"; the parser returns -EINVAL for another name. Static,
+/* "opt_out" / "opt_in" / "none"; the parser returns -EINVAL for another name. Static,
  * thread-safe. */
 SG_EXPORT const char *sg_review_decision_name(sg_review_decision d);
 SG_EXPORT int sg_review_decision_parse(const char *name, sg_review_decision *ret);

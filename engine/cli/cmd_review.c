@@ -16,15 +16,17 @@
 static const char review_usage[] =
 	"usage: stopgate review list [--limit N] [--after EVENT]\n"
 	"       stopgate review show EVENT\n"
-	"       stopgate review resolve EVENT --decision opt_out|none --by NAME --note WHY\n"
+	"       stopgate review resolve EVENT --decision opt_out|opt_in|none --by NAME --note WHY\n"
 	"\n"
 	"The probable revocations held for review (a campaign's or the policy's\n"
-	"probable: review). list prints the pending ones, oldest first, as JSON\n"
+	"probable: review), and every probable opt-in (intent opt_in: consent is\n"
+	"never granted on a guess). list prints the pending ones, oldest first, as JSON\n"
 	"{\"items\":[...],\"next\":EVENT|null} (pass next as --after for the next\n"
 	"page; --limit 1..200, default 50). show prints one review event and, once\n"
 	"resolved, its resolution. resolve records the decision as an event:\n"
 	"opt_out records the opt-out the review held back (the message was a\n"
-	"revocation), none leaves consent as it is; --by (who decided) and --note\n"
+	"revocation), opt_in the opt-in (the message asked to be texted, as a\n"
+	"START would), none leaves consent as it is; --by (who decided) and --note\n"
 	"(why) are required and kept in the audit log. A review is resolved once.\n"
 	"list and show open the store read-only (they run beside a daemon);\n"
 	"resolve needs the store to itself: with a daemon running, use\n"
@@ -66,7 +68,7 @@ static cJSON *review_json(sg_engine *e, const sg_event *ev)
 	char *body = ev->body ? utf8_copy(ev->body, ev->body_len) : NULL;
 	add_str(o, "body", body); /* null once redacted */
 	free(body);
-	add_str(o, "intent", sg_intent_name(SG_INTENT_OPT_OUT));
+	add_str(o, "intent", sg_intent_name(sg__review_proposed(ev)));
 	add_str(o, "confidence", sg_confidence_name(SG_CONF_PROBABLE));
 	add_str(o, "rule", ev->rule);
 	cJSON_AddNumberToObject(o, "score", sg__review_score(e, ev));
@@ -209,7 +211,7 @@ static int review_resolve(sg__cmdline *c)
 	sg_review_decision decision;
 	if (!d || sg_review_decision_parse(d, &decision))
 		return cli_error("review", "--decision: opt_out (the message was a revocation: record the "
-			       "opt-out) or none (consent unchanged)");
+			       "opt-out), opt_in (it asked to be texted: record the opt-in) or none (consent unchanged)");
 	if (!by || !note)
 		return cli_error("review", "--by (who decided) and --note (why) are required");
 	sg_engine *e;

@@ -5,7 +5,7 @@
  *   GET  /v1/review?limit=N&after=SEQ
  *        -> 200 {"items":[{"event","at","from","to","body","intent",
  *                "confidence","rule","score","campaign"}],"next":SEQ|null}
- *   POST /v1/review/{event}  {"decision":"opt_out"|"none","by","note"}
+ *   POST /v1/review/{event}  {"decision":"opt_out"|"opt_in"|"none","by","note"}
  *        -> 200 {"event":NEWSEQ,"resolved":SEQ,"decision":...}
  *           404 no such review event, 409 already resolved, 400 bad body
  *
@@ -53,9 +53,9 @@ static int on_review(const sg_event *ev, void *ctx)
 		sg__buf_json_str(b, ev->body, ev->body_len);
 	else
 		sg__buf_adds(b, "null"); /* redacted */
-	/* a review event is always a probable opt-out (engine/policy/policy.c) */
+	/* a probable opt-out or opt-in (engine/policy/policy.c) */
 	sg__buf_json_key(b, &f, "intent");
-	sg__buf_json_cstr(b, sg_intent_name(SG_INTENT_OPT_OUT));
+	sg__buf_json_cstr(b, sg_intent_name(sg__review_proposed(ev)));
 	sg__buf_json_key(b, &f, "confidence");
 	sg__buf_json_cstr(b, sg_confidence_name(SG_CONF_PROBABLE));
 	sg__buf_json_key(b, &f, "rule");
@@ -186,7 +186,7 @@ void sg__api_review_resolve(sg__req *req)
 		return;
 	const char *dname, *by = NULL, *note = NULL;
 	sg_review_decision decision = SG_REVIEW_NONE;
-	if (!(dname = required(req, json, "decision", "\"opt_out\" or \"none\"")) ||
+	if (!(dname = required(req, json, "decision", "\"opt_out\", \"opt_in\" or \"none\"")) ||
 	    !(by = required(req, json, "by", "who decided")) || !(note = required(req, json, "note", "why"))) {
 		cJSON_Delete(json);
 		return;
@@ -194,7 +194,8 @@ void sg__api_review_resolve(sg__req *req)
 	if (sg_review_decision_parse(dname, &decision)) {
 		cJSON_Delete(json);
 		sg__respond_error(req, 400, "invalid_field", "decision: \"opt_out\" (a revocation: record the "
-				  "opt-out) or \"none\" (consent unchanged)");
+				  "opt-out), \"opt_in\" (a request to be texted: record the opt-in) or \"none\" "
+				  "(consent unchanged)");
 		return;
 	}
 	sg_engine *e = req->srv->engine;

@@ -37,9 +37,17 @@ double sg_classification_score(sg_engine *e, const sg_classification *c)
 	return s;
 }
 
+sg_intent sg__review_proposed(const sg_event *ev)
+{
+	/* policy.c notes "proposed=opt_in" on a probable opt-in it holds */
+	const char *n = ev && ev->note ? strstr(ev->note, "proposed=opt_in") : NULL;
+	return n && (n == ev->note || n[-1] == ' ') && (!n[15] || n[15] == ';') ? SG_INTENT_OPT_IN
+										 : SG_INTENT_OPT_OUT;
+}
+
 double sg__review_score(sg_engine *e, const sg_event *ev)
 {
-	sg_classification c = {.intent = SG_INTENT_OPT_OUT, .confidence = SG_CONF_PROBABLE};
+	sg_classification c = {.intent = sg__review_proposed(ev), .confidence = SG_CONF_PROBABLE};
 	sg__strlcpy(c.rule, ev->rule ? ev->rule : "", sizeof(c.rule));
 	return (double)(int)(sg_classification_score(e, &c) * 1000 + 0.5) / 1000;
 }

@@ -10,7 +10,8 @@
  *             country -> classify the whole text with the sender's campaign
  *             -> the provider's own word counts (its intent, recorded as a
  *             provider signal) -> a probable revocation opts out or is held
- *             for review (the campaign's setting, else the policy's) -> one
+ *             for review (the campaign's setting, else the policy's), a
+ *             probable opt-in is always held for review -> one
  *             event, and one more at the provider's sender group when the
  *             provider applied the keyword to the whole group.
  *   signal:   an opt-out code is an opt-out (global scope when the callback
@@ -135,8 +136,8 @@ static sg_action action_of(sg_intent intent, sg_confidence conf, sg_probable_mod
 	case SG_INTENT_OPT_OUT:
 		return conf == SG_CONF_PROBABLE && probable == SG_PROBABLE_REVIEW ? SG_ACTION_REVIEW
 										  : SG_ACTION_OPT_OUT;
-	case SG_INTENT_OPT_IN:
-		return SG_ACTION_OPT_IN;
+	case SG_INTENT_OPT_IN: /* consent is never granted on a guess: a person decides */
+		return conf == SG_CONF_PROBABLE ? SG_ACTION_REVIEW : SG_ACTION_OPT_IN;
 	case SG_INTENT_HELP:
 		return SG_ACTION_HELP;
 	default:
@@ -263,6 +264,8 @@ int sg_decide_inbound(sg_engine *e, const sg_inbound_msg *caller_msg, sg_decisio
 	d->action = action_of(d->intent, d->confidence, probable_mode(e, campaign));
 	if (d->action == SG_ACTION_REVIEW)
 		d->reply = NULL; /* consent unchanged: no opt-out confirmation */
+	if (d->action == SG_ACTION_REVIEW && d->intent == SG_INTENT_OPT_IN)
+		note_add(d->note, sizeof(d->note), "proposed=opt_in");
 	if (d->no_our_number && d->action != SG_ACTION_OPT_OUT) {
 		/* Without our number only an opt-out is worth keeping. */
 		d->action = SG_ACTION_NONE;

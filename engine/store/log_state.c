@@ -118,33 +118,40 @@ int sg__log_optin_guard(record_ctx *c, const sg_event_in *ev, const sg__scopes *
 	return 0;
 }
 
+/* An opt-in: the scope's state, and the person's own opt-outs at every
+ * enclosing level of this sender (a START lifts them; a global block is
+ * lifted only by name). Returns 1 if the state changed. */
+static int opt_in(record_ctx *c, const sg_event_in *ev, int64_t etime, uint64_t seq, const sg__scopes *sc,
+		  sg_scope_kind scope, const char *scope_id, int64_t *delta)
+{
+	int rc = set_state(c, ev, etime, seq, scope, scope_id, SG_STATE_OPTED_IN, delta);
+	if (rc < 0)
+		return rc;
+	int changed = rc;
+	for (sg_scope_kind k = SG_SCOPE_SENDER; k < SG_SCOPE_GLOBAL && sc->sender[0]; k++) {
+		const char *id = sg__scope_id(sc, k);
+		sg__entry *en = id[0] ? sg__rcpt_find(c->rcpt, SG__ENTRY_CONSENT, (uint8_t)k, id) : NULL;
+		if (en && en->state == SG_STATE_OPTED_OUT && !(k == scope && !strcmp(id, scope_id))) {
+			rc = set_state(c, ev, etime, seq, k, id, SG_STATE_OPTED_IN, delta);
+			if (rc < 0)
+				return rc;
+			changed |= rc;
+		}
+	}
+	return changed;
+}
+
 /* Apply one event to c->rcpt; returns 1 if the state changed. */
 int sg__log_apply(record_ctx *c, const sg_event_in *ev, const sg__scopes *sc, sg_scope_kind scope,
 		 const char *scope_id, uint64_t seq, int64_t *delta)
 {
 	int64_t etime = ev->event_time_us ? ev->event_time_us : c->now_us;
-	int changed = 0, rc;
+	int changed = 0;
 	switch (ev->action) {
 	case SG_ACTION_OPT_OUT:
 		return set_state(c, ev, etime, seq, scope, scope_id, SG_STATE_OPTED_OUT, delta);
 	case SG_ACTION_OPT_IN:
-		rc = set_state(c, ev, etime, seq, scope, scope_id, SG_STATE_OPTED_IN, delta);
-		if (rc < 0)
-			return rc;
-		changed = rc;
-		/* START from the person lifts their own opt-outs at every enclosing
-		 * level of this sender; a global block is lifted only by name. */
-		for (sg_scope_kind k = SG_SCOPE_SENDER; k < SG_SCOPE_GLOBAL && sc->sender[0]; k++) {
-			const char *id = sg__scope_id(sc, k);
-			sg__entry *en = id[0] ? sg__rcpt_find(c->rcpt, SG__ENTRY_CONSENT, (uint8_t)k, id) : NULL;
-			if (en && en->state == SG_STATE_OPTED_OUT && !(k == scope && !strcmp(id, scope_id))) {
-				rc = set_state(c, ev, etime, seq, k, id, SG_STATE_OPTED_IN, delta);
-				if (rc < 0)
-					return rc;
-				changed |= rc;
-			}
-		}
-		return changed;
+		return opt_in(c, ev, etime, seq, sc, scope, scope_id, delta);
 	case SG_ACTION_HELP: {
 		sg__entry *en = sg__rcpt_upsert(c->rcpt, SG__ENTRY_HELP, SG_SCOPE_SENDER, sc->sender);
 		if (!en)
@@ -182,8 +189,10 @@ int sg__log_apply(record_ctx *c, const sg_event_in *ev, const sg__scopes *sc, sg
 	}
 	case SG_ACTION_REVIEW_RESOLVED: { /* checked by sg__review_check() */
 		sg_review_decision d;
-		if (sg__review_rule_decision(ev->rule, &d) || d != SG_REVIEW_OPT_OUT)
+		if (sg__review_rule_decision(ev->rule, &d) || d == SG_REVIEW_NONE)
 			return 0;
+		if (d == SG_REVIEW_OPT_IN) /* the person's own request, read by a person */
+			return opt_in(c, ev, etime, seq, sc, scope, scope_id, delta);
 		return set_state(c, ev, etime, seq, scope, scope_id, SG_STATE_OPTED_OUT, delta);
 	}
 	case SG_ACTION_REVIEW:

@@ -21,12 +21,14 @@
 
 #define SCRATCH (SG__EVENT_ENC_MAX + 64)
 #define RULE_OPT_OUT "review:opt_out"
+#define RULE_OPT_IN "review:opt_in"
 #define RULE_NONE "review:none"
 #define BUILT_KEY "built"
 
 /* ---- the resolution's note: "review=<seq>; by=<who>; why=<why>" ---- */
 
-static const char *const decisions[] = {[SG_REVIEW_NONE] = "none", [SG_REVIEW_OPT_OUT] = "opt_out"};
+static const char *const decisions[] = {[SG_REVIEW_NONE] = "none", [SG_REVIEW_OPT_OUT] = "opt_out",
+					[SG_REVIEW_OPT_IN] = "opt_in"};
 
 const char *sg_review_decision_name(sg_review_decision d)
 {
@@ -47,6 +49,8 @@ int sg__review_rule_decision(const char *rule, sg_review_decision *ret)
 {
 	if (rule && !strcmp(rule, RULE_OPT_OUT))
 		*ret = SG_REVIEW_OPT_OUT;
+	else if (rule && !strcmp(rule, RULE_OPT_IN))
+		*ret = SG_REVIEW_OPT_IN;
 	else if (rule && !strcmp(rule, RULE_NONE))
 		*ret = SG_REVIEW_NONE;
 	else
@@ -446,9 +450,10 @@ int sg_review_prepare(sg_engine *e, uint64_t review_seq, sg_review_decision deci
 {
 	if (!e || !ret)
 		return -EINVAL;
-	if (decision != SG_REVIEW_NONE && decision != SG_REVIEW_OPT_OUT) {
+	if (decision != SG_REVIEW_NONE && decision != SG_REVIEW_OPT_OUT && decision != SG_REVIEW_OPT_IN) {
 		if (err_detail)
-			*err_detail = "decision: \"opt_out\" (a revocation: record the opt-out) or \"none\"";
+			*err_detail = "decision: \"opt_out\" (a revocation: record the opt-out), \"opt_in\" (a "
+				      "request to be texted: record the opt-in) or \"none\"";
 		return -EINVAL;
 	}
 	int rc = text_ok(by, SG_REVIEW_BY_MAX, true, err_detail);
@@ -482,7 +487,8 @@ int sg_review_prepare(sg_engine *e, uint64_t review_seq, sg_review_decision deci
 				.action = SG_ACTION_REVIEW_RESOLVED,
 				.source = SG_SOURCE_OPERATOR,
 				.scope = ev.scope,
-				.rule = decision == SG_REVIEW_OPT_OUT ? RULE_OPT_OUT : RULE_NONE,
+				.rule = decision == SG_REVIEW_OPT_OUT ? RULE_OPT_OUT
+					: decision == SG_REVIEW_OPT_IN ? RULE_OPT_IN : RULE_NONE,
 				.note = r->note,
 				.event_time_us = ev.event_time_us,
 			};

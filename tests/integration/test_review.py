@@ -250,6 +250,49 @@ def body(c, d):
     evs = [json.loads(x) for x in d.get(f"/v1/audit?after_seq={seq4}").body.decode().splitlines() if x]
     c.eq("... one resolution recorded", [e["action"] for e in evs], ["review_resolved"])
 
+    # ---- a probable opt-in is held for a person too, whatever the policy ----
+    optin = None
+    for t in ["please text me again, I miss the deals", "i want the texts again please",
+              "can you start sending me your msgs again", "put me back on the texts, I miss them"]:
+        cl = classify(d, t)
+        if cl.get("intent") == "opt_in" and cl.get("confidence") == "probable":
+            optin = t
+            break
+    if not c.check("the classifier has a probable opt-in text", optin is not None):
+        return
+    who = "+14155550320"
+    r = inbound(d, "STOP", "o1", who)
+    c.eq("the person opted out", (r.json()["action"], allowed(d, who)), ("opt_out", False))
+    r = inbound(d, optin, "o2", who)
+    c.eq("a probable opt-in is held for review, not applied", (r.status, r.json()["action"]), (200, "review"))
+    c.eq("... consent unchanged: still opted out", allowed(d, who), False)
+    seq5 = r.json()["event"]
+    it = next((x for x in d.get(f"/v1/review?after={seq5 - 1}").json()["items"] if x["event"] == seq5), None)
+    c.check("listed as a probable opt-in", it is not None and (it["intent"], it["confidence"]) == ("opt_in", "probable"),
+            it)
+    code, out, _ = cli(d, "review", "show", str(seq5))
+    c.check("the CLI shows it as an opt-in", code == 0 and json.loads(out).get("intent") == "opt_in", out)
+    r = resolve(d, seq5, {"decision": "opt_in", "by": "Dana Q.", "note": "asked to get the deals again"})
+    c.eq("resolved as opt_in: 200", (r.status, r.json().get("decision")), (200, "opt_in"))
+    c.eq("... the person's own opt-in lifts their STOP", allowed(d, who), True)
+    r = inbound(d, optin, "o3", "+14155550321")
+    seq6 = r.json()["event"]
+    r = resolve(d, seq6, {"decision": "none", "by": "Dana Q.", "note": "about a product, not the texts"})
+    c.eq("resolved as none: consent unchanged", (r.status, r.json().get("decision")), (200, "none"))
+    r = resolve(d, seq6, {"decision": "maybe", "by": "x", "note": "y"})
+    c.check("a wrong decision names the three", r.status in (400, 409), r.status)
+    d2 = Daemon(token=TOKEN)
+    try:
+        d2.start()
+        r = d2.post("/v1/inbound", {"provider": "gateway", "id": "p1", "from": "+14155550322", "to": OURS,
+                                    "body": optin})
+        c.eq("under the default policy (probable: opt_out) too", r.json()["action"], "review")
+        r = d2.post(f"/v1/review/{r.json()['event']}", {"decision": "sometimes", "by": "x", "note": "y"})
+        c.check("a wrong decision: 400 naming opt_out, opt_in and none",
+                r.status == 400 and all(w in r.json()["detail"] for w in ("opt_out", "opt_in", "none")), r.body)
+    finally:
+        d2.cleanup()
+
 
 def main(c):
     d = Daemon(config={"policy": {"probable": "review"}}, token=TOKEN)

@@ -274,6 +274,42 @@ static void bad_input_is_refused_with_the_field_named(void **state)
 	tu_rmdir(dir);
 }
 
+/* A probable opt-in (the intent model's reading of a plain request to be
+ * texted again) is never applied on the guess, whatever the policy: it
+ * waits for a person, and their opt_in is the handset's own, lifting its
+ * STOP as a START would. */
+static void probable_opt_in_waits_for_a_person(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	sg_engine *e = tu_open(dir, 0, NULL); /* the default policy: probable opt-outs opt out */
+	const char *them = "+14155553011", *text = "i want the texts again please";
+	sg_classification c;
+	assert_int_equal(sg_classify(e, NULL, text, strlen(text), &c), 0);
+	if (c.intent != SG_INTENT_OPT_IN || c.confidence != SG_CONF_PROBABLE)
+		fail_msg("\"%s\" is %s %s (%s): pick a probable opt-in of the shipped model", text,
+			 sg_intent_name(c.intent), sg_confidence_name(c.confidence), c.rule);
+	tu_record(e, SG_ACTION_OPT_OUT, SG_SOURCE_KEYWORD, OURS, them, 0, NULL); /* their STOP */
+	assert_false(allowed(e, them));
+	uint64_t r = held(e, "in1", them, text, 0);
+	assert_false(allowed(e, them)); /* held: still opted out */
+	uint64_t next;
+	page p = pending(e, 0, 16, &next);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.seq[0], r);
+	uint64_t seq = 0;
+	assert_int_equal(sg_review_resolve(e, r, SG_REVIEW_OPT_IN, "Dana Q.", "asked for the texts again", &seq, NULL), 0);
+	assert_true(seq > r);
+	assert_true(allowed(e, them));
+	assert_int_equal(pending(e, 0, 16, &next).n, 0);
+	sg_review_decision d;
+	assert_int_equal(sg_review_decision_parse("opt_in", &d), 0);
+	assert_int_equal(d, SG_REVIEW_OPT_IN);
+	assert_string_equal(sg_review_decision_name(SG_REVIEW_OPT_IN), "opt_in");
+	sg_engine_close(e);
+	tu_rmdir(dir);
+}
+
 /* sg_record is the one door: a resolution that does not match its review
  * (another person, scope or time), names no review, or has a malformed note
  * is refused, as is the second of two prepared concurrently. */
@@ -344,6 +380,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(pending_reviews_are_listed_page_by_page),
 		cmocka_unit_test(opt_out_records_the_opt_out_where_the_review_held_it),
+		cmocka_unit_test(probable_opt_in_waits_for_a_person),
 		cmocka_unit_test(a_later_start_wins_over_an_older_message_resolved_later),
 		cmocka_unit_test(bad_input_is_refused_with_the_field_named),
 		cmocka_unit_test(forged_and_concurrent_resolutions_are_refused),
