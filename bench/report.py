@@ -64,6 +64,20 @@ def classify_rate(path):
     return float(m.group(1)) if m else None
 
 
+def classify_detail(path):
+    """bench_classify's second line: the whole classifier (rules and intent
+    model) against the rules alone, in interleaved rounds, on the mix and on
+    a set where every message is a hit."""
+    text = read(path)
+    m = text and re.search(r"^intent model: .*?interleaved: ([0-9.]+) msgs/s \(whole/rules ([0-9.]+)\); "
+                           r"every message a hit: ([0-9.]+)/s whole, ([0-9.]+)/s rules alone \(([0-9.]+)\)",
+                           text, re.M)
+    if not m:
+        return {}
+    v = [float(x) for x in m.groups()]
+    return {"rules_mix": v[0], "ratio_mix": v[1], "hits": v[2], "rules_hits": v[3], "ratio_hits": v[4]}
+
+
 def metric_sum(text, name):
     if not text:
         return None
@@ -159,6 +173,7 @@ def main():
     cm = json.loads(read(a.commit) or "{}")
     hl = json.loads(read(a.http_loops) or "{}")
     cls_ext = classify_rate(a.classify)
+    cdet = classify_detail(a.classify)
     cls_own = g("classify.per_s")
     cls = cls_ext if cls_ext is not None else cls_own
     mb, ma = read(a.metrics_before), read(a.metrics_after)
@@ -197,6 +212,7 @@ def main():
         ("check / in-memory hash (%s pairs)" % f"{pairs:,}", r_hash, "<= 3", lambda v: v <= 3, "%.3f x"),
         ("batch per recipient / single check", r_batch, "<= 0.5", lambda v: v <= 0.5, "%.3f x"),
         ("classification, one core", cls, ">= 1,000,000 msg/s", lambda v: v >= 1e6, None),
+        ("classification, every message a hit", cdet.get("hits"), ">= 500,000 msg/s", lambda v: v >= 5e5, None),
         ("HTTP check / nginx return 200", r_http, ">= 0.8", lambda v: v >= 0.8, "%.3f x"),
         ("durable inbound, 64 connections", inbound, ">= 10,000 events/s", lambda v: v >= 1e4, None),
     ]
@@ -279,6 +295,11 @@ def main():
             fmt_rate(g("batch.recipients_per_s"), " recipients/s"), fmt_ns(g("batch.single_same_ns_median"))))
     row("classification (bench_classify)", fmt_rate(cls_ext, " msg/s"), "keyword engine alone, one core")
     row("classification (sg_classify via engine)", fmt_rate(cls_own, " msg/s"), "90 % ordinary / 10 % keywords")
+    if cdet:
+        row("classification, the rules alone", fmt_rate(cdet["rules_mix"], " msg/s"),
+            "intent model off, interleaved rounds: whole / rules %.2f x" % cdet["ratio_mix"])
+        row("classification, every message a hit", fmt_rate(cdet["hits"], " msg/s"),
+            "rules alone %s: whole / rules %.2f x" % (fmt_rate(cdet["rules_hits"], "/s"), cdet["ratio_hits"]))
     if wc:
         row("HTTP GET /v1/check (wrk -t2 -c50)", fmt_rate(wc["ok_per_s"], " req/s"),
             "p50 %.0f µs p99 %.0f µs, errors %d; runs %s" % (
@@ -386,7 +407,7 @@ def main():
                    "batch_over_single": r_batch, "http_check_over_nginx": r_http},
         "in_process": c,
         "bindings": bindings,
-        "classify": {"bench_classify_msgs_per_s": cls_ext, "sg_classify_msgs_per_s": cls_own},
+        "classify": {"bench_classify_msgs_per_s": cls_ext, "sg_classify_msgs_per_s": cls_own, **cdet},
         "http_check": wc, "http_nginx": wn, "http_nginx_2_workers": wn2,
         "inbound": dict(wi or {}, mean_commit_batch=batch_mean, mean_commit_ms=commit_ms) if wi else None,
         "elapsed_s": a.elapsed,

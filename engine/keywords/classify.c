@@ -490,7 +490,7 @@ static int find(const sg__kw_set *s, sg__campaign *c, const char *text, size_t l
 	if (rc < 0)
 		return rc;
 	bool fill = hit->intent == SG_INTENT_NONE && model_may_fill(s, hit, raw, fl);
-	bool overrule = hit->intent == SG_INTENT_OPT_OUT && hit->conf != SG_CONF_EXACT;
+	bool overrule = hit->intent == SG_INTENT_OPT_OUT && hit->conf != SG_CONF_EXACT && sg__kw_model_may_veto(s);
 	double p[4];
 	sg_intent intent;
 	if ((!fill && !overrule) || !sg__kw_model_probs(s, raw, fl, p))

@@ -214,6 +214,7 @@ size_t sg__kw_features(const char *f, size_t fl, void (*cb)(uint32_t h, void *ar
 bool sg__kw_model_probs(const sg__kw_set *s, const char *f, size_t fl, double p[4]);
 size_t sg__kw_model_lang(const sg__kw_set *s, const char *f, size_t fl);
 bool sg__kw_model_intent(const sg__kw_set *s, const double p[4], sg_intent *intent);
+bool sg__kw_model_may_veto(const sg__kw_set *s);
 bool sg__kw_model_vetoes(const sg__kw_set *s, const double p[4]);
 
 /* Tests only: with on == false every pattern runs on every text, which

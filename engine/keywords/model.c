@@ -450,6 +450,11 @@ bool sg__kw_model_intent(const sg__kw_set *s, const double p[4], sg_intent *inte
 	return true;
 }
 
+bool sg__kw_model_may_veto(const sg__kw_set *s)
+{
+	return s->model && s->model->threshold[0] < 1;
+}
+
 bool sg__kw_model_vetoes(const sg__kw_set *s, const double p[4])
 {
 	return s->model->threshold[0] < 1 && p[0] >= s->model->threshold[0];
