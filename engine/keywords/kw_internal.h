@@ -17,7 +17,7 @@
 
 #include "keywords/kw.h"
 
-#define KW_MAX_PATTERNS 1024 /* pattern rules per set: the trigger bitset lives on the stack */
+#define KW_MAX_PATTERNS 2048 /* pattern rules per set: the trigger bitset (256 bytes) lives on the stack */
 #define KW_BITSET_WORDS (KW_MAX_PATTERNS / 64)
 #define KW_MAX_LANGS 32
 #define KW_ID_MAX 64 /* == sizeof(sg_classification.rule) */
