@@ -78,7 +78,7 @@ def features(stopgate, keywords, texts):
         if parts[0] == "error":
             out.append([])
             continue
-        out.append([int(h) for h in parts[3].split()] if len(parts) > 3 and parts[3] else [])
+        out.append([int(h) for h in parts[2].split()] if len(parts) > 2 and parts[2] else [])
     if len(out) != len(texts):
         sys.exit(f"stopgate printed {len(out)} lines for {len(texts)} texts")
     return out

@@ -112,7 +112,7 @@ static const char classify_usage[] =
 	"reply and score, the calibrated probability that the intent is right).\n"
 	"With --stdin, reads one message per line and prints '<intent> TAB <rule id\n"
 	"or ->' per line (for corpora); with --features '<intent> TAB <confidence>\n"
-	"TAB model|rules TAB <feature hashes>' for scripts/train-model.py.\n"
+	"TAB <feature hashes>' for scripts/train-model.py.\n"
 	"Opens the store (read-only) only for --campaign.\n";
 
 typedef struct feature_list {
@@ -134,21 +134,18 @@ static void add_feature(uint32_t h, void *arg)
 	l->h[l->n++] = h;
 }
 
-/* "<intent> TAB <confidence> TAB model|rules TAB <feature hashes>": what
- * the rules (and the model, when the keywords directory has one) say,
- * whether the model may give the text an intent, and the model's features
- * of the text, for scripts/train-model.py. */
+/* "<intent> TAB <confidence> TAB <feature hashes>": what the rules (and
+ * the model, when the keywords directory has one) say, and the model's
+ * features of the text, for scripts/train-model.py. */
 static void print_features(sg_engine *e, const char *line, size_t n)
 {
 	feature_list l = {0};
 	sg_classification r;
-	bool may, trig;
-	int rc = sg__kw_classify_features(e->kw, line, n, add_feature, &l, &r, &may, &trig);
+	int rc = sg__kw_classify_features(e->kw, line, n, add_feature, &l, &r);
 	if (rc) {
 		printf("error\t%s\n", sg_strerror(rc));
 	} else {
-		printf("%s\t%s\t%s%s\t", sg_intent_name(r.intent), sg_confidence_name(r.confidence),
-		       may ? "model" : "rules", trig ? ",triggers" : "");
+		printf("%s\t%s\t", sg_intent_name(r.intent), sg_confidence_name(r.confidence));
 		for (size_t i = 0; i < l.n; i++)
 			printf(i ? " %u" : "%u", l.h[i]);
 		putchar('\n');

@@ -623,8 +623,7 @@ int sg__kw_classify(const sg__kw_set *set, sg__campaign *campaign, const char *t
 }
 
 int sg__kw_classify_features(const sg__kw_set *set, const char *text, size_t len,
-			     void (*features)(uint32_t h, void *arg), void *arg, sg_classification *out,
-			     bool *model_may, bool *triggers)
+			     void (*features)(uint32_t h, void *arg), void *arg, sg_classification *out)
 {
 	if (!set || !out || (!text && len) || !features)
 		return -EINVAL;
@@ -637,21 +636,10 @@ int sg__kw_classify_features(const sg__kw_set *set, const char *text, size_t len
 	size_t fl = sg__kw_fold(text ? text : "", cut, f);
 	memset(f + fl, 0, KW_PAD);
 	sg__kw_features(f, fl, features, arg); /* as the model reads it: before the guards */
-	char raw[KW_FOLD_MAX];
-	memcpy(raw, f, fl);
 	kw_hit hit = {NULL, SG_INTENT_NONE, SG_CONF_NONE};
 	int rc = find(set, NULL, text ? text : "", cut, f, fl, &hit);
 	memset(out, 0, sizeof(*out));
 	out->intent = hit.intent;
 	out->confidence = hit.conf;
-	*model_may = hit.model || (hit.intent == SG_INTENT_NONE && model_may_fill(set, &hit, raw, fl));
-	if (*model_may && !hit.model && hit.guards_left) {
-		memcpy(f, raw, fl);
-		uint64_t bits[KW_BITSET_WORDS];
-		kw_hit again = {NULL, SG_INTENT_NONE, SG_CONF_NONE};
-		patterns(set, f, fl, &again, bits); /* the triggered rules again */
-		*model_may = !any_guard(set, f, fl, bits);
-	}
-	*triggers = hit.triggered || hit.intent != SG_INTENT_NONE;
 	return rc;
 }

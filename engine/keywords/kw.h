@@ -33,12 +33,9 @@ int sg__kw_classify(const sg__kw_set *set, sg__campaign *campaign, const char *t
 /* Training the intent model (scripts/train-model.py): classify text
  * without a campaign (its first SG_TEXT_MAX_CHARS * 4 bytes) and call
  * features with the hash of every model feature of its folded text. out
- * gets intent and confidence only; *model_may whether the model may give
- * the text an intent (the rules found none and let it, or it did);
- * *triggers whether a word of it is a trigger of a pattern rule. */
+ * gets intent and confidence only. */
 int sg__kw_classify_features(const sg__kw_set *set, const char *text, size_t len,
-			     void (*features)(uint32_t h, void *arg), void *arg, sg_classification *out,
-			     bool *model_may, bool *triggers);
+			     void (*features)(uint32_t h, void *arg), void *arg, sg_classification *out);
 
 /* Release what sg__kw_classify cached in campaign->kw_private. */
 void sg__kw_campaign_free(sg__campaign *campaign);
