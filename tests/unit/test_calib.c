@@ -16,17 +16,8 @@
 
 #include "internal.h"
 #include "keywords/kw_internal.h"
+#include "testutil.h"
 #include "keywords/kw.h"
-
-static void write_file(const char *dir, const char *name, const char *text)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
 
 static void remove_file(const char *dir, const char *name)
 {
@@ -47,7 +38,7 @@ static void scores_from_the_file(void **state)
 	(void)state;
 	char dir[] = "/tmp/sg-calib-XXXXXX", err[512];
 	assert_non_null(mkdtemp(dir));
-	write_file(dir, "xx.kw", "# keywords\nexact opt_out xx.stop HALTE\nexact opt_out xx.rare ARRET\n\n"
+	tu_write_file(dir, "xx.kw", "# keywords\nexact opt_out xx.stop HALTE\nexact opt_out xx.rare ARRET\n\n"
 				 "# a keyword in a text\nprobable opt_out xx.maybe halte \\bhalte\\b\n");
 	sg__kw_set *s = NULL;
 	/* no calibration.tsv: every score is its tier's prior */
@@ -59,7 +50,7 @@ static void scores_from_the_file(void **state)
 	sg__kw_free(s);
 
 	/* with it: (right + 5 prior) / (total + 5) */
-	write_file(dir, "calibration.tsv", "# counts\nxx.stop\topt_out\t95\t95\nxx.maybe\topt_out\t10\t40\n"
+	tu_write_file(dir, "calibration.tsv", "# counts\nxx.stop\topt_out\t95\t95\nxx.maybe\topt_out\t10\t40\n"
 					   "-\tnone\t80\t100\n");
 	assert_int_equal(sg__kw_load(dir, &s, err, sizeof(err)), 0);
 	assert_true(fabs(score_of(s, "HALTE") - (95 + 5 * 0.98) / 100.0) < 1e-9);
@@ -77,7 +68,7 @@ static void scores_from_the_file(void **state)
 		{"# fine\nxx.stop opt_out 1 2\n", "want: rule TAB"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		write_file(dir, "calibration.tsv", bad[i].text);
+		tu_write_file(dir, "calibration.tsv", bad[i].text);
 		int rc = sg__kw_load(dir, &s, err, sizeof(err));
 		if (rc != SG_EKEYWORDS || !strstr(err, bad[i].why) || !strstr(err, "calibration.tsv:") ||
 		    !strstr(sg__kw_last_error(), "scripts/calibrate.py"))

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "internal.h"
 #include "keywords/kw_internal.h"
+#include "testutil.h"
 
 static sg__kw_set *set;
 
@@ -545,16 +546,6 @@ static void slips_marks_polite(void **state)
 	assert_null(strstr(r.rule, "~typo"));
 }
 
-static void write_file(const char *dir, const char *name, const char *text)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 static void load_errors(void **state)
 {
 	(void)state;
@@ -581,7 +572,7 @@ static void load_errors(void **state)
 	sg__kw_set *s = NULL;
 	assert_int_equal(sg__kw_load(dir, &s, err, sizeof(err)), SG_EKEYWORDS); /* no files */
 	for (size_t i = 0; i < SG_ARRAY_SIZE(bad); i++) {
-		write_file(dir, "xx.kw", bad[i].text);
+		tu_write_file(dir, "xx.kw", bad[i].text);
 		int rc = sg__kw_load(dir, &s, err, sizeof(err));
 		if (rc != SG_EKEYWORDS || !strstr(err, bad[i].why))
 			fail_msg("case %zu: rc %d err \"%s\", want \"%s\"", i, rc, err, bad[i].why);
@@ -590,9 +581,9 @@ static void load_errors(void **state)
 		assert_int_equal(sg__kw_load(dir, &s, NULL, 0), SG_EKEYWORDS);
 		assert_non_null(strstr(sg__kw_last_error(), "xx.kw:"));
 	}
-	write_file(dir, "xx.kw", "# A tiny language\nexact opt_out xx.stop HALTE\n\n"
+	tu_write_file(dir, "xx.kw", "# A tiny language\nexact opt_out xx.stop HALTE\n\n"
 				 "# and a pattern\nphrase opt_out xx.p halte,halt* ^halt\\w+ now$   \n");
-	write_file(dir, "README.md", "not a rule file\n");
+	tu_write_file(dir, "README.md", "not a rule file\n");
 	assert_int_equal(sg__kw_load(dir, &s, err, sizeof(err)), 0);
 	sg_classification out;
 	assert_int_equal(sg__kw_classify(s, NULL, "Halte!", 6, &out), 0);

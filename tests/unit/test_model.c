@@ -19,23 +19,7 @@
 #include "config.h"
 #include "internal.h"
 #include "keywords/kw_internal.h"
-
-static void write_file(const char *dir, const char *name, const char *text)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static void remove_file(const char *dir, const char *name)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	unlink(path);
-}
+#include "testutil.h"
 
 /* A language xx whose only pattern never matches, with "please" as its
  * trigger, and a guard on "not zzgo" triggered by "not". */
@@ -74,19 +58,16 @@ static void model_file_errors(void **state)
 		{"stopgate-model 1\nfrobnicate 1\n", "intent.model:2: unknown line"},
 		{"stopgate-model 1\nbuckets 64\nlangs xx\n", "intent.model:0: missing one of the buckets"},
 	};
-	char dir[] = "/tmp/sg-model-test-XXXXXX", err[512];
-	assert_non_null(mkdtemp(dir));
-	write_file(dir, "xx.kw", rules);
+	char *dir = tu_mkdtemp(), err[512];
+	tu_write_file(dir, "xx.kw", rules);
 	sg__kw_set *s = NULL;
 	for (size_t i = 0; i < SG_ARRAY_SIZE(bad); i++) {
-		write_file(dir, "intent.model", bad[i].text);
+		tu_write_file(dir, "intent.model", bad[i].text);
 		int rc = sg__kw_load(dir, &s, err, sizeof(err));
 		if (rc != SG_EKEYWORDS || !strstr(err, bad[i].why) || !strstr(err, "scripts/train-model.py"))
 			fail_msg("case %zu: rc %d err \"%s\", want \"%s\"", i, rc, err, bad[i].why);
 	}
-	remove_file(dir, "intent.model");
-	remove_file(dir, "xx.kw");
-	rmdir(dir);
+	tu_rmdir(dir);
 }
 
 static sg_classification classify(const sg__kw_set *s, const char *text)
@@ -99,9 +80,8 @@ static sg_classification classify(const sg__kw_set *s, const char *text)
 static void model_answers_where_it_may(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/sg-model-test-XXXXXX", err[512];
-	assert_non_null(mkdtemp(dir));
-	write_file(dir, "xx.kw", rules);
+	char *dir = tu_mkdtemp(), err[512];
+	tu_write_file(dir, "xx.kw", rules);
 	sg__kw_set *s;
 	assert_int_equal(sg__kw_load(dir, &s, err, sizeof(err)), 0);
 	char before[SG_KWVERSION_MAX];
@@ -131,7 +111,7 @@ static void model_answers_where_it_may(void **state)
 			   "bias 2 0 -3 -3\nthreshold 1 0.6 0.8 0.6\n");
 	for (size_t i = 0; i < n; i++)
 		len += snprintf(model + len, sizeof(model) - (size_t)len, "w %u -500 1500 0 0 0\n", idx[i]);
-	write_file(dir, "intent.model", model);
+	tu_write_file(dir, "intent.model", model);
 	assert_int_equal(sg__kw_load(dir, &s, err, sizeof(err)), 0);
 	assert_string_not_equal(sg__kw_version(s), before); /* the model is part of the set's version */
 
@@ -174,13 +154,11 @@ static void model_answers_where_it_may(void **state)
 		       "stopgate-model 1\nbuckets 65536\nscale 0.001\nlangs xx\nbias 2 0 -3 -3\nthreshold 1 1 1 1\n");
 	for (size_t i = 0; i < n; i++)
 		len += snprintf(model + len, sizeof(model) - (size_t)len, "w %u -500 1500 0 0 0\n", idx[i]);
-	write_file(dir, "intent.model", model);
+	tu_write_file(dir, "intent.model", model);
 	assert_int_equal(sg__kw_load(dir, &s, err, sizeof(err)), 0);
 	assert_int_equal(classify(s, "please zzgo now").intent, SG_INTENT_NONE);
 	sg__kw_free(s);
-	remove_file(dir, "intent.model");
-	remove_file(dir, "xx.kw");
-	rmdir(dir);
+	tu_rmdir(dir);
 }
 
 /* The shipped model was trained on these hashes (scripts/train-model.py
@@ -204,12 +182,6 @@ static void features_do_not_drift(void **state)
 	assert_int_equal(c.n, 1 + 3 + 3 + 1); /* the run, its pieces, its pairs, the count */
 }
 
-static const char *kw_dir(void)
-{
-	const char *d = getenv("SG_KEYWORDS");
-	return d && *d ? d : SG_KEYWORDS_DIR_SOURCE;
-}
-
 /* The shipped rules and model: a real word that looks like a keyword is no
  * keyword, alone or said again; the model's answers name it. */
 static void shipped_model(void **state)
@@ -217,7 +189,7 @@ static void shipped_model(void **state)
 	(void)state;
 	char err[512];
 	sg__kw_set *s;
-	assert_int_equal(sg__kw_load(kw_dir(), &s, err, sizeof(err)), 0);
+	assert_int_equal(sg__kw_load(tu_keywords_full(), &s, err, sizeof(err)), 0);
 	if (!s->model) {
 		sg__kw_free(s);
 		skip();

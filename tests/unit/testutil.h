@@ -42,6 +42,17 @@ static inline void tu_rmdir(char *path)
 	free(path);
 }
 
+/* Write text to dir/name (a rule file, a model, a calibration). */
+static inline void tu_write_file(const char *dir, const char *name, const char *text)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
 /* The keyword rules of the source tree (SG_KEYWORDS). */
 static inline const char *tu_keywords_full(void)
 {
