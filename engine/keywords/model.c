@@ -77,9 +77,19 @@ static inline uint32_t fmix(uint32_t h)
 static inline uint32_t fnv(uint32_t seed, const char *s, size_t n)
 {
 	uint64_t h = 0x9e3779b97f4a7c15ULL * (seed + 1);
-	for (size_t i = 0; i < n; i += 8) {
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t chunk;
+		memcpy(&chunk, s + i, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		chunk = __builtin_bswap64(chunk);
+#endif
+		h = (h ^ chunk) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 29;
+	}
+	if (i < n) {
 		uint64_t chunk = 0;
-		for (size_t k = 0; k < 8 && i + k < n; k++)
+		for (size_t k = 0; i + k < n; k++)
 			chunk |= (uint64_t)(unsigned char)s[i + k] << (8 * k);
 		h = (h ^ chunk) * 0xff51afd7ed558ccdULL;
 		h ^= h >> 29;
@@ -108,7 +118,10 @@ static inline bool wide(const char *s, size_t n)
 
 enum { F_WORD = 1, F_PAIR, F_PIECE, F_WIDE, F_COUNT };
 
-size_t sg__kw_features(const char *f, size_t fl, void (*cb)(uint32_t h, void *arg), void *arg)
+/* The walk over the features, inlined into each caller of this file so
+ * that the callback is too (the score adds four weights per feature). */
+static inline __attribute__((always_inline)) size_t walk(const char *f, size_t fl,
+							 void (*cb)(uint32_t h, void *arg), void *arg)
 {
 	size_t nwords = 0, nfeat = 0;
 	uint32_t prev = 0;
@@ -138,8 +151,8 @@ size_t sg__kw_features(const char *f, size_t fl, void (*cb)(uint32_t h, void *ar
 				size_t first = j ? j - 1 : 0, last = j + 2 < nc ? j + 2 : nc - 1, k = 0;
 				if (j == 0)
 					piece[k++] = '<';
-				memcpy(piece + k, f + at[first], at[last + 1] - at[first]);
-				k += at[last + 1] - at[first];
+				for (size_t c = at[first]; c < at[last + 1]; c++)
+					piece[k++] = f[c]; /* 3 to 16 bytes: no memcpy() call */
 				if (j + 2 == nc)
 					piece[k++] = '>';
 				cb(fnv(F_PIECE, piece, k), arg);
@@ -159,6 +172,11 @@ size_t sg__kw_features(const char *f, size_t fl, void (*cb)(uint32_t h, void *ar
 	char count = (char)('0' + (nwords > 8 ? 8 : nwords));
 	cb(fnv(F_COUNT, &count, 1), arg);
 	return nfeat + 1;
+}
+
+size_t sg__kw_features(const char *f, size_t fl, void (*cb)(uint32_t h, void *arg), void *arg)
+{
+	return walk(f, fl, cb, arg);
 }
 
 /* ---- the model file ---- */
@@ -396,7 +414,7 @@ bool sg__kw_model_probs(const sg__kw_set *s, const char *f, size_t fl, double p[
 	if (!m)
 		return false;
 	score_acc a = {.m = m};
-	sg__kw_features(f, fl, add_feature, &a);
+	walk(f, fl, add_feature, &a);
 	double max = -INFINITY, sum = 0;
 	for (int k = 0; k < 4; k++) {
 		p[k] = m->bias[k] + m->scale * a.sum[k];
@@ -429,7 +447,7 @@ size_t sg__kw_model_lang(const sg__kw_set *s, const char *f, size_t fl)
 {
 	const kw_model *m = s->model;
 	vote_acc a = {.m = m};
-	sg__kw_features(f, fl, add_vote, &a);
+	walk(f, fl, add_vote, &a);
 	size_t top = 0;
 	for (size_t l = 1; l <= m->nlangs; l++)
 		if (a.votes[l] > a.votes[top])
