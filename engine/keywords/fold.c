@@ -6,7 +6,8 @@
  *    digits, curly apostrophes, dashes, ellipsis;
  *  - lowercase; accents stripped for Latin-1 and Latin Extended-A letters
  *    (ARRÊT = ARRET, ß -> ss, Æ -> ae); combining marks and zero-width
- *    characters dropped; Greek and Cyrillic capitals lowercased;
+ *    characters dropped; the capitals of every other cased script people
+ *    text in lowercased (Greek, Cyrillic, Armenian, ...: lower());
  *  - quotes, brackets, symbols, emoji and controls count as spaces, except
  *    the stop sign U+1F6D1, which is the word "stop";
  *  - leading and trailing separators dropped, and each run of separators
@@ -46,6 +47,50 @@ static const char viet[] =
 	"aaaaaaaaaaaaaaaaaaaaaaaa" "eeeeeeeeeeeeeeee" "iiii" "oooooooooooooooooooooooo"
 	"uuuuuuuuuuuuuu" "yyyyyyyy";
 _Static_assert(sizeof(viet) == 0x1EF9 - 0x1EA0 + 2, "one letter per code point U+1EA0..U+1EF9");
+
+/* The lowercase of a capital of the other cased scripts (the pairs Unicode
+ * gives them), or cp itself: Greek with tonos and final sigma, Cyrillic
+ * beyond the Russian alphabet (Ukrainian Ґ, Kazakh, Tatar, ...), Armenian,
+ * the regular pairs of Latin Extended-B and Extended Additional, Georgian
+ * Mtavruli. With every capital people text in lowercased here, patterns
+ * match the folded text case-sensitively (kw.c): caseless matching cost a
+ * case table look-up at every character tried. */
+static uint32_t lower(uint32_t cp)
+{
+	if (cp < 0x180)
+		return cp;
+	if (cp <= 0x24F) {
+		if (cp >= 0x1C4 && cp <= 0x1CC) /* DŽ Dž dž, LJ Lj lj, NJ Nj nj */
+			return cp + 2 - (cp - 0x1C4) % 3;
+		if (cp == 0x1F1 || cp == 0x1F2)
+			return 0x1F3;
+		if (cp >= 0x1CD && cp <= 0x1DC)
+			return cp & 1 ? cp + 1 : cp;
+		if ((cp >= 0x1DE && cp <= 0x1EF) || (cp >= 0x1F8 && cp <= 0x21F) || (cp >= 0x222 && cp <= 0x233) ||
+		    (cp >= 0x246 && cp <= 0x24F))
+			return cp | 1;
+		return cp;
+	}
+	if (cp >= 0x386 && cp <= 0x38F) { /* Ά Έ Ή Ί Ό Ύ Ώ */
+		static const uint16_t tonos[10] = {0x3AC, 0x387, 0x3AD, 0x3AE, 0x3AF, 0x38B, 0x3CC, 0x38D, 0x3CD, 0x3CE};
+		return tonos[cp - 0x386];
+	}
+	if (cp == 0x3C2)
+		return 0x3C3; /* final sigma */
+	if ((cp >= 0x460 && cp <= 0x481) || (cp >= 0x48A && cp <= 0x4BF) || (cp >= 0x4D0 && cp <= 0x52F))
+		return cp | 1;
+	if (cp == 0x4C0)
+		return 0x4CF;
+	if (cp >= 0x4C1 && cp <= 0x4CE)
+		return cp & 1 ? cp + 1 : cp;
+	if (cp >= 0x531 && cp <= 0x556)
+		return cp + 0x30;
+	if ((cp >= 0x1C90 && cp <= 0x1CBA) || (cp >= 0x1CBD && cp <= 0x1CBF))
+		return cp - 0x1C90 + 0x10D0;
+	if ((cp >= 0x1E00 && cp <= 0x1E95) || (cp >= 0x1EFA && cp <= 0x1EFF))
+		return cp | 1;
+	return cp;
+}
 
 static int ascii_class(unsigned c, char *rep)
 {
@@ -148,6 +193,13 @@ static int wide_class(uint32_t cp, char rep[4], size_t *n)
 		rep[0] = cp < 0x1AF ? 'o' : 'u';
 		*n = 1;
 		return C_WORD;
+	}
+	uint32_t lo = lower(cp);
+	if (lo != cp) {
+		cp = lo;
+		if (cp < 0x800)
+			goto encode2;
+		goto encode3;
 	}
 	switch (cp) { /* punctuation of other scripts: Arabic comma, semicolon, question
 		       mark and full stop (also Urdu, Persian); the danda of Devanagari,
@@ -270,6 +322,12 @@ encode2:
 	rep[1] = (char)(0x80 | (cp & 0x3F));
 	*n = 2;
 	return C_WORD;
+encode3:
+	rep[0] = (char)(0xE0 | (cp >> 12));
+	rep[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+	rep[2] = (char)(0x80 | (cp & 0x3F));
+	*n = 3;
+	return C_WORD;
 }
 
 /* Decode one code point at s[i] (bounds-checked; an invalid byte decodes
@@ -374,4 +432,65 @@ size_t sg__kw_squeeze(const char *folded, size_t len, char *out)
 			out[o++] = folded[i];
 	out[o] = '\0';
 	return o;
+}
+
+/* Skip a pattern's escape at p[i] == '\\': its letter, and a {...} or <...>
+ * name or code after it (\\p{Han}, \\x{1F6D1}, \\k<name>). */
+static size_t skip_escape(const char *p, size_t len, size_t i)
+{
+	i += 2;
+	if (i < len && (p[i] == '{' || p[i] == '<' || p[i] == '\'')) {
+		char close = p[i] == '{' ? '}' : p[i] == '<' ? '>' : '\'';
+		while (i < len && p[i] != close)
+			i++;
+		i += i < len;
+	}
+	return i;
+}
+
+size_t sg__kw_unfolded(const char *p, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		unsigned char c = (unsigned char)p[i];
+		if (c == '\\') {
+			i = skip_escape(p, len, i);
+		} else if (c == '(' && i + 1 < len && (p[i + 1] == '*' || p[i + 1] == '?')) {
+			/* (*MARK:all), (*SKIP), (?<name>, (?P<name>, (?'name': verbs and names */
+			size_t j = i + 2;
+			if (p[i + 1] == '*' || (j < len && (p[j] == 'P' || p[j] == '<' || p[j] == '\''))) {
+				while (j < len && (p[j] == 'P' || p[j] == '<' || p[j] == '\''))
+					j++;
+				if (j < len && (p[j] == '=' || p[j] == '!'))
+					j = i + 2; /* a lookbehind, (?<= (?<!: its text is checked */
+				else if (p[i + 1] == '*')
+					while (j < len && p[j] != ')' && p[j] != ':')
+						j++;
+				else
+					while (j < len && p[j] != '>' && p[j] != '\'')
+						j++;
+			}
+			i = j;
+		} else if (c == '[' && i + 1 < len && p[i + 1] == ':') { /* [:alpha:] */
+			while (i < len && !(p[i] == ']' && p[i - 1] == ':'))
+				i++;
+			i++;
+		} else if (c >= 'A' && c <= 'Z') {
+			return i;
+		} else if (c < 0x80) {
+			i++;
+		} else {
+			size_t n;
+			(void)decode((const unsigned char *)p, len, i, &n);
+			char f[16];
+			/* between two letters, so that folding keeps a mark in place */
+			char w[8] = "a";
+			memcpy(w + 1, p + i, n);
+			w[n + 1] = 'a';
+			size_t fl = sg__kw_fold(w, n + 2, f);
+			if (fl != n + 2 || memcmp(f, w, n + 2))
+				return i;
+			i += n;
+		}
+	}
+	return SIZE_MAX;
 }

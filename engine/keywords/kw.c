@@ -209,9 +209,19 @@ static int parse_rule(loader *ld, uint8_t lang, kw_kind kind, char *p)
 		return fail(ld, SG_EKEYWORDS, "rule %s: bad triggers \"%s\" (comma-separated words, "
 			    "stems of 3+ letters end in *)", id, trig);
 	int ec;
-	PCRE2_SIZE off;
-	r->code = pcre2_compile((PCRE2_SPTR)text, PCRE2_ZERO_TERMINATED,
-				PCRE2_UTF | PCRE2_CASELESS | PCRE2_NEVER_BACKSLASH_C, &ec, &off, NULL);
+	PCRE2_SIZE off = sg__kw_unfolded(text, strlen(text));
+	if (off != SIZE_MAX) {
+		size_t n = 1;
+		while (((unsigned char)text[off + n] & 0xC0) == 0x80)
+			n++;
+		return fail(ld, SG_EKEYWORDS, "rule %s: pattern has \"%.*s\" at offset %zu, which folded text never holds "
+			    "(patterns match the folded text: write letters lowercase, without accents, as "
+			    "keywords/README.md \"Folding\" says)", id, (int)n, text + off, (size_t)off);
+	}
+	/* Case-sensitive: the folded text has no capitals (fold.c), and caseless
+	 * matching costs a case look-up at every character tried. */
+	r->code = pcre2_compile((PCRE2_SPTR)text, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_NEVER_BACKSLASH_C, &ec,
+				&off, NULL);
 	if (!r->code) {
 		PCRE2_UCHAR msg[160];
 		pcre2_get_error_message(ec, msg, sizeof(msg));

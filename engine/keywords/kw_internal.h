@@ -165,6 +165,11 @@ static inline unsigned kw_pfx(const char *w, size_t n)
 size_t sg__kw_fold(const char *in, size_t len, char *out);
 /* Copy only the word bytes of folded text into out (len + 1 bytes). */
 size_t sg__kw_squeeze(const char *folded, size_t len, char *out);
+/* The offset of the first letter of pattern p[0, len) that folding would
+ * change (a capital, an accented or compatibility letter, a symbol folded
+ * away), which can never match the folded text; SIZE_MAX if there is none.
+ * Escapes, verbs and group names are no letters. */
+size_t sg__kw_unfolded(const char *p, size_t len);
 
 /* Per-campaign keywords (campaign.c), compiled on first use into
  * c->kw_private. Returns 0 with *intent the keyword's intent, or

@@ -438,6 +438,11 @@ static void languages(void **state)
 	assert_string_equal(r.lang, "ru");
 	assert_non_null(strstr(r.reply, "\xd0\x92\xd1\x8b \xd0\xbe\xd1\x82\xd0\xbf\xd0\xb8\xd1\x81")); /* Вы отпис */
 	expect("tigil na po", SG_INTENT_OPT_OUT, SG_CONF_PHRASE, "tl.polite");
+	/* ҐОЛОВНЕ, Ǆ, Ḑ, Ա: capitals beyond Latin-1, Greek and Russian fold too
+	 * (patterns match case-sensitively) */
+	char f[64];
+	assert_int_equal(sg__kw_fold("\xd2\x90\xc7\x84\xe1\xb8\x90\xd4\xb1\xce\x86\xcf\x82", 13, f), 13);
+	assert_string_equal(f, "\xd2\x91\xc7\x86\xe1\xb8\x91\xd5\xa1\xce\xac\xcf\x83");
 	expect("band karo", SG_INTENT_OPT_OUT, SG_CONF_EXACT, "hi.band_karo_r");
 	expect("band practice at 6?", SG_INTENT_NONE, SG_CONF_NONE, NULL);
 }
@@ -566,6 +571,12 @@ static void load_errors(void **state)
 		{"# c\nmarked opt_out xx.a \xe5\x81\x9c\n", "a marked keyword is"},
 		{"# c\nmarked opt_out xx.a D\xe1\xbb\xaaNG\nmarked help xx.b \xc4\x90\xe1\xbb\xaaNG\n", "folds like"},
 		{"# c\npolite \xe5\x81\x9c\xe6\xad\xa2\xe2\x80\x83x\n", "more than one word"},
+		/* patterns match the folded text: a capital, an accented letter or
+		 * a symbol that folding changes could never match */
+		{"# c\nphrase opt_out xx.a stop \\bSTOP\\b\n", "pattern has \"S\" at offset 2"},
+		{"# c\nphrase opt_out xx.a arret \\barr\xc3\xaat\\b\n", "pattern has \"\xc3\xaa\" at offset 5"},
+		{"# c\nphrase opt_out xx.a stop stop[!\xef\xbc\x81]\n", "which folded text never holds"},
+		{"# c\nphrase opt_out xx.a stop (?<=x)St\n", "pattern has \"S\" at offset 6"},
 	};
 	char dir[] = "/tmp/sg-kw-test-XXXXXX", err[512];
 	assert_non_null(mkdtemp(dir));
@@ -582,7 +593,9 @@ static void load_errors(void **state)
 		assert_non_null(strstr(sg__kw_last_error(), "xx.kw:"));
 	}
 	tu_write_file(dir, "xx.kw", "# A tiny language\nexact opt_out xx.stop HALTE\n\n"
-				 "# and a pattern\nphrase opt_out xx.p halte,halt* ^halt\\w+ now$   \n");
+				 "# and a pattern\nphrase opt_out xx.p halte,halt* ^halt\\w+ now$   \n"
+				 "# escapes, verbs and group names are no letters\n"
+				 "guard none xx.g halt (*MARK:all)\\bhalt\\W+(?<Name>\\S+)\\p{Lu}?\\x{1F6D1}?[[:alpha:]] wait\n");
 	tu_write_file(dir, "README.md", "not a rule file\n");
 	assert_int_equal(sg__kw_load(dir, &s, err, sizeof(err)), 0);
 	sg_classification out;
