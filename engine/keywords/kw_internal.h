@@ -14,6 +14,7 @@
 #include <pcre2.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "keywords/kw.h"
 
@@ -78,8 +79,25 @@ uint64_t sg__kw_hash(const char *s, size_t n);
 /* Insert key -> val. Returns 1 when inserted, 0 when the key was there
  * (*old receives its value), -ENOMEM. */
 int sg__kw_table_put(kw_table *t, const char *key, size_t len, uint32_t val, uint32_t *old);
-/* The value of key (h = sg__kw_hash(key, len)), or NULL. */
-const uint32_t *sg__kw_table_get(const kw_table *t, const char *key, size_t len, uint64_t h);
+/* The value of key (h = sg__kw_hash(key, len)), or NULL. Inline: the
+ * matcher looks up every word of a text and every prefix of some, and most
+ * look-ups end at the first slot (the table is at most half full). */
+static inline size_t kw_slot_of(uint64_t h, size_t mask)
+{
+	return (size_t)(h ^ (h >> 29) ^ (h >> 47)) & mask;
+}
+static inline const uint32_t *sg__kw_table_get(const kw_table *t, const char *key, size_t len, uint64_t h)
+{
+	if (len < t->minlen || len > t->maxlen || !t->count)
+		return NULL;
+	for (size_t i = kw_slot_of(h, t->mask);; i = (i + 1) & t->mask) {
+		const kw_entry *e = &t->slot[i];
+		if (!e->key)
+			return NULL;
+		if (e->hash == h && e->len == len && !memcmp(t->keys + e->key - 1, key, len))
+			return &e->val;
+	}
+}
 void sg__kw_table_free(kw_table *t);
 
 #define KW_TYPO_MIN 4  /* keywords shorter than this get no typo tolerance */

@@ -383,7 +383,7 @@ static inline const kw_model_entry *entry(const kw_model *m, uint32_t h)
 	return &m->e[m->rank[i >> 6] + popcount64(word & (bit - 1))];
 }
 
-static void add_feature(uint32_t h, void *arg)
+static inline __attribute__((always_inline)) void add_feature(uint32_t h, void *arg)
 {
 	score_acc *a = arg;
 	const kw_model_entry *en = entry(a->m, h);
@@ -400,7 +400,7 @@ typedef struct vote_acc {
 	uint16_t votes[KW_MAX_LANGS + 1];
 } vote_acc;
 
-static void add_vote(uint32_t h, void *arg)
+static inline __attribute__((always_inline)) void add_vote(uint32_t h, void *arg)
 {
 	vote_acc *a = arg;
 	const kw_model_entry *en = entry(a->m, h);

@@ -17,24 +17,6 @@ uint64_t sg__kw_hash(const char *s, size_t n)
 	return h;
 }
 
-static size_t slot_of(uint64_t h, size_t mask)
-{
-	return (size_t)(h ^ (h >> 29) ^ (h >> 47)) & mask;
-}
-
-const uint32_t *sg__kw_table_get(const kw_table *t, const char *key, size_t len, uint64_t h)
-{
-	if (!t->count || len < t->minlen || len > t->maxlen)
-		return NULL;
-	for (size_t i = slot_of(h, t->mask);; i = (i + 1) & t->mask) {
-		const kw_entry *e = &t->slot[i];
-		if (!e->key)
-			return NULL;
-		if (e->hash == h && e->len == len && !memcmp(t->keys + e->key - 1, key, len))
-			return &e->val;
-	}
-}
-
 static int grow(kw_table *t)
 {
 	size_t cap = t->mask ? (t->mask + 1) * 2 : 16;
@@ -44,7 +26,7 @@ static int grow(kw_table *t)
 	for (size_t i = 0; t->mask && i <= t->mask; i++) {
 		if (!t->slot[i].key)
 			continue;
-		size_t j = slot_of(t->slot[i].hash, cap - 1);
+		size_t j = kw_slot_of(t->slot[i].hash, cap - 1);
 		while (slot[j].key)
 			j = (j + 1) & (cap - 1);
 		slot[j] = t->slot[i];
@@ -77,7 +59,7 @@ int sg__kw_table_put(kw_table *t, const char *key, size_t len, uint32_t val, uin
 		t->keys_cap = cap;
 	}
 	memcpy(t->keys + t->keys_len, key, len);
-	size_t i = slot_of(h, t->mask);
+	size_t i = kw_slot_of(h, t->mask);
 	while (t->slot[i].key)
 		i = (i + 1) & t->mask;
 	t->slot[i] = (kw_entry){.hash = h, .key = (uint32_t)t->keys_len + 1, .len = (uint32_t)len,
