@@ -74,29 +74,58 @@ static inline uint32_t fmix(uint32_t h)
 /* A feature's hash: eight bytes at a time (little-endian, whatever the
  * machine), mixed, then the length: the same value on every platform, as
  * the trained model needs. */
-static inline uint32_t fnv(uint32_t seed, const char *s, size_t n)
+static inline uint64_t le64(const char *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
+	return v;
+}
+
+static inline uint32_t le32(const char *p)
+{
+	return (uint32_t)(unsigned char)p[0] | (uint32_t)(unsigned char)p[1] << 8 |
+	       (uint32_t)(unsigned char)p[2] << 16 | (uint32_t)(unsigned char)p[3] << 24;
+}
+
+static inline uint32_t fnv_end(uint64_t h, size_t n)
+{
+	h ^= n;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	return fmix((uint32_t)(h >> 32) ^ (uint32_t)h);
+}
+
+/* s[0, avail) may be read (avail >= n): a last chunk of fewer than eight
+ * bytes is one load, masked, where eight bytes are there to read. */
+static inline uint32_t fnv(uint32_t seed, const char *s, size_t n, size_t avail)
 {
 	uint64_t h = 0x9e3779b97f4a7c15ULL * (seed + 1);
 	size_t i = 0;
 	for (; i + 8 <= n; i += 8) {
-		uint64_t chunk;
-		memcpy(&chunk, s + i, 8);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-		chunk = __builtin_bswap64(chunk);
-#endif
-		h = (h ^ chunk) * 0xff51afd7ed558ccdULL;
+		h = (h ^ le64(s + i)) * 0xff51afd7ed558ccdULL;
 		h ^= h >> 29;
 	}
 	if (i < n) {
 		uint64_t chunk = 0;
-		for (size_t k = 0; i + k < n; k++)
-			chunk |= (uint64_t)(unsigned char)s[i + k] << (8 * k);
+		if (avail - i >= 8) {
+			chunk = le64(s + i) & (~0ULL >> (64 - 8 * (n - i)));
+		} else {
+			for (size_t k = 0; i + k < n; k++)
+				chunk |= (uint64_t)(unsigned char)s[i + k] << (8 * k);
+		}
 		h = (h ^ chunk) * 0xff51afd7ed558ccdULL;
 		h ^= h >> 29;
 	}
-	h ^= n;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	return fmix((uint32_t)(h >> 32) ^ (uint32_t)h);
+	return fnv_end(h, n);
+}
+
+/* fnv() of four bytes, given as their little-endian value */
+static inline uint32_t fnv4(uint32_t seed, uint32_t v)
+{
+	uint64_t h = ((0x9e3779b97f4a7c15ULL * (seed + 1)) ^ v) * 0xff51afd7ed558ccdULL;
+	return fnv_end(h ^ (h >> 29), 4);
 }
 
 static inline bool featbyte(unsigned char c)
@@ -131,9 +160,10 @@ static inline __attribute__((always_inline)) size_t walk(const char *f, size_t f
 			continue;
 		}
 		size_t b = i;
+		unsigned char high = 0;
 		while (i < fl && featbyte((unsigned char)f[i]))
-			i++;
-		uint32_t hw = fnv(F_WORD, f + b, i - b);
+			high |= (unsigned char)f[i++];
+		uint32_t hw = fnv(F_WORD, f + b, i - b, fl - b);
 		cb(hw, arg);
 		nfeat++;
 		if (nwords++)
@@ -141,11 +171,22 @@ static inline __attribute__((always_inline)) size_t walk(const char *f, size_t f
 		prev = hw;
 		/* pieces of a word of 4 to 32 characters: its four-character
 		 * windows with the edges '<' and '>' around it */
+		if (!(high & 0x80)) { /* ASCII: every piece is four bytes of the word or its edges */
+			size_t nc = i - b;
+			if (nc >= 4 && nc <= 32) {
+				cb(fnv4(F_PIECE, '<' | le32(f + b) << 8), arg);
+				for (size_t j = 1; j + 2 < nc; j++)
+					cb(fnv4(F_PIECE, le32(f + b + j - 1)), arg);
+				cb(fnv4(F_PIECE, le32(f + i - 4) >> 8 | (uint32_t)'>' << 24), arg);
+				nfeat += nc - 1;
+			}
+			continue; /* no CJK or Hangul */
+		}
 		size_t at[34], nc = 0;
 		for (size_t p = b; p < i && nc <= 32; p += utf8_len((unsigned char)f[p]))
 			at[nc++] = p;
 		if (nc >= 4 && nc <= 32) {
-			char piece[4 * 4 + 2];
+			char piece[4 * 4 + 2 + 8]; /* and room for fnv()'s last load */
 			at[nc] = i;
 			for (size_t j = 0; j + 2 <= nc; j++) { /* padded characters j .. j + 3 */
 				size_t first = j ? j - 1 : 0, last = j + 2 < nc ? j + 2 : nc - 1, k = 0;
@@ -155,7 +196,7 @@ static inline __attribute__((always_inline)) size_t walk(const char *f, size_t f
 					piece[k++] = f[c]; /* 3 to 16 bytes: no memcpy() call */
 				if (j + 2 == nc)
 					piece[k++] = '>';
-				cb(fnv(F_PIECE, piece, k), arg);
+				cb(fnv(F_PIECE, piece, k, sizeof(piece)), arg);
 				nfeat++;
 			}
 		}
@@ -166,11 +207,11 @@ static inline __attribute__((always_inline)) size_t walk(const char *f, size_t f
 				continue;
 			size_t r = q + utf8_len((unsigned char)f[q]);
 			if (r <= i && wide(f + q, r - q))
-				cb(fnv(F_WIDE, f + p, r - p), arg), nfeat++;
+				cb(fnv(F_WIDE, f + p, r - p, fl - p), arg), nfeat++;
 		}
 	}
 	char count = (char)('0' + (nwords > 8 ? 8 : nwords));
-	cb(fnv(F_COUNT, &count, 1), arg);
+	cb(fnv(F_COUNT, &count, 1, 1), arg);
 	return nfeat + 1;
 }
 
