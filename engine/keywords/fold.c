@@ -379,6 +379,11 @@ size_t sg__kw_fold(const char *in, size_t len, char *out)
 			mark = 0;
 			continue;
 		}
+		if (c == ' ') { /* the usual separator */
+			run++;
+			i++;
+			continue;
+		}
 		if (c < 0x80) {
 			cls = ascii_class(s[i], rep);
 			n = 1;

@@ -9,6 +9,8 @@
 
 #include "keywords/kw_internal.h"
 
+const uint8_t sg__kw_class[256] = {['0' ... '9'] = 1, ['a' ... 'z'] = 1, [0x80 ... 0xFF] = 2};
+
 uint64_t sg__kw_hash(const char *s, size_t n)
 {
 	uint64_t h = KW_HASH_INIT;
