@@ -251,9 +251,11 @@ static void campaign_keywords(void **state)
 	sg__kw_campaign_free(&empty);
 }
 
+/* The race is on each campaign's first classification (its keyword table
+ * is built then); the later ones check the built table's answers. */
 static void *racer(void *arg)
 {
-	for (int i = 0; i < 2000; i++) {
+	for (int i = 0; i < 250; i++) {
 		sg_classification r;
 		if (sg__kw_classify(set, arg, i % 2 ? "PAUSE" : "stop texting me please", i % 2 ? 5 : 22, &r) ||
 		    r.intent != SG_INTENT_OPT_OUT)

@@ -106,18 +106,26 @@ static size_t unescape(char *s)
 	return o;
 }
 
+/* SG_CORPUS_SAMPLE=N (the valgrind setup, tests/meson.build): classify
+ * every Nth line only, and all of must.tsv. Memcheck needs the code paths,
+ * not every line, and runs each fifty times slower; the figures and floors
+ * are checked by the runs without it. */
+static unsigned sample = 1;
+
+static const char *base_of(const char *path);
+
 static void run_file(sg__kw_set *set, const char *path, counts *c)
 {
 	FILE *f = fopen(path, "r");
 	char line[8192];
-	unsigned no = 0;
+	unsigned no = 0, every = strcmp(base_of(path), "must.tsv") ? sample : 1;
 	if (!f)
 		fail_msg("cannot open %s", path);
 	while (fgets(line, sizeof(line), f)) {
 		no++;
 		line[strcspn(line, "\r\n")] = '\0';
 		char *tab = strchr(line, '\t');
-		if (!line[0] || line[0] == '#')
+		if (!line[0] || line[0] == '#' || no % every)
 			continue;
 		int want = -1;
 		for (int i = 0; tab && i < 4; i++)
@@ -240,9 +248,9 @@ static bool check_language(const char *what, const char *lang, const counts *c, 
 	if (lines)
 		return true;
 	if (!fl || out_r < fl->out_r || false_out > fl->false_out || in_r < fl->in_r || help_r < fl->help_r) {
-		printf("FAIL %s %s: opt_out R %.3f (floor %.3f), false opt-outs %.2f%% (at most %.2f%%), opt_in R "
+		printf("%s %s %s: opt_out R %.3f (floor %.3f), false opt-outs %.2f%% (at most %.2f%%), opt_in R "
 		       "%.3f (floor %.3f), help R %.3f (floor %.3f)%s\n",
-		       what, lang, out_r, fl ? fl->out_r : HOLD_OPTOUT_R, 100 * false_out,
+		       sample > 1 ? "below, in a sample:" : "FAIL", what, lang, out_r, fl ? fl->out_r : HOLD_OPTOUT_R, 100 * false_out,
 		       100 * (fl ? fl->false_out : HOLD_FALSE_OPTOUT), in_r, fl ? fl->in_r : HOLD_OTHER_R, help_r,
 		       fl ? fl->help_r : HOLD_OTHER_R, fl ? "" : " (no floor: issue 13's lines)");
 		return false;
@@ -273,7 +281,7 @@ static void corpus(void **state)
 		const char *base = base_of(files[i]);
 		print_row(base, c);
 		double p = ratio(c->tp[1], c->tp[1] + c->fp[1]), r = ratio(c->tp[1], c->tp[1] + c->fn[1]);
-		bool file_floor = !burned_holdout(base);
+		bool file_floor = !burned_holdout(base) && sample == 1;
 		if ((!strcmp(base, "must.tsv") && c->wrong) || (file_floor && (p < FLOOR || r < FLOOR)) || c->drift) {
 			printf("FAIL %s: %u wrong, %u prefilter drifts, opt_out P %.3f R %.3f (floor %.2f)\n",
 			       base, c->wrong, c->drift, p, r, FLOOR);
@@ -293,7 +301,7 @@ static void corpus(void **state)
 			continue;
 		}
 		nlang++;
-		failed |= !check_language("dev", langs[g].lang, &langs[g].c, &dev_floors, &met);
+		failed |= !check_language("dev", langs[g].lang, &langs[g].c, &dev_floors, &met) && sample == 1;
 	}
 	printf("dev: %u of %u languages meet issue 13's lines (opt-out R >= %.2f, false opt-outs <= %.1f%%, "
 	       "opt-in and help R >= %.2f); the others are held to corpus/floors.txt\n",
@@ -324,7 +332,7 @@ static void holdout(void **state)
 	bool failed = false;
 	unsigned met = 0;
 	for (size_t g = 0; g < ng; g++)
-		failed |= !check_language("held-out", langs[g].lang, &langs[g].c, &held_floors, &met);
+		failed |= !check_language("held-out", langs[g].lang, &langs[g].c, &held_floors, &met) && sample == 1;
 	print_row("total", &total);
 	printf("held-out: %u of %zu languages meet issue 13's lines (opt-out R >= %.2f, false opt-outs <= "
 	       "%.1f%%, opt-in and help R >= %.2f); the others are held to corpus/holdout/floors.txt if it exists\n",
@@ -394,6 +402,12 @@ static int teardown(void **state)
 
 int main(int argc, char **argv)
 {
+	const char *every = getenv("SG_CORPUS_SAMPLE");
+	if (every && atoi(every) > 1) {
+		sample = (unsigned)atoi(every);
+		printf("SG_CORPUS_SAMPLE=%u: every %uth line (must.tsv whole); wrong answers in must.tsv and "
+		       "prefilter drift fail, figures and floors are not checked\n", sample, sample);
+	}
 	for (int i = 1; i < argc && nfiles < MAX_FILES; i++)
 		files[nfiles++] = strdup(argv[i]);
 	if (!nfiles)
