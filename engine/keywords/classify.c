@@ -238,9 +238,16 @@ static const kw_rule *exact(const sg__kw_set *s, const char *f, size_t fl)
 	if (fl >= s->exact.minlen && fl <= s->exact.maxlen)
 		v = sg__kw_table_get(&s->exact, f, fl, sg__kw_hash(f, fl));
 	if (!v && fl <= 3 * s->squeezed.maxlen) {
+		/* squeezed and hashed in one pass, given up once longer than any
+		 * squeezed keyword (most texts with a few words) */
 		char q[KW_FOLD_MAX];
-		size_t ql = sg__kw_squeeze(f, fl, q);
-		v = sg__kw_table_get(&s->squeezed, q, ql, sg__kw_hash(q, ql));
+		size_t ql = 0;
+		uint64_t h = KW_HASH_INIT;
+		for (size_t i = 0; i < fl && ql <= s->squeezed.maxlen; i++)
+			if (kw_wordbyte((unsigned char)f[i]))
+				h = kw_hash_step(h, (unsigned char)(q[ql++] = f[i]));
+		if (ql <= s->squeezed.maxlen)
+			v = sg__kw_table_get(&s->squeezed, q, ql, h);
 	}
 	return v ? &s->rules[*v] : NULL;
 }
