@@ -14,8 +14,8 @@
  * or, until it meets them, to its row of corpus/floors.txt (what the rules
  * reached when the file was last written, less a small margin), so a rule
  * change can only move a language towards the lines, never back. xx_h1.tsv
- * and xx_h2.tsv (the first and second held-out corpora, retired after eight
- * and two measurements and now dev data) are held by those per-language
+ * to xx_h4.tsv (the first four held-out corpora, retired after they had
+ * been measured and now dev data) are held by those per-language
  * figures only, not by FLOOR per file.
  * A held-out corpus in corpus/holdout/ (xx.tsv per language, written
  * independently and never tuned on), when there is one, is reported per
@@ -250,12 +250,12 @@ static bool check_language(const char *what, const char *lang, const counts *c, 
 	return true;
 }
 
-/* xx_h1.tsv, xx_h2.tsv, xx_h3.tsv: the first three held-out corpora, retired. */
+/* xx_h1.tsv to xx_h4.tsv: the first four held-out corpora, retired. */
 static bool burned_holdout(const char *base)
 {
 	size_t n = strlen(base);
 	return n > 7 && (!strcmp(base + n - 7, "_h1.tsv") || !strcmp(base + n - 7, "_h2.tsv") ||
-			 !strcmp(base + n - 7, "_h3.tsv"));
+			 !strcmp(base + n - 7, "_h3.tsv") || !strcmp(base + n - 7, "_h4.tsv"));
 }
 
 static void corpus(void **state)
