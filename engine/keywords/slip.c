@@ -52,6 +52,8 @@ static const char *const twins[][2] = {
 	{"ک", "گ"}, {"ک", "ق"}, {"ق", "غ"}, {"ی", "ب"}, {"ب", "ت"}, {"ت", "ث"}, {"ب", "ن"},
 	{"ر", "ز"}, {"د", "ذ"}, {"س", "ش"}, {"ص", "ض"}, {"ط", "ظ"}, {"ع", "غ"}, {"ح", "خ"},
 	{"ج", "چ"}, {"ه", "ة"}, {"ت", "ط"}, {"س", "ص"}, {"ز", "ذ"},
+	/* one dot or two on one body, and neighbouring keys of the Arabic layout */
+	{"ف", "ق"},
 	/* Cyrillic: letters of one sound or one shape, and Russian letters in
 	 * Ukrainian words and back */
 	{"ш", "щ"}, {"е", "и"}, {"и", "і"}, {"е", "є"}, {"г", "ґ"}, {"ь", "ъ"}, {"и", "ы"},

@@ -509,6 +509,7 @@ static void slips_marks_polite(void **state)
 		{"اقاف", "ar.iqaf~typo"},               /* إيقاف less its yeh */
 		{"الغاااء", "ar.ilgha~typo"},           /* a letter held down */
 		{"لغو عضوبت", "fa.laghv_ozviat~typo"}, /* ی written as its twin ب */
+		{"ايقاق", "ar.iqaf~typo"},              /* ف written as ق, its twin and neighbouring key */
 		{"отпищите", "ru.otpishite~typo"},     /* ш written щ */
 		{"стопп", "ru.stop~typo"},             /* a letter doubled */
 		{"수신겨부", "ko.susin_geobu~typo"},    /* one jamo slipped: 거 -> 겨 */
