@@ -459,22 +459,21 @@ size_t sg__kw_unfolded(const char *p, size_t len)
 		unsigned char c = (unsigned char)p[i];
 		if (c == '\\') {
 			i = skip_escape(p, len, i);
-		} else if (c == '(' && i + 1 < len && (p[i + 1] == '*' || p[i + 1] == '?')) {
-			/* (*MARK:all), (*SKIP), (?<name>, (?P<name>, (?'name': verbs and names */
-			size_t j = i + 2;
-			if (p[i + 1] == '*' || (j < len && (p[j] == 'P' || p[j] == '<' || p[j] == '\''))) {
-				while (j < len && (p[j] == 'P' || p[j] == '<' || p[j] == '\''))
-					j++;
-				if (j < len && (p[j] == '=' || p[j] == '!'))
-					j = i + 2; /* a lookbehind, (?<= (?<!: its text is checked */
-				else if (p[i + 1] == '*')
-					while (j < len && p[j] != ')' && p[j] != ':')
-						j++;
-				else
-					while (j < len && p[j] != '>' && p[j] != '\'')
-						j++;
-			}
-			i = j;
+		} else if (c == '(' && i + 2 < len && (p[i + 1] == '*' || (p[i + 1] == '?' && p[i + 2] == '#'))) {
+			while (i < len && p[i] != ')')
+				i++; /* a verb and its name, (*MARK:all), or a comment, (?#...) */
+		} else if (c == '(' && i + 2 < len && p[i + 1] == '?' &&
+			   (p[i + 2] == 'P' || p[i + 2] == '\'' ||
+			    (p[i + 2] == '<' && i + 3 < len && p[i + 3] != '=' && p[i + 3] != '!'))) {
+			i += 3; /* a group's name: (?<name>, (?P<name>, (?P=name), (?'name' */
+			while (i < len && p[i] != '>' && p[i] != '\'' && p[i] != ')')
+				i++;
+		} else if (c == '(' && i + 2 < len && p[i + 1] == '?' &&
+			   ((p[i + 2] >= 'A' && p[i + 2] <= 'Z') || (p[i + 2] >= 'a' && p[i + 2] <= 'z') ||
+			    p[i + 2] == '^' || p[i + 2] == '-')) {
+			i += 2; /* options: (?i), (?-U:...) */
+			while (i < len && p[i] != ')' && p[i] != ':')
+				i++;
 		} else if (c == '[' && i + 1 < len && p[i + 1] == ':') { /* [:alpha:] */
 			while (i < len && !(p[i] == ']' && p[i - 1] == ':'))
 				i++;

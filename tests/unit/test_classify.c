@@ -598,7 +598,8 @@ static void load_errors(void **state)
 	tu_write_file(dir, "xx.kw", "# A tiny language\nexact opt_out xx.stop HALTE\n\n"
 				 "# and a pattern\nphrase opt_out xx.p halte,halt* ^halt\\w+ now$   \n"
 				 "# escapes, verbs and group names are no letters\n"
-				 "guard none xx.g halt (*MARK:all)\\bhalt\\W+(?<Name>\\S+)\\p{Lu}?\\x{1F6D1}?[[:alpha:]] wait\n");
+				 "guard none xx.g halt (*MARK:All)\\bhalt\\W+(?<Name>\\S+)\\p{Lu}?\\x{1F6D1}?[[:alpha:]] "
+				 "(?#A Comment)(?-U:wait)\n");
 	tu_write_file(dir, "README.md", "not a rule file\n");
 	assert_int_equal(sg__kw_load(dir, &s, err, sizeof(err)), 0);
 	sg_classification out;
