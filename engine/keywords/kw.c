@@ -360,11 +360,15 @@ static int finalize(loader *ld)
 			if (rc < 0)
 				return rc;
 			if (rc == 1) {
-				uint64_t *bits = realloc(s->bits, (s->nbits + 1) * s->nwords * sizeof(*bits));
-				if (!bits)
-					return -ENOMEM;
-				s->bits = bits;
-				memset(bits + s->nbits++ * s->nwords, 0, s->nwords * sizeof(*bits));
+				if (s->nbits == s->bits_cap) { /* doubling: thousands of triggers */
+					size_t cap = s->bits_cap ? s->bits_cap * 2 : 256;
+					uint64_t *bits = realloc(s->bits, cap * s->nwords * sizeof(*bits));
+					if (!bits)
+						return -ENOMEM;
+					s->bits = bits;
+					s->bits_cap = cap;
+				}
+				memset(s->bits + s->nbits++ * s->nwords, 0, s->nwords * sizeof(*s->bits));
 			}
 			s->bits[val * s->nwords + i / 64] |= 1ULL << (i % 64);
 			p += len + (p[len] == ',');

@@ -131,7 +131,7 @@ struct sg__kw_set {
 	kw_table trig_stem_wide;   /* stems of other scripts ("退订*"): other lengths */
 	uint64_t trig_pfx[1024];   /* bit kw_pfx(w) set for every trigger word and stem w */
 	uint64_t *bits;            /* bitsets of nwords words each, over pats[] positions */
-	size_t nbits, nwords;
+	size_t nbits, nwords, bits_cap; /* rows, words a row, rows allocated */
 	kw_lang langs[KW_MAX_LANGS];
 	size_t nlangs;
 	uint8_t default_lang;      /* "en" when loaded, else the first */
