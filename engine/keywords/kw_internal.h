@@ -155,9 +155,8 @@ struct sg__kw_set {
 /* The class of a byte of folded text: 1 for a-z and 0-9, 2 for any
  * non-ASCII byte (letters of other scripts), 0 for a separator. A word for
  * the trigger prefilter is a run of one class, so "stopဦ" holds the word
- * "stop", as pcre2's ASCII \b sees it. */
-/* 1 for a-z and 0-9, 2 for any byte of a non-ASCII character, 0 else (a
- * table: the matcher asks for every byte of every text). */
+ * "stop", as pcre2's ASCII \b sees it. A table (table.c): the matcher asks
+ * it of every byte of every text. */
 extern const uint8_t sg__kw_class[256];
 static inline int kw_wordclass(unsigned char c)
 {
