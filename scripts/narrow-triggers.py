@@ -23,7 +23,6 @@ and without the prefilter; run it after --write.
 usage: scripts/narrow-triggers.py [--write] [--keywords DIR] [--corpus DIR]
 """
 import argparse
-import collections
 import glob
 import os
 import re
@@ -42,7 +41,6 @@ class Item:
 
     def __init__(self, kind, val=None, alts=None):
         self.kind, self.val, self.alts, self.lo = kind, val, alts, 1
-        self.letter = False  # 'other' that may match a letter
 
 
 def parse(p, i=0, depth=0):
@@ -69,13 +67,8 @@ def parse(p, i=0, depth=0):
                 close = "}" if p[i] == "{" else ">"
                 i = p.index(close, i) + 1
                 it = Item("other")
-                it.letter = True
-            elif e == "w":
+            elif e.isalnum():  # \w, \S, \d, ...
                 it = Item("other")
-                it.letter = True
-            elif e.isalnum():
-                it = Item("other")
-                it.letter = True
             else:  # an escaped punctuation mark: a literal non-letter
                 it = Item("bound")
         elif c == "[":
@@ -88,10 +81,8 @@ def parse(p, i=0, depth=0):
                 j += 2 if p[j] == "\\" else 1
             body = p[i + 1:j]
             i = j + 1
-            it = Item("other")
-            it.letter = bool(re.search(r"[a-z0-9]|\\w|\\S|\^|[^\x00-\x7f]", body))
-            if not it.letter:
-                it.kind = "bound"
+            letters = re.search(r"[a-z0-9]|\\w|\\S|\^|[^\x00-\x7f]", body)
+            it = Item("other" if letters else "bound")
         elif c == "(":
             if p.startswith("(*", i):
                 i = p.index(")", i) + 1
@@ -116,8 +107,6 @@ def parse(p, i=0, depth=0):
                 it = Item("group", alts=sub)
         elif c in "^$ ,.!?;:'-/&@":
             it = Item("bound") if c != "." else Item("other")
-            if c == ".":
-                it.letter = True
             i += 1
         elif c in "*+?{":
             raise ValueError("quantifier without an item")
