@@ -20,6 +20,12 @@
 #define MAX_HEADERS 100
 #define LINGER_MS 2000              /* read and drop input after a final answer */
 #define LINGER_MAX_BYTES (1u << 20) /* ... at most this much */
+/* The kernel's queue of connections not yet accepted, per listening
+ * socket (Linux caps it at net.core.somaxconn, 4096 by default). A burst
+ * larger than the queue is not refused: the kernel drops the handshake's
+ * last packet and the client, already connected, waits for a SYN-ACK
+ * retransmitted after 1, 2, 4 ... s before the daemon ever sees it. */
+#define LISTEN_BACKLOG 4096
 
 enum timer_kind { T_NONE = 0, T_HEADER, T_BODY, T_IDLE, T_WRITE, T_LINGER };
 

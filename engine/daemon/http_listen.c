@@ -97,7 +97,7 @@ int sg__http_listen(sg__server *srv, const char *addr)
 	int rc = bind_one(&ss, false, &fd);
 	if (rc)
 		return rc;
-	if (listen(fd, 511)) {
+	if (listen(fd, LISTEN_BACKLOG)) {
 		rc = -errno;
 		close(fd);
 		return rc;

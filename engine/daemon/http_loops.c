@@ -299,7 +299,7 @@ int sg__loops_start(sg__server *main, unsigned n, const char *addr)
 		rc = sg__http_bind_reuseport(addr, n, fds, &g->port);
 	if (!rc) {
 		for (unsigned i = 0; i < n; i++) {
-			if (listen(fds[i], 511)) {
+			if (listen(fds[i], LISTEN_BACKLOG)) {
 				rc = -errno;
 				break;
 			}
