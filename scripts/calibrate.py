@@ -19,6 +19,7 @@ usage: scripts/calibrate.py [--check] [--bin build/engine/stopgate]
 Regenerate after every change of keywords/*.kw or of the corpora.
 """
 import argparse
+import glob
 import collections
 import os
 import subprocess
@@ -84,8 +85,17 @@ def main():
     ap.add_argument("--keywords", default=os.path.join(ROOT, "keywords"))
     ap.add_argument("--corpus", default=os.path.join(ROOT, "tests", "data", "corpus", "holdout"))
     a = ap.parse_args()
-    want = calibration(a.bin, a.keywords, corpus_lines(a.corpus))
     path = os.path.join(a.keywords, "calibration.tsv")
+    if not glob.glob(os.path.join(a.corpus, "*.tsv")):
+        # between a held-out corpus retired to dev and the next one: the counts
+        # stay those of the last one (dev counts would call every rule right)
+        if a.check:
+            print(f"no held-out corpus in {a.corpus}: {path} is kept as the last one counted it")
+            return 0
+        print(f"no held-out corpus in {a.corpus} (*.tsv): nothing to count; {path} left as it is",
+              file=sys.stderr)
+        return 1
+    want = calibration(a.bin, a.keywords, corpus_lines(a.corpus))
     have = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
     if a.check:
         if have != want:
