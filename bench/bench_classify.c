@@ -145,14 +145,16 @@ int main(int argc, char **argv)
 	const char *dir = getenv("SG_KEYWORDS");
 	double seconds = 2.0;
 	bool once = false;
-	for (int i = 1; i < argc; i++)
+	/* flags in any order: --once takes no value (instructions.sh passes
+	 * "--once --keywords DIR", and a loop stepping by two read DIR as a flag
+	 * and measured keywords/ instead) */
+	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--once"))
 			once = true;
-	for (int i = 1; i + 1 < argc; i += 2) {
-		if (!strcmp(argv[i], "--seconds"))
-			seconds = atof(argv[i + 1]);
-		else if (!strcmp(argv[i], "--keywords"))
-			dir = argv[i + 1];
+		else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
+			seconds = atof(argv[++i]);
+		else if (!strcmp(argv[i], "--keywords") && i + 1 < argc)
+			dir = argv[++i];
 	}
 	char err[512];
 	sg__kw_set *set;
