@@ -145,6 +145,9 @@ int main(int argc, char **argv)
 	const char *dir = getenv("SG_KEYWORDS");
 	double seconds = 2.0;
 	bool once = false;
+	/* flags in any order: --once takes no value (instructions.sh passes
+	 * "--once --keywords DIR", and a loop stepping by two read DIR as a flag
+	 * and measured keywords/ instead) */
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--once"))
 			once = true;
