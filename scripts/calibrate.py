@@ -19,8 +19,8 @@ usage: scripts/calibrate.py [--check] [--bin build/engine/stopgate]
 Regenerate after every change of keywords/*.kw or of the corpora.
 """
 import argparse
-import glob
 import collections
+import glob
 import os
 import subprocess
 import sys
