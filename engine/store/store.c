@@ -250,40 +250,56 @@ static meta_info parse_meta(const uint8_t *b)
 	return m;
 }
 
+/* The newest meta page's last page and txn id, and the file's size taken
+ * after the pages were read (0, or SG_ETRUNCATED / SG_ECORRUPT / -errno). */
+static int read_data_file(int fd, uint64_t *need, uint64_t *txnid, uint64_t *size)
+{
+	struct stat sb;
+	uint8_t b[META_BYTES];
+	if (pread(fd, b, sizeof(b), 0) != (ssize_t)sizeof(b))
+		return SG_ETRUNCATED; /* emptied (or cut inside the first meta page) */
+	meta_info m0 = parse_meta(b), m1 = {0};
+	if (!m0.valid)
+		return SG_ECORRUPT; /* not an LMDB data file stopgate can read */
+	if (pread(fd, b, sizeof(b), m0.psize) != (ssize_t)sizeof(b))
+		return SG_ETRUNCATED;
+	m1 = parse_meta(b);
+	meta_info *cur = m1.valid && m1.psize == m0.psize && m1.txnid > m0.txnid ? &m1 : &m0;
+	*need = (cur->last_pg + 1) * (uint64_t)cur->psize;
+	*txnid = cur->txnid;
+	/* The size after the pages: a writer extends the file with a commit's
+	 * pages before it writes the meta page naming them, so a size taken
+	 * before the meta pages were read may predate a commit they name. */
+	if (fstat(fd, &sb) < 0)
+		return -errno;
+	*size = (uint64_t)sb.st_size;
+	return 0;
+}
+
 /* data.mdb against its own meta pages: a file shorter than the last page
  * the newest meta page names was truncated, and mapping it would end every
  * process that reads past the end with SIGBUS. *txnid receives the newest
- * meta page's transaction id (0: no commit ever happened). */
+ * meta page's transaction id (0: no commit ever happened). A writer may be
+ * committing meanwhile (a reader opening beside a running daemon): a short
+ * reading is trusted only when a second one names the same commit. */
 static int check_data_file(const char *path, uint64_t *txnid)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? SG_ETRUNCATED : -errno;
-	struct stat sb;
-	uint8_t b[META_BYTES];
-	int rc = 0;
-	if (fstat(fd, &sb) < 0) {
-		rc = -errno;
-	} else if ((uint64_t)sb.st_size < META_BYTES || pread(fd, b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-		rc = SG_ETRUNCATED; /* emptied (or cut inside the first meta page) */
-	} else {
-		meta_info m0 = parse_meta(b), m1 = {0};
-		if (!m0.valid) {
-			rc = SG_ECORRUPT; /* not an LMDB data file stopgate can read */
-		} else if ((uint64_t)sb.st_size < (uint64_t)m0.psize + META_BYTES ||
-			   pread(fd, b, sizeof(b), m0.psize) != (ssize_t)sizeof(b)) {
+	int rc;
+	uint64_t need = 0, id = 0, size = 0, prev_id = UINT64_MAX;
+	for (int tries = 0; tries < 8; tries++) {
+		rc = read_data_file(fd, &need, &id, &size);
+		if (!rc && size < need)
 			rc = SG_ETRUNCATED;
-		} else {
-			m1 = parse_meta(b);
-			meta_info *cur = m1.valid && m1.psize == m0.psize && m1.txnid > m0.txnid ? &m1 : &m0;
-			uint64_t need = (cur->last_pg + 1) * (uint64_t)cur->psize;
-			if ((uint64_t)sb.st_size < need)
-				rc = SG_ETRUNCATED;
-			else if (txnid)
-				*txnid = cur->txnid;
-		}
+		if (rc != SG_ETRUNCATED || id == prev_id)
+			break;
+		prev_id = id; /* short: read again; a commit in between moves the txn id */
 	}
 	close(fd);
+	if (!rc && txnid)
+		*txnid = id;
 	return rc;
 }
 

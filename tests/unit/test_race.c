@@ -92,8 +92,11 @@ static void writers_race_readers(void **state)
 			sg_options ro = o;
 			ro.flags = SG_OPEN_RDONLY;
 			sg_engine *r;
-			if (sg_engine_open(&ro, &r))
+			int orc = sg_engine_open(&ro, &r);
+			if (orc) {
+				fprintf(stderr, "reader %d: sg_engine_open: %s (%d)\n", k, sg_strerror(orc), orc);
 				_exit(100);
+			}
 			long wrong = read_loop(r, sh, 1000u + (unsigned)k);
 			sg_engine_close(r);
 			_exit(wrong ? 1 : 0);
