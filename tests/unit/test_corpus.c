@@ -14,7 +14,7 @@
  * or, until it meets them, to its row of corpus/floors.txt (what the rules
  * reached when the file was last written, less a small margin), so a rule
  * change can only move a language towards the lines, never back. xx_h1.tsv
- * to xx_h5.tsv (the first five held-out corpora, retired after they had
+ * to xx_h6.tsv (the first six held-out corpora, retired after they had
  * been measured and now dev data) and the training corpora (xx_t6.tsv,
  * xx_t7a.tsv, ...) are held by those per-language figures only, not by
  * FLOOR per file.
@@ -261,7 +261,7 @@ static bool check_language(const char *what, const char *lang, const counts *c, 
 }
 
 /* Files held by the per-language figures only, not by FLOOR per file:
- * xx_h1.tsv to xx_h5.tsv, the first five held-out corpora, retired, and the
+ * xx_h1.tsv to xx_h6.tsv, the first six held-out corpora, retired, and the
  * training corpora written blind (xx_t6.tsv, xx_t7a.tsv, ...; README-train.md),
  * which the intent model learns and no rule was written from. */
 static bool per_language_only(const char *base)
