@@ -48,6 +48,7 @@ struct kw_model {
 	uint8_t langmap[KW_MAX_LANGS]; /* model language index -> set->langs index */
 	size_t nlangs;
 	float scale, bias[4], threshold[4];
+	float untriggered;        /* what an intent needs in a text with no trigger word (> 1: no answer) */
 	double logit_gap[4];      /* ln(t / (1 - t)) of each threshold t, less a margin */
 };
 
@@ -301,7 +302,9 @@ static const char *parse_weights(kw_model *m, char *p)
 /* The header lines: "buckets N", "scale S", "langs CODE...", "bias B0..B3",
  * "threshold T0..T3": T1..T3 the probability an intent needs; T0 the
  * probability of none at which a rule's opt-out phrase is overruled (1:
- * never). */
+ * never); and, optional, "untriggered U": the probability an intent needs
+ * in a text without any trigger word (at least its own threshold; without
+ * the line the model does not answer such texts). */
 static const char *parse_header(kw_model *m, const sg__kw_set *s, char *key, char *p, unsigned *seen)
 {
 	if (!strcmp(key, "buckets")) {
@@ -340,8 +343,14 @@ static const char *parse_header(kw_model *m, const sg__kw_set *s, char *key, cha
 		if (parse_intent_floats(p, m->threshold, true))
 			return "threshold: four probabilities above 0, at most 1 (veto opt_out opt_in help)";
 		*seen |= 16;
+	} else if (!strcmp(key, "untriggered")) {
+		char *end;
+		float u = strtof(p, &end);
+		if (end == p || *end || !(u > 0 && u <= 1))
+			return "untriggered: one probability above 0, at most 1";
+		m->untriggered = u;
 	} else {
-		return "unknown line (want stopgate-model, buckets, scale, langs, bias, threshold or w)";
+		return "unknown line (want stopgate-model, buckets, scale, langs, bias, threshold, untriggered or w)";
 	}
 	return NULL;
 }
@@ -354,8 +363,10 @@ int sg__kw_model_load(sg__kw_set *s, const char *dir, EVP_MD_CTX *digest, char *
 	if (!f)
 		return errno == ENOENT ? 0 : bad(err, errlen, path, 0, strerror(errno));
 	kw_model *m = calloc(1, sizeof(*m));
-	if (m)
+	if (m) {
 		m->last = -1;
+		m->untriggered = 2; /* no answer without a trigger word, unless the file says */
+	}
 	char *line = NULL;
 	size_t cap = 0, total = 0;
 	unsigned no = 0, seen = 0;
@@ -496,17 +507,25 @@ size_t sg__kw_model_lang(const sg__kw_set *s, const char *f, size_t fl)
 	return top && m->langmap[top - 1] != 0xff ? m->langmap[top - 1] : s->default_lang;
 }
 
-bool sg__kw_model_intent(const sg__kw_set *s, const double p[4], sg_intent *intent)
+bool sg__kw_model_intent(const sg__kw_set *s, const double p[4], bool triggered, sg_intent *intent)
 {
 	static const sg_intent of[4] = {SG_INTENT_NONE, SG_INTENT_OPT_OUT, SG_INTENT_OPT_IN, SG_INTENT_HELP};
 	int best = 1;
 	for (int k = 2; k < 4; k++)
 		if (p[k] > p[best])
 			best = k;
-	if (p[best] < s->model->threshold[best])
+	double need = s->model->threshold[best];
+	if (!triggered && s->model->untriggered > need)
+		need = s->model->untriggered;
+	if (p[best] < need)
 		return false;
 	*intent = of[best];
 	return true;
+}
+
+bool sg__kw_model_untriggered(const sg__kw_set *s)
+{
+	return s->model && s->model->untriggered <= 1;
 }
 
 bool sg__kw_model_may_veto(const sg__kw_set *s)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The intent model (engine/keywords/model.c, keywords/intent.model): its
  * file's errors name the file and line; a model made here by hand answers
- * what the rules leave, and only where it may (a trigger word, no guard
- * match, not one Latin word); its answers carry their probability; the
+ * what the rules leave, and only where it may (a trigger word or the
+ * file's higher "untriggered" threshold, no guard match, not one Latin
+ * word); its answers carry their probability; the
  * feature hashes the shipped model was trained on do not drift; and the
  * shipped model never reads a real word as a keyword. */
 #include <errno.h>
@@ -55,6 +56,8 @@ static void model_file_errors(void **state)
 		{"stopgate-model 1\nbuckets 64\nlangs xx\nw 1 0 1 0 0 7\n", "intent.model:4: language: an index"},
 		{"stopgate-model 1\nthreshold 1 0.6 1.5 0.6\n", "intent.model:2: threshold: four probabilities"},
 		{"stopgate-model 1\nscale 2\n", "intent.model:2: scale: a number between 0 and 1"},
+		{"stopgate-model 1\nuntriggered 1.5\n", "intent.model:2: untriggered: one probability"},
+		{"stopgate-model 1\nuntriggered 0.7 0.8\n", "intent.model:2: untriggered: one probability"},
 		{"stopgate-model 1\nfrobnicate 1\n", "intent.model:2: unknown line"},
 		{"stopgate-model 1\nbuckets 64\nlangs xx\n", "intent.model:0: missing one of the buckets"},
 	};
@@ -158,6 +161,31 @@ static void model_answers_where_it_may(void **state)
 	assert_int_equal(sg__kw_load(dir, &s, err, sizeof(err)), 0);
 	assert_int_equal(classify(s, "please zzgo now").intent, SG_INTENT_NONE);
 	sg__kw_free(s);
+
+	/* "untriggered U": texts without a trigger word too, when the intent
+	 * reaches U (here p(opt_out) is 0.997: e^6 against e^0 + 2e^-3) */
+	static const struct { const char *u; sg_intent want; } untrig[] = {
+		{"0.9", SG_INTENT_OPT_OUT}, {"0.999", SG_INTENT_NONE}, {"0.3", SG_INTENT_OPT_OUT}};
+	for (size_t k = 0; k < SG_ARRAY_SIZE(untrig); k++) {
+		len = snprintf(model, sizeof(model),
+			       "stopgate-model 1\nbuckets 65536\nscale 0.001\nlangs xx\nbias 2 0 -3 -3\n"
+			       "threshold 1 0.6 0.8 0.6\nuntriggered %s\n", untrig[k].u);
+		for (size_t i = 0; i < n; i++)
+			len += snprintf(model + len, sizeof(model) - (size_t)len, "w %u -500 1500 0 0 0\n", idx[i]);
+		tu_write_file(dir, "intent.model", model);
+		assert_int_equal(sg__kw_load(dir, &s, err, sizeof(err)), 0);
+		r = classify(s, "zzgo now");
+		assert_int_equal(r.intent, untrig[k].want);
+		if (r.intent)
+			assert_int_equal(strncmp(r.rule, "xx.model.", 9), 0);
+		/* a trigger word: the intent's own threshold, whatever U is */
+		assert_int_equal(classify(s, "please zzgo now").intent, SG_INTENT_OPT_OUT);
+		/* still the rules' own: one Latin word, said again, a guard */
+		assert_int_equal(classify(s, "zzgo").intent, SG_INTENT_NONE);
+		assert_int_equal(classify(s, "zzgo zzgo").intent, SG_INTENT_NONE);
+		assert_int_equal(classify(s, "please not zzgo").intent, SG_INTENT_NONE);
+		sg__kw_free(s);
+	}
 	tu_rmdir(dir);
 }
 
