@@ -20,10 +20,13 @@ language whose texts its features were seen in most.
 The thresholds say when the model's answer stands: an intent needs its
 probability (default 0.6 for opt_out and help, 0.8 for opt_in: a forged
 opt-in costs more than a missed one), and in a text without any trigger
-word of the rules at least --untriggered (default 0.7); and a rule's opt-out phrase (never an
-exact keyword or its typo) is overruled only when the model gives none at
-least the veto probability (default 1: never; measured, a veto cost more
-opt-outs than the false ones it saved). Measured in keywords/README.md ("The intent model").
+word of the rules at least --untriggered (default 0.7); where a guard
+matched, never an opt-out, and an opt-in or help at least --guarded
+(default 0.9); a rule's opt-out phrase (never an exact keyword or its
+typo) is overruled only when the model gives none at least the veto
+probability (default 1: never; measured, a veto cost more opt-outs than
+the false ones it saved). Measured in keywords/README.md ("The intent
+model").
 """
 import argparse, collections, hashlib, math, os, random, shutil, subprocess, sys, tempfile
 
@@ -126,6 +129,8 @@ def main():
     ap.add_argument("--veto", type=float, default=1.0)
     ap.add_argument("--untriggered", type=float, default=0.7,
                     help="what an intent needs in a text without a trigger word (above 1: no answer there)")
+    ap.add_argument("--guarded", type=float, default=0.9,
+                    help="what an opt-in or help needs in a text a guard matched (above 1: no answer there)")
     ap.add_argument("--prune", type=float, default=0.1,
                     help="leave out features whose weights are all smaller (measured: no change in answers)")
     o = ap.parse_args()
@@ -165,6 +170,8 @@ def main():
     ]
     if o.untriggered <= 1:
         lines.append(f"untriggered {o.untriggered:g}")
+    if o.guarded <= 1:
+        lines.append(f"guarded {o.guarded:g}")
     kept = 0
     for f in sorted(W):
         if max(abs(v) for v in W[f]) < o.prune:

@@ -425,15 +425,18 @@ static const kw_rule *polite_slip(const sg__kw_set *s, const char *f, size_t fl)
  * on the sixth corpus and on a set of 13,381 messages it had not learnt
  * they found 0.9 to 1.2 points more opt-outs and 2 more of opt-ins and help
  * requests, for 0 and 0.06 points more false opt-outs (keywords/README.md,
- * "The intent model"). Not when a guard matched (the rules read a part of
- * it as no request: "don't stop", "texts are fine"); nor to one word of
+ * "The intent model"). Where a guard matched (the rules read a part of it
+ * as no request: "don't stop", "texts are fine"), never an opt-out, and an
+ * opt-in or help only when the file says "guarded" ("I sent STOP by
+ * mistake, keep them coming": the guard blanks the STOP, the model reads
+ * the rest; a probable opt-in is held for review anyway); nor to one word of
  * Latin letters, also said again and again, which the keyword and typo
  * rules decide (a real word is no keyword, whatever it resembles: "quilt",
  * "canal", "ending", "dung" for Đúng; "yes yes yes" is no opt-in); nor to
  * one real word of another script ("real" lines). */
 static bool model_may_fill(const sg__kw_set *s, const kw_hit *hit, const char *f, size_t fl)
 {
-	if (hit->guarded || (!hit->triggered && !sg__kw_model_untriggered(s)))
+	if ((hit->guarded && !sg__kw_model_guarded(s)) || (!hit->triggered && !sg__kw_model_untriggered(s)))
 		return false;
 	/* one Latin word, or one said again and again ("yes yes yes") */
 	size_t w = 0;
@@ -506,9 +509,12 @@ static int find(const sg__kw_set *s, sg__campaign *c, const char *text, size_t l
 	sg_intent intent;
 	if ((!fill && !overrule) || !sg__kw_model_probs(s, raw, fl, p))
 		return 0;
-	if (fill && sg__kw_model_intent(s, p, hit->triggered, &intent)) {
-		if (hit->guards_left && any_guard(s, f, fl, bits))
-			return 0; /* f is raw still: no guard ran */
+	if (fill && sg__kw_model_intent(s, p, hit->triggered, hit->guarded, &intent)) {
+		/* f is raw still: no guard ran; one that matches now leaves only
+		 * an opt-in or help at the guarded threshold */
+		if (hit->guards_left && any_guard(s, f, fl, bits) &&
+		    !sg__kw_model_intent(s, p, true, true, &intent))
+			return 0;
 		size_t lang = sg__kw_model_lang(s, raw, fl);
 		*hit = (kw_hit){.intent = intent, .conf = SG_CONF_PROBABLE, .model = true, .lang = (uint8_t)lang,
 				.prob = p[intent == SG_INTENT_OPT_OUT ? 1 : intent == SG_INTENT_OPT_IN ? 2 : 3]};

@@ -231,7 +231,8 @@ const kw_rule *sg__kw_slip(const sg__kw_set *s, const char *f, size_t fl);
  * probabilities of none, opt_out, opt_in, help for folded text (false
  * without a model); the language it reads as (s->langs index); the intent
  * the probabilities give, when one reaches its threshold (a higher one in
- * a text without a trigger word); whether it answers such texts at all;
+ * a text without a trigger word; only an opt-in or help, at a higher one
+ * still, where a guard matched); whether it answers such texts at all;
  * whether they overrule a rule's opt-out. */
 typedef struct evp_md_ctx_st EVP_MD_CTX;
 int sg__kw_model_load(sg__kw_set *s, const char *dir, EVP_MD_CTX *digest, char *err, size_t errlen);
@@ -239,8 +240,9 @@ void sg__kw_model_free(kw_model *m);
 size_t sg__kw_features(const char *f, size_t fl, void (*cb)(uint32_t h, void *arg), void *arg);
 bool sg__kw_model_probs(const sg__kw_set *s, const char *f, size_t fl, double p[4]);
 size_t sg__kw_model_lang(const sg__kw_set *s, const char *f, size_t fl);
-bool sg__kw_model_intent(const sg__kw_set *s, const double p[4], bool triggered, sg_intent *intent);
+bool sg__kw_model_intent(const sg__kw_set *s, const double p[4], bool triggered, bool guarded, sg_intent *intent);
 bool sg__kw_model_untriggered(const sg__kw_set *s);
+bool sg__kw_model_guarded(const sg__kw_set *s);
 bool sg__kw_model_may_veto(const sg__kw_set *s);
 bool sg__kw_model_vetoes(const sg__kw_set *s, const double p[4]);
 

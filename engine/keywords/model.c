@@ -49,6 +49,7 @@ struct kw_model {
 	size_t nlangs;
 	float scale, bias[4], threshold[4];
 	float untriggered;        /* what an intent needs in a text with no trigger word (> 1: no answer) */
+	float guarded;            /* what an opt-in or help needs where a guard matched (> 1: no answer) */
 	double logit_gap[4];      /* ln(t / (1 - t)) of each threshold t, less a margin */
 };
 
@@ -304,7 +305,9 @@ static const char *parse_weights(kw_model *m, char *p)
  * probability of none at which a rule's opt-out phrase is overruled (1:
  * never); and, optional, "untriggered U": the probability an intent needs
  * in a text without any trigger word (at least its own threshold; without
- * the line the model does not answer such texts). */
+ * the line the model does not answer such texts); "guarded G": the
+ * probability an opt-in or a help request needs in a text a guard matched
+ * (never an opt-out there; without the line, no answer there). */
 static const char *parse_header(kw_model *m, const sg__kw_set *s, char *key, char *p, unsigned *seen)
 {
 	if (!strcmp(key, "buckets")) {
@@ -349,8 +352,14 @@ static const char *parse_header(kw_model *m, const sg__kw_set *s, char *key, cha
 		if (end == p || *end || !(u > 0 && u <= 1))
 			return "untriggered: one probability above 0, at most 1";
 		m->untriggered = u;
+	} else if (!strcmp(key, "guarded")) {
+		char *end;
+		float g = strtof(p, &end);
+		if (end == p || *end || !(g > 0 && g <= 1))
+			return "guarded: one probability above 0, at most 1";
+		m->guarded = g;
 	} else {
-		return "unknown line (want stopgate-model, buckets, scale, langs, bias, threshold, untriggered or w)";
+		return "unknown line (want stopgate-model, buckets, scale, langs, bias, threshold, untriggered, guarded or w)";
 	}
 	return NULL;
 }
@@ -365,7 +374,7 @@ int sg__kw_model_load(sg__kw_set *s, const char *dir, EVP_MD_CTX *digest, char *
 	kw_model *m = calloc(1, sizeof(*m));
 	if (m) {
 		m->last = -1;
-		m->untriggered = 2; /* no answer without a trigger word, unless the file says */
+		m->untriggered = m->guarded = 2; /* no answer there, unless the file says */
 	}
 	char *line = NULL;
 	size_t cap = 0, total = 0;
@@ -507,16 +516,21 @@ size_t sg__kw_model_lang(const sg__kw_set *s, const char *f, size_t fl)
 	return top && m->langmap[top - 1] != 0xff ? m->langmap[top - 1] : s->default_lang;
 }
 
-bool sg__kw_model_intent(const sg__kw_set *s, const double p[4], bool triggered, sg_intent *intent)
+bool sg__kw_model_intent(const sg__kw_set *s, const double p[4], bool triggered, bool guarded, sg_intent *intent)
 {
 	static const sg_intent of[4] = {SG_INTENT_NONE, SG_INTENT_OPT_OUT, SG_INTENT_OPT_IN, SG_INTENT_HELP};
+	const kw_model *m = s->model;
 	int best = 1;
 	for (int k = 2; k < 4; k++)
 		if (p[k] > p[best])
 			best = k;
-	double need = s->model->threshold[best];
-	if (!triggered && s->model->untriggered > need)
-		need = s->model->untriggered;
+	double need = m->threshold[best];
+	if (!triggered && m->untriggered > need)
+		need = m->untriggered;
+	if (guarded && (best == 1 || m->guarded > 1))
+		return false; /* the rules read the text as no opt-out */
+	if (guarded && m->guarded > need)
+		need = m->guarded;
 	if (p[best] < need)
 		return false;
 	*intent = of[best];
@@ -526,6 +540,11 @@ bool sg__kw_model_intent(const sg__kw_set *s, const double p[4], bool triggered,
 bool sg__kw_model_untriggered(const sg__kw_set *s)
 {
 	return s->model && s->model->untriggered <= 1;
+}
+
+bool sg__kw_model_guarded(const sg__kw_set *s)
+{
+	return s->model && s->model->guarded <= 1;
 }
 
 bool sg__kw_model_may_veto(const sg__kw_set *s)

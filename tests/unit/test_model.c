@@ -2,8 +2,8 @@
 /* The intent model (engine/keywords/model.c, keywords/intent.model): its
  * file's errors name the file and line; a model made here by hand answers
  * what the rules leave, and only where it may (a trigger word or the
- * file's higher "untriggered" threshold, no guard match, not one Latin
- * word); its answers carry their probability; the
+ * file's higher "untriggered" threshold; where a guard matched an opt-in
+ * or help at "guarded", never an opt-out; not one Latin word); its answers carry their probability; the
  * feature hashes the shipped model was trained on do not drift; and the
  * shipped model never reads a real word as a keyword. */
 #include <errno.h>
@@ -23,13 +23,15 @@
 #include "testutil.h"
 
 /* A language xx whose only pattern never matches, with "please" as its
- * trigger, and a guard on "not zzgo" triggered by "not". */
+ * trigger, a guard on "not zzgo" triggered by "not" and one on "oops". */
 static const char rules[] = "# the rules of a test language\n"
 			    "exact opt_out xx.stop HALTE\n\n"
 			    "# a phrase that never matches: its trigger lets the model read a text\n"
 			    "phrase opt_out xx.never please ^please never ever$\n\n"
 			    "# a guard: \"not zzgo\" is no request\n"
-			    "guard none xx.g.not not \\bnot zzgo\\b\n";
+			    "guard none xx.g.not not \\bnot zzgo\\b\n\n"
+			    "# a guard that blanks \"oops\" (as \"I sent STOP by mistake\" is)\n"
+			    "guard none xx.g.oops oops \\boops\\b\n";
 
 typedef struct hashes {
 	uint32_t h[64];
@@ -58,6 +60,7 @@ static void model_file_errors(void **state)
 		{"stopgate-model 1\nscale 2\n", "intent.model:2: scale: a number between 0 and 1"},
 		{"stopgate-model 1\nuntriggered 1.5\n", "intent.model:2: untriggered: one probability"},
 		{"stopgate-model 1\nuntriggered 0.7 0.8\n", "intent.model:2: untriggered: one probability"},
+		{"stopgate-model 1\nguarded 0\n", "intent.model:2: guarded: one probability"},
 		{"stopgate-model 1\nfrobnicate 1\n", "intent.model:2: unknown line"},
 		{"stopgate-model 1\nbuckets 64\nlangs xx\n", "intent.model:0: missing one of the buckets"},
 	};
@@ -184,6 +187,49 @@ static void model_answers_where_it_may(void **state)
 		assert_int_equal(classify(s, "zzgo").intent, SG_INTENT_NONE);
 		assert_int_equal(classify(s, "zzgo zzgo").intent, SG_INTENT_NONE);
 		assert_int_equal(classify(s, "please not zzgo").intent, SG_INTENT_NONE);
+		sg__kw_free(s);
+	}
+
+	/* "guarded G": where a guard matched, an opt-in or help at G, never an
+	 * opt-out. The word zzin is an opt-in to this model. */
+	hashes zi = {0};
+	sg__kw_features("zzin", 4, collect, &zi);
+	for (int with = 0; with < 2; with++) {
+		len = snprintf(model, sizeof(model),
+			       "stopgate-model 1\nbuckets 65536\nscale 0.001\nlangs xx\nbias 2 0 -3 -3\n"
+			       "threshold 1 0.6 0.8 0.6\n%s", with ? "guarded 0.9\n" : "");
+		/* the buckets of both words, in order; zzgo's weights where they share one */
+		uint32_t all[16];
+		int kind[16];
+		size_t na = 0;
+		for (int w = 0; w < 2; w++) {
+			const hashes *h = w ? &zi : &z;
+			for (size_t i = 0; i + 1 < h->n; i++) {
+				uint32_t b = h->h[i] & 65535;
+				size_t at = na;
+				while (at > 0 && all[at - 1] > b)
+					at--;
+				if (at > 0 && all[at - 1] == b)
+					continue;
+				memmove(all + at + 1, all + at, (na - at) * sizeof(*all));
+				memmove(kind + at + 1, kind + at, (na - at) * sizeof(*kind));
+				all[at] = b, kind[at] = w;
+				na++;
+			}
+		}
+		for (size_t i = 0; i < na; i++)
+			len += snprintf(model + len, sizeof(model) - (size_t)len, "w %u -500 %s 0 0\n", all[i],
+					kind[i] ? "0 1500" : "1500 0");
+		tu_write_file(dir, "intent.model", model);
+		assert_int_equal(sg__kw_load(dir, &s, err, sizeof(err)), 0);
+		sg_intent want = with ? SG_INTENT_OPT_IN : SG_INTENT_NONE;
+		assert_int_equal(classify(s, "please oops zzin").intent, want); /* the guard ran with the phrase */
+		assert_int_equal(classify(s, "oops zzin").intent, want);        /* the guard ran for the model */
+		assert_int_equal(classify(s, "please zzin").intent, SG_INTENT_OPT_IN); /* no guard */
+		/* never an opt-out where a guard matched */
+		assert_int_equal(classify(s, "please oops zzgo").intent, SG_INTENT_NONE);
+		assert_int_equal(classify(s, "oops zzgo").intent, SG_INTENT_NONE);
+		assert_int_equal(classify(s, "please zzgo").intent, SG_INTENT_OPT_OUT);
 		sg__kw_free(s);
 	}
 	tu_rmdir(dir);
