@@ -424,9 +424,10 @@ static const kw_rule *polite_slip(const sg__kw_set *s, const char *f, size_t fl)
  * right only two times in three; trained on 70,000 messages, on three sets
  * of blind text it had not learnt they found 0.6 to 1.2 points more
  * opt-outs and 1 to 3 more of opt-ins and help requests, for 0 to 0.06
- * points more false opt-outs (keywords/README.md, "Eighth session"),
- * at 17 % more instructions on the bench mix. Where a guard matched (the rules read a part of it
- * as no request: "don't stop", "texts are fine"), never an opt-out, and an
+ * points more false opt-outs (keywords/README.md, "Eighth session"), at
+ * 17 % more instructions on the bench mix. Where a guard matched (the rules
+ * read a part of it as no request: "don't stop", "texts are fine"), never
+ * an opt-out, and an
  * opt-in or help only when the file says "guarded" ("I sent STOP by
  * mistake, keep them coming": the guard blanks the STOP, the model reads
  * the rest; a probable opt-in is held for review anyway); nor to one word of

@@ -300,6 +300,17 @@ static const char *parse_weights(kw_model *m, char *p)
 	return NULL;
 }
 
+/* One probability above 0, at most 1, and nothing after it. */
+static bool parse_probability(const char *p, float *out)
+{
+	char *end;
+	float v = strtof(p, &end);
+	if (end == p || *end || !(v > 0 && v <= 1))
+		return false;
+	*out = v;
+	return true;
+}
+
 /* The header lines: "buckets N", "scale S", "langs CODE...", "bias B0..B3",
  * "threshold T0..T3": T1..T3 the probability an intent needs; T0 the
  * probability of none at which a rule's opt-out phrase is overruled (1:
@@ -347,17 +358,11 @@ static const char *parse_header(kw_model *m, const sg__kw_set *s, char *key, cha
 			return "threshold: four probabilities above 0, at most 1 (veto opt_out opt_in help)";
 		*seen |= 16;
 	} else if (!strcmp(key, "untriggered")) {
-		char *end;
-		float u = strtof(p, &end);
-		if (end == p || *end || !(u > 0 && u <= 1))
+		if (!parse_probability(p, &m->untriggered))
 			return "untriggered: one probability above 0, at most 1";
-		m->untriggered = u;
 	} else if (!strcmp(key, "guarded")) {
-		char *end;
-		float g = strtof(p, &end);
-		if (end == p || *end || !(g > 0 && g <= 1))
+		if (!parse_probability(p, &m->guarded))
 			return "guarded: one probability above 0, at most 1";
-		m->guarded = g;
 	} else {
 		return "unknown line (want stopgate-model, buckets, scale, langs, bias, threshold, untriggered, guarded or w)";
 	}

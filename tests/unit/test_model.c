@@ -45,6 +45,28 @@ static void collect(uint32_t h, void *arg)
 		a->h[a->n++] = h;
 }
 
+/* The 65536-bucket indexes of a text's features but the word count (every
+ * text has one), added to b[0..*n) in ascending order, each once; k[] (if
+ * given) receives kind for each bucket added. */
+static void add_buckets(const hashes *h, int kind, uint32_t *b, int *k, size_t *n)
+{
+	for (size_t i = 0; i + 1 < h->n; i++) {
+		uint32_t v = h->h[i] & 65535;
+		size_t at = *n;
+		while (at > 0 && b[at - 1] > v)
+			at--;
+		if (at > 0 && b[at - 1] == v)
+			continue;
+		memmove(b + at + 1, b + at, (*n - at) * sizeof(*b));
+		b[at] = v;
+		if (k) {
+			memmove(k + at + 1, k + at, (*n - at) * sizeof(*k));
+			k[at] = kind;
+		}
+		(*n)++;
+	}
+}
+
 static void model_file_errors(void **state)
 {
 	(void)state;
@@ -100,17 +122,7 @@ static void model_answers_where_it_may(void **state)
 	assert_int_equal(z.n, 1 + 3 + 1); /* the word, <zzg zzgo zgo>, the word count */
 	uint32_t idx[8];
 	size_t n = 0;
-	for (size_t i = 0; i + 1 < z.n; i++) { /* not the count: every text has one */
-		uint32_t b = z.h[i] & 65535;
-		size_t at = n;
-		while (at > 0 && idx[at - 1] > b)
-			at--;
-		if (at > 0 && idx[at - 1] == b)
-			continue;
-		memmove(idx + at + 1, idx + at, (n - at) * sizeof(*idx));
-		idx[at] = b;
-		n++;
-	}
+	add_buckets(&z, 0, idx, NULL, &n);
 	char model[1024];
 	int len = snprintf(model, sizeof(model),
 			   "# by hand\nstopgate-model 1\nbuckets 65536\nscale 0.001\nlangs xx\n"
@@ -202,21 +214,8 @@ static void model_answers_where_it_may(void **state)
 		uint32_t all[16];
 		int kind[16];
 		size_t na = 0;
-		for (int w = 0; w < 2; w++) {
-			const hashes *h = w ? &zi : &z;
-			for (size_t i = 0; i + 1 < h->n; i++) {
-				uint32_t b = h->h[i] & 65535;
-				size_t at = na;
-				while (at > 0 && all[at - 1] > b)
-					at--;
-				if (at > 0 && all[at - 1] == b)
-					continue;
-				memmove(all + at + 1, all + at, (na - at) * sizeof(*all));
-				memmove(kind + at + 1, kind + at, (na - at) * sizeof(*kind));
-				all[at] = b, kind[at] = w;
-				na++;
-			}
-		}
+		add_buckets(&z, 0, all, kind, &na);
+		add_buckets(&zi, 1, all, kind, &na);
 		for (size_t i = 0; i < na; i++)
 			len += snprintf(model + len, sizeof(model) - (size_t)len, "w %u -500 %s 0 0\n", all[i],
 					kind[i] ? "0 1500" : "1500 0");
